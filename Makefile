@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine: `make report` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+SAMPLE := fixtures/sample-session
+OUT := out
+
+.PHONY: report test lint bench golden clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEVSTAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP)
+
+report: $(STAMP)
+	@mkdir -p $(OUT)
+	$(BIN)/claude-perf report --input $(SAMPLE) -o $(OUT)/sample-report.md
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff format --check claude_perf tests benchmarks
+	$(BIN)/ruff check claude_perf tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(DEVSTAMP)
+	$(BIN)/python -m benchmarks.run
+
+golden: $(DEVSTAMP)
+	$(BIN)/python -m tests.update_golden
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
