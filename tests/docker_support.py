@@ -1,0 +1,394 @@
+"""Helpers for tests that use the REAL Docker Engine, through the docker SDK (never the CLI).
+
+- ``engine_or_skip()``: a client when an engine answers; otherwise a loud skip (``pytest.fail``
+  under ``CI=true``). Start one with ``bash .ci/docker-up.sh``.
+- ``build_busybox_image(client)``: ``FROM scratch`` + Debian's static busybox, cached by tag.
+- ``start_standin_proxy(client, name, **env)``: the stand-in claude-code-openai-wrapper
+  (``tests/standin``) in a container made of read-only bind mounts of this host's Python and the
+  repo's venv, with an in-container HEALTHCHECK; returns ``(container, base_url)`` once healthy.
+- ``drive_workload(base_url, plan)``: sends a known plan of requests with urllib (sequential
+  steps, or tuples of steps sent at once from threads); returns what the client saw.
+- ``remove_test_containers(client)``: removes every container labelled ``claude-perf-test=1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import tarfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:  # the docker SDK is a dependency of the project; keep import errors readable
+    import docker
+    from docker.errors import DockerException, ImageNotFound, NotFound
+    from docker.types import LogConfig
+except ImportError:  # pragma: no cover
+    docker = None  # type: ignore[assignment]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STANDIN_DIR = REPO_ROOT / "tests" / "standin"
+
+TEST_LABEL = "claude-perf-test"
+LABELS = {TEST_LABEL: "1"}
+BUSYBOX_TAG = "claude-perf-test/busybox:latest"
+BUSYBOX_HOST_PATH = Path("/bin/busybox")  # Debian's busybox-static (statically linked)
+PROXY_PORT = 8000
+HEALTH_INTERVAL_S = 1.0
+POLL_S = 0.2
+DEFAULT_API_KEY = "standin-test-key"
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def engine_or_skip(timeout: int = 30) -> Any:
+    """Return a docker client whose engine answers ``ping``.
+
+    No engine: ``pytest.skip`` with a loud reason locally, ``pytest.fail`` when ``CI=true``
+    (CI must never silently skip the real-engine tests).
+    """
+    reason = None
+    if docker is None:
+        reason = "the docker SDK (docker-py) is not installed"
+    else:
+        try:
+            client = docker.from_env(timeout=timeout)
+            client.ping()
+            return client
+        except DockerException as e:
+            reason = f"{type(e).__name__}: {e}"
+    msg = (
+        "NO DOCKER ENGINE ANSWERS - real-engine tests not run "
+        f"({reason}). Start one with: bash .ci/docker-up.sh"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg, pytrace=False)
+    pytest.skip(msg)
+
+
+def engine_summary(client: Any) -> dict[str, Any]:
+    """Engine facts worth recording next to a capture (version, cgroup version, kernel)."""
+    v = client.version()
+    info = client.info()
+    return {
+        "engine_version": v.get("Version"),
+        "api_version": v.get("ApiVersion"),
+        "os_arch": f"{v.get('Os')}/{v.get('Arch')}",
+        "kernel": info.get("KernelVersion"),
+        "cgroup_version": info.get("CgroupVersion"),
+        "cgroup_driver": info.get("CgroupDriver"),
+        "storage_driver": info.get("Driver"),
+        "ncpu": info.get("NCPU"),
+        "mem_total": info.get("MemTotal"),
+    }
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _tar_context(files: dict[str, tuple[bytes, int]]) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, (data, mode) in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+def build_busybox_image(client: Any, tag: str = BUSYBOX_TAG) -> Any:
+    """``FROM scratch`` + ``/bin/busybox`` (+ its applet symlinks); reused when the tag exists."""
+    try:
+        return client.images.get(tag)
+    except ImageNotFound:
+        pass
+    if not BUSYBOX_HOST_PATH.is_file():
+        raise RuntimeError(
+            f"{BUSYBOX_HOST_PATH} missing: apt-get install -y busybox-static "
+            "(bash .ci/docker-up.sh does it)"
+        )
+    dockerfile = (
+        "FROM scratch\n"
+        "COPY busybox /bin/busybox\n"
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        f'LABEL {TEST_LABEL}="1"\n'
+        'CMD ["/bin/sh"]\n'
+    )
+    ctx = _tar_context(
+        {
+            "Dockerfile": (dockerfile.encode(), 0o644),
+            "busybox": (BUSYBOX_HOST_PATH.read_bytes(), 0o755),
+        }
+    )
+    image, _ = client.images.build(
+        fileobj=ctx, custom_context=True, tag=tag, rm=True, forcerm=True, labels=LABELS
+    )
+    return image
+
+
+# --------------------------------------------------------------------------- stand-in proxy
+
+
+def _python_mounts() -> tuple[str, dict[str, dict[str, str]]]:
+    """The venv's python and the read-only binds it needs inside a ``FROM scratch`` container.
+
+    Minimal working set (host Python from pyenv, merged-/usr Debian): the venv, the base
+    interpreter's prefix (binary, libpython, stdlib), and /lib + /lib64 for libc, libm, ld.so,
+    libssl/libcrypto, libgcc_s (on merged-/usr hosts these are symlinks into /usr, which Docker
+    resolves when binding). /usr itself is not needed.
+    """
+    venv = Path(sys.prefix).resolve()
+    base = Path(sys.base_prefix).resolve()
+    python = venv / "bin" / "python"
+    if not python.exists():
+        python = Path(sys.executable).resolve()
+    binds: dict[str, dict[str, str]] = {}
+    for p in {venv, base}:
+        binds[str(p)] = {"bind": str(p), "mode": "ro"}
+    for d in ("/lib", "/lib64"):
+        if os.path.exists(d):
+            binds[os.path.realpath(d)] = {"bind": d, "mode": "ro"}
+    binds[str(STANDIN_DIR)] = {"bind": "/app", "mode": "ro"}
+    return str(python), binds
+
+
+def remove_container(client: Any, name_or_id: str) -> None:
+    with contextlib.suppress(NotFound):
+        client.containers.get(name_or_id).remove(force=True, v=True)
+
+
+def remove_test_containers(client: Any, label: str = f"{TEST_LABEL}=1") -> int:
+    """Force-remove every container carrying ``label``; returns how many went."""
+    n = 0
+    for c in client.containers.list(all=True, filters={"label": label}):
+        try:
+            c.remove(force=True, v=True)
+            n += 1
+        except NotFound:
+            pass
+    return n
+
+
+def wait_healthy(container: Any, timeout_s: float = 60.0) -> None:
+    """Poll the engine's view of the container until its health is ``healthy``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        health = (state.get("Health") or {}).get("Status")
+        if health == "healthy":
+            return
+        if state.get("Status") in ("exited", "dead"):
+            raise RuntimeError(
+                f"container {container.name} exited (code {state.get('ExitCode')}) before it "
+                f"was healthy; logs:\n{logs_text(container)[-4000:]}"
+            )
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"container {container.name} not healthy after {timeout_s}s "
+                f"(status={state.get('Status')}, health={health}); "
+                f"logs:\n{logs_text(container)[-4000:]}"
+            )
+        time.sleep(POLL_S)
+
+
+def start_standin_proxy(
+    client: Any,
+    name: str,
+    *,
+    timeout_s: float = 60.0,
+    health_interval_s: float = HEALTH_INTERVAL_S,
+    mem_limit: str | None = None,
+    **env: str,
+) -> tuple[Any, str]:
+    """Run the stand-in proxy; return ``(container, base_url)`` once the engine says healthy.
+
+    ``env`` goes to the container (e.g. ``API_KEY``, ``RATE_LIMIT_PER_MIN``,
+    ``STANDIN_MODEL_DELAYS="haiku=0.2,opus=1"``). ``API_KEY`` defaults to
+    ``DEFAULT_API_KEY``. Port 8000 is published on 127.0.0.1 at a port the engine picks.
+    """
+    build_busybox_image(client)
+    python, binds = _python_mounts()
+    environment = {
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HOME": "/tmp",
+        "PATH": "/bin",
+        "API_KEY": DEFAULT_API_KEY,
+        **env,
+    }
+    remove_container(client, name)
+    interval_ns = int(health_interval_s * 1e9)
+    container = client.containers.run(
+        BUSYBOX_TAG,
+        command=[
+            python,
+            "-m",
+            "uvicorn",
+            "src.main:app",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(PROXY_PORT),
+        ],
+        name=name,
+        working_dir="/app",
+        environment=environment,
+        volumes=binds,
+        tmpfs={"/tmp": "rw,size=64m"},
+        ports={f"{PROXY_PORT}/tcp": ("127.0.0.1", None)},
+        healthcheck={
+            "test": [
+                "CMD",
+                "/bin/busybox",
+                "wget",
+                "-q",
+                "-O",
+                "/dev/null",
+                f"http://127.0.0.1:{PROXY_PORT}/health",
+            ],
+            "interval": interval_ns,
+            "timeout": 5 * 1_000_000_000,
+            "retries": 3,
+            "start_period": 0,
+        },
+        log_config=LogConfig(type="json-file", config={"max-size": "20m"}),
+        labels={**LABELS, f"{TEST_LABEL}.role": "standin-proxy"},
+        mem_limit=mem_limit,
+        detach=True,
+    )
+    try:
+        wait_healthy(container, timeout_s)
+        container.reload()
+        host_port = container.attrs["NetworkSettings"]["Ports"][f"{PROXY_PORT}/tcp"][0]["HostPort"]
+    except BaseException:
+        container.remove(force=True)
+        raise
+    return container, f"http://127.0.0.1:{host_port}"
+
+
+def logs_text(container: Any, timestamps: bool = True) -> str:
+    """``docker logs -t`` equivalent through the SDK: stdout and stderr merged."""
+    raw = container.logs(timestamps=timestamps, stdout=True, stderr=True)
+    return raw.decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- workload
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request. ``raw_body`` (bytes) replaces the JSON body (e.g. malformed JSON)."""
+
+    label: str
+    model: str = "sonnet"
+    prompt: str = "Say hello."
+    stream: bool = False
+    api_key: str | None = DEFAULT_API_KEY
+    raw_body: bytes | None = None
+    path: str = "/v1/chat/completions"
+    method: str = "POST"
+    timeout_s: float = 60.0
+
+
+@dataclass
+class Outcome:
+    label: str
+    model: str
+    status: int
+    elapsed_s: float
+    started_at: float  # time.time() when the request was sent (wall clock, UTC epoch)
+    body: bytes = field(default=b"", repr=False)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+PlanItem = Step | Sequence[Step]
+
+
+def send(base_url: str, step: Step) -> Outcome:
+    """Send one request; status and time to the last body byte, as the client saw them."""
+    if step.method == "GET":
+        data = None
+    elif step.raw_body is not None:
+        data = step.raw_body
+    else:
+        data = json.dumps(
+            {
+                "model": step.model,
+                "messages": [{"role": "user", "content": step.prompt}],
+                "stream": step.stream,
+            }
+        ).encode()
+    req = urllib.request.Request(base_url + step.path, data=data, method=step.method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if step.api_key is not None:
+        req.add_header("Authorization", f"Bearer {step.api_key}")
+    started_at = time.time()
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=step.timeout_s) as resp:
+            body = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        status = e.code
+    elapsed = time.perf_counter() - t0
+    return Outcome(step.label, step.model, status, elapsed, started_at, body)
+
+
+def _send_together(base_url: str, group: Sequence[Step]) -> list[Outcome]:
+    """Send ``group`` at once (one thread each, released by a barrier); outcomes in order."""
+    results: list[Outcome | BaseException | None] = [None] * len(group)
+    barrier = threading.Barrier(len(group))
+
+    def worker(i: int, s: Step) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = send(base_url, s)
+        except BaseException as e:  # re-raised in the caller's thread
+            results[i] = e
+
+    threads = [threading.Thread(target=worker, args=(i, s)) for i, s in enumerate(group)]
+    for t in threads:
+        t.start()
+    for t, s in zip(threads, group, strict=True):
+        t.join(timeout=s.timeout_s + 15)
+    out: list[Outcome] = []
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+        if r is None:
+            raise TimeoutError("an overlapping request did not finish")
+        out.append(r)
+    return out
+
+
+def drive_workload(base_url: str, plan: Iterable[PlanItem]) -> list[Outcome]:
+    """Run ``plan`` in order. A ``Step`` is sent alone; a tuple/list of steps is sent at once
+    (one thread each, released together) and waited for before the next item. Outcomes come
+    back in plan order."""
+    outcomes: list[Outcome] = []
+    for item in plan:
+        if isinstance(item, Step):
+            outcomes.append(send(base_url, item))
+        else:
+            outcomes.extend(_send_together(base_url, list(item)))
+    return outcomes

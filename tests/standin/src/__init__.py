@@ -1,0 +1,1 @@
+"""Stand-in for claude-code-openai-wrapper's ``src`` package (loggers are named ``src.*``)."""
