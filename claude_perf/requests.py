@@ -203,7 +203,14 @@ def assemble(entries: Entries, config: Config) -> Requests:
     partner, queue_before, start_matched = _fifo_pairs(seq_kind)
     for pos in np.flatnonzero(partner >= 0).tolist():
         partner_of_end[int(seq_index[pos])] = int(seq_index[partner[pos]])
-    ambiguous_ends = {int(seq_index[p]) for p in np.flatnonzero((seq_kind < 0) & (queue_before > 1))}
+    # A pairing is ambiguous when another id-less request was open at any moment of its life:
+    # then its completion could as well have been the other one's.
+    crowded = np.cumsum((queue_before + seq_kind) > 1)
+    ambiguous_ends = set()
+    for pos in np.flatnonzero(partner >= 0).tolist():
+        s_pos = int(partner[pos])
+        if crowded[pos - 1] - (crowded[s_pos - 1] if s_pos > 0 else 0) > 0:
+            ambiguous_ends.add(int(seq_index[pos]))
     unmatched_starts += int(((seq_kind > 0) & ~start_matched).sum())
     start_of_event = {v: k for k, v in partner_of_end.items()}  # start event → end event
 
