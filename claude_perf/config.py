@@ -42,7 +42,9 @@ class Config:
 
     model_paths: tuple[str, ...] = DEFAULT_MODEL_PATHS
     health_paths: tuple[str, ...] = DEFAULT_HEALTH_PATHS
-    aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_ALIASES)))
+    aliases: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType(dict(DEFAULT_ALIASES))
+    )
     patterns: tuple[LinePattern, ...] = ()
     # Application timestamps (Python's asctime) carry no zone; the container's TZ is usually UTC.
     app_timezone: str = "UTC"

@@ -27,7 +27,7 @@ _ID_RE = re.compile(
 
 
 def family_of(model: str | None, aliases: Mapping[str, str] = DEFAULT_ALIASES) -> str | None:
-    """Return the canonical family for a logged model name, or None when it is not a Claude model."""
+    """The canonical family of a logged model name; None when it is not a Claude model."""
     if not model:
         return None
     name = model.strip()

@@ -4,7 +4,8 @@ Formats recognised per line (real proxies mix several in one stream):
 ``access`` (uvicorn access lines), ``leveled`` (Python logging ``asctime - name - level - msg``,
 uvicorn's ``LEVEL:  msg``, logging's default ``LEVEL:name:msg``), ``continuation`` (tracebacks and
 ``Error output:`` lines belonging to the record above), ``json`` (structlog, pino, event logs),
-``kv`` (``key=value`` messages), ``pattern`` (the user's configured formats), ``blank`` and ``other``
+``kv`` (``key=value`` messages), ``pattern`` (the user's configured formats), ``blank`` and
+``other``
 (nothing matched; counted as unparsed, never dropped).
 
 Each line that says something about a request becomes an *entry* with a role: ``start``, ``end``,
@@ -32,11 +33,18 @@ _ACCESS = (
     r'^INFO:\s+(?P<client>\S+):(?P<port>\d+) - "(?P<method>[A-Z]+) (?P<path>[^ "?]*)[^ "]*'
     r' HTTP/[\d.]+" (?P<status>\d{3})'
 )
+_MORGAN = (
+    r"^(?:(?P<client>[\d.:a-f\[\]]+) - \S+ )?(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) "
+    r"(?P<path>/[^ ?]*)\S* (?P<status>\d{3}) (?P<duration>\d+(?:\.\d+)?) ms"
+)
 _PYLOG = (
     r"^(?P<asctime>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)?) - (?P<logger>\S+) - "
     r"(?P<level>[A-Z]+) - (?P<message>(?s:.*))$"
 )
-_UVICORN = r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w.]+):)(?P<message>(?s:.*))$"
+_UVICORN = (
+    r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w.]+):)"
+    r"(?P<message>(?s:.*))$"
+)
 _FIELD_MODEL = (
     r"(?i)(?:\"model\"\s*:\s*\"|\bmodel[=:]\s*['\"]?|\bmodel ')(?P<v>[A-Za-z0-9][\w.\-:/@\[\]]*)"
 )
@@ -205,7 +213,11 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         if "status" in names:
             _fill(cols["status"], rows, _field(parts, "status"))
         if "duration" in names:
-            _fill(cols["duration_s"], rows, _durations(_field(parts, "duration"), pattern.duration_unit))
+            _fill(
+                cols["duration_s"],
+                rows,
+                _durations(_field(parts, "duration"), pattern.duration_unit),
+            )
         if "ts" in names:
             _fill(cols["app_time"], rows, _field(parts, "ts"))
         _fill(cols["role"], rows, np.full(len(rows), pattern.role, dtype=object))
@@ -226,8 +238,26 @@ def classify(lines: pa.Table, config: Config) -> Entries:
             _fill(cols[name], rows, _field(parts, name))
         _fill(cols["role"], rows, np.full(len(rows), "end", dtype=object))
 
+    # 3b. Node access lines (morgan's "dev"/"short" formats: method, url, status, time in ms).
+    verb_start = (
+        _np_bool(pc.match_substring_regex(text, r"^(?:[\d.:a-f\[\]]+ - \S+ )?[A-Z]{3,7} /"))
+        & unassigned
+        if n
+        else unassigned
+    )
+    rows, parts = _extract(text, verb_start, _MORGAN)
+    if parts is not None and len(rows):
+        kind[rows] = K_ACCESS
+        unassigned[rows] = False
+        for name in ("client", "method", "path", "status"):
+            _fill(cols[name], rows, _field(parts, name))
+        _fill(cols["duration_s"], rows, _durations(_field(parts, "duration"), "ms"))
+        _fill(cols["role"], rows, np.full(len(rows), "end", dtype=object))
+
     # 4. Leveled lines: Python logging with asctime, uvicorn's own lines, logging's default.
-    digit_start = _np_bool(pc.match_substring_regex(text, r"^\d{4}-")) & unassigned if n else unassigned
+    digit_start = (
+        _np_bool(pc.match_substring_regex(text, r"^\d{4}-")) & unassigned if n else unassigned
+    )
     rows, parts = _extract(text, digit_start, _PYLOG)
     message_parts: list[tuple[np.ndarray, Any]] = []
     if parts is not None and len(rows):
@@ -237,7 +267,9 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         _fill(cols["logger"], rows, _field(parts, "logger"))
         _fill(cols["app_time"], rows, _field(parts, "asctime"))
         message_parts.append((rows, parts.field("message")))
-    upper_start = _np_bool(pc.match_substring_regex(text, r"^[A-Z]{4,8}:")) & unassigned if n else unassigned
+    upper_start = (
+        _np_bool(pc.match_substring_regex(text, r"^[A-Z]{4,8}:")) & unassigned if n else unassigned
+    )
     rows, parts = _extract(text, upper_start, _UVICORN)
     if parts is not None and len(rows):
         kind[rows] = K_LEVELED
@@ -286,8 +318,10 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     if other.any():
         indent = _np_bool(pc.match_substring_regex(text, r"^\s")) if n else other
         gap_ok = np.zeros(n, dtype=bool)
-        gap_ok[1:] = (ts_ns[1:] != nat) & (ts_ns[:-1] != nat) & (
-            ts_ns[1:] - ts_ns[:-1] <= _CONTINUATION_GAP_NS
+        gap_ok[1:] = (
+            (ts_ns[1:] != nat)
+            & (ts_ns[:-1] != nat)
+            & (ts_ns[1:] - ts_ns[:-1] <= _CONTINUATION_GAP_NS)
         )
         unknown_time = ts_ns == nat
         candidate = other & (indent | gap_ok | unknown_time)
@@ -381,10 +415,10 @@ def _extract_fields(messages: pa.Array, index: np.ndarray, cols: dict[str, dict[
     prose = _np_bool(pc.match_substring_regex(messages, r"\b(?:in|after) \d"))
     rows, parts = run(prose, _FIELD_PROSE_DURATION)
     if parts is not None:
-        _fill(cols["duration_s"], rows, _durations_with_units(_field(parts, "v"), _field(parts, "u")))
-    idish = (
-        _contains(messages, everything, "id", ignore_case=True)
-    )
+        _fill(
+            cols["duration_s"], rows, _durations_with_units(_field(parts, "v"), _field(parts, "u"))
+        )
+    idish = _contains(messages, everything, "id", ignore_case=True)
     rows, parts = run(idish, _FIELD_REQUEST_ID)
     if parts is not None:
         _fill(cols["request_id"], rows, _field(parts, "v"))
@@ -428,7 +462,14 @@ def _json_levels(values: np.ndarray) -> np.ndarray:
     """pino's numeric levels (30 info, 40 warn, 50 error, 60 fatal) → names; names upper-cased."""
     import numpy as np
 
-    numeric = {"10": "TRACE", "20": "DEBUG", "30": "INFO", "40": "WARNING", "50": "ERROR", "60": "FATAL"}
+    numeric = {
+        "10": "TRACE",
+        "20": "DEBUG",
+        "30": "INFO",
+        "40": "WARNING",
+        "50": "ERROR",
+        "60": "FATAL",
+    }
     names = {"warn": "WARNING", "err": "ERROR"}
     out = []
     for value in values.tolist():
@@ -489,8 +530,12 @@ def _events_frame(
     if need_app.any():
         app_ts[need_app] = _parse_times(app_raw[need_app], config.app_timezone)
     chosen = np.where(engine_ts != nat, engine_ts, app_ts)
-    frame["ts"] = pd.to_datetime(np.where(chosen == nat, np.datetime64("NaT"), chosen.view("datetime64[ns]")), utc=True)
-    frame["ts_source"] = np.where(engine_ts != nat, "engine", np.where(app_ts != nat, "app", "none"))
+    frame["ts"] = pd.to_datetime(
+        np.where(chosen == nat, np.datetime64("NaT"), chosen.view("datetime64[ns]")), utc=True
+    )
+    frame["ts_source"] = np.where(
+        engine_ts != nat, "engine", np.where(app_ts != nat, "app", "none")
+    )
     # Error messages (with their continuation lines) for classification and examples.
     messages = np.full(len(rows), None, dtype=object)
     error_positions = np.flatnonzero(is_error | (frame["role"].to_numpy() == "end"))
@@ -499,7 +544,7 @@ def _events_frame(
         texts = text.take(pa.array(wanted)).to_pylist()
         for pos, row, line in zip(error_positions.tolist(), wanted.tolist(), texts, strict=True):
             if is_error[pos]:
-                following = []
+                following: list[int] = []
                 nxt = row + 1
                 while nxt < len(kind) and kind[nxt] == K_CONT and len(following) < 20:
                     following.append(nxt)

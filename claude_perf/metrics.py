@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from claude_perf.requests import ERROR_CLASSES, Requests
@@ -183,7 +184,7 @@ def bursts(times_ns: np.ndarray, gap_ns: int) -> list[tuple[int, int, int]]:
     t = np.sort(times_ns)
     cuts = np.flatnonzero(np.diff(t) > gap_ns) + 1
     bounds = np.concatenate([[0], cuts, [len(t)]])
-    return [(int(t[a]), int(t[b - 1]), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [(int(t[a]), int(t[b - 1]), int(b - a)) for a, b in pairwise(bounds)]
 
 
 def _ts(ns: int | None) -> datetime | None:
@@ -283,7 +284,10 @@ def compute(
         if not examples:
             examples = [
                 f"HTTP {int(s)} {m or ''} {p or ''}".strip()
-                for s, m, p in group[["status", "method", "path"]].drop_duplicates().head(max_examples).itertuples(index=False)
+                for s, m, p in group[["status", "method", "path"]]
+                .drop_duplicates()
+                .head(max_examples)
+                .itertuples(index=False)
                 if not pd.isna(s)
             ]
         errors.append(

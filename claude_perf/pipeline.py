@@ -58,12 +58,18 @@ def window_of(logs: LogLines, entries: Entries) -> tuple[datetime | None, dateti
 
         bounds = pc.min_max(ts)
         times += [bounds["min"].as_py(), bounds["max"].as_py()]
-    event_ts = entries.events["ts"].dropna() if len(entries.events) else []
-    if len(event_ts):
-        times += [event_ts.min().to_pydatetime(warn=False), event_ts.max().to_pydatetime(warn=False)]
+    if len(entries.events) and entries.events["ts"].notna().any():
+        event_ts = entries.events["ts"].dropna()
+        times += [
+            event_ts.min().to_pydatetime(warn=False),
+            event_ts.max().to_pydatetime(warn=False),
+        ]
     if not times:
         return None, None
-    stamps = [pd.Timestamp(t).tz_convert("UTC") if pd.Timestamp(t).tzinfo else pd.Timestamp(t, tz="UTC") for t in times]
+    stamps = [
+        pd.Timestamp(t).tz_convert("UTC") if pd.Timestamp(t).tzinfo else pd.Timestamp(t, tz="UTC")
+        for t in times
+    ]
     return min(stamps).to_pydatetime(warn=False), max(stamps).to_pydatetime(warn=False)
 
 

@@ -42,7 +42,10 @@ _IN_CONTAINER_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
 _ORPHAN_ERROR_WINDOW_NS = 2_000_000_000
 
 _TEXT_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("usage_limit", re.compile(r"usage limit|usage_limit|limit reached|out of (?:extra )?usage", re.I)),
+    (
+        "usage_limit",
+        re.compile(r"usage limit|usage_limit|limit reached|out of (?:extra )?usage", re.I),
+    ),
     (
         "auth",
         re.compile(
@@ -61,7 +64,10 @@ _TEXT_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
-    ("cli", re.compile(r"command failed|exit code|exited with|claude (?:cli|code)|spawn|ENOENT", re.I)),
+    (
+        "cli",
+        re.compile(r"command failed|exit code|exited with|claude (?:cli|code)|spawn|ENOENT", re.I),
+    ),
 )
 
 
@@ -136,7 +142,11 @@ def assemble(entries: Entries, config: Config) -> Requests:
     import pandas as pd
 
     ev = entries.events.sort_values("row", kind="stable").reset_index(drop=True)
-    ts = ev["ts"].astype("datetime64[ns, UTC]").array.asi8.copy() if len(ev) else np.zeros(0, np.int64)
+    ts = (
+        ev["ts"].astype("datetime64[ns, UTC]").array.asi8.copy()
+        if len(ev)
+        else np.zeros(0, np.int64)
+    )
     nat = np.iinfo(np.int64).min
     role = ev["role"].to_numpy(dtype=object)
     path = ev["path"].to_numpy(dtype=object)
@@ -166,7 +176,9 @@ def assemble(entries: Entries, config: Config) -> Requests:
             continue
         end = ends.iloc[-1]
         start_ts = starts["ts"].min() if not starts.empty else pd.NaT
-        models = [m for m in [end["model"], *starts["model"], *group["model"]] if isinstance(m, str)]
+        models = [
+            m for m in [end["model"], *starts["model"], *group["model"]] if isinstance(m, str)
+        ]
         errors = group[group["is_error"]]
         rows.append(
             _row(
@@ -192,7 +204,11 @@ def assemble(entries: Entries, config: Config) -> Requests:
         stale = []
         for pos in np.flatnonzero(partner >= 0).tolist():
             s_ev, e_ev = seq_index[partner[pos]], seq_index[pos]
-            if ts[s_ev] != nat and ts[e_ev] != nat and ts[e_ev] - ts[s_ev] > config.max_latency_s * 1e9:
+            if (
+                ts[s_ev] != nat
+                and ts[e_ev] != nat
+                and ts[e_ev] - ts[s_ev] > config.max_latency_s * 1e9
+            ):
                 stale.append(partner[pos])
         if not stale:
             break
@@ -225,9 +241,11 @@ def assemble(entries: Entries, config: Config) -> Requests:
 
     # Model records: the newest open start before them, else the next start-less completion.
     model_of_end: dict[int, str] = {}
-    start_events = np.array(sorted(start_of_event.keys()) + [
-        int(seq_index[p]) for p in np.flatnonzero((seq_kind > 0) & ~start_matched)
-    ], dtype=np.int64)
+    start_events = np.array(
+        sorted(start_of_event.keys())
+        + [int(seq_index[p]) for p in np.flatnonzero((seq_kind > 0) & ~start_matched)],
+        dtype=np.int64,
+    )
     start_events.sort()
     models_col = ev["model"].to_numpy(dtype=object)
     for pos in np.flatnonzero(plain & ((role == "model") | start_mask | is_model_end)).tolist():
@@ -275,8 +293,8 @@ def assemble(entries: Entries, config: Config) -> Requests:
     ts_series = ev["ts"]
     for pos in model_end_events.tolist():
         end = ev.iloc[pos]
-        s = partner_of_end.get(pos)
-        start_ts = ts_series.iloc[s] if s is not None else pd.NaT
+        partner_pos = partner_of_end.get(pos)
+        start_ts = ts_series.iloc[partner_pos] if partner_pos is not None else pd.NaT
         if pos in ambiguous_ends:
             n_ambiguous += 1
         rows.append(
@@ -376,7 +394,10 @@ def _finish(rows: list[dict[str, object]], config: Config) -> pd.DataFrame:
     paired = (end - start).dt.total_seconds()
     explicit = duration.notna()
     latency = duration.where(explicit, paired)
-    source = np.where(explicit, "explicit", np.where(paired.notna(), "paired", None))
+    source = [
+        "explicit" if e else ("paired" if p else None)
+        for e, p in zip(explicit.tolist(), paired.notna().tolist(), strict=True)
+    ]
     # With an explicit duration the start is known as end − duration, even without a start line.
     start = start.where(start.notna() | ~explicit, end - pd.to_timedelta(duration, unit="s"))
     status = pd.array(raw["status"], dtype="Int16")
@@ -386,7 +407,7 @@ def _finish(rows: list[dict[str, object]], config: Config) -> pd.DataFrame:
     failed = http_failed | (n_errors.to_numpy() > 0)
     models = raw["model"].astype(object).where(raw["model"].notna(), None)
     families = [family_of(m, config.aliases) if isinstance(m, str) else None for m in models]
-    error_class = []
+    error_class: list[str | None] = []
     for i in range(len(raw)):
         if not failed[i]:
             error_class.append(None)

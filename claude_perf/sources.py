@@ -1,4 +1,4 @@
-"""Input edge: reads saved container logs (three forms, plain or gzip) into one Arrow table of lines.
+"""Input edge: saved container logs (three forms, plain or gzip) into one Arrow table of lines.
 
 Forms, detected per file from its first lines:
 - ``docker-timestamps``: ``docker logs --timestamps`` output (RFC 3339 time, a space, the line);
@@ -324,8 +324,11 @@ def combine(
         # (time, input, position), with unknown times ordered by position only.
         order = pc.sort_indices(
             table,
-            sort_keys=[("ts", "ascending"), ("source", "ascending"), ("seq", "ascending")],
-            null_placement="at_end",
+            sort_keys=[
+                ("ts", "ascending", "at_end"),
+                ("source", "ascending", "at_end"),
+                ("seq", "ascending", "at_end"),
+            ],
         )
         table = table.take(order)
         ts_ns = table.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)

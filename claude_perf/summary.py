@@ -62,7 +62,8 @@ def build(analysis: Analysis) -> dict[str, Any]:
         "schema": SCHEMA,
         "window": _window(m),
         "inputs": [
-            {"path": i.path, "form": i.form, "lines": i.lines, "bytes": i.bytes} for i in logs.inputs
+            {"path": i.path, "form": i.form, "lines": i.lines, "bytes": i.bytes}
+            for i in logs.inputs
         ],
         "lines": {
             "total": logs.total,

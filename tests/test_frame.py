@@ -1,0 +1,176 @@
+"""Line formats recognised per line, fields extracted, and the user's own patterns."""
+
+import math
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from claude_perf.config import Config, config_from_mapping
+from claude_perf.frame import classify
+from claude_perf.pipeline import analyse
+from claude_perf.sources import combine, read_log
+from claude_perf.summary import build
+
+
+def lines_table(*texts, ts=None):
+    n = len(texts)
+    stamps = [None if t is None else pd.Timestamp(t) for t in (ts or [None] * n)]
+    table = pa.table(
+        {
+            "ts": pa.array(stamps, pa.timestamp("ns", tz="UTC")),
+            "stream": pa.nulls(n, pa.string()),
+            "text": pa.array(list(texts), pa.large_string()),
+        }
+    )
+    from claude_perf.sources import InputInfo
+
+    return combine(
+        [table],
+        [InputInfo("t", "plain", n, 0)],
+        [{"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0}],
+    )
+
+
+def events_of(*texts, config=None):
+    logs = lines_table(*texts)
+    return classify(logs.table, config or Config())
+
+
+def test_kinds_are_counted_and_sum_to_all_lines():
+    entries = events_of(
+        'INFO:     172.17.0.1:50264 - "POST /v1/chat/completions HTTP/1.1" 200 OK',
+        "2026-11-29 00:51:07,390 - src.claude_cli - ERROR - Claude Agent SDK error: exit code 1",
+        "Error output: Check stderr output for details",
+        '{"event": "request.complete", "requestId": "r1", "model": "opus", "durationMs": 5910}',
+        "request done model=opus duration=5.91s status=200",
+        "",
+        "random words",
+        "INFO:     Application startup complete.",
+    )
+    counts = entries.kind_counts
+    assert counts["access"] == 1
+    assert counts["leveled"] == 2
+    assert counts["continuation"] == 1  # no time known: belongs to the record above
+    assert counts["json"] == 1
+    assert counts["kv"] == 1
+    assert counts["blank"] == 1
+    assert counts["other"] == 1
+    assert sum(counts.values()) == 8
+
+
+@pytest.mark.parametrize(
+    ("line", "seconds"),
+    [
+        ("2026-11-29 00:50:49,843 - app - INFO - Completed request in 986.00ms", 0.986),
+        ("INFO:     chat took 5.9s", 5.9),
+        ("POST /v1/messages 200 5910.123 ms - 1234", 5.910123),
+        ("done duration_ms=859 status=200", 0.859),
+        ('{"event":"request.complete","durationMs":5910,"status":200}', 5.91),
+        ("finished elapsed=1.25 status=200", 1.25),
+        ("model=opus duration=5.91s status=200", 5.91),
+        ('{"msg":"request completed","responseTime":120,"statusCode":200}', 0.12),
+    ],
+)
+def test_duration_spellings(line, seconds):
+    events = events_of(line).events
+    assert len(events) == 1
+    assert events["duration_s"].iloc[0] == pytest.approx(seconds)
+
+
+def test_access_line_fields_and_ipv6_client():
+    events = events_of(
+        'INFO:     ::1:53422 - "GET /health?x=1 HTTP/1.1" 503 Service Unavailable'
+    ).events
+    row = events.iloc[0]
+    assert (row["client"], row["method"], row["path"], row["status"]) == (
+        "::1",
+        "GET",
+        "/health",
+        503,
+    )
+    assert row["role"] == "end"
+
+
+def test_structlog_and_pino_levels():
+    events = events_of(
+        '{"event": "upstream failed", "level": "error", "timestamp": "2026-11-29T00:00:01Z"}',
+        '{"level":50,"time":1764374400000,"msg":"boom"}',
+    ).events
+    assert list(events["level"]) == ["ERROR", "ERROR"]
+    assert list(events["role"]) == ["error", "error"]
+    # no engine time: the application's own time is used, and said to be so
+    assert list(events["ts_source"]) == ["app", "app"]
+    assert str(events["ts"].iloc[1]) == "2025-11-29 00:00:00+00:00"
+
+
+def test_python_asctime_is_used_when_there_is_no_engine_time():
+    events = events_of(
+        "2026-11-29 00:50:49,843 - src.main - INFO - Chat completion: session_id=None"
+    ).events
+    assert events["role"].iloc[0] == "start"
+    assert str(events["ts"].iloc[0]) == "2026-11-29 00:50:49.843000+00:00"
+
+
+def test_ansi_colours_do_not_hide_access_lines():
+    line = '\x1b[32mINFO\x1b[0m:     172.17.0.1:1 - "\x1b[1mPOST /v1/messages HTTP/1.1\x1b[0m" \x1b[32m200 OK\x1b[0m'
+    assert events_of(line).kind_counts["access"] == 1
+
+
+def test_user_patterns_add_a_format_without_code():
+    config = config_from_mapping(
+        {
+            "patterns": [
+                {
+                    "name": "node-proxy",
+                    "regex": r"^\[(?P<ts>[^\]]+)\] (?P<method>[A-Z]+) (?P<path>\S+) -> (?P<status>\d{3}) (?P<model>\S+) (?P<duration>\d+)$",
+                    "role": "end",
+                    "duration_unit": "ms",
+                }
+            ]
+        }
+    )
+    logs = lines_table(
+        "[2026-11-29T10:00:00Z] POST /v1/messages -> 200 claude-3-7-sonnet-20250219 14800",
+        "[2026-11-29T10:00:20Z] POST /v1/messages -> 500 claude-3-7-sonnet-20250219 300",
+    )
+    analysis = analyse(logs, config)
+    summary = build(analysis)
+    assert summary["lines"]["by_kind"]["pattern"] == 2
+    assert summary["requests"]["total"] == 2 and summary["requests"]["failed"] == 1
+    model = summary["models"][0]
+    assert model["family"] == "Sonnet 3.7"
+    assert model["latency_s"]["mean"] == pytest.approx(14.8)
+
+
+def test_request_ids_pair_start_and_end_exactly():
+    logs = lines_table(
+        '{"event":"request.start","requestId":"a","model":"opus","path":"/v1/messages"}',
+        '{"event":"request.start","requestId":"b","model":"haiku","path":"/v1/messages"}',
+        '{"event":"request.complete","requestId":"b","status":200,"path":"/v1/messages"}',
+        '{"event":"request.complete","requestId":"a","status":200,"path":"/v1/messages"}',
+        ts=[f"2026-11-29T00:00:0{s}Z" for s in (0, 1, 2, 7)],
+    )
+    table = analyse(logs, Config()).requests.table
+    latency = dict(zip(table["model"], table["latency_s"], strict=True))
+    assert latency == {"haiku": 1.0, "opus": 7.0}
+    assert not table["ambiguous"].any()
+
+
+def test_plain_access_lines_without_time_have_no_latency():
+    logs = lines_table(
+        "2026-11-29 00:50:49,843 - src.main - INFO - Chat completion: session_id=None, total_messages=1",
+        'INFO:     172.17.0.1:50264 - "POST /v1/chat/completions HTTP/1.1" 200 OK',
+    )
+    table = analyse(logs, Config()).requests.table
+    assert len(table) == 1
+    assert math.isnan(table["latency_s"].iloc[0])
+    assert table["outcome"].iloc[0] == "succeeded"
+
+
+def test_read_log_of_real_capture_counts_every_line(tmp_path):
+    from pathlib import Path
+
+    capture = Path(__file__).resolve().parent.parent / "fixtures" / "capture" / "docker-logs-t.txt"
+    _table, info, _ = read_log(str(capture))
+    assert info.lines == len(capture.read_text().splitlines())

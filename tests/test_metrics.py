@@ -1,0 +1,73 @@
+"""Known-answer tests for the small statistics functions."""
+
+import math
+
+import numpy as np
+import pytest
+
+from claude_perf.metrics import bursts, latency_stats, max_in_flight, peak_per_window, percentile
+
+
+def test_percentile_type7_known_answers():
+    values = [1.0, 2.0, 3.0, 4.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 4.0
+    assert percentile(values, 50) == 2.5
+    # (n-1)·q = 3·0.9 = 2.7 → 3 + 0.7·(4−3)
+    assert percentile(values, 90) == pytest.approx(3.7)
+    assert percentile([5.0], 99) == 5.0
+
+
+@pytest.mark.parametrize("q", [0, 10, 25, 50, 75, 90, 95, 99, 100])
+def test_percentile_agrees_with_numpy_linear(q):
+    rng = np.random.default_rng(3)
+    values = np.sort(rng.lognormal(0, 1, 101))
+    assert percentile(values, q) == pytest.approx(np.percentile(values, q, method="linear"))
+
+
+def test_percentile_of_nothing_raises():
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_latency_stats_known_answer():
+    stats = latency_stats([3.0, 1.0, 2.0, float("nan"), 4.0])
+    assert stats is not None
+    assert stats.n == 4
+    assert stats.mean == 2.5
+    assert stats.p50 == 2.5
+    assert stats.min == 1.0 and stats.max == 4.0
+    assert stats.stdev == pytest.approx(math.sqrt(5 / 3))
+    assert stats.too_few
+
+
+def test_latency_stats_single_and_empty():
+    single = latency_stats([1.5])
+    assert single is not None and single.stdev is None and single.p99 == 1.5
+    assert latency_stats([]) is None
+    assert latency_stats([float("nan")]) is None
+
+
+def test_max_in_flight_counts_overlaps_and_touching_intervals():
+    starts = np.array([0, 1, 2, 10])
+    ends = np.array([5, 3, 4, 11])
+    assert max_in_flight(starts, ends) == 3
+    # [0,1) and [1,2): an end at the same instant as a start closes first
+    assert max_in_flight(np.array([0, 1]), np.array([1, 2])) == 1
+    assert max_in_flight(np.array([], dtype=np.int64), np.array([], dtype=np.int64)) == 0
+
+
+def test_peak_per_window_is_a_sliding_window():
+    minute = 60_000_000_000
+    times = np.array([0, 50, 70, 100, 110]) * 1_000_000_000
+    count, at = peak_per_window(times, minute)
+    # [50 s, 110 s) holds 50, 70, 100 → 3; [70, 130) holds 70, 100, 110 → 3; first wins
+    assert count == 3 and at == 50 * 1_000_000_000
+    assert peak_per_window(np.array([], dtype=np.int64), minute) == (0, None)
+
+
+def test_bursts_split_at_gaps():
+    s = 1_000_000_000
+    times = np.array([0, 10, 20, 200, 205, 1000]) * s
+    assert bursts(times, 60 * s) == [(0, 20 * s, 3), (200 * s, 205 * s, 2), (1000 * s, 1000 * s, 1)]
+    assert bursts(np.array([], dtype=np.int64), s) == []
