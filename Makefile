@@ -26,8 +26,8 @@ report: $(STAMP)
 	$(BIN)/claude-perf report --input $(SAMPLE) -o $(OUT)/sample-report.md
 
 lint: $(DEVSTAMP)
-	$(BIN)/ruff format --check claude_perf tests benchmarks
-	$(BIN)/ruff check claude_perf tests benchmarks
+	$(BIN)/ruff format --check claude_perf tests benchmarks fixtures
+	$(BIN)/ruff check claude_perf tests benchmarks fixtures
 	$(BIN)/mypy
 
 test: lint

@@ -37,6 +37,8 @@ _MORGAN = (
     r"^(?:(?P<client>[\d.:a-f\[\]]+) - \S+ )?(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) "
     r"(?P<path>/[^ ?]*)\S* (?P<status>\d{3}) (?P<duration>\d+(?:\.\d+)?) ms"
 )
+_MORGAN_PREFIX = r"^(?:[\d.:a-f\[\]]+ - \S+ )?[A-Z]{3,7} /"
+_DURATION_WORDS = r"(?i)duration|elapsed|latency|took|response_?time"
 _PYLOG = (
     r"^(?P<asctime>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)?) - (?P<logger>\S+) - "
     r"(?P<level>[A-Z]+) - (?P<message>(?s:.*))$"
@@ -110,17 +112,28 @@ def _extract(text: pa.Array, mask: np.ndarray, regex: str) -> tuple[np.ndarray, 
     rows = np.flatnonzero(mask)
     if len(rows) == 0:
         return rows, None
-    sub = text.take(pa.array(rows))
+    sub = text if len(rows) == len(text) else text.take(pa.array(rows))
     parts = pc.extract_regex(sub, regex)
     ok = _np_bool(parts.is_valid())
+    if ok.all():
+        return rows, parts
     return rows[ok], parts.filter(pa.array(ok))
 
 
 def _field(parts: Any, name: str) -> np.ndarray:
+    """A struct field as an object array, empty strings (unmatched optional groups) as None."""
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    values = parts.field(name).to_numpy(zero_copy_only=False)
-    return np.asarray(values, dtype=object)
+    values = parts.field(name)
+    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
+    # Dictionary-encode first: fields repeat (paths, clients, models), so only the distinct
+    # values become Python objects and the rest is an integer gather.
+    encoded = pc.dictionary_encode(values)
+    uniques = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
+    codes = encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)
+    return uniques[codes]
 
 
 def _contains(text: pa.Array, mask: np.ndarray, literal: str, ignore_case: bool = False) -> Any:
@@ -132,9 +145,72 @@ def _contains(text: pa.Array, mask: np.ndarray, literal: str, ignore_case: bool 
     rows = np.flatnonzero(mask)
     out = np.zeros(len(mask), dtype=bool)
     if len(rows):
-        hit = pc.match_substring(text.take(pa.array(rows)), literal, ignore_case=ignore_case)
-        out[rows[_np_bool(hit)]] = True
+        sub = text if len(rows) == len(text) else text.take(pa.array(rows))
+        out[rows[_np_bool(pc.match_substring(sub, literal, ignore_case=ignore_case))]] = True
     return out
+
+
+class _Columns:
+    """Sparse per-line facts as (rows, values) chunks; the first chunk to set a row wins."""
+
+    NAMES = (
+        "level",
+        "logger",
+        "method",
+        "path",
+        "status",
+        "client",
+        "model",
+        "duration_s",
+        "request_id",
+        "role",
+        "app_time",
+    )
+
+    def __init__(self, n_lines: int) -> None:
+        self.n_lines = n_lines
+        self.chunks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in self.NAMES}
+
+    def add(self, name: str, rows: np.ndarray, values: np.ndarray) -> None:
+        import numpy as np
+
+        if len(rows) == 0:
+            return
+        keep = values != None if values.dtype == object else ~np.isnan(values)  # noqa: E711
+        if not keep.all():
+            rows, values = rows[keep], values[keep]
+        self.chunks[name].append((rows, values))
+
+    def mask(self, name: str) -> np.ndarray:
+        """Lines that have a value for this column (a mask: cheaper than np.unique of rows)."""
+        import numpy as np
+
+        out = np.zeros(self.n_lines, dtype=bool)
+        for rows, _ in self.chunks[name]:
+            out[rows] = True
+        return out
+
+    def rows(self, name: str) -> np.ndarray:
+        import numpy as np
+
+        return np.flatnonzero(self.mask(name))
+
+    def gather(self, name: str, at: np.ndarray, fill: Any = None) -> np.ndarray:
+        """Values at the given sorted rows (fill where no chunk set one)."""
+        import numpy as np
+
+        if name == "duration_s":
+            out = np.full(len(at), np.nan, dtype=float)
+        else:
+            out = np.full(len(at), fill, dtype=object)
+        if len(at) == 0:
+            return out
+        # Later chunks first, so that earlier (more specific) chunks overwrite them.
+        for rows, values in reversed(self.chunks[name]):
+            pos = np.searchsorted(at, rows)
+            inside = (pos < len(at)) & (at[np.minimum(pos, len(at) - 1)] == rows)
+            out[pos[inside]] = values[inside]
+        return out
 
 
 def _parse_times(values: np.ndarray, timezone: str) -> np.ndarray:
@@ -158,13 +234,13 @@ def _parse_times(values: np.ndarray, timezone: str) -> np.ndarray:
         seconds = numeric[epoch].where(numeric[epoch] < 1e11, numeric[epoch] / 1000.0)
         out = out.copy()
         out[epoch] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
-    return np.asarray(out.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array.asi8)
+    values_ns = out.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]")
+    return np.asarray(values_ns.view(np.int64))
 
 
 def classify(lines: pa.Table, config: Config) -> Entries:
     """Classify every line and extract the entries that say something about requests."""
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -172,170 +248,117 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     text = lines.column("text").combine_chunks() if n else pa.array([], pa.large_string())
     if n and _np_bool(pc.match_substring(text, "\x1b[")).any():
         text = pc.replace_substring_regex(text, _ANSI, "")
-    ts_col = lines.column("ts")
-    ts_ns = np.asarray(
-        ts_col.cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy(), dtype=np.int64
-    )
     nat = np.iinfo(np.int64).min
+    ts_ns = np.asarray(
+        lines.column("ts").cast(pa.int64()).fill_null(nat).to_numpy(), dtype=np.int64
+    )
     kind = np.full(n, K_OTHER, dtype=np.int8)
     unassigned = np.ones(n, dtype=bool)
+    cols = _Columns(n)
+    message_rows = np.zeros(n, dtype=bool)  # whole lines that get the field extractors
+    message_parts: list[tuple[np.ndarray, Any]] = []  # (rows, message text) of leveled lines
 
-    # Column builders for entries, filled sparsely by row index.
-    cols: dict[str, dict[int, Any]] = {
-        name: {}
-        for name in (
-            "level",
-            "logger",
-            "method",
-            "path",
-            "status",
-            "client",
-            "model",
-            "duration_s",
-            "request_id",
-            "role",
-            "app_time",
-        )
-    }
-    message_rows = np.zeros(n, dtype=bool)  # rows whose (message) text gets field extraction
+    def claim(rows: np.ndarray, code: int) -> None:
+        kind[rows] = code
+        unassigned[rows] = False
+
+    def test(fn: Any, *args: Any) -> np.ndarray:
+        return (_np_bool(fn(text, *args)) & unassigned) if n else unassigned.copy()
 
     # 1. The user's patterns take precedence over built-in formats.
     for pattern in config.patterns:
         rows, parts = _extract(text, unassigned, pattern.regex)
         if parts is None or len(rows) == 0:
             continue
-        kind[rows] = K_PATTERN
-        unassigned[rows] = False
+        claim(rows, K_PATTERN)
         names = {f.name for f in parts.type}
-        for name in ("level", "model", "method", "path", "request_id", "client"):
+        for name in ("level", "model", "method", "path", "request_id", "client", "status"):
             if name in names:
-                _fill(cols[name], rows, _field(parts, name))
-        if "status" in names:
-            _fill(cols["status"], rows, _field(parts, "status"))
+                cols.add(name, rows, _field(parts, name))
         if "duration" in names:
-            _fill(
-                cols["duration_s"],
-                rows,
-                _durations(_field(parts, "duration"), pattern.duration_unit),
-            )
+            durations = _durations(_field(parts, "duration"), pattern.duration_unit)
+            cols.add("duration_s", rows, durations)
         if "ts" in names:
-            _fill(cols["app_time"], rows, _field(parts, "ts"))
-        _fill(cols["role"], rows, np.full(len(rows), pattern.role, dtype=object))
+            cols.add("app_time", rows, _field(parts, "ts"))
+        cols.add("role", rows, np.full(len(rows), pattern.role, dtype=object))
+        message_rows[rows] = True
 
     # 2. Blank lines.
     if n:
-        blank = _np_bool(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0)) & unassigned
-        kind[blank] = K_BLANK
-        unassigned &= ~blank
+        blank = test(pc.utf8_is_space) | (_np_bool(pc.equal(text, "")) & unassigned)
+        claim(np.flatnonzero(blank), K_BLANK)
 
     # 3. uvicorn access lines (the only completion record of many Python proxies).
-    info_prefix = _np_bool(pc.starts_with(text, "INFO:")) & unassigned if n else unassigned
-    rows, parts = _extract(text, info_prefix, _ACCESS)
+    rows, parts = _extract(text, test(pc.starts_with, "INFO:"), _ACCESS)
     if parts is not None and len(rows):
-        kind[rows] = K_ACCESS
-        unassigned[rows] = False
+        claim(rows, K_ACCESS)
         for name in ("client", "method", "path", "status"):
-            _fill(cols[name], rows, _field(parts, name))
-        _fill(cols["role"], rows, np.full(len(rows), "end", dtype=object))
+            cols.add(name, rows, _field(parts, name))
+        cols.add("role", rows, np.full(len(rows), "end", dtype=object))
 
-    # 3b. Node access lines (morgan's "dev"/"short" formats: method, url, status, time in ms).
-    verb_start = (
-        _np_bool(pc.match_substring_regex(text, r"^(?:[\d.:a-f\[\]]+ - \S+ )?[A-Z]{3,7} /"))
-        & unassigned
-        if n
-        else unassigned
-    )
-    rows, parts = _extract(text, verb_start, _MORGAN)
+    # 3b. Node access lines (morgan's "dev" format: method, url, status, time in ms).
+    rows, parts = _extract(text, test(pc.match_substring_regex, _MORGAN_PREFIX), _MORGAN)
     if parts is not None and len(rows):
-        kind[rows] = K_ACCESS
-        unassigned[rows] = False
+        claim(rows, K_ACCESS)
         for name in ("client", "method", "path", "status"):
-            _fill(cols[name], rows, _field(parts, name))
-        _fill(cols["duration_s"], rows, _durations(_field(parts, "duration"), "ms"))
-        _fill(cols["role"], rows, np.full(len(rows), "end", dtype=object))
+            cols.add(name, rows, _field(parts, name))
+        cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
+        cols.add("role", rows, np.full(len(rows), "end", dtype=object))
 
     # 4. Leveled lines: Python logging with asctime, uvicorn's own lines, logging's default.
-    digit_start = (
-        _np_bool(pc.match_substring_regex(text, r"^\d{4}-")) & unassigned if n else unassigned
-    )
-    rows, parts = _extract(text, digit_start, _PYLOG)
-    message_parts: list[tuple[np.ndarray, Any]] = []
+    rows, parts = _extract(text, test(pc.match_substring_regex, r"^\d{4}-"), _PYLOG)
     if parts is not None and len(rows):
-        kind[rows] = K_LEVELED
-        unassigned[rows] = False
-        _fill(cols["level"], rows, _field(parts, "level"))
-        _fill(cols["logger"], rows, _field(parts, "logger"))
-        _fill(cols["app_time"], rows, _field(parts, "asctime"))
+        claim(rows, K_LEVELED)
+        cols.add("level", rows, _field(parts, "level"))
+        cols.add("logger", rows, _field(parts, "logger"))
+        cols.add("app_time", rows, _field(parts, "asctime"))
         message_parts.append((rows, parts.field("message")))
-    upper_start = (
-        _np_bool(pc.match_substring_regex(text, r"^[A-Z]{4,8}:")) & unassigned if n else unassigned
-    )
-    rows, parts = _extract(text, upper_start, _UVICORN)
+    rows, parts = _extract(text, test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN)
     if parts is not None and len(rows):
-        kind[rows] = K_LEVELED
-        unassigned[rows] = False
-        _fill(cols["level"], rows, _field(parts, "level"))
+        claim(rows, K_LEVELED)
+        cols.add("level", rows, _field(parts, "level"))
         loggers = _field(parts, "logger")
-        _fill(cols["logger"], rows, np.where(loggers == "", "uvicorn", loggers))
+        cols.add("logger", rows, np.where(loggers == None, "uvicorn", loggers))  # noqa: E711
         message_parts.append((rows, parts.field("message")))
 
     # 5. JSON lines (complete objects only; a truncated object stays `other`).
-    if n:
-        json_like = (
-            _np_bool(pc.starts_with(text, "{"))
-            & _np_bool(pc.ends_with(pc.utf8_rtrim_whitespace(text), "}"))
-            & unassigned
-        )
-    else:
-        json_like = unassigned
-    kind[json_like] = K_JSON
-    unassigned &= ~json_like
+    json_like = test(pc.starts_with, "{")
+    if json_like.any():
+        candidates = np.flatnonzero(json_like)
+        trimmed = pc.utf8_rtrim_whitespace(text.take(pa.array(candidates)))
+        closed = _np_bool(pc.ends_with(trimmed, "}"))
+        json_like[:] = False
+        json_like[candidates[closed]] = True
+    claim(np.flatnonzero(json_like), K_JSON)
     rows, parts = _extract(text, json_like, _FIELD_JSON_LEVEL)
     if parts is not None and len(rows):
-        _fill(cols["level"], rows, _json_levels(_field(parts, "v")))
+        cols.add("level", rows, _json_levels(_field(parts, "v")))
     rows, parts = _extract(text, json_like, _FIELD_JSON_TIME)
     if parts is not None and len(rows):
-        _fill(cols["app_time"], rows, _field(parts, "v"))
-    for regex in (_FIELD_JSON_PATH, _FIELD_JSON_METHOD):
+        cols.add("app_time", rows, _field(parts, "v"))
+    for regex, name in ((_FIELD_JSON_PATH, "path"), (_FIELD_JSON_METHOD, "method")):
         rows, parts = _extract(text, json_like, regex)
         if parts is not None and len(rows):
-            for name in ("path", "method"):
-                if name in {f.name for f in parts.type}:
-                    _fill(cols[name], rows, _field(parts, name))
+            cols.add(name, rows, _field(parts, name))
     message_rows |= json_like
 
     # 6. key=value lines among the rest.
-    if n:
-        kv = _np_bool(pc.match_substring_regex(text, r"\b[A-Za-z_]\w*=\S")) & unassigned
-    else:
-        kv = unassigned
-    kind[kv] = K_KV
-    unassigned &= ~kv
-    message_rows |= kv | (kind == K_PATTERN)
+    kv = test(pc.match_substring_regex, r"\b[A-Za-z_]\w*=\S")
+    claim(np.flatnonzero(kv), K_KV)
+    message_rows |= kv
 
     # 7. Continuation lines: unmatched lines printed right after a leveled record.
     other = unassigned & (kind == K_OTHER)
     if other.any():
-        indent = _np_bool(pc.match_substring_regex(text, r"^\s")) if n else other
-        gap_ok = np.zeros(n, dtype=bool)
-        gap_ok[1:] = (
-            (ts_ns[1:] != nat)
-            & (ts_ns[:-1] != nat)
-            & (ts_ns[1:] - ts_ns[:-1] <= _CONTINUATION_GAP_NS)
-        )
-        unknown_time = ts_ns == nat
-        candidate = other & (indent | gap_ok | unknown_time)
-        head_kind = pd.Series(np.where(candidate, -1, kind)).replace(-1, np.nan).ffill().shift(1)
-        continuation = candidate & (head_kind.to_numpy() == K_LEVELED)
-        kind[continuation] = K_CONT
+        _mark_continuations(text, kind, ts_ns, other, nat)
 
     # Message text of leveled lines, JSON, kv and pattern lines gets the field extractors.
-    message_text, message_index = _message_text(text, message_rows, message_parts, n)
+    message_text, message_index = _message_text(text, message_rows, message_parts)
     _extract_fields(message_text, message_index, cols)
 
-    events = _events_frame(lines, text, kind, ts_ns, cols, config)
-    counts = np.bincount(kind, minlength=len(KINDS))
-    app_time_lines = int(((ts_ns == nat) & events_has_app_time(events, n)).sum()) if n else 0
+    events = _events_frame(text, kind, ts_ns, cols, config)
+    counts = np.bincount(kind, minlength=len(KINDS)) if n else np.zeros(len(KINDS), dtype=int)
+    app_time_lines = int((events["ts_source"] == "app").sum()) if len(events) else 0
     return Entries(
         kind_counts={name: int(counts[i]) for i, name in enumerate(KINDS)},
         events=events,
@@ -344,46 +367,50 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     )
 
 
-def events_has_app_time(events: pd.DataFrame, n: int) -> np.ndarray:
+def _mark_continuations(
+    text: pa.Array, kind: np.ndarray, ts_ns: np.ndarray, other: np.ndarray, nat: int
+) -> None:
+    """Unmatched lines within 5 ms of (or indented under) a leveled record belong to it."""
     import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    out = np.zeros(n, dtype=bool)
-    if len(events):
-        rows = events.loc[events["ts_source"] == "app", "row"].to_numpy()
-        out[rows] = True
-    return out
-
-
-def _fill(column: dict[int, Any], rows: np.ndarray, values: np.ndarray) -> None:
-    """Set values for rows, keeping earlier (more specific) values and skipping empty strings."""
-    for row, value in zip(rows.tolist(), values.tolist(), strict=True):
-        if value is None or value == "" or row in column:
-            continue
-        column[row] = value
+    n = len(kind)
+    rows = np.flatnonzero(other)
+    indent = np.zeros(n, dtype=bool)
+    indent[rows] = _np_bool(pc.match_substring_regex(text.take(pa.array(rows)), r"^\s"))
+    gap_ok = np.zeros(n, dtype=bool)
+    gap_ok[1:] = (
+        (ts_ns[1:] != nat) & (ts_ns[:-1] != nat) & (ts_ns[1:] - ts_ns[:-1] <= _CONTINUATION_GAP_NS)
+    )
+    candidate = other & (indent | gap_ok | (ts_ns == nat))
+    head = pd.Series(np.where(candidate, np.nan, kind.astype(float))).ffill().shift(1)
+    kind[candidate & (head.to_numpy() == K_LEVELED)] = K_CONT
 
 
 def _message_text(
-    text: pa.Array, message_rows: np.ndarray, parts: list[tuple[np.ndarray, Any]], n: int
+    text: pa.Array, message_rows: np.ndarray, parts: list[tuple[np.ndarray, Any]]
 ) -> tuple[pa.Array, np.ndarray]:
     """The text to search for fields: a record's message part, or the whole line."""
     import numpy as np
     import pyarrow as pa
 
-    index_parts = [np.flatnonzero(message_rows)]
-    arrays = [text.take(pa.array(index_parts[0])) if len(index_parts[0]) else None]
+    whole = np.flatnonzero(message_rows)
+    index_parts = [whole]
+    arrays = [text.take(pa.array(whole))] if len(whole) else []
     for rows, messages in parts:
         index_parts.append(rows)
         arrays.append(messages.cast(pa.large_string()))
-    index = np.concatenate(index_parts) if index_parts else np.zeros(0, dtype=np.int64)
-    chunks = [a for a in arrays if a is not None and len(a)]
+    index = np.concatenate(index_parts)
+    chunks = [a for a in arrays if len(a)]
     merged = pa.concat_arrays(chunks) if chunks else pa.array([], pa.large_string())
     return merged, index
 
 
-def _extract_fields(messages: pa.Array, index: np.ndarray, cols: dict[str, dict[int, Any]]) -> None:
+def _extract_fields(messages: pa.Array, index: np.ndarray, cols: _Columns) -> None:
     """Model, status, duration, request id, method/path and start/end words from message text."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     if len(messages) == 0:
@@ -396,43 +423,35 @@ def _extract_fields(messages: pa.Array, index: np.ndarray, cols: dict[str, dict[
 
     rows, parts = run(_contains(messages, everything, "model", ignore_case=True), _FIELD_MODEL)
     if parts is not None:
-        _fill(cols["model"], rows, _field(parts, "v"))
+        cols.add("model", rows, _field(parts, "v"))
     rows, parts = run(_contains(messages, everything, "status", ignore_case=True), _FIELD_STATUS)
     if parts is not None:
-        _fill(cols["status"], rows, _field(parts, "v"))
-    keyed = np.zeros(len(messages), dtype=bool)
-    for word in ("duration", "elapsed", "latency", "took", "response"):
-        keyed |= _contains(messages, everything, word, ignore_case=True)
+        cols.add("status", rows, _field(parts, "v"))
+    keyed = _np_bool(pc.match_substring_regex(messages, _DURATION_WORDS))
     rows, parts = run(keyed, _FIELD_DURATION)
     if parts is not None:
         keys = np.char.lower(_field(parts, "k").astype(str))
         units = _field(parts, "u").astype(str)
         # A unit in the key (duration_ms, durationMs, responseTime of pino-http) wins; a bare
         # number after a plain key is taken as seconds, the unit of Python's time.monotonic().
-        key_ms = np.char.endswith(keys, "ms") | (keys == "responsetime") | (keys == "response_time")
-        units = np.where(units == "", np.where(key_ms, "ms", "s"), units)
-        _fill(cols["duration_s"], rows, _durations_with_units(_field(parts, "v"), units))
+        key_ms = np.char.endswith(keys, "ms") | np.isin(keys, ["responsetime", "response_time"])
+        units = np.where(units == "None", np.where(key_ms, "ms", "s"), units)
+        cols.add("duration_s", rows, _durations_with_units(_field(parts, "v"), units))
     prose = _np_bool(pc.match_substring_regex(messages, r"\b(?:in|after) \d"))
     rows, parts = run(prose, _FIELD_PROSE_DURATION)
     if parts is not None:
-        _fill(
-            cols["duration_s"], rows, _durations_with_units(_field(parts, "v"), _field(parts, "u"))
-        )
-    idish = _contains(messages, everything, "id", ignore_case=True)
-    rows, parts = run(idish, _FIELD_REQUEST_ID)
+        cols.add("duration_s", rows, _durations_with_units(_field(parts, "v"), _field(parts, "u")))
+    rows, parts = run(_contains(messages, everything, "id", ignore_case=True), _FIELD_REQUEST_ID)
     if parts is not None:
-        _fill(cols["request_id"], rows, _field(parts, "v"))
-    slash = _contains(messages, everything, " /")
-    rows, parts = run(slash, _FIELD_METHOD_PATH)
+        cols.add("request_id", rows, _field(parts, "v"))
+    rows, parts = run(_contains(messages, everything, " /"), _FIELD_METHOD_PATH)
     if parts is not None:
-        _fill(cols["method"], rows, _field(parts, "method"))
-        _fill(cols["path"], rows, _field(parts, "path"))
-    start = _np_bool(pc.match_substring_regex(messages, _START_WORDS))
+        cols.add("method", rows, _field(parts, "method"))
+        cols.add("path", rows, _field(parts, "path"))
     end = _np_bool(pc.match_substring_regex(messages, _END_WORDS))
-    roles = np.where(end, "end", np.where(start, "start", ""))
-    hit = np.flatnonzero(roles != "")
-    _fill(cols["role"], index[hit], roles[hit].astype(object))
-    del pa
+    start = _np_bool(pc.match_substring_regex(messages, _START_WORDS)) & ~end
+    cols.add("role", index[end], np.full(int(end.sum()), "end", dtype=object))
+    cols.add("role", index[start], np.full(int(start.sum()), "start", dtype=object))
 
 
 def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
@@ -442,8 +461,9 @@ def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
     import numpy as np
 
     out = np.full(len(values), np.nan)
+    pattern = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|us|µs|s|sec|secs|seconds)?\s*")
     for i, value in enumerate(values.tolist()):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|us|µs|s|sec|secs|seconds)?\s*", str(value))
+        match = pattern.fullmatch(str(value))
         if match:
             unit = match.group(2) or default_unit
             out[i] = float(match.group(1)) * _DURATION_SCALE.get(unit, 1.0)
@@ -462,95 +482,89 @@ def _json_levels(values: np.ndarray) -> np.ndarray:
     """pino's numeric levels (30 info, 40 warn, 50 error, 60 fatal) → names; names upper-cased."""
     import numpy as np
 
-    numeric = {
-        "10": "TRACE",
-        "20": "DEBUG",
-        "30": "INFO",
-        "40": "WARNING",
-        "50": "ERROR",
-        "60": "FATAL",
-    }
-    names = {"warn": "WARNING", "err": "ERROR"}
-    out = []
-    for value in values.tolist():
-        text = str(value)
-        out.append(numeric.get(text) or names.get(text.lower()) or text.upper())
+    numeric = {"10": "TRACE", "20": "DEBUG", "30": "INFO", "40": "WARNING", "50": "ERROR"}
+    names = {"warn": "WARNING", "err": "ERROR", "60": "FATAL"}
+    out = [numeric.get(str(v)) or names.get(str(v).lower()) or str(v).upper() for v in values]
     return np.asarray(out, dtype=object)
 
 
 def _events_frame(
-    lines: pa.Table,
     text: pa.Array,
     kind: np.ndarray,
     ts_ns: np.ndarray,
-    cols: dict[str, dict[int, Any]],
+    cols: _Columns,
     config: Config,
 ) -> pd.DataFrame:
-    """Assemble the entries that matter for requests into a DataFrame, one row per line."""
+    """The entries that matter for requests, one row per line, as a DataFrame."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
 
     nat = np.iinfo(np.int64).min
-    levels = cols["level"]
-    error_rows = {r for r, level in levels.items() if str(level).upper() in _ERROR_LEVELS}
-    keys = set(cols["role"]) | set(cols["model"]) | set(cols["duration_s"])
-    keys |= set(cols["request_id"]) | error_rows
-    keys |= {r for r in cols["status"] if kind[r] != K_LEVELED}
-    rows = np.array(sorted(keys), dtype=np.int64)
-    frame = pd.DataFrame({"row": rows})
+    level_rows = cols.rows("level")
+    levels = cols.gather("level", level_rows)
+    error_rows = level_rows[np.isin(levels, _ERROR_LEVELS)]
+    wanted = cols.mask("status") & (kind != K_LEVELED)
+    wanted[error_rows] = True
+    for name in ("role", "model", "duration_s", "request_id"):
+        wanted |= cols.mask(name)
+    rows = np.flatnonzero(wanted)
+    data: dict[str, Any] = {"row": rows}
     for name in ("level", "logger", "method", "path", "client", "model", "request_id", "role"):
-        values = cols[name]
-        frame[name] = pd.array([values.get(r) for r in rows.tolist()], dtype="str")
-    status = cols["status"]
-    frame["status"] = pd.array(
-        [int(status[r]) if r in status else None for r in rows.tolist()], dtype="Int16"
+        # object dtype keeps None for "unknown" (pandas 3 would infer str and turn it into NaN)
+        data[name] = pd.Series(cols.gather(name, rows), dtype=object)
+    status = cols.gather("status", rows)
+    data["status"] = pd.array(
+        pd.to_numeric(pd.Series(status, dtype=object), errors="coerce"), dtype="Int16"
     )
-    duration = cols["duration_s"]
-    frame["duration_s"] = np.array([duration.get(r, np.nan) for r in rows.tolist()], dtype=float)
+    data["duration_s"] = cols.gather("duration_s", rows)
+    frame = pd.DataFrame(data)
     frame["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
     # Roles: errors by level; a line with status and duration that is not an access line ends a
     # request; a line naming only a model is a model record.
-    role = frame["role"].astype(object).where(frame["role"].notna(), None)
-    is_error = frame["row"].isin(error_rows).to_numpy()
-    explicit_end = frame["status"].notna().to_numpy() & ~np.isnan(frame["duration_s"].to_numpy())
-    role_values = role.to_numpy(dtype=object)
-    role_values = np.where((role_values == None) & explicit_end, "end", role_values)  # noqa: E711
-    role_values = np.where((role_values == None) & is_error, "error", role_values)  # noqa: E711
+    role = data["role"].to_numpy(dtype=object)
+    is_error = np.isin(rows, error_rows)
+    explicit_end = frame["status"].notna().to_numpy() & ~np.isnan(data["duration_s"])
+    unset = role == None  # noqa: E711
+    role = np.where(unset & explicit_end, "end", role)
+    unset = role == None  # noqa: E711
+    role = np.where(unset & is_error, "error", role)
+    unset = role == None  # noqa: E711
     has_model = frame["model"].notna().to_numpy()
-    role_values = np.where((role_values == None) & has_model, "model", role_values)  # noqa: E711
-    role_values = np.where(role_values == None, "info", role_values)  # noqa: E711
-    frame["role"] = pd.array(role_values.astype(str), dtype="str")
+    role = np.where(unset & has_model, "model", np.where(unset, "info", role))
+    frame["role"] = pd.Series(role, dtype=object)
     frame["is_error"] = is_error
     # Time: the engine's timestamp, else the application's own; never invented.
     engine_ts = ts_ns[rows]
-    app_raw = np.array([cols["app_time"].get(r) for r in rows.tolist()], dtype=object)
     app_ts = np.full(len(rows), nat, dtype=np.int64)
-    need_app = (engine_ts == nat) & (app_raw != None)  # noqa: E711
+    need_app = engine_ts == nat
     if need_app.any():
-        app_ts[need_app] = _parse_times(app_raw[need_app], config.app_timezone)
+        app_raw = cols.gather("app_time", rows)
+        need_app &= app_raw != None  # noqa: E711
+        if need_app.any():
+            app_ts[need_app] = _parse_times(app_raw[need_app], config.app_timezone)
     chosen = np.where(engine_ts != nat, engine_ts, app_ts)
-    frame["ts"] = pd.to_datetime(
-        np.where(chosen == nat, np.datetime64("NaT"), chosen.view("datetime64[ns]")), utc=True
-    )
-    frame["ts_source"] = np.where(
-        engine_ts != nat, "engine", np.where(app_ts != nat, "app", "none")
+    stamps = pd.Series(chosen.view("datetime64[ns]")).where(chosen != nat)
+    frame["ts"] = stamps.dt.tz_localize("UTC")
+    frame["ts_source"] = pd.Series(
+        np.where(engine_ts != nat, "engine", np.where(app_ts != nat, "app", "none")), dtype=object
     )
     # Error messages (with their continuation lines) for classification and examples.
     messages = np.full(len(rows), None, dtype=object)
-    error_positions = np.flatnonzero(is_error | (frame["role"].to_numpy() == "end"))
+    error_positions = np.flatnonzero(is_error)
     if len(error_positions):
-        wanted = rows[error_positions]
-        texts = text.take(pa.array(wanted)).to_pylist()
-        for pos, row, line in zip(error_positions.tolist(), wanted.tolist(), texts, strict=True):
-            if is_error[pos]:
-                following: list[int] = []
-                nxt = row + 1
-                while nxt < len(kind) and kind[nxt] == K_CONT and len(following) < 20:
-                    following.append(nxt)
-                    nxt += 1
-                if following:
-                    line = "\n".join([line, *text.take(pa.array(following)).to_pylist()])
+        wanted_rows = rows[error_positions]
+        texts = text.take(pa.array(wanted_rows)).to_pylist()
+        for pos, row, line in zip(
+            error_positions.tolist(), wanted_rows.tolist(), texts, strict=True
+        ):
+            following: list[int] = []
+            nxt = row + 1
+            while nxt < len(kind) and kind[nxt] == K_CONT and len(following) < 20:
+                following.append(nxt)
+                nxt += 1
+            if following:
+                line = "\n".join([line, *text.take(pa.array(following)).to_pylist()])
             messages[pos] = line
-    frame["message"] = pd.array(messages, dtype="str")
+    frame["message"] = pd.Series(messages, dtype=object)
     return frame

@@ -111,6 +111,40 @@ def classify_error(status: int | None, messages: Iterable[str], model_known: boo
     return "other"
 
 
+def classify_errors(status: np.ndarray, texts: np.ndarray, model_known: np.ndarray) -> np.ndarray:
+    """classify_error over many failed requests at once (the same rules, vectorised)."""
+    import numpy as np
+    import pandas as pd
+
+    if len(status) <= 64:  # small inputs: the readable per-row rules
+        return np.array(
+            [
+                classify_error(int(s) or None, [t] if isinstance(t, str) else [], bool(k))
+                for s, t, k in zip(status, texts, model_known, strict=True)
+            ],
+            dtype=object,
+        )
+    series = pd.Series(texts, dtype=object).fillna("")
+    out = np.full(len(status), None, dtype=object)
+    by_status = {401: "auth", 403: "auth", 400: "validation", 422: "validation", 429: "rate_limit"}
+    by_status |= {408: "timeout", 504: "timeout"}
+    for code, name in by_status.items():
+        out[(out == None) & (status == code)] = name  # noqa: E711
+    for name, pattern in _TEXT_CLASSES[:-1]:
+        unset = out == None  # noqa: E711
+        if unset.any():
+            hit = series[unset].str.contains(pattern, regex=True).to_numpy(dtype=bool)
+            out[np.flatnonzero(unset)[hit]] = name
+    out[(out == None) & ~model_known] = "routing"  # noqa: E711
+    unset = out == None  # noqa: E711
+    if unset.any():
+        hit = series[unset].str.contains(_TEXT_CLASSES[-1][1], regex=True).to_numpy(dtype=bool)
+        out[np.flatnonzero(unset)[hit]] = "cli"
+    out[(out == None) & (status >= 500)] = "server"  # noqa: E711
+    out[out == None] = "other"  # noqa: E711
+    return out
+
+
 def _fifo_pairs(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """FIFO-match a sequence of +1 (start) / -1 (end) events.
 
@@ -137,217 +171,280 @@ def _fifo_pairs(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def assemble(entries: Entries, config: Config) -> Requests:
-    """Build the per-request table from classified entries."""
+    """Build the per-request table from classified entries (vectorised: no per-row pandas)."""
     import numpy as np
     import pandas as pd
 
     ev = entries.events.sort_values("row", kind="stable").reset_index(drop=True)
-    ts = (
-        ev["ts"].astype("datetime64[ns, UTC]").array.asi8.copy()
-        if len(ev)
-        else np.zeros(0, np.int64)
-    )
-    nat = np.iinfo(np.int64).min
+    n = len(ev)
+    ts = _ns(ev["ts"])
     role = ev["role"].to_numpy(dtype=object)
     path = ev["path"].to_numpy(dtype=object)
-    has_id = ev["request_id"].notna().to_numpy()
+    model_col = ev["model"].to_numpy(dtype=object)
+    messages = ev["message"].to_numpy(dtype=object)
+    has_id = ev["request_id"].notna().to_numpy(dtype=bool)
     is_error = ev["is_error"].to_numpy(dtype=bool)
-    health_paths = set(config.health_paths)
-    model_paths = set(config.model_paths)
+    health_paths = list(config.health_paths)
+    model_paths = list(config.model_paths)
+    no_path = pd.isna(path)
 
+    path_series = pd.Series(path, dtype=object)
+    health_path = path_series.isin(health_paths).to_numpy()
     end_mask = role == "end"
-    is_health_end = end_mask & np.isin(path, list(health_paths))
-    is_model_end = end_mask & ~is_health_end & (pd.isna(path) | np.isin(path, list(model_paths)))
+    is_health_end = end_mask & health_path
+    is_model_end = end_mask & ~is_health_end & (no_path | path_series.isin(model_paths).to_numpy())
     is_other_end = end_mask & ~is_health_end & ~is_model_end
-    start_mask = (role == "start") & ~np.isin(path, list(health_paths))
+    start_mask = (role == "start") & ~health_path
+    is_model_record = role == "model"
+    plain = ~has_id
 
-    rows: list[dict[str, object]] = []
-    n_ambiguous = 0
-    n_stale = 0
-
-    # 1. Request ids: group start, completion, model and error records sharing an id.
-    id_frame = ev[has_id & (start_mask | is_model_end | is_error | (role == "model"))]
-    unmatched_starts = 0
-    for request_id, group in id_frame.groupby("request_id", sort=False):
-        ends = group[group["role"] == "end"]
-        starts = group[group["role"] == "start"]
-        if ends.empty:
-            unmatched_starts += int(len(starts) > 0)
-            continue
-        end = ends.iloc[-1]
-        start_ts = starts["ts"].min() if not starts.empty else pd.NaT
-        models = [
-            m for m in [end["model"], *starts["model"], *group["model"]] if isinstance(m, str)
-        ]
-        errors = group[group["is_error"]]
-        rows.append(
-            _row(
-                "model",
-                end,
-                start_ts,
-                models[0] if models else None,
-                list(errors["message"].dropna()),
-                request_id=str(request_id),
-                ambiguous=False,
-            )
-        )
+    # 1. Request ids: start, completion, model and error records sharing an id belong together.
+    id_part, unmatched_id_starts = _by_request_id(
+        ev, has_id & (start_mask | is_model_end | is_error | is_model_record)
+    )
 
     # 2. No ids: FIFO pairing of starts and model-endpoint completions, in log order.
-    plain = ~has_id
-    seq_mask = plain & (start_mask | is_model_end)
-    seq_index = np.flatnonzero(seq_mask)
+    seq_index = np.flatnonzero(plain & (start_mask | is_model_end))
     seq_kind = np.where(start_mask[seq_index], 1, -1)
-    partner_of_end: dict[int, int] = {}
-    queue_before = np.zeros(len(seq_index), dtype=np.int64)
-    for _ in range(20):  # bounded: each pass drops the stale starts that skewed the last one
-        partner, queue_before, _start_matched = _fifo_pairs(seq_kind)
-        stale = []
-        for pos in np.flatnonzero(partner >= 0).tolist():
-            s_ev, e_ev = seq_index[partner[pos]], seq_index[pos]
-            if (
-                ts[s_ev] != nat
-                and ts[e_ev] != nat
-                and ts[e_ev] - ts[s_ev] > config.max_latency_s * 1e9
-            ):
-                stale.append(partner[pos])
-        if not stale:
+    stale_dropped = 0
+    for _ in range(50):  # bounded: each pass drops the oldest start that no completion fits
+        partner, _queue, _matched = _fifo_pairs(seq_kind)
+        ends = np.flatnonzero(partner >= 0)
+        s_ev, e_ev = seq_index[partner[ends]], seq_index[ends]
+        known = (ts[s_ev] != _NAT) & (ts[e_ev] != _NAT)
+        stale = ends[known & (ts[e_ev] - ts[s_ev] > config.max_latency_s * 1e9)]
+        if len(stale) == 0:
             break
         keep = np.ones(len(seq_index), dtype=bool)
-        keep[stale[:1]] = False  # drop the oldest stale start, then pair again
-        n_stale += 1
+        keep[partner[stale[0]]] = False
+        stale_dropped += 1
         seq_index, seq_kind = seq_index[keep], seq_kind[keep]
     partner, queue_before, start_matched = _fifo_pairs(seq_kind)
-    for pos in np.flatnonzero(partner >= 0).tolist():
-        partner_of_end[int(seq_index[pos])] = int(seq_index[partner[pos]])
+    matched = np.flatnonzero(partner >= 0)
+    # Per event: the partner event (start ↔ end), -1 when none.
+    partner_event = np.full(n, -1, dtype=np.int64)
+    partner_event[seq_index[matched]] = seq_index[partner[matched]]
+    partner_event[seq_index[partner[matched]]] = seq_index[matched]
     # A pairing is ambiguous when another id-less request was open at any moment of its life:
     # then its completion could as well have been the other one's.
-    crowded = np.cumsum((queue_before + seq_kind) > 1)
-    ambiguous_ends = set()
-    for pos in np.flatnonzero(partner >= 0).tolist():
-        s_pos = int(partner[pos])
-        if crowded[pos - 1] - (crowded[s_pos - 1] if s_pos > 0 else 0) > 0:
-            ambiguous_ends.add(int(seq_index[pos]))
-    unmatched_starts += int(((seq_kind > 0) & ~start_matched).sum())
-    start_of_event = {v: k for k, v in partner_of_end.items()}  # start event → end event
+    crowded = np.concatenate([[0], np.cumsum((queue_before + seq_kind) > 1)])
+    ambiguous_event = np.zeros(n, dtype=bool)
+    ambiguous_event[seq_index[matched]] = (crowded[matched] - crowded[partner[matched]]) > 0
+    unmatched_starts = unmatched_id_starts + int(((seq_kind > 0) & ~start_matched).sum())
 
-    model_end_events = np.flatnonzero(plain & is_model_end)
-    # Queue length at every event position (for attaching records in flight).
-    in_flight = np.zeros(len(ev), dtype=np.int64)
+    # Requests in flight at each event (the queue after the last start/end at or before it).
+    in_flight = np.zeros(n, dtype=np.int64)
     if len(seq_index):
         q_after = queue_before + seq_kind
-        positions = np.searchsorted(seq_index, np.arange(len(ev)), side="right") - 1
-        valid = positions >= 0
-        in_flight[valid] = np.maximum(q_after[positions[valid]], 0)
+        last = np.searchsorted(seq_index, np.arange(n), side="right") - 1
+        in_flight[last >= 0] = np.maximum(q_after[last[last >= 0]], 0)
 
-    # Model records: the newest open start before them, else the next start-less completion.
-    model_of_end: dict[int, str] = {}
-    start_events = np.array(
-        sorted(start_of_event.keys())
-        + [int(seq_index[p]) for p in np.flatnonzero((seq_kind > 0) & ~start_matched)],
-        dtype=np.int64,
+    model_ends = np.flatnonzero(plain & is_model_end)
+    start_events = seq_index[seq_kind > 0]
+    model_of_end = _attach_models(model_col, plain, role, partner_event, start_events, model_ends)
+    error_count, error_text, error_first, orphan_errors = _attach_errors(
+        ts, plain & is_error & ~end_mask, model_ends, in_flight, messages
     )
-    start_events.sort()
-    models_col = ev["model"].to_numpy(dtype=object)
-    for pos in np.flatnonzero(plain & ((role == "model") | start_mask | is_model_end)).tolist():
-        model = models_col[pos]
-        if not isinstance(model, str):
-            continue
-        if role[pos] == "end":
-            model_of_end.setdefault(pos, model)
-            continue
-        if role[pos] == "start":
-            end_pos = start_of_event.get(pos)
-            if end_pos is not None:
-                model_of_end.setdefault(end_pos, model)
-            continue
-        i = np.searchsorted(start_events, pos) - 1
-        if i >= 0:
-            s = int(start_events[i])
-            end_pos = start_of_event.get(s)
-            if end_pos is None or end_pos > pos:
-                if end_pos is not None:
-                    model_of_end.setdefault(end_pos, model)
-                continue
-        j = np.searchsorted(model_end_events, pos)
-        if j < len(model_end_events):
-            e = int(model_end_events[j])
-            if e not in partner_of_end:
-                model_of_end.setdefault(e, model)
+    # An end record that is itself an error (a JSON completion at level error) counts too.
+    own_error = is_error & end_mask
+    error_count = error_count + own_error.astype(np.int64)
+    error_text = np.where(own_error & (error_text == None), messages, error_text)  # noqa: E711
+    error_first = np.where(own_error & (error_first == None), messages, error_first)  # noqa: E711
 
-    # Error records: the next completion, when a request was in flight or it follows closely.
-    errors_of_end: dict[int, list[str]] = {}
-    orphan_errors = 0
-    messages = ev["message"].to_numpy(dtype=object)
-    for pos in np.flatnonzero(plain & is_error & ~end_mask).tolist():
-        j = np.searchsorted(model_end_events, pos)
-        if j >= len(model_end_events):
-            orphan_errors += 1
-            continue
-        e = int(model_end_events[j])
-        close = ts[pos] != nat and ts[e] != nat and ts[e] - ts[pos] <= _ORPHAN_ERROR_WINDOW_NS
-        if in_flight[pos] > 0 or close:
-            errors_of_end.setdefault(e, []).append(str(messages[pos]))
-        else:
-            orphan_errors += 1
-
-    ts_series = ev["ts"]
-    for pos in model_end_events.tolist():
-        end = ev.iloc[pos]
-        partner_pos = partner_of_end.get(pos)
-        start_ts = ts_series.iloc[partner_pos] if partner_pos is not None else pd.NaT
-        if pos in ambiguous_ends:
-            n_ambiguous += 1
-        rows.append(
-            _row(
-                "model",
-                end,
-                start_ts,
-                model_of_end.get(pos),
-                errors_of_end.get(pos, []) + ([str(messages[pos])] if is_error[pos] else []),
-                request_id=None,
-                ambiguous=pos in ambiguous_ends,
-            )
-        )
-    for pos in np.flatnonzero(is_health_end | (is_other_end & plain)).tolist():
-        end = ev.iloc[pos]
-        kind = "health" if is_health_end[pos] else "other"
-        rows.append(_row(kind, end, pd.NaT, None, [], request_id=None, ambiguous=False))
-
-    table = _finish(rows, config)
+    start_ns = np.where(partner_event >= 0, ts[np.maximum(partner_event, 0)], _NAT)
+    plain_rows = np.concatenate(
+        [model_ends, np.flatnonzero(is_health_end | (is_other_end & plain))]
+    )
+    kinds = np.where(
+        is_health_end[plain_rows], "health", np.where(is_model_end[plain_rows], "model", "other")
+    )
+    plain_part = pd.DataFrame(
+        {
+            "pos": plain_rows,
+            "kind": kinds,
+            "start_ns": np.where(is_model_end[plain_rows], start_ns[plain_rows], _NAT),
+            "model": np.where(
+                model_of_end[plain_rows] == None,  # noqa: E711
+                model_col[plain_rows],
+                model_of_end[plain_rows],
+            ),
+            "error_count": np.where(is_model_end[plain_rows], error_count[plain_rows], 0),
+            "error_text": np.where(is_model_end[plain_rows], error_text[plain_rows], None),
+            "error_first": np.where(is_model_end[plain_rows], error_first[plain_rows], None),
+            "request_id": None,
+            "ambiguous": ambiguous_event[plain_rows],
+        }
+    )
+    raw = pd.concat([id_part, plain_part], ignore_index=True) if len(id_part) else plain_part
+    table = _finish(raw, ev, ts, config)
     return Requests(
         table=table,
-        ambiguous_pairings=n_ambiguous,
+        ambiguous_pairings=int(table["ambiguous"].sum()) if len(table) else 0,
         unmatched_starts=unmatched_starts,
-        stale_starts=n_stale,
+        stale_starts=stale_dropped,
         orphan_error_records=orphan_errors,
-        error_records=int(is_error.sum()) if len(ev) else 0,
+        error_records=int(is_error.sum()),
     )
 
 
-def _row(
-    kind: str,
-    end: pd.Series,
-    start_ts: object,
-    model: str | None,
-    errors: list[str],
-    request_id: str | None,
-    ambiguous: bool,
-) -> dict[str, object]:
-    return {
-        "kind": kind,
-        "start_ts": start_ts,
-        "end_ts": end["ts"],
-        "duration_s": end["duration_s"],
-        "method": end["method"],
-        "path": end["path"],
-        "status": end["status"],
-        "client": end["client"],
-        "model": model if model is not None else end["model"],
-        "error_messages": errors,
-        "request_id": request_id,
-        "ambiguous": ambiguous,
-        "row": end["row"],
-    }
+_NAT = -(2**63)
+
+
+def _gather(values: np.ndarray, index: np.ndarray, valid: np.ndarray, default: int) -> np.ndarray:
+    """values[index] where valid, else default; safe when values is empty."""
+    import numpy as np
+
+    if len(values) == 0:
+        return np.full(len(index), default, dtype=np.int64)
+    safe = np.clip(index, 0, len(values) - 1)
+    return np.where(valid, values[safe], default)
+
+
+def _ns(series: pd.Series) -> np.ndarray:
+    """Datetime series → int64 nanoseconds, NaT as the minimum int64."""
+    import numpy as np
+
+    if len(series) == 0:
+        return np.zeros(0, dtype=np.int64)
+    values = series.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]")
+    return values.view(np.int64).copy()
+
+
+def _by_request_id(ev: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, int]:
+    """Requests whose records carry an id: the last completion, the first start, any model."""
+    import numpy as np
+    import pandas as pd
+
+    sub = ev[mask].assign(pos=np.flatnonzero(mask))
+    if sub.empty:
+        return pd.DataFrame(), 0
+    ends = sub[sub["role"] == "end"].drop_duplicates("request_id", keep="last")
+    starts = sub[sub["role"] == "start"]
+    start_ns = pd.array(_ns(starts["ts"]), dtype="Int64")
+    start_ns[start_ns == _NAT] = pd.NA  # an unknown time must not win min()
+    first_start = starts.assign(ns=start_ns).groupby("request_id")["ns"].min().astype("Int64")
+    named = sub[sub["model"].notna()]
+    # The completion's own model wins, then the start's, then any other record of the request.
+    ranked = named.assign(
+        rank=np.where(named["role"] == "end", 0, np.where(named["role"] == "start", 1, 2))
+    )
+    model = (
+        ranked.sort_values(["rank", "pos"], kind="stable")
+        .drop_duplicates("request_id")
+        .set_index("request_id")["model"]
+    )
+    errors = sub[sub["is_error"]]
+    error_groups = errors.groupby("request_id")["message"]
+    counts = error_groups.size()
+    texts = error_groups.agg(lambda m: "\n".join(str(x) for x in m if isinstance(x, str)))
+    firsts = error_groups.first()
+    unmatched = int((~starts["request_id"].drop_duplicates().isin(ends["request_id"])).sum())
+    ids = ends["request_id"]
+    part = pd.DataFrame(
+        {
+            "pos": ends["pos"].to_numpy(),
+            "kind": "model",
+            "start_ns": ids.map(first_start).astype("Int64").fillna(_NAT).to_numpy(dtype=np.int64),
+            "model": ids.map(model).astype(object).to_numpy(),
+            "error_count": ids.map(counts).fillna(0).astype("int64").to_numpy(),
+            "error_text": ids.map(texts).astype(object).to_numpy(),
+            "error_first": ids.map(firsts).astype(object).to_numpy(),
+            "request_id": ids.astype(object).to_numpy(),
+            "ambiguous": False,
+        }
+    )
+    return part.reset_index(drop=True), unmatched
+
+
+def _attach_models(
+    model_col: np.ndarray,
+    plain: np.ndarray,
+    role: np.ndarray,
+    partner_event: np.ndarray,
+    start_events: np.ndarray,
+    model_ends: np.ndarray,
+) -> np.ndarray:
+    """The model of each id-less completion: its own, its start's, else a model record's.
+
+    A model record (e.g. the wrapper's "Model 'opus' is not in the known supported models list")
+    belongs to the newest start still open at that moment; with none open, to the next
+    completion that has no start (a streaming request logs no start line).
+    """
+    import numpy as np
+    import pandas as pd
+
+    n = len(model_col)
+    has_model = (
+        np.array([isinstance(m, str) for m in model_col], dtype=bool) if n else np.zeros(0, bool)
+    )
+    target = np.full(n, -1, dtype=np.int64)
+    rank = np.full(n, 9, dtype=np.int64)
+    own_end = plain & has_model & (role == "end")
+    target[own_end] = np.flatnonzero(own_end)
+    rank[own_end] = 0
+    own_start = plain & has_model & (role == "start") & (partner_event >= 0)
+    target[own_start] = partner_event[own_start]
+    rank[own_start] = 1
+    records = np.flatnonzero(plain & has_model & (role == "model"))
+    if len(records):
+        i = np.searchsorted(start_events, records) - 1
+        has_start = i >= 0
+        start_of = _gather(start_events, i, has_start, -1)
+        end_of_start = _gather(partner_event, start_of, has_start, -1)
+        start_open = has_start & ((end_of_start > records) | (end_of_start < 0))
+        to_start = start_open & (end_of_start >= 0)
+        target[records[to_start]] = end_of_start[to_start]
+        j = np.searchsorted(model_ends, records)
+        next_end = _gather(model_ends, j, j < len(model_ends), -1)
+        startless = (next_end >= 0) & (_gather(partner_event, next_end, next_end >= 0, 0) < 0)
+        to_next = ~start_open & startless
+        target[records[to_next]] = next_end[to_next]
+        rank[records] = 2
+    chosen = np.flatnonzero(target >= 0)
+    out = np.full(n, None, dtype=object)
+    if len(chosen):
+        frame = pd.DataFrame({"target": target[chosen], "rank": rank[chosen], "pos": chosen})
+        best = frame.sort_values(["rank", "pos"], kind="stable").drop_duplicates("target")
+        out[best["target"].to_numpy()] = model_col[best["pos"].to_numpy()]
+    return out
+
+
+def _attach_errors(
+    ts: np.ndarray,
+    error_mask: np.ndarray,
+    model_ends: np.ndarray,
+    in_flight: np.ndarray,
+    messages: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Error records go to the next completion, if a request was in flight or it follows closely."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(ts)
+    count = np.zeros(n, dtype=np.int64)
+    text = np.full(n, None, dtype=object)
+    first = np.full(n, None, dtype=object)
+    errors = np.flatnonzero(error_mask)
+    if len(errors) == 0:
+        return count, text, first, 0
+    j = np.searchsorted(model_ends, errors)
+    has_next = j < len(model_ends)
+    nxt = _gather(model_ends, j, has_next, -1)
+    next_ts = _gather(ts, nxt, has_next, _NAT)
+    close = has_next & (ts[errors] != _NAT) & (next_ts != _NAT)
+    close &= next_ts - ts[errors] <= _ORPHAN_ERROR_WINDOW_NS
+    attach = has_next & ((in_flight[errors] > 0) | close)
+    orphans = int((~attach).sum())
+    if attach.any():
+        frame = pd.DataFrame({"end": nxt[attach], "message": messages[errors[attach]]})
+        grouped = frame.groupby("end", sort=False)["message"]
+        sizes = grouped.size()
+        count[sizes.index.to_numpy()] = sizes.to_numpy()
+        joined = grouped.agg(lambda m: "\n".join(str(x) for x in m if isinstance(x, str)))
+        text[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
+        firsts = grouped.first()
+        first[firsts.index.to_numpy()] = firsts.to_numpy(dtype=object)
+    return count, text, first, orphans
 
 
 COLUMNS = (
@@ -372,73 +469,86 @@ COLUMNS = (
 )
 
 
-def _finish(rows: list[dict[str, object]], config: Config) -> pd.DataFrame:
+def _finish(raw: pd.DataFrame, ev: pd.DataFrame, ts: np.ndarray, config: Config) -> pd.DataFrame:
     """Derive latency, family, outcome and error class; order rows by completion."""
     import numpy as np
     import pandas as pd
 
-    if not rows:
-        empty = pd.DataFrame({name: pd.Series(dtype="object") for name in COLUMNS})
-        empty["start"] = pd.Series(dtype="datetime64[ns, UTC]")
-        empty["end"] = pd.Series(dtype="datetime64[ns, UTC]")
-        empty["latency_s"] = pd.Series(dtype="float64")
-        empty["status"] = pd.Series(dtype="Int16")
-        empty["error_records"] = pd.Series(dtype="int64")
-        empty["ambiguous"] = pd.Series(dtype="bool")
-        empty["in_container"] = pd.Series(dtype="bool")
-        return empty
-    raw = pd.DataFrame(rows).sort_values("row", kind="stable").reset_index(drop=True)
-    end = pd.to_datetime(raw["end_ts"], utc=True)
-    start = pd.to_datetime(raw["start_ts"], utc=True)
-    duration = pd.to_numeric(raw["duration_s"], errors="coerce")
-    paired = (end - start).dt.total_seconds()
-    explicit = duration.notna()
-    latency = duration.where(explicit, paired)
-    source = [
-        "explicit" if e else ("paired" if p else None)
-        for e, p in zip(explicit.tolist(), paired.notna().tolist(), strict=True)
-    ]
+    raw = raw.sort_values("pos", kind="stable").reset_index(drop=True)
+    pos = raw["pos"].to_numpy(dtype=np.int64)
+    end_ns = ts[pos]
+    start_ns = raw["start_ns"].to_numpy(dtype=np.int64)
+    duration = ev["duration_s"].to_numpy(dtype=float)[pos]
+    explicit = ~np.isnan(duration)
+    paired_ok = (start_ns != _NAT) & (end_ns != _NAT)
+    paired = np.where(paired_ok, (end_ns - start_ns) / 1e9, np.nan)
+    latency = np.where(explicit, duration, paired)
+    source = np.where(explicit, "explicit", np.where(paired_ok, "paired", ""))
     # With an explicit duration the start is known as end − duration, even without a start line.
-    start = start.where(start.notna() | ~explicit, end - pd.to_timedelta(duration, unit="s"))
-    status = pd.array(raw["status"], dtype="Int16")
-    n_errors = raw["error_messages"].map(len).astype("int64")
-    status_np = np.asarray(pd.array(status).fillna(0).to_numpy(dtype=np.int64))
-    http_failed = status_np >= 400
-    failed = http_failed | (n_errors.to_numpy() > 0)
-    models = raw["model"].astype(object).where(raw["model"].notna(), None)
-    families = [family_of(m, config.aliases) if isinstance(m, str) else None for m in models]
-    error_class: list[str | None] = []
-    for i in range(len(raw)):
-        if not failed[i]:
-            error_class.append(None)
-            continue
-        model_known = models.iloc[i] is None or families[i] is not None
-        code = int(status_np[i]) if status_np[i] else None
-        error_class.append(classify_error(code, raw["error_messages"].iloc[i], model_known))
-    clients = raw["client"].astype(object)
-    table = pd.DataFrame(
-        {
-            "kind": pd.array(raw["kind"], dtype="str"),
-            "start": start,
-            "end": end,
-            "latency_s": latency.astype("float64"),
-            "latency_source": pd.array(source, dtype="str"),
-            "method": pd.array(raw["method"].astype(object), dtype="str"),
-            "path": pd.array(raw["path"].astype(object), dtype="str"),
-            "status": status,
-            "client": pd.array(clients, dtype="str"),
-            "in_container": clients.isin(list(_IN_CONTAINER_CLIENTS)).to_numpy(),
-            "model": pd.array(models, dtype="str"),
-            "family": pd.array(families, dtype="str"),
-            "outcome": np.where(failed, "failed", "succeeded"),
-            "error_class": pd.array(error_class, dtype="str"),
-            "error_records": n_errors,
-            "error_message": pd.array(
-                [m[0] if m else None for m in raw["error_messages"]], dtype="str"
-            ),
-            "request_id": pd.array(raw["request_id"].astype(object), dtype="str"),
-            "ambiguous": raw["ambiguous"].astype(bool),
-        }
+    derived = np.where(
+        explicit & (end_ns != _NAT), end_ns - np.nan_to_num(duration * 1e9).astype(np.int64), _NAT
     )
-    table["outcome"] = pd.array(table["outcome"], dtype="str")
-    return table
+    start_ns = np.where(start_ns != _NAT, start_ns, derived)
+    status = ev["status"].to_numpy(dtype=object)[pos]
+    status_int = (
+        np.array([int(s) if s is not None and s == s else 0 for s in status], dtype=np.int64)
+        if len(pos)
+        else np.zeros(0, np.int64)
+    )
+    n_errors = raw["error_count"].to_numpy(dtype=np.int64)
+    kind = raw["kind"].to_numpy(dtype=object)
+    failed = (status_int >= 400) | (n_errors > 0)
+    models = raw["model"].to_numpy(dtype=object)
+    unique_models = {m for m in models if isinstance(m, str)}
+    family_map = {m: family_of(m, config.aliases) for m in unique_models}
+    families = np.array(
+        [family_map.get(m) if isinstance(m, str) else None for m in models], dtype=object
+    )
+    error_text = raw["error_text"].to_numpy(dtype=object)
+    error_class = np.full(len(raw), None, dtype=object)
+    classify_at = np.flatnonzero(failed & (kind != "health"))
+    if len(classify_at):
+        model_known = np.array(
+            [
+                not isinstance(m, str) or f is not None
+                for m, f in zip(models[classify_at], families[classify_at], strict=True)
+            ],
+            dtype=bool,
+        )
+        error_class[classify_at] = classify_errors(
+            status_int[classify_at], error_text[classify_at], model_known
+        )
+    clients = ev["client"].to_numpy(dtype=object)[pos]
+    in_container = pd.Series(clients, dtype=object).isin(list(_IN_CONTAINER_CLIENTS)).to_numpy()
+
+    def times(ns: np.ndarray) -> pd.Series:
+        values = np.where(ns == _NAT, np.datetime64("NaT"), ns.view("datetime64[ns]"))
+        return pd.Series(pd.to_datetime(values, utc=True))
+
+    def text_col(values: np.ndarray) -> pd.Series:
+        # object dtype: None stays None, and no per-value conversion to Arrow strings
+        return pd.Series(values, dtype=object)
+
+    return pd.DataFrame(
+        {
+            "kind": text_col(kind),
+            "start": times(start_ns),
+            "end": times(end_ns),
+            "latency_s": latency.astype("float64"),
+            "latency_source": text_col(np.where(source == "", None, source)),  # type: ignore[call-overload]
+            "method": text_col(ev["method"].to_numpy(dtype=object)[pos]),
+            "path": text_col(ev["path"].to_numpy(dtype=object)[pos]),
+            "status": pd.array([int(s) if s else None for s in status_int.tolist()], dtype="Int16"),
+            "client": text_col(clients),
+            "in_container": in_container,
+            "model": text_col(models),
+            "family": text_col(families),
+            "outcome": text_col(np.where(failed, "failed", "succeeded")),
+            "error_class": text_col(error_class),
+            "error_records": n_errors,
+            "error_message": text_col(raw["error_first"].to_numpy(dtype=object)),
+            "request_id": text_col(raw["request_id"].to_numpy(dtype=object)),
+            "ambiguous": raw["ambiguous"].to_numpy(dtype=bool),
+        },
+        columns=list(COLUMNS),
+    )

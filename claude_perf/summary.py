@@ -138,7 +138,38 @@ def build(analysis: Analysis) -> dict[str, Any]:
             "duplicate_lines": q.duplicate_lines,
             "notes": list(q.notes),
         },
+        **collected(analysis),
     }
+
+
+def collected(analysis: Analysis) -> dict[str, Any]:
+    """``resources`` and ``container`` keys, present only when samples or facts were collected.
+
+    Health probe output stays in the store (it can hold anything a probe printed); the summary
+    keeps each probe's start, end and exit code. With several containers ``container`` is the
+    first by name and ``containers`` lists them all.
+    """
+    out: dict[str, Any] = {}
+    samples = analysis.samples
+    if samples is not None and len(samples):
+        from claude_perf.resources import summarise
+
+        out["resources"] = summarise(samples).as_dict()
+    if analysis.containers:
+        facts = [
+            {
+                **c,
+                "health_log": [
+                    {k: v for k, v in dict(p).items() if k != "output"}
+                    for p in (c.get("health_log") or [])  # type: ignore[attr-defined]
+                ],
+            }
+            for c in sorted(analysis.containers, key=lambda c: str(c.get("name")))
+        ]
+        out["container"] = facts[0]
+        if len(facts) > 1:
+            out["containers"] = facts
+    return out
 
 
 def dumps(summary: dict[str, Any]) -> str:

@@ -1,0 +1,127 @@
+"""Benchmark: `claude-perf collect` of 1,000,000 log lines against `docker logs -t NAME`.
+
+Targets (issue 3): collect wall time at most 1.2x the docker CLI's on the same container, peak
+memory (max RSS of the collect process) at most 150 MB. The docker CLI is used here only as the
+yardstick. Both run as child processes; each child's own rusage comes from os.wait4.
+
+Run: ``python -m benchmarks.collect_bench`` (skips with a message when no engine answers).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+LINES = 1_000_000
+TIME_RATIO_TARGET = 1.2
+PEAK_MB_TARGET = 150.0
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_child(argv: list[str], stdout: Any) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit status) of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, cwd=REPO)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0 and proc.stderr is not None:
+        sys.stderr.write(proc.stderr.read().decode("utf-8", "replace"))
+    return wall, usage.ru_maxrss / 1024.0, proc.returncode
+
+
+def main() -> int:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:
+        print(
+            f"collect_bench: SKIPPED - no Docker Engine answers ({exc}); "
+            "start one with: bash .ci/docker-up.sh"
+        )
+        return 0
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
+        print("collect_bench: SKIPPED - the docker CLI (the yardstick) is not installed")
+        return 0
+    sys.path.insert(0, str(REPO / "tests"))
+    from docker_support import BUSYBOX_TAG, LABELS, build_busybox_image
+
+    build_busybox_image(client)
+    name = f"claude-perf-bench-{os.getpid()}"
+    container = client.containers.run(
+        BUSYBOX_TAG, ["seq", "1", str(LINES)], name=name, labels=LABELS, detach=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            container.reload()
+            if container.status == "exited":
+                break
+            if time.monotonic() > deadline:
+                print("collect_bench: the log writer did not finish within 300 s")
+                return 1
+            time.sleep(0.2)
+        with open(os.devnull, "wb") as null:
+            # warm the page cache so neither side pays for the first read of the log file
+            run_child([docker_cli, "logs", "-t", name], null)
+            cli_s, cli_mb, _ = run_child([docker_cli, "logs", "-t", name], null)
+        with tempfile.TemporaryDirectory(prefix="claude-perf-bench-") as tmp:
+            store = Path(tmp) / "bench.db"
+            argv = [
+                sys.executable,
+                "-m",
+                "claude_perf",
+                "collect",
+                "--container",
+                name,
+                "--store",
+                str(store),
+            ]
+            ours_s, ours_mb, status = run_child(argv, subprocess.DEVNULL)
+            if status != 0:
+                print(f"collect_bench: claude-perf collect failed (exit {status})")
+                return 1
+            import sqlite3
+
+            with sqlite3.connect(store) as conn:
+                stored = conn.execute("SELECT COUNT(*) FROM log_lines").fetchone()[0]
+            store_mb = store.stat().st_size / 2**20
+    finally:
+        container.remove(force=True)
+    ratio = ours_s / cli_s
+    print(f"lines in the container log: {LINES:,}; stored: {stored:,}; store {store_mb:.0f} MB")
+    print(
+        f"docker logs -t > /dev/null : {cli_s:6.2f} s  ({LINES / cli_s:,.0f} lines/s), "
+        f"peak {cli_mb:.0f} MB"
+    )
+    print(
+        f"claude-perf collect        : {ours_s:6.2f} s  ({LINES / ours_s:,.0f} lines/s), "
+        f"peak {ours_mb:.0f} MB (one resource sample included)"
+    )
+    ok_time = ratio <= TIME_RATIO_TARGET
+    ok_mem = ours_mb <= PEAK_MB_TARGET
+    print(
+        f"time ratio {ratio:.2f}x (target <= {TIME_RATIO_TARGET}x): "
+        f"{'met' if ok_time else 'MISSED'}"
+    )
+    print(
+        f"peak memory {ours_mb:.0f} MB (target <= {PEAK_MB_TARGET:.0f} MB): "
+        f"{'met' if ok_mem else 'MISSED'}"
+    )
+    if stored != LINES:
+        print(f"collect_bench: stored {stored:,} lines, expected {LINES:,}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,774 @@
+"""Collection from a live Docker Engine through the docker SDK: logs, resource samples, facts.
+
+Logs are read from the Engine API's ``/containers/{id}/logs`` with stdout and stderr in ONE
+request: without a TTY the engine multiplexes them into frames whose 8-byte header names the
+stream (1 stdout, 2 stderr; Engine API "Attach" stream format), so every line's stream is known
+while the engine reads its log file once (it reads the file from the start even with ``since``;
+two requests would read it twice). We read that response in large blocks and split the frames
+ourselves, because docker-py's line iterator is about half the engine's speed and its blob mode
+holds everything in memory. ``since``/``until`` go to the engine as ``seconds.nanoseconds``:
+docker-py converts them to a float, which loses nanoseconds (a boundary line came back twice or
+not at all). Lines go to the store in batches, one transaction each, keyed so that re-fetching
+never doubles a line.
+
+Samples are one-shot stats frames (``one_shot=True``, API 1.41+) with our own previous frame as
+the earlier CPU reading, fetched for all containers at once each interval; older engines fall
+back to ``stream=False`` (the engine's own two readings, 1-2 s per call) in threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claude_perf.durations import NS_PER_S, engine_timestamp, now_ns
+from claude_perf.errors import EngineError, UsageError
+from claude_perf.store import Store, store_path
+
+DEFAULT_PATTERN = "claude|proxy|api"
+MIN_API_VERSION = "1.35"  # `until` on logs (docker-py refuses it below 1.35)
+ONE_SHOT_API_VERSION = "1.41"
+BATCH_LINES = 5_000
+READ_BLOCK_BYTES = 1 << 20
+# Re-fetch this much before the cursor: stdout and stderr are stamped by separate copiers, so a
+# line of one stream may reach the log file just after a later-stamped line of the other.
+CURSOR_MARGIN_NS = 2 * NS_PER_S
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+_HEADER = struct.Struct(">BxxxL")
+_STREAMS = {1: "stdout", 2: "stderr"}
+_PROBE_ACTIONS = ("exec_create", "exec_start", "exec_die")
+
+Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
+
+
+@dataclass(frozen=True)
+class CollectRequest:
+    """Everything `claude-perf collect` was asked to do."""
+
+    containers: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    compose_project: str | None = None
+    since_ns: int | None = None
+    until_ns: int | None = None
+    duration_s: float | None = None
+    interval_s: float = 5.0
+    store: Path | None = None
+    context: str | None = None
+    pattern: str = DEFAULT_PATTERN
+    batch_lines: int = BATCH_LINES
+    progress: Progress | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ContainerOutcome:
+    """What one container gave."""
+
+    id: str
+    name: str
+    lines_seen: int
+    lines_new: int
+    samples: int
+    events_new: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def lines_already(self) -> int:
+        """Lines fetched again that the store already held (boundaries, overlaps)."""
+        return self.lines_seen - self.lines_new
+
+
+@dataclass(frozen=True)
+class CollectOutcome:
+    """What a collect stored."""
+
+    store: Path
+    containers: tuple[ContainerOutcome, ...]
+    interrupted: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def lines_new(self) -> int:
+        return sum(c.lines_new for c in self.containers)
+
+    @property
+    def lines_already(self) -> int:
+        return sum(c.lines_already for c in self.containers)
+
+    @property
+    def samples(self) -> int:
+        return sum(c.samples for c in self.containers)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def _engine_location(context_host: str | None = None) -> str:
+    if context_host:
+        return context_host
+    host = os.environ.get("DOCKER_HOST")
+    return f"DOCKER_HOST={host}" if host else "unix:///var/run/docker.sock (DOCKER_HOST is unset)"
+
+
+def _is_permission_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, PermissionError) or "Permission denied" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def engine_error(exc: BaseException, context_host: str | None = None) -> EngineError:
+    """One actionable line for an engine that cannot be used."""
+    where = _engine_location(context_host)
+    if _is_permission_error(exc):
+        return EngineError(
+            f"permission denied on the Docker Engine socket at {where}: add this user to the "
+            "'docker' group (then log in again) or run as a user who may use the socket"
+        )
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return EngineError(
+        f"cannot reach the Docker Engine at {where}: {reason[:200]} "
+        "(is dockerd running, and may this user use its socket?)"
+    )
+
+
+def connect(context: str | None = None, timeout_s: int = 120) -> Any:
+    """A docker client for DOCKER_HOST (unix, tcp, ssh) or a docker context, checked by ping."""
+    import docker
+    from docker.errors import DockerException
+
+    context_host = None
+    try:
+        if context:
+            ctx = docker.ContextAPI.get_context(context)
+            if ctx is None:
+                raise EngineError(f"no docker context named '{context}' (see `docker context ls`)")
+            context_host = f"context '{context}' ({ctx.Host})"
+            client = docker.DockerClient(
+                base_url=ctx.Host, tls=ctx.TLSConfig or False, timeout=timeout_s
+            )
+        else:
+            client = docker.from_env(timeout=timeout_s)
+        client.ping()
+        version = str(client.api.api_version)
+    except EngineError:
+        raise
+    except (DockerException, OSError) as exc:
+        raise engine_error(exc, context_host) from exc
+    except Exception as exc:  # requests/urllib3 errors carry the reason
+        raise engine_error(exc, context_host) from exc
+    if _version_tuple(version) < _version_tuple(MIN_API_VERSION):
+        raise EngineError(
+            f"the Docker Engine API {version} is too old: claude-perf needs {MIN_API_VERSION} "
+            "or newer (Docker 17.12+)"
+        )
+    return client
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:2])
+
+
+def running_names(client: Any) -> list[str]:
+    """Names of the running containers, for error messages."""
+    try:
+        return sorted(c.name for c in client.containers.list())
+    except Exception:  # a listing failure must not hide the original error
+        return []
+
+
+def _running_hint(client: Any) -> str:
+    names = running_names(client)
+    return f"running: {', '.join(names)}" if names else "no container is running"
+
+
+def resolve_targets(client: Any, request: CollectRequest, pattern: str) -> list[Any]:
+    """The containers to collect from, by name/id, label, compose project, or the pattern."""
+    from docker.errors import APIError, NotFound
+
+    targets: dict[str, Any] = {}
+    try:
+        for name in request.containers:
+            try:
+                container = client.containers.get(name)
+            except NotFound as exc:
+                raise EngineError(f"no container '{name}' ({_running_hint(client)})") from exc
+            targets[container.id] = container
+        label_filters = list(request.labels)
+        if request.compose_project:
+            label_filters.append(f"{COMPOSE_PROJECT_LABEL}={request.compose_project}")
+        for label in label_filters:
+            found = client.containers.list(all=True, filters={"label": label})
+            if not found:
+                raise EngineError(f"no container has the label {label} ({_running_hint(client)})")
+            for container in found:
+                targets[container.id] = container
+        if targets:
+            return sorted(targets.values(), key=lambda c: c.name)
+        try:
+            regex = re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise UsageError(f"[collect] pattern '{pattern}' is not a valid regex: {exc}") from exc
+        running = client.containers.list()
+        matching = [
+            c
+            for c in running
+            if regex.search(c.name)
+            or any(regex.search(t) for t in (c.image.tags or []))
+            or regex.search(str(c.attrs.get("Config", {}).get("Image", "")))
+        ]
+    except APIError as exc:
+        raise EngineError(
+            f"the Docker Engine refused to list containers: {exc.explanation}"
+        ) from exc
+    if len(matching) == 1:
+        return matching
+    names = sorted(c.name for c in running)
+    listing = ", ".join(names) if names else "none"
+    if not matching:
+        raise EngineError(
+            f"no running container's name or image matches '{pattern}'; choose one with "
+            f"--container NAME (running: {listing})"
+        )
+    raise EngineError(
+        f"{len(matching)} running containers match '{pattern}' "
+        f"({', '.join(sorted(c.name for c in matching))}); choose with --container NAME"
+    )
+
+
+# --------------------------------------------------------------------------- facts and events
+
+
+def _iso_or_none(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    return value
+
+
+def _seconds(value: Any) -> float | None:
+    return value / NS_PER_S if isinstance(value, int | float) and value else None
+
+
+def container_facts(attrs: Mapping[str, Any], cgroup_version: str | None) -> dict[str, Any]:
+    """The facts dict of ``claude_perf.session`` from ``docker inspect`` output."""
+    state = attrs.get("State") or {}
+    host = attrs.get("HostConfig") or {}
+    config = attrs.get("Config") or {}
+    check = config.get("Healthcheck") or {}
+    test = check.get("Test")
+    health_config = None
+    if test and test != ["NONE"]:
+        health_config = {
+            "test": list(test),
+            "interval_s": _seconds(check.get("Interval")),
+            "timeout_s": _seconds(check.get("Timeout")),
+            "retries": check.get("Retries"),
+            "start_period_s": _seconds(check.get("StartPeriod")),
+        }
+    probes = ((state.get("Health") or {}).get("Log")) or []
+    return {
+        "id": attrs.get("Id"),
+        "name": str(attrs.get("Name") or "").lstrip("/"),
+        "image": config.get("Image"),
+        "created": _iso_or_none(attrs.get("Created")),
+        "started_at": _iso_or_none(state.get("StartedAt")),
+        "finished_at": _iso_or_none(state.get("FinishedAt")),
+        "status": state.get("Status"),
+        "restart_count": attrs.get("RestartCount"),
+        "oom_killed": bool(state.get("OOMKilled")),
+        "exit_code": state.get("ExitCode"),
+        "health_status": (state.get("Health") or {}).get("Status"),
+        "mem_limit_bytes": host.get("Memory") or None,
+        "nano_cpus": host.get("NanoCpus") or None,
+        "cpu_quota": host.get("CpuQuota") or None,
+        "cpu_period": host.get("CpuPeriod") or None,
+        "health_config": health_config,
+        "health_log": [
+            {
+                "start": p.get("Start"),
+                "end": p.get("End"),
+                "exit_code": p.get("ExitCode"),
+                "output": str(p.get("Output") or "")[:200],
+            }
+            for p in probes
+        ],
+        "tty": bool(config.get("Tty")),
+        "cgroup_version": cgroup_version,
+    }
+
+
+def engine_events(
+    client: Any, container_id: str, since_s: int, until_s: int
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """(time_ns, action, attributes) of a container's events in [since, until], probes left out.
+
+    Health probes appear as exec_create/exec_start/exec_die events, one of each per probe; the
+    probes themselves come from inspect's Health log, so those are not stored.
+    """
+    out = []
+    stream = client.events(
+        since=since_s, until=until_s, filters={"container": container_id}, decode=True
+    )
+    try:
+        for event in stream:
+            action = str(event.get("Action") or event.get("status") or "")
+            if event.get("Type", "container") != "container" or action.startswith(_PROBE_ACTIONS):
+                continue
+            time_ns = event.get("timeNano") or int(event.get("time", 0)) * NS_PER_S
+            attributes = (event.get("Actor") or {}).get("Attributes") or {}
+            keep = {k: v for k, v in attributes.items() if k in ("exitCode", "signal", "name")}
+            out.append((int(time_ns), action, keep))
+    finally:
+        with contextlib.suppress(Exception):
+            stream.close()
+    return out
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def _ts_ns(stamp: bytes, cache: dict[bytes, int]) -> int:
+    """Engine log timestamp (RFC3339NanoFixed, UTC) as ns; the seconds part is cached."""
+    if len(stamp) == 30 and stamp[19:20] == b"." and stamp[29:30] == b"Z":
+        head = stamp[:19]
+        base = cache.get(head)
+        if base is None:
+            from claude_perf.durations import parse_instant_ns
+
+            base = parse_instant_ns(head.decode("ascii") + "Z")
+            cache[head] = base
+        return base + int(stamp[20:29])
+    from claude_perf.durations import parse_instant_ns
+
+    return parse_instant_ns(stamp.decode("ascii", "replace"))
+
+
+def iter_log_frames(raw: Any, tty: bool) -> Iterator[tuple[int, bytes]]:
+    """(stream id, payload) from the logs response body, read in large blocks.
+
+    Without a TTY each frame is ``[stream, 0, 0, 0, size (big-endian u32)]`` + payload (one log
+    message); with a TTY the body is the raw text, reported as stdout line by line.
+    """
+    pending = b""
+    while True:
+        block = raw.read(READ_BLOCK_BYTES)
+        if not block:
+            break
+        buf = pending + block if pending else block
+        if tty:
+            cut = buf.rfind(b"\n") + 1
+            for line in buf[:cut].splitlines(keepends=True):
+                yield 1, line
+            pending = buf[cut:]
+            continue
+        pos, size_all = 0, len(buf)
+        unpack = _HEADER.unpack_from
+        while pos + 8 <= size_all:
+            kind, size = unpack(buf, pos)
+            end = pos + 8 + size
+            if end > size_all:
+                break
+            yield kind, buf[pos + 8 : end]
+            pos = end
+        pending = buf[pos:]
+    if pending and tty:
+        yield 1, pending
+
+
+def parse_log_lines(frames: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, str, str]]:
+    """(ts_ns, stream, text) per line from timestamped log frames.
+
+    A message over 16 KiB arrives as several partial messages, each with its own timestamp and
+    only the last ending in a newline: they are joined into one line with the first timestamp.
+    """
+    cache: dict[bytes, int] = {}
+    partial: dict[int, tuple[int, bytes]] = {}
+    for kind, payload in frames:
+        space = payload.find(b" ")
+        if space < 0:
+            # A message without a timestamp: cannot happen with timestamps=1; keep nothing
+            # rather than invent a time.
+            continue
+        ts = _ts_ns(payload[:space], cache)
+        body = payload[space + 1 :]
+        if kind in partial:
+            first_ts, head = partial.pop(kind)
+            ts, body = first_ts, head + body
+        if not body.endswith(b"\n"):
+            partial[kind] = (ts, body)
+            continue
+        yield ts, _STREAMS.get(kind, "stdout"), body.rstrip(b"\r\n").decode("utf-8", "replace")
+    for kind, (ts, body) in partial.items():  # the stream ended inside a message
+        yield ts, _STREAMS.get(kind, "stdout"), body.rstrip(b"\r\n").decode("utf-8", "replace")
+
+
+def open_log_stream(api: Any, container_id: str, since_ns: int | None, until_ns: int | None) -> Any:
+    """The raw logs response (stdout+stderr, timestamps, no follow), ns-exact bounds."""
+    params: dict[str, Any] = {
+        "stdout": 1,
+        "stderr": 1,
+        "timestamps": 1,
+        "follow": 0,  # a streamed response follows unless told not to
+        "tail": "all",
+    }
+    if since_ns:
+        params["since"] = engine_timestamp(since_ns)
+    if until_ns:
+        params["until"] = engine_timestamp(until_ns)
+    # docker-py's public logs() turns since/until into floats (nanoseconds lost) and only offers
+    # a per-line iterator or one blob; the low-level call keeps the bounds exact and lets us read
+    # the body in blocks.
+    response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
+    api._raise_for_status(response)
+    return response
+
+
+def collect_logs(
+    api: Any,
+    store: Store,
+    key: int,
+    container_id: str,
+    tty: bool,
+    since_ns: int | None,
+    until_ns: int | None,
+    batch_lines: int,
+    progress: Progress | None = None,
+) -> tuple[int, int, list[str]]:
+    """Fetch a container's logs from the stored cursor on; returns (seen, new, notes)."""
+    cursor = store.cursor(key)
+    asked = since_ns or 0
+    start = asked
+    if cursor is not None and cursor.from_ns <= asked <= cursor.log_ts_ns + 1:
+        start = max(asked, cursor.log_ts_ns - CURSOR_MARGIN_NS)
+    elif cursor is not None and cursor.from_ns <= asked:
+        start = asked  # after the covered range: a new stretch
+    notes: list[str] = []
+    response = open_log_stream(api, container_id, start or None, until_ns)
+    # A writer thread stores batches while this one reads the engine's stream, so the engine
+    # never waits for SQLite; the queue bound keeps memory at a few batches.
+    batches: queue.Queue[list[tuple[int, str, str]] | None] = queue.Queue(maxsize=4)
+    totals = {"seen": 0, "new": 0}
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        while True:
+            batch = batches.get()
+            if batch is None:
+                return
+            if failure:
+                continue  # drain: the reader stops at its next put
+            try:
+                totals["new"] += store.add_lines(key, batch, start)
+                totals["seen"] += len(batch)
+            except BaseException as exc:
+                failure.append(exc)
+            if progress:
+                progress("logs", totals["seen"], None)
+
+    writer = threading.Thread(target=write, name="claude-perf-store-writer", daemon=True)
+    writer.start()
+    rows: list[tuple[int, str, str]] = []
+    read = 0
+    try:
+        for row in parse_log_lines(iter_log_frames(response.raw, tty)):
+            rows.append(row)
+            if len(rows) >= batch_lines:
+                read += len(rows)
+                batches.put(rows)
+                rows = []
+                if failure:
+                    break
+    except Exception as exc:  # the engine dropped the stream (container removed, engine stopped)
+        notes.append(
+            f"the log stream broke after {read + len(rows)} line(s) ({type(exc).__name__}); "
+            "what arrived is kept, collect again to complete it"
+        )
+    finally:
+        if rows and not failure:
+            batches.put(rows)
+        batches.put(None)
+        writer.join()
+        with contextlib.suppress(Exception):
+            response.close()
+    if failure:
+        raise failure[0]
+    seen, new = totals["seen"], totals["new"]
+    return seen, new, notes
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def _read_frame(api: Any, container_id: str, one_shot: bool) -> dict[str, Any]:
+    if one_shot:
+        frame: dict[str, Any] = api.stats(container_id, stream=False, one_shot=True)
+    else:
+        frame = api.stats(container_id, stream=False)
+    return frame
+
+
+def sample_containers(
+    client: Any,
+    store: Store,
+    targets: Sequence[tuple[int, Any]],
+    duration_s: float | None,
+    interval_s: float,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    primed: tuple[float, dict[str, dict[str, Any]]] | None = None,
+) -> tuple[dict[str, int], list[str], bool]:
+    """Sample every target each interval (one sample without a duration).
+
+    Returns (samples per container id, notes, interrupted). Ctrl-C stops after the rounds
+    already stored. ``primed`` is (monotonic time, frames) read earlier as the first readings.
+    """
+    from docker.errors import APIError, NotFound
+
+    from claude_perf.resources import sample_row
+
+    api = client.api
+    one_shot = _version_tuple(str(api.api_version)) >= _version_tuple(ONE_SHOT_API_VERSION)
+    live = {c.id: (key, c) for key, c in targets}
+    counts = {c.id: 0 for _, c in targets}
+    notes: list[str] = []
+    previous: dict[str, dict[str, Any]] = {}
+    rounds = max(1, round(duration_s / interval_s)) if duration_s else 1
+    # Without a duration the one sample needs an earlier CPU reading: take it a second before.
+    gap_s = interval_s if duration_s else min(interval_s, 1.0)
+    interrupted = False
+
+    def read_all(pool: ThreadPoolExecutor) -> dict[str, dict[str, Any]]:
+        futures = {cid: pool.submit(_read_frame, api, cid, one_shot) for cid in live}
+        frames = {}
+        for cid, future in futures.items():
+            try:
+                frames[cid] = future.result()
+            except NotFound:
+                name = live[cid][1].name
+                notes.append(
+                    f"container {name} disappeared at {_now_iso()}: sampling stopped, "
+                    f"{counts[cid]} sample(s) kept"
+                )
+            except APIError as exc:
+                notes.append(f"stats of {live[cid][1].name} failed: {exc.explanation}")
+        for cid in [c for c in live if c not in frames]:
+            del live[cid]
+        return frames
+
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(live)))) as pool:
+        try:
+            if one_shot and primed is not None:
+                # frames read before the log pass: the pass itself was the gap
+                previous = dict(primed[1])
+                next_at = primed[0] + gap_s
+            elif one_shot:
+                previous = read_all(pool)
+                next_at = time.monotonic() + gap_s
+            else:
+                next_at = time.monotonic()
+            for done in range(rounds):
+                if not live:
+                    break
+                delay = next_at - time.monotonic()
+                if delay > 0 and (stop.wait(delay) if stop else _sleep(delay)):
+                    interrupted = True
+                    break
+                next_at += interval_s
+                frames = read_all(pool)
+                batch = []
+                for cid, frame in frames.items():
+                    entry = live.get(cid)
+                    if entry is None:
+                        continue
+                    key, container = entry
+                    try:
+                        row = sample_row(
+                            frame,
+                            previous.get(cid),
+                            container_id=cid,
+                            container_name=container.name,
+                        )
+                    except ValueError:  # a stopped container's frame has no read time: a gap
+                        continue
+                    batch.append((key, row))
+                    counts[cid] += 1
+                if batch:
+                    store.add_samples(batch)
+                previous.update(frames)
+                if progress:
+                    progress("samples", done + 1, rounds)
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        notes.append("sampling was interrupted: the samples gathered so far are kept")
+    return counts, notes, interrupted
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+def _now_iso() -> str:
+    from claude_perf.durations import from_ns
+    from claude_perf.summary import iso
+
+    return str(iso(from_ns(now_ns())))
+
+
+# --------------------------------------------------------------------------- the whole collect
+
+
+def collect(request: CollectRequest) -> CollectOutcome:
+    """Resolve targets, then store facts, events, logs, and samples for each."""
+    from docker.errors import APIError, NotFound
+
+    if request.interval_s <= 0:
+        raise UsageError("--interval must be positive")
+    if request.since_ns and request.until_ns and request.until_ns < request.since_ns:
+        raise UsageError("--until is before --since")
+    client = connect(request.context)
+    try:
+        targets = resolve_targets(client, request, request.pattern)
+        try:
+            cgroup = client.info().get("CgroupVersion")
+        except APIError:
+            cgroup = None
+        cgroup_version = f"v{cgroup}" if cgroup else None
+        path = store_path(request.store)
+        with Store(path) as store:
+            run_id = store.begin_collection(
+                {
+                    "containers": [c.name for c in targets],
+                    "since_ns": request.since_ns,
+                    "until_ns": request.until_ns,
+                    "duration_s": request.duration_s,
+                    "interval_s": request.interval_s,
+                }
+            )
+            keyed: list[tuple[int, Any]] = []
+            per: dict[str, dict[str, Any]] = {}
+            for container in targets:
+                key = store.save_container(container_facts(container.attrs, cgroup_version))
+                keyed.append((key, container))
+                per[container.id] = {"seen": 0, "new": 0, "events": 0, "notes": []}
+
+            def pass_over(containers: Sequence[tuple[int, Any]]) -> None:
+                for key, container in containers:
+                    entry = per[container.id]
+                    try:
+                        container.reload()
+                    except NotFound:
+                        entry["notes"].append(
+                            f"container {container.name} was removed during the collect; "
+                            "what arrived before is kept"
+                        )
+                        continue
+                    store.save_container(container_facts(container.attrs, cgroup_version))
+                    created_s = int(_created_ns(container.attrs) // NS_PER_S)
+                    since_s = max(created_s, (request.since_ns or 0) // NS_PER_S)
+                    until_s = (request.until_ns or now_ns()) // NS_PER_S + 1
+                    try:
+                        events = engine_events(client, container.id, since_s, until_s)
+                        entry["events"] += store.add_events(key, events)
+                    except APIError as exc:
+                        entry["notes"].append(f"events unavailable: {exc.explanation}")
+                    tty = bool(container.attrs.get("Config", {}).get("Tty"))
+                    try:
+                        seen, new, notes = collect_logs(
+                            client.api,
+                            store,
+                            key,
+                            container.id,
+                            tty,
+                            request.since_ns,
+                            request.until_ns,
+                            request.batch_lines,
+                            request.progress,
+                        )
+                    except NotFound:
+                        entry["notes"].append(f"container {container.name} was removed")
+                        continue
+                    except APIError as exc:
+                        entry["notes"].append(f"logs unavailable: {exc.explanation}")
+                        continue
+                    entry["seen"] += seen
+                    entry["new"] += new
+                    entry["notes"] += notes
+
+            primed = None
+            if not request.duration_s:
+                primed = _prime(client, keyed)  # the log pass serves as the CPU interval
+            pass_over(keyed)
+            counts, sample_notes, interrupted = sample_containers(
+                client,
+                store,
+                keyed,
+                request.duration_s,
+                request.interval_s,
+                request.progress,
+                primed=primed,
+            )
+            if request.duration_s:
+                pass_over(keyed)  # the lines logged while we sampled
+            outcomes = tuple(
+                ContainerOutcome(
+                    id=c.id,
+                    name=c.name,
+                    lines_seen=per[c.id]["seen"],
+                    lines_new=per[c.id]["new"],
+                    samples=counts.get(c.id, 0),
+                    events_new=per[c.id]["events"],
+                    notes=tuple(per[c.id]["notes"]),
+                )
+                for _, c in keyed
+            )
+            outcome = CollectOutcome(path, outcomes, interrupted, tuple(sample_notes))
+            store.finish_collection(
+                run_id,
+                {
+                    "lines_new": outcome.lines_new,
+                    "lines_already": outcome.lines_already,
+                    "samples": outcome.samples,
+                    "notes": [*outcome.notes, *(n for c in outcomes for n in c.notes)],
+                },
+                interrupted,
+            )
+            return outcome
+    except APIError as exc:
+        raise EngineError(f"the Docker Engine refused: {exc.explanation or exc}") from exc
+    except (ConnectionError, OSError) as exc:
+        raise engine_error(exc) from exc
+    finally:
+        client.close()
+
+
+def _prime(client: Any, keyed: Sequence[tuple[int, Any]]) -> tuple[float, dict[str, Any]] | None:
+    """One-shot frames of every target now, as the earlier CPU reading of a single sample."""
+    if _version_tuple(str(client.api.api_version)) < _version_tuple(ONE_SHOT_API_VERSION):
+        return None
+    at = time.monotonic()
+    frames = {}
+    for _, container in keyed:
+        with contextlib.suppress(Exception):  # a failure here only costs the primed reading
+            frames[container.id] = _read_frame(client.api, container.id, True)
+    return at, frames
+
+
+def _created_ns(attrs: Mapping[str, Any]) -> int:
+    from claude_perf.resources import rfc3339_ns
+
+    return rfc3339_ns(attrs.get("Created")) or 0

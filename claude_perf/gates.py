@@ -1,0 +1,262 @@
+"""Quality gates: parse limits from the command line and ``[gates]``, check them against a summary.
+
+Three steps, so that the report is always written and a bad gate never waits for a long run:
+
+1. ``parse_gates`` (before anything runs): syntax and ranges; a malformed value is a UsageError.
+2. ``check_models`` (right after analysis, before anything is written): every model named by
+   ``--max-p95`` must be in the data; otherwise a UsageError that lists the known models. Model
+   names come from the logs, so this cannot be known earlier.
+3. ``evaluate`` then ``failure_of`` (after the report is written): each gate against the summary; a
+   gate whose figure the data cannot give (no health checks, no requests, no score) fails, because
+   a CI gate that passes on missing data guards nothing.
+
+Config file form (command-line values win; ``--max-p95`` adds to or overrides per model)::
+
+    [gates]
+    fail_under = 7.0            # overall score out of 10
+    max_error_rate = 5          # percent of model requests that failed
+    min_health = 99             # percent of health checks that succeeded
+    [gates.max_p95]
+    sonnet = "8s"
+    haiku = "750ms"
+    [gates.compare]             # thresholds of `claude-perf compare` (see compare.Thresholds)
+    latency_rel = 0.15
+    min_samples = 5
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from claude_perf.errors import GateFailure, UsageError
+
+_DURATION_RE = re.compile(r"^\s*(?P<v>\d+(?:\.\d+)?|\.\d+)\s*(?P<u>ms|s|m|sec|secs|min)?\s*$")
+_DURATION_SCALE = {None: 1.0, "s": 1.0, "sec": 1.0, "secs": 1.0, "ms": 1e-3, "m": 60.0, "min": 60.0}
+_GATE_KEYS = ("fail_under", "max_p95", "max_error_rate", "min_health", "compare")
+
+
+@dataclass(frozen=True)
+class Gates:
+    """The limits asked for; None (or no entry) means that gate is off."""
+
+    fail_under: float | None = None  # overall score out of 10
+    max_p95_s: tuple[tuple[str, float], ...] = ()  # (model, seconds), in the order given
+    max_error_rate_pct: float | None = None
+    min_health_pct: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.fail_under is not None
+            or self.max_p95_s
+            or self.max_error_rate_pct is not None
+            or self.min_health_pct is not None
+        )
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate checked: its figure (None when the data cannot give it) against its limit."""
+
+    gate: str  # e.g. "max-p95 sonnet"
+    figure: float | None
+    limit: float
+    passed: bool
+    text: str  # one phrase naming the figure, e.g. "p95 latency of sonnet 9.12 s > 8 s"
+
+
+def parse_duration_s(text: str, where: str = "duration") -> float:
+    """``8s``, ``750ms``, ``1.5`` (seconds), ``2m`` → seconds; a UsageError otherwise."""
+    match = _DURATION_RE.match(str(text))
+    if not match:
+        raise UsageError(
+            f"{where}: '{text}' is not a duration (examples: 8s, 750ms, 1.5 for seconds, 2m)"
+        )
+    value = float(match["v"]) * _DURATION_SCALE[match["u"]]
+    if value <= 0:
+        raise UsageError(f"{where}: '{text}' must be more than zero")
+    return value
+
+
+def _number(value: Any, where: str, low: float, high: float, unit: str = "") -> float:
+    text = str(value).strip()
+    if unit == "%" and text.endswith("%"):
+        text = text[:-1].strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise UsageError(f"{where}: '{value}' is not a number") from None
+    if isinstance(value, bool) or not math.isfinite(number) or not low <= number <= high:
+        raise UsageError(f"{where}: '{value}' must be between {low:g} and {high:g}{unit}")
+    return number
+
+
+def _p95_pair(item: str, where: str) -> tuple[str, float]:
+    model, sep, duration = item.partition("=")
+    if not sep or not model.strip() or not duration.strip():
+        raise UsageError(f"{where}: '{item}' must be MODEL=DURATION (e.g. sonnet=8s)")
+    return model.strip(), parse_duration_s(duration, f"{where} {model.strip()}")
+
+
+def parse_gates(
+    config_gates: Mapping[str, Any] | None = None,
+    *,
+    fail_under: str | float | None = None,
+    max_p95: Sequence[str] = (),
+    max_error_rate: str | float | None = None,
+    min_health: str | float | None = None,
+) -> Gates:
+    """Validate the config's ``[gates]`` table and the command-line values (which win)."""
+    raw = dict(config_gates or {})
+    unknown = sorted(set(raw) - set(_GATE_KEYS))
+    if unknown:
+        raise UsageError(
+            f"config: [gates] has unknown key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(_GATE_KEYS)}"
+        )
+    p95: dict[str, float] = {}
+    table = raw.get("max_p95", {})
+    if not isinstance(table, Mapping):
+        raise UsageError("config: [gates] max_p95 must be a table of model = duration")
+    for model, duration in table.items():
+        p95[str(model)] = parse_duration_s(str(duration), f"config: [gates.max_p95] {model}")
+    for item in max_p95:
+        model, seconds = _p95_pair(item, "--max-p95")
+        p95[model] = seconds
+
+    def pick(cli: Any, key: str, option: str, high: float, unit: str) -> float | None:
+        if cli is not None:
+            return _number(cli, option, 0, high, unit)
+        if key in raw:
+            return _number(raw[key], f"config: [gates] {key}", 0, high, unit)
+        return None
+
+    return Gates(
+        fail_under=pick(fail_under, "fail_under", "--fail-under", 10, ""),
+        max_p95_s=tuple(p95.items()),
+        max_error_rate_pct=pick(max_error_rate, "max_error_rate", "--max-error-rate", 100, "%"),
+        min_health_pct=pick(min_health, "min_health", "--min-health", 100, "%"),
+    )
+
+
+def known_models(summary: Mapping[str, Any]) -> list[str]:
+    """Model names in the summary, in its order (requests without a model are not nameable)."""
+    return [m["model"] for m in summary.get("models", []) if m.get("model")]
+
+
+def _entries_for(summary: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    """The summary's entries for a gate's model: its exact name, else its family name."""
+    models = summary.get("models", [])
+    exact = [m for m in models if m.get("model") == name]
+    if exact:
+        return exact
+    folded = name.casefold()
+    return [m for m in models if (m.get("family") or "").casefold() == folded]
+
+
+def check_models(gates: Gates, summary: Mapping[str, Any]) -> None:
+    """Every ``--max-p95`` model must be in the data: a UsageError listing the known ones."""
+    missing = [model for model, _ in gates.max_p95_s if not _entries_for(summary, model)]
+    if missing:
+        known = known_models(summary)
+        listed = ", ".join(known) if known else "none: the data has no model requests"
+        raise UsageError(
+            f"--max-p95: model {', '.join(repr(m) for m in missing)} is not in the data "
+            f"(known models: {listed})"
+        )
+
+
+def overall_score(summary: Mapping[str, Any]) -> float | None:
+    """The overall score out of 10, whether ``scores.overall`` is a number or a table."""
+    overall = (summary.get("scores") or {}).get("overall")
+    if isinstance(overall, Mapping):
+        overall = overall.get("score", overall.get("value"))
+    if isinstance(overall, int | float) and not isinstance(overall, bool):
+        return float(overall)
+    return None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+
+
+def _pct(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def evaluate(gates: Gates, summary: Mapping[str, Any]) -> tuple[GateResult, ...]:
+    """Check each active gate against the summary, in a fixed order."""
+    results: list[GateResult] = []
+    if gates.fail_under is not None:
+        score = overall_score(summary)
+        limit = gates.fail_under
+        if score is None:
+            results.append(GateResult("fail-under", None, limit, False, "no overall score"))
+        else:
+            ok = score >= limit
+            op = ">=" if ok else "<"
+            results.append(
+                GateResult("fail-under", score, limit, ok, f"score {score:g}/10 {op} {limit:g}")
+            )
+    for model, limit_s in gates.max_p95_s:
+        for entry in _entries_for(summary, model) or [{"model": model}]:
+            name = entry.get("model") or model
+            latency = entry.get("latency_s") or {}
+            p95 = latency.get("p95")
+            gate = f"max-p95 {name}"
+            if p95 is None:
+                text = f"p95 latency of {name} unknown (no succeeded request with a known latency)"
+                results.append(GateResult(gate, None, limit_s, False, text))
+                continue
+            ok = p95 <= limit_s
+            op = "<=" if ok else ">"
+            text = f"p95 latency of {name} {_fmt(p95)} s {op} {_fmt(limit_s)} s (n={latency['n']})"
+            results.append(GateResult(gate, float(p95), limit_s, ok, text))
+    if gates.max_error_rate_pct is not None:
+        req = summary.get("requests") or {}
+        total, failed = int(req.get("total") or 0), int(req.get("failed") or 0)
+        limit = gates.max_error_rate_pct
+        if total == 0:
+            results.append(GateResult("max-error-rate", None, limit, False, "no model requests"))
+        else:
+            rate = 100.0 * failed / total
+            ok = rate <= limit
+            op = "<=" if ok else ">"
+            text = f"error rate {_pct(rate)} ({failed}/{total}) {op} {_pct(limit)}"
+            results.append(GateResult("max-error-rate", rate, limit, ok, text))
+    if gates.min_health_pct is not None:
+        health = summary.get("health") or {}
+        checks = int(health.get("checks") or 0)
+        limit = gates.min_health_pct
+        if checks == 0:
+            results.append(GateResult("min-health", None, limit, False, "no health checks"))
+        else:
+            ok_checks = checks - int(health.get("failed") or 0)
+            rate = 100.0 * ok_checks / checks
+            ok = rate >= limit
+            op = ">=" if ok else "<"
+            text = f"health {_pct(rate)} ({ok_checks}/{checks}) {op} {_pct(limit)}"
+            results.append(GateResult("min-health", rate, limit, ok, text))
+    return tuple(results)
+
+
+def failure_of(results: Sequence[GateResult]) -> GateFailure | None:
+    """One GateFailure naming every failed gate and its figure, or None when all passed."""
+    failed = [r for r in results if not r.passed]
+    if not failed:
+        return None
+    noun = "gate" if len(failed) == 1 else "gates"
+    details = "; ".join(f"{r.gate}: {r.text}" for r in failed)
+    return GateFailure(f"{len(failed)} quality {noun} failed: {details}")
+
+
+def results_dict(results: Sequence[GateResult]) -> list[dict[str, Any]]:
+    """The gate results as JSON-ready data (for the summary's ``gates`` key)."""
+    return [
+        {"gate": r.gate, "figure": r.figure, "limit": r.limit, "passed": r.passed, "text": r.text}
+        for r in results
+    ]

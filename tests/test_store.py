@@ -1,0 +1,190 @@
+"""The embedded store without an engine: privacy, WAL, migrations, idempotent inserts, windows."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from claude_perf import store as store_mod
+from claude_perf.errors import StoreError
+from claude_perf.resources import Sample
+from claude_perf.session import SAMPLE_COLUMNS
+from claude_perf.store import MIGRATIONS, SCHEMA_VERSION, Store, load_session, store_path
+
+S = 1_000_000_000
+T0 = 1_700_000_000 * S
+
+
+def facts(cid: str = "c" * 64, name: str = "proxy", **extra: object) -> dict[str, object]:
+    return {"id": cid, "name": name, "image": "img", "health_log": [], **extra}
+
+
+def sample(ts_ns: int, cpu: float, rx: float, cid: str = "c" * 64) -> Sample:
+    nan = float("nan")
+    return Sample(ts_ns, cid, "proxy", cpu, 2.0, 100.0, 1000.0, 10.0, rx, 0.0, nan, nan, 3.0, "v1")
+
+
+def test_store_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert store_path(Path("x.db"), {"CLAUDE_PERF_STORE": "y.db"}) == Path("x.db")
+    assert store_path(None, {"CLAUDE_PERF_STORE": "y.db"}) == Path("y.db")
+    assert store_path(None, {}) == Path(".claude-perf/claude-perf.db")
+
+
+def test_new_store_is_private_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "claude-perf.db"
+    old = os.umask(0o022)
+    try:
+        with Store(path) as store:
+            store.add_lines(store.save_container(facts()), [(T0, "stdout", "secret")], 0)
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+            wal = Path(str(path) + "-wal")
+            assert wal.exists()
+            assert stat.S_IMODE(wal.stat().st_mode) == 0o600  # SQLite copies the db's mode
+            mode = store.conn.execute("PRAGMA journal_mode").fetchone()[0]
+            assert mode == "wal"
+            assert store.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
+    finally:
+        os.umask(old)
+
+
+def test_migrations_apply_in_order_to_an_older_store(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    # A store as the first release wrote it: only migration 1 applied.
+    store = Store.__new__(Store)
+    store.path = path
+    store_mod._create_private(path)
+    store.conn = sqlite3.connect(path, isolation_level=None)
+    store.migrate(MIGRATIONS[:1])
+    assert store.schema_version() == 1
+    store.conn.execute("INSERT INTO containers VALUES (1, 'a', 'n', NULL, '{}', 0)")
+    store.close()
+    with Store(path) as upgraded:
+        assert upgraded.schema_version() == 2
+        tables = {r[0] for r in upgraded.conn.execute("SELECT name FROM sqlite_master")}
+        assert "collections" in tables
+        assert upgraded.container_key("a") == 1  # data kept across the migration
+        rows = upgraded.conn.execute("SELECT version FROM schema_version ORDER BY version")
+        assert [r[0] for r in rows] == [1, 2]
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with Store(path) as store:
+        store.conn.execute("INSERT INTO schema_version VALUES (99, 0)")
+    with pytest.raises(StoreError, match="newer claude-perf"):
+        Store(path)
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a claude-perf store"):
+        Store(path)
+
+
+def test_missing_store_names_the_path_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"no store at .*nothing\.db: run `claude-perf collect`"):
+        load_session(tmp_path / "nothing.db")
+    assert not (tmp_path / "nothing.db").exists()  # reading never creates a store
+
+
+def test_inserting_the_same_lines_twice_stores_them_once(tmp_path: Path) -> None:
+    rows = [(T0 + i, "stdout" if i % 2 else "stderr", f"line {i}") for i in range(10)]
+    with Store(tmp_path / "s.db") as store:
+        key = store.save_container(facts())
+        assert store.add_lines(key, rows, 0) == 10
+        assert store.add_lines(key, [*rows[5:], (T0 + 99, "stdout", "new")], 0) == 1
+        # same time and text but another stream is another line
+        assert store.add_lines(key, [(T0, "stdout", "line 0")], 0) == 1
+        assert store.line_count(key) == 12
+        cursor = store.cursor(key)
+        assert cursor is not None and cursor.from_ns == 0 and cursor.log_ts_ns == T0 + 99
+
+
+def test_a_failed_batch_leaves_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        key = store.save_container(facts())
+        bad = [(T0, "stdout", "ok"), (T0 + 1, "stdout", object())]  # unbindable mid-batch
+        with pytest.raises(sqlite3.Error):
+            store.add_lines(key, bad, 0)  # type: ignore[arg-type]
+        assert store.line_count(key) == 0
+        assert store.cursor(key) is None
+
+
+def test_cursor_only_claims_what_is_stored(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        key = store.save_container(facts())
+        store.add_lines(key, [(T0 + 10 * S, "stdout", "a")], T0)
+        # a later fetch starting inside the covered range extends it
+        store.add_lines(key, [(T0 + 20 * S, "stdout", "b")], T0 + 9 * S)
+        assert store.cursor(key) == store_mod.Cursor(T0, T0 + 20 * S)
+        # a fetch from earlier that has not reached the range yet changes nothing
+        store.add_lines(key, [(T0 - 50 * S, "stdout", "old")], T0 - 60 * S)
+        assert store.cursor(key) == store_mod.Cursor(T0, T0 + 20 * S)
+        # once it reaches the range, coverage starts at its start
+        store.add_lines(key, [(T0 + 1 * S, "stdout", "c")], T0 - 60 * S)
+        assert store.cursor(key) == store_mod.Cursor(T0 - 60 * S, T0 + 20 * S)
+        # a fetch starting after the covered range leaves a hole: coverage restarts
+        store.add_lines(key, [(T0 + 100 * S, "stdout", "d")], T0 + 90 * S)
+        assert store.cursor(key) == store_mod.Cursor(T0 + 90 * S, T0 + 100 * S)
+
+
+def test_health_probes_accumulate_across_inspects(tmp_path: Path) -> None:
+    probe = {"start": "2025-01-01T00:00:0{}Z", "end": "x", "exit_code": 0, "output": ""}
+    first = [dict(probe, start=probe["start"].format(i)) for i in range(5)]
+    later = [dict(probe, start=probe["start"].format(i)) for i in range(3, 8)]
+    with Store(tmp_path / "s.db") as store:
+        store.save_container(facts(health_log=first))
+        store.save_container(facts(health_log=later))
+        (saved,) = store.containers()
+    assert [p["start"][-2] for p in saved["health_log"]] == [str(i) for i in range(8)]
+
+
+def test_load_session_window_and_selection(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        a = store.save_container(facts("a" * 64, "proxy"))
+        b = store.save_container(facts("b" * 64, "other"))
+        store.add_lines(a, [(T0 + i * S, "stdout", f"a{i}") for i in range(10)], 0)
+        store.add_lines(b, [(T0 + i * S + 1, "stderr", f"b{i}") for i in range(10)], 0)
+        store.add_samples(
+            [(a, sample(T0 + i * S, float(i), 100.0 * i, "a" * 64)) for i in range(10)]
+        )
+        store.add_events(a, [(T0 + 2 * S, "start", {}), (T0 + 8 * S, "die", {"exitCode": "1"})])
+        store.add_events(a, [(T0 + 2 * S, "start", {})])  # again: stored once
+    session = load_session(path, T0 + 3 * S, T0 + 6 * S, ["proxy"])
+    table = session.logs.table
+    assert table.column("text").to_pylist() == ["a3", "a4", "a5", "a6"]  # bounds inclusive
+    assert set(table.column("stream").to_pylist()) == {"stdout"}
+    assert str(table.schema.field("ts").type) == "timestamp[ns, tz=UTC]"
+    assert session.origin == "store"
+    assert session.samples is not None
+    assert list(session.samples.columns) == list(SAMPLE_COLUMNS)
+    assert session.samples["cpu_pct"].tolist() == [3.0, 4.0, 5.0, 6.0]
+    assert session.samples["blk_read_bytes"].isna().all()  # NaN went in as NULL, came back NaN
+    assert session.sample_interval_s == pytest.approx(1.0)
+    (container,) = session.containers
+    assert container["name"] == "proxy" and container["events"] == []  # events outside window
+    everything = load_session(path)
+    assert everything.logs.table.num_rows == 20
+    texts = everything.logs.table.column("text").to_pylist()
+    assert texts[:4] == ["a0", "b0", "a1", "b1"]  # merged in time order
+    assert [e["action"] for e in everything.containers[1]["events"]] == ["start", "die"]
+    by_prefix = load_session(path, containers=["bbbb"])
+    assert by_prefix.logs.table.num_rows == 10
+    with pytest.raises(StoreError, match=r"no container 'ghost'.*stored: other, proxy"):
+        load_session(path, containers=["ghost"])
+
+
+def test_empty_store_session_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    Store(path).close()
+    session = load_session(path)
+    assert session.logs.table.num_rows == 0
+    assert session.samples is None
+    assert any("no container" in n for n in session.notes)
