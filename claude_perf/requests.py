@@ -40,6 +40,8 @@ _IN_CONTAINER_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # An error record with no request in flight belongs to the next completion only if that
 # completion follows within this time (a validation error is logged just before its 422).
 _ORPHAN_ERROR_WINDOW_NS = 2_000_000_000
+# stdout and stderr are stamped separately by the engine; records this close may be out of order.
+_SKEW_NS = 50_000_000
 
 _TEXT_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
@@ -416,7 +418,14 @@ def _attach_errors(
     in_flight: np.ndarray,
     messages: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Error records go to the next completion, if a request was in flight or it follows closely."""
+    """Each run of error records goes to the completion closest to it in time.
+
+    A request's error records are logged just before its response, but the engine stamps stdout
+    (uvicorn's access line) and stderr (the application's records) separately, so the two can
+    swap by a few microseconds. A run of error records (no completion between them, gaps under
+    50 ms) therefore goes to the completion just before it when that one is nearer and within
+    50 ms, else to the next one when a request was in flight or it follows within 2 s.
+    """
     import numpy as np
     import pandas as pd
 
@@ -428,15 +437,35 @@ def _attach_errors(
     if len(errors) == 0:
         return count, text, first, 0
     j = np.searchsorted(model_ends, errors)
+    err_ts = ts[errors]
+    known = err_ts != _NAT
+    new_run = np.ones(len(errors), dtype=bool)
+    new_run[1:] = (j[1:] != j[:-1]) | ~known[1:] | ~known[:-1]
+    new_run[1:] |= (err_ts[1:] - err_ts[:-1]) > _SKEW_NS
+    run_id = np.cumsum(new_run) - 1
+    run_start = pd.Series(err_ts).groupby(run_id).transform("min").to_numpy()
+    run_end = pd.Series(err_ts).groupby(run_id).transform("max").to_numpy()
     has_next = j < len(model_ends)
+    has_prev = j > 0
     nxt = _gather(model_ends, j, has_next, -1)
+    prv = _gather(model_ends, j - 1, has_prev, -1)
     next_ts = _gather(ts, nxt, has_next, _NAT)
-    close = has_next & (ts[errors] != _NAT) & (next_ts != _NAT)
-    close &= next_ts - ts[errors] <= _ORPHAN_ERROR_WINDOW_NS
-    attach = has_next & ((in_flight[errors] > 0) | close)
+    prev_ts = _gather(ts, prv, has_prev, _NAT)
+    to_next = np.where(
+        has_next & known & (next_ts != _NAT), next_ts - run_end, np.iinfo(np.int64).max
+    )
+    to_prev = np.where(
+        has_prev & known & (prev_ts != _NAT), run_start - prev_ts, np.iinfo(np.int64).max
+    )
+    use_prev = (to_prev <= _SKEW_NS) & (to_prev < to_next)
+    use_next = (
+        ~use_prev & has_next & ((in_flight[errors] > 0) | (to_next <= _ORPHAN_ERROR_WINDOW_NS))
+    )
+    target = np.where(use_prev, prv, np.where(use_next, nxt, -1))
+    attach = target >= 0
     orphans = int((~attach).sum())
     if attach.any():
-        frame = pd.DataFrame({"end": nxt[attach], "message": messages[errors[attach]]})
+        frame = pd.DataFrame({"end": target[attach], "message": messages[errors[attach]]})
         grouped = frame.groupby("end", sort=False)["message"]
         sizes = grouped.size()
         count[sizes.index.to_numpy()] = sizes.to_numpy()

@@ -174,3 +174,32 @@ def test_read_log_of_real_capture_counts_every_line(tmp_path):
     capture = Path(__file__).resolve().parent.parent / "fixtures" / "capture" / "docker-logs-t.txt"
     _table, info, _ = read_log(str(capture))
     assert info.lines == len(capture.read_text().splitlines())
+
+
+def test_error_records_stamped_just_after_their_access_line_stay_with_it():
+    # stdout (access line) and stderr (records) are stamped separately by the engine, so a
+    # request's error records may follow its own completion by microseconds; the next request
+    # (a 401 a few ms later) must not take them.
+    logs = lines_table(
+        "2026-11-29 02:01:47,124 - src.main - INFO - Chat completion: session_id=None, total_messages=1",
+        "2026-11-29 02:01:47,124 - src.parameter_validator - WARNING - Model 'gpt-4' is not in the known supported models list.",
+        'INFO:     172.17.0.1:58862 - "POST /v1/chat/completions HTTP/1.1" 200 OK',
+        "2026-11-29 02:01:47,364 - claude_agent_sdk._internal.query - ERROR - Fatal error in message reader: Command failed with exit code 1 (exit code: 1)",
+        'INFO:     172.17.0.1:58872 - "POST /v1/chat/completions HTTP/1.1" 401 Unauthorized',
+        "2026-11-29 02:01:47,370 - src.main - ERROR - ❌ Request validation failed for POST http://127.0.0.1:32773/v1/chat/completions",
+        "2026-11-29 02:01:47,375 - src.main - ERROR - ❌ Validation errors: [{'type': 'json_invalid'}]",
+        'INFO:     172.17.0.1:58874 - "POST /v1/chat/completions HTTP/1.1" 422 Unprocessable Entity',
+        ts=[
+            "2026-11-29T02:01:47.124651679Z",
+            "2026-11-29T02:01:47.124654022Z",
+            "2026-11-29T02:01:47.365510160Z",
+            "2026-11-29T02:01:47.365552263Z",
+            "2026-11-29T02:01:47.368351085Z",
+            "2026-11-29T02:01:47.370165570Z",
+            "2026-11-29T02:01:47.376567263Z",
+            "2026-11-29T02:01:47.376584960Z",
+        ],
+    )
+    table = analyse(logs, Config()).requests.table
+    assert list(table["error_class"]) == ["routing", "auth", "validation"]
+    assert list(table["error_records"]) == [1, 0, 2]
