@@ -110,6 +110,8 @@ class HealthFigures:
     success_rate: float | None
     interval_measured_s: float | None  # median time between probes
     interval_configured_s: float | None  # HEALTHCHECK --interval, when container facts say
+    engine_checks: int | None = None  # probes kept in the engine's Health log, when collected
+    engine_failed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,12 @@ def _median_gap_s(times: list[datetime]) -> float | None:
 
 
 def health_figures(metrics: Metrics, containers: tuple[dict[str, Any], ...]) -> HealthFigures:
-    """Health checks from the engine's log when any container has one, else from the logs."""
+    """Health checks from the proxy's access log, checked against the engine's Health log.
+
+    The access log sees every probe that reached the proxy; the engine keeps only its latest
+    probes but also sees probes that failed before reaching the proxy (a timeout, a refused
+    connection). So the logs give the count, and a failure only the engine saw still counts.
+    """
     configured = None
     probes: list[tuple[datetime | None, Any]] = []
     for facts in containers:
@@ -207,8 +214,22 @@ def health_figures(metrics: Metrics, containers: tuple[dict[str, Any], ...]) -> 
         for probe in facts.get("health_log") or ():
             if isinstance(probe, Mapping):
                 probes.append((parse_time(probe.get("start")), probe.get("exit_code")))
+    engine_failed = sum(1 for _, code in probes if code != 0)
+    h = metrics.health
+    if probes and h.checks >= len(probes):
+        failed = max(h.failed, engine_failed)
+        return HealthFigures(
+            source="logs",
+            checks=h.checks,
+            failed=failed,
+            success_rate=(h.checks - failed) / h.checks,
+            interval_measured_s=h.median_interval_s,
+            interval_configured_s=configured,
+            engine_checks=len(probes),
+            engine_failed=engine_failed,
+        )
     if probes:
-        failed = sum(1 for _, code in probes if code != 0)
+        failed = engine_failed
         return HealthFigures(
             source="engine",
             checks=len(probes),
@@ -216,8 +237,9 @@ def health_figures(metrics: Metrics, containers: tuple[dict[str, Any], ...]) -> 
             success_rate=(len(probes) - failed) / len(probes),
             interval_measured_s=_median_gap_s([t for t, _ in probes if t is not None]),
             interval_configured_s=configured,
+            engine_checks=len(probes),
+            engine_failed=engine_failed,
         )
-    h = metrics.health
     return HealthFigures(
         source="logs" if h.checks else "none",
         checks=h.checks,

@@ -776,6 +776,12 @@ def _reliability(c: _Context) -> Section:
                 f" ({m.health.in_container} from inside the container, "
                 f"{m.health.external} external)"
             )
+            if h.engine_checks:
+                engine_ok = h.engine_checks - (h.engine_failed or 0)
+                health += (
+                    f"; the engine's Health log (it keeps only the latest probes) shows "
+                    f"{_share(engine_ok, h.engine_checks)} passed"
+                )
     else:
         health = "none seen: no health checks in the logs and no engine Health log"
     interval = (

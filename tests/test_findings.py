@@ -311,3 +311,24 @@ def test_parse_time_reads_iso_and_rejects_docker_zero() -> None:
     )
     assert parse_time("0001-01-01T00:00:00Z") is None
     assert parse_time("not a time") is None
+
+
+def test_health_counts_come_from_logs_and_engine_only_failures_still_count():
+    from types import SimpleNamespace
+
+    from claude_perf.findings import health_figures
+    from claude_perf.metrics import HealthMetrics
+
+    logs = SimpleNamespace(health=HealthMetrics(42, 0, 1.0, 41, 1, 1.0))
+    probes = [
+        {"start": f"2026-11-29T00:00:0{i}Z", "end": f"2026-11-29T00:00:0{i}.1Z", "exit_code": code}
+        for i, code in enumerate([0, 0, 1, 0, 0])
+    ]
+    facts = ({"health_config": {"interval_s": 1.0}, "health_log": probes},)
+    figures = health_figures(logs, facts)  # type: ignore[arg-type]
+    assert (figures.source, figures.checks, figures.failed) == ("logs", 42, 1)
+    assert (figures.engine_checks, figures.engine_failed) == (5, 1)
+    # no probes in the logs: the engine's log is all there is
+    quiet = SimpleNamespace(health=HealthMetrics(0, 0, None, 0, 0, None))
+    figures = health_figures(quiet, facts)  # type: ignore[arg-type]
+    assert (figures.source, figures.checks, figures.failed) == ("engine", 5, 1)
