@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.config import Config
+from claude_perf.kernels import kernel as _kernel
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,14 +40,19 @@ _MORGAN = (
 )
 _MORGAN_PREFIX = r"^(?:[\d.:a-f\[\]]+ - \S+ )?[A-Z]{3,7} /"
 _DURATION_WORDS = r"(?i)duration|elapsed|latency|took|response_?time"
+_ID_WORDS = r"(?i)req(?:uest)?_?id|\brid[=:]|correlation_?id"
+# Any of: a duration word, "in 5"/"after 5", an id key, a start or end word.
+_RARE_WORDS = (
+    r"(?i)duration|elapsed|latency|took|response|\b(?:in|after) \d|req(?:uest)?_?id|\brid[=:]|"
+    r"correlation|request|incoming|completion|completed|finished|started"
+)
+# Leveled formats are matched on their head only: the message is searched in the whole line
+# later, which saves copying every message out (the single most expensive step at 1M lines).
 _PYLOG = (
     r"^(?P<asctime>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)?) - (?P<logger>\S+) - "
-    r"(?P<level>[A-Z]+) - (?P<message>(?s:.*))$"
+    r"(?P<level>[A-Z]+) - "
 )
-_UVICORN = (
-    r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w.]+):)"
-    r"(?P<message>(?s:.*))$"
-)
+_UVICORN = r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w.]+):)"
 _FIELD_MODEL = (
     r"(?i)(?:\"model\"\s*:\s*\"|\bmodel[=:]\s*['\"]?|\bmodel ')(?P<v>[A-Za-z0-9][\w.\-:/@\[\]]*)"
 )
@@ -70,7 +76,7 @@ _FIELD_JSON_LEVEL = r"(?i)\"(?:level|severity|lvl|levelname)\"\s*:\s*\"?(?P<v>[A
 _FIELD_JSON_TIME = r"\"(?:timestamp|time|ts|@timestamp|asctime)\"\s*:\s*\"?(?P<v>[^\",}]+)"
 _START_WORDS = (
     r"(?i)(?:request[._ ]?(?:start(?:ed)?|received|begin)\b|incoming request|"
-    r"^chat completion:|processing request|started request)"
+    r"(?:^|- )chat completion:|processing request|started request)"
 )
 _END_WORDS = (
     r"(?i)(?:request[._ ]?(?:complete[d]?|finish(?:ed)?|end(?:ed)?|done)\b|response[._ ]sent|"
@@ -113,7 +119,7 @@ def _extract(text: pa.Array, mask: np.ndarray, regex: str) -> tuple[np.ndarray, 
     if len(rows) == 0:
         return rows, None
     sub = text if len(rows) == len(text) else text.take(pa.array(rows))
-    parts = pc.extract_regex(sub, regex)
+    parts = _kernel(pc.extract_regex, sub, regex)
     ok = _np_bool(parts.is_valid())
     if ok.all():
         return rows, parts
@@ -136,6 +142,20 @@ def _field(parts: Any, name: str) -> np.ndarray:
     return uniques[codes]
 
 
+def _regex_on(text: pa.Array, mask: np.ndarray, regex: str) -> np.ndarray:
+    """match_substring_regex over the masked rows only."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = np.flatnonzero(mask)
+    out = np.zeros(len(mask), dtype=bool)
+    if len(rows):
+        sub = text if len(rows) == len(text) else text.take(pa.array(rows))
+        out[rows[_np_bool(_kernel(pc.match_substring_regex, sub, regex))]] = True
+    return out
+
+
 def _contains(text: pa.Array, mask: np.ndarray, literal: str, ignore_case: bool = False) -> Any:
     """Literal pre-filter: rows in mask whose text contains the literal."""
     import numpy as np
@@ -146,7 +166,8 @@ def _contains(text: pa.Array, mask: np.ndarray, literal: str, ignore_case: bool 
     out = np.zeros(len(mask), dtype=bool)
     if len(rows):
         sub = text if len(rows) == len(text) else text.take(pa.array(rows))
-        out[rows[_np_bool(pc.match_substring(sub, literal, ignore_case=ignore_case))]] = True
+        hit = _kernel(pc.match_substring, sub, literal, ignore_case=ignore_case)
+        out[rows[_np_bool(hit)]] = True
     return out
 
 
@@ -213,6 +234,18 @@ class _Columns:
         return out
 
 
+def _has_escape_byte(text: pa.Array) -> bool:
+    """Whether any line holds an ESC byte (ANSI colours), by scanning the data buffer in pieces."""
+    import numpy as np
+
+    data = text.buffers()[2]
+    if data is None:
+        return False
+    buf = np.frombuffer(data, dtype=np.uint8)
+    step = 1 << 22
+    return any(bool((buf[i : i + step] == 27).any()) for i in range(0, len(buf), step))
+
+
 def _parse_times(values: np.ndarray, timezone: str) -> np.ndarray:
     """Application timestamps (ISO-ish strings or epoch numbers) → UTC nanoseconds (NaT if bad)."""
     import numpy as np
@@ -246,7 +279,7 @@ def classify(lines: pa.Table, config: Config) -> Entries:
 
     n = lines.num_rows
     text = lines.column("text").combine_chunks() if n else pa.array([], pa.large_string())
-    if n and _np_bool(pc.match_substring(text, "\x1b[")).any():
+    if n and _has_escape_byte(text):
         text = pc.replace_substring_regex(text, _ANSI, "")
     nat = np.iinfo(np.int64).min
     ts_ns = np.asarray(
@@ -256,14 +289,22 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     unassigned = np.ones(n, dtype=bool)
     cols = _Columns(n)
     message_rows = np.zeros(n, dtype=bool)  # whole lines that get the field extractors
-    message_parts: list[tuple[np.ndarray, Any]] = []  # (rows, message text) of leveled lines
 
     def claim(rows: np.ndarray, code: int) -> None:
         kind[rows] = code
         unassigned[rows] = False
 
     def test(fn: Any, *args: Any) -> np.ndarray:
-        return (_np_bool(fn(text, *args)) & unassigned) if n else unassigned.copy()
+        """fn over the lines not yet classified (a subset when that is cheaper)."""
+        if not n:
+            return unassigned.copy()
+        rows = np.flatnonzero(unassigned)
+        if len(rows) > n // 2:
+            return _np_bool(_kernel(fn, text, *args)) & unassigned
+        out = np.zeros(n, dtype=bool)
+        if len(rows):
+            out[rows[_np_bool(_kernel(fn, text.take(pa.array(rows)), *args))]] = True
+        return out
 
     # 1. The user's patterns take precedence over built-in formats.
     for pattern in config.patterns:
@@ -312,14 +353,14 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         cols.add("level", rows, _field(parts, "level"))
         cols.add("logger", rows, _field(parts, "logger"))
         cols.add("app_time", rows, _field(parts, "asctime"))
-        message_parts.append((rows, parts.field("message")))
+        message_rows[rows] = True
     rows, parts = _extract(text, test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN)
     if parts is not None and len(rows):
         claim(rows, K_LEVELED)
         cols.add("level", rows, _field(parts, "level"))
         loggers = _field(parts, "logger")
         cols.add("logger", rows, np.where(loggers == None, "uvicorn", loggers))  # noqa: E711
-        message_parts.append((rows, parts.field("message")))
+        message_rows[rows] = True
 
     # 5. JSON lines (complete objects only; a truncated object stays `other`).
     json_like = test(pc.starts_with, "{")
@@ -353,7 +394,7 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         _mark_continuations(text, kind, ts_ns, other, nat)
 
     # Message text of leveled lines, JSON, kv and pattern lines gets the field extractors.
-    message_text, message_index = _message_text(text, message_rows, message_parts)
+    message_text, message_index = _message_text(text, message_rows)
     _extract_fields(message_text, message_index, cols)
 
     events = _events_frame(text, kind, ts_ns, cols, config)
@@ -389,23 +430,15 @@ def _mark_continuations(
     kind[candidate & (head.to_numpy() == K_LEVELED)] = K_CONT
 
 
-def _message_text(
-    text: pa.Array, message_rows: np.ndarray, parts: list[tuple[np.ndarray, Any]]
-) -> tuple[pa.Array, np.ndarray]:
-    """The text to search for fields: a record's message part, or the whole line."""
+def _message_text(text: pa.Array, message_rows: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """The lines to search for fields, and their row numbers."""
     import numpy as np
     import pyarrow as pa
 
-    whole = np.flatnonzero(message_rows)
-    index_parts = [whole]
-    arrays = [text.take(pa.array(whole))] if len(whole) else []
-    for rows, messages in parts:
-        index_parts.append(rows)
-        arrays.append(messages.cast(pa.large_string()))
-    index = np.concatenate(index_parts)
-    chunks = [a for a in arrays if len(a)]
-    merged = pa.concat_arrays(chunks) if chunks else pa.array([], pa.large_string())
-    return merged, index
+    rows = np.flatnonzero(message_rows)
+    if len(rows) == len(text):
+        return text, rows
+    return (text.take(pa.array(rows)) if len(rows) else pa.array([], pa.large_string())), rows
 
 
 def _extract_fields(messages: pa.Array, index: np.ndarray, cols: _Columns) -> None:
@@ -427,7 +460,10 @@ def _extract_fields(messages: pa.Array, index: np.ndarray, cols: _Columns) -> No
     rows, parts = run(_contains(messages, everything, "status", ignore_case=True), _FIELD_STATUS)
     if parts is not None:
         cols.add("status", rows, _field(parts, "v"))
-    keyed = _np_bool(pc.match_substring_regex(messages, _DURATION_WORDS))
+    # One pass finds the lines that can hold a duration, request id or start/end word at all;
+    # the specific regexes then run on those only.
+    rare = _np_bool(_kernel(pc.match_substring_regex, messages, _RARE_WORDS))
+    keyed = _regex_on(messages, rare, _DURATION_WORDS)
     rows, parts = run(keyed, _FIELD_DURATION)
     if parts is not None:
         keys = np.char.lower(_field(parts, "k").astype(str))
@@ -437,19 +473,19 @@ def _extract_fields(messages: pa.Array, index: np.ndarray, cols: _Columns) -> No
         key_ms = np.char.endswith(keys, "ms") | np.isin(keys, ["responsetime", "response_time"])
         units = np.where(units == "None", np.where(key_ms, "ms", "s"), units)
         cols.add("duration_s", rows, _durations_with_units(_field(parts, "v"), units))
-    prose = _np_bool(pc.match_substring_regex(messages, r"\b(?:in|after) \d"))
+    prose = _regex_on(messages, rare, r"\b(?:in|after) \d")
     rows, parts = run(prose, _FIELD_PROSE_DURATION)
     if parts is not None:
         cols.add("duration_s", rows, _durations_with_units(_field(parts, "v"), _field(parts, "u")))
-    rows, parts = run(_contains(messages, everything, "id", ignore_case=True), _FIELD_REQUEST_ID)
+    rows, parts = run(_regex_on(messages, rare, _ID_WORDS), _FIELD_REQUEST_ID)
     if parts is not None:
         cols.add("request_id", rows, _field(parts, "v"))
     rows, parts = run(_contains(messages, everything, " /"), _FIELD_METHOD_PATH)
     if parts is not None:
         cols.add("method", rows, _field(parts, "method"))
         cols.add("path", rows, _field(parts, "path"))
-    end = _np_bool(pc.match_substring_regex(messages, _END_WORDS))
-    start = _np_bool(pc.match_substring_regex(messages, _START_WORDS)) & ~end
+    end = _regex_on(messages, rare, _END_WORDS)
+    start = _regex_on(messages, rare, _START_WORDS) & ~end
     cols.add("role", index[end], np.full(int(end.sum()), "end", dtype=object))
     cols.add("role", index[start], np.full(int(start.sum()), "start", dtype=object))
 
@@ -553,18 +589,21 @@ def _events_frame(
     messages = np.full(len(rows), None, dtype=object)
     error_positions = np.flatnonzero(is_error)
     if len(error_positions):
+        # Each error record with up to 20 continuation lines after it, fetched in one take.
         wanted_rows = rows[error_positions]
-        texts = text.take(pa.array(wanted_rows)).to_pylist()
-        for pos, row, line in zip(
-            error_positions.tolist(), wanted_rows.tolist(), texts, strict=True
-        ):
-            following: list[int] = []
-            nxt = row + 1
-            while nxt < len(kind) and kind[nxt] == K_CONT and len(following) < 20:
-                following.append(nxt)
-                nxt += 1
-            if following:
-                line = "\n".join([line, *text.take(pa.array(following)).to_pylist()])
-            messages[pos] = line
+        owner = np.repeat(np.arange(len(wanted_rows)), 21)
+        candidate = np.repeat(wanted_rows, 21) + np.tile(np.arange(21), len(wanted_rows))
+        inside = candidate < len(kind)
+        is_cont = np.zeros(len(candidate), dtype=bool)
+        is_cont[inside] = kind[candidate[inside]] == K_CONT
+        steps = is_cont.reshape(-1, 21)
+        steps[:, 0] = True  # the record itself
+        keep = np.cumprod(steps, axis=1).astype(bool).ravel()
+        texts = text.take(pa.array(candidate[keep])).to_pylist()
+        joined: dict[int, list[str]] = {}
+        for who, line in zip(owner[keep].tolist(), texts, strict=True):
+            joined.setdefault(who, []).append(line)
+        for who, parts in joined.items():
+            messages[error_positions[who]] = "\n".join(parts)
     frame["message"] = pd.Series(messages, dtype=object)
     return frame

@@ -126,7 +126,17 @@ def classify_errors(status: np.ndarray, texts: np.ndarray, model_known: np.ndarr
             ],
             dtype=object,
         )
-    series = pd.Series(texts, dtype=object).fillna("")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Arrow's RE2 kernels: the same patterns, without a Python call per failed request.
+    arrow_texts = pa.array(pd.Series(texts, dtype=object).fillna("").tolist(), pa.large_string())
+
+    def matches(mask: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
+        rows = np.flatnonzero(mask)
+        hit = pc.match_substring_regex(arrow_texts.take(pa.array(rows)), "(?i)" + pattern.pattern)
+        return rows[np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)]
+
     out = np.full(len(status), None, dtype=object)
     by_status = {401: "auth", 403: "auth", 400: "validation", 422: "validation", 429: "rate_limit"}
     by_status |= {408: "timeout", 504: "timeout"}
@@ -135,13 +145,11 @@ def classify_errors(status: np.ndarray, texts: np.ndarray, model_known: np.ndarr
     for name, pattern in _TEXT_CLASSES[:-1]:
         unset = out == None  # noqa: E711
         if unset.any():
-            hit = series[unset].str.contains(pattern, regex=True).to_numpy(dtype=bool)
-            out[np.flatnonzero(unset)[hit]] = name
+            out[matches(unset, pattern)] = name
     out[(out == None) & ~model_known] = "routing"  # noqa: E711
     unset = out == None  # noqa: E711
     if unset.any():
-        hit = series[unset].str.contains(_TEXT_CLASSES[-1][1], regex=True).to_numpy(dtype=bool)
-        out[np.flatnonzero(unset)[hit]] = "cli"
+        out[matches(unset, _TEXT_CLASSES[-1][1])] = "cli"
     out[(out == None) & (status >= 500)] = "server"  # noqa: E711
     out[out == None] = "other"  # noqa: E711
     return out

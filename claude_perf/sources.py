@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claude_perf.errors import InputError
+from claude_perf.kernels import kernel
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -131,8 +132,11 @@ def sniff_form(data: bytes) -> str:
     return FORM_PLAIN
 
 
-def _split_lines(data: bytes) -> tuple[pa.Array, int]:
-    """Split bytes at newlines into a large_string array without copying; repair bad UTF-8."""
+def _split_lines(data: bytes, trim: bool = True) -> tuple[pa.Array, int]:
+    """Split bytes at newlines into a large_string array without copying; repair bad UTF-8.
+
+    With ``trim=False`` each element keeps its line end (a copy saved when the caller slices).
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -141,7 +145,11 @@ def _split_lines(data: bytes) -> tuple[pa.Array, int]:
     if not data:
         return pa.array([], type=pa.large_string()), 0
     buf = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 10)
+    # In 4 MiB pieces: the comparison's mask then stays in cache (6× faster than in one go).
+    step = 1 << 22
+    newlines = np.concatenate(
+        [np.flatnonzero(buf[i : i + step] == 10) + i for i in range(0, len(buf), step)]
+    )
     offsets = np.empty(len(newlines) + 2, dtype=np.int64)
     offsets[0] = 0
     offsets[1 : len(newlines) + 1] = newlines + 1
@@ -157,21 +165,39 @@ def _split_lines(data: bytes) -> tuple[pa.Array, int]:
     except pa.ArrowInvalid:
         fixed = data.decode("utf-8", errors="replace")
         invalid = sum(1 for line in fixed.split("\n") if "\ufffd" in line)
-        return _split_lines(fixed.encode("utf-8"))[0], invalid
-    return pc.utf8_rtrim(array, characters="\r\n"), invalid
+        return _split_lines(fixed.encode("utf-8"), trim)[0], invalid
+    return (pc.utf8_rtrim(array, characters="\r\n") if trim else array), invalid
 
 
 def _docker_table(lines: pa.Array) -> pa.Table:
+    """Split ``TIME TEXT\n`` lines (line ends kept) into a time column and a text column.
+
+    `docker logs -t` prints times in a fixed 30-character layout (nanoseconds, "Z"), so the
+    common case is two byte slices; other layouts (trimmed fractions, offsets) take a regex.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    parts = pc.extract_regex(lines, rf"^(?P<ts>{_TS_BODY}) (?P<text>(?s:.*))$")
-    ok = parts.is_valid()
-    ts_text = pc.if_else(ok, parts.field(0), pa.scalar(None, pa.string()))
-    text = pc.if_else(ok, parts.field(1), lines)
+    raw = lines.view(pa.large_binary())
+    fixed = kernel(pc.match_substring_regex, lines, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")
+    newline_ended = pc.ends_with(lines, "\n")
+    simple = pc.all(fixed).as_py() and pc.all(newline_ended).as_py()
+    if simple and not pc.any(pc.ends_with(lines, "\r\n")).as_py():
+        # The common case: one byte slice per column, no regex, no trim.
+        # (not split across threads: joining the halves would copy the text once more)
+        ts_text = pc.binary_slice(raw, 0, 30).view(pa.large_string())
+        text = pc.binary_slice(raw, 31, -1).view(pa.large_string())
+    else:
+        trimmed = pc.utf8_rtrim(lines, characters="\r\n")
+        parts = pc.extract_regex(trimmed, rf"^(?P<ts>{_TS_BODY}) (?P<text>(?s:.*))$")
+        ok = parts.is_valid()
+        ts_text = pc.if_else(
+            ok, parts.field("ts").cast(pa.large_string()), pa.scalar(None, pa.large_string())
+        )
+        text = pc.if_else(ok, parts.field("text").cast(pa.large_string()), trimmed)
     ts = pc.cast(ts_text, pa.timestamp("ns", tz="UTC"))
     stream = pa.nulls(len(lines), pa.string())
-    return pa.table({"ts": ts, "stream": stream, "text": pc.cast(text, pa.large_string())})
+    return pa.table({"ts": ts, "stream": stream, "text": text})
 
 
 def _json_file_table(data: bytes, lines: pa.Array) -> tuple[pa.Table, int, int]:
@@ -269,7 +295,7 @@ def read_log(path: str, data: bytes | None = None) -> tuple[pa.Table, InputInfo,
     if data is None:
         data, notes = read_bytes(path)
     form = sniff_form(data)
-    lines, invalid = _split_lines(data)
+    lines, invalid = _split_lines(data, trim=form != FORM_DOCKER)
     counts = {"invalid_utf8": invalid, "partial_merged": 0, "broken_json": 0}
     if form == FORM_DOCKER:
         table = _docker_table(lines)
@@ -316,12 +342,9 @@ def combine(
                 "source": pa.array([], pa.int32()),
             }
         )
-    duplicates = 0
-    ts_ns = table.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
-    known = ~np.isnan(ts_ns.astype("float64")) if table.column("ts").null_count else None
     if table.num_rows and (len(tables) > 1 or not _is_sorted(table)):
         # Lines without a time keep their place relative to their own input: sort by
-        # (time, input, position), with unknown times ordered by position only.
+        # (time, input, position), with unknown times last.
         order = pc.sort_indices(
             table,
             sort_keys=[
@@ -331,19 +354,23 @@ def combine(
             ],
         )
         table = table.take(order)
-        ts_ns = table.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    duplicates = 0
     if table.num_rows > 1:
-        ts_col = table.column("ts")
-        same_ts = pc.equal(ts_col.slice(1), ts_col.slice(0, table.num_rows - 1))
-        same_text = pc.equal(
-            table.column("text").slice(1), table.column("text").slice(0, table.num_rows - 1)
+        # A duplicate equals the line before it (after sorting) in time and text; texts are
+        # compared only where times tie, which real engine timestamps almost never do.
+        nat = np.iinfo(np.int64).min
+        ts_ns = np.asarray(
+            table.column("ts").cast(pa.int64()).fill_null(nat).to_numpy(), dtype=np.int64
         )
-        dup = pc.fill_null(pc.and_(same_ts, same_text), False)
-        dup_np = np.concatenate([[False], np.asarray(dup.to_numpy(zero_copy_only=False))])
-        duplicates = int(dup_np.sum())
+        tie = np.flatnonzero((ts_ns[1:] == ts_ns[:-1]) & (ts_ns[1:] != nat)) + 1
+        duplicate = np.zeros(table.num_rows, dtype=bool)
+        if len(tie):
+            text = table.column("text")
+            same = pc.equal(text.take(pa.array(tie)), text.take(pa.array(tie - 1)))
+            duplicate[tie[np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)]] = True
+        duplicates = int(duplicate.sum())
         if duplicates:
-            table = table.filter(pa.array(~dup_np))
-    del known, ts_ns
+            table = table.filter(pa.array(~duplicate))
     notes = [note for info in infos for note in info.notes]
     if duplicates:
         notes.append(f"{duplicates} duplicate line(s) (same time and text) were counted once")

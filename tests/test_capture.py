@@ -116,3 +116,30 @@ def test_standin_session_matches_its_client_view():
     assert summary["data_quality"]["ambiguous_pairings"] == 2
     assert summary["throughput"]["max_in_flight"] == 2
     assert summary["errors"]["by_class"]["usage_limit"] == 1
+
+
+def test_vectorised_error_classes_agree_with_the_per_row_rules():
+    import numpy as np
+
+    from claude_perf.requests import classify_error, classify_errors
+
+    cases = [
+        (401, None, True),
+        (422, None, True),
+        (429, None, True),
+        (504, None, True),
+        (200, "Claude AI usage limit reached|1795935600", True),
+        (200, "Invalid API key · Please run /login", True),
+        (200, "Request timed out after 150s", True),
+        (200, "Command failed with exit code 1 (exit code: 1)", False),
+        (200, "Command failed with exit code 1 (exit code: 1)", True),
+        (500, "Command failed with exit code 1", True),
+        (500, "Traceback: KeyError", True),
+        (200, "something odd", True),
+        (529, "Overloaded", True),
+    ] * 10  # more than the small-input threshold, so the vectorised path runs
+    status = np.array([c[0] for c in cases])
+    texts = np.array([c[1] for c in cases], dtype=object)
+    known = np.array([c[2] for c in cases])
+    expected = [classify_error(s, [t] if t else [], k) for s, t, k in cases]
+    assert list(classify_errors(status, texts, known)) == expected
