@@ -35,8 +35,8 @@ _KIND_COLOURS = {"model": "#1f77b4", "health": "#2ca02c", "error": "#d62728"}
 def _label(text: str | None) -> str:
     from claude_perf.redact import redact
 
-    if text is None:
-        return "(unknown)"
+    if not isinstance(text, str):
+        return "(model not logged)"
     clean = "".join(ch if ch.isprintable() else " " for ch in redact(text))
     clean = clean if len(clean) <= 30 else clean[:29] + "…"
     return clean
@@ -81,10 +81,11 @@ def latency_by_model(requests: pd.DataFrame) -> bytes | None:
     ]
     if model.empty:
         return None
-    keys = model["model"].astype(object).where(model["model"].notna(), None)
-    counts = keys.fillna("\0").value_counts()
+    # "\0" stands for "no model logged" (None or NaN alike) so that it groups and sorts.
+    keys = model["model"].map(lambda m: m if isinstance(m, str) else "\0")
+    counts = keys.value_counts()
     names = sorted(counts.index, key=lambda n: (-int(counts[n]), str(n)))
-    data = [model[keys.fillna("\0") == n]["latency_s"].to_numpy(dtype=float) for n in names]
+    data = [model[keys == n]["latency_s"].to_numpy(dtype=float) for n in names]
     fig, ax = _figure()
     ax.boxplot(data, orientation="horizontal", showfliers=False, widths=0.5)
     for i, values in enumerate(data, start=1):
@@ -92,7 +93,7 @@ def latency_by_model(requests: pd.DataFrame) -> bytes | None:
     ax.set_yticks(
         range(1, len(names) + 1),
         [
-            f"{_label(None if n == chr(0) else n)} (n={len(d)})"
+            f"{_label(None if n == chr(0) else n)} (n={len(d)})"  # chr(0): no model logged
             for n, d in zip(names, data, strict=True)
         ],
     )
