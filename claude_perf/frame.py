@@ -52,6 +52,10 @@ _PYLOG = (
     r"^(?P<asctime>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)?) - (?P<logger>\S+) - "
     r"(?P<level>[A-Z]+) - "
 )
+# The same head in its usual layout (asctime with milliseconds): checked by one anchored match
+# over the lines; logger and level are then read from the distinct remainders only.
+_PYLOG_FIXED_HEAD = r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3} - "
+_PYLOG_TAIL = r"^(?P<logger>\S+) - (?P<level>[A-Z]+) - "
 _UVICORN = r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w.]+):)"
 _FIELD_MODEL = (
     r"(?i)(?:\"model\"\s*:\s*\"|\bmodel[=:]\s*['\"]?|\bmodel ')(?P<v>[A-Za-z0-9][\w.\-:/@\[\]]*)"
@@ -128,11 +132,16 @@ def _extract(text: pa.Array, mask: np.ndarray, regex: str) -> tuple[np.ndarray, 
 
 def _field(parts: Any, name: str) -> np.ndarray:
     """A struct field as an object array, empty strings (unmatched optional groups) as None."""
+
+    return _field_values(parts.field(name))
+
+
+def _field_values(values: Any) -> np.ndarray:
+    """A string array as an object array, empty strings as None (see _field)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = parts.field(name)
     values = pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
     # Dictionary-encode first: fields repeat (paths, clients, models), so only the distinct
     # values become Python objects and the rest is an integer gather.
@@ -247,28 +256,43 @@ def _has_escape_byte(text: pa.Array) -> bool:
 
 
 def _parse_times(values: np.ndarray, timezone: str) -> np.ndarray:
-    """Application timestamps (ISO-ish strings or epoch numbers) → UTC nanoseconds (NaT if bad)."""
+    """Application timestamps (ISO-ish strings or epoch numbers) → UTC nanoseconds (NaT if bad).
+
+    Times with a zone (``Z``, ``+02:00``) are converted; times without one (Python's asctime)
+    are taken in ``timezone``. A log may mix both, so they are parsed as two groups.
+    """
     import numpy as np
     import pandas as pd
 
-    series = pd.Series(values, dtype="object").astype("str")
-    numeric = pd.to_numeric(series, errors="coerce")
-    out = pd.to_datetime(
-        series.str.replace(",", ".", regex=False), errors="coerce", format="ISO8601", utc=False
-    )
-    if getattr(out.dt, "tz", None) is None:
+    series = pd.Series(values, dtype="object").astype("str").str.replace(",", ".", regex=False)
+    nat = np.iinfo(np.int64).min
+    out = np.full(len(series), nat, dtype=np.int64)
+    zoned = series.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy(dtype=bool)
+
+    def fill(mask: np.ndarray, parsed: pd.Series) -> None:
+        stamps = parsed.astype("datetime64[ns, UTC]")
+        known = stamps.notna().to_numpy()
+        ns = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        rows = np.flatnonzero(mask)
+        out[rows[known]] = ns[known]
+
+    if zoned.any():
+        fill(zoned, pd.to_datetime(series[zoned], errors="coerce", format="ISO8601", utc=True))
+    naive = ~zoned
+    if naive.any():
+        parsed = pd.to_datetime(series[naive], errors="coerce", format="ISO8601")
         try:
-            out = out.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
         except Exception:  # an unknown zone name: fall back to UTC rather than fail the run
-            out = out.dt.tz_localize("UTC")
-    out = out.dt.tz_convert("UTC")
-    epoch = numeric.notna() & out.isna()
+            local = parsed.dt.tz_localize("UTC")
+        fill(naive, local.dt.tz_convert("UTC"))
+    # Epoch numbers (pino's milliseconds, or seconds) where nothing else parsed.
+    numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    epoch = (out == nat) & ~np.isnan(numeric)
     if epoch.any():
-        seconds = numeric[epoch].where(numeric[epoch] < 1e11, numeric[epoch] / 1000.0)
-        out = out.copy()
-        out[epoch] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
-    values_ns = out.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]")
-    return np.asarray(values_ns.view(np.int64))
+        seconds = np.where(numeric[epoch] < 1e11, numeric[epoch], numeric[epoch] / 1000.0)
+        fill(epoch, pd.Series(pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")))
+    return out
 
 
 def classify(lines: pa.Table, config: Config) -> Entries:
@@ -278,7 +302,14 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     import pyarrow.compute as pc
 
     n = lines.num_rows
-    text = lines.column("text").combine_chunks() if n else pa.array([], pa.large_string())
+    column = lines.column("text")
+    if not n:
+        text = pa.array([], pa.large_string())
+    elif column.num_chunks == 1:
+        text = column.chunk(0)  # combine_chunks would copy even a single chunk (97 MB at 1M lines)
+    else:
+        text = column.combine_chunks()
+    del column
     if n and _has_escape_byte(text):
         text = pc.replace_substring_regex(text, _ANSI, "")
     nat = np.iinfo(np.int64).min
@@ -289,6 +320,8 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     unassigned = np.ones(n, dtype=bool)
     cols = _Columns(n)
     message_rows = np.zeros(n, dtype=bool)  # whole lines that get the field extractors
+    # Leveled lines searched through their distinct remainders: (rows, code per row, remainders)
+    shared: tuple[np.ndarray, np.ndarray, pa.Array] | None = None
 
     def claim(rows: np.ndarray, code: int) -> None:
         kind[rows] = code
@@ -319,8 +352,9 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         if "duration" in names:
             durations = _durations(_field(parts, "duration"), pattern.duration_unit)
             cols.add("duration_s", rows, durations)
-        if "ts" in names:
-            cols.add("app_time", rows, _field(parts, "ts"))
+        no_time = ts_ns[rows] == nat
+        if "ts" in names and no_time.any():
+            cols.add("app_time", rows[no_time], _field(parts.filter(pa.array(no_time)), "ts"))
         cols.add("role", rows, np.full(len(rows), pattern.role, dtype=object))
         message_rows[rows] = True
 
@@ -347,13 +381,54 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         cols.add("role", rows, np.full(len(rows), "end", dtype=object))
 
     # 4. Leveled lines: Python logging with asctime, uvicorn's own lines, logging's default.
-    rows, parts = _extract(text, test(pc.match_substring_regex, r"^\d{4}-"), _PYLOG)
-    if parts is not None and len(rows):
-        claim(rows, K_LEVELED)
-        cols.add("level", rows, _field(parts, "level"))
-        cols.add("logger", rows, _field(parts, "logger"))
-        cols.add("app_time", rows, _field(parts, "asctime"))
-        message_rows[rows] = True
+    # The common asctime layout (23 characters, then " - ") is checked by one anchored match and
+    # cut off; what follows repeats (a few dozen distinct messages per proxy), so the logger and
+    # level, and later the message fields, are read once per distinct tail.
+    candidates = np.flatnonzero(test(pc.match_substring_regex, r"^\d{4}-"))
+    if len(candidates):
+        sub = text if len(candidates) == n else text.take(pa.array(candidates))
+        fixed = _np_bool(_kernel(pc.match_substring_regex, sub, _PYLOG_FIXED_HEAD))
+        fixed_rows = candidates[fixed]
+        if len(fixed_rows):
+            fixed_text = sub if fixed.all() else sub.filter(pa.array(fixed))
+            encoded = pc.dictionary_encode(pc.utf8_slice_codeunits(fixed_text, 26, 1 << 62))
+            del fixed_text
+            tails = encoded.dictionary
+            codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+            del encoded
+            head = pc.extract_regex(tails, _PYLOG_TAIL)
+            tail_ok = _np_bool(head.is_valid())
+            line_ok = tail_ok[codes]
+            rows = fixed_rows[line_ok]
+            if len(rows):
+                codes = codes[line_ok]
+                claim(rows, K_LEVELED)
+                level_u = np.full(len(tails), None, dtype=object)
+                logger_u = np.full(len(tails), None, dtype=object)
+                valid_head = head.filter(pa.array(tail_ok))
+                level_u[tail_ok] = _field(valid_head, "level")
+                logger_u[tail_ok] = _field(valid_head, "logger")
+                cols.add("level", rows, level_u[codes])
+                cols.add("logger", rows, logger_u[codes])
+                no_time = ts_ns[rows] == nat
+                if no_time.any():
+                    stamps = pc.utf8_slice_codeunits(text.take(pa.array(rows[no_time])), 0, 23)
+                    cols.add("app_time", rows[no_time], _field_values(stamps))
+                shared = (rows, codes, tails)
+        rest = np.zeros(n, dtype=bool)
+        rest[candidates[~fixed]] = True
+        rows, parts = _extract(text, rest, _PYLOG)
+        if parts is not None and len(rows):
+            claim(rows, K_LEVELED)
+            cols.add("level", rows, _field(parts, "level"))
+            cols.add("logger", rows, _field(parts, "logger"))
+            no_time = ts_ns[rows] == nat
+            if no_time.any():
+                cols.add(
+                    "app_time", rows[no_time], _field(parts.filter(pa.array(no_time)), "asctime")
+                )
+            message_rows[rows] = True
+        del sub
     rows, parts = _extract(text, test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN)
     if parts is not None and len(rows):
         claim(rows, K_LEVELED)
@@ -374,7 +449,8 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     rows, parts = _extract(text, json_like, _FIELD_JSON_LEVEL)
     if parts is not None and len(rows):
         cols.add("level", rows, _json_levels(_field(parts, "v")))
-    rows, parts = _extract(text, json_like, _FIELD_JSON_TIME)
+    no_time = json_like & (ts_ns == nat)  # the application's time matters only without the engine's
+    rows, parts = _extract(text, no_time, _FIELD_JSON_TIME)
     if parts is not None and len(rows):
         cols.add("app_time", rows, _field(parts, "v"))
     for regex, name in ((_FIELD_JSON_PATH, "path"), (_FIELD_JSON_METHOD, "method")):
@@ -394,8 +470,9 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         _mark_continuations(text, kind, ts_ns, other, nat)
 
     # Message text of leveled lines, JSON, kv and pattern lines gets the field extractors.
-    message_text, message_index = _message_text(text, message_rows)
-    _extract_fields(message_text, message_index, cols)
+    message_text, expand = _message_text(text, message_rows, shared)
+    _extract_fields(message_text, expand, cols)
+    del message_text
 
     events = _events_frame(text, kind, ts_ns, cols, config)
     counts = np.bincount(kind, minlength=len(KINDS)) if n else np.zeros(len(KINDS), dtype=int)
@@ -430,20 +507,53 @@ def _mark_continuations(
     kind[candidate & (head.to_numpy() == K_LEVELED)] = K_CONT
 
 
-def _message_text(text: pa.Array, message_rows: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """The lines to search for fields, and their row numbers."""
+def _message_text(
+    text: pa.Array,
+    message_rows: np.ndarray,
+    shared: tuple[np.ndarray, np.ndarray, pa.Array] | None,
+) -> tuple[pa.Array, Any]:
+    """The texts to search for fields, and how to turn their positions into line rows.
+
+    The distinct leveled remainders (``shared``) come first, then the whole lines in
+    ``message_rows``. The returned function maps (positions, values) in the searched texts to
+    (line rows, values), a distinct remainder standing for every line that ends with it.
+    """
     import numpy as np
     import pyarrow as pa
 
     rows = np.flatnonzero(message_rows)
-    if len(rows) == len(text):
-        return text, rows
-    return (text.take(pa.array(rows)) if len(rows) else pa.array([], pa.large_string())), rows
+    whole = text if len(rows) == len(text) else text.take(pa.array(rows))
+    if shared is None:
+
+        def direct(positions: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return rows[positions], values
+
+        return whole, direct
+    shared_rows, codes, tails = shared
+    k = len(tails)
+    texts = pa.concat_arrays([tails.cast(pa.large_string()), whole.cast(pa.large_string())])
+
+    def expand(positions: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        split = int(np.searchsorted(positions, k))
+        lookup = np.full(k, -1, dtype=np.int64)
+        lookup[positions[:split]] = np.arange(split)
+        chosen = lookup[codes]
+        hit = chosen >= 0
+        return (
+            np.concatenate([shared_rows[hit], rows[positions[split:] - k]]),
+            np.concatenate([values[:split][chosen[hit]], values[split:]]),
+        )
+
+    return texts, expand
 
 
-def _extract_fields(messages: pa.Array, index: np.ndarray, cols: _Columns) -> None:
-    """Model, status, duration, request id, method/path and start/end words from message text."""
+def _extract_fields(messages: pa.Array, expand: Any, cols: _Columns) -> None:
+    """Model, status, duration, request id, method/path and start/end words from message text.
+
+    ``expand`` maps (positions in ``messages``, values) to (line rows, values).
+    """
     import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if len(messages) == 0:
@@ -452,18 +562,29 @@ def _extract_fields(messages: pa.Array, index: np.ndarray, cols: _Columns) -> No
 
     def run(prefilter: np.ndarray, regex: str) -> tuple[np.ndarray, Any]:
         rows, parts = _extract(messages, prefilter, regex)
-        return index[rows], parts
+        return rows, parts
+
+    def add(name: str, rows: np.ndarray, values: np.ndarray) -> None:
+        cols.add(name, *expand(rows, values))
 
     rows, parts = run(_contains(messages, everything, "model", ignore_case=True), _FIELD_MODEL)
     if parts is not None:
-        cols.add("model", rows, _field(parts, "v"))
+        add("model", rows, _field(parts, "v"))
     rows, parts = run(_contains(messages, everything, "status", ignore_case=True), _FIELD_STATUS)
     if parts is not None:
-        cols.add("status", rows, _field(parts, "v"))
+        add("status", rows, _field(parts, "v"))
     # One pass finds the lines that can hold a duration, request id or start/end word at all;
-    # the specific regexes then run on those only.
-    rare = _np_bool(_kernel(pc.match_substring_regex, messages, _RARE_WORDS))
-    keyed = _regex_on(messages, rare, _DURATION_WORDS)
+    # the specific regexes then run on those only (taken out once).
+    rare_rows = np.flatnonzero(_np_bool(_kernel(pc.match_substring_regex, messages, _RARE_WORDS)))
+    rare_text = messages if len(rare_rows) == len(messages) else messages.take(pa.array(rare_rows))
+
+    def rare_where(regex: str) -> np.ndarray:
+        out = np.zeros(len(messages), dtype=bool)
+        if len(rare_rows):
+            out[rare_rows[_np_bool(_kernel(pc.match_substring_regex, rare_text, regex))]] = True
+        return out
+
+    keyed = rare_where(_DURATION_WORDS)
     rows, parts = run(keyed, _FIELD_DURATION)
     if parts is not None:
         keys = np.char.lower(_field(parts, "k").astype(str))
@@ -472,22 +593,22 @@ def _extract_fields(messages: pa.Array, index: np.ndarray, cols: _Columns) -> No
         # number after a plain key is taken as seconds, the unit of Python's time.monotonic().
         key_ms = np.char.endswith(keys, "ms") | np.isin(keys, ["responsetime", "response_time"])
         units = np.where(units == "None", np.where(key_ms, "ms", "s"), units)
-        cols.add("duration_s", rows, _durations_with_units(_field(parts, "v"), units))
-    prose = _regex_on(messages, rare, r"\b(?:in|after) \d")
+        add("duration_s", rows, _durations_with_units(_field(parts, "v"), units))
+    prose = rare_where(r"\b(?:in|after) \d")
     rows, parts = run(prose, _FIELD_PROSE_DURATION)
     if parts is not None:
-        cols.add("duration_s", rows, _durations_with_units(_field(parts, "v"), _field(parts, "u")))
-    rows, parts = run(_regex_on(messages, rare, _ID_WORDS), _FIELD_REQUEST_ID)
+        add("duration_s", rows, _durations_with_units(_field(parts, "v"), _field(parts, "u")))
+    rows, parts = run(rare_where(_ID_WORDS), _FIELD_REQUEST_ID)
     if parts is not None:
-        cols.add("request_id", rows, _field(parts, "v"))
+        add("request_id", rows, _field(parts, "v"))
     rows, parts = run(_contains(messages, everything, " /"), _FIELD_METHOD_PATH)
     if parts is not None:
-        cols.add("method", rows, _field(parts, "method"))
-        cols.add("path", rows, _field(parts, "path"))
-    end = _regex_on(messages, rare, _END_WORDS)
-    start = _regex_on(messages, rare, _START_WORDS) & ~end
-    cols.add("role", index[end], np.full(int(end.sum()), "end", dtype=object))
-    cols.add("role", index[start], np.full(int(start.sum()), "start", dtype=object))
+        add("method", rows, _field(parts, "method"))
+        add("path", rows, _field(parts, "path"))
+    end = rare_where(_END_WORDS)
+    start = rare_where(_START_WORDS) & ~end
+    add("role", np.flatnonzero(end), np.full(int(end.sum()), "end", dtype=object))
+    add("role", np.flatnonzero(start), np.full(int(start.sum()), "start", dtype=object))
 
 
 def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:

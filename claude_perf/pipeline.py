@@ -81,11 +81,19 @@ def analyse(
 ) -> Analysis:
     """Run every pure stage over lines already read."""
     entries = classify(logs.table, config)
+    _release_memory()
     requests = assemble(entries, config)
     window = window_of(logs, entries)
     metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
     quality = _quality(logs, entries, requests, metrics)
     return Analysis(config, logs, entries, requests, metrics, quality, samples, containers)
+
+
+def _release_memory() -> None:
+    """Hand Arrow's freed blocks back to the system (mimalloc keeps ~170 MB at 1M lines)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _quality(logs: LogLines, entries: Entries, requests: Requests, metrics: Metrics) -> DataQuality:

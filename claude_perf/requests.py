@@ -346,7 +346,7 @@ def _by_request_id(ev: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, in
     errors = sub[sub["is_error"]]
     error_groups = errors.groupby("request_id")["message"]
     counts = error_groups.size()
-    texts = error_groups.agg(lambda m: "\n".join(str(x) for x in m if isinstance(x, str)))
+    texts = _joined(errors["request_id"], errors["message"])
     firsts = error_groups.first()
     unmatched = int((~starts["request_id"].drop_duplicates().isin(ends["request_id"])).sum())
     ids = ends["request_id"]
@@ -364,6 +364,30 @@ def _by_request_id(ev: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, in
         }
     )
     return part.reset_index(drop=True), unmatched
+
+
+def _joined(keys: pd.Series, messages: pd.Series) -> pd.Series:
+    """Per key, its messages (strings only) joined by newlines, in order; indexed by key.
+
+    Most keys have one message: those skip the per-group call of a groupby aggregation.
+    """
+    import pandas as pd
+
+    shared = keys.duplicated(keep=False).to_numpy()
+    single_keys = keys[~shared].to_numpy()
+    single = pd.Series(
+        [m if isinstance(m, str) else "" for m in messages[~shared].tolist()],
+        index=pd.Index(single_keys),
+        dtype=object,
+    )
+    if not shared.any():
+        return single
+    several = (
+        messages[shared]
+        .groupby(keys[shared].to_numpy(), sort=False)
+        .agg(lambda m: "\n".join(str(x) for x in m if isinstance(x, str)))
+    )
+    return pd.concat([single, several.astype(object)])
 
 
 def _attach_models(
@@ -477,7 +501,7 @@ def _attach_errors(
         grouped = frame.groupby("end", sort=False)["message"]
         sizes = grouped.size()
         count[sizes.index.to_numpy()] = sizes.to_numpy()
-        joined = grouped.agg(lambda m: "\n".join(str(x) for x in m if isinstance(x, str)))
+        joined = _joined(frame["end"], frame["message"])
         text[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
         firsts = grouped.first()
         first[firsts.index.to_numpy()] = firsts.to_numpy(dtype=object)
@@ -526,21 +550,19 @@ def _finish(raw: pd.DataFrame, ev: pd.DataFrame, ts: np.ndarray, config: Config)
         explicit & (end_ns != _NAT), end_ns - np.nan_to_num(duration * 1e9).astype(np.int64), _NAT
     )
     start_ns = np.where(start_ns != _NAT, start_ns, derived)
-    status = ev["status"].to_numpy(dtype=object)[pos]
-    status_int = (
-        np.array([int(s) if s is not None and s == s else 0 for s in status], dtype=np.int64)
-        if len(pos)
-        else np.zeros(0, np.int64)
-    )
+    status_int = ev["status"].to_numpy(dtype=np.int64, na_value=0)[pos]
     n_errors = raw["error_count"].to_numpy(dtype=np.int64)
     kind = raw["kind"].to_numpy(dtype=object)
     failed = (status_int >= 400) | (n_errors > 0)
     models = raw["model"].to_numpy(dtype=object)
-    unique_models = {m for m in models if isinstance(m, str)}
-    family_map = {m: family_of(m, config.aliases) for m in unique_models}
-    families = np.array(
-        [family_map.get(m) if isinstance(m, str) else None for m in models], dtype=object
+    # Per distinct model name, not per request.
+    model_codes, unique_models = pd.factorize(pd.Series(models, dtype=object))
+    unique_families = np.array(
+        [family_of(m, config.aliases) if isinstance(m, str) else None for m in unique_models]
+        + [None],
+        dtype=object,
     )
+    families = unique_families[model_codes]  # code -1 (no model) picks the trailing None
     error_text = raw["error_text"].to_numpy(dtype=object)
     error_class = np.full(len(raw), None, dtype=object)
     classify_at = np.flatnonzero(failed & (kind != "health"))
@@ -575,7 +597,7 @@ def _finish(raw: pd.DataFrame, ev: pd.DataFrame, ts: np.ndarray, config: Config)
             "latency_source": text_col(np.where(source == "", None, source)),  # type: ignore[call-overload]
             "method": text_col(ev["method"].to_numpy(dtype=object)[pos]),
             "path": text_col(ev["path"].to_numpy(dtype=object)[pos]),
-            "status": pd.array([int(s) if s else None for s in status_int.tolist()], dtype="Int16"),
+            "status": pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0),
             "client": text_col(clients),
             "in_container": in_container,
             "model": text_col(models),

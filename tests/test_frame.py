@@ -203,3 +203,18 @@ def test_error_records_stamped_just_after_their_access_line_stay_with_it():
     table = analyse(logs, Config()).requests.table
     assert list(table["error_class"]) == ["routing", "auth", "validation"]
     assert list(table["error_records"]) == [1, 0, 2]
+
+
+def test_application_times_may_mix_zoned_and_local_forms():
+    events = events_of(
+        '{"event": "request.start", "timestamp": "2026-11-29T10:00:00Z", "request_id": "a"}',
+        "2026-11-29 10:00:01,500 - app - INFO - request.complete request_id=a status=200",
+        '{"level":30,"time":1764410402000,"msg":"x model=opus"}',
+        '{"event": "e", "timestamp": "2026-11-29T12:00:03+02:00", "model": "opus"}',
+    ).events
+    assert [str(t) for t in events["ts"]] == [
+        "2026-11-29 10:00:00+00:00",
+        "2026-11-29 10:00:01.500000+00:00",
+        "2025-11-29 10:00:02+00:00",
+        "2026-11-29 10:00:03+00:00",
+    ]

@@ -19,6 +19,12 @@ REAL_LINES = [
     '{"event":"request.complete","requestId":"r-1","model":"opus","durationMs":5910,"status":200}',
     "model=opus duration=5.91s status=200",
     "INFO:     Application startup complete.",
+    # no engine timestamp: the application's own times, zoned and local, epoch numbers
+    "2026-11-29 00:50:49,843 - src.main - INFO - Chat completion: session_id=None, total_messages=1",
+    '{"event": "request.start", "timestamp": "2026-11-29T10:00:00Z", "request_id": "a"}',
+    '{"level":50,"time":1764410402000,"msg":"boom model=opus"}',
+    '{"event": "e", "timestamp": "2026-11-29T12:00:03+02:00", "level": "error"}',
+    'INFO:     127.0.0.1:5 - "GET /health HTTP/1.1" 200 OK',
 ]
 
 line_strategy = st.one_of(
