@@ -480,7 +480,7 @@ def _latency(c: _Context) -> Section:
             note.append(f"{mm.ambiguous} ambiguous")
         rows.append(
             _r(
-                quoted(mm.model, 60) if mm.model is not None else ours("(unknown)"),
+                quoted(mm.model, 60) if mm.model is not None else ours("(model not logged)"),
                 quoted(mm.family, 40) if mm.family is not None else ours("–"),
                 _n(mm.requests),
                 _n(st.n if st else 0),
@@ -808,7 +808,7 @@ def _reliability(c: _Context) -> Section:
                 ("Model", "Succeeded", "Failed"),
                 tuple(
                     _r(
-                        quoted(mm.model, 60) if mm.model is not None else ours("(unknown)"),
+                        quoted(mm.model, 60) if mm.model is not None else ours("(model not logged)"),
                         _share(mm.succeeded, mm.requests),
                         _n(mm.failed),
                     )
