@@ -22,6 +22,7 @@ import contextlib
 import os
 import queue
 import re
+import signal
 import struct
 import threading
 import time
@@ -38,7 +39,8 @@ from claude_perf.store import Store, store_path
 DEFAULT_PATTERN = "claude|proxy|api"
 MIN_API_VERSION = "1.35"  # `until` on logs (docker-py refuses it below 1.35)
 ONE_SHOT_API_VERSION = "1.41"
-BATCH_LINES = 5_000
+BATCH_LINES = 20_000
+BATCH_BYTES = 8 << 20  # a batch is also cut after this much log text (long lines)
 READ_BLOCK_BYTES = 1 << 20
 # Re-fetch this much before the cursor: stdout and stderr are stamped by separate copiers, so a
 # line of one stream may reach the log file just after a later-stamped line of the other.
@@ -49,6 +51,8 @@ _STREAMS = {1: "stdout", 2: "stderr"}
 _PROBE_ACTIONS = ("exec_create", "exec_start", "exec_die")
 
 Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
+INTERRUPTED_NOTE = "sampling was interrupted: the samples gathered so far are kept"
+_LOGS_INTERRUPTED = "the log fetch was interrupted"
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,23 @@ class CollectOutcome:
     containers: tuple[ContainerOutcome, ...]
     interrupted: bool = False
     notes: tuple[str, ...] = ()
+
+    @property
+    def gaps(self) -> tuple[str, ...]:
+        """Notes on data the engine could not give (a container removed, a broken stream).
+
+        These are recorded with the collect in the store, and a report over the same window
+        lists them under data quality. An interrupted collect is not a gap: what it gathered is
+        complete as far as it went, and the next collect carries on from there.
+        """
+        own = [n for n in self.notes if n != INTERRUPTED_NOTE]
+        for c in self.containers:
+            own += [
+                n if c.name in n else f"{c.name}: {n}"
+                for n in c.notes
+                if not n.startswith(_LOGS_INTERRUPTED)
+            ]
+        return tuple(own)
 
     @property
     def lines_new(self) -> int:
@@ -170,12 +191,21 @@ def connect(context: str | None = None, timeout_s: int = 120) -> Any:
         raise engine_error(exc, context_host) from exc
     except Exception as exc:  # requests/urllib3 errors carry the reason
         raise engine_error(exc, context_host) from exc
+    try:
+        check_api_version(version)
+    except EngineError:
+        client.close()
+        raise
+    return client
+
+
+def check_api_version(version: str) -> None:
+    """Refuse an Engine API older than MIN_API_VERSION (one clear line)."""
     if _version_tuple(version) < _version_tuple(MIN_API_VERSION):
         raise EngineError(
             f"the Docker Engine API {version} is too old: claude-perf needs {MIN_API_VERSION} "
             "or newer (Docker 17.12+)"
         )
-    return client
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -371,7 +401,7 @@ def iter_log_frames(raw: Any, tty: bool) -> Iterator[tuple[int, bytes]]:
         if tty:
             cut = buf.rfind(b"\n") + 1
             for line in buf[:cut].splitlines(keepends=True):
-                yield 1, line
+                yield 1, _join_tty_partials(line) if len(line) > _TTY_PARTIAL_MIN else line
             pending = buf[cut:]
             continue
         pos, size_all = 0, len(buf)
@@ -385,7 +415,30 @@ def iter_log_frames(raw: Any, tty: bool) -> Iterator[tuple[int, bytes]]:
             pos = end
         pending = buf[pos:]
     if pending and tty:
-        yield 1, pending
+        yield 1, _join_tty_partials(pending) if len(pending) > _TTY_PARTIAL_MIN else pending
+
+
+# With a TTY there are no frames, so a message over 16 KiB (which the engine logs as 16 KiB
+# partial messages, each with its own timestamp) arrives as one line with the later parts'
+# timestamps inside it, exactly 16 KiB of text apart. They are taken out here, so the line is
+# joined under its first timestamp as without a TTY.
+_PARTIAL_BYTES = 16 * 1024
+_STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")
+_STAMP_LEN = 31  # RFC3339NanoFixed and the space
+_TTY_PARTIAL_MIN = _STAMP_LEN + _PARTIAL_BYTES
+
+
+def _join_tty_partials(line: bytes) -> bytes:
+    if not _STAMP.match(line):
+        return line
+    parts = [line[: _STAMP_LEN + _PARTIAL_BYTES]]
+    pos = _STAMP_LEN + _PARTIAL_BYTES
+    while _STAMP.match(line, pos):
+        start = pos + _STAMP_LEN
+        parts.append(line[start : start + _PARTIAL_BYTES])
+        pos = start + _PARTIAL_BYTES
+    parts.append(line[pos:])
+    return b"".join(parts)
 
 
 def parse_log_lines(frames: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, str, str]]:
@@ -413,6 +466,95 @@ def parse_log_lines(frames: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, 
         yield ts, _STREAMS.get(kind, "stdout"), body.rstrip(b"\r\n").decode("utf-8", "replace")
     for kind, (ts, body) in partial.items():  # the stream ended inside a message
         yield ts, _STREAMS.get(kind, "stdout"), body.rstrip(b"\r\n").decode("utf-8", "replace")
+
+
+def _read_blocks(raw: Any) -> Iterator[bytes]:
+    while True:
+        block = raw.read(READ_BLOCK_BYTES)
+        if not block:
+            return
+        yield block
+
+
+class FrameParser:
+    """(ts_ns, stream, text) rows from the multiplexed log stream (no TTY), block by block.
+
+    The same result as ``parse_log_lines(iter_log_frames(...))`` with less work per line: the
+    frame header, the timestamp and the text are read by index from the block (the seconds of
+    the timestamp through a cache), and rows go straight into the caller's list. A frame that
+    is not the usual complete line (a partial message of a line over 16 KiB, a line ending in
+    several CR/LF, an unknown stream) takes the general path.
+    """
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.cache: dict[bytes, int] = {}
+        self.partial: dict[int, tuple[int, bytes]] = {}
+
+    def feed(self, block: bytes, rows: list[tuple[int, str, str]]) -> None:
+        buf = self.pending + block if self.pending else block
+        unpack = _HEADER.unpack_from
+        append = rows.append
+        cached = self.cache.get
+        partial = self.partial
+        size_all = len(buf)
+        pos = 0
+        while pos + 8 <= size_all:
+            kind, size = unpack(buf, pos)
+            start = pos + 8
+            end = start + size
+            if end > size_all:
+                break
+            pos = end
+            # "2006-01-02T15:04:05.999999999Z text\n": a stamp of 30 bytes, then a space
+            if (
+                size > 31
+                and buf[start + 30] == 32
+                and buf[start + 29] == 90
+                and buf[start + 19] == 46
+                and buf[end - 1] == 10
+                and buf[end - 2] != 13
+                and kind in _STREAMS
+                and not partial
+            ):
+                base = cached(buf[start : start + 19])
+                if base is None:
+                    nanos = int(buf[start + 20 : start + 29])
+                    base = _ts_ns(buf[start : start + 30], self.cache) - nanos
+                append(
+                    (
+                        base + int(buf[start + 20 : start + 29]),
+                        _STREAMS[kind],
+                        buf[start + 31 : end - 1].decode("utf-8", "replace"),
+                    )
+                )
+            else:
+                self._general(kind, buf[start:end], rows)
+        self.pending = buf[pos:]
+
+    def _general(self, kind: int, payload: bytes, rows: list[tuple[int, str, str]]) -> None:
+        space = payload.find(b" ")
+        if space < 0:
+            return  # no timestamp: cannot happen with timestamps=1; invent no time
+        ts = _ts_ns(payload[:space], self.cache)
+        body = payload[space + 1 :]
+        if kind in self.partial:
+            first_ts, head = self.partial.pop(kind)
+            ts, body = first_ts, head + body
+        if not body.endswith(b"\n"):
+            self.partial[kind] = (ts, body)
+            return
+        rows.append(
+            (ts, _STREAMS.get(kind, "stdout"), body.rstrip(b"\r\n").decode("utf-8", "replace"))
+        )
+
+    def finish(self, rows: list[tuple[int, str, str]]) -> None:
+        """The stream ended: a message cut off inside is kept as it is."""
+        for kind, (ts, body) in self.partial.items():
+            rows.append(
+                (ts, _STREAMS.get(kind, "stdout"), body.rstrip(b"\r\n").decode("utf-8", "replace"))
+            )
+        self.partial.clear()
 
 
 def open_log_stream(api: Any, container_id: str, since_ns: int | None, until_ns: int | None) -> Any:
@@ -483,30 +625,66 @@ def collect_logs(
     rows: list[tuple[int, str, str]] = []
     read = 0
     try:
-        for row in parse_log_lines(iter_log_frames(response.raw, tty)):
-            rows.append(row)
-            if len(rows) >= batch_lines:
-                read += len(rows)
-                batches.put(rows)
-                rows = []
-                if failure:
-                    break
+        if tty:
+            for row in parse_log_lines(iter_log_frames(response.raw, tty)):
+                rows.append(row)
+                if len(rows) >= batch_lines:
+                    read += len(rows)
+                    batches.put(rows)
+                    rows = []
+                    if failure:
+                        break
+        else:
+            parser = FrameParser()
+            unread = 0  # body bytes parsed into ``rows``
+            for block in _read_blocks(response.raw):
+                unread += len(block)
+                parser.feed(block, rows)
+                if len(rows) >= batch_lines or unread >= BATCH_BYTES:
+                    read += len(rows)
+                    batches.put(rows)
+                    rows, unread = [], 0
+                    if failure:
+                        break
+            else:
+                parser.finish(rows)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see _sigterm_as_interrupt)
+        notes.append(
+            f"{_LOGS_INTERRUPTED} after {read + len(rows)} line(s): what arrived is kept, "
+            "collect again to complete it"
+        )
     except Exception as exc:  # the engine dropped the stream (container removed, engine stopped)
         notes.append(
             f"the log stream broke after {read + len(rows)} line(s) ({type(exc).__name__}); "
             "what arrived is kept, collect again to complete it"
         )
     finally:
-        if rows and not failure:
-            batches.put(rows)
-        batches.put(None)
-        writer.join()
+        # Everything read is stored before returning, even when interrupted: a second Ctrl-C
+        # while the writer finishes is ignored here (the writer thread cannot be stopped
+        # half-way safely; each batch is one transaction anyway).
+        _put_and_join(batches, None if failure or not rows else rows, writer)
         with contextlib.suppress(Exception):
             response.close()
     if failure:
         raise failure[0]
     seen, new = totals["seen"], totals["new"]
     return seen, new, notes
+
+
+def _put_and_join(
+    batches: queue.Queue[list[tuple[int, str, str]] | None],
+    rows: list[tuple[int, str, str]] | None,
+    writer: threading.Thread,
+) -> None:
+    pending: list[list[tuple[int, str, str]] | None] = [rows, None] if rows else [None]
+    while pending or writer.is_alive():
+        try:
+            while pending:
+                batches.put(pending[0])
+                pending.pop(0)
+            writer.join()
+        except KeyboardInterrupt:
+            continue
 
 
 # --------------------------------------------------------------------------- samples
@@ -532,8 +710,9 @@ def sample_containers(
 ) -> tuple[dict[str, int], list[str], bool]:
     """Sample every target each interval (one sample without a duration).
 
-    Returns (samples per container id, notes, interrupted). Ctrl-C stops after the rounds
-    already stored. ``primed`` is (monotonic time, frames) read earlier as the first readings.
+    Returns (samples per container id, notes, interrupted). Ctrl-C (and SIGTERM, see
+    ``_sigterm_as_interrupt``) stops after the rounds already stored. ``primed`` is (monotonic
+    time, frames) read earlier as the first readings.
     """
     from docker.errors import APIError, NotFound
 
@@ -604,16 +783,17 @@ def sample_containers(
                     except ValueError:  # a stopped container's frame has no read time: a gap
                         continue
                     batch.append((key, row))
-                    counts[cid] += 1
                 if batch:
                     store.add_samples(batch)
+                    for key_and_row in batch:  # counted once committed
+                        counts[key_and_row[1].container_id] += 1
                 previous.update(frames)
                 if progress:
                     progress("samples", done + 1, rounds)
         except KeyboardInterrupt:
             interrupted = True
     if interrupted:
-        notes.append("sampling was interrupted: the samples gathered so far are kept")
+        notes.append(INTERRUPTED_NOTE)
     return counts, notes, interrupted
 
 
@@ -634,7 +814,7 @@ def _now_iso() -> str:
 
 def collect(request: CollectRequest) -> CollectOutcome:
     """Resolve targets, then store facts, events, logs, and samples for each."""
-    from docker.errors import APIError, NotFound
+    from docker.errors import APIError
 
     if request.interval_s <= 0:
         raise UsageError("--interval must be positive")
@@ -643,6 +823,19 @@ def collect(request: CollectRequest) -> CollectOutcome:
     client = connect(request.context)
     try:
         targets = resolve_targets(client, request, request.pattern)
+        return _collect_into_store(client, targets, request)
+    except APIError as exc:
+        raise EngineError(f"the Docker Engine refused: {exc.explanation or exc}") from exc
+    except (ConnectionError, OSError) as exc:
+        raise engine_error(exc) from exc
+    finally:
+        client.close()
+
+
+def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectRequest) -> Any:
+    from docker.errors import APIError, NotFound
+
+    with _sigterm_as_interrupt():
         try:
             cgroup = client.info().get("CgroupVersion")
         except APIError:
@@ -666,64 +859,79 @@ def collect(request: CollectRequest) -> CollectOutcome:
                 keyed.append((key, container))
                 per[container.id] = {"seen": 0, "new": 0, "events": 0, "notes": []}
 
-            def pass_over(containers: Sequence[tuple[int, Any]]) -> None:
-                for key, container in containers:
-                    entry = per[container.id]
-                    try:
-                        container.reload()
-                    except NotFound:
-                        entry["notes"].append(
-                            f"container {container.name} was removed during the collect; "
-                            "what arrived before is kept"
-                        )
-                        continue
-                    store.save_container(container_facts(container.attrs, cgroup_version))
-                    created_s = int(_created_ns(container.attrs) // NS_PER_S)
-                    since_s = max(created_s, (request.since_ns or 0) // NS_PER_S)
-                    until_s = (request.until_ns or now_ns()) // NS_PER_S + 1
-                    try:
-                        events = engine_events(client, container.id, since_s, until_s)
-                        entry["events"] += store.add_events(key, events)
-                    except APIError as exc:
-                        entry["notes"].append(f"events unavailable: {exc.explanation}")
-                    tty = bool(container.attrs.get("Config", {}).get("Tty"))
-                    try:
-                        seen, new, notes = collect_logs(
-                            client.api,
-                            store,
-                            key,
-                            container.id,
-                            tty,
-                            request.since_ns,
-                            request.until_ns,
-                            request.batch_lines,
-                            request.progress,
-                        )
-                    except NotFound:
-                        entry["notes"].append(f"container {container.name} was removed")
-                        continue
-                    except APIError as exc:
-                        entry["notes"].append(f"logs unavailable: {exc.explanation}")
-                        continue
-                    entry["seen"] += seen
-                    entry["new"] += new
-                    entry["notes"] += notes
+            def pass_over(containers: Sequence[tuple[int, Any]]) -> bool:
+                """One log pass over every target; False when it was interrupted."""
+                try:
+                    for key, container in containers:
+                        if not fetch(key, container):
+                            return False
+                except KeyboardInterrupt:  # outside the log fetch (facts, events): stop here
+                    return False
+                return True
+
+            def fetch(key: int, container: Any) -> bool:
+                entry = per[container.id]
+                try:
+                    container.reload()
+                except NotFound:
+                    entry["notes"].append(
+                        f"container {container.name} was removed during the collect; "
+                        "what arrived before is kept"
+                    )
+                    return True
+                store.save_container(container_facts(container.attrs, cgroup_version))
+                created_s = int(_created_ns(container.attrs) // NS_PER_S)
+                since_s = max(created_s, (request.since_ns or 0) // NS_PER_S)
+                until_s = (request.until_ns or now_ns()) // NS_PER_S + 1
+                try:
+                    events = engine_events(client, container.id, since_s, until_s)
+                    entry["events"] += store.add_events(key, events)
+                except APIError as exc:
+                    entry["notes"].append(f"events unavailable: {exc.explanation}")
+                tty = bool(container.attrs.get("Config", {}).get("Tty"))
+                try:
+                    seen, new, notes = collect_logs(
+                        client.api,
+                        store,
+                        key,
+                        container.id,
+                        tty,
+                        request.since_ns,
+                        request.until_ns,
+                        request.batch_lines,
+                        request.progress,
+                    )
+                except NotFound:
+                    entry["notes"].append(f"container {container.name} was removed")
+                    return True
+                except APIError as exc:
+                    entry["notes"].append(f"logs unavailable: {exc.explanation}")
+                    return True
+                entry["seen"] += seen
+                entry["new"] += new
+                entry["notes"] += notes
+                return not any(n.startswith(_LOGS_INTERRUPTED) for n in notes)
 
             primed = None
+            counts: dict[str, int] = {}
+            sample_notes: list[str] = []
             if not request.duration_s:
                 primed = _prime(client, keyed)  # the log pass serves as the CPU interval
-            pass_over(keyed)
-            counts, sample_notes, interrupted = sample_containers(
-                client,
-                store,
-                keyed,
-                request.duration_s,
-                request.interval_s,
-                request.progress,
-                primed=primed,
-            )
-            if request.duration_s:
-                pass_over(keyed)  # the lines logged while we sampled
+            interrupted = not pass_over(keyed)
+            if not interrupted:
+                counts, sample_notes, interrupted = sample_containers(
+                    client,
+                    store,
+                    keyed,
+                    request.duration_s,
+                    request.interval_s,
+                    request.progress,
+                    primed=primed,
+                )
+                # The lines logged while we sampled; after an interruption too, as Ctrl-C has
+                # always done (the pass is short; a second SIGTERM ends the process at once).
+                if request.duration_s and not pass_over(keyed):
+                    interrupted = True
             outcomes = tuple(
                 ContainerOutcome(
                     id=c.id,
@@ -744,16 +952,41 @@ def collect(request: CollectRequest) -> CollectOutcome:
                     "lines_already": outcome.lines_already,
                     "samples": outcome.samples,
                     "notes": [*outcome.notes, *(n for c in outcomes for n in c.notes)],
+                    "gaps": list(outcome.gaps),
                 },
                 interrupted,
             )
             return outcome
-    except APIError as exc:
-        raise EngineError(f"the Docker Engine refused: {exc.explanation or exc}") from exc
-    except (ConnectionError, OSError) as exc:
-        raise engine_error(exc) from exc
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While collecting, the first SIGTERM stops the collect as Ctrl-C does.
+
+    ``kill`` (docs/ci.md stops a background ``collect --duration`` so) or a CI runner cancelling
+    a step sends SIGTERM; by default Python dies at once, losing the final log pass and the
+    record of the run. Here the first SIGTERM raises KeyboardInterrupt in the main thread, so
+    the collect keeps what it gathered, records itself as interrupted and exits 0; the handler
+    is then put back, so a second SIGTERM ends the process at once (every batch is one
+    transaction: the store stays consistent either way). Only in the main thread, and only when
+    nobody else (an embedding program) has set a SIGTERM handler.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
     finally:
-        client.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _prime(client: Any, keyed: Sequence[tuple[int, Any]]) -> tuple[float, dict[str, Any]] | None:

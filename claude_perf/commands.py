@@ -170,7 +170,12 @@ def report(options: ReportOptions) -> ReportOutcome:
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
     session = report_session(options)
-    analysis = analyse(session.logs, options.config, session.samples, session.containers)
+    logs = session.logs
+    if session.origin == "store" and session.notes:  # e.g. gaps a collect recorded
+        from dataclasses import replace
+
+        logs = replace(logs, notes=(*logs.notes, *session.notes))
+    analysis = analyse(logs, options.config, session.samples, session.containers)
     summary = summary_mod.build(analysis)
     model = report_model.build(analysis, report_model.report_time(options.generated_at))
     summary.update(report_model.summary_extras(model))

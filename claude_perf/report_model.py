@@ -808,7 +808,9 @@ def _reliability(c: _Context) -> Section:
                 ("Model", "Succeeded", "Failed"),
                 tuple(
                     _r(
-                        quoted(mm.model, 60) if mm.model is not None else ours("(model not logged)"),
+                        quoted(mm.model, 60)
+                        if mm.model is not None
+                        else ours("(model not logged)"),
                         _share(mm.succeeded, mm.requests),
                         _n(mm.failed),
                     )

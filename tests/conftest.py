@@ -1,21 +1,106 @@
-"""Shared fixtures. Docker-related only for now (real engine via the docker SDK)."""
+"""Shared fixtures. Docker-related only for now (real engine via the docker SDK).
+
+Containers are cleaned up per test run, never by the shared ``claude-perf-test=1`` label alone:
+every container a fixture here starts is recorded in this run's :class:`DockerRun` (its id, and
+the label ``claude-perf-test.run=<run id>`` where the fixture sets labels), and the session's
+teardown removes only those. Parallel runs (xdist workers, other sessions, a benchmark) on the
+same engine therefore never remove each other's containers. Every removal tolerates a container
+that is already gone (404) or already being removed (409).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 try:  # tests/ as a package (python -m / tests/__init__.py) or as a plain rootdir folder
-    from tests.docker_support import engine_or_skip, remove_test_containers, start_standin_proxy
-except ImportError:
-    from docker_support import (  # type: ignore[no-redef]
+    from tests.docker_support import (
+        BUSYBOX_TAG,
+        LABELS,
+        TEST_LABEL,
+        build_busybox_image,
         engine_or_skip,
-        remove_test_containers,
         start_standin_proxy,
     )
+except ImportError:
+    from docker_support import (  # type: ignore[no-redef]
+        BUSYBOX_TAG,
+        LABELS,
+        TEST_LABEL,
+        build_busybox_image,
+        engine_or_skip,
+        start_standin_proxy,
+    )
+
+RUN_LABEL = f"{TEST_LABEL}.run"
+_DOCKER_FIXTURES = {"docker_client", "docker_run", "standin_proxy", "busybox"}
+
+
+def remove_quietly(container: Any) -> None:
+    """Force-remove a container; one that is gone or already being removed is fine."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        container.remove(force=True, v=True)
+    except NotFound:
+        pass
+    except APIError as exc:  # 409: "removal of container ... is already in progress"
+        if exc.status_code != 409:
+            raise
+
+
+@dataclass
+class DockerRun:
+    """The containers this test run created, and the labels that mark them as this run's."""
+
+    client: Any
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    created: dict[str, Any] = field(default_factory=dict)  # id -> container
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Labels for a container of this run (the shared test label plus the run's own)."""
+        return {**LABELS, RUN_LABEL: self.run_id}
+
+    @property
+    def label_filter(self) -> str:
+        return f"{RUN_LABEL}={self.run_id}"
+
+    def track(self, container: Any) -> Any:
+        """Record a container this run made (for ones started without this run's labels)."""
+        self.created[container.id] = container
+        return container
+
+    def cleanup(self) -> int:
+        """Remove this run's containers only (by run label and by recorded id); how many."""
+        from docker.errors import NotFound
+
+        mine = dict(self.created)
+        for container in self.client.containers.list(
+            all=True, filters={"label": self.label_filter}
+        ):
+            mine[container.id] = container
+        for container in mine.values():
+            remove_quietly(container)
+        self.created.clear()
+        left = 0
+        for cid in mine:
+            with contextlib.suppress(NotFound):
+                self.client.containers.get(cid)
+                left += 1
+        return len(mine) - left
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the real engine carries the ``docker`` mark (``-m "not docker"``)."""
+    for item in items:
+        if _DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)
 
 
 @pytest.fixture(scope="session")
@@ -23,19 +108,56 @@ def docker_client() -> Iterator[Any]:
     """A client for a real Docker Engine (skips loudly without one; fails under CI=true)."""
     client = engine_or_skip()
     yield client
-    remove_test_containers(client)
     client.close()
 
 
+@pytest.fixture(scope="session")
+def docker_run(docker_client: Any) -> Iterator[DockerRun]:
+    """This run's container registry; its teardown removes this run's containers only."""
+    run = DockerRun(docker_client)
+    yield run
+    run.cleanup()
+
+
 @pytest.fixture
-def standin_proxy(docker_client: Any) -> Iterator[tuple[Any, str]]:
+def standin_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
     """The stand-in proxy, healthy, as ``(container, base_url)``; removed afterwards.
 
     Rate limit 14/min per client IP and API key ``tests.docker_support.DEFAULT_API_KEY``.
     """
-    name = f"claude-perf-test-standin-{uuid.uuid4().hex[:8]}"
-    container, base_url = start_standin_proxy(docker_client, name, RATE_LIMIT_PER_MIN="14")
+    name = f"claude-perf-test-standin-{docker_run.run_id}-{uuid.uuid4().hex[:8]}"
+    container, base_url = start_standin_proxy(docker_run.client, name, RATE_LIMIT_PER_MIN="14")
+    docker_run.track(container)
     try:
         yield container, base_url
     finally:
-        container.remove(force=True, v=True)
+        remove_quietly(container)
+        docker_run.created.pop(container.id, None)
+
+
+@pytest.fixture
+def busybox(docker_run: DockerRun) -> Iterator[Callable[..., Any]]:
+    """``start(command, **run_kwargs)`` runs busybox in a container of this run; removed after.
+
+    ``labels`` given to ``start`` are added to this run's labels.
+    """
+    client = docker_run.client
+    build_busybox_image(client)
+    made: list[Any] = []
+
+    def start(command: list[str], *, labels: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        container = client.containers.run(
+            BUSYBOX_TAG,
+            command,
+            name=f"claude-perf-test-bb-{docker_run.run_id}-{uuid.uuid4().hex[:8]}",
+            labels={**docker_run.labels, **(labels or {})},
+            detach=True,
+            **kwargs,
+        )
+        made.append(docker_run.track(container))
+        return container
+
+    yield start
+    for container in made:
+        remove_quietly(container)
+        docker_run.created.pop(container.id, None)

@@ -8,6 +8,8 @@ figures read at the same moment. Synchronisation is by polling with bounded dead
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import signal
 import sqlite3
@@ -17,7 +19,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +30,10 @@ from claude_perf.durations import engine_timestamp, now_ns, parse_instant_ns
 from claude_perf.store import Store
 
 try:
-    from tests.docker_support import (
-        BUSYBOX_TAG,
-        LABELS,
-        Step,
-        build_busybox_image,
-        drive_workload,
-        logs_text,
-    )
+    from tests.docker_support import Step, drive_workload, logs_text
 except ImportError:
-    from docker_support import (  # type: ignore[no-redef]
-        BUSYBOX_TAG,
-        LABELS,
-        Step,
-        build_busybox_image,
-        drive_workload,
-        logs_text,
-    )
+    from docker_support import Step, drive_workload, logs_text  # type: ignore[no-redef]
 
-pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parent.parent
 DEADLINE_S = 120.0
 
@@ -89,29 +75,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         env={**os.environ, **(env or {})},
         timeout=300,
     )
-
-
-@pytest.fixture
-def busybox(docker_client: Any) -> Iterator[Any]:
-    """Run busybox commands in labelled containers; removed afterwards."""
-    build_busybox_image(docker_client)
-    made: list[Any] = []
-
-    def start(command: list[str]) -> Any:
-        container = docker_client.containers.run(
-            BUSYBOX_TAG,
-            command,
-            name=f"claude-perf-test-bb-{uuid.uuid4().hex[:8]}",
-            labels=LABELS,
-            detach=True,
-        )
-        made.append(container)
-        return container
-
-    yield start
-    for container in made:
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
 
 
 def exited(container: Any) -> bool:
@@ -324,3 +287,343 @@ def test_missing_container_lists_running_ones(busybox: Any, tmp_path: Path) -> N
     assert len(lines) == 1, result.stderr
     assert "no container 'no-such-container-x'" in lines[0]
     assert running.name in lines[0]
+
+
+# --------------------------------------------------------------------------- more targets, paths
+
+
+def stored_rows(store: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows from a store another process or thread may be writing (no schema yet: none)."""
+    if not store.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(store, timeout=5)) as conn:
+            return list(conn.execute(sql))
+    except sqlite3.OperationalError:
+        return []
+
+
+def sample_count(store: Path) -> int:
+    rows = stored_rows(store, "SELECT COUNT(*) FROM samples")
+    return int(rows[0][0]) if rows else 0
+
+
+def ticker(lines: int | None = None) -> list[str]:
+    """A busybox command logging ``tick N`` every 0.1 s (forever, or ``lines`` times)."""
+    loop = f"[ $i -lt {lines} ]" if lines else "true"
+    return ["sh", "-c", f"i=0; while {loop}; do i=$((i+1)); echo tick $i; sleep 0.1; done"]
+
+
+def store_texts(store: Path, container_id: str) -> list[tuple[str, str]]:
+    return [
+        (str(stream), str(line))
+        for stream, line in stored_rows(
+            store,
+            "SELECT l.stream, l.line FROM log_lines l JOIN containers c ON c.key = "
+            f"l.container_key WHERE c.id = '{container_id}' ORDER BY l.ts_ns",
+        )
+    ]
+
+
+def test_label_selects_every_labelled_container_and_no_other(busybox: Any, tmp_path: Path) -> None:
+    case = uuid.uuid4().hex[:12]
+    mine = [
+        busybox(["sh", "-c", f"echo first {i}; echo second {i} >&2"], labels={"case": case})
+        for i in range(2)
+    ]
+    other = busybox(["sh", "-c", "echo not me"], labels={"case": "other-" + case})
+    for container in (*mine, other):
+        poll(lambda c=container: exited(c), "the echoes to finish")
+    store = tmp_path / "s.db"
+    result = run_cli("collect", "--label", f"case={case}", "--store", str(store))
+    assert result.returncode == 0, result.stderr
+    names = {str(r[0]) for r in stored_rows(store, "SELECT name FROM containers")}
+    assert names == {c.name for c in mine}
+    for i, container in enumerate(mine):
+        assert sorted(store_texts(store, container.id)) == [
+            ("stderr", f"second {i}"),
+            ("stdout", f"first {i}"),
+        ]
+    missing = run_cli("collect", "--label", f"case=none-{case}", "--store", str(store))
+    assert missing.returncode == 1
+    assert f"no container has the label case=none-{case}" in missing.stderr
+
+
+def test_compose_project_collects_the_projects_containers(busybox: Any, tmp_path: Path) -> None:
+    project = f"cpt{uuid.uuid4().hex[:10]}"
+    label = "com.docker.compose.project"
+    web = busybox(["sh", "-c", "echo web up"], labels={label: project})
+    worker = busybox(["sh", "-c", "echo worker up"], labels={label: project})
+    stranger = busybox(["sh", "-c", "echo elsewhere"], labels={label: project + "x"})
+    for container in (web, worker, stranger):
+        poll(lambda c=container: exited(c), "the echoes to finish")
+    outcome = collect(
+        CollectOptions(config=Config(), compose_project=project, store=tmp_path / "s.db")
+    )
+    assert {c.name for c in outcome.containers} == {web.name, worker.name}
+    assert outcome.lines_new == 2
+    assert store_texts(tmp_path / "s.db", web.id) == [("stdout", "web up")]
+    assert store_texts(tmp_path / "s.db", stranger.id) == []
+
+
+def test_report_live_collects_then_reports_the_window(busybox: Any, tmp_path: Path) -> None:
+    container = busybox(ticker(20))
+    poll(lambda: exited(container), "the ticker to finish")
+    store = tmp_path / "s.db"
+    result = run_cli(
+        "report",
+        "--live",
+        "--container",
+        container.name,
+        "--since",
+        "1h",
+        "--store",
+        str(store),
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["lines"]["total"] == 20
+    assert summary["container"]["name"] == container.name
+    assert summary["requests"]["total"] == 0
+    assert [line for _, line in store_texts(store, container.id)] == [
+        f"tick {i}" for i in range(1, 21)
+    ]
+
+
+def test_duration_samples_at_the_interval(busybox: Any, tmp_path: Path) -> None:
+    container = busybox(ticker())
+    poll(lambda: container.stats(stream=False)["memory_stats"].get("usage"), "a running ticker")
+    outcome = collect(
+        CollectOptions(
+            config=Config(),
+            containers=(container.name,),
+            duration="3s",
+            interval="1s",
+            store=tmp_path / "s.db",
+            since=engine_timestamp(now_ns()),
+        )
+    )
+    (one,) = outcome.containers
+    assert 2 <= one.samples <= 4  # 3 planned
+    assert not outcome.interrupted and not outcome.notes
+    times = [int(r[0]) for r in stored_rows(tmp_path / "s.db", "SELECT ts_ns FROM samples")]
+    assert len(times) == one.samples
+    gaps_s = [(b - a) / 1e9 for a, b in itertools.pairwise(times)]
+    # the engine's read times of consecutive samples, one interval apart (a loose check)
+    assert statistics.median(gaps_s) == pytest.approx(1.0, abs=0.5)
+    assert one.lines_new > 0  # the lines logged while sampling came with the second pass
+
+
+def test_container_removed_mid_collect_keeps_data_and_reports_the_gap(
+    busybox: Any, tmp_path: Path
+) -> None:
+    container = busybox(ticker())
+    poll(lambda: container.stats(stream=False)["memory_stats"].get("usage"), "a running ticker")
+    store = tmp_path / "s.db"
+    since = engine_timestamp(now_ns() - 60 * 10**9)
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["outcome"] = collect(
+                CollectOptions(
+                    config=Config(),
+                    containers=(container.name,),
+                    duration="60s",
+                    interval="1s",
+                    store=store,
+                    since=since,
+                )
+            )
+        except BaseException as exc:  # re-raised below, in the test's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        poll(lambda: sample_count(store) >= 2, "two samples")
+    finally:
+        container.remove(force=True)
+        thread.join(timeout=DEADLINE_S)
+    assert not thread.is_alive(), "the collect did not stop after its container went"
+    if "error" in result:
+        raise result["error"]
+    outcome = result["outcome"]
+    (one,) = outcome.containers
+    assert one.samples >= 2 and one.lines_new > 0
+    assert sample_count(store) == one.samples
+    # the gap is in the outcome (sampling stopped, the last log pass found nothing) ...
+    assert outcome.gaps and all(container.name in gap for gap in outcome.gaps)
+    assert any("disappeared" in n or "failed" in n for n in outcome.notes)
+    assert any("removed" in n for n in one.notes)
+    # ... recorded with the collect ...
+    (outcome_json,) = stored_rows(store, "SELECT outcome FROM collections")
+    assert json.loads(outcome_json[0])["gaps"] == list(outcome.gaps)
+    # ... and in the report's data-quality notes for the window
+    summary = report(
+        ReportOptions(
+            config=Config(),
+            format="json",
+            store=store,
+            since=since,
+            containers=(container.name,),
+            github_summary=False,
+        )
+    ).summary
+    notes = summary["data_quality"]["notes"]
+    for gap in outcome.gaps:
+        assert any(gap in note for note in notes), (gap, notes)
+    assert summary["lines"]["total"] == one.lines_new
+
+
+def test_tty_container_logs_have_no_stream_headers(busybox: Any, tmp_path: Path) -> None:
+    long = 40_000  # over the engine's 16 KiB message size: logged as three partial messages
+    container = busybox(
+        [
+            "sh",
+            "-c",
+            f"echo one; echo two >&2; printf 'x%.0s' $(seq 1 {long}); echo; echo four",
+        ],
+        tty=True,
+    )
+    poll(lambda: exited(container), "the tty echoes to finish")
+    store = tmp_path / "s.db"
+    outcome = collect(CollectOptions(config=Config(), containers=(container.name,), store=store))
+    assert outcome.lines_new == 4
+    # a TTY merges stderr into its one output stream, with \r\n line ends
+    assert store_texts(store, container.id) == [
+        ("stdout", "one"),
+        ("stdout", "two"),
+        ("stdout", "x" * long),
+        ("stdout", "four"),
+    ]
+    again = collect(CollectOptions(config=Config(), containers=(container.name,), store=store))
+    assert again.lines_new == 0
+
+
+def test_sigterm_stops_a_sampling_collect_cleanly(busybox: Any, tmp_path: Path) -> None:
+    container = busybox(ticker())
+    poll(lambda: container.stats(stream=False)["memory_stats"].get("usage"), "a running ticker")
+    store = tmp_path / "s.db"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "claude_perf",
+            "collect",
+            "--container",
+            container.name,
+            "--duration",
+            "60s",
+            "--interval",
+            "1s",
+            "--store",
+            str(store),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        poll(lambda: sample_count(store) >= 2 or proc.poll() is not None, "two samples")
+        assert proc.poll() is None, "the collect ended before it was sent SIGTERM"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=DEADLINE_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "(interrupted)" in stderr and "Traceback" not in stderr
+    samples = sample_count(store)
+    assert samples >= 2
+    with contextlib.closing(sqlite3.connect(store)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        (row,) = conn.execute("SELECT finished_ns, interrupted, outcome FROM collections")
+        lines = conn.execute("SELECT COUNT(*) FROM log_lines").fetchone()[0]
+        distinct = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT container_key, ts_ns, stream, line "
+            "FROM log_lines)"
+        ).fetchone()[0]
+    assert row[0] is not None and row[1] == 1  # recorded as finished, interrupted
+    assert json.loads(row[2])["samples"] == samples
+    assert json.loads(row[2])["gaps"] == []  # an interruption is not a gap
+    assert lines > 0 and distinct == lines
+    # a clean close checkpoints the WAL (a killed process would leave it behind)
+    wal = Path(f"{store}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_engine_api_too_old_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import docker
+
+    from claude_perf.collector import check_api_version, connect
+    from claude_perf.errors import EngineError
+
+    check_api_version("1.41")
+    check_api_version("1.35")
+    check_api_version("2.0")
+    with pytest.raises(EngineError, match=r"API 1\.34 is too old: claude-perf needs 1\.35"):
+        check_api_version("1.34")
+    with pytest.raises(EngineError, match="too old"):
+        check_api_version("1.9")  # compared as numbers, not as text
+
+    class FakeApi:
+        api_version = "1.30"
+
+    class FakeClient:
+        api = FakeApi()
+        closed = False
+
+        def ping(self) -> bool:
+            return True
+
+        def close(self) -> None:
+            FakeClient.closed = True
+
+    monkeypatch.setattr(docker, "from_env", lambda **_: FakeClient())
+    with pytest.raises(EngineError, match=r"API 1\.30 is too old") as caught:
+        connect()
+    assert "\n" not in str(caught.value)
+    assert FakeClient.closed
+
+
+def test_frame_parser_equals_the_general_parser_at_every_block_cut() -> None:
+    import io
+    import struct
+
+    from claude_perf.collector import FrameParser, iter_log_frames, parse_log_lines
+
+    def frame(kind: int, payload: bytes) -> bytes:
+        return struct.pack(">BxxxL", kind, len(payload)) + payload
+
+    stamp = b"2025-03-04T05:06:07.%09dZ "
+    big = b"y" * 40_000
+    frames = [
+        frame(1, stamp % 1 + b"plain\n"),
+        frame(2, stamp % 2 + b"on stderr \xc3\xa9 \xff invalid\n"),
+        frame(1, stamp % 3 + b"crlf\r\n"),
+        frame(1, stamp % 4 + b"two cr\r\r\n"),
+        frame(1, stamp % 5 + b"\n"),  # an empty line
+        frame(2, stamp % 6 + big[:16384]),  # a partial message ...
+        frame(1, stamp % 7 + b"between the parts\n"),
+        frame(2, stamp % 8 + big[16384:32768]),
+        frame(2, stamp % 9 + big[32768:] + b"\n"),  # ... ends here
+        frame(1, b"2025-03-04T05:06:08.5Z short stamp\n"),
+        frame(0, stamp % 10 + b"stream 0\n"),
+        frame(1, b"no-stamp-at-all\n"),
+        frame(1, stamp % 11 + b"cut off at the end"),
+    ]
+    body = b"".join(frames)
+    expected = list(parse_log_lines(iter_log_frames(io.BytesIO(body), False)))
+    assert len(expected) == 10 and expected[6][1:] == ("stderr", big.decode())
+    for cut in [*range(0, 200), *range(16_300, 16_500), len(body) - 3]:
+        parser = FrameParser()
+        rows: list[tuple[int, str, str]] = []
+        parser.feed(body[:cut], rows)
+        parser.feed(body[cut:], rows)
+        parser.finish(rows)
+        assert rows == expected, cut

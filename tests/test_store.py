@@ -110,7 +110,7 @@ def test_a_failed_batch_leaves_nothing(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         key = store.save_container(facts())
         bad = [(T0, "stdout", "ok"), (T0 + 1, "stdout", object())]  # unbindable mid-batch
-        with pytest.raises(sqlite3.Error):
+        with pytest.raises((sqlite3.Error, TypeError)):  # TypeError: the batch's JSON encoding
             store.add_lines(key, bad, 0)  # type: ignore[arg-type]
         assert store.line_count(key) == 0
         assert store.cursor(key) is None
@@ -188,3 +188,29 @@ def test_empty_store_session_says_so(tmp_path: Path) -> None:
     assert session.logs.table.num_rows == 0
     assert session.samples is None
     assert any("no container" in n for n in session.notes)
+
+
+def test_batch_insert_keeps_every_text_exactly_with_and_without_sqlite_json(
+    tmp_path: Path,
+) -> None:
+    texts = [
+        'quote " back \\ slash',
+        "tab\tnul\x00end",
+        "é ü 中文 🙂",
+        "\ufffd",
+        "",
+        " x ",
+        "[1,2]",
+    ]
+    rows = [(T0 + i, "stderr" if i % 2 else "stdout", t) for i, t in enumerate(texts)]
+    rows.append((2**62, "stdout", "a large time"))
+    for use_json in (True, False):
+        with Store(tmp_path / f"s{use_json}.db") as store:
+            store._json_rows = use_json
+            key = store.save_container(facts())
+            assert store.add_lines(key, rows, 0) == len(rows)
+            assert store.add_lines(key, rows, 0) == 0
+            (chunk,) = store.iter_lines(key)
+            assert sorted(chunk) == sorted(rows)
+            types = store.conn.execute("SELECT DISTINCT typeof(ts_ns) FROM log_lines").fetchall()
+            assert types == [("integer",)]
