@@ -28,6 +28,28 @@ app = typer.Typer(
 )
 
 
+# Options several commands share, declared once (typer reads the Annotated metadata).
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="claude-perf.toml to use.")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Up to this time.")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store", help="The store (default $CLAUDE_PERF_STORE or .claude-perf/claude-perf.db)."
+    ),
+]
+ContainerFilterOpt = Annotated[
+    list[str] | None,
+    typer.Option("--container", help="Only this container (name or id prefix). Repeatable."),
+]
+GithubSummaryOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--github-summary/--no-github-summary",
+        help="Append to $GITHUB_STEP_SUMMARY (default: when it is set).",
+    ),
+]
+
+
 def _fail(error: ClaudePerfError) -> NoReturn:
     typer.echo(f"claude-perf: error: {error}", err=True)
     raise typer.Exit(error.exit_code)
@@ -110,9 +132,7 @@ def report(
         Path | None,
         typer.Option("--requests-csv", help="Also export the per-request table as CSV."),
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="claude-perf.toml to use.")
-    ] = None,
+    config: ConfigOpt = None,
     no_charts: Annotated[
         bool,
         typer.Option(
@@ -155,29 +175,14 @@ def report(
             help="Gate: exit 3 when fewer than PCT % of health checks succeeded.",
         ),
     ] = None,
-    github_summary: Annotated[
-        bool | None,
-        typer.Option(
-            "--github-summary/--no-github-summary",
-            help="Append to $GITHUB_STEP_SUMMARY (default: when it is set).",
-        ),
-    ] = None,
+    github_summary: GithubSummaryOpt = None,
     since: Annotated[
         str | None,
         typer.Option("--since", help="Report from the store, from this time: 1h, 30m, RFC 3339."),
     ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Up to this time.")] = None,
-    container: Annotated[
-        list[str] | None,
-        typer.Option("--container", help="Only this container (name or id prefix). Repeatable."),
-    ] = None,
-    store: Annotated[
-        Path | None,
-        typer.Option(
-            "--store",
-            help="The store (default $CLAUDE_PERF_STORE or .claude-perf/claude-perf.db).",
-        ),
-    ] = None,
+    until: UntilOpt = None,
+    container: ContainerFilterOpt = None,
+    store: StoreOpt = None,
     live: Annotated[
         bool, typer.Option("--live", help="Collect from the engine first, then report.")
     ] = False,
@@ -267,17 +272,8 @@ def compare(
             help="Absolute latency change in seconds that counts (default 0.2).",
         ),
     ] = None,
-    github_summary: Annotated[
-        bool | None,
-        typer.Option(
-            "--github-summary/--no-github-summary",
-            help="Append to $GITHUB_STEP_SUMMARY (default: when it is set).",
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="claude-perf.toml to use."),
-    ] = None,
+    github_summary: GithubSummaryOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Compare two JSON summaries; exit 3 when anything regressed."""
     from claude_perf.commands import CompareOptions
@@ -323,26 +319,14 @@ def export(
         str | None,
         typer.Option("--since", help="From this time: 1h, 30m, or RFC 3339."),
     ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Up to this time.")] = None,
-    container: Annotated[
-        list[str] | None,
-        typer.Option("--container", help="Only this container (name or id prefix). Repeatable."),
-    ] = None,
-    store: Annotated[
-        Path | None,
-        typer.Option(
-            "--store",
-            help="The store (default $CLAUDE_PERF_STORE or .claude-perf/claude-perf.db).",
-        ),
-    ] = None,
+    until: UntilOpt = None,
+    container: ContainerFilterOpt = None,
+    store: StoreOpt = None,
     report: Annotated[
         bool,
         typer.Option("--report/--no-report", help="Include the report, charts and JSON summary."),
     ] = True,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="claude-perf.toml to use."),
-    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Bundle a collected run (logs, samples, container facts, report) as one artifact."""
     from claude_perf.commands import ExportOptions
@@ -391,19 +375,11 @@ def collect(
     interval: Annotated[
         str, typer.Option("--interval", help="Time between resource samples.")
     ] = "5s",
-    store: Annotated[
-        Path | None,
-        typer.Option(
-            "--store",
-            help="The store (default $CLAUDE_PERF_STORE or .claude-perf/claude-perf.db).",
-        ),
-    ] = None,
+    store: StoreOpt = None,
     context: Annotated[
         str | None, typer.Option("--context", help="Docker context (as `docker --context`).")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="claude-perf.toml to use.")
-    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Collect logs, resource samples and container facts from Docker into the store."""
     from claude_perf.commands import CollectOptions

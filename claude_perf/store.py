@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.errors import StoreError
+from claude_perf.session import SAMPLE_COLUMNS
 
 if TYPE_CHECKING:
     from claude_perf.resources import Sample
@@ -104,17 +105,9 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_SAMPLE_FIELDS = (
-    "cpu_pct",
-    "online_cpus",
-    "mem_used_bytes",
-    "mem_limit_bytes",
-    "mem_pct",
-    "net_rx_bytes",
-    "net_tx_bytes",
-    "blk_read_bytes",
-    "blk_write_bytes",
-    "pids",
+# The measured figures of a sample: the session schema less who and when (stored as keys).
+_SAMPLE_FIELDS = tuple(
+    c for c in SAMPLE_COLUMNS if c not in ("ts", "container_id", "container_name", "cgroup")
 )
 
 

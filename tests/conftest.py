@@ -18,24 +18,14 @@ from typing import Any
 
 import pytest
 
-try:  # tests/ as a package (python -m / tests/__init__.py) or as a plain rootdir folder
-    from tests.docker_support import (
-        BUSYBOX_TAG,
-        LABELS,
-        TEST_LABEL,
-        build_busybox_image,
-        engine_or_skip,
-        start_standin_proxy,
-    )
-except ImportError:
-    from docker_support import (  # type: ignore[no-redef]
-        BUSYBOX_TAG,
-        LABELS,
-        TEST_LABEL,
-        build_busybox_image,
-        engine_or_skip,
-        start_standin_proxy,
-    )
+from tests.docker_support import (
+    BUSYBOX_TAG,
+    LABELS,
+    TEST_LABEL,
+    build_busybox_image,
+    engine_or_skip,
+    start_standin_proxy,
+)
 
 RUN_LABEL = f"{TEST_LABEL}.run"
 _DOCKER_FIXTURES = {"docker_client", "docker_run", "standin_proxy", "busybox"}

@@ -18,10 +18,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from tests.docker_support import Step, drive_workload
-except ImportError:
-    from docker_support import Step, drive_workload  # type: ignore[no-redef]
+from tests.docker_support import Step, drive_workload
 
 pytestmark = pytest.mark.docker
 

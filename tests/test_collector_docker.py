@@ -28,11 +28,7 @@ from claude_perf.commands import CollectOptions, ReportOptions, collect, report
 from claude_perf.config import Config
 from claude_perf.durations import engine_timestamp, now_ns, parse_instant_ns
 from claude_perf.store import Store
-
-try:
-    from tests.docker_support import Step, drive_workload, logs_text
-except ImportError:
-    from docker_support import Step, drive_workload, logs_text  # type: ignore[no-redef]
+from tests.docker_support import Step, drive_workload, logs_text
 
 REPO = Path(__file__).resolve().parent.parent
 DEADLINE_S = 120.0

@@ -7,16 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-try:
-    from tests.report_support import analysis_of, health_line, request_lines, requests_frame
-except ImportError:
-    from report_support import (  # type: ignore[no-redef]
-        analysis_of,
-        health_line,
-        request_lines,
-        requests_frame,
-    )
-
 from claude_perf.errors import ConfigError
 from claude_perf.findings import (
     RULE_DEFAULTS,
@@ -42,6 +32,7 @@ from claude_perf.findings import (
 )
 from claude_perf.metrics import ErrorClassMetrics, LatencyStats, ModelMetrics
 from claude_perf.utilisation import LoadSplit, Utilisation
+from tests.report_support import analysis_of, health_line, request_lines, requests_frame
 
 T = RULE_DEFAULTS
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.update_golden import GOLDEN, render, sample_inputs
-except ImportError:
-    from update_golden import GOLDEN, render, sample_inputs  # type: ignore[no-redef]
+from tests.update_golden import GOLDEN, render, sample_inputs
 
 
 @pytest.mark.parametrize("sample", sample_inputs())

@@ -7,27 +7,17 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from tests.report_support import (
-        FIXED_CLOCK,
-        analysis_of,
-        health_line,
-        request_lines,
-        samples_frame,
-    )
-except ImportError:
-    from report_support import (  # type: ignore[no-redef]
-        FIXED_CLOCK,
-        analysis_of,
-        health_line,
-        request_lines,
-        samples_frame,
-    )
-
 from claude_perf.charts import draw
 from claude_perf.errors import UsageError
 from claude_perf.render import render_html, render_markdown, report_text
 from claude_perf.report_model import build
+from tests.report_support import (
+    FIXED_CLOCK,
+    analysis_of,
+    health_line,
+    request_lines,
+    samples_frame,
+)
 
 SECRET = "sk-ant-api03-" + "B" * 40
 HOSTILE = (

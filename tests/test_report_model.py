@@ -4,23 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.report_support import (
-        FIXED_CLOCK,
-        analysis_of,
-        health_line,
-        request_lines,
-        samples_frame,
-    )
-except ImportError:
-    from report_support import (  # type: ignore[no-redef]
-        FIXED_CLOCK,
-        analysis_of,
-        health_line,
-        request_lines,
-        samples_frame,
-    )
-
 from claude_perf.config import config_from_mapping
 from claude_perf.errors import ConfigError
 from claude_perf.report_model import (
@@ -31,6 +14,13 @@ from claude_perf.report_model import (
     references_of,
     summary_extras,
     tiers_of,
+)
+from tests.report_support import (
+    FIXED_CLOCK,
+    analysis_of,
+    health_line,
+    request_lines,
+    samples_frame,
 )
 
 SECTION_IDS = [

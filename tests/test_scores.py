@@ -6,13 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-try:
-    from tests.report_support import analysis_of, request_lines
-    from tests.test_findings import _health, _util
-except ImportError:
-    from report_support import analysis_of, request_lines  # type: ignore[no-redef]
-    from test_findings import _health, _util  # type: ignore[no-redef]
-
 from claude_perf.errors import ConfigError
 from claude_perf.findings import ConcurrencyLatency, Reliability
 from claude_perf.metrics import LatencyStats
@@ -30,6 +23,8 @@ from claude_perf.scores import (
     scores_dict,
 )
 from claude_perf.utilisation import LoadSplit
+from tests.report_support import analysis_of, request_lines
+from tests.test_findings import _health, _util
 
 R = rubric_of({})
 

@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from tests.docker_support import Step, drive_workload, logs_text
-except ImportError:
-    from docker_support import Step, drive_workload, logs_text  # type: ignore[no-redef]
+from tests.docker_support import Step, drive_workload, logs_text
 
 pytestmark = pytest.mark.docker
 

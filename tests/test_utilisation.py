@@ -6,12 +6,8 @@ import math
 
 import numpy as np
 
-try:
-    from tests.report_support import requests_frame, samples_frame
-except ImportError:
-    from report_support import requests_frame, samples_frame  # type: ignore[no-redef]
-
 from claude_perf.utilisation import counter_growth, least_squares_slope, under_load, utilisation_of
+from tests.report_support import requests_frame, samples_frame
 
 
 def test_slope_of_a_straight_line_is_its_gradient() -> None:
