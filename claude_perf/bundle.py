@@ -509,5 +509,6 @@ def read_bundle(path: str | Path, limits: BundleLimits | None = None) -> Session
         containers=containers,
         sample_interval_s=float(interval) if isinstance(interval, int | float) else None,
         origin="bundle",
-        notes=(f"read from the session bundle {where}", *manifest.get("session_notes", [])),
+        # Only what the collect recorded (gaps): a bundle must re-make the very same summary.
+        notes=tuple(str(n) for n in manifest.get("session_notes", [])),
     )

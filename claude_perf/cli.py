@@ -345,8 +345,6 @@ def export(
         outcome = run_export(options)
     except ClaudePerfError as error:
         _fail(error)
-    for note in outcome.notes:
-        typer.echo(f"note: {note}", err=True)
     typer.echo(f"wrote {outcome.bundle}", err=True)
 
 

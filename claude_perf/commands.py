@@ -30,7 +30,6 @@ class ReportOptions:
     requests_csv: Path | None = None
     charts: bool = True
     template: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     gates: Gates = field(default_factory=Gates)
     github_summary: bool | None = None  # None: when GITHUB_STEP_SUMMARY is set
     generated_at: datetime | None = None  # the report's "generated at"; None: now (reproducible)
@@ -171,7 +170,7 @@ def report(options: ReportOptions) -> ReportOutcome:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
     session = report_session(options)
     logs = session.logs
-    if session.origin == "store" and session.notes:  # e.g. gaps a collect recorded
+    if session.notes:  # e.g. gaps a collect recorded, the bundle a session was read from
         from dataclasses import replace
 
         logs = replace(logs, notes=(*logs.notes, *session.notes))
@@ -334,7 +333,6 @@ class ExportOutcome:
     bundle: Path
     summary: dict[str, Any]
     files: tuple[str, ...]
-    notes: tuple[str, ...] = ()
 
 
 def export(options: ExportOptions) -> ExportOutcome:
@@ -342,6 +340,7 @@ def export(options: ExportOptions) -> ExportOutcome:
     import tempfile
 
     from claude_perf import store as store_mod
+    from claude_perf import summary as summary_mod
     from claude_perf.bundle import write_bundle
     from claude_perf.durations import parse_instant_ns
 
@@ -351,35 +350,26 @@ def export(options: ExportOptions) -> ExportOutcome:
     if not path.exists():
         raise UsageError(f"{path}: no store here; run claude-perf collect first, or give --store")
     session = store_mod.load_session(path, since_ns, until_ns, options.containers)
-    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="claude-perf-export-") as tmp:
         plain = write_bundle(session, Path(tmp) / "session")
-        extra: dict[str, Path] = {}
-        summary_outcome = report(
+        report_dir = Path(tmp) / "report"
+        # One analysis of the bundle itself (so the report re-makes from it): the Markdown
+        # report with its charts when asked, and the JSON summary beside it.
+        outcome = report(
             ReportOptions(
                 config=options.config,
                 inputs=(str(plain),),
-                format="json",
-                output=Path(tmp) / "report" / "summary.json",
-                charts=False,
+                format="markdown" if options.report else "json",
+                output=report_dir / ("report.md" if options.report else "summary.json"),
+                charts=options.report,
                 github_summary=False,
             )
         )
         if options.report:
-            try:
-                report(
-                    ReportOptions(
-                        config=options.config,
-                        inputs=(str(plain),),
-                        format="markdown",
-                        output=Path(tmp) / "report" / "report.md",
-                        github_summary=False,
-                    )
-                )
-            except UsageError as exc:  # the Markdown report is not available in this build
-                notes.append(f"no Markdown report in the bundle: {exc}")
-        report_dir = Path(tmp) / "report"
-        for file in sorted(p for p in report_dir.rglob("*") if p.is_file()):
-            extra["report/" + file.relative_to(report_dir).as_posix()] = file
+            write_text(report_dir / "summary.json", summary_mod.dumps(outcome.summary))
+        extra = {
+            "report/" + file.relative_to(report_dir).as_posix(): file
+            for file in sorted(p for p in report_dir.rglob("*") if p.is_file())
+        }
         written = write_bundle(session, options.output, extra_files=extra)
-    return ExportOutcome(written, summary_outcome.summary, tuple(extra), tuple(notes))
+    return ExportOutcome(written, outcome.summary, tuple(extra))
