@@ -20,12 +20,17 @@ _UNIT_NS = {
     "µs": 1_000,
     "ms": 1_000_000,
     "s": NS_PER_S,
+    "sec": NS_PER_S,
+    "secs": NS_PER_S,
     "m": 60 * NS_PER_S,
+    "min": 60 * NS_PER_S,
     "h": 3600 * NS_PER_S,
     "d": 86400 * NS_PER_S,
 }
-_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d))+$")
-_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
+# Go's spellings (docker's) plus a few human ones: ".5s", "3 sec", "2 min".
+_UNITS = r"(ns|us|µs|ms|secs|sec|s|min|m|h|d)"
+_DURATION_RE = re.compile(rf"^(?:(\d+(?:\.\d+)?|\.\d+) ?{_UNITS})+$")
+_PART_RE = re.compile(rf"(\d+(?:\.\d+)?|\.\d+) ?{_UNITS}")
 _RFC3339_RE = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?"
     r"(Z|z|[+-]\d\d:?\d\d)?)?$"

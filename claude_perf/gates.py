@@ -34,8 +34,7 @@ from typing import Any
 
 from claude_perf.errors import GateFailure, UsageError
 
-_DURATION_RE = re.compile(r"^\s*(?P<v>\d+(?:\.\d+)?|\.\d+)\s*(?P<u>ms|s|m|sec|secs|min)?\s*$")
-_DURATION_SCALE = {None: 1.0, "s": 1.0, "sec": 1.0, "secs": 1.0, "ms": 1e-3, "m": 60.0, "min": 60.0}
+_BARE_SECONDS_RE = re.compile(r"^(?:\d+(?:\.\d+)?|\.\d+)$")
 _GATE_KEYS = ("fail_under", "max_p95", "max_error_rate", "min_health", "compare")
 
 
@@ -70,13 +69,23 @@ class GateResult:
 
 
 def parse_duration_s(text: str, where: str = "duration") -> float:
-    """``8s``, ``750ms``, ``1.5`` (seconds), ``2m`` → seconds; a UsageError otherwise."""
-    match = _DURATION_RE.match(str(text))
-    if not match:
+    """``8s``, ``750ms``, ``1.5`` (seconds), ``2m`` → seconds; a UsageError otherwise.
+
+    The units are those of ``--since`` and ``--interval`` (durations.py); a gate also takes a bare
+    number as seconds, which a time option cannot (there it would read as an epoch time).
+    """
+    from claude_perf import durations
+
+    value_text = str(text).strip()
+    try:
+        if _BARE_SECONDS_RE.match(value_text):
+            value = float(value_text)
+        else:
+            value = durations.parse_duration_s(value_text)
+    except UsageError:
         raise UsageError(
             f"{where}: '{text}' is not a duration (examples: 8s, 750ms, 1.5 for seconds, 2m)"
-        )
-    value = float(match["v"]) * _DURATION_SCALE[match["u"]]
+        ) from None
     if value <= 0:
         raise UsageError(f"{where}: '{text}' must be more than zero")
     return value
