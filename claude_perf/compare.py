@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from claude_perf.errors import InputError, UsageError
+from claude_perf.summary import SCHEMA as SUMMARY_SCHEMA
 
-SUMMARY_SCHEMA = "claude-perf/summary/1"
 SCHEMA = "claude-perf/comparison/1"
 REGRESSION, IMPROVEMENT, NOISE = "regression", "improvement", "noise"
 
