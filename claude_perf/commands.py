@@ -164,17 +164,12 @@ def report(options: ReportOptions) -> ReportOutcome:
     """Analyse the inputs and write the report in the asked format."""
     from claude_perf import report_model
     from claude_perf import summary as summary_mod
-    from claude_perf.pipeline import analyse
+    from claude_perf.pipeline import analyse_session
 
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
-    session = report_session(options)
-    logs = session.logs
-    if session.notes:  # e.g. gaps a collect recorded, the bundle a session was read from
-        from dataclasses import replace
-
-        logs = replace(logs, notes=(*logs.notes, *session.notes))
-    analysis = analyse(logs, options.config, session.samples, session.containers)
+    # The session goes in as a temporary, so that the analysis can free its line text early.
+    analysis = analyse_session(report_session(options), options.config)
     summary = summary_mod.build(analysis)
     model = report_model.build(analysis, report_model.report_time(options.generated_at))
     summary.update(report_model.summary_extras(model))

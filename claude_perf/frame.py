@@ -106,6 +106,23 @@ class Entries:
     no_time_lines: int
 
 
+def _release_arrow() -> None:
+    """Hand Arrow's freed blocks back now: its allocator (mimalloc) otherwise keeps them a while,
+    and the regex passes free ~100 MB of temporaries at 1M lines that numpy cannot reuse."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+def _same(n: int, value: Any) -> np.ndarray:
+    """An object array of n references to one value (np.full would copy a string per row)."""
+    import numpy as np
+
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
+
+
 def _np_bool(array: Any) -> np.ndarray:
     import numpy as np
     import pyarrow.compute as pc
@@ -355,7 +372,7 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         no_time = ts_ns[rows] == nat
         if "ts" in names and no_time.any():
             cols.add("app_time", rows[no_time], _field(parts.filter(pa.array(no_time)), "ts"))
-        cols.add("role", rows, np.full(len(rows), pattern.role, dtype=object))
+        cols.add("role", rows, _same(len(rows), pattern.role))
         message_rows[rows] = True
 
     # 2. Blank lines.
@@ -369,7 +386,7 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         claim(rows, K_ACCESS)
         for name in ("client", "method", "path", "status"):
             cols.add(name, rows, _field(parts, name))
-        cols.add("role", rows, np.full(len(rows), "end", dtype=object))
+        cols.add("role", rows, _same(len(rows), "end"))
 
     # 3b. Node access lines (morgan's "dev" format: method, url, status, time in ms).
     rows, parts = _extract(text, test(pc.match_substring_regex, _MORGAN_PREFIX), _MORGAN)
@@ -378,7 +395,7 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         for name in ("client", "method", "path", "status"):
             cols.add(name, rows, _field(parts, name))
         cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
-        cols.add("role", rows, np.full(len(rows), "end", dtype=object))
+        cols.add("role", rows, _same(len(rows), "end"))
 
     # 4. Leveled lines: Python logging with asctime, uvicorn's own lines, logging's default.
     # The common asctime layout (23 characters, then " - ") is checked by one anchored match and
@@ -429,12 +446,15 @@ def classify(lines: pa.Table, config: Config) -> Entries:
                 )
             message_rows[rows] = True
         del sub
+        _release_arrow()
     rows, parts = _extract(text, test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN)
     if parts is not None and len(rows):
         claim(rows, K_LEVELED)
         cols.add("level", rows, _field(parts, "level"))
         loggers = _field(parts, "logger")
-        cols.add("logger", rows, np.where(loggers == None, "uvicorn", loggers))  # noqa: E711
+        loggers = loggers.copy()
+        loggers[loggers == None] = "uvicorn"  # noqa: E711  (one shared object, unlike np.where)
+        cols.add("logger", rows, loggers)
         message_rows[rows] = True
 
     # 5. JSON lines (complete objects only; a truncated object stays `other`).
@@ -473,6 +493,7 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     message_text, expand = _message_text(text, message_rows, shared)
     _extract_fields(message_text, expand, cols)
     del message_text
+    _release_arrow()
 
     events = _events_frame(text, kind, ts_ns, cols, config)
     counts = np.bincount(kind, minlength=len(KINDS)) if n else np.zeros(len(KINDS), dtype=int)
@@ -607,8 +628,8 @@ def _extract_fields(messages: pa.Array, expand: Any, cols: _Columns) -> None:
         add("path", rows, _field(parts, "path"))
     end = rare_where(_END_WORDS)
     start = rare_where(_START_WORDS) & ~end
-    add("role", np.flatnonzero(end), np.full(int(end.sum()), "end", dtype=object))
-    add("role", np.flatnonzero(start), np.full(int(start.sum()), "start", dtype=object))
+    add("role", np.flatnonzero(end), _same(int(end.sum()), "end"))
+    add("role", np.flatnonzero(start), _same(int(start.sum()), "start"))
 
 
 def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
@@ -641,8 +662,14 @@ def _json_levels(values: np.ndarray) -> np.ndarray:
 
     numeric = {"10": "TRACE", "20": "DEBUG", "30": "INFO", "40": "WARNING", "50": "ERROR"}
     names = {"warn": "WARNING", "err": "ERROR", "60": "FATAL"}
-    out = [numeric.get(str(v)) or names.get(str(v).lower()) or str(v).upper() for v in values]
-    return np.asarray(out, dtype=object)
+    # Once per distinct value: equal names then share one string object (less memory).
+    names_of = {
+        v: numeric.get(str(v)) or names.get(str(v).lower()) or str(v).upper()
+        for v in set(values.tolist())
+    }
+    out = np.empty(len(values), dtype=object)
+    out[:] = [names_of[v] for v in values.tolist()]
+    return out
 
 
 def _events_frame(
@@ -666,31 +693,32 @@ def _events_frame(
     for name in ("role", "model", "duration_s", "request_id"):
         wanted |= cols.mask(name)
     rows = np.flatnonzero(wanted)
+    # Columns are built first and put together once, without copies (copy=False also keeps
+    # pandas from consolidating the object columns into one block, a copy of all of them).
     data: dict[str, Any] = {"row": rows}
     for name in ("level", "logger", "method", "path", "client", "model", "request_id", "role"):
-        # object dtype keeps None for "unknown" (pandas 3 would infer str and turn it into NaN)
-        data[name] = pd.Series(cols.gather(name, rows), dtype=object)
+        data[name] = cols.gather(name, rows)
     status = cols.gather("status", rows)
     data["status"] = pd.array(
         pd.to_numeric(pd.Series(status, dtype=object), errors="coerce"), dtype="Int16"
     )
     data["duration_s"] = cols.gather("duration_s", rows)
-    frame = pd.DataFrame(data)
-    frame["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
+    data["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
     # Roles: errors by level; a line with status and duration that is not an access line ends a
     # request; a line naming only a model is a model record.
-    role = data["role"].to_numpy(dtype=object)
+    # (Assigned in place, not by np.where: each label is then one shared string object.)
+    role = data["role"]
     is_error = np.isin(rows, error_rows)
-    explicit_end = frame["status"].notna().to_numpy() & ~np.isnan(data["duration_s"])
+    explicit_end = ~data["status"].isna() & ~np.isnan(data["duration_s"])
     unset = role == None  # noqa: E711
-    role = np.where(unset & explicit_end, "end", role)
+    role[unset & explicit_end] = "end"
     unset = role == None  # noqa: E711
-    role = np.where(unset & is_error, "error", role)
+    role[unset & is_error] = "error"
     unset = role == None  # noqa: E711
-    has_model = frame["model"].notna().to_numpy()
-    role = np.where(unset & has_model, "model", np.where(unset, "info", role))
-    frame["role"] = pd.Series(role, dtype=object)
-    frame["is_error"] = is_error
+    has_model = data["model"] != None  # noqa: E711
+    role[unset & has_model] = "model"
+    role[unset & ~has_model] = "info"
+    data["is_error"] = is_error
     # Time: the engine's timestamp, else the application's own; never invented.
     engine_ts = ts_ns[rows]
     app_ts = np.full(len(rows), nat, dtype=np.int64)
@@ -702,10 +730,9 @@ def _events_frame(
             app_ts[need_app] = _parse_times(app_raw[need_app], config.app_timezone)
     chosen = np.where(engine_ts != nat, engine_ts, app_ts)
     stamps = pd.Series(chosen.view("datetime64[ns]")).where(chosen != nat)
-    frame["ts"] = stamps.dt.tz_localize("UTC")
-    frame["ts_source"] = pd.Series(
-        np.where(engine_ts != nat, "engine", np.where(app_ts != nat, "app", "none")), dtype=object
-    )
+    data["ts"] = stamps.dt.tz_localize("UTC").array
+    source_code = np.where(engine_ts != nat, 0, np.where(app_ts != nat, 1, 2))
+    data["ts_source"] = np.array(["engine", "app", "none"], dtype=object)[source_code]
     # Error messages (with their continuation lines) for classification and examples.
     messages = np.full(len(rows), None, dtype=object)
     error_positions = np.flatnonzero(is_error)
@@ -726,5 +753,12 @@ def _events_frame(
             joined.setdefault(who, []).append(line)
         for who, parts in joined.items():
             messages[error_positions[who]] = "\n".join(parts)
-    frame["message"] = pd.Series(messages, dtype=object)
-    return frame
+    data["message"] = messages
+    # object dtype keeps None for "unknown" (pandas 3 would infer str and turn it into NaN)
+    columns = {
+        name: pd.Series(values, dtype=object, copy=False)
+        if isinstance(values, np.ndarray) and values.dtype == object
+        else values
+        for name, values in data.items()
+    }
+    return pd.DataFrame(columns, copy=False)

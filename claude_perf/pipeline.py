@@ -10,6 +10,7 @@ from claude_perf.config import Config
 from claude_perf.frame import Entries, classify
 from claude_perf.metrics import Metrics, compute
 from claude_perf.requests import Requests, assemble
+from claude_perf.session import Session
 from claude_perf.sources import LogLines
 
 if TYPE_CHECKING:
@@ -80,7 +81,25 @@ def analyse(
     containers: tuple[dict[str, object], ...] = (),
 ) -> Analysis:
     """Run every pure stage over lines already read."""
+    return analyse_session(Session(logs, samples, containers), config)
+
+
+def analyse_session(session: Session, config: Config) -> Analysis:
+    """Run every pure stage over a session, releasing the line text once it is classified.
+
+    Later stages need only the lines' times, so the text (about 100 MB per million lines) is
+    dropped after classification. It is freed only if nothing else holds it: pass the session
+    as a temporary, ``analyse_session(load(), config)``, to keep peak memory down.
+    """
+    from dataclasses import replace
+
+    logs = session.logs
+    if session.notes:  # e.g. gaps a collect recorded
+        logs = replace(logs, notes=(*logs.notes, *session.notes))
+    samples, containers = session.samples, session.containers
+    del session
     entries = classify(logs.table, config)
+    logs = replace(logs, table=logs.table.drop_columns(["text"]))
     _release_memory()
     requests = assemble(entries, config)
     window = window_of(logs, entries)

@@ -185,7 +185,11 @@ def assemble(entries: Entries, config: Config) -> Requests:
     import numpy as np
     import pandas as pd
 
-    ev = entries.events.sort_values("row", kind="stable").reset_index(drop=True)
+    ev = entries.events
+    if not (ev["row"].is_monotonic_increasing and isinstance(ev.index, pd.RangeIndex)):
+        ev = ev.sort_values("row", kind="stable").reset_index(drop=True)
+    elif ev.index.start != 0 or ev.index.step != 1:
+        ev = ev.reset_index(drop=True)
     n = len(ev)
     ts = _ns(ev["ts"])
     role = ev["role"].to_numpy(dtype=object)
@@ -265,13 +269,13 @@ def assemble(entries: Entries, config: Config) -> Requests:
     plain_rows = np.concatenate(
         [model_ends, np.flatnonzero(is_health_end | (is_other_end & plain))]
     )
-    kinds = np.where(
-        is_health_end[plain_rows], "health", np.where(is_model_end[plain_rows], "model", "other")
-    )
+    kinds = np.array(["other", "model", "health"], dtype=object)[
+        np.where(is_health_end[plain_rows], 2, np.where(is_model_end[plain_rows], 1, 0))
+    ]
     plain_part = pd.DataFrame(
         {
             "pos": plain_rows,
-            "kind": kinds,
+            "kind": pd.Series(kinds, dtype=object, copy=False),
             "start_ns": np.where(is_model_end[plain_rows], start_ns[plain_rows], _NAT),
             "model": np.where(
                 model_of_end[plain_rows] == None,  # noqa: E711
@@ -283,10 +287,17 @@ def assemble(entries: Entries, config: Config) -> Requests:
             "error_first": np.where(is_model_end[plain_rows], error_first[plain_rows], None),
             "request_id": None,
             "ambiguous": ambiguous_event[plain_rows],
-        }
+        },
+        copy=False,
     )
     raw = pd.concat([id_part, plain_part], ignore_index=True) if len(id_part) else plain_part
-    table = _finish(raw, ev, ts, config)
+    # Per-event temporaries are dropped before the table is built (~100 MB at 1M lines).
+    del id_part, plain_part, model_of_end, error_count, error_text, error_first, messages
+    del partner_event, in_flight, start_ns, ambiguous_event
+    raw = raw.sort_values("pos", kind="stable").reset_index(drop=True)
+    columns = {name: raw[name].to_numpy(dtype=_RAW_DTYPES[name]) for name in _RAW_DTYPES}
+    del raw
+    table = _finish(columns, ev, ts, config)
     return Requests(
         table=table,
         ambiguous_pairings=int(table["ambiguous"].sum()) if len(table) else 0,
@@ -298,6 +309,20 @@ def assemble(entries: Entries, config: Config) -> Requests:
 
 
 _NAT = -(2**63)
+
+
+def _shared(values: np.ndarray) -> np.ndarray:
+    """The same values, equal strings as one shared object (a label column then costs 8 bytes a
+    row instead of a string object per row); missing values stay as they are."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    if len(uniques) == 0:
+        return values
+    table = np.empty(len(uniques), dtype=object)
+    table[:] = list(uniques)
+    return np.where(codes >= 0, table[np.maximum(codes, 0)], values)
 
 
 def _gather(values: np.ndarray, index: np.ndarray, valid: np.ndarray, default: int) -> np.ndarray:
@@ -325,7 +350,8 @@ def _by_request_id(ev: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, in
     import numpy as np
     import pandas as pd
 
-    sub = ev[mask].assign(pos=np.flatnonzero(mask))
+    columns = ["ts", "role", "model", "request_id", "is_error", "message"]
+    sub = ev.loc[mask, columns].assign(pos=np.flatnonzero(mask))
     if sub.empty:
         return pd.DataFrame(), 0
     ends = sub[sub["role"] == "end"].drop_duplicates("request_id", keep="last")
@@ -530,41 +556,60 @@ COLUMNS = (
 )
 
 
-def _finish(raw: pd.DataFrame, ev: pd.DataFrame, ts: np.ndarray, config: Config) -> pd.DataFrame:
-    """Derive latency, family, outcome and error class; order rows by completion."""
+# The per-request columns assemble hands to _finish, with their numpy dtypes.
+_RAW_DTYPES = {
+    "pos": "int64",
+    "kind": "object",
+    "start_ns": "int64",
+    "model": "object",
+    "error_count": "int64",
+    "error_text": "object",
+    "error_first": "object",
+    "request_id": "object",
+    "ambiguous": "bool",
+}
+
+
+def _finish(
+    raw: dict[str, np.ndarray], ev: pd.DataFrame, ts: np.ndarray, config: Config
+) -> pd.DataFrame:
+    """Derive latency, family, outcome and error class (rows already in completion order)."""
     import numpy as np
     import pandas as pd
 
-    raw = raw.sort_values("pos", kind="stable").reset_index(drop=True)
-    pos = raw["pos"].to_numpy(dtype=np.int64)
+    pos = raw["pos"]
     end_ns = ts[pos]
-    start_ns = raw["start_ns"].to_numpy(dtype=np.int64)
+    start_ns = raw["start_ns"]
     duration = ev["duration_s"].to_numpy(dtype=float)[pos]
     explicit = ~np.isnan(duration)
     paired_ok = (start_ns != _NAT) & (end_ns != _NAT)
     paired = np.where(paired_ok, (end_ns - start_ns) / 1e9, np.nan)
     latency = np.where(explicit, duration, paired)
-    source = np.where(explicit, "explicit", np.where(paired_ok, "paired", ""))
+    source_code = np.where(explicit, 0, np.where(paired_ok, 1, 2))
     # With an explicit duration the start is known as end − duration, even without a start line.
     derived = np.where(
         explicit & (end_ns != _NAT), end_ns - np.nan_to_num(duration * 1e9).astype(np.int64), _NAT
     )
     start_ns = np.where(start_ns != _NAT, start_ns, derived)
     status_int = ev["status"].to_numpy(dtype=np.int64, na_value=0)[pos]
-    n_errors = raw["error_count"].to_numpy(dtype=np.int64)
-    kind = raw["kind"].to_numpy(dtype=object)
+    n_errors = raw["error_count"]
+    kind = _shared(raw["kind"])
     failed = (status_int >= 400) | (n_errors > 0)
-    models = raw["model"].to_numpy(dtype=object)
+    models = raw["model"]
     # Per distinct model name, not per request.
     model_codes, unique_models = pd.factorize(pd.Series(models, dtype=object))
+    # Equal names as one shared object (the missing ones, code -1, stay as they were).
+    model_table = np.empty(len(unique_models) + 1, dtype=object)
+    model_table[:-1] = list(unique_models)
+    models = np.where(model_codes >= 0, model_table[model_codes], models)
     unique_families = np.array(
         [family_of(m, config.aliases) if isinstance(m, str) else None for m in unique_models]
         + [None],
         dtype=object,
     )
     families = unique_families[model_codes]  # code -1 (no model) picks the trailing None
-    error_text = raw["error_text"].to_numpy(dtype=object)
-    error_class = np.full(len(raw), None, dtype=object)
+    error_text = raw["error_text"]
+    error_class = np.full(len(pos), None, dtype=object)
     classify_at = np.flatnonzero(failed & (kind != "health"))
     if len(classify_at):
         model_known = np.array(
@@ -586,7 +631,7 @@ def _finish(raw: pd.DataFrame, ev: pd.DataFrame, ts: np.ndarray, config: Config)
 
     def text_col(values: np.ndarray) -> pd.Series:
         # object dtype: None stays None, and no per-value conversion to Arrow strings
-        return pd.Series(values, dtype=object)
+        return pd.Series(values, dtype=object, copy=False)
 
     return pd.DataFrame(
         {
@@ -594,7 +639,9 @@ def _finish(raw: pd.DataFrame, ev: pd.DataFrame, ts: np.ndarray, config: Config)
             "start": times(start_ns),
             "end": times(end_ns),
             "latency_s": latency.astype("float64"),
-            "latency_source": text_col(np.where(source == "", None, source)),  # type: ignore[call-overload]
+            "latency_source": text_col(
+                np.array(["explicit", "paired", None], dtype=object)[source_code]
+            ),
             "method": text_col(ev["method"].to_numpy(dtype=object)[pos]),
             "path": text_col(ev["path"].to_numpy(dtype=object)[pos]),
             "status": pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0),
@@ -602,12 +649,15 @@ def _finish(raw: pd.DataFrame, ev: pd.DataFrame, ts: np.ndarray, config: Config)
             "in_container": in_container,
             "model": text_col(models),
             "family": text_col(families),
-            "outcome": text_col(np.where(failed, "failed", "succeeded")),
+            "outcome": text_col(
+                np.array(["succeeded", "failed"], dtype=object)[failed.view(np.int8)]
+            ),
             "error_class": text_col(error_class),
             "error_records": n_errors,
-            "error_message": text_col(raw["error_first"].to_numpy(dtype=object)),
-            "request_id": text_col(raw["request_id"].to_numpy(dtype=object)),
-            "ambiguous": raw["ambiguous"].to_numpy(dtype=bool),
+            "error_message": text_col(raw["error_first"]),
+            "request_id": text_col(raw["request_id"]),
+            "ambiguous": raw["ambiguous"],
         },
         columns=list(COLUMNS),
+        copy=False,
     )
