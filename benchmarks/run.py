@@ -13,12 +13,14 @@ Run: ``python -m benchmarks.run [--lines N] [--repeat K]``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 LINES = 1_000_000
 LINES_PER_S_TARGET = 500_000.0
@@ -34,13 +36,37 @@ def ensure_log(lines: int) -> Path:
         CACHE.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         print(f"generating {lines:,} lines into {path.relative_to(REPO)} ...", flush=True)
-        subprocess.run(
-            [sys.executable, "-m", "benchmarks.gen_log", str(partial), "--lines", str(lines)],
-            cwd=REPO,
-            check=True,
-        )
+        with truth_path(path).open("w") as truth:
+            subprocess.run(
+                [sys.executable, "-m", "benchmarks.gen_log", str(partial), "--lines", str(lines)],
+                cwd=REPO,
+                check=True,
+                stdout=truth,
+            )
         partial.replace(path)
     return path
+
+
+def truth_path(log: Path) -> Path:
+    return log.with_name(log.name + ".truth.json")
+
+
+def check_truth(log: Path, summary: dict[str, Any]) -> None:
+    """Fast is worthless if wrong: the report's counts against what the generator wrote."""
+    path = truth_path(log)
+    if not path.exists():
+        print("truth:  no ground truth beside the log (delete the log to regenerate both)")
+        return
+    truth = json.loads(path.read_text())
+    pairs = [
+        ("model requests", summary["requests"]["total"], truth["requests"]),
+        ("health checks", summary["health"]["checks"], truth["health_checks"]),
+        ("other requests", summary["requests"]["other_endpoints"], truth["models_list_requests"]),
+        ("failed", summary["requests"]["failed"], sum(truth["failures_by_kind"].values())),
+    ]
+    for name, ours, theirs in pairs:
+        verdict = "MATCH" if ours == theirs else f"OFF BY {ours - theirs:+,}"
+        print(f"truth:  {name:<15} {ours:>9,} vs {theirs:>9,} generated  {verdict}")
 
 
 def run_child(argv: list[str]) -> tuple[float, float, int]:
@@ -69,12 +95,14 @@ def report_bench(lines: int, repeat: int) -> None:
         out = Path(tmp) / "report.json"
         argv = [*command, "report", "-i", str(log), "-f", "json", "-o", str(out)]
         runs = []
+        summary: dict[str, Any] = {}
         for attempt in range(1, repeat + 1):
             wall, peak_mb, code = run_child(argv)
             if code != 0:
                 print(f"report run {attempt}: FAILED (exit status {code})")
                 return
             runs.append((wall, peak_mb))
+            summary = json.loads(out.read_text())
             print(
                 f"report run {attempt}: {wall:.2f} s, {lines / wall:,.0f} lines/s, "
                 f"peak RSS {peak_mb:.0f} MB"
@@ -91,6 +119,7 @@ def report_bench(lines: int, repeat: int) -> None:
         f"memory: {peak:.0f} MB peak RSS (max of {len(runs)}) "
         f"target <= {PEAK_MB_TARGET:.0f}  {_verdict(peak <= PEAK_MB_TARGET)}"
     )
+    check_truth(log, summary)
 
 
 def collect_bench() -> None:
