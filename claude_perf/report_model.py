@@ -946,7 +946,10 @@ def _scaling(c: _Context) -> Section:
         )
         if cap.mem_headroom_bytes is not None:
             line += f"; {fmt_bytes(cap.mem_headroom_bytes)} headroom below the limit"
-            if cap.extra_concurrent is not None:
+            if cap.extra_concurrent is not None and cap.extra_concurrent > 100:
+                # A figure in the thousands extrapolates far past anything measured.
+                line += "; memory will not be the limit at any load near the one measured"
+            elif cap.extra_concurrent is not None:
                 line += (
                     f", room for about {cap.extra_concurrent} more concurrent requests by memory"
                 )
