@@ -4,9 +4,14 @@ Logs are read from the Engine API's ``/containers/{id}/logs`` with stdout and st
 request: without a TTY the engine multiplexes them into frames whose 8-byte header names the
 stream (1 stdout, 2 stderr; Engine API "Attach" stream format), so every line's stream is known
 while the engine reads its log file once (it reads the file from the start even with ``since``;
-two requests would read it twice). We read that response in large blocks and split the frames
-ourselves, because docker-py's line iterator is about half the engine's speed and its blob mode
-holds everything in memory. ``since``/``until`` go to the engine as ``seconds.nanoseconds``:
+two requests would read it twice). We read that response ourselves and split the frames,
+because docker-py's line iterator is about half the engine's speed and its blob mode holds
+everything in memory. The engine sends every frame as an HTTP chunk of its own; on a unix or
+plain TCP socket we take the chunks apart too (``ChunkedDecoder``; urllib3 and http.client spend
+several Python calls per chunk), each read taking whatever has arrived, with no socket timeout
+(so no poll() per read; ``_ReadWatch`` bounds a stalled engine instead); over TLS or ssh urllib3
+reads the body. The events request, which the engine holds open until its ``until``, runs
+alongside the log read. ``since``/``until`` go to the engine as ``seconds.nanoseconds``:
 docker-py converts them to a float, which loses nanoseconds (a boundary line came back twice or
 not at all). Lines go to the store in batches, one transaction each, keyed so that re-fetching
 never doubles a line.
@@ -19,14 +24,17 @@ back to ``stream=False`` (the engine's own two readings, 1-2 s per call) in thre
 from __future__ import annotations
 
 import contextlib
+import http.client
+import io
 import os
 import queue
 import re
 import signal
+import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +50,11 @@ ONE_SHOT_API_VERSION = "1.41"
 BATCH_LINES = 20_000
 BATCH_BYTES = 8 << 20  # a batch is also cut after this much log text (long lines)
 READ_BLOCK_BYTES = 1 << 20
+# The body is parsed in blocks of about this size, read by read in between. The engine writes
+# each line to the socket on its own, so the socket holds only a few hundred lines (about a
+# millisecond of the engine's output) and a longer pause in reading stalls the engine: 32 KiB
+# (~700 lines, well under a millisecond of parsing) measured ~10 % faster overall than 256 KiB.
+BODY_BLOCK_BYTES = 32 << 10
 # Re-fetch this much before the cursor: stdout and stderr are stamped by separate copiers, so a
 # line of one stream may reach the log file just after a later-stamped line of the other.
 CURSOR_MARGIN_NS = 2 * NS_PER_S
@@ -392,11 +405,12 @@ def iter_log_frames(raw: Any, tty: bool) -> Iterator[tuple[int, bytes]]:
     Without a TTY each frame is ``[stream, 0, 0, 0, size (big-endian u32)]`` + payload (one log
     message); with a TTY the body is the raw text, reported as stdout line by line.
     """
+    return _frames_of_blocks(_read_blocks(raw), tty)
+
+
+def _frames_of_blocks(blocks: Iterable[bytes], tty: bool) -> Iterator[tuple[int, bytes]]:
     pending = b""
-    while True:
-        block = raw.read(READ_BLOCK_BYTES)
-        if not block:
-            break
+    for block in blocks:
         buf = pending + block if pending else block
         if tty:
             cut = buf.rfind(b"\n") + 1
@@ -474,6 +488,182 @@ def _read_blocks(raw: Any) -> Iterator[bytes]:
         if not block:
             return
         yield block
+
+
+class ChunkedDecoder:
+    """The body of an HTTP/1.1 chunked response, from its raw bytes cut anywhere.
+
+    The engine flushes every log frame as an HTTP chunk of its own, so a million lines are a
+    million chunks: http.client and urllib3 spend several Python calls on each, while here a
+    whole block of ``<hex size>[;ext]\\r\\n<data>\\r\\n`` chunks is cut up in one loop, up to
+    the last chunk ``0\\r\\n`` (its trailers are not read: the connection is closed after).
+    As in http.client, the CRLF after each chunk's data is skipped, not checked.
+    """
+
+    def __init__(self) -> None:
+        self.tail = b""  # an unfinished size line, put before the next block
+        self.left = 0  # bytes still to come of the current chunk, its closing CRLF included
+        self.done = False
+
+    def feed(self, block: bytes, out: list[bytes]) -> int:
+        """Append to ``out`` the body bytes in ``block``; returns how many."""
+        buf = self.tail + block if self.tail else block
+        before = len(out)
+        append = out.append
+        find = buf.find
+        size_all = len(buf)
+        pos = 0
+        left = self.left
+        while not self.done:
+            if left:  # a chunk begun in an earlier block, or one that this block cuts
+                take = min(left, size_all - pos)
+                data = min(take, left - 2)
+                if data > 0:
+                    append(buf[pos : pos + data])
+                pos += take
+                left -= take
+                if left:
+                    break
+            eol = find(b"\n", pos)
+            if eol < 0:
+                if size_all - pos > _CHUNK_LINE_MAX:
+                    raise ValueError("malformed chunked response: a size line without its end")
+                break
+            try:
+                size = int(buf[pos:eol], 16)  # int() takes the "\r" before "\n" as space
+            except ValueError:
+                size = int(buf[pos:eol].split(b";", 1)[0], 16)  # a chunk extension
+            if size <= 0:
+                if size < 0:
+                    raise ValueError("malformed chunked response: a negative chunk size")
+                self.done = True
+                break
+            start = eol + 1
+            end = start + size
+            if end + 2 > size_all:  # cut by the end of the block: the general step above
+                pos = start
+                left = size + 2
+                continue
+            append(buf[start:end])  # the usual case: the whole chunk is here
+            pos = end + 2
+        self.left = left
+        self.tail = buf[pos:] if not left and not self.done and pos < size_all else b""
+        return sum(map(len, out[before:])) if len(out) > before else 0
+
+
+_CHUNK_LINE_MAX = 4096
+
+
+def _plain_socket_body(response: Any) -> tuple[Any, socket.socket] | None:
+    """(buffered reader, socket) under a chunked response not yet read, on a plain socket.
+
+    Only a unix or plain TCP connection (``type(sock) is socket.socket``) qualifies: TLS and ssh
+    (docker-py's ``SSHSocket`` or a paramiko channel) and anything unexpected take urllib3's
+    reads instead.
+    """
+    raw = getattr(response, "raw", None)
+    inner = getattr(raw, "_fp", None)
+    if not isinstance(inner, http.client.HTTPResponse) or not inner.chunked:
+        return None
+    if inner.chunk_left is not None or getattr(raw, "_decoder", None) is not None:
+        return None
+    if str(response.headers.get("Content-Encoding") or "identity").lower() != "identity":
+        return None
+    fp = inner.fp
+    if not isinstance(fp, io.BufferedReader) or not isinstance(fp.raw, socket.SocketIO):
+        return None
+    sock = getattr(fp.raw, "_sock", None)
+    if type(sock) is not socket.socket:
+        return None
+    return fp, sock
+
+
+class _ReadWatch:
+    """A read without a socket timeout that waits over ``idle_s`` is ended (socket shut down).
+
+    A socket with a timeout costs a poll() before every recv(); on the bulk read of the logs
+    the timeout is dropped and this thread keeps the same bound on a stalled engine.
+    """
+
+    def __init__(self, sock: socket.socket, idle_s: float) -> None:
+        self.sock = sock
+        self.idle_s = idle_s
+        self.since: float | None = None  # when the current read began; None between reads
+        self.fired = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="claude-perf-read-watch")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(min(1.0, self.idle_s / 4)):
+            since = self.since
+            if since is not None and time.monotonic() - since > self.idle_s:
+                self.fired = True
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _body_blocks(response: Any) -> Iterator[bytes]:
+    """The logs response body, in blocks of about BODY_BLOCK_BYTES.
+
+    On a plain socket each read takes whatever has arrived (up to READ_BLOCK_BYTES), without a
+    socket timeout (``_ReadWatch`` bounds a stalled read instead), and ``ChunkedDecoder``
+    takes the chunks apart; over TLS or ssh urllib3 reads and decodes the body. When the stream
+    breaks, what arrived is given before the error.
+    """
+    found = _plain_socket_body(response)
+    if found is None:
+        yield from _read_blocks(response.raw)
+        return
+    fp, sock = found
+    timeout = sock.gettimeout()
+    watch = _ReadWatch(sock, timeout) if timeout else None
+    sock.settimeout(None)
+    buf = bytearray(READ_BLOCK_BYTES)
+    view = memoryview(buf)
+    decoder = ChunkedDecoder()
+    parts: list[bytes] = []
+    held = 0
+    try:
+        # What http.client buffered with the headers first (read1 gives only that when there is
+        # any: a raw read after it could wait for bytes that never come, as the whole body may
+        # be in that buffer already), then straight from the socket.
+        if watch:
+            watch.since = time.monotonic()
+        block = fp.read1(READ_BLOCK_BYTES)
+        while True:
+            if watch:
+                watch.since = None
+            if not block:
+                if parts:
+                    yield b"".join(parts)
+                if watch and watch.fired:
+                    raise TimeoutError(f"the engine sent nothing for {timeout:g} s")
+                raise ConnectionError("the engine ended the log stream before its end")
+            held += decoder.feed(block, parts)
+            if decoder.done:
+                break
+            if held >= BODY_BLOCK_BYTES:
+                yield b"".join(parts)
+                parts, held = [], 0
+            if watch:
+                watch.since = time.monotonic()
+            got = sock.recv_into(view)
+            block = bytes(view[:got])
+        if parts:
+            yield b"".join(parts)
+    finally:
+        view.release()
+        if watch:
+            watch.close()
+        with contextlib.suppress(OSError):
+            sock.settimeout(timeout)
 
 
 class FrameParser:
@@ -626,7 +816,7 @@ def collect_logs(
     read = 0
     try:
         if tty:
-            for row in parse_log_lines(iter_log_frames(response.raw, tty)):
+            for row in parse_log_lines(_frames_of_blocks(_body_blocks(response), tty)):
                 rows.append(row)
                 if len(rows) >= batch_lines:
                     read += len(rows)
@@ -637,7 +827,7 @@ def collect_logs(
         else:
             parser = FrameParser()
             unread = 0  # body bytes parsed into ``rows``
-            for block in _read_blocks(response.raw):
+            for block in _body_blocks(response):
                 unread += len(block)
                 parser.feed(block, rows)
                 if len(rows) >= batch_lines or unread >= BATCH_BYTES:
@@ -883,11 +1073,11 @@ def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectReq
                 created_s = int(_created_ns(container.attrs) // NS_PER_S)
                 since_s = max(created_s, (request.since_ns or 0) // NS_PER_S)
                 until_s = (request.until_ns or now_ns()) // NS_PER_S + 1
-                try:
-                    events = engine_events(client, container.id, since_s, until_s)
-                    entry["events"] += store.add_events(key, events)
-                except APIError as exc:
-                    entry["notes"].append(f"events unavailable: {exc.explanation}")
+                # The engine holds an events request open until its `until` (up to a second
+                # ahead), so the events are fetched while the logs are read, and stored after.
+                events_pool = ThreadPoolExecutor(1, thread_name_prefix="claude-perf-events")
+                events = events_pool.submit(engine_events, client, container.id, since_s, until_s)
+                events_pool.shutdown(wait=False)
                 tty = bool(container.attrs.get("Config", {}).get("Tty"))
                 try:
                     seen, new, notes = collect_logs(
@@ -902,15 +1092,28 @@ def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectReq
                         request.progress,
                     )
                 except NotFound:
+                    store_events(key, entry, events)
                     entry["notes"].append(f"container {container.name} was removed")
                     return True
                 except APIError as exc:
+                    store_events(key, entry, events)
                     entry["notes"].append(f"logs unavailable: {exc.explanation}")
                     return True
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        store_events(key, entry, events)
+                    raise
+                store_events(key, entry, events)
                 entry["seen"] += seen
                 entry["new"] += new
                 entry["notes"] += notes
                 return not any(n.startswith(_LOGS_INTERRUPTED) for n in notes)
+
+            def store_events(key: int, entry: dict[str, Any], events: Any) -> None:
+                try:
+                    entry["events"] += store.add_events(key, events.result())
+                except APIError as exc:
+                    entry["notes"].append(f"events unavailable: {exc.explanation}")
 
             primed = None
             counts: dict[str, int] = {}
