@@ -587,17 +587,23 @@ def test_engine_api_too_old_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -
     assert FakeClient.closed
 
 
+_STAMP = b"2025-03-04T05:06:07.%09dZ "
+_BIG = b"y" * 40_000
+
+
+def _frame(kind: int, payload: bytes) -> bytes:
+    """One frame of Docker's multiplexed stream: stream byte, 3 zero bytes, big-endian length."""
+    import struct
+
+    return struct.pack(">BxxxL", kind, len(payload)) + payload
+
+
 def test_frame_parser_equals_the_general_parser_at_every_block_cut() -> None:
     import io
-    import struct
 
     from claude_perf.collector import FrameParser, iter_log_frames, parse_log_lines
 
-    def frame(kind: int, payload: bytes) -> bytes:
-        return struct.pack(">BxxxL", kind, len(payload)) + payload
-
-    stamp = b"2025-03-04T05:06:07.%09dZ "
-    big = b"y" * 40_000
+    frame, stamp, big = _frame, _STAMP, _BIG
     frames = [
         frame(1, stamp % 1 + b"plain\n"),
         frame(2, stamp % 2 + b"on stderr \xc3\xa9 \xff invalid\n"),
@@ -637,13 +643,7 @@ def _chunked(pieces: list[bytes], *, extension: bool = False) -> bytes:
 
 def _frames_body() -> tuple[bytes, list[bytes]]:
     """A multiplexed log body and the frames it is made of."""
-    import struct
-
-    def frame(kind: int, payload: bytes) -> bytes:
-        return struct.pack(">BxxxL", kind, len(payload)) + payload
-
-    stamp = b"2025-03-04T05:06:07.%09dZ "
-    big = b"y" * 40_000
+    frame, stamp, big = _frame, _STAMP, _BIG
     frames = [
         frame(1, stamp % 1 + b"plain\n"),
         frame(2, stamp % 2 + b"on stderr \xc3\xa9 \xff invalid\n"),
