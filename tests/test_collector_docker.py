@@ -598,22 +598,31 @@ def _frame(kind: int, payload: bytes) -> bytes:
     return struct.pack(">BxxxL", kind, len(payload)) + payload
 
 
-def test_frame_parser_equals_the_general_parser_at_every_block_cut() -> None:
-    import io
-
-    from claude_perf.collector import FrameParser, iter_log_frames, parse_log_lines
-
+def _sample_frames(fourth: bytes) -> list[bytes]:
+    """Nine frames with the hard cases: invalid UTF-8 on stderr, CRLF, an empty line, and a
+    partial message (16 KiB pieces) with another stream's line between its parts."""
     frame, stamp, big = _frame, _STAMP, _BIG
-    frames = [
+    return [
         frame(1, stamp % 1 + b"plain\n"),
         frame(2, stamp % 2 + b"on stderr \xc3\xa9 \xff invalid\n"),
         frame(1, stamp % 3 + b"crlf\r\n"),
-        frame(1, stamp % 4 + b"two cr\r\r\n"),
+        frame(1, stamp % 4 + fourth),
         frame(1, stamp % 5 + b"\n"),  # an empty line
         frame(2, stamp % 6 + big[:16384]),  # a partial message ...
         frame(1, stamp % 7 + b"between the parts\n"),
         frame(2, stamp % 8 + big[16384:32768]),
         frame(2, stamp % 9 + big[32768:] + b"\n"),  # ... ends here
+    ]
+
+
+def test_frame_parser_equals_the_general_parser_at_every_block_cut() -> None:
+    import io
+
+    from claude_perf.collector import FrameParser, iter_log_frames, parse_log_lines
+
+    frame, stamp = _frame, _STAMP
+    frames = [
+        *_sample_frames(b"two cr\r\r\n"),
         frame(1, b"2025-03-04T05:06:08.5Z short stamp\n"),
         frame(0, stamp % 10 + b"stream 0\n"),
         frame(1, b"no-stamp-at-all\n"),
@@ -621,7 +630,7 @@ def test_frame_parser_equals_the_general_parser_at_every_block_cut() -> None:
     ]
     body = b"".join(frames)
     expected = list(parse_log_lines(iter_log_frames(io.BytesIO(body), False)))
-    assert len(expected) == 10 and expected[6][1:] == ("stderr", big.decode())
+    assert len(expected) == 10 and expected[6][1:] == ("stderr", _BIG.decode())
     for cut in [*range(0, 200), *range(16_300, 16_500), len(body) - 3]:
         parser = FrameParser()
         rows: list[tuple[int, str, str]] = []
@@ -643,17 +652,9 @@ def _chunked(pieces: list[bytes], *, extension: bool = False) -> bytes:
 
 def _frames_body() -> tuple[bytes, list[bytes]]:
     """A multiplexed log body and the frames it is made of."""
-    frame, stamp, big = _frame, _STAMP, _BIG
+    frame, stamp = _frame, _STAMP
     frames = [
-        frame(1, stamp % 1 + b"plain\n"),
-        frame(2, stamp % 2 + b"on stderr \xc3\xa9 \xff invalid\n"),
-        frame(1, stamp % 3 + b"crlf\r\n"),
-        frame(1, stamp % 4 + b"0\r\n\r\n29\r\n looks like chunking\n"),
-        frame(1, stamp % 5 + b"\n"),  # an empty line
-        frame(2, stamp % 6 + big[:16384]),  # a partial message ...
-        frame(1, stamp % 7 + b"between the parts\n"),
-        frame(2, stamp % 8 + big[16384:32768]),
-        frame(2, stamp % 9 + big[32768:] + b"\n"),  # ... ends here
+        *_sample_frames(b"0\r\n\r\n29\r\n looks like chunking\n"),
         *(frame(1 + i % 2, stamp % (10 + i) + b"line %d\n" % i) for i in range(300)),
     ]
     return b"".join(frames), frames
