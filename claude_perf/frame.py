@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.config import Config
 from claude_perf.kernels import kernel as _kernel
+from claude_perf.kernels import release_unused
 
 if TYPE_CHECKING:
     import numpy as np
@@ -104,14 +105,6 @@ class Entries:
     events: pd.DataFrame
     app_time_lines: int
     no_time_lines: int
-
-
-def _release_arrow() -> None:
-    """Hand Arrow's freed blocks back now: its allocator (mimalloc) otherwise keeps them a while,
-    and the regex passes free ~100 MB of temporaries at 1M lines that numpy cannot reuse."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
 
 
 def _same(n: int, value: Any) -> np.ndarray:
@@ -446,7 +439,7 @@ def classify(lines: pa.Table, config: Config) -> Entries:
                 )
             message_rows[rows] = True
         del sub
-        _release_arrow()
+        release_unused()
     rows, parts = _extract(text, test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN)
     if parts is not None and len(rows):
         claim(rows, K_LEVELED)
@@ -493,7 +486,7 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     message_text, expand = _message_text(text, message_rows, shared)
     _extract_fields(message_text, expand, cols)
     del message_text
-    _release_arrow()
+    release_unused()
 
     events = _events_frame(text, kind, ts_ns, cols, config)
     counts = np.bincount(kind, minlength=len(KINDS)) if n else np.zeros(len(KINDS), dtype=int)

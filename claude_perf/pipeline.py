@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from claude_perf.config import Config
 from claude_perf.frame import Entries, classify
+from claude_perf.kernels import release_unused
 from claude_perf.metrics import Metrics, compute
 from claude_perf.requests import Requests, assemble
 from claude_perf.session import Session
@@ -100,19 +101,12 @@ def analyse_session(session: Session, config: Config) -> Analysis:
     del session
     entries = classify(logs.table, config)
     logs = replace(logs, table=logs.table.drop_columns(["text"]))
-    _release_memory()
+    release_unused()
     requests = assemble(entries, config)
     window = window_of(logs, entries)
     metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
     quality = _quality(logs, entries, requests, metrics)
     return Analysis(config, logs, entries, requests, metrics, quality, samples, containers)
-
-
-def _release_memory() -> None:
-    """Hand Arrow's freed blocks back to the system (mimalloc keeps ~170 MB at 1M lines)."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
 
 
 def _quality(logs: LogLines, entries: Entries, requests: Requests, metrics: Metrics) -> DataQuality:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claude_perf.errors import InputError
-from claude_perf.kernels import kernel
+from claude_perf.kernels import kernel, release_unused
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -315,7 +315,7 @@ def read_log(path: str, data: bytes | None = None) -> tuple[pa.Table, InputInfo,
         notes.append(f"{path}: {counts['broken_json']} line(s) were not valid json-file records")
     info = InputInfo(path, form, table.num_rows, len(data), tuple(notes))
     del data, lines
-    pa.default_memory_pool().release_unused()  # the raw bytes and the line array (~220 MB at 1M)
+    release_unused()  # the raw bytes and the line array (~220 MB at 1M)
     return table, info, counts
 
 
