@@ -11,6 +11,8 @@ import io
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
+from claude_perf.durations import series_ns
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
@@ -163,7 +165,7 @@ def requests_over_time(requests: pd.DataFrame, errors_ts: pd.Series | None = Non
     }
     left = _naive(pd.Series(edges[:-1]))
     for kind, times in kinds.items():
-        t = np.asarray(times.astype("datetime64[ns, UTC]").array.asi8)
+        t = series_ns(times)
         counts, _ = np.histogram(t, bins=edges_ns)
         ax.bar(
             left,

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from claude_perf.errors import UsageError
 
 NS_PER_S = 1_000_000_000
+# "No time known" in int64 nanosecond arrays: pandas' own NaT value, so views of datetime64[ns]
+# data need no conversion.
+NAT_NS = -(2**63)
+MAX_NS = 2**63 - 1
 _UNIT_NS = {
     "ns": 1,
     "us": 1_000,
@@ -109,6 +114,16 @@ def parse_instant(text: str, now: datetime | None = None) -> datetime:
     """A `--since`/`--until` value as an aware UTC datetime (microsecond precision)."""
     now_value = None if now is None else to_ns(now)
     return from_ns(parse_instant_ns(text, now_value))
+
+
+def series_ns(series: Any) -> Any:
+    """A pandas datetime Series → int64 nanoseconds since the epoch (NaT as NAT_NS)."""
+    import numpy as np
+
+    if len(series) == 0:
+        return np.zeros(0, dtype=np.int64)
+    values = series.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]")
+    return values.view(np.int64).copy()
 
 
 def to_ns(value: datetime) -> int:

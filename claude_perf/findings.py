@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from claude_perf.durations import series_ns
 from claude_perf.errors import ConfigError
 from claude_perf.metrics import MIN_RANKABLE, Metrics, percentile
 
@@ -329,8 +330,8 @@ def concurrency_latency(requests: pd.DataFrame) -> ConcurrencyLatency:
     timed = _timed(requests)
     if timed.empty:
         return ConcurrencyLatency(0, None, 0, None, 0)
-    starts = np.asarray(timed["start"].astype("datetime64[ns, UTC]").array.asi8, dtype=np.int64)
-    ends = np.asarray(timed["end"].astype("datetime64[ns, UTC]").array.asi8, dtype=np.int64)
+    starts = series_ns(timed["start"])
+    ends = series_ns(timed["end"])
     level = in_flight_at_start(starts, ends)
     ok = (timed["outcome"] == "succeeded").to_numpy() & timed["latency_s"].notna().to_numpy()
     latency = timed["latency_s"].to_numpy(dtype=float)
@@ -363,8 +364,8 @@ def busiest_burst(requests: pd.DataFrame, gap_s: float) -> BusyBurst | None:
     timed = _timed(requests)
     if timed.empty:
         return None
-    starts = np.asarray(timed["start"].astype("datetime64[ns, UTC]").array.asi8, dtype=np.int64)
-    ends = np.asarray(timed["end"].astype("datetime64[ns, UTC]").array.asi8, dtype=np.int64)
+    starts = series_ns(timed["start"])
+    ends = series_ns(timed["end"])
     order = np.argsort(starts, kind="stable")
     starts, ends = starts[order], ends[order]
     reach = np.maximum.accumulate(ends)
@@ -485,7 +486,6 @@ def _class_order(error_class: str) -> int:
 
 def rule_error_burst(requests: pd.DataFrame, t: Mapping[str, float]) -> Finding | None:
     """Failures clustered in time: many inside one window."""
-    import numpy as np
     import pandas as pd
 
     from claude_perf.metrics import peak_per_window
@@ -494,7 +494,7 @@ def rule_error_burst(requests: pd.DataFrame, t: Mapping[str, float]) -> Finding 
     failed = model[(model["outcome"] == "failed") & model["end"].notna()]
     if failed.empty:
         return None
-    ends = np.asarray(failed["end"].astype("datetime64[ns, UTC]").array.asi8, dtype=np.int64)
+    ends = series_ns(failed["end"])
     window_s = t["error_burst_window_s"]
     count, at = peak_per_window(ends, int(window_s * 1e9))
     if count < t["error_burst_min"] or at is None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.config import Config
+from claude_perf.durations import NAT_NS
 from claude_perf.kernels import kernel as _kernel
 from claude_perf.kernels import release_unused
 
@@ -275,7 +276,7 @@ def _parse_times(values: np.ndarray, timezone: str) -> np.ndarray:
     import pandas as pd
 
     series = pd.Series(values, dtype="object").astype("str").str.replace(",", ".", regex=False)
-    nat = np.iinfo(np.int64).min
+    nat = NAT_NS
     out = np.full(len(series), nat, dtype=np.int64)
     zoned = series.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy(dtype=bool)
 
@@ -322,7 +323,7 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     del column
     if n and _has_escape_byte(text):
         text = pc.replace_substring_regex(text, _ANSI, "")
-    nat = np.iinfo(np.int64).min
+    nat = NAT_NS
     ts_ns = np.asarray(
         lines.column("ts").cast(pa.int64()).fill_null(nat).to_numpy(), dtype=np.int64
     )
@@ -677,7 +678,7 @@ def _events_frame(
     import pandas as pd
     import pyarrow as pa
 
-    nat = np.iinfo(np.int64).min
+    nat = NAT_NS
     level_rows = cols.rows("level")
     levels = cols.gather("level", level_rows)
     error_rows = level_rows[np.isin(levels, _ERROR_LEVELS)]

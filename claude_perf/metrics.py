@@ -14,6 +14,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
+from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.requests import ERROR_CLASSES, Requests
 
 if TYPE_CHECKING:
@@ -233,11 +234,11 @@ def compute(
             )
         )
 
-    start_ns = _ns(model["start"])
-    end_ns = _ns(model["end"])
-    event_ns = np.where(start_ns != _NAT, start_ns, end_ns)
-    event_ns = event_ns[event_ns != _NAT]
-    both = (start_ns != _NAT) & (end_ns != _NAT)
+    start_ns = series_ns(model["start"])
+    end_ns = series_ns(model["end"])
+    event_ns = np.where(start_ns != NAT_NS, start_ns, end_ns)
+    event_ns = event_ns[event_ns != NAT_NS]
+    both = (start_ns != NAT_NS) & (end_ns != NAT_NS)
     peak, peak_at = peak_per_window(event_ns, 60_000_000_000)
     window_start, window_end = window
     duration_min = (
@@ -261,8 +262,8 @@ def compute(
     )
 
     in_container = health["in_container"].astype(bool)
-    probe_ns = np.sort(_ns(health[in_container]["end"]))
-    probe_ns = probe_ns[probe_ns != _NAT]
+    probe_ns = np.sort(series_ns(health[in_container]["end"]))
+    probe_ns = probe_ns[probe_ns != NAT_NS]
     health_ok = int((health["outcome"] == "succeeded").sum())
     health_metrics = HealthMetrics(
         checks=len(health),
@@ -314,17 +315,6 @@ def compute(
         errors=tuple(errors),
         other_requests=int((table["kind"] == "other").sum()),
     )
-
-
-_NAT = -(2**63)
-
-
-def _ns(series: pd.Series) -> np.ndarray:
-    import numpy as np
-
-    if len(series) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.asarray(series.astype("datetime64[ns, UTC]").array.asi8, dtype=np.int64)
 
 
 def _model_order(keys: pd.Series, model: pd.DataFrame) -> list[str | None]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claude_perf.config import Config
+from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.families import family_of
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def assemble(entries: Entries, config: Config) -> Requests:
     elif ev.index.start != 0 or ev.index.step != 1:
         ev = ev.reset_index(drop=True)
     n = len(ev)
-    ts = _ns(ev["ts"])
+    ts = series_ns(ev["ts"])
     role = ev["role"].to_numpy(dtype=object)
     path = ev["path"].to_numpy(dtype=object)
     model_col = ev["model"].to_numpy(dtype=object)
@@ -225,7 +226,7 @@ def assemble(entries: Entries, config: Config) -> Requests:
         partner, _queue, _matched = _fifo_pairs(seq_kind)
         ends = np.flatnonzero(partner >= 0)
         s_ev, e_ev = seq_index[partner[ends]], seq_index[ends]
-        known = (ts[s_ev] != _NAT) & (ts[e_ev] != _NAT)
+        known = (ts[s_ev] != NAT_NS) & (ts[e_ev] != NAT_NS)
         stale = ends[known & (ts[e_ev] - ts[s_ev] > config.max_latency_s * 1e9)]
         if len(stale) == 0:
             break
@@ -265,7 +266,7 @@ def assemble(entries: Entries, config: Config) -> Requests:
     error_text = np.where(own_error & (error_text == None), messages, error_text)  # noqa: E711
     error_first = np.where(own_error & (error_first == None), messages, error_first)  # noqa: E711
 
-    start_ns = np.where(partner_event >= 0, ts[np.maximum(partner_event, 0)], _NAT)
+    start_ns = np.where(partner_event >= 0, ts[np.maximum(partner_event, 0)], NAT_NS)
     plain_rows = np.concatenate(
         [model_ends, np.flatnonzero(is_health_end | (is_other_end & plain))]
     )
@@ -276,7 +277,7 @@ def assemble(entries: Entries, config: Config) -> Requests:
         {
             "pos": plain_rows,
             "kind": pd.Series(kinds, dtype=object, copy=False),
-            "start_ns": np.where(is_model_end[plain_rows], start_ns[plain_rows], _NAT),
+            "start_ns": np.where(is_model_end[plain_rows], start_ns[plain_rows], NAT_NS),
             "model": np.where(
                 model_of_end[plain_rows] == None,  # noqa: E711
                 model_col[plain_rows],
@@ -308,9 +309,6 @@ def assemble(entries: Entries, config: Config) -> Requests:
     )
 
 
-_NAT = -(2**63)
-
-
 def _shared(values: np.ndarray) -> np.ndarray:
     """The same values, equal strings as one shared object (a label column then costs 8 bytes a
     row instead of a string object per row); missing values stay as they are."""
@@ -335,16 +333,6 @@ def _gather(values: np.ndarray, index: np.ndarray, valid: np.ndarray, default: i
     return np.where(valid, values[safe], default)
 
 
-def _ns(series: pd.Series) -> np.ndarray:
-    """Datetime series → int64 nanoseconds, NaT as the minimum int64."""
-    import numpy as np
-
-    if len(series) == 0:
-        return np.zeros(0, dtype=np.int64)
-    values = series.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]")
-    return values.view(np.int64).copy()
-
-
 def _by_request_id(ev: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, int]:
     """Requests whose records carry an id: the last completion, the first start, any model."""
     import numpy as np
@@ -356,8 +344,8 @@ def _by_request_id(ev: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, in
         return pd.DataFrame(), 0
     ends = sub[sub["role"] == "end"].drop_duplicates("request_id", keep="last")
     starts = sub[sub["role"] == "start"]
-    start_ns = pd.array(_ns(starts["ts"]), dtype="Int64")
-    start_ns[start_ns == _NAT] = pd.NA  # an unknown time must not win min()
+    start_ns = pd.array(series_ns(starts["ts"]), dtype="Int64")
+    start_ns[start_ns == NAT_NS] = pd.NA  # an unknown time must not win min()
     first_start = starts.assign(ns=start_ns).groupby("request_id")["ns"].min().astype("Int64")
     named = sub[sub["model"].notna()]
     # The completion's own model wins, then the start's, then any other record of the request.
@@ -380,7 +368,10 @@ def _by_request_id(ev: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, in
         {
             "pos": ends["pos"].to_numpy(),
             "kind": "model",
-            "start_ns": ids.map(first_start).astype("Int64").fillna(_NAT).to_numpy(dtype=np.int64),
+            "start_ns": ids.map(first_start)
+            .astype("Int64")
+            .fillna(NAT_NS)
+            .to_numpy(dtype=np.int64),
             "model": ids.map(model).astype(object).to_numpy(),
             "error_count": ids.map(counts).fillna(0).astype("int64").to_numpy(),
             "error_text": ids.map(texts).astype(object).to_numpy(),
@@ -496,7 +487,7 @@ def _attach_errors(
         return count, text, first, 0
     j = np.searchsorted(model_ends, errors)
     err_ts = ts[errors]
-    known = err_ts != _NAT
+    known = err_ts != NAT_NS
     new_run = np.ones(len(errors), dtype=bool)
     new_run[1:] = (j[1:] != j[:-1]) | ~known[1:] | ~known[:-1]
     new_run[1:] |= (err_ts[1:] - err_ts[:-1]) > _SKEW_NS
@@ -507,13 +498,13 @@ def _attach_errors(
     has_prev = j > 0
     nxt = _gather(model_ends, j, has_next, -1)
     prv = _gather(model_ends, j - 1, has_prev, -1)
-    next_ts = _gather(ts, nxt, has_next, _NAT)
-    prev_ts = _gather(ts, prv, has_prev, _NAT)
+    next_ts = _gather(ts, nxt, has_next, NAT_NS)
+    prev_ts = _gather(ts, prv, has_prev, NAT_NS)
     to_next = np.where(
-        has_next & known & (next_ts != _NAT), next_ts - run_end, np.iinfo(np.int64).max
+        has_next & known & (next_ts != NAT_NS), next_ts - run_end, np.iinfo(np.int64).max
     )
     to_prev = np.where(
-        has_prev & known & (prev_ts != _NAT), run_start - prev_ts, np.iinfo(np.int64).max
+        has_prev & known & (prev_ts != NAT_NS), run_start - prev_ts, np.iinfo(np.int64).max
     )
     use_prev = (to_prev <= _SKEW_NS) & (to_prev < to_next)
     use_next = (
@@ -582,15 +573,17 @@ def _finish(
     start_ns = raw["start_ns"]
     duration = ev["duration_s"].to_numpy(dtype=float)[pos]
     explicit = ~np.isnan(duration)
-    paired_ok = (start_ns != _NAT) & (end_ns != _NAT)
+    paired_ok = (start_ns != NAT_NS) & (end_ns != NAT_NS)
     paired = np.where(paired_ok, (end_ns - start_ns) / 1e9, np.nan)
     latency = np.where(explicit, duration, paired)
     source_code = np.where(explicit, 0, np.where(paired_ok, 1, 2))
     # With an explicit duration the start is known as end − duration, even without a start line.
     derived = np.where(
-        explicit & (end_ns != _NAT), end_ns - np.nan_to_num(duration * 1e9).astype(np.int64), _NAT
+        explicit & (end_ns != NAT_NS),
+        end_ns - np.nan_to_num(duration * 1e9).astype(np.int64),
+        NAT_NS,
     )
-    start_ns = np.where(start_ns != _NAT, start_ns, derived)
+    start_ns = np.where(start_ns != NAT_NS, start_ns, derived)
     status_int = ev["status"].to_numpy(dtype=np.int64, na_value=0)[pos]
     n_errors = raw["error_count"]
     kind = _shared(raw["kind"])
@@ -626,7 +619,7 @@ def _finish(
     in_container = pd.Series(clients, dtype=object).isin(list(_IN_CONTAINER_CLIENTS)).to_numpy()
 
     def times(ns: np.ndarray) -> pd.Series:
-        values = np.where(ns == _NAT, np.datetime64("NaT"), ns.view("datetime64[ns]"))
+        values = np.where(ns == NAT_NS, np.datetime64("NaT"), ns.view("datetime64[ns]"))
         return pd.Series(pd.to_datetime(values, utc=True))
 
     def text_col(values: np.ndarray) -> pd.Series:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from claude_perf.durations import NAT_NS
 from claude_perf.errors import InputError
 from claude_perf.kernels import kernel, release_unused
 
@@ -360,7 +361,7 @@ def combine(
     if table.num_rows > 1:
         # A duplicate equals the line before it (after sorting) in time and text; texts are
         # compared only where times tie, which real engine timestamps almost never do.
-        nat = np.iinfo(np.int64).min
+        nat = NAT_NS
         ts_ns = np.asarray(
             table.column("ts").cast(pa.int64()).fill_null(nat).to_numpy(), dtype=np.int64
         )

@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claude_perf.durations import MAX_NS, NAT_NS
 from claude_perf.errors import StoreError
 from claude_perf.session import SAMPLE_COLUMNS
 
@@ -156,6 +157,11 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         raise StoreError(f"cannot create the store {path}: {exc.strerror}") from exc
     os.close(fd)
+
+
+def _bounds(since_ns: int | None, until_ns: int | None) -> tuple[int, int]:
+    """An inclusive SQL window; open ends become the widest int64 range."""
+    return (NAT_NS if since_ns is None else since_ns, MAX_NS if until_ns is None else until_ns)
 
 
 class Store:
@@ -410,8 +416,7 @@ class Store:
         self, key: int, since_ns: int | None = None, until_ns: int | None = None
     ) -> Iterator[list[tuple[int, str, str]]]:
         """Chunks of (ts_ns, stream, text) in time order within the window (bounds inclusive)."""
-        low = -(2**63) if since_ns is None else since_ns
-        high = 2**63 - 1 if until_ns is None else until_ns
+        low, high = _bounds(since_ns, until_ns)
         cursor = self.conn.execute(
             "SELECT ts_ns, stream, line FROM log_lines "
             "WHERE container_key = ? AND ts_ns BETWEEN ? AND ? ORDER BY ts_ns",
@@ -454,8 +459,7 @@ class Store:
         self, key: int, since_ns: int | None = None, until_ns: int | None = None
     ) -> list[tuple[int, str]]:
         """(time_ns, action) of a container's events within the window, in time order."""
-        low = -(2**63) if since_ns is None else since_ns
-        high = 2**63 - 1 if until_ns is None else until_ns
+        low, high = _bounds(since_ns, until_ns)
         rows = self.conn.execute(
             "SELECT time_ns, action FROM events WHERE container_key = ? AND time_ns BETWEEN ? "
             "AND ? ORDER BY time_ns, action",
@@ -469,8 +473,7 @@ class Store:
         """Raw sample rows (container id, name, ts_ns, fields…, cgroup) for the window."""
         if not keys:
             return []
-        low = -(2**63) if since_ns is None else since_ns
-        high = 2**63 - 1 if until_ns is None else until_ns
+        low, high = _bounds(since_ns, until_ns)
         marks = ", ".join("?" * len(keys))
         return list(
             self.conn.execute(
@@ -503,8 +506,7 @@ class Store:
         A collect's span runs from the ``--since`` it was asked (the start of the logs when
         none) to when it finished (or started, when it never finished).
         """
-        low = -(2**63) if since_ns is None else since_ns
-        high = 2**63 - 1 if until_ns is None else until_ns
+        low, high = _bounds(since_ns, until_ns)
         wanted = set(names)
         gaps: list[str] = []
         rows = self.conn.execute(
@@ -519,7 +521,7 @@ class Store:
             notes = outcome.get("gaps") or []
             if not notes or not wanted & set(request.get("containers") or ()):
                 continue
-            span_low = request.get("since_ns") or -(2**63)
+            span_low = request.get("since_ns") or NAT_NS
             span_high = finished or started
             if span_low <= high and span_high >= low:
                 from claude_perf.durations import from_ns

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from claude_perf.durations import series_ns
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -175,7 +177,7 @@ def utilisation_of(samples: pd.DataFrame | None, requests: pd.DataFrame) -> tupl
     result = []
     for name in sorted(frame["_name"].unique()):
         group = frame[frame["_name"] == name].sort_values("ts", kind="stable")
-        ts_ns = np.asarray(group["ts"].astype("datetime64[ns, UTC]").array.asi8, dtype=np.int64)
+        ts_ns = series_ns(group["ts"])
         interval_ns = int(np.median(np.diff(ts_ns))) if len(ts_ns) > 1 else 0
         cpu = _column(group, "cpu_pct")
         mem = _column(group, "mem_used_bytes")
