@@ -81,10 +81,23 @@ def report_session(options: ReportOptions) -> Any:
     from claude_perf import store as store_mod
     from claude_perf.durations import parse_instant_ns
 
-    store_asked = options.since or options.until or options.containers or options.store
+    store_options = {
+        "--since": options.since,
+        "--until": options.until,
+        "--container": options.containers,
+        "--store": options.store,
+        "--live": options.live,
+    }
+    store_asked = any(store_options.values())
     if options.inputs:
-        if options.live:
-            raise UsageError("--live collects from the engine: give it without --input")
+        # An input is analysed whole; silently ignoring a window the user asked for would
+        # report on traffic they did not mean.
+        given = [flag for flag, value in store_options.items() if value]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} select from the store and cannot be combined with --input "
+                "(an input file is analysed whole)"
+            )
         return load_session(options.inputs)
     if not (store_asked or options.live):
         return load_session(options.inputs)  # the usual "nothing to analyse" message
@@ -342,8 +355,6 @@ def export(options: ExportOptions) -> ExportOutcome:
     since_ns = parse_instant_ns(options.since) if options.since else None
     until_ns = parse_instant_ns(options.until) if options.until else None
     path = store_mod.store_path(options.store)
-    if not path.exists():
-        raise UsageError(f"{path}: no store here; run claude-perf collect first, or give --store")
     session = store_mod.load_session(path, since_ns, until_ns, options.containers)
     with tempfile.TemporaryDirectory(prefix="claude-perf-export-") as tmp:
         plain = write_bundle(session, Path(tmp) / "session")

@@ -98,3 +98,13 @@ def test_requests_csv_export(tmp_path):
     header = out.read_text().splitlines()[0].split(",")
     assert header[:4] == ["kind", "start", "end", "latency_s"]
     assert len(out.read_text().strip().splitlines()) >= 24
+
+
+def test_store_window_options_with_an_input_are_a_usage_error():
+    # an input is analysed whole: a --since that was silently ignored would mislead
+    result = run("report", "-i", str(CAPTURE), "-f", "json", "--since", "1h", "--container", "x")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "claude-perf: error: --since, --container select from the store and cannot be combined "
+        "with --input (an input file is analysed whole)"
+    )

@@ -187,10 +187,10 @@ def test_report_from_a_bundle_equals_the_report_from_the_logs(tmp_path: Path) ->
     )
 
 
-def test_export_without_a_store_is_a_clear_error(tmp_path: Path) -> None:
+def test_export_without_a_store_is_the_same_error_as_report(tmp_path: Path) -> None:
     store = tmp_path / "none.db"
-    result = run("export", "--store", str(store), "-o", str(tmp_path / "run.tar.gz"))
-    assert result.returncode == 2
-    assert error_line(result) == (
-        f"{store}: no store here; run claude-perf collect first, or give --store"
-    )
+    exported = run("export", "--store", str(store), "-o", str(tmp_path / "run.tar.gz"))
+    reported = run("report", "--since", "1h", "--store", str(store))
+    assert exported.returncode == reported.returncode == 1
+    assert error_line(exported) == error_line(reported)
+    assert error_line(exported) == f"no store at {store}: run `claude-perf collect` first"
