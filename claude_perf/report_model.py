@@ -57,6 +57,9 @@ CHARTS: Mapping[str, str] = {
     "resources": "CPU and memory over time",
 }
 EXCERPT_CHARS = 200
+# Headroom for more than this many extra concurrent requests is not stated as a number: it
+# would extrapolate a hundredfold past the concurrency that was measured.
+_EXTRAPOLATION_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -946,7 +949,7 @@ def _scaling(c: _Context) -> Section:
         )
         if cap.mem_headroom_bytes is not None:
             line += f"; {fmt_bytes(cap.mem_headroom_bytes)} headroom below the limit"
-            if cap.extra_concurrent is not None and cap.extra_concurrent > 100:
+            if cap.extra_concurrent is not None and cap.extra_concurrent > _EXTRAPOLATION_LIMIT:
                 # A figure in the thousands extrapolates far past anything measured.
                 line += "; memory will not be the limit at any load near the one measured"
             elif cap.extra_concurrent is not None:

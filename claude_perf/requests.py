@@ -118,15 +118,6 @@ def classify_errors(status: np.ndarray, texts: np.ndarray, model_known: np.ndarr
     """classify_error over many failed requests at once (the same rules, vectorised)."""
     import numpy as np
     import pandas as pd
-
-    if len(status) <= 64:  # small inputs: the readable per-row rules
-        return np.array(
-            [
-                classify_error(int(s) or None, [t] if isinstance(t, str) else [], bool(k))
-                for s, t, k in zip(status, texts, model_known, strict=True)
-            ],
-            dtype=object,
-        )
     import pyarrow as pa
     import pyarrow.compute as pc
 
