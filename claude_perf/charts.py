@@ -83,7 +83,7 @@ def latency_by_model(requests: pd.DataFrame) -> bytes | None:
     ]
     if model.empty:
         return None
-    # "\0" stands for "no model logged" (None or NaN alike) so that it groups and sorts.
+    # "\0" stands for "no model logged" so that it groups and sorts with the names.
     keys = model["model"].map(lambda m: m if isinstance(m, str) else "\0")
     counts = keys.value_counts()
     names = sorted(counts.index, key=lambda n: (-int(counts[n]), str(n)))

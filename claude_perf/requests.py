@@ -614,8 +614,14 @@ def _finish(
         return pd.Series(pd.to_datetime(values, utc=True))
 
     def text_col(values: np.ndarray) -> pd.Series:
-        # object dtype: None stays None, and no per-value conversion to Arrow strings
-        return pd.Series(values, dtype=object, copy=False)
+        # object dtype, no per-value conversion to Arrow strings; unknown is None, never NaN
+        # (concatenated parts and pandas maps bring NaN in), so consumers test one thing.
+        values = np.asarray(values, dtype=object)
+        missing = pd.isna(values)
+        if missing.any():
+            values = values.copy()
+            values[missing] = None
+        return pd.Series(values, dtype=object)
 
     return pd.DataFrame(
         {

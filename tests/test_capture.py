@@ -143,3 +143,11 @@ def test_vectorised_error_classes_agree_with_the_per_row_rules():
     known = np.array([c[2] for c in cases])
     expected = [classify_error(s, [t] if t else [], k) for s, t, k in cases]
     assert list(classify_errors(status, texts, known)) == expected
+
+
+def test_unknown_text_in_the_request_table_is_none_never_nan(capture):
+    table = capture.requests.table
+    for column in ("model", "family", "error_class", "error_message", "request_id"):
+        values = list(table[column])
+        assert None in values, column  # the capture has requests without each of these
+        assert all(v is None or isinstance(v, str) for v in values), column
