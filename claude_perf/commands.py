@@ -10,11 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claude_perf.config import Config
 from claude_perf.errors import ClaudePerfError, InputError, UsageError
 from claude_perf.gates import Gates
+
+if TYPE_CHECKING:  # the heavy modules load only when a command runs
+    from claude_perf.collector import CollectOutcome
+    from claude_perf.session import Session
+    from claude_perf.sources import LogLines
 
 FORMATS = ("markdown", "json", "html")
 
@@ -52,7 +57,7 @@ class ReportOutcome:
     failure: ClaudePerfError | None = None  # a gate failed: the CLI exits with it after printing
 
 
-def load_inputs(inputs: Sequence[str]) -> Any:
+def load_inputs(inputs: Sequence[str]) -> LogLines:
     """Read log inputs (files, stdin) into merged lines."""
     from claude_perf.sources import read_logs
 
@@ -61,7 +66,7 @@ def load_inputs(inputs: Sequence[str]) -> Any:
     return read_logs(list(inputs))
 
 
-def load_session(inputs: Sequence[str]) -> Any:
+def load_session(inputs: Sequence[str]) -> Session:
     """A Session from log files, or from one session bundle (folder or .tar.gz)."""
     from claude_perf.bundle import is_bundle, read_bundle
     from claude_perf.session import Session
@@ -76,7 +81,7 @@ def load_session(inputs: Sequence[str]) -> Any:
     return Session(logs=load_inputs(inputs))
 
 
-def report_session(options: ReportOptions) -> Any:
+def report_session(options: ReportOptions) -> Session:
     """The Session a report reads: --input files, else the store (collected first with --live)."""
     from claude_perf import store as store_mod
     from claude_perf.durations import parse_instant_ns
@@ -136,7 +141,7 @@ class CollectOptions:
     progress: Any = field(default=None, compare=False, repr=False)  # (what, done, total)
 
 
-def collect(options: CollectOptions) -> Any:
+def collect(options: CollectOptions) -> CollectOutcome:
     """Store logs, samples and facts of the target containers; returns a CollectOutcome."""
     from claude_perf.collector import DEFAULT_PATTERN, CollectRequest
     from claude_perf.collector import collect as run_collect
