@@ -36,6 +36,8 @@ _ACCESS = (
     r'^INFO:\s+(?P<client>\S+):(?P<port>\d+) - "(?P<method>[A-Z]+) (?P<path>[^ "?]*)[^ "]*'
     r' HTTP/[\d.]+" (?P<status>\d{3})'
 )
+# The request part of an _ACCESS line, after its `` - "`` (see _access_fields).
+_ACCESS_REQUEST = r'^(?P<method>[A-Z]+) (?P<path>[^ "?]*)[^ "]* HTTP/[\d.]+" (?P<status>\d{3})'
 _MORGAN = (
     r"^(?:(?P<client>[\d.:a-f\[\]]+) - \S+ )?(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) "
     r"(?P<path>/[^ ?]*)\S* (?P<status>\d{3}) (?P<duration>\d+(?:\.\d+)?) ms"
@@ -89,8 +91,12 @@ _END_WORDS = (
     r"completed request|request finished)"
 )
 _ERROR_LEVELS = ("ERROR", "CRITICAL", "FATAL", "ERR", "EMERG", "ALERT", "CRIT")
+_SAMPLE_ROWS = 512  # rows sampled to decide whether a prefilter pass pays
 _CONTINUATION_GAP_NS = 5_000_000  # lines printed within 5 ms of a record belong to it
 
+# binary_slice "to the end": its default stop (None) fails in pyarrow 26 ("Negative buffer
+# resize"), and so does a stop near 2**62.
+_TO_END = 1 << 40
 _DURATION_SCALE = {"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "s": 1.0, "sec": 1.0, "secs": 1.0}
 
 
@@ -160,6 +166,53 @@ def _field_values(values: Any) -> np.ndarray:
     uniques = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
     codes = encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)
     return uniques[codes]
+
+
+def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """uvicorn access lines among ``rows``: (the rows that are, their client/method/path/status).
+
+    Exactly what _ACCESS finds on each line, but cheaper: RE2 only *matches* fast (a DFA); taking
+    groups out runs its slow engines, per byte. So _ACCESS only matches, the line is cut at its
+    first `` - "`` (the client holds no spaces, so that is where the regex puts it), and the
+    groups are taken from the pieces: the request part repeats (a few dozen distinct per proxy)
+    and is parsed once per distinct value; the client is the head without ``INFO:``, white space
+    and ``:PORT``.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(rows) == 0:
+        return rows, {}
+    lines = text.take(pa.array(rows))
+    matched = _np_bool(_kernel(pc.match_substring_regex, lines, _ACCESS))
+    rows = rows[matched]
+    pieces = pc.split_pattern(lines.filter(pa.array(matched)), ' - "', max_splits=1)
+    del lines
+    request = pc.dictionary_encode(pc.list_element(pieces, 1))
+    parts = pc.extract_regex(request.dictionary, _ACCESS_REQUEST)
+    codes = np.asarray(request.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    fields = {name: _field(parts, name)[codes] for name in ("method", "path")}
+    fields["status"] = _status_codes(parts.field("status"))[codes]
+    # "INFO:" + white space (RE2's \s) + client + ":" + port → client
+    head = pc.replace_substring_regex(pc.list_element(pieces, 0), r":\d+$", "", max_replacements=1)
+    client = pc.utf8_ltrim(pc.utf8_slice_codeunits(head, 5), characters=" \t\n\f\r")
+    fields["client"] = _field_values(client)
+    return rows, fields
+
+
+def _status_codes(values: Any) -> np.ndarray:
+    """HTTP status strings → float codes (NaN unless exactly three digits), without Python objects.
+
+    Kept as floats in ``_Columns`` (NaN = unknown) and made ``Int16`` once, for the frame.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ok = pc.fill_null(pc.match_substring_regex(values, r"^\d{3}$"), False)
+    numbers = pc.cast(pc.if_else(ok, values, pa.scalar(None, values.type)), pa.float64())
+    return np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=float)
 
 
 def _regex_on(text: pa.Array, mask: np.ndarray, regex: str) -> np.ndarray:
@@ -236,20 +289,34 @@ class _Columns:
 
         return np.flatnonzero(self.mask(name))
 
-    def gather(self, name: str, at: np.ndarray, fill: Any = None) -> np.ndarray:
-        """Values at the given sorted rows (fill where no chunk set one)."""
+    NUMERIC = ("duration_s", "status")  # float columns, NaN = unknown
+
+    def positions(self, at: np.ndarray) -> np.ndarray:
+        """Line row → position in ``at`` (-1 where absent): one map for every gather."""
         import numpy as np
 
-        if name == "duration_s":
+        where = np.full(self.n_lines, -1, dtype=np.int64)
+        where[at] = np.arange(len(at))
+        return where
+
+    def gather(
+        self, name: str, at: np.ndarray, fill: Any = None, where: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Values at the given rows (fill where no chunk set one); ``where`` from positions(at)."""
+        import numpy as np
+
+        if name in self.NUMERIC:
             out = np.full(len(at), np.nan, dtype=float)
         else:
             out = np.full(len(at), fill, dtype=object)
         if len(at) == 0:
             return out
+        if where is None:
+            where = self.positions(at)
         # Later chunks first, so that earlier (more specific) chunks overwrite them.
         for rows, values in reversed(self.chunks[name]):
-            pos = np.searchsorted(at, rows)
-            inside = (pos < len(at)) & (at[np.minimum(pos, len(at) - 1)] == rows)
+            pos = where[rows]
+            inside = pos >= 0
             out[pos[inside]] = values[inside]
         return out
 
@@ -264,6 +331,57 @@ def _has_escape_byte(text: pa.Array) -> bool:
     buf = np.frombuffer(data, dtype=np.uint8)
     step = 1 << 22
     return any(bool((buf[i : i + step] == 27).any()) for i in range(0, len(buf), step))
+
+
+# Python logging's asctime head, ``2026-11-29 00:50:46,892 - `` (26 bytes), position by position.
+_HEAD_BYTES = 26
+_HEAD_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22)
+_HEAD_FIXED = (
+    *((4, b"-"), (7, b"-"), (10, b" T"), (13, b":"), (16, b":"), (19, b",.")),
+    *((23, b" "), (24, b"-"), (25, b" ")),
+)
+
+
+def _pylog_heads(text: pa.Array, unassigned: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows among ``unassigned`` that start like ``\\d{4}-`` (leveled candidates), and those of
+    them whose first 26 bytes are exactly _PYLOG_FIXED_HEAD.
+
+    Instead of two regex passes over every line: the first 26 bytes of every line long enough are
+    cut into one contiguous block (Arrow's binary_slice), which numpy then reads as a matrix of
+    one row per line and tests column by column.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    empty = np.zeros(0, dtype=np.int64)
+    if len(text) == 0:
+        return empty, empty
+    heads = pc.binary_slice(text.view(pa.large_binary()), 0, _HEAD_BYTES)
+    lengths = np.asarray(pc.binary_length(heads).to_numpy(zero_copy_only=False))
+    full = unassigned & (lengths == _HEAD_BYTES)
+    rows = np.flatnonzero(full)
+    if len(rows):
+        block = heads.filter(pa.array(full))
+        first = int(np.frombuffer(block.buffers()[1], dtype=np.int64)[block.offset])
+        matrix = np.frombuffer(block.buffers()[2], dtype=np.uint8)[
+            first : first + len(rows) * _HEAD_BYTES
+        ].reshape(len(rows), _HEAD_BYTES)
+        is_digit = (matrix[:, list(_HEAD_DIGITS)] - np.uint8(48)) < 10  # wraps below "0"
+        starts_like = is_digit[:, :4].all(axis=1) & (matrix[:, 4] == ord("-"))
+        fixed = starts_like & is_digit.all(axis=1)
+        for position, allowed in _HEAD_FIXED:
+            column = matrix[:, position]
+            fixed &= np.logical_or.reduce([column == byte for byte in allowed])  # (np.isin sorts)
+        long_candidates, fixed_rows = rows[starts_like], rows[fixed]
+    else:
+        long_candidates, fixed_rows = empty, empty
+    # Lines of 5 to 25 bytes can only be candidates: the regex on those few.
+    short = np.flatnonzero(unassigned & (lengths >= 5) & (lengths < _HEAD_BYTES))
+    if len(short):
+        hit = _np_bool(pc.match_substring_regex(heads.take(pa.array(short)), rb"^\d{4}-"))
+        long_candidates = np.sort(np.concatenate([long_candidates, short[hit]]))
+    return long_candidates, fixed_rows
 
 
 def _parse_times(values: np.ndarray, timezone: str) -> np.ndarray:
@@ -306,8 +424,89 @@ def _parse_times(values: np.ndarray, timezone: str) -> np.ndarray:
     return out
 
 
+PARALLEL_MIN_LINES = 200_000  # below this, splitting costs more than it saves
+_SPLIT_SEARCH_LINES = 10_000  # how far past the middle a safe place to cut is looked for
+_NOT_PLAIN = [b"", b" ", b"\t", b"\n", b"\r", b"\f", b"\v"]  # first bytes a cut avoids
+
+
 def classify(lines: pa.Table, config: Config) -> Entries:
-    """Classify every line and extract the entries that say something about requests."""
+    """Classify every line and extract the entries that say something about requests.
+
+    Large inputs are cut in two at a line that cannot continue the one before it (see
+    _cut_points), and the halves are classified on both cores at once; every rule but the
+    continuation rule looks at one line only, so the result is the same as in one piece.
+    """
+    from itertools import pairwise
+
+    from claude_perf.kernels import WORKERS, parallel_map
+
+    spans = list(pairwise(_cut_points(lines, WORKERS)))
+    if len(spans) < 2:
+        return _classify_part(lines, config)
+    parts = parallel_map(
+        lambda span: _classify_part(lines.slice(span[0], span[1] - span[0]), config), spans
+    )
+    return _merge_parts(parts, [start for start, _ in spans])
+
+
+def _cut_points(lines: pa.Table, parts: int) -> list[int]:
+    """Row bounds [0, ..., n] of the parts to classify separately (just [0, n]: one part).
+
+    A cut goes before a line that cannot be a continuation: it has an engine time, more than
+    _CONTINUATION_GAP_NS after the line before (also timed), and does not start with white
+    space. Continuations (and the error messages that gather them) then never cross a cut.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = lines.num_rows
+    if parts < 2 or n < PARALLEL_MIN_LINES:
+        return [0, n]
+    nat = NAT_NS
+    ts_ns = np.asarray(
+        lines.column("ts").cast(pa.int64()).fill_null(nat).to_numpy(), dtype=np.int64
+    )
+    column = lines.column("text")
+    cuts = [0]
+    for k in range(1, parts):
+        window = np.arange(k * n // parts, min(n, k * n // parts + _SPLIT_SEARCH_LINES))
+        window = window[window > cuts[-1]]
+        if not len(window):
+            continue
+        gap_ns = ts_ns[window] - ts_ns[window - 1]
+        timed = (
+            (ts_ns[window] != nat) & (ts_ns[window - 1] != nat) & (gap_ns > _CONTINUATION_GAP_NS)
+        )
+        texts = column.slice(int(window[0]), len(window)).combine_chunks()
+        first = pc.binary_slice(texts.cast(pa.large_binary()), 0, 1)  # b"" for an empty line
+        plain = ~_np_bool(pc.is_in(first, value_set=pa.array(_NOT_PLAIN, pa.large_binary())))
+        safe = np.flatnonzero(timed & plain)
+        if len(safe):
+            cuts.append(int(window[safe[0]]))
+    cuts.append(n)
+    return cuts
+
+
+def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
+    """One Entries from the parts' (their rows shifted to whole-input line numbers)."""
+    import pandas as pd
+
+    frames = []
+    for part, start in zip(parts, starts, strict=True):
+        events = part.events
+        events["row"] += start
+        frames.append(events)
+    return Entries(
+        kind_counts={name: sum(p.kind_counts[name] for p in parts) for name in KINDS},
+        events=pd.concat(frames, ignore_index=True),
+        app_time_lines=sum(p.app_time_lines for p in parts),
+        no_time_lines=sum(p.no_time_lines for p in parts),
+    )
+
+
+def _classify_part(lines: pa.Table, config: Config) -> Entries:
+    """classify() of one part of the input, in one piece."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -357,9 +556,11 @@ def classify(lines: pa.Table, config: Config) -> Entries:
             continue
         claim(rows, K_PATTERN)
         names = {f.name for f in parts.type}
-        for name in ("level", "model", "method", "path", "request_id", "client", "status"):
+        for name in ("level", "model", "method", "path", "request_id", "client"):
             if name in names:
                 cols.add(name, rows, _field(parts, name))
+        if "status" in names:
+            cols.add("status", rows, _status_codes(parts.field("status")))
         if "duration" in names:
             durations = _durations(_field(parts, "duration"), pattern.duration_unit)
             cols.add("duration_s", rows, durations)
@@ -375,35 +576,36 @@ def classify(lines: pa.Table, config: Config) -> Entries:
         claim(np.flatnonzero(blank), K_BLANK)
 
     # 3. uvicorn access lines (the only completion record of many Python proxies).
-    rows, parts = _extract(text, test(pc.starts_with, "INFO:"), _ACCESS)
-    if parts is not None and len(rows):
+    rows, fields = _access_fields(text, np.flatnonzero(test(pc.starts_with, "INFO:")))
+    if len(rows):
         claim(rows, K_ACCESS)
-        for name in ("client", "method", "path", "status"):
-            cols.add(name, rows, _field(parts, name))
+        for name, values in fields.items():
+            cols.add(name, rows, values)
         cols.add("role", rows, _same(len(rows), "end"))
 
     # 3b. Node access lines (morgan's "dev" format: method, url, status, time in ms).
     rows, parts = _extract(text, test(pc.match_substring_regex, _MORGAN_PREFIX), _MORGAN)
     if parts is not None and len(rows):
         claim(rows, K_ACCESS)
-        for name in ("client", "method", "path", "status"):
+        for name in ("client", "method", "path"):
             cols.add(name, rows, _field(parts, name))
+        cols.add("status", rows, _status_codes(parts.field("status")))
         cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
         cols.add("role", rows, _same(len(rows), "end"))
 
     # 4. Leveled lines: Python logging with asctime, uvicorn's own lines, logging's default.
-    # The common asctime layout (23 characters, then " - ") is checked by one anchored match and
-    # cut off; what follows repeats (a few dozen distinct messages per proxy), so the logger and
-    # level, and later the message fields, are read once per distinct tail.
-    candidates = np.flatnonzero(test(pc.match_substring_regex, r"^\d{4}-"))
+    # The common asctime layout (23 characters, then " - ") is checked byte by byte and cut off;
+    # what follows repeats (a few dozen distinct messages per proxy), so the logger and level,
+    # and later the message fields, are read once per distinct tail.
+    candidates, fixed_rows = _pylog_heads(text, unassigned)
     if len(candidates):
-        sub = text if len(candidates) == n else text.take(pa.array(candidates))
-        fixed = _np_bool(_kernel(pc.match_substring_regex, sub, _PYLOG_FIXED_HEAD))
-        fixed_rows = candidates[fixed]
         if len(fixed_rows):
-            fixed_text = sub if fixed.all() else sub.filter(pa.array(fixed))
-            encoded = pc.dictionary_encode(pc.utf8_slice_codeunits(fixed_text, 26, 1 << 62))
+            # The head is ASCII (checked byte by byte), so a byte slice after it is a whole
+            # character boundary: no UTF-8 decoding needed (30× cheaper than utf8_slice).
+            fixed_text = text.take(pa.array(fixed_rows)).view(pa.large_binary())
+            tails = pc.binary_slice(fixed_text, 26, _TO_END).view(pa.large_string())
             del fixed_text
+            encoded = pc.dictionary_encode(tails)
             tails = encoded.dictionary
             codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
             del encoded
@@ -423,11 +625,13 @@ def classify(lines: pa.Table, config: Config) -> Entries:
                 cols.add("logger", rows, logger_u[codes])
                 no_time = ts_ns[rows] == nat
                 if no_time.any():
-                    stamps = pc.utf8_slice_codeunits(text.take(pa.array(rows[no_time])), 0, 23)
+                    heads = text.take(pa.array(rows[no_time])).view(pa.large_binary())
+                    stamps = pc.binary_slice(heads, 0, 23).view(pa.large_string())
                     cols.add("app_time", rows[no_time], _field_values(stamps))
                 shared = (rows, codes, tails)
         rest = np.zeros(n, dtype=bool)
-        rest[candidates[~fixed]] = True
+        rest[candidates] = True
+        rest[fixed_rows] = False
         rows, parts = _extract(text, rest, _PYLOG)
         if parts is not None and len(rows):
             claim(rows, K_LEVELED)
@@ -439,7 +643,6 @@ def classify(lines: pa.Table, config: Config) -> Entries:
                     "app_time", rows[no_time], _field(parts.filter(pa.array(no_time)), "asctime")
                 )
             message_rows[rows] = True
-        del sub
         release_unused()
     rows, parts = _extract(text, test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN)
     if parts is not None and len(rows):
@@ -587,7 +790,7 @@ def _extract_fields(messages: pa.Array, expand: Any, cols: _Columns) -> None:
         add("model", rows, _field(parts, "v"))
     rows, parts = run(_contains(messages, everything, "status", ignore_case=True), _FIELD_STATUS)
     if parts is not None:
-        add("status", rows, _field(parts, "v"))
+        add("status", rows, _status_codes(parts.field("v")))
     # One pass finds the lines that can hold a duration, request id or start/end word at all;
     # the specific regexes then run on those only (taken out once).
     rare_rows = np.flatnonzero(_np_bool(_kernel(pc.match_substring_regex, messages, _RARE_WORDS)))
@@ -599,8 +802,19 @@ def _extract_fields(messages: pa.Array, expand: Any, cols: _Columns) -> None:
             out[rare_rows[_np_bool(_kernel(pc.match_substring_regex, rare_text, regex))]] = True
         return out
 
-    keyed = rare_where(_DURATION_WORDS)
-    rows, parts = run(keyed, _FIELD_DURATION)
+    def worth(prefilter: str) -> np.ndarray:
+        """Rows for an extractor: those its cheaper prefilter matches, unless an even sample
+        shows the prefilter keeps most rows (the pass then costs more than it saves)."""
+        if len(rare_rows) >= 4 * _SAMPLE_ROWS:
+            picks = np.linspace(0, len(rare_rows) - 1, _SAMPLE_ROWS).astype(np.int64)
+            sample = rare_text.take(pa.array(picks))
+            if _np_bool(pc.match_substring_regex(sample, prefilter)).mean() > 0.5:
+                out = np.zeros(len(messages), dtype=bool)
+                out[rare_rows] = True
+                return out
+        return rare_where(prefilter)
+
+    rows, parts = run(worth(_DURATION_WORDS), _FIELD_DURATION)
     if parts is not None:
         keys = np.char.lower(_field(parts, "k").astype(str))
         units = _field(parts, "u").astype(str)
@@ -609,11 +823,10 @@ def _extract_fields(messages: pa.Array, expand: Any, cols: _Columns) -> None:
         key_ms = np.char.endswith(keys, "ms") | np.isin(keys, ["responsetime", "response_time"])
         units = np.where(units == "None", np.where(key_ms, "ms", "s"), units)
         add("duration_s", rows, _durations_with_units(_field(parts, "v"), units))
-    prose = rare_where(r"\b(?:in|after) \d")
-    rows, parts = run(prose, _FIELD_PROSE_DURATION)
+    rows, parts = run(worth(r"\b(?:in|after) \d"), _FIELD_PROSE_DURATION)
     if parts is not None:
         add("duration_s", rows, _durations_with_units(_field(parts, "v"), _field(parts, "u")))
-    rows, parts = run(rare_where(_ID_WORDS), _FIELD_REQUEST_ID)
+    rows, parts = run(worth(_ID_WORDS), _FIELD_REQUEST_ID)
     if parts is not None:
         add("request_id", rows, _field(parts, "v"))
     rows, parts = run(_contains(messages, everything, " /"), _FIELD_METHOD_PATH)
@@ -690,20 +903,19 @@ def _events_frame(
     # Columns are built first and put together once, without copies (copy=False also keeps
     # pandas from consolidating the object columns into one block, a copy of all of them).
     data: dict[str, Any] = {"row": rows}
+    where = cols.positions(rows)
     for name in ("level", "logger", "method", "path", "client", "model", "request_id", "role"):
-        data[name] = cols.gather(name, rows)
-    status = cols.gather("status", rows)
-    data["status"] = pd.array(
-        pd.to_numeric(pd.Series(status, dtype=object), errors="coerce"), dtype="Int16"
-    )
-    data["duration_s"] = cols.gather("duration_s", rows)
+        data[name] = cols.gather(name, rows, where=where)
+    status = cols.gather("status", rows, where=where)
+    data["status"] = pd.array(status, dtype="Int16")
+    data["duration_s"] = cols.gather("duration_s", rows, where=where)
     data["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
     # Roles: errors by level; a line with status and duration that is not an access line ends a
     # request; a line naming only a model is a model record.
     # (Assigned in place, not by np.where: each label is then one shared string object.)
     role = data["role"]
     is_error = np.isin(rows, error_rows)
-    explicit_end = ~data["status"].isna() & ~np.isnan(data["duration_s"])
+    explicit_end = ~np.isnan(status) & ~np.isnan(data["duration_s"])
     unset = role == None  # noqa: E711
     role[unset & explicit_end] = "end"
     unset = role == None  # noqa: E711
@@ -718,7 +930,7 @@ def _events_frame(
     app_ts = np.full(len(rows), nat, dtype=np.int64)
     need_app = engine_ts == nat
     if need_app.any():
-        app_raw = cols.gather("app_time", rows)
+        app_raw = cols.gather("app_time", rows, where=where)
         need_app &= app_raw != None  # noqa: E711
         if need_app.any():
             app_ts[need_app] = _parse_times(app_raw[need_app], config.app_timezone)

@@ -1,0 +1,88 @@
+"""The classifier's fast paths find exactly what their plain regexes find.
+
+Each fast path (the port cut out of access lines, the byte-by-byte asctime head) replaces one
+regex pass over every line; these property tests hold them to that regex on lines built to sit
+near its edges.
+"""
+
+import re
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from claude_perf import frame
+
+ACCESS = re.compile(frame._ACCESS)
+PYLOG_FIXED_HEAD = re.compile(frame._PYLOG_FIXED_HEAD)
+
+
+def pieces(*options: str) -> st.SearchStrategy[str]:
+    return st.sampled_from(options)
+
+
+access_lines = st.builds(
+    lambda *parts: "".join(parts),
+    pieces("INFO:", "INFO: ", "WARN:", "INFO:-"),
+    pieces("     ", " ", "", "\t"),
+    pieces("172.17.0.1", "[::1]", "a:12", "-", "1.2.3.4:5", "x - y", "host"),
+    pieces(":50264", ":1", ":", ":x", "", ":12:34"),
+    pieces(' - "', " - ", ' -"', ' - " - "'),
+    pieces("POST", "GET", "get", ""),
+    pieces(" "),
+    pieces("/v1/chat/completions", "/health?x=1", "/", "", "/a b", '/q"'),
+    pieces(" HTTP/1.1", " HTTP/2", "HTTP/1.1", " HTTP/x"),
+    pieces('" '),
+    pieces("200", "404 Not Found", "20", "5000", ""),
+    pieces("", " OK", ' :9 - "'),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(access_lines, min_size=1, max_size=40))
+def test_access_lines_without_the_port_parse_as_the_whole_regex(lines):
+    rows, fields = frame._access_fields(
+        pa.array(lines, pa.large_string()), np.arange(len(lines), dtype=np.int64)
+    )
+    expected = {i: ACCESS.match(line) for i, line in enumerate(lines)}
+    assert rows.tolist() == [i for i, match in expected.items() if match]
+    for position, row in enumerate(rows.tolist()):
+        match = expected[row]
+        for name in ("client", "method", "path"):
+            assert fields[name][position] == (match[name] or None)
+        assert fields["status"][position] == float(match["status"])
+
+
+heads = st.builds(
+    lambda *parts: "".join(parts),
+    pieces("2026", "1999", "202a", "20266", "999"),
+    pieces("-"),
+    pieces("11-29", "1-29", "11/29"),
+    pieces(" ", "T", "_"),
+    pieces("00:50:46", "0:50:46", "00-50-46"),
+    pieces(",892", ".892", ",89", ",8921", ""),
+    pieces(" - ", " -", "  - ", ""),
+    pieces("src.main - INFO - hi", "", "x"),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(heads, min_size=1, max_size=40), st.data())
+def test_asctime_heads_by_bytes_match_the_regex(lines, data):
+    unassigned = np.array(
+        data.draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
+    )
+    candidates, fixed = frame._pylog_heads(pa.array(lines, pa.large_string()), unassigned)
+    assert candidates.tolist() == [
+        i for i, line in enumerate(lines) if unassigned[i] and re.match(r"\d{4}-", line)
+    ]
+    assert fixed.tolist() == [
+        i for i, line in enumerate(lines) if unassigned[i] and PYLOG_FIXED_HEAD.match(line)
+    ]
+
+
+def test_heads_of_a_slice_read_the_slice_own_bytes():
+    lines = pa.array(["x", "2026-11-29 00:50:46,892 - a - INFO - m", "2026-"], pa.large_string())
+    candidates, fixed = frame._pylog_heads(lines[1:], np.ones(2, dtype=bool))
+    assert (candidates.tolist(), fixed.tolist()) == ([0, 1], [0])
