@@ -18,13 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from claude_perf.durations import series_ns
 from claude_perf.errors import ConfigError
-from claude_perf.metrics import MIN_RANKABLE, Metrics, percentile
+from claude_perf.metrics import (
+    MIN_RANKABLE,
+    Metrics,
+    Timeline,
+    percentile_unsorted,
+    timeline_of,
+)
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
     from claude_perf.pipeline import Analysis
     from claude_perf.utilisation import Utilisation
@@ -308,40 +312,22 @@ def reliability_of(analysis: Analysis) -> Reliability:
     )
 
 
-def _timed(requests: pd.DataFrame) -> pd.DataFrame:
-    model = requests[requests["kind"] == "model"]
-    return model[model["start"].notna() & model["end"].notna()]
-
-
-def in_flight_at_start(starts_ns: np.ndarray, ends_ns: np.ndarray) -> np.ndarray:
-    """For each interval, how many intervals (itself included) were open at its start."""
-    import numpy as np
-
-    starts, ends = np.sort(starts_ns), np.sort(ends_ns)
-    opened = np.searchsorted(starts, starts_ns, side="right")
-    closed = np.searchsorted(ends, starts_ns, side="right")  # an end at the instant has closed
-    return np.asarray(opened - closed, dtype=np.int64)
-
-
-def concurrency_latency(requests: pd.DataFrame) -> ConcurrencyLatency:
+def concurrency_latency(timeline: Timeline) -> ConcurrencyLatency:
     """Latency of succeeded timed requests split by whether others were in flight at their start."""
     import numpy as np
 
-    timed = _timed(requests)
-    if timed.empty:
+    if len(timeline.start_ns) == 0:
         return ConcurrencyLatency(0, None, 0, None, 0)
-    starts = series_ns(timed["start"])
-    ends = series_ns(timed["end"])
-    level = in_flight_at_start(starts, ends)
-    ok = (timed["outcome"] == "succeeded").to_numpy() & timed["latency_s"].notna().to_numpy()
-    latency = timed["latency_s"].to_numpy(dtype=float)
-    solo = np.sort(latency[ok & (level <= 1)])
-    overlapped = np.sort(latency[ok & (level > 1)])
+    level = timeline.in_flight
+    latency = timeline.latency_s
+    ok = timeline.succeeded & ~np.isnan(latency)
+    solo = latency[ok & (level <= 1)]
+    overlapped = latency[ok & (level > 1)]
     return ConcurrencyLatency(
         solo_n=len(solo),
-        solo_p50_s=percentile(solo, 50) if len(solo) else None,
+        solo_p50_s=percentile_unsorted(solo, 50) if len(solo) else None,
         overlapped_n=len(overlapped),
-        overlapped_p50_s=percentile(overlapped, 50) if len(overlapped) else None,
+        overlapped_p50_s=percentile_unsorted(overlapped, 50) if len(overlapped) else None,
         max_level=int(level.max()),
     )
 
@@ -356,37 +342,56 @@ class BusyBurst:
     busy_fraction: float
 
 
-def busiest_burst(requests: pd.DataFrame, gap_s: float) -> BusyBurst | None:
+def busiest_burst(timeline: Timeline, gap_s: float) -> BusyBurst | None:
     """Timed requests split at idle gaps > gap_s; the burst with the largest busy share."""
     import numpy as np
     import pandas as pd
 
-    timed = _timed(requests)
-    if timed.empty:
+    starts, ends = timeline.start_ns, timeline.end_ns  # in start order
+    if len(starts) == 0:
         return None
-    starts = series_ns(timed["start"])
-    ends = series_ns(timed["end"])
-    order = np.argsort(starts, kind="stable")
-    starts, ends = starts[order], ends[order]
     reach = np.maximum.accumulate(ends)
     cuts = np.flatnonzero(starts[1:] - reach[:-1] > gap_s * 1e9) + 1
-    best: BusyBurst | None = None
-    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(starts)], strict=True):
-        span = int(reach[b - 1] - starts[a])
-        # union of the intervals: the share of the burst in which any request was in progress
-        busy = _union_ns(starts[a:b], ends[a:b])
-        fraction = busy / span if span > 0 else 1.0
-        if best is None or fraction > best.busy_fraction:
-            best = BusyBurst(
-                requests=int(b - a),
-                start=pd.Timestamp(int(starts[a]), tz="UTC").to_pydatetime(warn=False),
-                end=pd.Timestamp(int(reach[b - 1]), tz="UTC").to_pydatetime(warn=False),
-                busy_fraction=float(fraction),
-            )
-    return best
+    firsts, stops = np.r_[0, cuts], np.r_[cuts, len(starts)]
+    spans = reach[stops - 1] - starts[firsts]
+    # union of the intervals: the share of the burst in which any request was in progress
+    if timeline.well_formed and gap_s >= 0:
+        busy = _union_per_burst_ns(starts, reach, firsts)
+    else:
+        busy = np.array(
+            [_union_ns(starts[a:b], ends[a:b]) for a, b in zip(firsts, stops, strict=True)]
+        )
+    fractions = np.ones(len(firsts))
+    positive = spans > 0
+    fractions[positive] = busy[positive] / spans[positive]
+    best = int(np.argmax(fractions))  # the first of equals, as a strict "greater than" scan keeps
+    return BusyBurst(
+        requests=int(stops[best] - firsts[best]),
+        start=pd.Timestamp(int(starts[firsts[best]]), tz="UTC").to_pydatetime(warn=False),
+        end=pd.Timestamp(int(reach[stops[best] - 1]), tz="UTC").to_pydatetime(warn=False),
+        busy_fraction=float(fractions[best]),
+    )
+
+
+def _union_per_burst_ns(starts: np.ndarray, reach: np.ndarray, firsts: np.ndarray) -> np.ndarray:
+    """Length of the union of the intervals in each burst, as float64 nanoseconds.
+
+    Needs intervals in start order, none ending before it starts, and bursts split at gaps of
+    zero or more: then the running latest end (``reach``) inside a burst is the end of the
+    merged run so far, a run ends where the next start passes it, and every burst starts a run.
+    Sums whole nanoseconds in int64, exactly as ``_union_ns`` does.
+    """
+    import numpy as np
+
+    run_firsts = np.flatnonzero(np.r_[True, starts[1:] > reach[:-1]])
+    run_stops = np.r_[run_firsts[1:], len(starts)]
+    run_ns = reach[run_stops - 1] - starts[run_firsts]
+    totals = np.add.reduceat(run_ns, np.searchsorted(run_firsts, firsts))
+    return np.asarray(totals, dtype=np.float64)
 
 
 def _union_ns(starts: np.ndarray, ends: np.ndarray) -> float:
+    """Length of the union of intervals in start order (any intervals, by a scan)."""
     total, cur_start, cur_end = 0, int(starts[0]), int(ends[0])
     for s, e in zip(starts[1:], ends[1:], strict=True):
         if s > cur_end:
@@ -484,17 +489,15 @@ def _class_order(error_class: str) -> int:
     return ERROR_CLASSES.index(error_class) if error_class in ERROR_CLASSES else len(ERROR_CLASSES)
 
 
-def rule_error_burst(requests: pd.DataFrame, t: Mapping[str, float]) -> Finding | None:
+def rule_error_burst(timeline: Timeline, t: Mapping[str, float]) -> Finding | None:
     """Failures clustered in time: many inside one window."""
     import pandas as pd
 
     from claude_perf.metrics import peak_per_window
 
-    model = requests[requests["kind"] == "model"]
-    failed = model[(model["outcome"] == "failed") & model["end"].notna()]
-    if failed.empty:
+    ends = timeline.failed_end_ns
+    if len(ends) == 0:
         return None
-    ends = series_ns(failed["end"])
     window_s = t["error_burst_window_s"]
     count, at = peak_per_window(ends, int(window_s * 1e9))
     if count < t["error_burst_min"] or at is None:
@@ -504,7 +507,7 @@ def rule_error_burst(requests: pd.DataFrame, t: Mapping[str, float]) -> Finding 
         "error_burst",
         "warning",
         "Errors came in a burst",
-        f"{count} of {len(failed)} failures within {window_s:.0f} s from {fmt_time(start)}",
+        f"{count} of {len(ends)} failures within {window_s:.0f} s from {fmt_time(start)}",
         "Look at what changed at that moment (deploy, login expiry, limit reset) in the log",
     )
 
@@ -673,15 +676,31 @@ def rule_slow_model(metrics: Metrics, t: Mapping[str, float]) -> Finding | None:
     )
 
 
-def evaluate(analysis: Analysis, utilisation: tuple[Utilisation, ...]) -> Findings:
-    """Run every rule; list the rules whose inputs were not collected."""
+def timeline_for(analysis: Analysis) -> Timeline:
+    """The request times the metrics stage kept, else (metrics made by hand) the table's."""
+    kept = analysis.metrics.timeline
+    return kept if kept is not None else timeline_of(analysis.requests.table)
+
+
+def evaluate(
+    analysis: Analysis,
+    utilisation: tuple[Utilisation, ...],
+    reliability: Reliability | None = None,
+    concurrency: ConcurrencyLatency | None = None,
+) -> Findings:
+    """Run every rule; list the rules whose inputs were not collected.
+
+    ``reliability`` and ``concurrency``, when the caller already has them, are those of
+    ``analysis`` (the report computes them once for its own sections too).
+    """
     t = rule_thresholds(analysis.config.scoring)
-    m, table = analysis.metrics, analysis.requests.table
-    reliability = reliability_of(analysis)
+    m, times = analysis.metrics, timeline_for(analysis)
+    if reliability is None:
+        reliability = reliability_of(analysis)
     found: list[Finding | None] = [
         rule_restarts(reliability),
         rule_error_rate(m, t),
-        rule_error_burst(table, t),
+        rule_error_burst(times, t),
         rule_health_failing(reliability.health, t),
     ]
     skipped: list[tuple[str, str]] = []
@@ -709,7 +728,7 @@ def evaluate(analysis: Analysis, utilisation: tuple[Utilisation, ...]) -> Findin
     else:
         skipped.append(("cpu_saturation", "no resource samples collected"))
         skipped.append(("memory_growth", "no resource samples collected"))
-    cl = concurrency_latency(table)
+    cl = concurrency_latency(times) if concurrency is None else concurrency
     found.append(rule_latency_concurrency(cl, t))
     if cl.overlapped_n < t["latency_concurrency_min_n"]:
         skipped.append(
@@ -719,7 +738,7 @@ def evaluate(analysis: Analysis, utilisation: tuple[Utilisation, ...]) -> Findin
                 f"(needs {t['latency_concurrency_min_n']:.0f})",
             )
         )
-    found.append(rule_sequential(m, busiest_burst(table, analysis.config.burst_gap_s), t))
+    found.append(rule_sequential(m, busiest_burst(times, analysis.config.burst_gap_s), t))
     found.append(rule_slow_model(m, t))
     ranked = sum(1 for x in m.models if x.latency_s is not None and x.latency_s.n >= MIN_RANKABLE)
     if ranked < 2:

@@ -31,6 +31,7 @@ from claude_perf.findings import (
     fmt_s,
     fmt_time,
     reliability_of,
+    timeline_for,
 )
 from claude_perf.metrics import MIN_RANKABLE, QUANTILE_METHOD, LatencyStats
 from claude_perf.redact import redact, safe_log_excerpt, strip_ansi
@@ -1135,8 +1136,8 @@ def build(analysis: Analysis, generated_at: datetime) -> ReportModel:
     """Compute every section; ``generated_at`` is written as given (in UTC), never read here."""
     utilisation = utilisation_of(analysis.samples, analysis.requests.table)
     reliability = reliability_of(analysis)
-    concurrency = concurrency_latency(analysis.requests.table)
-    found = evaluate(analysis, utilisation)
+    concurrency = concurrency_latency(timeline_for(analysis))
+    found = evaluate(analysis, utilisation, reliability, concurrency)
     scores = score_all(
         analysis.metrics,
         reliability,

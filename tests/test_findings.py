@@ -17,7 +17,6 @@ from claude_perf.findings import (
     busiest_burst,
     concurrency_latency,
     evaluate,
-    in_flight_at_start,
     reliability_of,
     rule_cpu_saturation,
     rule_error_burst,
@@ -30,7 +29,13 @@ from claude_perf.findings import (
     rule_slow_model,
     rule_thresholds,
 )
-from claude_perf.metrics import ErrorClassMetrics, LatencyStats, ModelMetrics
+from claude_perf.metrics import (
+    ErrorClassMetrics,
+    LatencyStats,
+    ModelMetrics,
+    in_flight_at_start,
+    timeline_of,
+)
 from claude_perf.utilisation import LoadSplit, Utilisation
 from tests.report_support import analysis_of, health_line, request_lines, requests_frame
 
@@ -106,14 +111,14 @@ def test_error_rate_warning_and_quiet(tmp_path) -> None:  # type: ignore[no-unty
 
 def test_error_burst_fires_on_three_failures_in_a_minute() -> None:
     rows = [{"start": s, "end": s + 1, "outcome": "failed"} for s in (0.0, 10.0, 20.0)]
-    f = rule_error_burst(requests_frame(rows), T)
+    f = rule_error_burst(timeline_of(requests_frame(rows)), T)
     assert f is not None and f.evidence.startswith("3 of 3 failures within 60 s")
 
 
 def test_error_burst_quiet_when_failures_are_spread() -> None:
     rows = [{"start": s, "end": s + 1, "outcome": "failed"} for s in (0.0, 100.0, 200.0)]
-    assert rule_error_burst(requests_frame(rows), T) is None
-    assert rule_error_burst(requests_frame([{"start": 0.0, "end": 1.0}]), T) is None
+    assert rule_error_burst(timeline_of(requests_frame(rows)), T) is None
+    assert rule_error_burst(timeline_of(requests_frame([{"start": 0.0, "end": 1.0}])), T) is None
 
 
 # ---- health
@@ -196,7 +201,7 @@ def test_concurrency_latency_splits_solo_and_overlapped() -> None:
         {"start": 10.0, "end": 14.0},
         {"start": 11.0, "end": 15.0},
     ]
-    cl = concurrency_latency(requests_frame(rows))
+    cl = concurrency_latency(timeline_of(requests_frame(rows)))
     assert (cl.solo_n, cl.overlapped_n, cl.max_level) == (2, 1, 2)
     assert cl.solo_p50_s == 2.5 and cl.overlapped_p50_s == 4.0
 
@@ -210,7 +215,7 @@ def test_latency_rising_with_concurrency() -> None:
 def test_sequential_processing_when_busy_and_never_overlapped(tmp_path) -> None:  # type: ignore[no-untyped-def]
     lines = [line for s in range(5) for line in request_lines(s * 10, 9)]
     a = analysis_of(tmp_path, lines)
-    burst = busiest_burst(a.requests.table, 60)
+    burst = busiest_burst(timeline_of(a.requests.table), 60)
     assert burst is not None and burst.requests == 5
     assert abs(burst.busy_fraction - 45 / 49) < 1e-6
     f = rule_sequential(a.metrics, burst, T)
@@ -223,7 +228,35 @@ def test_sequential_quiet_when_requests_overlapped(tmp_path) -> None:  # type: i
     lines = sorted(request_lines(0, 5) + request_lines(1, 5) + request_lines(2, 5))
     a = analysis_of(tmp_path, lines)
     assert a.metrics.throughput.overlapped
-    assert rule_sequential(a.metrics, busiest_burst(a.requests.table, 60), T) is None
+    assert rule_sequential(a.metrics, busiest_burst(timeline_of(a.requests.table), 60), T) is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_busiest_burst_vectorised_matches_the_scan(seed: int) -> None:
+    import numpy as np
+
+    from claude_perf.metrics import Timeline
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    starts = np.sort(rng.integers(0, 400, n)) * 1_000_000_000
+    ends = starts + rng.integers(0, 30, n) * 1_000_000_000  # zero-length requests too
+    level = in_flight_at_start(starts, ends)
+    fast = Timeline(starts, ends, level, np.ones(n), np.ones(n, bool), starts[:0], True)
+    scan = replace(fast, well_formed=False)
+    for gap_s in (0.0, 5.0, 60.0):
+        assert busiest_burst(fast, gap_s) == busiest_burst(scan, gap_s)
+
+
+def test_compute_keeps_the_timeline_of_its_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    lines = sorted(request_lines(0, 5) + request_lines(1, 5) + request_lines(9, 2, status=500))
+    a = analysis_of(tmp_path, lines)
+    kept, fresh = a.metrics.timeline, timeline_of(a.requests.table)
+    assert kept is not None and kept.well_formed == fresh.well_formed
+    for name in ("start_ns", "end_ns", "in_flight", "latency_s", "succeeded", "failed_end_ns"):
+        assert np.array_equal(getattr(kept, name), getattr(fresh, name), equal_nan=True), name
 
 
 # ---- slow model

@@ -5,7 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from claude_perf.metrics import bursts, latency_stats, max_in_flight, peak_per_window, percentile
+from claude_perf.metrics import (
+    bursts,
+    latency_stats,
+    max_in_flight,
+    peak_per_window,
+    percentile,
+    percentile_unsorted,
+)
 
 
 def test_percentile_type7_known_answers():
@@ -23,6 +30,13 @@ def test_percentile_agrees_with_numpy_linear(q):
     rng = np.random.default_rng(3)
     values = np.sort(rng.lognormal(0, 1, 101))
     assert percentile(values, q) == pytest.approx(np.percentile(values, q, method="linear"))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 101])
+def test_percentile_unsorted_equals_percentile_of_sorted(n):
+    values = np.random.default_rng(n).lognormal(0, 1, n)
+    for q in (0, 50, 90, 95, 99, 100):
+        assert percentile_unsorted(values.copy(), q) == percentile(np.sort(values), q)
 
 
 def test_percentile_of_nothing_raises():
@@ -55,6 +69,17 @@ def test_max_in_flight_counts_overlaps_and_touching_intervals():
     # [0,1) and [1,2): an end at the same instant as a start closes first
     assert max_in_flight(np.array([0, 1]), np.array([1, 2])) == 1
     assert max_in_flight(np.array([], dtype=np.int64), np.array([], dtype=np.int64)) == 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_max_in_flight_agrees_with_an_event_sweep(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 50))
+    starts = rng.integers(0, 100, n)
+    ends = starts + rng.integers(-3 if seed % 2 else 0, 20, n)  # odd seeds: some end first
+    sweep = sorted([(int(t), -1) for t in ends] + [(int(t), 1) for t in starts])
+    expected = max(np.cumsum([d for _, d in sweep]))
+    assert max_in_flight(starts, ends) == expected
 
 
 def test_peak_per_window_is_a_sliding_window():
