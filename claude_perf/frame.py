@@ -43,13 +43,6 @@ _MORGAN = (
     r"(?P<path>/[^ ?]*)\S* (?P<status>\d{3}) (?P<duration>\d+(?:\.\d+)?) ms"
 )
 _MORGAN_PREFIX = r"^(?:[\d.:a-f\[\]]+ - \S+ )?[A-Z]{3,7} /"
-_DURATION_WORDS = r"(?i)duration|elapsed|latency|took|response_?time"
-_ID_WORDS = r"(?i)req(?:uest)?_?id|\brid[=:]|correlation_?id"
-# Any of: a duration word, "in 5"/"after 5", an id key, a start or end word.
-_RARE_WORDS = (
-    r"(?i)duration|elapsed|latency|took|response|\b(?:in|after) \d|req(?:uest)?_?id|\brid[=:]|"
-    r"correlation|request|incoming|completion|completed|finished|started"
-)
 # Leveled formats are matched on their head only: the message is searched in the whole line
 # later, which saves copying every message out (the single most expensive step at 1M lines).
 _PYLOG = (
@@ -67,6 +60,11 @@ _FIELD_MODEL = (
 _FIELD_STATUS = (
     r"(?i)(?:\"(?:status|statusCode|status_code)\"\s*:\s*\"?|\b(?:status|status_code)[=:]\s*)"
     r"(?P<v>[1-5]\d\d)\b"
+)
+# _FIELD_STATUS with ``\d`` for ``[1-5]``: the regex run on message shapes (see _Templates).
+_FIELD_STATUS_SHAPE = (
+    r"(?i)(?:\"(?:status|statusCode|status_code)\"\s*:\s*\"?|\b(?:status|status_code)[=:]\s*)"
+    r"(?P<v>\d\d\d)\b"
 )
 _FIELD_DURATION = (
     r"(?i)(?P<k>duration_?ms|elapsed_?ms|latency_?ms|response_?time(?:_?ms)?|took|duration|"
@@ -91,7 +89,6 @@ _END_WORDS = (
     r"completed request|request finished)"
 )
 _ERROR_LEVELS = ("ERROR", "CRITICAL", "FATAL", "ERR", "EMERG", "ALERT", "CRIT")
-_SAMPLE_ROWS = 512  # rows sampled to decide whether a prefilter pass pays
 _CONTINUATION_GAP_NS = 5_000_000  # lines printed within 5 ms of a record belong to it
 
 # binary_slice "to the end": its default stop (None) fails in pyarrow 26 ("Negative buffer
@@ -213,35 +210,6 @@ def _status_codes(values: Any) -> np.ndarray:
     ok = pc.fill_null(pc.match_substring_regex(values, r"^\d{3}$"), False)
     numbers = pc.cast(pc.if_else(ok, values, pa.scalar(None, values.type)), pa.float64())
     return np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=float)
-
-
-def _regex_on(text: pa.Array, mask: np.ndarray, regex: str) -> np.ndarray:
-    """match_substring_regex over the masked rows only."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    rows = np.flatnonzero(mask)
-    out = np.zeros(len(mask), dtype=bool)
-    if len(rows):
-        sub = text if len(rows) == len(text) else text.take(pa.array(rows))
-        out[rows[_np_bool(_kernel(pc.match_substring_regex, sub, regex))]] = True
-    return out
-
-
-def _contains(text: pa.Array, mask: np.ndarray, literal: str, ignore_case: bool = False) -> Any:
-    """Literal pre-filter: rows in mask whose text contains the literal."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    rows = np.flatnonzero(mask)
-    out = np.zeros(len(mask), dtype=bool)
-    if len(rows):
-        sub = text if len(rows) == len(text) else text.take(pa.array(rows))
-        hit = _kernel(pc.match_substring, sub, literal, ignore_case=ignore_case)
-        out[rows[_np_bool(hit)]] = True
-    return out
 
 
 class _Columns:
@@ -765,76 +733,148 @@ def _message_text(
     return texts, expand
 
 
-def _extract_fields(messages: pa.Array, expand: Any, cols: _Columns) -> None:
-    """Model, status, duration, request id, method/path and start/end words from message text.
+class _Templates:
+    """Message texts grouped by their shape: each ASCII digit read as ``0``.
 
-    ``expand`` maps (positions in ``messages``, values) to (line rows, values).
+    Log messages repeat but for their numbers (times, ids, durations), so the shapes are few
+    (hundreds per proxy log, against hundreds of thousands of lines). A regex in which every
+    character class holds either all ASCII digits or none (``\\d``, ``\\w``, ``[^"]``, ``[0-9a-z]``)
+    cannot tell ``0`` from another digit, so it matches a shape exactly where it matches each of
+    its texts, at the same byte positions (the shapes keep every byte length). Such regexes run
+    once per shape; values are then cut out of the real texts at those positions.
+    """
+
+    def __init__(self, messages: pa.Array) -> None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self.messages = messages.cast(pa.large_string())
+        validity, offsets, data = self.messages.buffers()
+        digit_to_zero = np.arange(256, dtype=np.uint8)
+        digit_to_zero[ord("1") : ord("9") + 1] = ord("0")
+        shapes_data = digit_to_zero[np.frombuffer(data, dtype=np.uint8)] if data else b""
+        shapes = pa.Array.from_buffers(
+            pa.large_string(),
+            len(self.messages),
+            [validity, offsets, pa.py_buffer(shapes_data)],
+            offset=self.messages.offset,
+        )
+        encoded = pc.dictionary_encode(shapes)
+        self.shapes = encoded.dictionary
+        self.codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def matching(self, fn: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+        """Per message: whether fn (a match kernel) is true of its shape."""
+        return _np_bool(fn(self.shapes, *args, **kwargs))[self.codes]
+
+    def extract(self, regex: str, names: tuple[str, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
+        """(positions of messages the regex matches, the named groups' text in each).
+
+        A group that took no part in a match is null.
+        """
+        import numpy as np
+        import pyarrow.compute as pc
+
+        spans = pc.extract_regex_span(self.shapes, regex)
+        positions = np.flatnonzero(_np_bool(spans.is_valid())[self.codes])
+        codes = self.codes[positions]
+        values = {}
+        for name in names:
+            pairs = spans.field(name)  # [start, length] per shape; null: the group took no part
+            bounds = pairs.values.to_numpy(zero_copy_only=False)  # (.values ignores the offset)
+            at = (pairs.offset + codes) * 2
+            starts, lengths = bounds[at], bounds[at + 1]
+            took_part = _np_bool(pairs.is_valid())[codes]
+            values[name] = _slices(self.messages, positions, starts, lengths, took_part)
+        return positions, values
+
+
+def _slices(
+    texts: pa.Array,
+    positions: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    valid: np.ndarray,
+) -> pa.Array:
+    """``texts[p][s : s + n]`` for each (p, s, n) (null where not valid), in one string array.
+
+    The positions ascend, so the slices lie in order in the texts' data: an array whose even
+    values are the slices and odd values the bytes between them shares that data, and taking its
+    even values copies the slices alone.
     """
     import numpy as np
     import pyarrow as pa
+
+    m = len(positions)
+    if m == 0:
+        return pa.array([], pa.large_string())
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset :]
+    begin = offsets[positions] + np.where(valid, starts, 0)
+    bounds = np.empty(2 * m, dtype=np.int64)
+    bounds[0::2] = begin
+    bounds[1::2] = begin + np.where(valid, lengths, 0)
+    spread = pa.Array.from_buffers(
+        pa.large_binary(), 2 * m - 1, [None, pa.py_buffer(bounds), texts.buffers()[2]]
+    )
+    taken = spread.take(pa.array(np.arange(0, 2 * m - 1, 2)))
+    cut = pa.Array.from_buffers(
+        pa.large_string(), m, [pa.array(valid).buffers()[1], *taken.buffers()[1:]]
+    )
+    return cut
+
+
+def _extract_fields(messages: pa.Array, expand: Any, cols: _Columns) -> None:
+    """Model, status, duration, request id, method/path and start/end words from message text.
+
+    ``expand`` maps (positions in ``messages``, values) to (line rows, values). Every regex here
+    runs on the messages' shapes (see _Templates), which is why none may name a digit other
+    than through ``\\d`` or a class holding all ten; the status regex, which must (``[1-5]``),
+    runs on the shapes with ``\\d`` there, and its digits are checked in the real text.
+    """
+    import numpy as np
     import pyarrow.compute as pc
 
     if len(messages) == 0:
         return
-    everything = np.ones(len(messages), dtype=bool)
+    shapes = _Templates(messages)
 
-    def run(prefilter: np.ndarray, regex: str) -> tuple[np.ndarray, Any]:
-        rows, parts = _extract(messages, prefilter, regex)
-        return rows, parts
+    def add(name: str, positions: np.ndarray, values: np.ndarray) -> None:
+        cols.add(name, *expand(positions, values))
 
-    def add(name: str, rows: np.ndarray, values: np.ndarray) -> None:
-        cols.add(name, *expand(rows, values))
-
-    rows, parts = run(_contains(messages, everything, "model", ignore_case=True), _FIELD_MODEL)
-    if parts is not None:
-        add("model", rows, _field(parts, "v"))
-    rows, parts = run(_contains(messages, everything, "status", ignore_case=True), _FIELD_STATUS)
-    if parts is not None:
-        add("status", rows, _status_codes(parts.field("v")))
-    # One pass finds the lines that can hold a duration, request id or start/end word at all;
-    # the specific regexes then run on those only (taken out once).
-    rare_rows = np.flatnonzero(_np_bool(_kernel(pc.match_substring_regex, messages, _RARE_WORDS)))
-    rare_text = messages if len(rare_rows) == len(messages) else messages.take(pa.array(rare_rows))
-
-    def rare_where(regex: str) -> np.ndarray:
-        out = np.zeros(len(messages), dtype=bool)
-        if len(rare_rows):
-            out[rare_rows[_np_bool(_kernel(pc.match_substring_regex, rare_text, regex))]] = True
-        return out
-
-    def worth(prefilter: str) -> np.ndarray:
-        """Rows for an extractor: those its cheaper prefilter matches, unless an even sample
-        shows the prefilter keeps most rows (the pass then costs more than it saves)."""
-        if len(rare_rows) >= 4 * _SAMPLE_ROWS:
-            picks = np.linspace(0, len(rare_rows) - 1, _SAMPLE_ROWS).astype(np.int64)
-            sample = rare_text.take(pa.array(picks))
-            if _np_bool(pc.match_substring_regex(sample, prefilter)).mean() > 0.5:
-                out = np.zeros(len(messages), dtype=bool)
-                out[rare_rows] = True
-                return out
-        return rare_where(prefilter)
-
-    rows, parts = run(worth(_DURATION_WORDS), _FIELD_DURATION)
-    if parts is not None:
-        keys = np.char.lower(_field(parts, "k").astype(str))
-        units = _field(parts, "u").astype(str)
+    positions, got = shapes.extract(_FIELD_MODEL, ("v",))
+    add("model", positions, _field_values(got["v"]))
+    positions, got = shapes.extract(_FIELD_STATUS_SHAPE, ("v",))
+    status = _status_codes(got["v"])
+    first_digit_ok = np.isin(status // 100, [1, 2, 3, 4, 5])
+    add("status", positions[first_digit_ok], status[first_digit_ok])
+    if not first_digit_ok.all():
+        # The shape's first three-digit status is not an HTTP one (e.g. 600): the real regex
+        # decides, on those messages only.
+        retry = np.zeros(len(messages), dtype=bool)
+        retry[positions[~first_digit_ok]] = True
+        rows, parts = _extract(shapes.messages, retry, _FIELD_STATUS)
+        if parts is not None:
+            add("status", rows, _status_codes(parts.field("v")))
+    positions, got = shapes.extract(_FIELD_DURATION, ("k", "v", "u"))
+    if len(positions):
+        keys = np.char.lower(_field_values(got["k"]).astype(str))
+        units = _field_values(got["u"]).astype(str)
         # A unit in the key (duration_ms, durationMs, responseTime of pino-http) wins; a bare
         # number after a plain key is taken as seconds, the unit of Python's time.monotonic().
         key_ms = np.char.endswith(keys, "ms") | np.isin(keys, ["responsetime", "response_time"])
         units = np.where(units == "None", np.where(key_ms, "ms", "s"), units)
-        add("duration_s", rows, _durations_with_units(_field(parts, "v"), units))
-    rows, parts = run(worth(r"\b(?:in|after) \d"), _FIELD_PROSE_DURATION)
-    if parts is not None:
-        add("duration_s", rows, _durations_with_units(_field(parts, "v"), _field(parts, "u")))
-    rows, parts = run(worth(_ID_WORDS), _FIELD_REQUEST_ID)
-    if parts is not None:
-        add("request_id", rows, _field(parts, "v"))
-    rows, parts = run(_contains(messages, everything, " /"), _FIELD_METHOD_PATH)
-    if parts is not None:
-        add("method", rows, _field(parts, "method"))
-        add("path", rows, _field(parts, "path"))
-    end = rare_where(_END_WORDS)
-    start = rare_where(_START_WORDS) & ~end
+        add("duration_s", positions, _durations_with_units(got["v"], units))
+    positions, got = shapes.extract(_FIELD_PROSE_DURATION, ("v", "u"))
+    if len(positions):
+        add("duration_s", positions, _durations_with_units(got["v"], _field_values(got["u"])))
+    positions, got = shapes.extract(_FIELD_REQUEST_ID, ("v",))
+    add("request_id", positions, _field_values(got["v"]))
+    positions, got = shapes.extract(_FIELD_METHOD_PATH, ("method", "path"))
+    add("method", positions, _field_values(got["method"]))
+    add("path", positions, _field_values(got["path"]))
+    end = shapes.matching(pc.match_substring_regex, _END_WORDS)
+    start = shapes.matching(pc.match_substring_regex, _START_WORDS) & ~end
     add("role", np.flatnonzero(end), _same(int(end.sum()), "end"))
     add("role", np.flatnonzero(start), _same(int(start.sum()), "start"))
 
@@ -855,10 +895,13 @@ def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
     return out
 
 
-def _durations_with_units(values: np.ndarray, units: np.ndarray) -> np.ndarray:
+def _durations_with_units(values: pa.Array, units: np.ndarray) -> np.ndarray:
+    """Numbers (an Arrow string array of digits and a dot) times their units' scale, seconds."""
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    numbers = np.asarray(values, dtype=float)
+    numbers = np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
     scale = np.array([_DURATION_SCALE.get(str(u), 1.0) for u in units.tolist()])
     return numbers * scale
 

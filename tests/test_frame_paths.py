@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,3 +87,79 @@ def test_heads_of_a_slice_read_the_slice_own_bytes():
     lines = pa.array(["x", "2026-11-29 00:50:46,892 - a - INFO - m", "2026-"], pa.large_string())
     candidates, fixed = frame._pylog_heads(lines[1:], np.ones(2, dtype=bool))
     assert (candidates.tolist(), fixed.tolist()) == ([0, 1], [0])
+
+
+message_pieces = st.sampled_from(
+    [
+        "request done",
+        " model=sonnet",
+        " model=claude-sonnet-4-5-20250929",
+        " Model 'opus-4'",
+        ' "model": "gpt-4o"',
+        " duration=1.23s",
+        " duration_ms=950",
+        " took 12ms",
+        " latency: 0.5",
+        " in 3.2s",
+        " after 15 ms",
+        " status=200",
+        " status=600",
+        " status=099",
+        ' "statusCode":429',
+        ' "status": "503"',
+        " status_code=2000",
+        " request_id=r-1234",
+        ' "requestId":"r-9"',
+        " rid=a1b2",
+        " GET /v1/models?x=1",
+        " POST /v1/chat/completions",
+        " request completed",
+        " Request started",
+        " incoming request",
+        " 1234567890",
+        " é",
+        "",
+    ]
+)
+messages = st.lists(st.lists(message_pieces, max_size=7).map("".join), min_size=1, max_size=30)
+SHAPE_REGEXES = {
+    frame._FIELD_MODEL: ("v",),
+    frame._FIELD_DURATION: ("k", "v", "u"),
+    frame._FIELD_PROSE_DURATION: ("v", "u"),
+    frame._FIELD_REQUEST_ID: ("v",),
+    frame._FIELD_METHOD_PATH: ("method", "path"),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages)
+def test_regexes_on_message_shapes_find_what_they_find_in_the_messages(texts):
+    array = pa.array(texts, pa.large_string())
+    shapes = frame._Templates(array)
+    for regex, names in SHAPE_REGEXES.items():
+        positions, got = shapes.extract(regex, names)
+        direct = pc.extract_regex(array, regex)
+        assert (
+            positions.tolist()
+            == np.flatnonzero(direct.is_valid().to_numpy(zero_copy_only=False)).tolist()
+        )
+        for name in names:
+            expected = [direct.field(name)[int(p)].as_py() for p in positions]
+            # an optional group that took no part: "" from extract_regex, null from the shapes
+            assert [v or "" for v in got[name].to_pylist()] == expected
+    for words in (frame._END_WORDS, frame._START_WORDS):
+        assert shapes.matching(pc.match_substring_regex, words).tolist() == (
+            pc.match_substring_regex(array, words).to_pylist()
+        )
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages)
+def test_status_from_shapes_is_the_status_regex_on_the_messages(texts):
+    array = pa.array(texts, pa.large_string())
+    cols = frame._Columns(len(texts))
+    frame._extract_fields(array, lambda positions, values: (positions, values), cols)
+    found = cols.gather("status", np.arange(len(texts)))
+    direct = pc.extract_regex(array, frame._FIELD_STATUS).to_pylist()
+    expected = [float(match["v"]) if match else None for match in direct]
+    assert [None if np.isnan(v) else v for v in found] == expected
