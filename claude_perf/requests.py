@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claude_perf.config import Config
-from claude_perf.durations import NAT_NS, series_ns
+from claude_perf.durations import MAX_NS, NAT_NS, series_ns
 from claude_perf.families import family_of
 
 if TYPE_CHECKING:
@@ -172,8 +172,40 @@ def _fifo_pairs(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return partner, queue_before, start_matched
 
 
+# Request kinds as small integer codes while assembling; names only in the final table.
+_KIND_NAMES = ("other", "model", "health")
+_OTHER, _MODEL, _HEALTH = range(3)
+# "No position yet" while taking a per-group minimum of positions.
+_NO_POS = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class _Events:
+    """The events frame's columns as numpy arrays, each decoded once (roles as masks).
+
+    Paths are factorized: ``path_labels[path_codes]`` is the path column, None when unknown.
+    """
+
+    ts_ns: np.ndarray  # int64 nanoseconds, NAT_NS when unknown
+    is_start: np.ndarray
+    is_end: np.ndarray
+    is_model_record: np.ndarray
+    is_error: np.ndarray
+    has_model: np.ndarray
+    model: np.ndarray  # object: str or None
+    message: np.ndarray  # object: str or None
+    request_id: np.ndarray  # object: str or None
+    path_codes: np.ndarray
+    path_labels: np.ndarray
+
+
 def assemble(entries: Entries, config: Config) -> Requests:
-    """Build the per-request table from classified entries (vectorised: no per-row pandas)."""
+    """Build the per-request table from classified entries (vectorised: no per-row Python).
+
+    Strings are compared once per column (roles) or once per distinct value (paths, models,
+    clients); in between, requests are integer positions into the events, masks and codes, and
+    only the final table turns positions back into strings.
+    """
     import numpy as np
     import pandas as pd
 
@@ -183,31 +215,39 @@ def assemble(entries: Entries, config: Config) -> Requests:
     elif ev.index.start != 0 or ev.index.step != 1:
         ev = ev.reset_index(drop=True)
     n = len(ev)
-    ts = series_ns(ev["ts"])
     role = ev["role"].to_numpy(dtype=object)
-    path = ev["path"].to_numpy(dtype=object)
     model_col = ev["model"].to_numpy(dtype=object)
-    messages = ev["message"].to_numpy(dtype=object)
-    has_id = ev["request_id"].notna().to_numpy(dtype=bool)
-    is_error = ev["is_error"].to_numpy(dtype=bool)
-    health_paths = list(config.health_paths)
-    model_paths = list(config.model_paths)
-    no_path = pd.isna(path)
-
-    path_series = pd.Series(path, dtype=object)
-    health_path = path_series.isin(health_paths).to_numpy()
-    end_mask = role == "end"
-    is_health_end = end_mask & health_path
-    is_model_end = end_mask & ~is_health_end & (no_path | path_series.isin(model_paths).to_numpy())
-    is_other_end = end_mask & ~is_health_end & ~is_model_end
-    start_mask = (role == "start") & ~health_path
-    is_model_record = role == "model"
+    path_codes, path_labels = _labels(ev["path"].to_numpy(dtype=object))
+    events = _Events(
+        ts_ns=series_ns(ev["ts"]),
+        is_start=role == "start",
+        is_end=role == "end",
+        is_model_record=role == "model",
+        is_error=ev["is_error"].to_numpy(dtype=bool),
+        has_model=pd.notna(model_col),
+        model=model_col,
+        message=ev["message"].to_numpy(dtype=object),
+        request_id=ev["request_id"].to_numpy(dtype=object),
+        path_codes=path_codes,
+        path_labels=path_labels,
+    )
+    del role
+    ts = events.ts_ns
+    has_id = pd.notna(events.request_id)
     plain = ~has_id
+    health_path = _label_in(path_codes, path_labels, config.health_paths)
+    model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
+    end_mask = events.is_end
+    is_health_end = end_mask & health_path
+    is_model_end = end_mask & ~health_path & model_path
+    is_other_end = end_mask & ~health_path & ~model_path
+    start_mask = events.is_start & ~health_path
 
     # 1. Request ids: start, completion, model and error records sharing an id belong together.
-    id_part, unmatched_id_starts = _by_request_id(
-        ev, has_id & (start_mask | is_model_end | is_error | is_model_record)
+    id_rows = np.flatnonzero(
+        has_id & (start_mask | is_model_end | events.is_error | events.is_model_record)
     )
+    id_part, unmatched_id_starts = _by_request_id(events, id_rows)
 
     # 2. No ids: FIFO pairing of starts and model-endpoint completions, in log order.
     seq_index = np.flatnonzero(plain & (start_mask | is_model_end))
@@ -238,80 +278,86 @@ def assemble(entries: Entries, config: Config) -> Requests:
     ambiguous_event[seq_index[matched]] = (crowded[matched] - crowded[partner[matched]]) > 0
     unmatched_starts = unmatched_id_starts + int(((seq_kind > 0) & ~start_matched).sum())
 
-    # Requests in flight at each event (the queue after the last start/end at or before it).
-    in_flight = np.zeros(n, dtype=np.int64)
-    if len(seq_index):
-        q_after = queue_before + seq_kind
-        last = np.searchsorted(seq_index, np.arange(n), side="right") - 1
-        in_flight[last >= 0] = np.maximum(q_after[last[last >= 0]], 0)
-
     model_ends = np.flatnonzero(plain & is_model_end)
     start_events = seq_index[seq_kind > 0]
-    model_of_end = _attach_models(model_col, plain, role, partner_event, start_events, model_ends)
-    error_count, error_text, error_first, orphan_errors = _attach_errors(
-        ts, plain & is_error & ~end_mask, model_ends, in_flight, messages
+    model_source = _attach_models(events, plain, partner_event, start_events, model_ends)
+    error_events = np.flatnonzero(plain & events.is_error & ~end_mask)
+    # Requests in flight at each error record: the queue after the last start/end before it.
+    last = np.searchsorted(seq_index, error_events, side="right") - 1
+    queue_after = np.maximum(queue_before + seq_kind, 0)
+    in_flight = _gather(queue_after, last, last >= 0, 0)
+    error_count, error_text, first_error, orphan_errors = _attach_errors(
+        ts, error_events, model_ends, in_flight, events.message
     )
-    # An end record that is itself an error (a JSON completion at level error) counts too.
-    own_error = is_error & end_mask
-    error_count = error_count + own_error.astype(np.int64)
-    error_text = np.where(own_error & (error_text == None), messages, error_text)  # noqa: E711
-    error_first = np.where(own_error & (error_first == None), messages, error_first)  # noqa: E711
+    # An end record that is itself an error (a JSON completion at level error) counts too; its
+    # message stands in for the text when no error record was attached, and for the first
+    # message when no attached record had one.
+    own_error = events.is_error[model_ends]
+    error_text = np.where(own_error & (error_count == 0), events.message[model_ends], error_text)
+    first_error = np.where(own_error & (first_error < 0), model_ends, first_error)
+    error_count = error_count + own_error
 
-    start_ns = np.where(partner_event >= 0, ts[np.maximum(partner_event, 0)], NAT_NS)
-    plain_rows = np.concatenate(
-        [model_ends, np.flatnonzero(is_health_end | (is_other_end & plain))]
-    )
-    kinds = np.array(["other", "model", "health"], dtype=object)[
-        np.where(is_health_end[plain_rows], 2, np.where(is_model_end[plain_rows], 1, 0))
-    ]
-    plain_part = pd.DataFrame(
-        {
-            "pos": plain_rows,
-            "kind": pd.Series(kinds, dtype=object, copy=False),
-            "start_ns": np.where(is_model_end[plain_rows], start_ns[plain_rows], NAT_NS),
-            "model": np.where(
-                model_of_end[plain_rows] == None,  # noqa: E711
-                model_col[plain_rows],
-                model_of_end[plain_rows],
-            ),
-            "error_count": np.where(is_model_end[plain_rows], error_count[plain_rows], 0),
-            "error_text": np.where(is_model_end[plain_rows], error_text[plain_rows], None),
-            "error_first": np.where(is_model_end[plain_rows], error_first[plain_rows], None),
-            "request_id": None,
-            "ambiguous": ambiguous_event[plain_rows],
-        },
-        copy=False,
-    )
-    raw = pd.concat([id_part, plain_part], ignore_index=True) if len(id_part) else plain_part
-    # Per-event temporaries are dropped before the table is built (~100 MB at 1M lines).
-    del id_part, plain_part, model_of_end, error_count, error_text, error_first, messages
-    del partner_event, in_flight, start_ns, ambiguous_event
-    raw = raw.sort_values("pos", kind="stable").reset_index(drop=True)
-    columns = {name: raw[name].to_numpy(dtype=_RAW_DTYPES[name]) for name in _RAW_DTYPES}
-    del raw
-    table = _finish(columns, ev, ts, config)
+    model_partner = partner_event[model_ends]
+    other_rows = np.flatnonzero(is_health_end | (is_other_end & plain))
+    plain_rows = np.concatenate([model_ends, other_rows])
+    plain_model_source = model_source[plain_rows]
+    n_other = len(other_rows)
+    plain_part = {
+        "pos": plain_rows,
+        "kind": np.concatenate(
+            [
+                np.full(len(model_ends), _MODEL, dtype=np.int8),
+                np.where(is_health_end[other_rows], _HEALTH, _OTHER).astype(np.int8),
+            ]
+        ),
+        "start_ns": np.concatenate(
+            [
+                _gather(ts, model_partner, model_partner >= 0, NAT_NS),
+                np.full(n_other, NAT_NS, dtype=np.int64),
+            ]
+        ),
+        # The attached model, else the completion's own field.
+        "model_at": np.where(plain_model_source >= 0, plain_model_source, plain_rows),
+        "error_count": np.concatenate([error_count, np.zeros(n_other, dtype=np.int64)]),
+        "error_text": np.concatenate([error_text, np.full(n_other, None, dtype=object)]),
+        "first_error_at": np.concatenate([first_error, np.full(n_other, -1, dtype=np.int64)]),
+        "has_id": np.zeros(len(plain_rows), dtype=bool),
+        "ambiguous": ambiguous_event[plain_rows],
+    }
+    # Id rows first, so that a completion in both parts keeps that order (stable sort).
+    order = np.argsort(np.concatenate([id_part["pos"], plain_part["pos"]]), kind="stable")
+    columns = {
+        name: np.concatenate([id_part[name], values])[order] for name, values in plain_part.items()
+    }
+    del id_part, plain_part, partner_event, ambiguous_event, model_source
+    table = _finish(columns, ev, events, config)
     return Requests(
         table=table,
-        ambiguous_pairings=int(table["ambiguous"].sum()) if len(table) else 0,
+        ambiguous_pairings=int(columns["ambiguous"].sum()),
         unmatched_starts=unmatched_starts,
         stale_starts=stale_dropped,
         orphan_error_records=orphan_errors,
-        error_records=int(is_error.sum()),
+        error_records=int(events.is_error.sum()),
     )
 
 
-def _shared(values: np.ndarray) -> np.ndarray:
-    """The same values, equal strings as one shared object (a label column then costs 8 bytes a
-    row instead of a string object per row); missing values stay as they are."""
+def _labels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Factorize a text column: per row a code, and per code its value, plus a trailing None
+    that code -1 (None or NaN) picks; ``labels[codes]`` is the column with None for unknown and
+    equal strings as one shared object."""
     import numpy as np
     import pandas as pd
 
     codes, uniques = pd.factorize(values)
-    if len(uniques) == 0:
-        return values
-    table = np.empty(len(uniques), dtype=object)
-    table[:] = list(uniques)
-    return np.where(codes >= 0, table[np.maximum(codes, 0)], values)
+    return codes, np.array([*uniques, None], dtype=object)
+
+
+def _label_in(codes: np.ndarray, labels: np.ndarray, wanted: Iterable[str]) -> np.ndarray:
+    """Per row of a factorized column, whether its value is one of wanted (tested per label)."""
+    import numpy as np
+
+    chosen = set(wanted)
+    return np.array([label in chosen for label in labels], dtype=bool)[codes]
 
 
 def _gather(values: np.ndarray, index: np.ndarray, valid: np.ndarray, default: int) -> np.ndarray:
@@ -324,110 +370,133 @@ def _gather(values: np.ndarray, index: np.ndarray, valid: np.ndarray, default: i
     return np.where(valid, values[safe], default)
 
 
-def _by_request_id(ev: pd.DataFrame, mask: np.ndarray) -> tuple[pd.DataFrame, int]:
-    """Requests whose records carry an id: the last completion, the first start, any model."""
+def _first_in_group(
+    groups: np.ndarray, n_groups: int, candidates: np.ndarray, last: bool = False
+) -> np.ndarray:
+    """Per group, the position of its first (or last) candidate row; -1 when it has none."""
+    import numpy as np
+
+    at = np.flatnonzero(candidates)
+    if last:
+        out = np.full(n_groups, -1, dtype=np.int64)
+        np.maximum.at(out, groups[at], at)
+        return out
+    out = np.full(n_groups, _NO_POS, dtype=np.int64)
+    np.minimum.at(out, groups[at], at)
+    out[out == _NO_POS] = -1
+    return out
+
+
+def _join_per_group(groups: np.ndarray, messages: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group, its messages (strings only) joined by newlines in order; None without any.
+
+    One Python join per group, not per row, and none for the many groups of a single message.
+    """
+    import numpy as np
+
+    out = np.full(n_groups, None, dtype=object)
+    if len(groups) == 0:
+        return out
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    begins = np.flatnonzero(np.concatenate([[True], sorted_groups[1:] != sorted_groups[:-1]]))
+    ends = np.append(begins[1:], len(order))
+    items = messages[order].tolist()
+    texts = [
+        "\n".join(m for m in items[b:e] if isinstance(m, str))
+        if e - b > 1
+        else (items[b] if isinstance(items[b], str) else "")
+        for b, e in zip(begins.tolist(), ends.tolist(), strict=True)
+    ]
+    out[sorted_groups[begins]] = np.array(texts, dtype=object)
+    return out
+
+
+def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+    """Requests whose records carry an id: the last completion, the first start, any model.
+
+    ``rows`` are the id-carrying records (ascending); the result has one entry per id that has
+    a completion, plus the number of ids that have a start but none.
+    """
     import numpy as np
     import pandas as pd
 
-    columns = ["ts", "role", "model", "request_id", "is_error", "message"]
-    sub = ev.loc[mask, columns].assign(pos=np.flatnonzero(mask))
-    if sub.empty:
-        return pd.DataFrame(), 0
-    ends = sub[sub["role"] == "end"].drop_duplicates("request_id", keep="last")
-    starts = sub[sub["role"] == "start"]
-    start_ns = pd.array(series_ns(starts["ts"]), dtype="Int64")
-    start_ns[start_ns == NAT_NS] = pd.NA  # an unknown time must not win min()
-    first_start = starts.assign(ns=start_ns).groupby("request_id")["ns"].min().astype("Int64")
-    named = sub[sub["model"].notna()]
+    ids, names = pd.factorize(events.request_id[rows])
+    n_ids = len(names)
+    is_end = events.is_end[rows]
+    is_start = events.is_start[rows]
+    is_error = events.is_error[rows]
+    messages = events.message[rows]
+    last_end = _first_in_group(ids, n_ids, is_end, last=True)
+
+    ts = events.ts_ns[rows]
+    timed = is_start & (ts != NAT_NS)  # an unknown time must not win min()
+    first_ns = np.full(n_ids, MAX_NS, dtype=np.int64)
+    np.minimum.at(first_ns, ids[timed], ts[timed])
+    first_ns[first_ns == MAX_NS] = NAT_NS
+
     # The completion's own model wins, then the start's, then any other record of the request.
-    ranked = named.assign(
-        rank=np.where(named["role"] == "end", 0, np.where(named["role"] == "start", 1, 2))
-    )
-    model = (
-        ranked.sort_values(["rank", "pos"], kind="stable")
-        .drop_duplicates("request_id")
-        .set_index("request_id")["model"]
-    )
-    errors = sub[sub["is_error"]]
-    error_groups = errors.groupby("request_id")["message"]
-    counts = error_groups.size()
-    texts = _joined(errors["request_id"], errors["message"])
-    firsts = error_groups.first()
-    unmatched = int((~starts["request_id"].drop_duplicates().isin(ends["request_id"])).sum())
-    ids = ends["request_id"]
-    part = pd.DataFrame(
-        {
-            "pos": ends["pos"].to_numpy(),
-            "kind": "model",
-            "start_ns": ids.map(first_start)
-            .astype("Int64")
-            .fillna(NAT_NS)
-            .to_numpy(dtype=np.int64),
-            "model": ids.map(model).astype(object).to_numpy(),
-            "error_count": ids.map(counts).fillna(0).astype("int64").to_numpy(),
-            "error_text": ids.map(texts).astype(object).to_numpy(),
-            "error_first": ids.map(firsts).astype(object).to_numpy(),
-            "request_id": ids.astype(object).to_numpy(),
-            "ambiguous": False,
-        }
-    )
-    return part.reset_index(drop=True), unmatched
+    named = events.has_model[rows]
+    model_at = _first_in_group(ids, n_ids, named & is_end)
+    for candidates in (named & is_start, named & ~is_end & ~is_start):
+        model_at = np.where(model_at >= 0, model_at, _first_in_group(ids, n_ids, candidates))
+
+    errors = np.flatnonzero(is_error)
+    counts = np.bincount(ids[errors], minlength=n_ids)
+    texts = _join_per_group(ids[errors], messages[errors], n_ids)
+    first_error = _first_in_group(ids, n_ids, is_error & pd.notna(messages))
+
+    has_start = np.bincount(ids[is_start], minlength=n_ids) > 0
+    unmatched = int((has_start & (last_end < 0)).sum())
+    done = np.flatnonzero(last_end >= 0)
+    part = {
+        "pos": rows[last_end[done]],
+        "kind": np.full(len(done), _MODEL, dtype=np.int8),
+        "start_ns": first_ns[done],
+        "model_at": _positions(rows, model_at[done]),
+        "error_count": counts[done],
+        "error_text": texts[done],
+        "first_error_at": _positions(rows, first_error[done]),
+        "has_id": np.ones(len(done), dtype=bool),
+        "ambiguous": np.zeros(len(done), dtype=bool),
+    }
+    return part, unmatched
 
 
-def _joined(keys: pd.Series, messages: pd.Series) -> pd.Series:
-    """Per key, its messages (strings only) joined by newlines, in order; indexed by key.
+def _positions(rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """rows[at], -1 where at is -1 (safe when rows is empty)."""
+    import numpy as np
 
-    Most keys have one message: those skip the per-group call of a groupby aggregation.
-    """
-    import pandas as pd
-
-    shared = keys.duplicated(keep=False).to_numpy()
-    single_keys = keys[~shared].to_numpy()
-    single = pd.Series(
-        [m if isinstance(m, str) else "" for m in messages[~shared].tolist()],
-        index=pd.Index(single_keys),
-        dtype=object,
-    )
-    if not shared.any():
-        return single
-    several = (
-        messages[shared]
-        .groupby(keys[shared].to_numpy(), sort=False)
-        .agg(lambda m: "\n".join(str(x) for x in m if isinstance(x, str)))
-    )
-    return pd.concat([single, several.astype(object)])
+    return np.where(at >= 0, rows[np.maximum(at, 0)], -1) if len(rows) else at.copy()
 
 
 def _attach_models(
-    model_col: np.ndarray,
+    events: _Events,
     plain: np.ndarray,
-    role: np.ndarray,
     partner_event: np.ndarray,
     start_events: np.ndarray,
     model_ends: np.ndarray,
 ) -> np.ndarray:
-    """The model of each id-less completion: its own, its start's, else a model record's.
+    """Per event, the event whose model an id-less completion takes (-1 for none): its own, its
+    start's, else a model record's.
 
     A model record (e.g. the wrapper's "Model 'opus' is not in the known supported models list")
     belongs to the newest start still open at that moment; with none open, to the next
     completion that has no start (a streaming request logs no start line).
     """
     import numpy as np
-    import pandas as pd
 
-    n = len(model_col)
-    has_model = (
-        np.array([isinstance(m, str) for m in model_col], dtype=bool) if n else np.zeros(0, bool)
-    )
+    n = len(partner_event)
+    with_model = plain & events.has_model
     target = np.full(n, -1, dtype=np.int64)
     rank = np.full(n, 9, dtype=np.int64)
-    own_end = plain & has_model & (role == "end")
+    own_end = with_model & events.is_end
     target[own_end] = np.flatnonzero(own_end)
     rank[own_end] = 0
-    own_start = plain & has_model & (role == "start") & (partner_event >= 0)
+    own_start = with_model & events.is_start & (partner_event >= 0)
     target[own_start] = partner_event[own_start]
     rank[own_start] = 1
-    records = np.flatnonzero(plain & has_model & (role == "model"))
+    records = np.flatnonzero(with_model & events.is_model_record)
     if len(records):
         i = np.searchsorted(start_events, records) - 1
         has_start = i >= 0
@@ -442,18 +511,16 @@ def _attach_models(
         to_next = ~start_open & startless
         target[records[to_next]] = next_end[to_next]
         rank[records] = 2
+    # Per target, the candidate of lowest (rank, position): one integer key, minimum per target.
     chosen = np.flatnonzero(target >= 0)
-    out = np.full(n, None, dtype=object)
-    if len(chosen):
-        frame = pd.DataFrame({"target": target[chosen], "rank": rank[chosen], "pos": chosen})
-        best = frame.sort_values(["rank", "pos"], kind="stable").drop_duplicates("target")
-        out[best["target"].to_numpy()] = model_col[best["pos"].to_numpy()]
-    return out
+    best = np.full(n, _NO_POS, dtype=np.int64)
+    np.minimum.at(best, target[chosen], rank[chosen] * n + chosen)
+    return np.where(best != _NO_POS, best % max(n, 1), -1)
 
 
 def _attach_errors(
     ts: np.ndarray,
-    error_mask: np.ndarray,
+    errors: np.ndarray,
     model_ends: np.ndarray,
     in_flight: np.ndarray,
     messages: np.ndarray,
@@ -465,27 +532,30 @@ def _attach_errors(
     swap by a few microseconds. A run of error records (no completion between them, gaps under
     50 ms) therefore goes to the completion just before it when that one is nearer and within
     50 ms, else to the next one when a request was in flight or it follows within 2 s.
+
+    Returns, per model completion: the error records attached, their joined text (None when
+    none) and the event of the first one with a message (-1 when none); and the number of error
+    records left unattached.
     """
     import numpy as np
     import pandas as pd
 
-    n = len(ts)
-    count = np.zeros(n, dtype=np.int64)
-    text = np.full(n, None, dtype=object)
-    first = np.full(n, None, dtype=object)
-    errors = np.flatnonzero(error_mask)
+    n_ends = len(model_ends)
     if len(errors) == 0:
-        return count, text, first, 0
+        no_text = np.full(n_ends, None, dtype=object)
+        return np.zeros(n_ends, dtype=np.int64), no_text, np.full(n_ends, -1), 0
     j = np.searchsorted(model_ends, errors)
     err_ts = ts[errors]
     known = err_ts != NAT_NS
     new_run = np.ones(len(errors), dtype=bool)
     new_run[1:] = (j[1:] != j[:-1]) | ~known[1:] | ~known[:-1]
     new_run[1:] |= (err_ts[1:] - err_ts[:-1]) > _SKEW_NS
+    # Runs are contiguous: reduce each slice, then spread the result over its records.
+    run_begins = np.flatnonzero(new_run)
     run_id = np.cumsum(new_run) - 1
-    run_start = pd.Series(err_ts).groupby(run_id).transform("min").to_numpy()
-    run_end = pd.Series(err_ts).groupby(run_id).transform("max").to_numpy()
-    has_next = j < len(model_ends)
+    run_start = np.minimum.reduceat(err_ts, run_begins)[run_id]
+    run_end = np.maximum.reduceat(err_ts, run_begins)[run_id]
+    has_next = j < n_ends
     has_prev = j > 0
     nxt = _gather(model_ends, j, has_next, -1)
     prv = _gather(model_ends, j - 1, has_prev, -1)
@@ -498,21 +568,15 @@ def _attach_errors(
         has_prev & known & (prev_ts != NAT_NS), run_start - prev_ts, np.iinfo(np.int64).max
     )
     use_prev = (to_prev <= _SKEW_NS) & (to_prev < to_next)
-    use_next = (
-        ~use_prev & has_next & ((in_flight[errors] > 0) | (to_next <= _ORPHAN_ERROR_WINDOW_NS))
-    )
-    target = np.where(use_prev, prv, np.where(use_next, nxt, -1))
+    use_next = ~use_prev & has_next & ((in_flight > 0) | (to_next <= _ORPHAN_ERROR_WINDOW_NS))
+    target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
     attach = target >= 0
     orphans = int((~attach).sum())
-    if attach.any():
-        frame = pd.DataFrame({"end": target[attach], "message": messages[errors[attach]]})
-        grouped = frame.groupby("end", sort=False)["message"]
-        sizes = grouped.size()
-        count[sizes.index.to_numpy()] = sizes.to_numpy()
-        joined = _joined(frame["end"], frame["message"])
-        text[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
-        firsts = grouped.first()
-        first[firsts.index.to_numpy()] = firsts.to_numpy(dtype=object)
+    ends = target[attach]
+    attached = errors[attach]
+    count = np.bincount(ends, minlength=n_ends)
+    text = _join_per_group(ends, messages[attached], n_ends)
+    first = _positions(attached, _first_in_group(ends, n_ends, pd.notna(messages[attached])))
     return count, text, first, orphans
 
 
@@ -538,29 +602,21 @@ COLUMNS = (
 )
 
 
-# The per-request columns assemble hands to _finish, with their numpy dtypes.
-_RAW_DTYPES = {
-    "pos": "int64",
-    "kind": "object",
-    "start_ns": "int64",
-    "model": "object",
-    "error_count": "int64",
-    "error_text": "object",
-    "error_first": "object",
-    "request_id": "object",
-    "ambiguous": "bool",
-}
-
-
 def _finish(
-    raw: dict[str, np.ndarray], ev: pd.DataFrame, ts: np.ndarray, config: Config
+    raw: dict[str, np.ndarray], ev: pd.DataFrame, events: _Events, config: Config
 ) -> pd.DataFrame:
-    """Derive latency, family, outcome and error class (rows already in completion order)."""
+    """Derive latency, family, outcome and error class (rows already in completion order).
+
+    ``raw`` holds per request: pos (its completion event), kind (code), start_ns, model_at
+    (event with its model, -1 none), error_count, error_text, first_error_at (event with its
+    first error message, -1 none), has_id, ambiguous. Text columns come out as object arrays
+    with None for unknown (never NaN), so consumers test one thing.
+    """
     import numpy as np
     import pandas as pd
 
     pos = raw["pos"]
-    end_ns = ts[pos]
+    end_ns = events.ts_ns[pos]
     start_ns = raw["start_ns"]
     duration = ev["duration_s"].to_numpy(dtype=float)[pos]
     explicit = ~np.isnan(duration)
@@ -577,77 +633,91 @@ def _finish(
     start_ns = np.where(start_ns != NAT_NS, start_ns, derived)
     status_int = ev["status"].to_numpy(dtype=np.int64, na_value=0)[pos]
     n_errors = raw["error_count"]
-    kind = _shared(raw["kind"])
+    kind_code = raw["kind"]
     failed = (status_int >= 400) | (n_errors > 0)
-    models = raw["model"]
-    # Per distinct model name, not per request.
-    model_codes, unique_models = pd.factorize(pd.Series(models, dtype=object))
-    # Equal names as one shared object (the missing ones, code -1, stay as they were).
-    model_table = np.empty(len(unique_models) + 1, dtype=object)
-    model_table[:-1] = list(unique_models)
-    models = np.where(model_codes >= 0, model_table[model_codes], models)
-    unique_families = np.array(
-        [family_of(m, config.aliases) if isinstance(m, str) else None for m in unique_models]
-        + [None],
+
+    # Family and "is the model known" per distinct model name, not per request.
+    named = raw["model_at"] >= 0
+    model_codes, models = _labels(events.model[np.where(named, raw["model_at"], 0)])
+    model_codes[~named] = -1
+    families = np.array(
+        [family_of(m, config.aliases) if isinstance(m, str) else None for m in models],
         dtype=object,
     )
-    families = unique_families[model_codes]  # code -1 (no model) picks the trailing None
-    error_text = raw["error_text"]
+    unknown_model = np.array(
+        [isinstance(m, str) and f is None for m, f in zip(models, families, strict=True)],
+        dtype=bool,
+    )
     error_class = np.full(len(pos), None, dtype=object)
-    classify_at = np.flatnonzero(failed & (kind != "health"))
+    classify_at = np.flatnonzero(failed & (kind_code != _HEALTH))
     if len(classify_at):
-        model_known = np.array(
-            [
-                not isinstance(m, str) or f is not None
-                for m, f in zip(models[classify_at], families[classify_at], strict=True)
-            ],
-            dtype=bool,
-        )
         error_class[classify_at] = classify_errors(
-            status_int[classify_at], error_text[classify_at], model_known
+            status_int[classify_at],
+            raw["error_text"][classify_at],
+            ~unknown_model[model_codes[classify_at]],
         )
-    clients = ev["client"].to_numpy(dtype=object)[pos]
-    in_container = pd.Series(clients, dtype=object).isin(list(_IN_CONTAINER_CLIENTS)).to_numpy()
+    client_codes, clients = _labels(ev["client"].to_numpy(dtype=object)[pos])
+    request_id = np.full(len(pos), None, dtype=object)
+    request_id[raw["has_id"]] = events.request_id[pos[raw["has_id"]]]
 
     def times(ns: np.ndarray) -> pd.Series:
-        values = np.where(ns == NAT_NS, np.datetime64("NaT"), ns.view("datetime64[ns]"))
-        return pd.Series(pd.to_datetime(values, utc=True))
+        # NAT_NS is pandas' NaT, so the int64 nanoseconds are a datetime64 view as they are.
+        return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
 
     def text_col(values: np.ndarray) -> pd.Series:
-        # object dtype, no per-value conversion to Arrow strings; unknown is None, never NaN
-        # (concatenated parts and pandas maps bring NaN in), so consumers test one thing.
-        values = np.asarray(values, dtype=object)
-        missing = pd.isna(values)
-        if missing.any():
-            values = values.copy()
-            values[missing] = None
-        return pd.Series(values, dtype=object)
+        # object dtype, no per-value conversion to Arrow strings.
+        return pd.Series(values, dtype=object, copy=False)
 
     return pd.DataFrame(
         {
-            "kind": text_col(kind),
+            "kind": text_col(np.array(_KIND_NAMES, dtype=object)[kind_code]),
             "start": times(start_ns),
             "end": times(end_ns),
             "latency_s": latency.astype("float64"),
             "latency_source": text_col(
                 np.array(["explicit", "paired", None], dtype=object)[source_code]
             ),
-            "method": text_col(ev["method"].to_numpy(dtype=object)[pos]),
-            "path": text_col(ev["path"].to_numpy(dtype=object)[pos]),
+            "method": text_col(_text(ev["method"].to_numpy(dtype=object)[pos])),
+            "path": text_col(events.path_labels[events.path_codes[pos]]),
             "status": pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0),
-            "client": text_col(clients),
-            "in_container": in_container,
-            "model": text_col(models),
-            "family": text_col(families),
+            "client": text_col(clients[client_codes]),
+            "in_container": _label_in(client_codes, clients, _IN_CONTAINER_CLIENTS),
+            "model": text_col(models[model_codes]),
+            "family": text_col(families[model_codes]),
             "outcome": text_col(
                 np.array(["succeeded", "failed"], dtype=object)[failed.view(np.int8)]
             ),
             "error_class": text_col(error_class),
             "error_records": n_errors,
-            "error_message": text_col(raw["error_first"]),
-            "request_id": text_col(raw["request_id"]),
+            "error_message": text_col(_text_at(events.message, raw["first_error_at"])),
+            "request_id": text_col(request_id),
             "ambiguous": raw["ambiguous"],
         },
         columns=list(COLUMNS),
         copy=False,
     )
+
+
+def _text_at(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """values[at] as objects, None where at is -1 or the value is missing (None or NaN)."""
+    import numpy as np
+    import pandas as pd
+
+    out = np.full(len(at), None, dtype=object)
+    found = np.flatnonzero(at >= 0)
+    picked = values[at[found]]
+    out[found] = np.where(pd.isna(picked), None, picked)
+    return out
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """An object array with every missing value (None or NaN) as None; as it is when none is NaN."""
+    import numpy as np
+    import pandas as pd
+
+    missing = pd.isna(values)
+    if not missing.any():
+        return values
+    out = np.array(values, dtype=object)
+    out[missing] = None
+    return out

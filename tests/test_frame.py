@@ -218,3 +218,57 @@ def test_application_times_may_mix_zoned_and_local_forms():
         "2025-11-29 10:00:02+00:00",
         "2026-11-29 10:00:03+00:00",
     ]
+
+
+def test_assemble_joins_error_records_per_request_and_counts_erroring_completions():
+    from claude_perf.frame import Entries
+    from claude_perf.requests import assemble
+
+    # role, path, status, request_id, is_error, message, model, seconds
+    records = [
+        ("start", "/v1/messages", None, "a", False, None, "opus", 0),
+        ("error", None, None, "a", True, "first problem", None, 1),
+        ("error", None, None, "a", True, "then a rate limit", None, 2),
+        ("end", "/v1/messages", 500, "a", False, None, None, 3),
+        ("start", "/v1/chat/completions", None, None, False, None, "sonnet", 10),
+        ("end", "/v1/chat/completions", 200, None, True, "upstream timed out", None, 11),
+        ("end", "/health", 200, None, False, None, None, 12),
+    ]
+    n = len(records)
+    column = list(zip(*records, strict=True))
+
+    def text(values):
+        return pd.Series(values, dtype=object)
+
+    events = pd.DataFrame(
+        {
+            "row": range(n),
+            "level": text([None] * n),
+            "logger": text([None] * n),
+            "method": text(["POST"] * n),
+            "path": text(column[1]),
+            "client": text(["172.17.0.1"] * n),
+            "model": text(column[6]),
+            "request_id": text(column[3]),
+            "role": text(column[0]),
+            "status": pd.array(column[2], dtype="Int16"),
+            "duration_s": [math.nan] * n,
+            "kind": pd.Categorical(["app"] * n),
+            "is_error": list(column[4]),
+            "ts": pd.to_datetime([f"2026-11-29T00:00:{s:02d}Z" for s in column[7]], utc=True),
+            "ts_source": text(["engine"] * n),
+            "message": text(column[5]),
+        }
+    )
+    requests = assemble(Entries({}, events, 0, 0), Config())
+    table = requests.table
+    assert list(table["kind"]) == ["model", "model", "health"]
+    assert list(table["request_id"]) == ["a", None, None]
+    assert list(table["latency_s"][:2]) == [3.0, 1.0]
+    assert list(table["model"]) == ["opus", "sonnet", None]
+    assert list(table["error_records"]) == [2, 1, 0]
+    assert list(table["error_message"]) == ["first problem", "upstream timed out", None]
+    # The class reads every record of the request, not only the first.
+    assert list(table["error_class"]) == ["rate_limit", "timeout", None]
+    assert list(table["outcome"]) == ["failed", "failed", "succeeded"]
+    assert requests.error_records == 3 and requests.orphan_error_records == 0
