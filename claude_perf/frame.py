@@ -631,18 +631,7 @@ def _classify_part(lines: pa.Table, config: Config) -> Entries:
         json_like[:] = False
         json_like[candidates[closed]] = True
     claim(np.flatnonzero(json_like), K_JSON)
-    rows, parts = _extract(text, json_like, _FIELD_JSON_LEVEL)
-    if parts is not None and len(rows):
-        cols.add("level", rows, _json_levels(_field(parts, "v")))
-    no_time = json_like & (ts_ns == nat)  # the application's time matters only without the engine's
-    rows, parts = _extract(text, no_time, _FIELD_JSON_TIME)
-    if parts is not None and len(rows):
-        cols.add("app_time", rows, _field(parts, "v"))
-    for regex, name in ((_FIELD_JSON_PATH, "path"), (_FIELD_JSON_METHOD, "method")):
-        rows, parts = _extract(text, json_like, regex)
-        if parts is not None and len(rows):
-            cols.add(name, rows, _field(parts, name))
-    message_rows |= json_like
+    message_rows |= json_like  # their fields are read with the other messages' (below)
 
     # 6. key=value lines among the rest.
     kv = test(pc.match_substring_regex, r"\b[A-Za-z_]\w*=\S")
@@ -656,7 +645,8 @@ def _classify_part(lines: pa.Table, config: Config) -> Entries:
 
     # Message text of leveled lines, JSON, kv and pattern lines gets the field extractors.
     message_text, expand = _message_text(text, message_rows, shared)
-    _extract_fields(message_text, expand, cols)
+    # The application's time matters only without the engine's.
+    _extract_fields(message_text, expand, cols, json_like, json_like & (ts_ns == nat))
     del message_text
     release_unused()
 
@@ -824,8 +814,15 @@ def _slices(
     return cut
 
 
-def _extract_fields(messages: pa.Array, expand: Any, cols: _Columns) -> None:
-    """Model, status, duration, request id, method/path and start/end words from message text.
+def _extract_fields(
+    messages: pa.Array,
+    expand: Any,
+    cols: _Columns,
+    json_lines: np.ndarray,
+    json_untimed: np.ndarray,
+) -> None:
+    """Model, status, duration, request id, method/path and start/end words from message text;
+    level, path, method and (in ``json_untimed`` lines) time from the ``json_lines``' keys.
 
     ``expand`` maps (positions in ``messages``, values) to (line rows, values). Every regex here
     runs on the messages' shapes (see _Templates), which is why none may name a digit other
@@ -842,6 +839,17 @@ def _extract_fields(messages: pa.Array, expand: Any, cols: _Columns) -> None:
     def add(name: str, positions: np.ndarray, values: np.ndarray) -> None:
         cols.add(name, *expand(positions, values))
 
+    def add_json(name: str, regex: str, group: str, lines: np.ndarray, convert: Any) -> None:
+        positions, got = shapes.extract(regex, (group,))
+        rows, values = expand(positions, convert(got[group]))
+        keep = lines[rows]
+        cols.add(name, rows[keep], values[keep])
+
+    # JSON keys first: for JSON lines they win over the same facts read from free text.
+    add_json("level", _FIELD_JSON_LEVEL, "v", json_lines, _json_levels)
+    add_json("app_time", _FIELD_JSON_TIME, "v", json_untimed, _field_values)
+    add_json("path", _FIELD_JSON_PATH, "path", json_lines, _field_values)
+    add_json("method", _FIELD_JSON_METHOD, "method", json_lines, _field_values)
     positions, got = shapes.extract(_FIELD_MODEL, ("v",))
     add("model", positions, _field_values(got["v"]))
     positions, got = shapes.extract(_FIELD_STATUS_SHAPE, ("v",))
@@ -906,9 +914,11 @@ def _durations_with_units(values: pa.Array, units: np.ndarray) -> np.ndarray:
     return numbers * scale
 
 
-def _json_levels(values: np.ndarray) -> np.ndarray:
+def _json_levels(levels: pa.Array) -> np.ndarray:
     """pino's numeric levels (30 info, 40 warn, 50 error, 60 fatal) → names; names upper-cased."""
     import numpy as np
+
+    values = _field_values(levels)
 
     numeric = {"10": "TRACE", "20": "DEBUG", "30": "INFO", "40": "WARNING", "50": "ERROR"}
     names = {"warn": "WARNING", "err": "ERROR", "60": "FATAL"}

@@ -52,10 +52,12 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """[fn(item) for item in items], the items on both cores at once (results in order).
 
     fn must be safe to run concurrently with itself: pure functions over Arrow/numpy data are.
-    An exception in any part is raised here, after every part has finished.
+    An exception in any part is raised here, after every part has finished. Called from inside a
+    part, it runs the items one after another.
     """
     global _parts_executor
-    if len(items) < 2:
+    if len(items) < 2 or getattr(_state, "inside", False):
+        # Inside a part already: run here (a part waiting on parts of its own could deadlock).
         return [fn(item) for item in items]
     if _parts_executor is None:
         from concurrent.futures import ThreadPoolExecutor
