@@ -461,6 +461,9 @@ def _print_collect(outcome: Any) -> None:
 
 def main() -> None:
     """Console-script entry point: one line per failure, never a traceback unless asked."""
+    from claude_perf.kernels import return_freed_memory_promptly
+
+    return_freed_memory_promptly()
     try:
         app()
     except KeyboardInterrupt:

@@ -31,6 +31,28 @@ def release_unused() -> None:
     pa.default_memory_pool().release_unused()
 
 
+def return_freed_memory_promptly() -> None:
+    """Ask glibc's malloc to give large freed blocks back to the system at once.
+
+    glibc serves blocks of 128 KiB and more with mmap and unmaps them on free, but after the
+    first such free it raises that threshold (up to 32 MiB, "dynamic mmap threshold", see
+    mallopt(3)), so the pipeline's many temporary arrays of a few MiB then come from the heap and
+    stay in the process after they are freed: 50-120 MB more peak memory at a million lines.
+    Setting the threshold explicitly turns the adjustment off. No-op where libc is not glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    m_mmap_threshold = -3  # from glibc's malloc.h
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "mallopt"):
+            libc.mallopt(m_mmap_threshold, 128 * 1024)
+    except OSError:
+        pass
+
+
 def kernel(fn: Any, array: Any, *args: Any, **kwargs: Any) -> Any:
     """fn(array, *args, **kwargs), computed on two halves at once when the array is large."""
     global _executor
