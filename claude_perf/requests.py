@@ -244,8 +244,11 @@ def assemble(entries: Entries, config: Config) -> Requests:
     start_mask = events.is_start & ~health_path
 
     # 1. Request ids: start, completion, model and error records sharing an id belong together.
+    # (A health or other completion is never a model request, even when it is an error with an
+    # id: it is counted below with its kind, whatever it carries.)
     id_rows = np.flatnonzero(
-        has_id & (start_mask | is_model_end | events.is_error | events.is_model_record)
+        has_id
+        & (start_mask | is_model_end | (events.is_error & ~end_mask) | events.is_model_record)
     )
     id_part, unmatched_id_starts = _by_request_id(events, id_rows)
 
@@ -298,7 +301,7 @@ def assemble(entries: Entries, config: Config) -> Requests:
     error_count = error_count + own_error
 
     model_partner = partner_event[model_ends]
-    other_rows = np.flatnonzero(is_health_end | (is_other_end & plain))
+    other_rows = np.flatnonzero(is_health_end | is_other_end)
     plain_rows = np.concatenate([model_ends, other_rows])
     plain_model_source = model_source[plain_rows]
     n_other = len(other_rows)
@@ -321,7 +324,7 @@ def assemble(entries: Entries, config: Config) -> Requests:
         "error_count": np.concatenate([error_count, np.zeros(n_other, dtype=np.int64)]),
         "error_text": np.concatenate([error_text, np.full(n_other, None, dtype=object)]),
         "first_error_at": np.concatenate([first_error, np.full(n_other, -1, dtype=np.int64)]),
-        "has_id": np.zeros(len(plain_rows), dtype=bool),
+        "has_id": np.concatenate([np.zeros(len(model_ends), dtype=bool), has_id[other_rows]]),
         "ambiguous": ambiguous_event[plain_rows],
     }
     # Id rows first, so that a completion in both parts keeps that order (stable sort).

@@ -272,3 +272,19 @@ def test_assemble_joins_error_records_per_request_and_counts_erroring_completion
     assert list(table["error_class"]) == ["rate_limit", "timeout", None]
     assert list(table["outcome"]) == ["failed", "failed", "succeeded"]
     assert requests.error_records == 3 and requests.orphan_error_records == 0
+
+
+def test_health_and_other_completions_with_request_ids_keep_their_kind():
+    # pino-http style: every completion carries an id; a failing health check logs at error.
+    lines = [
+        '{"level":"info","event":"request.start","requestId":"r-1","model":"opus","path":"/v1/chat/completions"}',
+        '{"level":"info","event":"request.complete","requestId":"r-1","status":200,"path":"/v1/chat/completions"}',
+        '{"level":"error","event":"request.complete","requestId":"r-2","status":503,"method":"GET","path":"/health"}',
+        '{"level":"info","event":"request.complete","requestId":"r-3","status":200,"method":"GET","path":"/v1/models"}',
+    ]
+    stamped = "".join(f"2026-11-29T00:00:0{i}.000000000Z {line}\n" for i, line in enumerate(lines))
+    table, info, counts = read_log("ids", data=stamped.encode())
+    requests = analyse(combine([table], [info], [counts]), Config()).requests.table
+    assert list(requests["kind"]) == ["model", "health", "other"]
+    assert list(requests["request_id"]) == ["r-1", "r-2", "r-3"]
+    assert list(requests["outcome"][:2]) == ["succeeded", "failed"]
