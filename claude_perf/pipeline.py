@@ -105,11 +105,13 @@ def analyse_session(session: Session, config: Config) -> Analysis:
     requests = assemble(entries, config)
     window = window_of(logs, entries)
     metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
-    quality = _quality(logs, entries, requests, metrics)
+    quality = _quality(logs, entries, requests, metrics, config)
     return Analysis(config, logs, entries, requests, metrics, quality, samples, containers)
 
 
-def _quality(logs: LogLines, entries: Entries, requests: Requests, metrics: Metrics) -> DataQuality:
+def _quality(
+    logs: LogLines, entries: Entries, requests: Requests, metrics: Metrics, config: Config
+) -> DataQuality:
     notes = list(logs.notes)
     latency_unknown = sum(m.latency_unknown for m in metrics.models)
     if latency_unknown:
@@ -128,6 +130,11 @@ def _quality(logs: LogLines, entries: Entries, requests: Requests, metrics: Metr
         notes.append(
             f"{requests.unmatched_starts} request start(s) have no completion in the window "
             "(still running at the end, or their completion was not logged)"
+        )
+    if requests.stale_starts:
+        notes.append(
+            f"{requests.stale_starts} request start(s) had no completion within max_latency_s "
+            f"({config.max_latency_s:g} s): set aside as never completed before pairing"
         )
     if entries.no_time_lines and entries.no_time_lines == logs.table.num_rows:
         notes.append(

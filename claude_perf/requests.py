@@ -172,6 +172,32 @@ def _fifo_pairs(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return partner, queue_before, start_matched
 
 
+def _expired_starts(kinds: np.ndarray, ts_ns: np.ndarray, max_ns: int) -> np.ndarray:
+    """Starts (+1) that FIFO pairing with expiry drops: at each end (-1), the oldest open starts
+    more than max_ns older than it (both times known) leave the queue before it takes one.
+
+    One pass per event in Python (about 1 µs each), run only when a stale pair exists.
+    """
+    from collections import deque
+
+    import numpy as np
+
+    expired = np.zeros(len(kinds), dtype=bool)
+    times = ts_ns.tolist()
+    queue: deque[int] = deque()
+    for i, kind in enumerate(kinds.tolist()):
+        if kind > 0:
+            queue.append(i)
+            continue
+        now = times[i]
+        if now != NAT_NS:
+            while queue and times[queue[0]] != NAT_NS and now - times[queue[0]] > max_ns:
+                expired[queue.popleft()] = True
+        if queue:
+            queue.popleft()
+    return expired
+
+
 # Request kinds as small integer codes while assembling; names only in the final table.
 _KIND_NAMES = ("other", "model", "health")
 _OTHER, _MODEL, _HEALTH = range(3)
@@ -255,19 +281,19 @@ def assemble(entries: Entries, config: Config) -> Requests:
     # 2. No ids: FIFO pairing of starts and model-endpoint completions, in log order.
     seq_index = np.flatnonzero(plain & (start_mask | is_model_end))
     seq_kind = np.where(start_mask[seq_index], 1, -1)
+    # A start older than max_latency_s when a completion comes never completed (its line was
+    # lost, or the client went away): it must not take that completion. Rare, so the exact
+    # per-event pass runs only when the vectorised pairing shows such a pair.
     stale_dropped = 0
-    for _ in range(50):  # bounded: each pass drops the oldest start that no completion fits
-        partner, _queue, _matched = _fifo_pairs(seq_kind)
-        ends = np.flatnonzero(partner >= 0)
-        s_ev, e_ev = seq_index[partner[ends]], seq_index[ends]
-        known = (ts[s_ev] != NAT_NS) & (ts[e_ev] != NAT_NS)
-        stale = ends[known & (ts[e_ev] - ts[s_ev] > config.max_latency_s * 1e9)]
-        if len(stale) == 0:
-            break
-        keep = np.ones(len(seq_index), dtype=bool)
-        keep[partner[stale[0]]] = False
-        stale_dropped += 1
-        seq_index, seq_kind = seq_index[keep], seq_kind[keep]
+    max_ns = int(config.max_latency_s * 1e9)
+    partner, _queue, _matched = _fifo_pairs(seq_kind)
+    ends = np.flatnonzero(partner >= 0)
+    s_ev, e_ev = seq_index[partner[ends]], seq_index[ends]
+    known = (ts[s_ev] != NAT_NS) & (ts[e_ev] != NAT_NS)
+    if (known & (ts[e_ev] - ts[s_ev] > max_ns)).any():
+        expired = _expired_starts(seq_kind, ts[seq_index], max_ns)
+        stale_dropped = int(expired.sum())
+        seq_index, seq_kind = seq_index[~expired], seq_kind[~expired]
     partner, queue_before, start_matched = _fifo_pairs(seq_kind)
     matched = np.flatnonzero(partner >= 0)
     # Per event: the partner event (start ↔ end), -1 when none.

@@ -288,3 +288,28 @@ def test_health_and_other_completions_with_request_ids_keep_their_kind():
     assert list(requests["kind"]) == ["model", "health", "other"]
     assert list(requests["request_id"]) == ["r-1", "r-2", "r-3"]
     assert list(requests["outcome"][:2]) == ["succeeded", "failed"]
+
+
+def test_every_start_that_never_completed_is_dropped_before_pairing():
+    # 60 blocks (more than any fixed number of retries): a start whose completion was never
+    # logged, then 1000 s later a request of 1 s. First-in-first-out alone would give each
+    # completion the abandoned start and a latency of 1001 s.
+    lines = []
+    for block in range(60):
+        t0 = 1_764_374_400 + block * 2000  # 2026-11-29T00:00:00Z + block * 2000 s
+        for offset_s, body in (
+            (0, "2026-11-29 00:00:00,000 - src.main - INFO - Chat completion: session_id=None"),
+            (1000, "2026-11-29 00:00:00,000 - src.main - INFO - Chat completion: session_id=None"),
+            (1001, 'INFO:     172.17.0.1:1 - "POST /v1/chat/completions HTTP/1.1" 200 OK'),
+        ):
+            stamp = pd.Timestamp(t0 + offset_s, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
+            lines.append(f"{stamp}.000000000Z {body}\n")
+    table, info, counts = read_log("stale", data="".join(lines).encode())
+    analysis = analyse(combine([table], [info], [counts]), Config())
+    requests = analysis.requests
+    assert requests.stale_starts == 60
+    assert list(requests.table["latency_s"]) == [1.0] * 60
+    assert analysis.quality.stale_starts == 60
+    assert any(
+        note.startswith("60 request start(s) had no completion") for note in analysis.quality.notes
+    )
