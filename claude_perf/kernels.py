@@ -38,7 +38,9 @@ def return_freed_memory_promptly() -> None:
     first such free it raises that threshold (up to 32 MiB, "dynamic mmap threshold", see
     mallopt(3)), so the pipeline's many temporary arrays of a few MiB then come from the heap and
     stay in the process after they are freed: 50-120 MB more peak memory at a million lines.
-    Setting the threshold explicitly turns the adjustment off. No-op where libc is not glibc.
+    Setting the threshold explicitly turns the adjustment off. At 1 MiB rather than 128 KiB the
+    many small arrays still reuse heap pages (measured: a third less page-fault time, the same
+    peak). No-op where libc is not glibc.
     """
     import ctypes
     import ctypes.util
@@ -48,7 +50,7 @@ def return_freed_memory_promptly() -> None:
     try:
         libc = ctypes.CDLL(name) if name else None
         if libc is not None and hasattr(libc, "mallopt"):
-            libc.mallopt(m_mmap_threshold, 128 * 1024)
+            libc.mallopt(m_mmap_threshold, 1 << 20)
     except OSError:
         pass
 
