@@ -191,6 +191,9 @@ def report(
     ] = None,
 ) -> None:
     """Analyse logs and write the performance report; exit 3 after writing when a gate failed."""
+    from claude_perf.kernels import import_in_background
+
+    import_in_background("pandas")  # needed after reading; the read leaves the GIL free
     from claude_perf.commands import ReportOptions
     from claude_perf.commands import report as run_report
     from claude_perf.gates import parse_gates

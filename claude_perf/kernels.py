@@ -55,6 +55,27 @@ def return_freed_memory_promptly() -> None:
         pass
 
 
+def import_in_background(*modules: str) -> None:
+    """Start importing modules on a daemon thread, to be ready when first needed.
+
+    pandas takes about 0.2 s to import, nearly all of it holding the GIL; the report first needs
+    it after reading the log, which mostly waits on the disk and runs numpy/Arrow code that
+    releases the GIL. Importing it meanwhile overlaps the two. An import error is left for the
+    real import to raise where the module is used.
+    """
+
+    def run() -> None:
+        import importlib
+
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                return
+
+    threading.Thread(target=run, name="claude-perf-import", daemon=True).start()
+
+
 def kernel(fn: Any, array: Any, *args: Any, **kwargs: Any) -> Any:
     """fn(array, *args, **kwargs), computed on two halves at once when the array is large."""
     global _executor
