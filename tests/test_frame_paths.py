@@ -117,6 +117,12 @@ message_pieces = st.sampled_from(
         " Request started",
         " incoming request",
         " 1234567890",
+        '{"level":"info"',
+        '{"level":30',
+        ',"time":"2026-11-29T00:00:01.123Z"',
+        ',"timestamp":1764374401000',
+        ',"path":"/v1/chat/completions?x=1"',
+        ',"method":"POST"}',
         " é",
         "",
     ]
@@ -128,6 +134,10 @@ SHAPE_REGEXES = {
     frame._FIELD_PROSE_DURATION: ("v", "u"),
     frame._FIELD_REQUEST_ID: ("v",),
     frame._FIELD_METHOD_PATH: ("method", "path"),
+    frame._FIELD_JSON_LEVEL: ("v",),
+    frame._FIELD_JSON_TIME: ("v",),
+    frame._FIELD_JSON_PATH: ("path",),
+    frame._FIELD_JSON_METHOD: ("method",),
 }
 
 
@@ -158,7 +168,10 @@ def test_regexes_on_message_shapes_find_what_they_find_in_the_messages(texts):
 def test_status_from_shapes_is_the_status_regex_on_the_messages(texts):
     array = pa.array(texts, pa.large_string())
     cols = frame._Columns(len(texts))
-    frame._extract_fields(array, lambda positions, values: (positions, values), cols)
+    no_json = np.zeros(len(texts), dtype=bool)
+    frame._extract_fields(
+        array, lambda positions, values: (positions, values), cols, no_json, no_json
+    )
     found = cols.gather("status", np.arange(len(texts)))
     direct = pc.extract_regex(array, frame._FIELD_STATUS).to_pylist()
     expected = [float(match["v"]) if match else None for match in direct]
