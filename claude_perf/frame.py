@@ -551,16 +551,6 @@ def _classify_part(lines: pa.Table, config: Config) -> Entries:
             cols.add(name, rows, values)
         cols.add("role", rows, _same(len(rows), "end"))
 
-    # 3b. Node access lines (morgan's "dev" format: method, url, status, time in ms).
-    rows, parts = _extract(text, test(pc.match_substring_regex, _MORGAN_PREFIX), _MORGAN)
-    if parts is not None and len(rows):
-        claim(rows, K_ACCESS)
-        for name in ("client", "method", "path"):
-            cols.add(name, rows, _field(parts, name))
-        cols.add("status", rows, _status_codes(parts.field("status")))
-        cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
-        cols.add("role", rows, _same(len(rows), "end"))
-
     # 4. Leveled lines: Python logging with asctime, uvicorn's own lines, logging's default.
     # The common asctime layout (23 characters, then " - ") is checked byte by byte and cut off;
     # what follows repeats (a few dozen distinct messages per proxy), so the logger and level,
@@ -621,6 +611,18 @@ def _classify_part(lines: pa.Table, config: Config) -> Entries:
         loggers[loggers == None] = "uvicorn"  # noqa: E711  (one shared object, unlike np.where)
         cols.add("logger", rows, loggers)
         message_rows[rows] = True
+
+    # 4b. Node access lines (morgan's "dev" format: method, url, status, time in ms). No
+    # leveled line can match it (their heads are not an address then " - "), so it comes
+    # after them, to run over fewer lines.
+    rows, parts = _extract(text, test(pc.match_substring_regex, _MORGAN_PREFIX), _MORGAN)
+    if parts is not None and len(rows):
+        claim(rows, K_ACCESS)
+        for name in ("client", "method", "path"):
+            cols.add(name, rows, _field(parts, name))
+        cols.add("status", rows, _status_codes(parts.field("status")))
+        cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
+        cols.add("role", rows, _same(len(rows), "end"))
 
     # 5. JSON lines (complete objects only; a truncated object stays `other`).
     json_like = test(pc.starts_with, "{")
@@ -946,10 +948,13 @@ def _events_frame(
 
     nat = NAT_NS
     level_rows = cols.rows("level")
-    levels = cols.gather("level", level_rows)
-    error_rows = level_rows[np.isin(levels, _ERROR_LEVELS)]
+    # Levels repeat: test each distinct one (np.isin on objects compares every row to each).
+    level_codes, distinct_levels = pd.factorize(cols.gather("level", level_rows))
+    error_level = np.isin(np.asarray(distinct_levels, dtype=object), _ERROR_LEVELS)
+    error_mask = np.zeros(len(kind), dtype=bool)
+    error_mask[level_rows[error_level[level_codes] & (level_codes >= 0)]] = True
     wanted = cols.mask("status") & (kind != K_LEVELED)
-    wanted[error_rows] = True
+    wanted |= error_mask
     for name in ("role", "model", "duration_s", "request_id"):
         wanted |= cols.mask(name)
     rows = np.flatnonzero(wanted)
@@ -967,7 +972,7 @@ def _events_frame(
     # request; a line naming only a model is a model record.
     # (Assigned in place, not by np.where: each label is then one shared string object.)
     role = data["role"]
-    is_error = np.isin(rows, error_rows)
+    is_error = error_mask[rows]
     explicit_end = ~np.isnan(status) & ~np.isnan(data["duration_s"])
     unset = role == None  # noqa: E711
     role[unset & explicit_end] = "end"
