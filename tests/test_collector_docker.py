@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -640,135 +641,9 @@ def test_frame_parser_equals_the_general_parser_at_every_block_cut() -> None:
         assert rows == expected, cut
 
 
-def _chunked(pieces: list[bytes], *, extension: bool = False) -> bytes:
-    """HTTP/1.1 chunked encoding of ``pieces`` (one chunk each), then the last chunk."""
-    out = b""
-    for i, piece in enumerate(pieces):
-        size = b"%x" % len(piece) if i % 3 else b"%X" % len(piece)  # upper and lower case
-        out += size + (b";name=value" if extension and i == 2 else b"") + b"\r\n"
-        out += piece + b"\r\n"
-    return out + b"0\r\n\r\n"
-
-
-def _frames_body() -> tuple[bytes, list[bytes]]:
-    """A multiplexed log body and the frames it is made of."""
-    frame, stamp = _frame, _STAMP
-    frames = [
-        *_sample_frames(b"0\r\n\r\n29\r\n looks like chunking\n"),
-        *(frame(1 + i % 2, stamp % (10 + i) + b"line %d\n" % i) for i in range(300)),
-    ]
-    return b"".join(frames), frames
-
-
-def test_chunked_decoder_gives_the_body_at_every_block_cut() -> None:
-    import io
-    import random
-
-    from claude_perf.collector import ChunkedDecoder, FrameParser, iter_log_frames, parse_log_lines
-
-    body, frames = _frames_body()
-    # one chunk per frame (as the engine sends them), several frames in a chunk, frames cut
-    # across chunks, an empty body, a chunk extension
-    layouts = {
-        "frame per chunk": frames,
-        "two frames per chunk": [b"".join(frames[i : i + 2]) for i in range(0, len(frames), 2)],
-        "7-byte chunks": [body[i : i + 7] for i in range(0, len(body), 7)],
-        "one chunk": [body],
-        "extension": [*frames[:3], b"".join(frames[3:])],
-    }
-    expected_rows = list(parse_log_lines(iter_log_frames(io.BytesIO(body), False)))
-    rng = random.Random(3)
-    for name, pieces in layouts.items():
-        raw = _chunked(pieces, extension=name == "extension") + b"not read after the end"
-        cuts = [*range(0, 300), *range(16_300, 16_500), *range(len(raw) - 40, len(raw))]
-        for cut in cuts:
-            decoder = ChunkedDecoder()
-            out: list[bytes] = []
-            assert decoder.feed(raw[:cut], out) + decoder.feed(raw[cut:], out) == len(body)
-            assert decoder.done and b"".join(out) == body, (name, cut)
-        for _ in range(20):  # many small reads at random cut points, also through the parser
-            decoder, parser = ChunkedDecoder(), FrameParser()
-            rows: list[tuple[int, str, str]] = []
-            pos = 0
-            while pos < len(raw) and not decoder.done:
-                step = rng.choice([1, 2, 3, 5, 8, 13, 100, 4096, 20_000])
-                out = []
-                decoder.feed(raw[pos : pos + step], out)
-                parser.feed(b"".join(out), rows)
-                pos += step
-            parser.finish(rows)
-            assert decoder.done and rows == expected_rows, name
-    empty = ChunkedDecoder()
-    assert empty.feed(b"0\r\n\r\n", []) == 0 and empty.done
-
-
-def test_chunked_decoder_refuses_a_broken_stream() -> None:
-    from claude_perf.collector import ChunkedDecoder
-
-    with pytest.raises(ValueError):
-        ChunkedDecoder().feed(b"zz\r\nabc\r\n", [])
-    with pytest.raises(ValueError):
-        ChunkedDecoder().feed(b"-5\r\nabcde\r\n", [])
-    with pytest.raises(ValueError):  # no end of a size line within 4 KiB
-        ChunkedDecoder().feed(b"1" * 5000, [])
-
-
-def _fake_response(sock: Any) -> Any:
-    import http.client
-    import types
-
-    inner = http.client.HTTPResponse(sock)
-    inner.begin()
-    return types.SimpleNamespace(raw=types.SimpleNamespace(_fp=inner), headers=inner.headers)
-
-
-def test_body_reader_bounds_a_stalled_engine_and_keeps_what_arrived() -> None:
-    import socket
-
-    from claude_perf.collector import _body_blocks, _plain_socket_body
-
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
-    # the engine stalls: what arrived is given, then a TimeoutError after the socket's timeout
-    ours, engine = socket.socketpair()
-    with ours, engine:
-        ours.settimeout(0.5)
-        engine.sendall(head + _chunked([b"first ", b"second"])[:-5])
-        response = _fake_response(ours)
-        assert _plain_socket_body(response) is not None
-        got: list[bytes] = []
-        started = time.monotonic()
-        with pytest.raises(TimeoutError):
-            for block in _body_blocks(response):
-                got.append(block)
-        assert b"".join(got) == b"first second"
-        assert 0.5 <= time.monotonic() - started < 5
-        assert ours.gettimeout() == 0.5  # put back
-    # the engine closes the connection before the last chunk: a ConnectionError
-    ours, engine = socket.socketpair()
-    with ours:
-        ours.settimeout(10)
-        with engine:
-            engine.sendall(head + b"6\r\nfirst \r\n4\r\nsec")
-        response = _fake_response(ours)
-        got = []
-        with pytest.raises(ConnectionError):
-            for block in _body_blocks(response):
-                got.append(block)
-        assert b"".join(got) == b"first sec"
-    # a complete body ends at the last chunk, without waiting for the connection to close,
-    # also when it all came in with the headers (in http.client's buffer, not the socket's)
-    for body in (b"a" * 70_000, b"short"):
-        ours, engine = socket.socketpair()
-        with ours, engine:
-            ours.settimeout(10)
-            engine.sendall(head + _chunked([body, b"b"]))
-            started = time.monotonic()
-            assert b"".join(_body_blocks(_fake_response(ours))) == body + b"b"
-            assert time.monotonic() - started < 5
-
-
-def test_plain_socket_and_fallback_read_the_same_logs(busybox: Any) -> None:
-    """The engine's response read by our chunk decoder (unix socket) and by urllib3 (TLS/ssh)."""
+def test_our_http_1_0_request_reads_what_docker_py_reads(busybox: Any) -> None:
+    """The engine's body on our own HTTP/1.0 socket equals urllib3's read of docker-py's
+    HTTP/1.1 request (the TLS/ssh path), for a unix socket and for plain TCP to the engine."""
     import docker
 
     from claude_perf import collector
@@ -784,23 +659,32 @@ def test_plain_socket_and_fallback_read_the_same_logs(busybox: Any) -> None:
     )
     poll(lambda: exited(container), "the writer to finish")
     client = docker.from_env(timeout=60)
-    unix = str(client.api.base_url).startswith("http+docker://")
+    address = collector._engine_address(client.api)
+    if address is None or address[0] != "unix":
+        client.close()
+        pytest.skip("the engine is not on a unix socket here")
     try:
-        bodies = []
-        for fast in (True, False):
-            response = collector.open_log_stream(client.api, container.id, None, None)
-            try:
-                if fast and unix:  # a unix socket takes the chunk decoder
-                    assert collector._plain_socket_body(response) is not None
-                blocks = (
-                    collector._body_blocks(response)
-                    if fast
-                    else collector._read_blocks(response.raw)
-                )
-                bodies.append(b"".join(blocks))
-            finally:
-                response.close()
-        assert bodies[0] == bodies[1]
+        with _tcp_forwarder(address[1]) as port:
+            tcp = docker.APIClient(base_url=f"tcp://127.0.0.1:{port}", timeout=60)
+            assert collector._engine_address(tcp) == (
+                "tcp",
+                ("127.0.0.1", port),
+                f"127.0.0.1:{port}",
+            )
+            bodies = []
+            for engine in (client.api, tcp):
+                body = collector.open_log_stream(engine, container.id, None, None)
+                assert isinstance(body, collector._SocketBody)
+                with contextlib.closing(body):
+                    bodies.append(b"".join(body.blocks()))
+            tcp.close()
+        api: Any = client.api  # docker-py's own request, as over TLS and ssh
+        url = api._url("/containers/{0}/logs", container.id)
+        params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 0, "tail": "all"}
+        response = api._get(url, params=params, stream=True)
+        with contextlib.closing(collector._ResponseBody(response)) as body11:
+            bodies.append(b"".join(body11.blocks()))
+        assert bodies[0] == bodies[1] == bodies[2]
         parser = collector.FrameParser()
         rows: list[tuple[int, str, str]] = []
         parser.feed(bodies[0], rows)
@@ -809,5 +693,52 @@ def test_plain_socket_and_fallback_read_the_same_logs(busybox: Any) -> None:
         assert len(texts) == 6003
         assert ("stderr", "to stderr") in texts and ("stdout", "x" * long) in texts
         assert ("stdout", "crlf") in texts and texts.count(("stderr", "6000")) == 1
+        # an error answer goes through docker-py again, which raises its usual error
+        from docker.errors import NotFound
+
+        with pytest.raises(NotFound):
+            collector.open_log_stream(client.api, f"no-such-{uuid.uuid4().hex}", None, None)
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _tcp_forwarder(unix_path: str) -> Any:
+    """A loopback TCP port forwarded to the engine's unix socket (connections of one test)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        pumps = []
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            conn.settimeout(None)
+            engine = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            engine.connect(unix_path)
+            for a, b in ((conn, engine), (engine, conn)):
+                pumps.append(threading.Thread(target=pump, args=(a, b), daemon=True))
+                pumps[-1].start()
+        for thread in pumps:
+            thread.join(30)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(60)
+        server.close()

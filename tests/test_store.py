@@ -116,6 +116,20 @@ def test_a_failed_batch_leaves_nothing(tmp_path: Path) -> None:
         assert store.cursor(key) is None
 
 
+def test_lines_of_an_unknown_container_are_refused_and_foreign_keys_stay_on(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "s.db") as store:
+        key = store.save_container(facts())
+        with pytest.raises(sqlite3.IntegrityError):
+            store.add_lines(key + 1, [(T0, "stdout", "orphan")], 0)
+        assert store.line_count() == 0 and store.cursor(key + 1) is None
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        with pytest.raises(sqlite3.IntegrityError):  # checked by SQLite again
+            store.conn.execute("INSERT INTO cursors VALUES (?, 0, 0, 0)", (key + 1,))
+        assert store.add_lines(key, [(T0, "stdout", "kept")], 0) == 1
+
+
 def test_cursor_only_claims_what_is_stored(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         key = store.save_container(facts())
