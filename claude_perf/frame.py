@@ -91,9 +91,6 @@ _END_WORDS = (
 _ERROR_LEVELS = ("ERROR", "CRITICAL", "FATAL", "ERR", "EMERG", "ALERT", "CRIT")
 _CONTINUATION_GAP_NS = 5_000_000  # lines printed within 5 ms of a record belong to it
 
-# binary_slice "to the end": its default stop (None) fails in pyarrow 26 ("Negative buffer
-# resize"), and so does a stop near 2**62.
-_TO_END = 1 << 40
 _DURATION_SCALE = {"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "s": 1.0, "sec": 1.0, "secs": 1.0}
 
 
@@ -488,6 +485,8 @@ def _classify_part(lines: pa.Table, config: Config) -> Entries:
     else:
         text = column.combine_chunks()
     del column
+    if not pa.types.is_large_string(text.type):  # the byte-offset helpers read int64 offsets
+        text = text.cast(pa.large_string())
     if n and _has_escape_byte(text):
         text = pc.replace_substring_regex(text, _ANSI, "")
     nat = NAT_NS
@@ -558,11 +557,15 @@ def _classify_part(lines: pa.Table, config: Config) -> Entries:
     candidates, fixed_rows = _pylog_heads(text, unassigned)
     if len(candidates):
         if len(fixed_rows):
-            # The head is ASCII (checked byte by byte), so a byte slice after it is a whole
-            # character boundary: no UTF-8 decoding needed (30× cheaper than utf8_slice).
-            fixed_text = text.take(pa.array(fixed_rows)).view(pa.large_binary())
-            tails = pc.binary_slice(fixed_text, 26, _TO_END).view(pa.large_string())
-            del fixed_text
+            # The head is ASCII (checked byte by byte), so cutting after its 26 bytes is a
+            # character boundary; the tails are cut straight out of the lines (one copy).
+            tails = _slices(
+                text,
+                fixed_rows,
+                np.full(len(fixed_rows), _HEAD_BYTES, dtype=np.int64),
+                _line_lengths(text, fixed_rows) - _HEAD_BYTES,
+                np.ones(len(fixed_rows), dtype=bool),
+            )
             encoded = pc.dictionary_encode(tails)
             tails = encoded.dictionary
             codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -780,6 +783,14 @@ class _Templates:
             took_part = _np_bool(pairs.is_valid())[codes]
             values[name] = _slices(self.messages, positions, starts, lengths, took_part)
         return positions, values
+
+
+def _line_lengths(texts: pa.Array, rows: np.ndarray) -> np.ndarray:
+    """Byte length of the texts at rows, from the offsets (large_string)."""
+    import numpy as np
+
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset :]
+    return offsets[rows + 1] - offsets[rows]
 
 
 def _slices(
