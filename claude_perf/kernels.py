@@ -42,17 +42,20 @@ def return_freed_memory_promptly() -> None:
     many small arrays still reuse heap pages (measured: a third less page-fault time, the same
     peak). No-op where libc is not glibc.
     """
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
     import ctypes
-    import ctypes.util
 
     m_mmap_threshold = -3  # from glibc's malloc.h
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and hasattr(libc, "mallopt"):
-            libc.mallopt(m_mmap_threshold, 1 << 20)
+        # The interpreter's own symbols include its libc's (no ldconfig run, unlike find_library).
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     except OSError:
-        pass
+        return
+    if mallopt is not None:  # musl has none
+        mallopt(m_mmap_threshold, 1 << 20)
 
 
 def import_in_background(*modules: str) -> None:
