@@ -406,12 +406,12 @@ def _docker_table_general(lines: pa.Array) -> pa.Table:
         parts.field("ts").cast(pa.large_string()),
         pa.scalar(None, pa.large_string()),
     )
-    ts = _parse_times(ts_text)
+    ts = _engine_times(ts_text)
     text = pc.if_else(ts.is_valid(), parts.field("text").cast(pa.large_string()), trimmed)
     return pa.table({"ts": ts, "text": text})
 
 
-def _parse_times(times: pa.Array) -> pa.Array:
+def _engine_times(times: pa.Array) -> pa.Array:
     """RFC 3339 strings (or nulls) as timestamp[ns, UTC]; a string in that shape that is no
     instant Arrow can hold (month 13, 30 February, year 0, after 2262) becomes null.
 
@@ -428,7 +428,7 @@ def _parse_times(times: pa.Array) -> pa.Array:
         if len(times) == 1:
             return pa.nulls(1, ts_type)
         half = len(times) // 2
-        return pa.concat_arrays([_parse_times(times[:half]), _parse_times(times[half:])])
+        return pa.concat_arrays([_engine_times(times[:half]), _engine_times(times[half:])])
 
 
 def _json_file_table(data: bytes, lines: pa.Array) -> tuple[pa.Table, int, int]:
@@ -513,7 +513,7 @@ def _merge_partials(
     time_array = pa.array(out_times, type=pa.string())
     valid = pc.match_substring_regex(time_array, rf"^{_TS_BODY}$")
     time_array = pc.if_else(pc.fill_null(valid, False), time_array, pa.scalar(None, pa.string()))
-    ts = _parse_times(time_array)
+    ts = _engine_times(time_array)
     table = pa.table({"ts": ts, "stream": pa.array(out_streams, pa.string()), "text": texts})
     return table, merged, broken
 
