@@ -193,7 +193,10 @@ def report(
     """Analyse logs and write the performance report; exit 3 after writing when a gate failed."""
     from claude_perf.kernels import import_in_background
 
-    import_in_background("pandas")  # needed after reading; the read leaves the GIL free
+    # Needed after the read, which leaves the GIL free most of the time.
+    import_in_background(
+        "pandas", "claude_perf.pipeline", "claude_perf.report_model", "claude_perf.summary"
+    )
     from claude_perf.commands import ReportOptions
     from claude_perf.commands import report as run_report
     from claude_perf.gates import parse_gates

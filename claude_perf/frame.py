@@ -457,14 +457,17 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
     """One Entries from the parts' (their rows shifted to whole-input line numbers)."""
     import pandas as pd
 
-    frames = []
     for part, start in zip(parts, starts, strict=True):
-        events = part.events
-        events["row"] += start
-        frames.append(events)
+        part.events["row"] += start
+    # Column by column, each taken out of the parts as it is joined: the parts' columns are
+    # freed one at a time instead of both whole frames standing beside the joined one.
+    columns = {
+        name: pd.concat([part.events.pop(name) for part in parts], ignore_index=True)
+        for name in list(parts[0].events.columns)
+    }
     return Entries(
         kind_counts={name: sum(p.kind_counts[name] for p in parts) for name in KINDS},
-        events=pd.concat(frames, ignore_index=True),
+        events=pd.DataFrame(columns, copy=False),
         app_time_lines=sum(p.app_time_lines for p in parts),
         no_time_lines=sum(p.no_time_lines for p in parts),
     )
