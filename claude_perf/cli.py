@@ -195,7 +195,11 @@ def report(
 
     # Needed after the read, which leaves the GIL free most of the time.
     import_in_background(
-        "pandas", "claude_perf.pipeline", "claude_perf.report_model", "claude_perf.summary"
+        "pyarrow.compute",  # (first needed after the file's bytes are in: the read waits less)
+        "pandas",
+        "claude_perf.pipeline",
+        "claude_perf.report_model",
+        "claude_perf.summary",
     )
     from claude_perf.commands import ReportOptions
     from claude_perf.commands import report as run_report
