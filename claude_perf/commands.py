@@ -180,17 +180,14 @@ def write_text(path: Path, text: str) -> Path:
 
 def report(options: ReportOptions) -> ReportOutcome:
     """Analyse the inputs and write the report in the asked format."""
-    if options.format not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
-    # Read first, then import the stages after it (the CLI imports them on another thread while
-    # the log is read). The session goes in as a temporary, held by nothing else, so that the
-    # analysis can free its line text early: hence the one-item list.
-    session = [report_session(options)]
     from claude_perf import report_model
     from claude_perf import summary as summary_mod
     from claude_perf.pipeline import analyse_session
 
-    analysis = analyse_session(session.pop(), options.config)
+    if options.format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
+    # The session goes in as a temporary, so that the analysis can free its line text early.
+    analysis = analyse_session(report_session(options), options.config)
     summary = summary_mod.build(analysis)
     model = report_model.build(analysis, report_model.report_time(options.generated_at))
     summary.update(report_model.summary_extras(model))
