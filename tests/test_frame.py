@@ -313,3 +313,17 @@ def test_every_start_that_never_completed_is_dropped_before_pairing():
     assert any(
         note.startswith("60 request start(s) had no completion") for note in analysis.quality.notes
     )
+
+
+def test_a_pattern_status_that_is_not_three_digits_is_unknown():
+    config = config_from_mapping(
+        {"patterns": [{"name": "p", "regex": r"^done (?P<status>\S+)$", "role": "end"}]}
+    )
+    lines = lines_table("done 200", "done OK", "done 2000", "done 4.5")
+    events = classify(lines.table, config).events
+    assert list(events["status"].astype(object).where(events["status"].notna(), None)) == [
+        200,
+        None,
+        None,
+        None,
+    ]
