@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 
 PARALLEL_MIN_ROWS = 100_000
 WORKERS = 2
-_executor: Any = None
-_parts_executor: Any = None
+_executor: Any = None  # one pool of WORKERS threads, made on first use
 _state = threading.local()  # .inside: this thread runs one part of a parallel_map
 
 T = TypeVar("T")
@@ -91,19 +90,15 @@ def import_in_background(*modules: str) -> None:
 
 def kernel(fn: Any, array: Any, *args: Any, **kwargs: Any) -> Any:
     """fn(array, *args, **kwargs), computed on two halves at once when the array is large."""
-    global _executor
     import pyarrow as pa
 
     n = len(array)
     if n < PARALLEL_MIN_ROWS or getattr(_state, "inside", False):
         return fn(array, *args, **kwargs)
-    if _executor is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="claude-perf-kernel")
-    half = n // 2
-    futures = [_executor.submit(fn, part, *args, **kwargs) for part in (array[:half], array[half:])]
-    return pa.concat_arrays([future.result() for future in futures])
+    halves = parallel_map(
+        lambda part: fn(part, *args, **kwargs), [array[: n // 2], array[n // 2 :]]
+    )
+    return pa.concat_arrays(halves)
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -113,16 +108,14 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     An exception in any part is raised here, after every part has finished. Called from inside a
     part, it runs the items one after another.
     """
-    global _parts_executor
+    global _executor
     if len(items) < 2 or getattr(_state, "inside", False):
         # Inside a part already: run here (a part waiting on parts of its own could deadlock).
         return [fn(item) for item in items]
-    if _parts_executor is None:
+    if _executor is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _parts_executor = ThreadPoolExecutor(
-            max_workers=WORKERS, thread_name_prefix="claude-perf-part"
-        )
+        _executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="claude-perf-part")
 
     def run(item: T) -> R:
         _state.inside = True
@@ -131,7 +124,7 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         finally:
             _state.inside = False
 
-    futures = [_parts_executor.submit(run, item) for item in items]
+    futures = [_executor.submit(run, item) for item in items]
     errors = [future.exception() for future in futures]
     for error in errors:
         if error is not None:
