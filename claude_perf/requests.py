@@ -432,9 +432,9 @@ def _join_per_group(groups: np.ndarray, messages: np.ndarray, n_groups: int) -> 
     ends = np.append(begins[1:], len(order))
     items = messages[order].tolist()
     texts = [
-        "\n".join(m for m in items[b:e] if isinstance(m, str))
-        if e - b > 1
-        else (items[b] if isinstance(items[b], str) else "")
+        (items[b] if isinstance(items[b], str) else None)
+        if e - b == 1
+        else ("\n".join(m for m in items[b:e] if isinstance(m, str)) or None)
         for b, e in zip(begins.tolist(), ends.tolist(), strict=True)
     ]
     out[sorted_groups[begins]] = np.array(texts, dtype=object)
