@@ -11,18 +11,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli_support import ROOT, cli_argv, run_cli
 from tests.docker_support import Step, drive_workload
 
 pytestmark = pytest.mark.docker
 
-ROOT = Path(__file__).resolve().parent.parent
 PLAN = [
     Step("sonnet 1", "sonnet"),
     Step("haiku 1", "haiku"),
@@ -32,22 +31,10 @@ PLAN = [
 ]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    return subprocess.run(
-        [sys.executable, "-m", "claude_perf", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
-
-
 def collect_during(name: str, store: Path, base_url: str) -> list[Any]:
     """`claude-perf collect --duration` in the background through the workload, then once more."""
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    args = [sys.executable, "-m", "claude_perf", "collect", "--container", name]
+    args = cli_argv("collect", "--container", name)
     args += ["--store", str(store)]
     sampler = subprocess.Popen(
         [*args, "--duration", "4s", "--interval", "1s"],
@@ -60,7 +47,7 @@ def collect_during(name: str, store: Path, base_url: str) -> list[Any]:
     outcomes = drive_workload(base_url, PLAN)
     _, err = sampler.communicate(timeout=120)
     assert sampler.returncode == 0, err
-    tail = cli(*args[3:])  # the lines logged after sampling ended
+    tail = run_cli(*args[3:])  # the lines logged after sampling ended
     assert tail.returncode == 0, tail.stderr
     return outcomes
 
@@ -83,17 +70,17 @@ def test_ci_sequence_on_the_real_engine(standin_proxy: tuple[Any, str], tmp_path
     run1, run2 = tmp_path / "run1.tar.gz", tmp_path / "run2.tar.gz"
     boundary = rfc3339(boundary_ns)
     for bundle, window in ((run1, ("--until", boundary)), (run2, ("--since", boundary))):
-        result = cli("export", "--store", str(store), *window, "-o", str(bundle))
+        result = run_cli("export", "--store", str(store), *window, "-o", str(bundle))
         assert result.returncode == 0, result.stderr
         assert bundle.is_file()
 
     # the report re-made from the bundle equals the one made from the store
     store_json, base_json = tmp_path / "store.json", tmp_path / "base.json"
-    result = cli(
+    result = run_cli(
         "report", "--store", str(store), "--until", boundary, "-f", "json", "-o", str(store_json)
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    result = cli("report", "-i", str(run1), "-f", "json", "-o", str(base_json))
+    result = run_cli("report", "-i", str(run1), "-f", "json", "-o", str(base_json))
     assert result.returncode == 0, result.stderr
     from_bundle = json.loads(base_json.read_text())
     assert from_bundle == json.loads(store_json.read_text())
@@ -103,13 +90,13 @@ def test_ci_sequence_on_the_real_engine(standin_proxy: tuple[Any, str], tmp_path
 
     # gates that pass, then gates that fail (exit 3, report still written)
     current_json = tmp_path / "current.json"
-    result = cli(
+    result = run_cli(
         "report", "-i", str(run2), "-f", "json", "-o", str(current_json),
         "--max-p95", "sonnet=30s", "--max-error-rate", "25", "--min-health", "50",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     current_json.unlink()
-    result = cli(
+    result = run_cli(
         "report", "-i", str(run2), "-f", "json", "-o", str(current_json),
         "--max-error-rate", "10",
     )  # fmt: skip
@@ -118,6 +105,6 @@ def test_ci_sequence_on_the_real_engine(standin_proxy: tuple[Any, str], tmp_path
     assert json.loads(current_json.read_text())["requests"]["total"] == 5
 
     # compare the two runs: the same workload is no regression (few samples are noise)
-    result = cli("compare", str(base_json), str(current_json), "-o", str(tmp_path / "cmp.md"))
+    result = run_cli("compare", str(base_json), str(current_json), "-o", str(tmp_path / "cmp.md"))
     assert result.returncode == 0, result.stderr + (tmp_path / "cmp.md").read_text()
     assert "**No regression**" in (tmp_path / "cmp.md").read_text()

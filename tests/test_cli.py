@@ -3,23 +3,12 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.cli_support import ROOT, run_cli
+
 CAPTURE = ROOT / "fixtures" / "capture" / "docker-logs-t.txt"
-
-
-def run(*args, stdin=None):
-    return subprocess.run(
-        [sys.executable, "-m", "claude_perf", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        cwd=ROOT,
-        check=False,
-    )
 
 
 def test_help_does_not_import_heavy_libraries():
@@ -38,13 +27,13 @@ def test_help_does_not_import_heavy_libraries():
 
 
 def test_report_json_to_stdout():
-    result = run("report", "--input", str(CAPTURE), "--format", "json")
+    result = run_cli("report", "--input", str(CAPTURE), "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["requests"]["total"] == 16
 
 
 def test_report_reads_stdin():
-    result = run("report", "-i", "-", "-f", "json", stdin=CAPTURE.read_text())
+    result = run_cli("report", "-i", "-", "-f", "json", stdin=CAPTURE.read_text())
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["lines"]["total"] == 108
 
@@ -57,7 +46,7 @@ def test_report_reads_stdin():
     ],
 )
 def test_bad_paths_exit_2_with_one_line(path, message):
-    result = run("report", "--input", path, "--format", "json")
+    result = run_cli("report", "--input", path, "--format", "json")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message)
@@ -65,7 +54,7 @@ def test_bad_paths_exit_2_with_one_line(path, message):
 
 
 def test_unknown_format_is_a_usage_error():
-    result = run("report", "--input", str(CAPTURE), "--format", "yaml")
+    result = run_cli("report", "--input", str(CAPTURE), "--format", "yaml")
     assert result.returncode == 2
     assert "--format must be one of" in result.stderr
 
@@ -73,7 +62,7 @@ def test_unknown_format_is_a_usage_error():
 def test_bad_config_is_one_line_exit_2(tmp_path):
     config = tmp_path / "claude-perf.toml"
     config.write_text('[[patterns]]\nregex = "(?P<nope>x)"\nrole = "end"\n')
-    result = run("report", "--input", str(CAPTURE), "-f", "json", "--config", str(config))
+    result = run_cli("report", "--input", str(CAPTURE), "-f", "json", "--config", str(config))
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "claude-perf: error: config: patterns[0]: unknown named group(s) ['nope']; "
@@ -83,7 +72,7 @@ def test_bad_config_is_one_line_exit_2(tmp_path):
 
 def test_requests_csv_export(tmp_path):
     out = tmp_path / "requests.csv"
-    result = run(
+    result = run_cli(
         "report",
         "-i",
         str(CAPTURE),
@@ -102,7 +91,9 @@ def test_requests_csv_export(tmp_path):
 
 def test_store_window_options_with_an_input_are_a_usage_error():
     # an input is analysed whole: a --since that was silently ignored would mislead
-    result = run("report", "-i", str(CAPTURE), "-f", "json", "--since", "1h", "--container", "x")
+    result = run_cli(
+        "report", "-i", str(CAPTURE), "-f", "json", "--since", "1h", "--container", "x"
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "claude-perf: error: --since, --container select from the store and cannot be combined "

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.cli_support import ROOT, run_cli
+
 CAPTURE = ROOT / "fixtures" / "capture" / "docker-logs-t.txt"
 PREFIX = "claude-perf: error: "
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "claude_perf", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environ,
-        check=False,
-    )
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -35,7 +21,7 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 def report_json(tmp_path: Path, *gates: str, name: str = "s.json") -> Any:
     out = tmp_path / name
-    result = run("report", "-i", str(CAPTURE), "-f", "json", "-o", str(out), *gates)
+    result = run_cli("report", "-i", str(CAPTURE), "-f", "json", "-o", str(out), *gates)
     return result, out
 
 
@@ -63,7 +49,7 @@ def test_failed_gates_exit_3_after_the_report_is_written(tmp_path: Path) -> None
 
 
 def test_failed_gate_with_stdout_report_prints_it_first() -> None:
-    result = run("report", "-i", str(CAPTURE), "-f", "json", "--max-error-rate", "10")
+    result = run_cli("report", "-i", str(CAPTURE), "-f", "json", "--max-error-rate", "10")
     assert result.returncode == 3
     assert json.loads(result.stdout)["gates"][0]["passed"] is False
 
@@ -88,7 +74,7 @@ def test_malformed_gate_values_exit_2(tmp_path: Path) -> None:
         ("--min-health", "101"): "--min-health: '101' must be between 0 and 100%",
     }
     for args, message in cases.items():
-        result = run("report", "-i", "does-not-exist.log", *args)  # never read: syntax first
+        result = run_cli("report", "-i", "does-not-exist.log", *args)  # never read: syntax first
         assert result.returncode == 2, args
         assert error_line(result) == message
 
@@ -114,14 +100,14 @@ def test_github_step_summary_is_appended(tmp_path: Path) -> None:
     step = tmp_path / "step.md"
     out = tmp_path / "s.json"
     args = ("report", "-i", str(CAPTURE), "-f", "json", "-o", str(out), "--max-p95", "opus=4s")
-    result = run(*args, env={"GITHUB_STEP_SUMMARY": str(step)})
+    result = run_cli(*args, env={"GITHUB_STEP_SUMMARY": str(step)})
     assert result.returncode == 3
     text = step.read_text()
     assert text.startswith("# claude-perf report\n")
     assert "- ❌ max-p95 opus: p95 latency of opus 5.22 s &gt; 4 s (n=3)" in text  # escaped
-    result = run(*args, "--no-github-summary", env={"GITHUB_STEP_SUMMARY": str(step)})
+    result = run_cli(*args, "--no-github-summary", env={"GITHUB_STEP_SUMMARY": str(step)})
     assert step.read_text() == text  # not appended again
-    result = run("report", "-i", str(CAPTURE), "-f", "json", "--github-summary")
+    result = run_cli("report", "-i", str(CAPTURE), "-f", "json", "--github-summary")
     assert result.returncode == 2
     assert error_line(result) == (
         "--github-summary: GITHUB_STEP_SUMMARY is not set (GitHub Actions sets it in each step)"
@@ -135,37 +121,39 @@ def test_compare_exit_codes_and_formats(tmp_path: Path) -> None:
     data["requests"].update({"total": 400, "succeeded": 100, "failed": 300})
     worse = tmp_path / "worse.json"
     worse.write_text(json.dumps(data))
-    same = run("compare", str(base), str(base))
+    same = run_cli("compare", str(base), str(base))
     assert same.returncode == 0, same.stderr
     assert "**No regression**" in same.stdout
-    result = run("compare", str(base), str(worse), "-o", str(tmp_path / "cmp.json"))
+    result = run_cli("compare", str(base), str(worse), "-o", str(tmp_path / "cmp.json"))
     assert result.returncode == 3
     assert error_line(result) == (
         "1 regression against the baseline: overall error_rate 37.5% → 75.0%"
     )
     written = json.loads((tmp_path / "cmp.json").read_text())
     assert written["schema"] == "claude-perf/comparison/1" and written["verdict"] == "regression"
-    md = run("compare", str(base), str(worse), "--format", "markdown", "-o", str(tmp_path / "c.md"))
+    md = run_cli(
+        "compare", str(base), str(worse), "--format", "markdown", "-o", str(tmp_path / "c.md")
+    )
     assert md.returncode == 3 and (tmp_path / "c.md").read_text().startswith("# claude-perf comp")
 
 
 def test_compare_unreadable_inputs_exit_2(tmp_path: Path) -> None:
     _, base = report_json(tmp_path, name="base.json")
-    result = run("compare", str(base), str(tmp_path / "nope.json"))
+    result = run_cli("compare", str(base), str(tmp_path / "nope.json"))
     assert result.returncode == 2
     assert error_line(result) == f"{tmp_path / 'nope.json'}: no such file"
-    result = run("compare", str(base), str(CAPTURE))
+    result = run_cli("compare", str(base), str(CAPTURE))
     assert result.returncode == 2
     assert error_line(result) == f"{CAPTURE}: not a JSON summary (invalid JSON at line 1)"
     wrong = tmp_path / "wrong.json"
     wrong.write_text('{"schema": "claude-perf/summary/9"}')
-    result = run("compare", str(base), str(wrong))
+    result = run_cli("compare", str(base), str(wrong))
     assert result.returncode == 2
     assert error_line(result) == (
         f"{wrong}: not a claude-perf summary (schema 'claude-perf/summary/9'; expected "
         "'claude-perf/summary/1', as written by claude-perf report --format json)"
     )
-    result = run("compare", str(base), str(base), "--format", "html")
+    result = run_cli("compare", str(base), str(base), "--format", "html")
     assert result.returncode == 2
     assert error_line(result) == "--format must be markdown or json for compare, not 'html'"
 
@@ -176,11 +164,11 @@ def test_report_from_a_bundle_equals_the_report_from_the_logs(tmp_path: Path) ->
     from claude_perf.sources import read_logs
 
     bundle = write_bundle(Session(logs=read_logs([str(CAPTURE)])), tmp_path / "run.tar.gz")
-    from_logs = run("report", "-i", str(CAPTURE), "-f", "json")
-    from_bundle = run("report", "-i", str(bundle), "-f", "json")
+    from_logs = run_cli("report", "-i", str(CAPTURE), "-f", "json")
+    from_bundle = run_cli("report", "-i", str(bundle), "-f", "json")
     assert from_bundle.returncode == 0, from_bundle.stderr
     assert from_bundle.stdout == from_logs.stdout
-    both = run("report", "-i", str(bundle), "-i", str(CAPTURE), "-f", "json")
+    both = run_cli("report", "-i", str(bundle), "-i", str(CAPTURE), "-f", "json")
     assert both.returncode == 2
     assert error_line(both) == (
         f"--input {bundle} is a session bundle: give it as the only --input"
@@ -189,8 +177,8 @@ def test_report_from_a_bundle_equals_the_report_from_the_logs(tmp_path: Path) ->
 
 def test_export_without_a_store_is_the_same_error_as_report(tmp_path: Path) -> None:
     store = tmp_path / "none.db"
-    exported = run("export", "--store", str(store), "-o", str(tmp_path / "run.tar.gz"))
-    reported = run("report", "--since", "1h", "--store", str(store))
+    exported = run_cli("export", "--store", str(store), "-o", str(tmp_path / "run.tar.gz"))
+    reported = run_cli("report", "--since", "1h", "--store", str(store))
     assert exported.returncode == reported.returncode == 1
     assert error_line(exported) == error_line(reported)
     assert error_line(exported) == f"no store at {store}: run `claude-perf collect` first"

@@ -10,13 +10,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import signal
 import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,9 +27,9 @@ from claude_perf.commands import CollectOptions, ReportOptions, collect, report
 from claude_perf.config import Config
 from claude_perf.durations import engine_timestamp, now_ns, parse_instant_ns
 from claude_perf.store import Store
+from tests.cli_support import ROOT, cli_argv, run_cli
 from tests.docker_support import Step, drive_workload, logs_text
 
-REPO = Path(__file__).resolve().parent.parent
 DEADLINE_S = 120.0
 
 PLAN = [
@@ -61,17 +59,6 @@ def poll(check: Any, what: str, deadline_s: float = DEADLINE_S) -> Any:
         if time.monotonic() > end:
             raise TimeoutError(f"gave up waiting for {what}")
         time.sleep(0.1)
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "claude_perf", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
 
 
 def exited(container: Any) -> bool:
@@ -218,17 +205,14 @@ def test_collect_killed_mid_way_then_completed_has_every_line_once(
     poll(lambda: exited(container), "seq to finish")
     store = tmp_path / "s.db"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "claude_perf",
+        cli_argv(
             "collect",
             "--container",
             container.name,
             "--store",
             str(store),
-        ],
-        cwd=REPO,
+        ),
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -505,10 +489,7 @@ def test_sigterm_stops_a_sampling_collect_cleanly(busybox: Any, tmp_path: Path) 
     poll(lambda: container.stats(stream=False)["memory_stats"].get("usage"), "a running ticker")
     store = tmp_path / "s.db"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "claude_perf",
+        cli_argv(
             "collect",
             "--container",
             container.name,
@@ -518,8 +499,8 @@ def test_sigterm_stops_a_sampling_collect_cleanly(busybox: Any, tmp_path: Path) 
             "1s",
             "--store",
             str(store),
-        ],
-        cwd=REPO,
+        ),
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
