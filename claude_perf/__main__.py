@@ -1,5 +1,5 @@
 """`python -m claude_perf` runs the CLI."""
 
-from claude_perf.cli import main
+from claude_perf.cli.app import main
 
 main()

@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from claude_perf.config import Config
-from claude_perf.pipeline import Analysis, analyse
-from claude_perf.sources import read_logs
+from claude_perf.analysis.pipeline import Analysis, analyse
+from claude_perf.config.schema import Config
+from claude_perf.ingest.files import read_logs
 
 T0 = datetime(2026, 11, 29, 0, 50, 0, tzinfo=UTC)
 FIXED_CLOCK = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)

@@ -13,19 +13,19 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from claude_perf import summary as summary_mod
-from claude_perf.bundle import (
+from claude_perf.analysis.pipeline import analyse
+from claude_perf.config.schema import Config
+from claude_perf.errors import InputError
+from claude_perf.ingest.bundle import (
     BundleLimits,
     is_bundle,
     read_bundle,
     safe_file_name,
     write_bundle,
 )
-from claude_perf.config import Config
-from claude_perf.errors import InputError
-from claude_perf.pipeline import analyse
-from claude_perf.session import SAMPLE_COLUMNS, Session
-from claude_perf.sources import read_logs
+from claude_perf.ingest.files import read_logs
+from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
+from claude_perf.report import summary as summary_mod
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE = ROOT / "fixtures" / "capture" / "docker-logs-t.txt"

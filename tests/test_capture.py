@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from claude_perf.config import Config
-from claude_perf.pipeline import analyse
-from claude_perf.sources import read_logs
-from claude_perf.summary import build
+from claude_perf.analysis.pipeline import analyse
+from claude_perf.config.schema import Config
+from claude_perf.ingest.files import read_logs
+from claude_perf.report.summary import build
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CAPTURE = FIXTURES / "capture"
@@ -121,7 +121,7 @@ def test_standin_session_matches_its_client_view():
 def test_vectorised_error_classes_agree_with_the_per_row_rules():
     import numpy as np
 
-    from claude_perf.requests import classify_error, classify_errors
+    from claude_perf.analysis.assemble import classify_error, classify_errors
 
     cases = [
         (401, None, True),

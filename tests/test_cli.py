@@ -15,7 +15,7 @@ def test_help_does_not_import_heavy_libraries():
     code = (
         "import sys\n"
         "sys.argv = ['claude-perf', '--help']\n"
-        "from claude_perf.cli import main\n"
+        "from claude_perf.cli.app import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('pandas', 'pyarrow', 'numpy', 'matplotlib', 'docker') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"

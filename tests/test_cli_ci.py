@@ -159,9 +159,9 @@ def test_compare_unreadable_inputs_exit_2(tmp_path: Path) -> None:
 
 
 def test_report_from_a_bundle_equals_the_report_from_the_logs(tmp_path: Path) -> None:
-    from claude_perf.bundle import write_bundle
-    from claude_perf.session import Session
-    from claude_perf.sources import read_logs
+    from claude_perf.ingest.bundle import write_bundle
+    from claude_perf.ingest.files import read_logs
+    from claude_perf.ingest.session import Session
 
     bundle = write_bundle(Session(logs=read_logs([str(CAPTURE)])), tmp_path / "run.tar.gz")
     from_logs = run_cli("report", "-i", str(CAPTURE), "-f", "json")

@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from claude_perf.commands import CollectOptions, ReportOptions, collect, report
-from claude_perf.config import Config
+from claude_perf.cli.commands import CollectOptions, ReportOptions, collect, report
+from claude_perf.config.schema import Config
 from claude_perf.durations import engine_timestamp, now_ns, parse_instant_ns
-from claude_perf.store import Store
+from claude_perf.store.db import Store
 from tests.cli_support import ROOT, cli_argv, run_cli
 from tests.docker_support import Step, drive_workload, logs_text
 
@@ -538,7 +538,7 @@ def test_sigterm_stops_a_sampling_collect_cleanly(busybox: Any, tmp_path: Path) 
 def test_engine_api_too_old_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
     import docker
 
-    from claude_perf.collector import check_api_version, connect
+    from claude_perf.collect.collector import check_api_version, connect
     from claude_perf.errors import EngineError
 
     check_api_version("1.41")
@@ -600,7 +600,7 @@ def _sample_frames(fourth: bytes) -> list[bytes]:
 def test_frame_parser_equals_the_general_parser_at_every_block_cut() -> None:
     import io
 
-    from claude_perf.collector import FrameParser, iter_log_frames, parse_log_lines
+    from claude_perf.collect.collector import FrameParser, iter_log_frames, parse_log_lines
 
     frame, stamp = _frame, _STAMP
     frames = [
@@ -627,7 +627,7 @@ def test_our_http_1_0_request_reads_what_docker_py_reads(busybox: Any) -> None:
     HTTP/1.1 request (the TLS/ssh path), for a unix socket and for plain TCP to the engine."""
     import docker
 
-    from claude_perf import collector
+    from claude_perf.collect import collector
 
     long = 40_000
     container = busybox(

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from claude_perf import collector
-from claude_perf.collector import (
+from claude_perf.collect import collector
+from claude_perf.collect.collector import (
     FrameParser,
     LogBody,
     _open_socket_body,
@@ -30,7 +30,7 @@ from claude_perf.collector import (
     iter_log_frames,
     parse_log_lines,
 )
-from claude_perf.store import Store
+from claude_perf.store.db import Store
 
 HEAD_200 = b"HTTP/1.0 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n"
 

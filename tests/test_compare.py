@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from claude_perf.compare import (
+from claude_perf.ci.compare import (
     IMPROVEMENT,
     NOISE,
     REGRESSION,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from claude_perf.families import family_of
+from claude_perf.config.families import family_of
 
 
 @pytest.mark.parametrize(

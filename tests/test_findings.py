@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from claude_perf.errors import ConfigError
-from claude_perf.findings import (
+from claude_perf.analysis.findings import (
     RULE_DEFAULTS,
     BusyBurst,
     ConcurrencyLatency,
@@ -29,14 +28,15 @@ from claude_perf.findings import (
     rule_slow_model,
     rule_thresholds,
 )
-from claude_perf.metrics import (
+from claude_perf.analysis.metrics import (
     ErrorClassMetrics,
     LatencyStats,
     ModelMetrics,
     in_flight_at_start,
     timeline_of,
 )
-from claude_perf.utilisation import LoadSplit, Utilisation
+from claude_perf.analysis.utilisation import LoadSplit, Utilisation
+from claude_perf.errors import ConfigError
 from tests.report_support import analysis_of, health_line, request_lines, requests_frame
 
 T = RULE_DEFAULTS
@@ -235,7 +235,7 @@ def test_sequential_quiet_when_requests_overlapped(tmp_path) -> None:  # type: i
 def test_busiest_burst_vectorised_matches_the_scan(seed: int) -> None:
     import numpy as np
 
-    from claude_perf.metrics import Timeline
+    from claude_perf.analysis.metrics import Timeline
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 60))
@@ -328,7 +328,7 @@ def test_evaluate_orders_by_severity_and_lists_missing_inputs(tmp_path) -> None:
 
 
 def test_parse_time_reads_iso_and_rejects_docker_zero() -> None:
-    from claude_perf.findings import parse_time
+    from claude_perf.analysis.findings import parse_time
 
     assert parse_time("2026-11-29T00:50:10.5Z") == datetime(
         2026, 11, 29, 0, 50, 10, 500000, tzinfo=UTC
@@ -340,8 +340,8 @@ def test_parse_time_reads_iso_and_rejects_docker_zero() -> None:
 def test_health_counts_come_from_logs_and_engine_only_failures_still_count():
     from types import SimpleNamespace
 
-    from claude_perf.findings import health_figures
-    from claude_perf.metrics import HealthMetrics
+    from claude_perf.analysis.findings import health_figures
+    from claude_perf.analysis.metrics import HealthMetrics
 
     logs = SimpleNamespace(health=HealthMetrics(42, 0, 1.0, 41, 1, 1.0))
     probes = [

@@ -6,11 +6,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from claude_perf.config import Config, config_from_mapping
-from claude_perf.frame import classify
-from claude_perf.pipeline import analyse
-from claude_perf.sources import combine, read_log
-from claude_perf.summary import build
+from claude_perf.analysis.pipeline import analyse
+from claude_perf.config.schema import Config, config_from_mapping
+from claude_perf.ingest.files import combine, read_log
+from claude_perf.parse.classify import classify
+from claude_perf.report.summary import build
 
 
 def lines_table(*texts, ts=None):
@@ -23,7 +23,7 @@ def lines_table(*texts, ts=None):
             "text": pa.array(list(texts), pa.large_string()),
         }
     )
-    from claude_perf.sources import InputInfo
+    from claude_perf.ingest.files import InputInfo
 
     return combine(
         [table],
@@ -221,8 +221,8 @@ def test_application_times_may_mix_zoned_and_local_forms():
 
 
 def test_assemble_joins_error_records_per_request_and_counts_erroring_completions():
-    from claude_perf.frame import Entries
-    from claude_perf.requests import assemble
+    from claude_perf.analysis.assemble import assemble
+    from claude_perf.parse.classify import Entries
 
     # role, path, status, request_id, is_error, message, model, seconds
     records = [

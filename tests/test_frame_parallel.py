@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claude_perf import frame
-from claude_perf.config import Config
-from claude_perf.sources import read_log
+from claude_perf.config.schema import Config
+from claude_perf.ingest.files import read_log
+from claude_perf.parse import classify as frame
 
 T0_NS = 1_764_377_445_000_000_000  # 2026-11-29T00:50:45Z
 

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claude_perf import frame
+from claude_perf.parse import classify as frame
 
 ACCESS = re.compile(frame._ACCESS)
 PYLOG_FIXED_HEAD = re.compile(frame._PYLOG_FIXED_HEAD)

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from claude_perf.errors import GateFailure, UsageError
-from claude_perf.gates import (
+from claude_perf.ci.gates import (
     Gates,
     check_models,
     evaluate,
@@ -16,6 +15,7 @@ from claude_perf.gates import (
     parse_duration_s,
     parse_gates,
 )
+from claude_perf.errors import GateFailure, UsageError
 
 
 def summary(**overrides: Any) -> dict[str, Any]:

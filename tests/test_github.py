@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_perf.errors import UsageError
-from claude_perf.github import (
+from claude_perf.ci.github import (
     LIMIT_BYTES,
     TRUNCATION_NOTE,
     append_step_summary,
@@ -16,6 +15,7 @@ from claude_perf.github import (
     step_summary_path,
     summary_markdown,
 )
+from claude_perf.errors import UsageError
 
 
 def test_step_summary_path_modes(tmp_path: Path) -> None:

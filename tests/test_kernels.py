@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from claude_perf import kernels
+from claude_perf.runtime import parallel as kernels
 
 
 def test_kernel_on_halves_equals_one_call(monkeypatch):

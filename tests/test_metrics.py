@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from claude_perf.metrics import (
+from claude_perf.analysis.metrics import (
     bursts,
     latency_stats,
     max_in_flight,

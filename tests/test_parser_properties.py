@@ -5,10 +5,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claude_perf.config import Config
-from claude_perf.pipeline import analyse
-from claude_perf.sources import read_log, read_logs
-from claude_perf.summary import build, dumps
+from claude_perf.analysis.pipeline import analyse
+from claude_perf.config.schema import Config
+from claude_perf.ingest.files import read_log, read_logs
+from claude_perf.report.summary import build, dumps
 
 REAL_LINES = [
     '2026-11-29T00:50:50.916774998Z INFO:     172.17.0.1:50264 - "POST /v1/chat/completions HTTP/1.1" 200 OK',
@@ -75,7 +75,7 @@ def test_shuffled_duplicated_mixed_lines_are_all_accounted_for(lines, rng):
 
 
 def read_logs_from(table, info):
-    from claude_perf.sources import combine
+    from claude_perf.ingest.files import combine
 
     return combine([table], [info], [{"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0}])
 

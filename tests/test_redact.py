@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claude_perf.redact import (
+from claude_perf.report.redact import (
     MARKER,
     as_code,
     escape_code_span,

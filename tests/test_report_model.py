@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from claude_perf.config import config_from_mapping
+from claude_perf.config.schema import config_from_mapping
 from claude_perf.errors import ConfigError
-from claude_perf.report_model import (
+from claude_perf.report.model import (
     Table,
     Text,
     build,

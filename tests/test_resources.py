@@ -16,13 +16,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from claude_perf.resources import (
+from claude_perf.collect.stats import (
     counter_growth,
     sample_row,
     samples_frame,
     summarise,
 )
-from claude_perf.session import SAMPLE_COLUMNS
+from claude_perf.ingest.session import SAMPLE_COLUMNS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "docker"
 

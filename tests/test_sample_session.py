@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from claude_perf.bundle import read_bundle
-from claude_perf.config import Config
-from claude_perf.pipeline import analyse
-from claude_perf.summary import build
+from claude_perf.analysis.pipeline import analyse
+from claude_perf.config.schema import Config
+from claude_perf.ingest.bundle import read_bundle
+from claude_perf.report.summary import build
 from fixtures.record_sample import PLAN
 from tests.docker_support import DEFAULT_API_KEY
 

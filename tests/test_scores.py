@@ -6,10 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from claude_perf.errors import ConfigError
-from claude_perf.findings import ConcurrencyLatency, Reliability
-from claude_perf.metrics import LatencyStats
-from claude_perf.scores import (
+from claude_perf.analysis.findings import ConcurrencyLatency, Reliability
+from claude_perf.analysis.metrics import LatencyStats
+from claude_perf.analysis.scores import (
     Score,
     capacity_of,
     interpolate,
@@ -22,7 +21,8 @@ from claude_perf.scores import (
     score_scalability,
     scores_dict,
 )
-from claude_perf.utilisation import LoadSplit
+from claude_perf.analysis.utilisation import LoadSplit
+from claude_perf.errors import ConfigError
 from tests.report_support import analysis_of, request_lines
 from tests.test_findings import _health, _util
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claude_perf.errors import InputError
-from claude_perf.sources import (
+from claude_perf.ingest.files import (
     FORM_DOCKER,
     FORM_JSON_FILE,
     FORM_PLAIN,
@@ -169,14 +169,14 @@ DOCKER_LINES = st.one_of(
 
 def docker_reference(data):
     """The general regex way over every line: what the fixed-layout reader must reproduce."""
-    from claude_perf.sources import _docker_table_general, _split_lines
+    from claude_perf.ingest.files import _docker_table_general, _split_lines
 
     lines, _ = _split_lines(data, trim=False)
     return _docker_table_general(lines)
 
 
 def docker_read(data):
-    from claude_perf.sources import _docker_table, _utf8_lines
+    from claude_perf.ingest.files import _docker_table, _utf8_lines
 
     repaired, offsets, lines, _ = _utf8_lines(data)
     return _docker_table(repaired, offsets, lines)
@@ -255,7 +255,7 @@ def read_logs_from_bytes(text):
 
 
 def test_clean_docker_output_never_takes_the_general_way(monkeypatch, tmp_path):
-    import claude_perf.sources as sources
+    import claude_perf.ingest.files as sources
 
     def general(lines):
         raise AssertionError(f"{len(lines)} line(s) took the general way")
@@ -281,7 +281,7 @@ def test_days_from_civil_agrees_with_the_standard_library():
 
     import numpy as np
 
-    from claude_perf.sources import _days_from_civil
+    from claude_perf.ingest.files import _days_from_civil
 
     epoch = datetime.date(1970, 1, 1).toordinal()
     days = np.arange(datetime.date(1678, 1, 1).toordinal(), datetime.date(2262, 1, 1).toordinal())

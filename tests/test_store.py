@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from claude_perf import store as store_mod
+from claude_perf.collect.stats import Sample
 from claude_perf.errors import StoreError
-from claude_perf.resources import Sample
-from claude_perf.session import SAMPLE_COLUMNS
-from claude_perf.store import MIGRATIONS, SCHEMA_VERSION, Store, load_session, store_path
+from claude_perf.ingest.session import SAMPLE_COLUMNS
+from claude_perf.store import db as store_mod
+from claude_perf.store.db import MIGRATIONS, SCHEMA_VERSION, Store, load_session, store_path
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S

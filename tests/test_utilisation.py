@@ -6,7 +6,12 @@ import math
 
 import numpy as np
 
-from claude_perf.utilisation import counter_growth, least_squares_slope, under_load, utilisation_of
+from claude_perf.analysis.utilisation import (
+    counter_growth,
+    least_squares_slope,
+    under_load,
+    utilisation_of,
+)
 from tests.report_support import requests_frame, samples_frame
 
 

@@ -39,8 +39,8 @@ def golden_name(sample: str) -> str:
 
 def render(sample: str) -> dict[str, str]:
     """The golden files' text for one sample: ``<name>.md`` and ``<name>.json``."""
-    from claude_perf.commands import ReportOptions, report
-    from claude_perf.config import Config
+    from claude_perf.cli.commands import ReportOptions, report
+    from claude_perf.config.schema import Config
 
     name = golden_name(sample)
     result: dict[str, str] = {}

@@ -1,0 +1,169 @@
+"""The one-way pipeline: lines → entries → requests → metrics, plus what the data cannot tell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from claude_perf.analysis.assemble import Requests, assemble
+from claude_perf.analysis.metrics import Metrics, compute
+from claude_perf.config.schema import Config
+from claude_perf.ingest.files import LogLines
+from claude_perf.ingest.session import Session
+from claude_perf.parse.classify import Entries, classify
+from claude_perf.runtime.parallel import release_unused
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """Counts of everything the analysis had to guess about, skip, or could not know."""
+
+    ambiguous_pairings: int
+    unmatched_starts: int
+    stale_starts: int
+    latency_unknown: int
+    lines_without_time: int
+    orphan_error_records: int
+    invalid_utf8_lines: int
+    broken_json_lines: int
+    partial_lines_merged: int
+    duplicate_lines: int
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything later stages (findings, scores, report) read; nothing here does I/O."""
+
+    config: Config
+    logs: LogLines
+    entries: Entries
+    requests: Requests
+    metrics: Metrics
+    quality: DataQuality
+    samples: pd.DataFrame | None = None  # resource samples, when collected
+    containers: tuple[dict[str, object], ...] = ()  # container facts, when collected
+
+
+def window_of(logs: LogLines, entries: Entries) -> tuple[datetime | None, datetime | None]:
+    """First and last known time among all lines (engine time, else application time)."""
+    import pandas as pd
+
+    times = []
+    ts = logs.table.column("ts")
+    if len(ts) - ts.null_count:
+        import pyarrow.compute as pc
+
+        bounds = pc.min_max(ts)
+        times += [bounds["min"].as_py(), bounds["max"].as_py()]
+    if len(entries.events) and entries.events["ts"].notna().any():
+        event_ts = entries.events["ts"].dropna()
+        times += [
+            event_ts.min().to_pydatetime(warn=False),
+            event_ts.max().to_pydatetime(warn=False),
+        ]
+    if not times:
+        return None, None
+    stamps = [
+        pd.Timestamp(t).tz_convert("UTC") if pd.Timestamp(t).tzinfo else pd.Timestamp(t, tz="UTC")
+        for t in times
+    ]
+    return min(stamps).to_pydatetime(warn=False), max(stamps).to_pydatetime(warn=False)
+
+
+def analyse(
+    logs: LogLines,
+    config: Config,
+    samples: pd.DataFrame | None = None,
+    containers: tuple[dict[str, object], ...] = (),
+) -> Analysis:
+    """Run every pure stage over lines already read."""
+    return analyse_session(Session(logs, samples, containers), config)
+
+
+def analyse_session(session: Session, config: Config) -> Analysis:
+    """Run every pure stage over a session, releasing the line text once it is classified.
+
+    Later stages need only the lines' times, so the text (about 100 MB per million lines) is
+    dropped after classification. It is freed only if nothing else holds it: pass the session
+    as a temporary, ``analyse_session(load(), config)``, to keep peak memory down.
+    """
+    from dataclasses import replace
+
+    logs = session.logs
+    if session.notes:  # e.g. gaps a collect recorded
+        logs = replace(logs, notes=(*logs.notes, *session.notes))
+    samples, containers = session.samples, session.containers
+    del session
+    entries = classify(logs.table, config)
+    logs = replace(logs, table=logs.table.drop_columns(["text"]))
+    release_unused()
+    requests = assemble(entries, config)
+    window = window_of(logs, entries)
+    metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
+    quality = _quality(logs, entries, requests, metrics, config)
+    return Analysis(config, logs, entries, requests, metrics, quality, samples, containers)
+
+
+def _quality(
+    logs: LogLines, entries: Entries, requests: Requests, metrics: Metrics, config: Config
+) -> DataQuality:
+    notes = list(logs.notes)
+    latency_unknown = sum(m.latency_unknown for m in metrics.models)
+    if latency_unknown:
+        notes.append(
+            f"{latency_unknown} succeeded model request(s) have no known latency: no start record "
+            "and no explicit duration (streaming responses in claude-code-openai-wrapper log no "
+            "start line, and uvicorn logs the access line when the response starts)"
+        )
+    if requests.ambiguous_pairings:
+        notes.append(
+            f"{requests.ambiguous_pairings} completion(s) arrived while several requests were in "
+            "flight and carry no request id: paired first-in-first-out, so per-model latency of "
+            "overlapping requests may be swapped"
+        )
+    if requests.unmatched_starts:
+        notes.append(
+            f"{requests.unmatched_starts} request start(s) have no completion in the window "
+            "(still running at the end, or their completion was not logged)"
+        )
+    if requests.stale_starts:
+        notes.append(
+            f"{requests.stale_starts} request start(s) had no completion within max_latency_s "
+            f"({config.max_latency_s:g} s): set aside as never completed before pairing"
+        )
+    if entries.no_time_lines and entries.no_time_lines == logs.table.num_rows:
+        notes.append(
+            "no line carries an engine timestamp: times come from the application's own "
+            "timestamps where lines have them; latency is unavailable where they do not"
+        )
+    elif entries.no_time_lines:
+        notes.append(f"{entries.no_time_lines} line(s) carry no engine timestamp")
+    if requests.orphan_error_records:
+        notes.append(
+            f"{requests.orphan_error_records} error record(s) were outside any request "
+            "(start-up or background errors)"
+        )
+    duration = metrics.duration_s
+    if duration is not None and duration < 60:
+        notes.append(
+            f"the window is only {duration:.1f} s long: per-minute rates extrapolate "
+            "from less than a minute of traffic"
+        )
+    return DataQuality(
+        ambiguous_pairings=requests.ambiguous_pairings,
+        unmatched_starts=requests.unmatched_starts,
+        stale_starts=requests.stale_starts,
+        latency_unknown=latency_unknown,
+        lines_without_time=entries.no_time_lines,
+        orphan_error_records=requests.orphan_error_records,
+        invalid_utf8_lines=logs.invalid_utf8_lines,
+        broken_json_lines=logs.broken_json_lines,
+        partial_lines_merged=logs.partial_merged,
+        duplicate_lines=logs.duplicate_lines,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,485 @@
+"""Command line: parse options, build one frozen config, call a command, print, exit.
+
+This is the only module that exits. Heavy libraries (pandas, pyarrow, numpy, matplotlib, docker)
+are imported inside the commands, so ``claude-perf --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from claude_perf import __version__
+from claude_perf.errors import ClaudePerfError
+
+if TYPE_CHECKING:
+    from claude_perf.config.schema import Config
+
+app = typer.Typer(
+    name="claude-perf",
+    help="Performance reports for Claude API proxy containers, from their logs and Docker stats.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+# Options several commands share, declared once (typer reads the Annotated metadata).
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="claude-perf.toml to use.")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Up to this time.")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store", help="The store (default $CLAUDE_PERF_STORE or .claude-perf/claude-perf.db)."
+    ),
+]
+ContainerFilterOpt = Annotated[
+    list[str] | None,
+    typer.Option("--container", help="Only this container (name or id prefix). Repeatable."),
+]
+GithubSummaryOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--github-summary/--no-github-summary",
+        help="Append to $GITHUB_STEP_SUMMARY (default: when it is set).",
+    ),
+]
+
+
+def _fail(error: ClaudePerfError) -> NoReturn:
+    typer.echo(f"claude-perf: error: {error}", err=True)
+    raise typer.Exit(error.exit_code)
+
+
+def _config(path: Path | None) -> Config:
+    from claude_perf.config.schema import load_config
+
+    return load_config(path)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"claude-perf {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """claude-perf turns what a Claude API proxy container leaves behind into a report."""
+
+
+def _print_report_summary(summary: dict[str, Any]) -> None:
+    """The headline figures as a rich table on stderr (after a report file was written)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="claude-perf report", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    requests = summary.get("requests", {})
+    latency = summary.get("latency_s") or {}
+    health = summary.get("health", {})
+    table.add_row("Window", f"{(summary.get('window') or {}).get('duration_s')} s")
+    table.add_row(
+        "Model requests",
+        f"{requests.get('total', 0)} ({requests.get('failed', 0)} failed, "
+        f"success {100 * (requests.get('success_rate') or 0):.1f}%)",
+    )
+    if latency:
+        table.add_row(
+            "Latency", f"p50 {latency['p50']:.2f} s, p95 {latency['p95']:.2f} s (n={latency['n']})"
+        )
+    table.add_row("Health checks", f"{health.get('checks', 0)} ({health.get('failed', 0)} failed)")
+    items = (summary.get("findings") or {}).get("items", [])
+    table.add_row(
+        "Findings", escape(", ".join(f"{f['severity']}: {f['title']}" for f in items) or "none")
+    )
+    for name, score in (summary.get("scores") or {}).items():
+        value = score.get("value")
+        table.add_row(f"Score: {name}", "not measured" if value is None else f"{value:.1f}/10")
+    Console(stderr=True, highlight=False).print(table)
+
+
+@app.command()
+def report(
+    input: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help=(
+                "Log file (docker logs -t output, json-file, plain; .gz ok; '-' is stdin) "
+                "or session bundle. Repeatable."
+            ),
+        ),
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="markdown, json or html.")
+    ] = "markdown",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (stdout when absent).")
+    ] = None,
+    requests_csv: Annotated[
+        Path | None,
+        typer.Option("--requests-csv", help="Also export the per-request table as CSV."),
+    ] = None,
+    config: ConfigOpt = None,
+    no_charts: Annotated[
+        bool,
+        typer.Option(
+            "--no-charts",
+            help="Draw no charts. Markdown to stdout never has charts (no folder to put them in).",
+        ),
+    ] = False,
+    template: Annotated[
+        Path | None,
+        typer.Option("--template", help="Your own Jinja2 template instead of the bundled one."),
+    ] = None,
+    fail_under: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-under",
+            help="Gate: exit 3 when the overall score (out of 10) is below this.",
+        ),
+    ] = None,
+    max_p95: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-p95",
+            help=(
+                "Gate: MODEL=DURATION (8s, 750ms, 1.5); exit 3 when that model's p95 latency is "
+                "above. Repeatable."
+            ),
+        ),
+    ] = None,
+    max_error_rate: Annotated[
+        str | None,
+        typer.Option(
+            "--max-error-rate",
+            help="Gate: exit 3 when more than PCT % of model requests failed.",
+        ),
+    ] = None,
+    min_health: Annotated[
+        str | None,
+        typer.Option(
+            "--min-health",
+            help="Gate: exit 3 when fewer than PCT % of health checks succeeded.",
+        ),
+    ] = None,
+    github_summary: GithubSummaryOpt = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Report from the store, from this time: 1h, 30m, RFC 3339."),
+    ] = None,
+    until: UntilOpt = None,
+    container: ContainerFilterOpt = None,
+    store: StoreOpt = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Collect from the engine first, then report.")
+    ] = False,
+    context: Annotated[
+        str | None, typer.Option("--context", help="Docker context to use with --live.")
+    ] = None,
+) -> None:
+    """Analyse logs and write the performance report; exit 3 after writing when a gate failed."""
+    from claude_perf.runtime.parallel import import_in_background
+
+    # Needed after the read, which leaves the GIL free much of the time. (Measured: importing
+    # pyarrow or our later stages there too made the read wait for the GIL more than it saved.)
+    import_in_background("pandas")
+    from claude_perf.ci.gates import parse_gates
+    from claude_perf.ci.github import step_summary_path
+    from claude_perf.cli.commands import ReportOptions
+    from claude_perf.cli.commands import report as run_report
+
+    try:
+        step_summary_path(github_summary)  # --github-summary without the variable: exit 2 now
+        cfg = _config(config)
+        gates = parse_gates(
+            cfg.gates,
+            fail_under=fail_under,
+            max_p95=tuple(max_p95 or ()),
+            max_error_rate=max_error_rate,
+            min_health=min_health,
+        )
+        options = ReportOptions(
+            config=cfg,
+            inputs=tuple(input or ()),
+            format=format,
+            output=output,
+            requests_csv=requests_csv,
+            charts=not no_charts,
+            template=template,
+            gates=gates,
+            github_summary=github_summary,
+            since=since,
+            until=until,
+            containers=tuple(container or ()),
+            store=store,
+            live=live,
+            context=context,
+        )
+        outcome = run_report(options)
+    except ClaudePerfError as error:
+        _fail(error)
+    if outcome.stdout_text is not None:
+        sys.stdout.write(outcome.stdout_text)
+    if format == "markdown" and output is None and not no_charts:
+        typer.echo("claude-perf: Markdown on stdout has no charts; give -o FILE", err=True)
+    if output is not None:
+        _print_report_summary(outcome.summary)
+    for path in outcome.written:
+        typer.echo(f"wrote {path}", err=True)
+    if outcome.failure is not None:
+        _fail(outcome.failure)
+
+
+@app.command()
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="Baseline JSON summary (report --format json).")],
+    current: Annotated[Path, typer.Argument(help="Current JSON summary.")],
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="markdown or json (default: json when -o ends in .json).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write here (stdout when absent)."),
+    ] = None,
+    min_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--min-samples",
+            help="Latency samples needed on each side before a latency change counts (default 5).",
+        ),
+    ] = None,
+    latency_rel: Annotated[
+        float | None,
+        typer.Option("--latency-rel", help="Relative latency change that counts (default 0.15)."),
+    ] = None,
+    latency_abs: Annotated[
+        float | None,
+        typer.Option(
+            "--latency-abs",
+            help="Absolute latency change in seconds that counts (default 0.2).",
+        ),
+    ] = None,
+    github_summary: GithubSummaryOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Compare two JSON summaries; exit 3 when anything regressed."""
+    from claude_perf.cli.commands import CompareOptions
+    from claude_perf.cli.commands import compare as run_compare
+
+    overrides = {
+        key: value
+        for key, value in (
+            ("min_samples", min_samples),
+            ("latency_rel", latency_rel),
+            ("latency_abs_s", latency_abs),
+        )
+        if value is not None
+    }
+    try:
+        options = CompareOptions(
+            config=_config(config),
+            baseline=baseline,
+            current=current,
+            format=format,
+            output=output,
+            github_summary=github_summary,
+            thresholds=overrides,
+        )
+        outcome = run_compare(options)
+    except ClaudePerfError as error:
+        _fail(error)
+    if outcome.stdout_text is not None:
+        sys.stdout.write(outcome.stdout_text)
+    for path in outcome.written:
+        typer.echo(f"wrote {path}", err=True)
+    if outcome.failure is not None:
+        _fail(outcome.failure)
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Bundle to write: run.tar.gz, or a folder."),
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="From this time: 1h, 30m, or RFC 3339."),
+    ] = None,
+    until: UntilOpt = None,
+    container: ContainerFilterOpt = None,
+    store: StoreOpt = None,
+    report: Annotated[
+        bool,
+        typer.Option("--report/--no-report", help="Include the report, charts and JSON summary."),
+    ] = True,
+    config: ConfigOpt = None,
+) -> None:
+    """Bundle a collected run (logs, samples, container facts, report) as one artifact."""
+    from claude_perf.cli.commands import ExportOptions
+    from claude_perf.cli.commands import export as run_export
+
+    try:
+        options = ExportOptions(
+            config=_config(config),
+            output=output,
+            store=store,
+            since=since,
+            until=until,
+            containers=tuple(container or ()),
+            report=report,
+        )
+        outcome = run_export(options)
+    except ClaudePerfError as error:
+        _fail(error)
+    typer.echo(f"wrote {outcome.bundle}", err=True)
+
+
+@app.command()
+def collect(
+    container: Annotated[
+        list[str] | None,
+        typer.Option("--container", "-c", help="Container name or id. Repeatable."),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", help="Every container with this label KEY=VALUE. Repeatable."),
+    ] = None,
+    compose_project: Annotated[
+        str | None,
+        typer.Option("--compose-project", help="Every container of this compose project."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Logs from this time: 1h, 30m, RFC 3339.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Logs up to this time.")] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option("--duration", help="Sample resources this long (10m); one sample without."),
+    ] = None,
+    interval: Annotated[
+        str, typer.Option("--interval", help="Time between resource samples.")
+    ] = "5s",
+    store: StoreOpt = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="Docker context (as `docker --context`).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Collect logs, resource samples and container facts from Docker into the store."""
+    from claude_perf.cli.commands import CollectOptions
+    from claude_perf.cli.commands import collect as run_collect
+
+    with _CollectProgress() as progress:
+        try:
+            outcome = run_collect(
+                CollectOptions(
+                    config=_config(config),
+                    containers=tuple(container or ()),
+                    labels=tuple(label or ()),
+                    compose_project=compose_project,
+                    since=since,
+                    until=until,
+                    duration=duration,
+                    interval=interval,
+                    store=store,
+                    context=context,
+                    progress=progress,
+                )
+            )
+        except ClaudePerfError as error:
+            _fail(error)
+    _print_collect(outcome)
+
+
+class _CollectProgress:
+    """A rich progress display on stderr: log lines stored, samples taken out of planned."""
+
+    def __enter__(self) -> _CollectProgress:
+        self.bar: Any = None  # started at the first report, so a failure prints nothing extra
+        self.tasks: dict[str, Any] = {}
+        return self
+
+    def __call__(self, what: str, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:,.0f}{task.fields[of]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+        if what not in self.tasks:
+            label = "log lines" if what == "logs" else "resource samples"
+            self.tasks[what] = self.bar.add_task(label, total=total, of="")
+        of = f" of {total:,}" if total else ""
+        self.bar.update(self.tasks[what], completed=done, total=total, of=of)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_collect(outcome: Any) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    for c in outcome.containers:
+        console.print(
+            f"[bold]{c.name}[/bold] ({c.id[:12]}): {c.lines_new:,} new line(s), "
+            f"{c.lines_already:,} already stored, {c.samples} sample(s), "
+            f"{c.events_new} new event(s)"
+        )
+        for note in c.notes:
+            console.print(f"  note: {note}")
+    for note in outcome.notes:
+        console.print(f"note: {note}")
+    console.print(
+        f"stored in {outcome.store}: new={outcome.lines_new} already={outcome.lines_already} "
+        f"samples={outcome.samples} containers={len(outcome.containers)}"
+        + (" (interrupted)" if outcome.interrupted else "")
+    )
+
+
+def main() -> None:
+    """Console-script entry point: one line per failure, never a traceback unless asked."""
+    from claude_perf.runtime.parallel import return_freed_memory_promptly
+
+    return_freed_memory_promptly()
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("claude-perf: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("CLAUDE_PERF_DEBUG"):
+            raise
+        typer.echo(
+            f"claude-perf: internal error: {type(exc).__name__}: {exc} "
+            "(set CLAUDE_PERF_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        sys.exit(70)

@@ -1,0 +1,386 @@
+"""Each CLI command as a few lines over library calls: options in, files written, outcome out.
+
+The CLI builds the frozen options, calls one function here, and prints the outcome; nothing here
+prints or exits, so every command is testable without a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claude_perf.ci.gates import Gates
+from claude_perf.config.schema import Config
+from claude_perf.errors import ClaudePerfError, InputError, UsageError
+
+if TYPE_CHECKING:  # the heavy modules load only when a command runs
+    from claude_perf.collect.collector import CollectOutcome
+    from claude_perf.ingest.files import LogLines
+    from claude_perf.ingest.session import Session
+
+FORMATS = ("markdown", "json", "html")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """Everything `claude-perf report` was asked to do."""
+
+    config: Config
+    inputs: tuple[str, ...] = ()
+    format: str = "markdown"
+    output: Path | None = None
+    requests_csv: Path | None = None
+    charts: bool = True
+    template: Path | None = None
+    gates: Gates = field(default_factory=Gates)
+    github_summary: bool | None = None  # None: when GITHUB_STEP_SUMMARY is set
+    generated_at: datetime | None = None  # the report's "generated at"; None: now (reproducible)
+    # The store branch (no --input): a window of the store, collected first with --live.
+    since: str | None = None
+    until: str | None = None
+    containers: tuple[str, ...] = ()
+    store: Path | None = None
+    live: bool = False
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """What was produced: the text when it goes to stdout, the paths written, the summary."""
+
+    summary: dict[str, Any]
+    stdout_text: str | None
+    written: tuple[Path, ...]
+    failure: ClaudePerfError | None = None  # a gate failed: the CLI exits with it after printing
+
+
+def load_inputs(inputs: Sequence[str]) -> LogLines:
+    """Read log inputs (files, stdin) into merged lines."""
+    from claude_perf.ingest.files import read_logs
+
+    if not inputs:
+        raise UsageError("nothing to analyse: give --input PATH (repeatable, '-' for stdin)")
+    return read_logs(list(inputs))
+
+
+def load_session(inputs: Sequence[str]) -> Session:
+    """A Session from log files, or from one session bundle (folder or .tar.gz)."""
+    from claude_perf.ingest.bundle import is_bundle, read_bundle
+    from claude_perf.ingest.session import Session
+
+    bundles = [i for i in inputs if i != "-" and is_bundle(i)]
+    if bundles:
+        if len(inputs) > 1:
+            raise UsageError(
+                f"--input {bundles[0]} is a session bundle: give it as the only --input"
+            )
+        return read_bundle(bundles[0])
+    return Session(logs=load_inputs(inputs))
+
+
+def report_session(options: ReportOptions) -> Session:
+    """The Session a report reads: --input files, else the store (collected first with --live)."""
+    from claude_perf.durations import parse_instant_ns
+    from claude_perf.store import db as store_mod
+
+    store_options = {
+        "--since": options.since,
+        "--until": options.until,
+        "--container": options.containers,
+        "--store": options.store,
+        "--live": options.live,
+    }
+    store_asked = any(store_options.values())
+    if options.inputs:
+        # An input is analysed whole; silently ignoring a window the user asked for would
+        # report on traffic they did not mean.
+        given = [flag for flag, value in store_options.items() if value]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} select from the store and cannot be combined with --input "
+                "(an input file is analysed whole)"
+            )
+        return load_session(options.inputs)
+    if not (store_asked or options.live):
+        return load_session(options.inputs)  # the usual "nothing to analyse" message
+    since_ns = parse_instant_ns(options.since) if options.since else None
+    until_ns = parse_instant_ns(options.until) if options.until else None
+    if options.live:
+        collect(
+            CollectOptions(
+                config=options.config,
+                containers=options.containers,
+                since=options.since,
+                until=options.until,
+                store=options.store,
+                context=options.context,
+            )
+        )
+    return store_mod.load_session(
+        store_mod.store_path(options.store), since_ns, until_ns, options.containers
+    )
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    """Everything `claude-perf collect` was asked to do (times and durations as typed)."""
+
+    config: Config
+    containers: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    compose_project: str | None = None
+    since: str | None = None
+    until: str | None = None
+    duration: str | None = None
+    interval: str = "5s"
+    store: Path | None = None
+    context: str | None = None
+    progress: Any = field(default=None, compare=False, repr=False)  # (what, done, total)
+
+
+def collect(options: CollectOptions) -> CollectOutcome:
+    """Store logs, samples and facts of the target containers; returns a CollectOutcome."""
+    from claude_perf.collect.collector import DEFAULT_PATTERN, CollectRequest
+    from claude_perf.collect.collector import collect as run_collect
+    from claude_perf.durations import parse_duration_s, parse_instant_ns
+
+    if any(not label or label.startswith("=") for label in options.labels):
+        raise UsageError("--label must be KEY or KEY=VALUE")
+    pattern = options.config.collect.get("pattern", DEFAULT_PATTERN)
+    if not isinstance(pattern, str) or not pattern:
+        raise UsageError("config: [collect] pattern must be a non-empty regex string")
+    request = CollectRequest(
+        containers=options.containers,
+        labels=options.labels,
+        compose_project=options.compose_project,
+        since_ns=parse_instant_ns(options.since) if options.since else None,
+        until_ns=parse_instant_ns(options.until) if options.until else None,
+        duration_s=parse_duration_s(options.duration) if options.duration else None,
+        interval_s=parse_duration_s(options.interval),
+        store=options.store,
+        context=options.context,
+        pattern=pattern,
+        progress=options.progress,
+    )
+    return run_collect(request)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a report file, creating its folder; a failure is one clear line."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    return path
+
+
+def report(options: ReportOptions) -> ReportOutcome:
+    """Analyse the inputs and write the report in the asked format."""
+    from claude_perf.analysis.pipeline import analyse_session
+    from claude_perf.report import model as report_model
+    from claude_perf.report import summary as summary_mod
+
+    if options.format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
+    # The session goes in as a temporary, so that the analysis can free its line text early.
+    analysis = analyse_session(report_session(options), options.config)
+    summary = summary_mod.build(analysis)
+    model = report_model.build(analysis, report_model.report_time(options.generated_at))
+    summary.update(report_model.summary_extras(model))
+    gate_results = check_gates(options.gates, summary)
+    written: list[Path] = []
+    if options.requests_csv is not None:
+        written.append(write_requests_csv(analysis.requests.table, options.requests_csv))
+    if options.format == "json":
+        text = summary_mod.dumps(summary)
+    else:
+        from claude_perf.report.render import report_text
+
+        text, charts = report_text(
+            analysis, model, options.format, options.output, options.charts, options.template
+        )
+        written.extend(charts)
+    if options.output is None:
+        return finish_report(options, summary, text, True, written, gate_results)
+    written.insert(0, write_text(options.output, text))
+    return finish_report(options, summary, text, False, written, gate_results)
+
+
+def check_gates(gates: Gates, summary: dict[str, Any]) -> tuple[Any, ...]:
+    """Gates against the summary, before anything is written.
+
+    A model unknown to the data is a usage error here (model names are only known after
+    analysis); the results join the summary under ``gates``; a failure waits for the writing.
+    """
+    from claude_perf.ci.gates import check_models, evaluate, results_dict
+
+    if not gates.active:
+        return ()
+    check_models(gates, summary)
+    results = evaluate(gates, summary)
+    summary["gates"] = results_dict(results)
+    return results
+
+
+def finish_report(
+    options: ReportOptions,
+    summary: dict[str, Any],
+    text: str,
+    to_stdout: bool,
+    written: list[Path],
+    gate_results: tuple[Any, ...],
+) -> ReportOutcome:
+    """After the report is written: the step summary, then the gate verdict (exit 3 in the CLI)."""
+    from claude_perf.ci.gates import failure_of
+    from claude_perf.ci.github import append_step_summary, step_summary_path, summary_markdown
+
+    target = step_summary_path(options.github_summary)
+    if target is not None:
+        if options.format == "markdown":
+            markdown = text
+            if gate_results:
+                markdown += "\n## Quality gates\n\n" + "".join(
+                    f"- {'✅' if r.passed else '❌'} {r.gate}: {r.text}\n" for r in gate_results
+                )
+        else:
+            lines = [f"{'✅' if r.passed else '❌'} {r.gate}: {r.text}" for r in gate_results]
+            markdown = summary_markdown(summary, lines)
+        written.append(append_step_summary(markdown, target).path)
+    return ReportOutcome(
+        summary, text if to_stdout else None, tuple(written), failure_of(gate_results)
+    )
+
+
+def write_requests_csv(table: Any, path: Path) -> Path:
+    """The per-request table as CSV (ISO times, empty cells for unknowns)."""
+    from claude_perf.report.redact import redact
+
+    frame = table.copy()
+    frame["error_message"] = frame["error_message"].map(
+        lambda m: redact(m) if isinstance(m, str) else m
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    return path
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """Everything `claude-perf compare` was asked to do."""
+
+    config: Config
+    baseline: Path
+    current: Path
+    format: str | None = None  # markdown or json; None: json when --output ends in .json
+    output: Path | None = None
+    github_summary: bool | None = None
+    thresholds: dict[str, Any] = field(default_factory=dict)  # command-line overrides
+
+
+@dataclass(frozen=True)
+class CompareOutcome:
+    """The comparison as data, the text when it goes to stdout, the paths written."""
+
+    comparison: dict[str, Any]
+    stdout_text: str | None
+    written: tuple[Path, ...]
+    failure: ClaudePerfError | None = None  # something regressed: exit 3 after printing
+
+
+def compare(options: CompareOptions) -> CompareOutcome:
+    """Compare two JSON summaries; a regression is reported after everything is written."""
+    from claude_perf.ci import compare as compare_mod
+    from claude_perf.ci.github import append_step_summary, step_summary_path
+    from claude_perf.errors import GateFailure
+
+    fmt = options.format
+    if fmt is None:
+        json_name = options.output is not None and options.output.suffix == ".json"
+        fmt = "json" if json_name else "markdown"
+    if fmt not in ("markdown", "json"):
+        raise UsageError(f"--format must be markdown or json for compare, not '{fmt}'")
+    raw = dict(options.config.gates.get("compare", {}))
+    raw.update(options.thresholds)
+    thresholds = compare_mod.thresholds_from(raw)
+    target = step_summary_path(options.github_summary)
+    baseline = compare_mod.load_summary(options.baseline)
+    current = compare_mod.load_summary(options.current)
+    result = compare_mod.compare(
+        baseline, current, thresholds, str(options.baseline), str(options.current)
+    )
+    text = compare_mod.dumps(result) if fmt == "json" else compare_mod.to_markdown(result)
+    written: list[Path] = []
+    if options.output is not None:
+        written.append(write_text(options.output, text))
+    if target is not None:
+        written.append(append_step_summary(compare_mod.to_markdown(result), target).path)
+    failure = GateFailure(compare_mod.regression_message(result)) if result.regressions else None
+    stdout_text = text if options.output is None else None
+    return CompareOutcome(compare_mod.to_dict(result), stdout_text, tuple(written), failure)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Everything `claude-perf export` was asked to do."""
+
+    config: Config
+    output: Path
+    store: Path | None = None
+    since: str | None = None
+    until: str | None = None
+    containers: tuple[str, ...] = ()
+    report: bool = True  # include the Markdown report, its charts and the JSON summary
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    """The bundle written and what it holds."""
+
+    bundle: Path
+    summary: dict[str, Any]
+    files: tuple[str, ...]
+
+
+def export(options: ExportOptions) -> ExportOutcome:
+    """Store → Session → bundle, with the report made from the bundle itself (so it re-makes)."""
+    import tempfile
+
+    from claude_perf.durations import parse_instant_ns
+    from claude_perf.ingest.bundle import write_bundle
+    from claude_perf.report import summary as summary_mod
+    from claude_perf.store import db as store_mod
+
+    since_ns = parse_instant_ns(options.since) if options.since else None
+    until_ns = parse_instant_ns(options.until) if options.until else None
+    path = store_mod.store_path(options.store)
+    session = store_mod.load_session(path, since_ns, until_ns, options.containers)
+    with tempfile.TemporaryDirectory(prefix="claude-perf-export-") as tmp:
+        plain = write_bundle(session, Path(tmp) / "session")
+        report_dir = Path(tmp) / "report"
+        # One analysis of the bundle itself (so the report re-makes from it): the Markdown
+        # report with its charts when asked, and the JSON summary beside it.
+        outcome = report(
+            ReportOptions(
+                config=options.config,
+                inputs=(str(plain),),
+                format="markdown" if options.report else "json",
+                output=report_dir / ("report.md" if options.report else "summary.json"),
+                charts=options.report,
+                github_summary=False,
+            )
+        )
+        if options.report:
+            write_text(report_dir / "summary.json", summary_mod.dumps(outcome.summary))
+        extra = {
+            "report/" + file.relative_to(report_dir).as_posix(): file
+            for file in sorted(p for p in report_dir.rglob("*") if p.is_file())
+        }
+        written = write_bundle(session, options.output, extra_files=extra)
+    return ExportOutcome(written, outcome.summary, tuple(extra))

@@ -1,0 +1,647 @@
+"""Input edge: saved container logs (three forms, plain or gzip) into one Arrow table of lines.
+
+Forms, detected per file from its first lines:
+- ``docker-timestamps``: ``docker logs --timestamps`` output (RFC 3339 time, a space, the line);
+- ``json-file``: Docker's json-file driver (``{"log": ..., "stream": ..., "time": ...}`` per line);
+- ``plain``: process output without engine timestamps (the application's own time is used later).
+
+Every input line is kept (nothing is dropped here); invalid UTF-8 is replaced and counted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import sys
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from claude_perf.durations import NAT_NS
+from claude_perf.errors import InputError
+from claude_perf.runtime.parallel import parallel_map, release_unused
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+FORM_DOCKER = "docker-timestamps"
+FORM_JSON_FILE = "json-file"
+FORM_PLAIN = "plain"
+
+_DOCKER_TS_RE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) ")
+_TS_BODY = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)"
+_JSON_FILE_RE = re.compile(rb'^\{.*"log"\s*:.*"time"\s*:', re.DOTALL)
+_SNIFF_LINES = 50
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """What was read from one input, for the data-quality section."""
+
+    path: str
+    form: str
+    lines: int
+    bytes: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LogLines:
+    """All input lines in time order: columns ``ts`` (UTC, null when unknown), ``stream``, ``text``.
+
+    ``seq`` keeps each line's position in its input so that lines with equal or unknown times
+    keep their original order.
+    """
+
+    table: pa.Table
+    inputs: tuple[InputInfo, ...] = ()
+    invalid_utf8_lines: int = 0
+    partial_merged: int = 0
+    broken_json_lines: int = 0
+    duplicate_lines: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def total(self) -> int:
+        """Every input line, duplicates included (a line ends at a newline or at end of file)."""
+        return self.table.num_rows + self.duplicate_lines
+
+
+def read_bytes(path: str) -> tuple[bytes, list[str]]:
+    """Read a path (``-`` is stdin), transparently gunzipping; raise InputError for bad paths."""
+    notes: list[str] = []
+    if path == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"{path}: no such file")
+        if p.is_dir():
+            raise InputError(
+                f"{path}: is a directory; give a log file, or a session folder with manifest.json"
+            )
+        try:
+            data = p.read_bytes()
+        except PermissionError as exc:
+            raise InputError(f"{path}: permission denied") from exc
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if data[:2] == b"\x1f\x8b":
+        data, note = _gunzip(data)
+        if note:
+            notes.append(f"{path}: {note}")
+    return data, notes
+
+
+def _gunzip(data: bytes) -> tuple[bytes, str | None]:
+    try:
+        return gzip.decompress(data), None
+    except (OSError, EOFError, zlib.error):
+        # A truncated or damaged archive: keep what decompresses rather than lose the whole file.
+        inflater = zlib.decompressobj(wbits=47)
+        try:
+            partial = inflater.decompress(data)
+        except zlib.error:
+            partial = b""
+        return partial, "gzip stream is truncated or damaged; read what could be decompressed"
+
+
+def sniff_form(data: bytes) -> str:
+    """Decide the form from the first non-empty lines (the majority wins, junk tolerated)."""
+    docker = json_file = seen = 0
+    for raw in io.BytesIO(data[: 1 << 20]):
+        line = raw.strip(b"\r\n")
+        if not line.strip():
+            continue
+        seen += 1
+        if _DOCKER_TS_RE.match(line):
+            docker += 1
+        elif _JSON_FILE_RE.match(line):
+            json_file += 1
+        if seen >= _SNIFF_LINES:
+            break
+    if seen == 0:
+        return FORM_PLAIN
+    if json_file * 2 > seen:
+        return FORM_JSON_FILE
+    if docker * 2 > seen:
+        return FORM_DOCKER
+    return FORM_PLAIN
+
+
+def _line_offsets(data: bytes) -> np.ndarray:
+    """Where each line starts, then the end of the data (int64, one more than the lines).
+
+    A line ends after each newline, or at the end of the data when it does not end in one.
+    """
+    import numpy as np
+
+    buf = np.frombuffer(data, dtype=np.uint8)
+    # In 1 MiB pieces, on both cores: each comparison's mask then stays in cache.
+    step = 1 << 20
+
+    def next_line_starts(first: int) -> np.ndarray:  # one past each newline
+        return np.flatnonzero(buf[first : first + step] == 10) + (first + 1)
+
+    pieces = parallel_map(next_line_starts, range(0, len(buf), step))
+    offsets = np.concatenate([np.zeros(1, np.int64), *pieces, np.full(1, len(data), np.int64)])
+    if len(offsets) > 1 and offsets[-1] == offsets[-2]:
+        offsets = offsets[:-1]  # the data ends with a newline: no empty last line
+    return offsets
+
+
+def _utf8_lines(data: bytes) -> tuple[bytes, np.ndarray, pa.Array, int]:
+    """Lines as a large_string array over ``data`` (no copy, line ends kept), with their offsets.
+
+    Invalid UTF-8 is replaced first (the data returned is then a repaired copy) and the lines
+    holding a replacement character are counted.
+    """
+    import pyarrow as pa
+
+    offsets = _line_offsets(data)
+    count = len(offsets) - 1
+    array = pa.LargeStringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(data), None, 0
+    )
+    try:
+        # Halves on both cores; a character never spans lines, so halves validate alone.
+        half = count // 2
+        parallel_map(lambda part: part.validate(full=True), [array[:half], array[half:]])
+    except pa.ArrowInvalid:
+        fixed = data.decode("utf-8", errors="replace")
+        invalid = sum(1 for line in fixed.split("\n") if "\ufffd" in line)
+        repaired = fixed.encode("utf-8")
+        del fixed
+        return *_utf8_lines(repaired)[:3], invalid
+    return data, offsets, array, 0
+
+
+def _split_lines(data: bytes, trim: bool = True) -> tuple[pa.Array, int]:
+    """Split bytes at newlines into a large_string array without copying; repair bad UTF-8.
+
+    With ``trim=False`` each element keeps its line end (a copy saved when the caller slices).
+    """
+    import pyarrow.compute as pc
+
+    _, _, array, invalid = _utf8_lines(data)
+    return (pc.utf8_rtrim(array, characters="\r\n") if trim else array), invalid
+
+
+# `docker logs -t` prints every time in Go's RFC3339NanoFixed layout, then a space:
+# "2026-11-29T00:50:45.792168672Z ". A line is in that layout when each byte of its first 31
+# lies between the two templates below (tens of minutes and seconds at most 5, so that only
+# hours, days and months need checking by value); the 32nd byte (text or newline) is free.
+_FIXED_LOW = b"0000-00-00T00:00:00.000000000Z \x00"
+_FIXED_HIGH = b"9999-19-39T29:59:59.999999999Z \xff"
+_FIXED_PREFIX = 31
+_BLOCK = 32  # bytes looked at per line: the prefix and one more, so rows are 8-byte aligned
+# Years whose every instant fits int64 nanoseconds (1677-09-21 .. 2262-04-11) with a margin;
+# others go the general way, where Arrow decides.
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261
+_NS_PER_S = 1_000_000_000
+
+
+def _docker_table(data: bytes, offsets: np.ndarray, lines: pa.Array) -> pa.Table:
+    """Split ``TIME TEXT\n`` lines (line ends kept) into a time column and a text column.
+
+    Lines in `docker logs -t`'s fixed layout (nearly all of them) are parsed with numpy at fixed
+    byte positions and their text is one byte slice; any other line (other time layouts or
+    offsets, no time, a "\r\n" end, a last line without newline) takes the general regex way.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(lines):
+        return _docker_table_general(lines).add_column(1, "stream", pa.nulls(0, pa.string()))
+    raw = lines.view(pa.large_binary())
+    # The text slice needs none of the checks: copy it on the other core meanwhile. Lines that
+    # turn out not to be in the fixed layout get their text replaced below.
+    text, (fixed, ts_ns) = parallel_map(
+        lambda job: job(),
+        [
+            lambda: pc.binary_slice(raw, _FIXED_PREFIX, -1),
+            lambda: _fixed_layout_times(data, offsets, raw),
+        ],
+    )
+    other = ~fixed
+    if other.all():  # none in the fixed layout (times with offsets, say): no merging needed
+        del text
+        return _docker_table_general(lines).add_column(
+            1, "stream", pa.nulls(len(lines), pa.string())
+        )
+    ts_null = None
+    if other.any():
+        rest = _docker_table_general(lines.filter(pa.array(other)))
+        rows = np.flatnonzero(other)
+        rest_ts = rest.column("ts")
+        ts_ns[rows] = rest_ts.cast(pa.int64()).fill_null(0).to_numpy()
+        if rest_ts.null_count:
+            ts_null = np.zeros(len(lines), dtype=bool)
+            ts_null[rows] = rest_ts.is_null().to_numpy(zero_copy_only=False)
+        rest_text = rest.column("text").combine_chunks().view(pa.large_binary())
+        text = pc.replace_with_mask(text, pa.array(other), rest_text)
+    ts = pa.array(ts_ns, type=pa.timestamp("ns", tz="UTC"), mask=ts_null)
+    stream = pa.nulls(len(lines), pa.string())
+    return pa.table({"ts": ts, "stream": stream, "text": text.view(pa.large_string())})
+
+
+def _fixed_layout_times(
+    data: bytes, offsets: np.ndarray, raw: pa.Array
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which lines are in the fixed layout, and their times in ns (garbage for the others)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    count = len(raw)
+    # A fixed line holds the prefix, its text and a newline with no "\r" before it (text and
+    # line end are then one slice), so at least _BLOCK bytes; the others go the general way.
+    long_enough = np.diff(offsets) >= _BLOCK
+    fixed = long_enough.copy()
+    if count and not data.endswith(b"\n"):
+        fixed[-1] = False
+    if b"\r" in data:  # memchr: cheap when, as usual, there is none
+        buf = np.frombuffer(data, dtype=np.uint8)
+        fixed &= buf[np.maximum(offsets[1:] - 2, 0)] != 13
+
+    # The first 32 bytes of every line as rows of a (lines, 32) array; short lines are padded
+    # with zeros, which the layout refuses.
+    block_array = pc.binary_slice(raw, 0, _BLOCK)
+    if not long_enough.all():
+        padding = pa.scalar(bytes(_BLOCK), pa.large_binary())
+        block_array = pc.if_else(pa.array(long_enough), block_array, padding)
+    _, block_offsets, values = block_array.buffers()
+    assert np.frombuffer(block_offsets, np.int64)[block_array.offset] == 0  # rows start at 0
+    block = np.frombuffer(values, dtype=np.uint8, count=count * _BLOCK).reshape(count, _BLOCK)
+
+    fixed &= _rows_in_layout(block)
+    ts_ns, valid = _block_times_ns(block)
+    fixed &= valid
+    return fixed, ts_ns
+
+
+def _rows_in_layout(block: np.ndarray) -> np.ndarray:
+    """Whether each row's bytes lie between _FIXED_LOW and _FIXED_HIGH."""
+    import numpy as np
+
+    low = np.frombuffer(_FIXED_LOW, dtype=np.uint8)
+    span = np.frombuffer(_FIXED_HIGH, dtype=np.uint8) - low
+    in_layout = np.ones(len(block), dtype=bool)
+    # In pieces that stay in cache, into buffers allocated once (fresh temporaries per piece
+    # cost more than the arithmetic). byte - low wraps around below low (uint8), so a single
+    # comparison with the span checks both bounds.
+    step = 1 << 14
+    offset = np.empty((step, _BLOCK), dtype=np.uint8)
+    inside = np.empty((step, _BLOCK), dtype=bool)
+    for first in range(0, len(block), step):
+        rows = block[first : first + step]
+        np.subtract(rows, low, out=offset[: len(rows)])
+        np.less_equal(offset[: len(rows)], span, out=inside[: len(rows)])
+        if not inside[: len(rows)].all():  # rare: only then is a per-row answer worked out
+            in_layout[first : first + step] = inside[: len(rows)].all(axis=1)
+    return in_layout
+
+
+def _block_times_ns(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Times (ns since the epoch) of rows in the fixed layout, and whether each is a real date.
+
+    The date, hour and minute (the first 16 bytes) are converted once per run of lines that
+    share them; a row's own work is its seconds and nanoseconds.
+    """
+    import numpy as np
+
+    count = len(block)
+    words = block.view("<u8")  # each row's 32 bytes as 4 integers; the first two hold the minute
+    new_minute = np.ones(count, dtype=bool)
+    np.not_equal(words[1:, 0], words[:-1, 0], out=new_minute[1:])
+    new_minute[1:] |= words[1:, 1] != words[:-1, 1]
+    firsts = np.flatnonzero(new_minute)
+    heads = block[firsts]
+    year, month, day = _digits(heads, 0, 4), _digits(heads, 5, 7), _digits(heads, 8, 10)
+    hour, minute = _digits(heads, 11, 13), _digits(heads, 14, 16)
+    day_number = _days_from_civil(year, month, day)
+    next_month_first = _days_from_civil(year + (month == 12), month % 12 + 1, np.ones_like(day))
+    real = (
+        (year >= _FIRST_YEAR)
+        & (year <= _LAST_YEAR)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day_number < next_month_first)  # no 30 February
+        & (hour <= 23)
+    )
+    minute_ns = ((day_number * 24 + hour) * 60 + minute) * 60 * _NS_PER_S
+    run_lengths = np.diff(np.append(firsts, count))
+    ts_ns = np.repeat(minute_ns, run_lengths)
+    _add_second_ns(block, ts_ns)
+    return ts_ns, np.repeat(real, run_lengths)
+
+
+def _add_second_ns(block: np.ndarray, ts_ns: np.ndarray) -> None:
+    """Add each row's nanoseconds into the minute to ts_ns: "SS.nnnnnnnnn" (bytes 17..28) read
+    as one 11-digit number."""
+    import numpy as np
+
+    columns = [17, 18, *range(20, 29)]  # byte 19 is the "."
+    # In pieces that stay in cache, into one buffer: eleven multiply-adds per row.
+    step = 1 << 14
+    value = np.empty(step, dtype=np.int64)
+    for first in range(0, len(block), step):
+        rows = block[first : first + step]
+        piece = value[: len(rows)]
+        piece[:] = rows[:, columns[0]]
+        for column in columns[1:]:
+            piece *= 10
+            piece += rows[:, column]
+        ts_ns[first : first + step] += piece
+    # Each byte added is its digit plus ord("0"): take the zeros out once at the end.
+    ts_ns -= ord("0") * int("1" * len(columns))
+
+
+def _digits(rows: np.ndarray, first: int, stop: int) -> np.ndarray:
+    """The decimal number written in ASCII digits at byte columns first..stop-1 (int64)."""
+    import numpy as np
+
+    value = rows[:, first].astype(np.int64)
+    for column in range(first + 1, stop):
+        value *= 10
+        value += rows[:, column]
+    # Each byte added is its digit plus ord("0"): take the zeros out once at the end.
+    return value - ord("0") * int("1" * (stop - first))
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (int64 arrays, month 1..12).
+
+    Howard Hinnant's days_from_civil, "chrono-Compatible Low-Level Date Algorithms",
+    https://howardhinnant.github.io/date_algorithms.html#days_from_civil ; numpy's floor
+    division makes the era right for negative years without the original's adjustment.
+    """
+    year = year - (month <= 2)  # years start in March, so that leap days end them
+    era = year // 400
+    year_of_era = year - era * 400  # [0, 399]
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1  # [0, 365], from 1 March
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _docker_table_general(lines: pa.Array) -> pa.Table:
+    """Any docker-timestamps lines (line ends kept): RFC 3339 times of any precision or offset.
+
+    A line whose time does not parse keeps its whole text, with no time.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_rtrim(lines, characters="\r\n")
+    parts = pc.extract_regex(trimmed, rf"^(?P<ts>{_TS_BODY}) (?P<text>(?s:.*))$")
+    ts_text = pc.if_else(
+        parts.is_valid(),
+        parts.field("ts").cast(pa.large_string()),
+        pa.scalar(None, pa.large_string()),
+    )
+    ts = _engine_times(ts_text)
+    text = pc.if_else(ts.is_valid(), parts.field("text").cast(pa.large_string()), trimmed)
+    return pa.table({"ts": ts, "text": text})
+
+
+def _engine_times(times: pa.Array) -> pa.Array:
+    """RFC 3339 strings (or nulls) as timestamp[ns, UTC]; a string in that shape that is no
+    instant Arrow can hold (month 13, 30 February, year 0, after 2262) becomes null.
+
+    Arrow's cast fails the whole array for one such string, so the failing part is found by
+    halving; the usual array, with none, costs one cast.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ts_type = pa.timestamp("ns", tz="UTC")
+    try:
+        return pc.cast(times, ts_type)
+    except pa.ArrowInvalid:
+        if len(times) == 1:
+            return pa.nulls(1, ts_type)
+        half = len(times) // 2
+        return pa.concat_arrays([_engine_times(times[:half]), _engine_times(times[half:])])
+
+
+def _json_file_table(data: bytes, lines: pa.Array) -> tuple[pa.Table, int, int]:
+    """Parse json-file lines with Arrow's JSON reader, falling back line by line on bad JSON."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    schema = pa.schema([("log", pa.large_string()), ("stream", pa.string()), ("time", pa.string())])
+    longest = 0
+    if len(lines):
+        import pyarrow.compute as pc
+
+        longest = int(pc.max(pc.binary_length(lines)).as_py() or 0)
+    try:
+        table = pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(block_size=max(1 << 20, longest + 2)),
+            parse_options=pj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="ignore"
+            ),
+        )
+        if table.num_rows != len(lines):  # blank lines are skipped by the reader
+            raise pa.ArrowInvalid("row count differs from line count")
+        logs, streams, times = (table.column(c).to_pylist() for c in ("log", "stream", "time"))
+        broken = 0
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        logs, streams, times, broken = _json_file_slow(lines.to_pylist())
+    return _merge_partials(logs, streams, times, broken)
+
+
+def _json_file_slow(
+    raw_lines: list[str],
+) -> tuple[list[str | None], list[str | None], list[str | None], int]:
+    logs: list[str | None] = []
+    streams: list[str | None] = []
+    times: list[str | None] = []
+    broken = 0
+    for raw in raw_lines:
+        try:
+            obj = json.loads(raw)
+            if not isinstance(obj, dict) or not isinstance(obj.get("log"), str):
+                raise ValueError("not a json-file record")
+            logs.append(obj["log"])
+            streams.append(obj.get("stream") if isinstance(obj.get("stream"), str) else None)
+            times.append(obj.get("time") if isinstance(obj.get("time"), str) else None)
+        except ValueError:
+            broken += 1  # kept as its raw text, without a time: counted, never dropped
+            logs.append(raw + "\n")
+            streams.append(None)
+            times.append(None)
+    return logs, streams, times, broken
+
+
+def _merge_partials(
+    logs: list[str | None], streams: list[str | None], times: list[str | None], broken: int
+) -> tuple[pa.Table, int, int]:
+    """Join json-file partial records (no trailing newline: lines over 16 KiB) into one line."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out_logs: list[str] = []
+    out_streams: list[str | None] = []
+    out_times: list[str | None] = []
+    pending: dict[str | None, int] = {}
+    merged = 0
+    for log, stream, time in zip(logs, streams, times, strict=True):
+        text = log or ""
+        complete = text.endswith("\n")
+        if stream in pending:
+            index = pending[stream]
+            out_logs[index] += text
+            merged += 1
+            if complete:
+                del pending[stream]
+            continue
+        out_logs.append(text)
+        out_streams.append(stream)
+        out_times.append(time)
+        if not complete and stream is not None:
+            pending[stream] = len(out_logs) - 1
+    texts = pc.utf8_rtrim(pa.array(out_logs, type=pa.large_string()), characters="\r\n")
+    time_array = pa.array(out_times, type=pa.string())
+    valid = pc.match_substring_regex(time_array, rf"^{_TS_BODY}$")
+    time_array = pc.if_else(pc.fill_null(valid, False), time_array, pa.scalar(None, pa.string()))
+    ts = _engine_times(time_array)
+    table = pa.table({"ts": ts, "stream": pa.array(out_streams, pa.string()), "text": texts})
+    return table, merged, broken
+
+
+def read_log(path: str, data: bytes | None = None) -> tuple[pa.Table, InputInfo, dict[str, int]]:
+    """Read one log input into a table of lines, with what was learnt about it."""
+    import pyarrow as pa
+
+    notes: list[str] = []
+    if data is None:
+        data, notes = read_bytes(path)
+    form = sniff_form(data)
+    counts = {"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0}
+    if form == FORM_DOCKER:
+        # The docker reader looks at the bytes at each line's offsets, so it takes them all.
+        repaired, offsets, lines, invalid = _utf8_lines(data)
+        table = _docker_table(repaired, offsets, lines)
+        del repaired, offsets
+    else:
+        lines, invalid = _split_lines(data)
+        if form == FORM_JSON_FILE:
+            table, counts["partial_merged"], counts["broken_json"] = _json_file_table(data, lines)
+        else:
+            table = pa.table(
+                {
+                    "ts": pa.nulls(len(lines), pa.timestamp("ns", tz="UTC")),
+                    "stream": pa.nulls(len(lines), pa.string()),
+                    "text": lines,
+                }
+            )
+    counts["invalid_utf8"] = invalid
+    if invalid:
+        notes.append(f"{path}: {invalid} line(s) were not valid UTF-8 (bad bytes replaced)")
+    if counts["broken_json"]:
+        notes.append(f"{path}: {counts['broken_json']} line(s) were not valid json-file records")
+    info = InputInfo(path, form, table.num_rows, len(data), tuple(notes))
+    del data, lines
+    release_unused()  # the raw bytes and the line array (~220 MB at 1M)
+    return table, info, counts
+
+
+def combine(
+    tables: Sequence[pa.Table], infos: Sequence[InputInfo], counts: Sequence[dict[str, int]]
+) -> LogLines:
+    """Merge inputs in time order (stable), dropping exact duplicates of timestamped lines."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = []
+    for index, table in enumerate(tables):
+        seq = pa.array(np.arange(table.num_rows, dtype=np.int64))
+        src = pa.array(np.full(table.num_rows, index, dtype=np.int32))
+        parts.append(table.append_column("seq", seq).append_column("source", src))
+    if parts:
+        table = pa.concat_tables(parts)
+    else:
+        table = pa.table(
+            {
+                "ts": pa.array([], pa.timestamp("ns", tz="UTC")),
+                "stream": pa.array([], pa.string()),
+                "text": pa.array([], pa.large_string()),
+                "seq": pa.array([], pa.int64()),
+                "source": pa.array([], pa.int32()),
+            }
+        )
+    if table.num_rows and (len(tables) > 1 or not _is_sorted(table)):
+        # Lines without a time keep their place relative to their own input: sort by
+        # (time, input, position), with unknown times last.
+        order = pc.sort_indices(
+            table,
+            sort_keys=[
+                ("ts", "ascending", "at_end"),
+                ("source", "ascending", "at_end"),
+                ("seq", "ascending", "at_end"),
+            ],
+        )
+        table = table.take(order)
+    duplicates = 0
+    if table.num_rows > 1:
+        # A duplicate equals the line before it (after sorting) in time and text; texts are
+        # compared only where times tie, which real engine timestamps almost never do.
+        nat = NAT_NS
+        ts_ns = np.asarray(
+            table.column("ts").cast(pa.int64()).fill_null(nat).to_numpy(), dtype=np.int64
+        )
+        tie = np.flatnonzero((ts_ns[1:] == ts_ns[:-1]) & (ts_ns[1:] != nat)) + 1
+        duplicate = np.zeros(table.num_rows, dtype=bool)
+        if len(tie):
+            text = table.column("text")
+            same = pc.equal(text.take(pa.array(tie)), text.take(pa.array(tie - 1)))
+            duplicate[tie[np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)]] = True
+        duplicates = int(duplicate.sum())
+        if duplicates:
+            table = table.filter(pa.array(~duplicate))
+    notes = [note for info in infos for note in info.notes]
+    if duplicates:
+        notes.append(f"{duplicates} duplicate line(s) (same time and text) were counted once")
+    return LogLines(
+        table=table,
+        inputs=tuple(infos),
+        invalid_utf8_lines=sum(c["invalid_utf8"] for c in counts),
+        partial_merged=sum(c["partial_merged"] for c in counts),
+        broken_json_lines=sum(c["broken_json"] for c in counts),
+        duplicate_lines=duplicates,
+        notes=tuple(notes),
+    )
+
+
+def _is_sorted(table: pa.Table) -> bool:
+    import numpy as np
+    import pyarrow as pa
+
+    ts = table.column("ts")
+    if ts.null_count == len(ts):
+        return True
+    if ts.null_count:
+        return False
+    values = ts.cast(pa.int64()).to_numpy()
+    return bool(np.all(values[1:] >= values[:-1]))
+
+
+def read_logs(paths: Sequence[str]) -> LogLines:
+    """Read and merge several log inputs."""
+    tables, infos, counts = [], [], []
+    for path in paths:
+        table, info, count = read_log(path)
+        tables.append(table)
+        infos.append(info)
+        counts.append(count)
+    return combine(tables, infos, counts)

@@ -1,0 +1,177 @@
+"""Analysis → the JSON summary (schema ``claude-perf/summary/1``), a stable machine contract.
+
+Keys documented in the README keep their meaning; new keys may be added. Floats are rounded to
+microseconds (latency) or 4 decimals (rates) so that output is byte-for-byte reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from claude_perf.analysis.metrics import QUANTILE_METHOD, LatencyStats, Metrics
+from claude_perf.analysis.pipeline import Analysis
+from claude_perf.parse.classify import K_OTHER, KINDS
+
+SCHEMA = "claude-perf/summary/1"
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC ISO-8601 with microseconds and a Z, or None."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _r(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def latency_dict(stats: LatencyStats | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    return {
+        "n": stats.n,
+        "mean": _r(stats.mean),
+        "p50": _r(stats.p50),
+        "p90": _r(stats.p90),
+        "p95": _r(stats.p95),
+        "p99": _r(stats.p99),
+        "min": _r(stats.min),
+        "max": _r(stats.max),
+        "stdev": _r(stats.stdev),
+        "too_few_to_rank": stats.too_few,
+    }
+
+
+def _window(metrics: Metrics) -> dict[str, Any]:
+    return {
+        "start": iso(metrics.window_start),
+        "end": iso(metrics.window_end),
+        "duration_s": _r(metrics.duration_s, 3),
+    }
+
+
+def build(analysis: Analysis) -> dict[str, Any]:
+    """The summary as plain JSON-ready data."""
+    m, q, logs, entries = analysis.metrics, analysis.quality, analysis.logs, analysis.entries
+    counts = dict(entries.kind_counts)
+    unparsed = counts[KINDS[K_OTHER]]
+    return {
+        "schema": SCHEMA,
+        "window": _window(m),
+        "inputs": [
+            {"path": i.path, "form": i.form, "lines": i.lines, "bytes": i.bytes}
+            for i in logs.inputs
+        ],
+        "lines": {
+            "total": logs.total,
+            "unparsed": unparsed,
+            "duplicates": logs.duplicate_lines,
+            "by_kind": counts,
+        },
+        "requests": {
+            "total": m.requests,
+            "succeeded": m.succeeded,
+            "failed": m.failed,
+            "success_rate": _r(m.success_rate, 4) if m.success_rate is not None else 0.0,
+            "other_endpoints": m.other_requests,
+        },
+        "latency_s": latency_dict(m.overall_latency_s),
+        "models": [
+            {
+                "model": mm.model,
+                "family": mm.family,
+                "requests": mm.requests,
+                "succeeded": mm.succeeded,
+                "failed": mm.failed,
+                "success_rate": _r(mm.success_rate, 4),
+                "latency_s": latency_dict(mm.latency_s),
+                "latency_unknown": mm.latency_unknown,
+                "ambiguous_pairings": mm.ambiguous,
+            }
+            for mm in m.models
+        ],
+        "health": {
+            "checks": m.health.checks,
+            "failed": m.health.failed,
+            "success_rate": _r(m.health.success_rate, 4),
+            "in_container": m.health.in_container,
+            "external": m.health.external,
+            "median_interval_s": _r(m.health.median_interval_s, 3),
+        },
+        "errors": {
+            "total": sum(e.count for e in m.errors),
+            "by_class": {e.error_class: e.count for e in m.errors},
+            "records": analysis.requests.error_records,
+            "orphan_records": q.orphan_error_records,
+        },
+        "throughput": {
+            "requests_per_min": _r(m.throughput.requests_per_min, 4),
+            "peak_requests_per_min": float(m.throughput.peak_requests_per_min),
+            "peak_minute_start": iso(m.throughput.peak_minute_start),
+            "max_in_flight": m.throughput.max_in_flight,
+            "in_flight_basis": m.throughput.in_flight_basis,
+            "overlapped": m.throughput.overlapped,
+            "bursts": [
+                {
+                    "start": iso(b.start),
+                    "end": iso(b.end),
+                    "requests": b.requests,
+                    "requests_per_min": _r(b.requests_per_min, 4),
+                }
+                for b in m.throughput.bursts
+            ],
+        },
+        "data_quality": {
+            "quantile_method": QUANTILE_METHOD,
+            "latency_population": "succeeded model requests with a known latency",
+            "ambiguous_pairings": q.ambiguous_pairings,
+            "unmatched_starts": q.unmatched_starts,
+            "stale_starts_dropped": q.stale_starts,
+            "latency_unknown": q.latency_unknown,
+            "lines_without_time": q.lines_without_time,
+            "invalid_utf8_lines": q.invalid_utf8_lines,
+            "broken_json_lines": q.broken_json_lines,
+            "partial_lines_merged": q.partial_lines_merged,
+            "duplicate_lines": q.duplicate_lines,
+            "notes": list(q.notes),
+        },
+        **collected(analysis),
+    }
+
+
+def collected(analysis: Analysis) -> dict[str, Any]:
+    """``resources`` and ``container`` keys, present only when samples or facts were collected.
+
+    Health probe output stays in the store (it can hold anything a probe printed); the summary
+    keeps each probe's start, end and exit code. With several containers ``container`` is the
+    first by name and ``containers`` lists them all.
+    """
+    out: dict[str, Any] = {}
+    samples = analysis.samples
+    if samples is not None and len(samples):
+        from claude_perf.collect.stats import summarise
+
+        out["resources"] = summarise(samples).as_dict()
+    if analysis.containers:
+        facts = [
+            {
+                **c,
+                "health_log": [
+                    {k: v for k, v in dict(p).items() if k != "output"}
+                    for p in (c.get("health_log") or [])  # type: ignore[attr-defined]
+                ],
+            }
+            for c in sorted(analysis.containers, key=lambda c: str(c.get("name")))
+        ]
+        out["container"] = facts[0]
+        if len(facts) > 1:
+            out["containers"] = facts
+    return out
+
+
+def dumps(summary: dict[str, Any]) -> str:
+    """Deterministic JSON text (2-space indent, key order as built, trailing newline)."""
+    return json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

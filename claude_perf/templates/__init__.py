@@ -1,0 +1,1 @@
+"""Jinja2 templates of the report (Markdown, self-contained HTML), read via importlib.resources."""

@@ -1,1 +1,0 @@
-"""Jinja2 templates shipped with claude-perf (report.md.j2, report.html.j2)."""
