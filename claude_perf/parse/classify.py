@@ -20,6 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
+from claude_perf.parse.columns import _Columns
+from claude_perf.parse.shapes import _Templates
+from claude_perf.parse.text import (  # noqa: F401
+    _DURATION_SCALE,
+    _durations,
+    _durations_with_units,
+    _extract,
+    _field,
+    _field_values,
+    _has_escape_byte,
+    _line_lengths,
+    _np_bool,
+    _same,
+    _slices,
+    _status_codes,
+)
+from claude_perf.parse.times import _parse_times
 from claude_perf.runtime.parallel import kernel as _kernel
 from claude_perf.runtime.parallel import release_unused
 
@@ -91,8 +108,6 @@ _END_WORDS = (
 _ERROR_LEVELS = ("ERROR", "CRITICAL", "FATAL", "ERR", "EMERG", "ALERT", "CRIT")
 _CONTINUATION_GAP_NS = 5_000_000  # lines printed within 5 ms of a record belong to it
 
-_DURATION_SCALE = {"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "s": 1.0, "sec": 1.0, "secs": 1.0}
-
 
 @dataclass(frozen=True)
 class Entries:
@@ -106,60 +121,6 @@ class Entries:
     events: pd.DataFrame
     app_time_lines: int
     no_time_lines: int
-
-
-def _same(n: int, value: Any) -> np.ndarray:
-    """An object array of n references to one value (np.full would copy a string per row)."""
-    import numpy as np
-
-    out = np.empty(n, dtype=object)
-    out.fill(value)
-    return out
-
-
-def _np_bool(array: Any) -> np.ndarray:
-    import numpy as np
-    import pyarrow.compute as pc
-
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _extract(text: pa.Array, mask: np.ndarray, regex: str) -> tuple[np.ndarray, Any]:
-    """Run extract_regex on the masked rows; return (row indices that matched, struct values)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    rows = np.flatnonzero(mask)
-    if len(rows) == 0:
-        return rows, None
-    sub = text if len(rows) == len(text) else text.take(pa.array(rows))
-    parts = _kernel(pc.extract_regex, sub, regex)
-    ok = _np_bool(parts.is_valid())
-    if ok.all():
-        return rows, parts
-    return rows[ok], parts.filter(pa.array(ok))
-
-
-def _field(parts: Any, name: str) -> np.ndarray:
-    """A struct field as an object array, empty strings (unmatched optional groups) as None."""
-
-    return _field_values(parts.field(name))
-
-
-def _field_values(values: Any) -> np.ndarray:
-    """A string array as an object array, empty strings as None (see _field)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
-    # Dictionary-encode first: fields repeat (paths, clients, models), so only the distinct
-    # values become Python objects and the rest is an integer gather.
-    encoded = pc.dictionary_encode(values)
-    uniques = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
-    codes = encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)
-    return uniques[codes]
 
 
 def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -193,109 +154,6 @@ def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[s
     client = pc.utf8_ltrim(pc.utf8_slice_codeunits(head, 5), characters=" \t\n\f\r")
     fields["client"] = _field_values(client)
     return rows, fields
-
-
-def _status_codes(values: Any) -> np.ndarray:
-    """HTTP status strings → float codes (NaN unless exactly three digits), without Python objects.
-
-    Kept as floats in ``_Columns`` (NaN = unknown) and made ``Int16`` once, for the frame.
-    """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    ok = pc.fill_null(pc.match_substring_regex(values, r"^\d{3}$"), False)
-    numbers = pc.cast(pc.if_else(ok, values, pa.scalar(None, values.type)), pa.float64())
-    return np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=float)
-
-
-class _Columns:
-    """Sparse per-line facts as (rows, values) chunks; the first chunk to set a row wins."""
-
-    NAMES = (
-        "level",
-        "logger",
-        "method",
-        "path",
-        "status",
-        "client",
-        "model",
-        "duration_s",
-        "request_id",
-        "role",
-        "app_time",
-    )
-
-    def __init__(self, n_lines: int) -> None:
-        self.n_lines = n_lines
-        self.chunks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in self.NAMES}
-
-    def add(self, name: str, rows: np.ndarray, values: np.ndarray) -> None:
-        import numpy as np
-
-        if len(rows) == 0:
-            return
-        keep = values != None if values.dtype == object else ~np.isnan(values)  # noqa: E711
-        if not keep.all():
-            rows, values = rows[keep], values[keep]
-        self.chunks[name].append((rows, values))
-
-    def mask(self, name: str) -> np.ndarray:
-        """Lines that have a value for this column (a mask: cheaper than np.unique of rows)."""
-        import numpy as np
-
-        out = np.zeros(self.n_lines, dtype=bool)
-        for rows, _ in self.chunks[name]:
-            out[rows] = True
-        return out
-
-    def rows(self, name: str) -> np.ndarray:
-        import numpy as np
-
-        return np.flatnonzero(self.mask(name))
-
-    NUMERIC = ("duration_s", "status")  # float columns, NaN = unknown
-
-    def positions(self, at: np.ndarray) -> np.ndarray:
-        """Line row → position in ``at`` (-1 where absent): one map for every gather."""
-        import numpy as np
-
-        where = np.full(self.n_lines, -1, dtype=np.int64)
-        where[at] = np.arange(len(at))
-        return where
-
-    def gather(
-        self, name: str, at: np.ndarray, fill: Any = None, where: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Values at the given rows (fill where no chunk set one); ``where`` from positions(at)."""
-        import numpy as np
-
-        if name in self.NUMERIC:
-            out = np.full(len(at), np.nan, dtype=float)
-        else:
-            out = np.full(len(at), fill, dtype=object)
-        if len(at) == 0:
-            return out
-        if where is None:
-            where = self.positions(at)
-        # Later chunks first, so that earlier (more specific) chunks overwrite them.
-        for rows, values in reversed(self.chunks[name]):
-            pos = where[rows]
-            inside = pos >= 0
-            out[pos[inside]] = values[inside]
-        return out
-
-
-def _has_escape_byte(text: pa.Array) -> bool:
-    """Whether any line holds an ESC byte (ANSI colours), by scanning the data buffer in pieces."""
-    import numpy as np
-
-    data = text.buffers()[2]
-    if data is None:
-        return False
-    buf = np.frombuffer(data, dtype=np.uint8)
-    step = 1 << 22
-    return any(bool((buf[i : i + step] == 27).any()) for i in range(0, len(buf), step))
 
 
 # Python logging's asctime head, ``2026-11-29 00:50:46,892 - `` (26 bytes), position by position.
@@ -347,46 +205,6 @@ def _pylog_heads(text: pa.Array, unassigned: np.ndarray) -> tuple[np.ndarray, np
         hit = _np_bool(pc.match_substring_regex(heads.take(pa.array(short)), rb"^\d{4}-"))
         long_candidates = np.sort(np.concatenate([long_candidates, short[hit]]))
     return long_candidates, fixed_rows
-
-
-def _parse_times(values: np.ndarray, timezone: str) -> np.ndarray:
-    """Application timestamps (ISO-ish strings or epoch numbers) → UTC nanoseconds (NaT if bad).
-
-    Times with a zone (``Z``, ``+02:00``) are converted; times without one (Python's asctime)
-    are taken in ``timezone``. A log may mix both, so they are parsed as two groups.
-    """
-    import numpy as np
-    import pandas as pd
-
-    series = pd.Series(values, dtype="object").astype("str").str.replace(",", ".", regex=False)
-    nat = NAT_NS
-    out = np.full(len(series), nat, dtype=np.int64)
-    zoned = series.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy(dtype=bool)
-
-    def fill(mask: np.ndarray, parsed: pd.Series) -> None:
-        stamps = parsed.astype("datetime64[ns, UTC]")
-        known = stamps.notna().to_numpy()
-        ns = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        rows = np.flatnonzero(mask)
-        out[rows[known]] = ns[known]
-
-    if zoned.any():
-        fill(zoned, pd.to_datetime(series[zoned], errors="coerce", format="ISO8601", utc=True))
-    naive = ~zoned
-    if naive.any():
-        parsed = pd.to_datetime(series[naive], errors="coerce", format="ISO8601")
-        try:
-            local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        except Exception:  # an unknown zone name: fall back to UTC rather than fail the run
-            local = parsed.dt.tz_localize("UTC")
-        fill(naive, local.dt.tz_convert("UTC"))
-    # Epoch numbers (pino's milliseconds, or seconds) where nothing else parsed.
-    numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-    epoch = (out == nat) & ~np.isnan(numeric)
-    if epoch.any():
-        seconds = np.where(numeric[epoch] < 1e11, numeric[epoch], numeric[epoch] / 1000.0)
-        fill(epoch, pd.Series(pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")))
-    return out
 
 
 PARALLEL_MIN_LINES = 200_000  # below this, splitting costs more than it saves
@@ -731,105 +549,6 @@ def _message_text(
     return texts, expand
 
 
-class _Templates:
-    """Message texts grouped by their shape: each ASCII digit read as ``0``.
-
-    Log messages repeat but for their numbers (times, ids, durations), so the shapes are few
-    (hundreds per proxy log, against hundreds of thousands of lines). A regex in which every
-    character class holds either all ASCII digits or none (``\\d``, ``\\w``, ``[^"]``, ``[0-9a-z]``)
-    cannot tell ``0`` from another digit, so it matches a shape exactly where it matches each of
-    its texts, at the same byte positions (the shapes keep every byte length). Such regexes run
-    once per shape; values are then cut out of the real texts at those positions.
-    """
-
-    def __init__(self, messages: pa.Array) -> None:
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        self.messages = messages.cast(pa.large_string())
-        validity, offsets, data = self.messages.buffers()
-        digit_to_zero = np.arange(256, dtype=np.uint8)
-        digit_to_zero[ord("1") : ord("9") + 1] = ord("0")
-        shapes_data = digit_to_zero[np.frombuffer(data, dtype=np.uint8)] if data else b""
-        shapes = pa.Array.from_buffers(
-            pa.large_string(),
-            len(self.messages),
-            [validity, offsets, pa.py_buffer(shapes_data)],
-            offset=self.messages.offset,
-        )
-        encoded = pc.dictionary_encode(shapes)
-        self.shapes = encoded.dictionary
-        self.codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-    def matching(self, fn: Any, *args: Any, **kwargs: Any) -> np.ndarray:
-        """Per message: whether fn (a match kernel) is true of its shape."""
-        return _np_bool(fn(self.shapes, *args, **kwargs))[self.codes]
-
-    def extract(self, regex: str, names: tuple[str, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
-        """(positions of messages the regex matches, the named groups' text in each).
-
-        A group that took no part in a match is null.
-        """
-        import numpy as np
-        import pyarrow.compute as pc
-
-        spans = pc.extract_regex_span(self.shapes, regex)
-        positions = np.flatnonzero(_np_bool(spans.is_valid())[self.codes])
-        codes = self.codes[positions]
-        values = {}
-        for name in names:
-            pairs = spans.field(name)  # [start, length] per shape; null: the group took no part
-            bounds = pairs.values.to_numpy(zero_copy_only=False)  # (.values ignores the offset)
-            at = (pairs.offset + codes) * 2
-            starts, lengths = bounds[at], bounds[at + 1]
-            took_part = _np_bool(pairs.is_valid())[codes]
-            values[name] = _slices(self.messages, positions, starts, lengths, took_part)
-        return positions, values
-
-
-def _line_lengths(texts: pa.Array, rows: np.ndarray) -> np.ndarray:
-    """Byte length of the texts at rows, from the offsets (large_string)."""
-    import numpy as np
-
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset :]
-    return offsets[rows + 1] - offsets[rows]
-
-
-def _slices(
-    texts: pa.Array,
-    positions: np.ndarray,
-    starts: np.ndarray,
-    lengths: np.ndarray,
-    valid: np.ndarray,
-) -> pa.Array:
-    """``texts[p][s : s + n]`` for each (p, s, n) (null where not valid), in one string array.
-
-    The positions ascend, so the slices lie in order in the texts' data: an array whose even
-    values are the slices and odd values the bytes between them shares that data, and taking its
-    even values copies the slices alone.
-    """
-    import numpy as np
-    import pyarrow as pa
-
-    m = len(positions)
-    if m == 0:
-        return pa.array([], pa.large_string())
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset :]
-    begin = offsets[positions] + np.where(valid, starts, 0)
-    bounds = np.empty(2 * m, dtype=np.int64)
-    bounds[0::2] = begin
-    bounds[1::2] = begin + np.where(valid, lengths, 0)
-    spread = pa.Array.from_buffers(
-        pa.large_binary(), 2 * m - 1, [None, pa.py_buffer(bounds), texts.buffers()[2]]
-    )
-    taken = spread.take(pa.array(np.arange(0, 2 * m - 1, 2)))
-    cut = pa.Array.from_buffers(
-        pa.large_string(), m, [pa.array(valid).buffers()[1], *taken.buffers()[1:]]
-    )
-    return cut
-
-
 def _extract_fields(
     messages: pa.Array,
     expand: Any,
@@ -901,33 +620,6 @@ def _extract_fields(
     start = shapes.matching(pc.match_substring_regex, _START_WORDS) & ~end
     add("role", np.flatnonzero(end), _same(int(end.sum()), "end"))
     add("role", np.flatnonzero(start), _same(int(start.sum()), "start"))
-
-
-def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
-    """Parse '5.91s', '986.00ms', '859' (default unit) into seconds."""
-    import re
-
-    import numpy as np
-
-    out = np.full(len(values), np.nan)
-    pattern = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|us|µs|s|sec|secs|seconds)?\s*")
-    for i, value in enumerate(values.tolist()):
-        match = pattern.fullmatch(str(value))
-        if match:
-            unit = match.group(2) or default_unit
-            out[i] = float(match.group(1)) * _DURATION_SCALE.get(unit, 1.0)
-    return out
-
-
-def _durations_with_units(values: pa.Array, units: np.ndarray) -> np.ndarray:
-    """Numbers (an Arrow string array of digits and a dot) times their units' scale, seconds."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    numbers = np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
-    scale = np.array([_DURATION_SCALE.get(str(u), 1.0) for u in units.tolist()])
-    return numbers * scale
 
 
 def _json_levels(levels: pa.Array) -> np.ndarray:

@@ -1,0 +1,163 @@
+"""Arrow and numpy helpers over a column of log lines: masks, regex extraction, fields, slices."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from claude_perf.runtime.parallel import kernel as _kernel
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+
+def _same(n: int, value: Any) -> np.ndarray:
+    """An object array of n references to one value (np.full would copy a string per row)."""
+    import numpy as np
+
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
+
+
+def _np_bool(array: Any) -> np.ndarray:
+    import numpy as np
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _extract(text: pa.Array, mask: np.ndarray, regex: str) -> tuple[np.ndarray, Any]:
+    """Run extract_regex on the masked rows; return (row indices that matched, struct values)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = np.flatnonzero(mask)
+    if len(rows) == 0:
+        return rows, None
+    sub = text if len(rows) == len(text) else text.take(pa.array(rows))
+    parts = _kernel(pc.extract_regex, sub, regex)
+    ok = _np_bool(parts.is_valid())
+    if ok.all():
+        return rows, parts
+    return rows[ok], parts.filter(pa.array(ok))
+
+
+def _field(parts: Any, name: str) -> np.ndarray:
+    """A struct field as an object array, empty strings (unmatched optional groups) as None."""
+
+    return _field_values(parts.field(name))
+
+
+def _field_values(values: Any) -> np.ndarray:
+    """A string array as an object array, empty strings as None (see _field)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
+    # Dictionary-encode first: fields repeat (paths, clients, models), so only the distinct
+    # values become Python objects and the rest is an integer gather.
+    encoded = pc.dictionary_encode(values)
+    uniques = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
+    codes = encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)
+    return uniques[codes]
+
+
+def _status_codes(values: Any) -> np.ndarray:
+    """HTTP status strings → float codes (NaN unless exactly three digits), without Python objects.
+
+    Kept as floats in ``_Columns`` (NaN = unknown) and made ``Int16`` once, for the frame.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ok = pc.fill_null(pc.match_substring_regex(values, r"^\d{3}$"), False)
+    numbers = pc.cast(pc.if_else(ok, values, pa.scalar(None, values.type)), pa.float64())
+    return np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=float)
+
+
+def _has_escape_byte(text: pa.Array) -> bool:
+    """Whether any line holds an ESC byte (ANSI colours), by scanning the data buffer in pieces."""
+    import numpy as np
+
+    data = text.buffers()[2]
+    if data is None:
+        return False
+    buf = np.frombuffer(data, dtype=np.uint8)
+    step = 1 << 22
+    return any(bool((buf[i : i + step] == 27).any()) for i in range(0, len(buf), step))
+
+
+def _line_lengths(texts: pa.Array, rows: np.ndarray) -> np.ndarray:
+    """Byte length of the texts at rows, from the offsets (large_string)."""
+    import numpy as np
+
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset :]
+    return offsets[rows + 1] - offsets[rows]
+
+
+def _slices(
+    texts: pa.Array,
+    positions: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    valid: np.ndarray,
+) -> pa.Array:
+    """``texts[p][s : s + n]`` for each (p, s, n) (null where not valid), in one string array.
+
+    The positions ascend, so the slices lie in order in the texts' data: an array whose even
+    values are the slices and odd values the bytes between them shares that data, and taking its
+    even values copies the slices alone.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    m = len(positions)
+    if m == 0:
+        return pa.array([], pa.large_string())
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset :]
+    begin = offsets[positions] + np.where(valid, starts, 0)
+    bounds = np.empty(2 * m, dtype=np.int64)
+    bounds[0::2] = begin
+    bounds[1::2] = begin + np.where(valid, lengths, 0)
+    spread = pa.Array.from_buffers(
+        pa.large_binary(), 2 * m - 1, [None, pa.py_buffer(bounds), texts.buffers()[2]]
+    )
+    taken = spread.take(pa.array(np.arange(0, 2 * m - 1, 2)))
+    cut = pa.Array.from_buffers(
+        pa.large_string(), m, [pa.array(valid).buffers()[1], *taken.buffers()[1:]]
+    )
+    return cut
+
+
+_DURATION_SCALE = {"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "s": 1.0, "sec": 1.0, "secs": 1.0}
+
+
+def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
+    """Parse '5.91s', '986.00ms', '859' (default unit) into seconds."""
+    import re
+
+    import numpy as np
+
+    out = np.full(len(values), np.nan)
+    pattern = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|us|µs|s|sec|secs|seconds)?\s*")
+    for i, value in enumerate(values.tolist()):
+        match = pattern.fullmatch(str(value))
+        if match:
+            unit = match.group(2) or default_unit
+            out[i] = float(match.group(1)) * _DURATION_SCALE.get(unit, 1.0)
+    return out
+
+
+def _durations_with_units(values: pa.Array, units: np.ndarray) -> np.ndarray:
+    """Numbers (an Arrow string array of digits and a dot) times their units' scale, seconds."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numbers = np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+    scale = np.array([_DURATION_SCALE.get(str(u), 1.0) for u in units.tolist()])
+    return numbers * scale
