@@ -44,7 +44,9 @@ def docker_log(bodies: list[str], gaps_ns: list[int]) -> bytes:
 def classify_both(data: bytes) -> tuple[frame.Entries, frame.Entries, list[int]]:
     """(one piece, in parts with even tiny inputs split, the cut points)."""
     table, _, _ = read_log("test", data=data)
-    whole = frame._classify_part(table, Config())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame, "PARALLEL_MIN_LINES", 10**12)
+        whole = frame.classify(table, Config())
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(frame, "PARALLEL_MIN_LINES", 2)
         return whole, frame.classify(table, Config()), frame._cut_points(table, 2)

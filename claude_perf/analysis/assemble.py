@@ -12,10 +12,16 @@ neither exists it is left unknown (``latency_source`` says which).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from claude_perf.analysis.correlate import (
+    arrivals,
+    carry_durations,
+    ids_without_completion,
+    lend_id_models,
+)
 from claude_perf.config.families import family_of
 from claude_perf.config.schema import Config
 from claude_perf.durations import MAX_NS, NAT_NS, series_ns
@@ -80,7 +86,9 @@ class Requests:
 
     ``table`` columns: kind (model/health/other), start, end, latency_s, latency_source
     (explicit/paired/None), method, path, status, client, in_container, model, family, outcome
-    (succeeded/failed), error_class, error_records, error_message, request_id, ambiguous.
+    (succeeded/failed), error_class, error_records, error_message, request_id, ambiguous, stream
+    (True/False/None: a streaming response), ttfb_s (time to first byte, streaming only),
+    source (the container or input file).
     """
 
     table: pd.DataFrame
@@ -89,6 +97,9 @@ class Requests:
     stale_starts: int
     orphan_error_records: int
     error_records: int
+    arrivals_only: int = 0  # health checks / other requests seen only as they arrived
+    durations_carried: int = 0  # duration records given to their completion
+    durations_unmatched: int = 0  # duration records no completion was found for
 
 
 def classify_error(status: int | None, messages: Iterable[str], model_known: bool) -> str:
@@ -225,12 +236,12 @@ class _Events:
     path_labels: np.ndarray
 
 
-def assemble(entries: Entries, config: Config) -> Requests:
-    """Build the per-request table from classified entries (vectorised: no per-row Python).
+def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ()) -> Requests:
+    """Build the per-request table from classified entries, one source at a time.
 
-    Strings are compared once per column (roles) or once per distinct value (paths, models,
-    clients); in between, requests are integer positions into the events, masks and codes, and
-    only the final table turns positions back into strings.
+    A source is one container or one input file: nothing pairs across sources (two replicas'
+    lines interleave in time, and a start in one never ends in the other). ``source_names``
+    names the source ids for the table's ``source`` column.
     """
     import numpy as np
     import pandas as pd
@@ -240,9 +251,78 @@ def assemble(entries: Entries, config: Config) -> Requests:
         ev = ev.sort_values("row", kind="stable").reset_index(drop=True)
     elif ev.index.start != 0 or ev.index.step != 1:
         ev = ev.reset_index(drop=True)
+    if "source" not in ev.columns:
+        ev = ev.assign(source=np.zeros(len(ev), dtype=np.int32))
+    sources = ev["source"].to_numpy()
+    ids = np.unique(sources)
+    if len(ids) <= 1:
+        parts = [(_assemble_source(ev, config), int(ids[0]) if len(ids) else 0)]
+    else:
+        parts = [
+            (_assemble_source(ev[sources == s].reset_index(drop=True), config), int(s))
+            for s in ids.tolist()
+        ]
+    return _combine_sources(parts, source_names)
+
+
+def _combine_sources(parts: list[tuple[Requests, int]], names: Sequence[str]) -> Requests:
+    """The sources' tables as one, in completion order, each row naming its source."""
+    import numpy as np
+    import pandas as pd
+
+    tables = []
+    for requests, source in parts:
+        name = names[source] if source < len(names) else f"source-{source}"
+        tables.append(requests.table.assign(source=np.full(len(requests.table), name, object)))
+    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    if len(tables) > 1:
+        table = table.sort_values("_row", kind="stable").reset_index(drop=True)
+    table = table.drop(columns=["_row"])
+    table["source"] = pd.Series(table["source"].to_numpy(dtype=object), dtype=object)
+
+    def total(name: str) -> int:
+        return sum(getattr(requests, name) for requests, _ in parts)
+
+    return Requests(
+        table=table[list(COLUMNS)],
+        ambiguous_pairings=total("ambiguous_pairings"),
+        unmatched_starts=total("unmatched_starts"),
+        stale_starts=total("stale_starts"),
+        orphan_error_records=total("orphan_error_records"),
+        error_records=total("error_records"),
+        arrivals_only=total("arrivals_only"),
+        durations_carried=total("durations_carried"),
+        durations_unmatched=total("durations_unmatched"),
+    )
+
+
+def _assemble_source(ev: pd.DataFrame, config: Config) -> Requests:
+    """The requests of one source (vectorised: no per-row Python but the duration carry).
+
+    Strings are compared once per column (roles) or once per distinct value (paths, models,
+    clients); in between, requests are integer positions into the events, masks and codes, and
+    only the final table turns positions back into strings.
+    """
+    import numpy as np
+    import pandas as pd
+
     n = len(ev)
     role = ev["role"].to_numpy(dtype=object)
-    model_col = ev["model"].to_numpy(dtype=object)
+    request_ids = ev["request_id"].to_numpy(dtype=object)
+    has_id = pd.notna(request_ids)
+    # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
+    loose = ids_without_completion(request_ids, has_id, role == "end")
+    model_col = lend_id_models(
+        ev["model"].to_numpy(dtype=object), request_ids, loose, role == "start"
+    )
+    has_id &= ~loose
+    durations, carried, uncarried = carry_durations(
+        series_ns(ev["ts"]),
+        role == "duration",
+        role == "end",
+        ev["status"].to_numpy(dtype=float, na_value=np.nan),
+        ev["duration_s"].to_numpy(dtype=float),
+    )
     path_codes, path_labels = _labels(ev["path"].to_numpy(dtype=object))
     events = _Events(
         ts_ns=series_ns(ev["ts"]),
@@ -257,9 +337,9 @@ def assemble(entries: Entries, config: Config) -> Requests:
         path_codes=path_codes,
         path_labels=path_labels,
     )
+    stream_col = ev["stream"].to_numpy(dtype=object) if "stream" in ev.columns else None
     del role
     ts = events.ts_ns
-    has_id = pd.notna(events.request_id)
     plain = ~has_id
     health_path = _label_in(path_codes, path_labels, config.health_paths)
     model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
@@ -267,7 +347,15 @@ def assemble(entries: Entries, config: Config) -> Requests:
     is_health_end = end_mask & health_path
     is_model_end = end_mask & ~health_path & model_path
     is_other_end = end_mask & ~health_path & ~model_path
-    start_mask = events.is_start & ~health_path
+    # Starts of other endpoints never pair with a model completion.
+    start_mask = events.is_start & ~health_path & model_path
+    # Health checks and other endpoints logged only as they arrive count as such.
+    arrived = np.concatenate(
+        [
+            arrivals(events.is_start, health_path, is_health_end),
+            arrivals(events.is_start, ~health_path & ~model_path, is_other_end),
+        ]
+    )
 
     # 1. Request ids: start, completion, model and error records sharing an id belong together.
     # (A health or other completion is never a model request, even when it is an error with an
@@ -310,13 +398,13 @@ def assemble(entries: Entries, config: Config) -> Requests:
     model_ends = np.flatnonzero(plain & is_model_end)
     start_events = seq_index[seq_kind > 0]
     model_source = _attach_models(events, plain, partner_event, start_events, model_ends)
+    stream_source = np.full(n, -1, dtype=np.int64)
+    if stream_col is not None:
+        streams = replace(events, model=stream_col, has_model=pd.notna(stream_col))
+        stream_source = _attach_models(streams, plain, partner_event, start_events, model_ends)
     error_events = np.flatnonzero(plain & events.is_error & ~end_mask)
-    # Requests in flight at each error record: the queue after the last start/end before it.
-    last = np.searchsorted(seq_index, error_events, side="right") - 1
-    queue_after = np.maximum(queue_before + seq_kind, 0)
-    in_flight = _gather(queue_after, last, last >= 0, 0)
     error_count, error_text, first_error, orphan_errors = _attach_errors(
-        ts, error_events, model_ends, in_flight, events.message
+        ts, error_events, model_ends, events.message
     )
     # An end record that is itself an error (a JSON completion at level error) counts too; its
     # message stands in for the text when no error record was attached, and for the first
@@ -327,7 +415,7 @@ def assemble(entries: Entries, config: Config) -> Requests:
     error_count = error_count + own_error
 
     model_partner = partner_event[model_ends]
-    other_rows = np.flatnonzero(is_health_end | is_other_end)
+    other_rows = np.concatenate([np.flatnonzero(is_health_end | is_other_end), arrived])
     plain_rows = np.concatenate([model_ends, other_rows])
     plain_model_source = model_source[plain_rows]
     n_other = len(other_rows)
@@ -336,7 +424,7 @@ def assemble(entries: Entries, config: Config) -> Requests:
         "kind": np.concatenate(
             [
                 np.full(len(model_ends), _MODEL, dtype=np.int8),
-                np.where(is_health_end[other_rows], _HEALTH, _OTHER).astype(np.int8),
+                np.where(health_path[other_rows], _HEALTH, _OTHER).astype(np.int8),
             ]
         ),
         "start_ns": np.concatenate(
@@ -352,6 +440,9 @@ def assemble(entries: Entries, config: Config) -> Requests:
         "first_error_at": np.concatenate([first_error, np.full(n_other, -1, dtype=np.int64)]),
         "has_id": np.concatenate([np.zeros(len(model_ends), dtype=bool), has_id[other_rows]]),
         "ambiguous": ambiguous_event[plain_rows],
+        "stream_at": np.concatenate(
+            [stream_source[model_ends], np.full(n_other, -1, dtype=np.int64)]
+        ),
     }
     # Id rows first, so that a completion in both parts keeps that order (stable sort).
     order = np.argsort(np.concatenate([id_part["pos"], plain_part["pos"]]), kind="stable")
@@ -359,7 +450,8 @@ def assemble(entries: Entries, config: Config) -> Requests:
         name: np.concatenate([id_part[name], values])[order] for name, values in plain_part.items()
     }
     del id_part, plain_part, partner_event, ambiguous_event, model_source
-    table = _finish(columns, ev, events, config)
+    table = _finish(columns, ev, events, config, durations, stream_col)
+    table["_row"] = ev["row"].to_numpy()[columns["pos"]]
     return Requests(
         table=table,
         ambiguous_pairings=int(columns["ambiguous"].sum()),
@@ -367,6 +459,9 @@ def assemble(entries: Entries, config: Config) -> Requests:
         stale_starts=stale_dropped,
         orphan_error_records=orphan_errors,
         error_records=int(events.is_error.sum()),
+        arrivals_only=len(arrived),
+        durations_carried=carried,
+        durations_unmatched=uncarried,
     )
 
 
@@ -488,6 +583,7 @@ def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndar
         "first_error_at": _positions(rows, first_error[done]),
         "has_id": np.ones(len(done), dtype=bool),
         "ambiguous": np.zeros(len(done), dtype=bool),
+        "stream_at": np.full(len(done), -1, dtype=np.int64),
     }
     return part, unmatched
 
@@ -551,7 +647,6 @@ def _attach_errors(
     ts: np.ndarray,
     errors: np.ndarray,
     model_ends: np.ndarray,
-    in_flight: np.ndarray,
     messages: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Each run of error records goes to the completion closest to it in time.
@@ -560,7 +655,8 @@ def _attach_errors(
     (uvicorn's access line) and stderr (the application's records) separately, so the two can
     swap by a few microseconds. A run of error records (no completion between them, gaps under
     50 ms) therefore goes to the completion just before it when that one is nearer and within
-    50 ms, else to the next one when a request was in flight or it follows within 2 s.
+    50 ms, else to the next one when it follows within 2 s; else to none (counted as outside
+    any request).
 
     Returns, per model completion: the error records attached, their joined text (None when
     none) and the event of the first one with a message (-1 when none); and the number of error
@@ -597,7 +693,9 @@ def _attach_errors(
         has_prev & known & (prev_ts != NAT_NS), run_start - prev_ts, np.iinfo(np.int64).max
     )
     use_prev = (to_prev <= _SKEW_NS) & (to_prev < to_next)
-    use_next = ~use_prev & has_next & ((in_flight > 0) | (to_next <= _ORPHAN_ERROR_WINDOW_NS))
+    # Only adjacency ties an id-less error record to a request: one logged in the middle of a
+    # long request (a background task's error) belongs to no request and fails none.
+    use_next = ~use_prev & has_next & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
     target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
     attach = target >= 0
     orphans = int((~attach).sum())
@@ -628,11 +726,19 @@ COLUMNS = (
     "error_message",
     "request_id",
     "ambiguous",
+    "stream",
+    "ttfb_s",
+    "source",
 )
 
 
 def _finish(
-    raw: dict[str, np.ndarray], ev: pd.DataFrame, events: _Events, config: Config
+    raw: dict[str, np.ndarray],
+    ev: pd.DataFrame,
+    events: _Events,
+    config: Config,
+    durations: np.ndarray,
+    stream_col: np.ndarray | None,
 ) -> pd.DataFrame:
     """Derive latency, family, outcome and error class (rows already in completion order).
 
@@ -647,12 +753,21 @@ def _finish(
     pos = raw["pos"]
     end_ns = events.ts_ns[pos]
     start_ns = raw["start_ns"]
-    duration = ev["duration_s"].to_numpy(dtype=float)[pos]
+    duration = durations[pos]
     explicit = ~np.isnan(duration)
     paired_ok = (start_ns != NAT_NS) & (end_ns != NAT_NS)
     paired = np.where(paired_ok, (end_ns - start_ns) / 1e9, np.nan)
     latency = np.where(explicit, duration, paired)
     source_code = np.where(explicit, 0, np.where(paired_ok, 1, 2))
+    # A streaming request's completion is logged when its response starts: what was measured is
+    # the time to the first byte, not the latency.
+    stream = _text_at(stream_col, raw["stream_at"]) if stream_col is not None else None
+    if stream is None:
+        stream = np.full(len(pos), None, dtype=object)
+    streaming = stream == True  # noqa: E712  (object array of True / False / None)
+    ttfb = np.where(streaming, latency, np.nan)
+    latency = np.where(streaming, np.nan, latency)
+    source_code = np.where(streaming, 2, source_code)
     # With an explicit duration the start is known as end − duration, even without a start line.
     derived = np.where(
         explicit & (end_ns != NAT_NS),
@@ -664,6 +779,14 @@ def _finish(
     n_errors = raw["error_count"]
     kind_code = raw["kind"]
     failed = (status_int >= 400) | (n_errors > 0)
+    # A CLI run that exited non-zero (claude-max-api-proxy's `Process closed with code: 1`).
+    exit_code = ev["exit_code"].to_numpy(dtype=float)[pos] if "exit_code" in ev.columns else None
+    if exit_code is not None:
+        cli_failed = ~np.isnan(exit_code) & (exit_code != 0)
+        failed |= cli_failed
+        no_text = cli_failed & pd.isna(raw["error_text"])
+        raw["error_text"] = raw["error_text"].copy()
+        raw["error_text"][no_text] = [f"CLI exited with code {c:g}" for c in exit_code[no_text]]
 
     # Family and "is the model known" per distinct model name, not per request.
     named = raw["model_at"] >= 0
@@ -721,6 +844,9 @@ def _finish(
             "error_message": text_col(_text_at(events.message, raw["first_error_at"])),
             "request_id": text_col(request_id),
             "ambiguous": raw["ambiguous"],
+            "stream": text_col(stream),
+            "ttfb_s": ttfb.astype("float64"),
+            "source": text_col(np.full(len(pos), None, dtype=object)),
         },
         columns=list(COLUMNS),
         copy=False,

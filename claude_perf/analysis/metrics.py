@@ -58,6 +58,9 @@ class ModelMetrics:
     latency_s: LatencyStats | None
     latency_unknown: int  # succeeded requests whose latency the logs cannot tell
     ambiguous: int
+    # Share (0-1) of the timed latencies that rest on an inferred pairing (several requests in
+    # flight, no id): their per-model split may be wrong, the overall figures are not.
+    inferred_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -453,6 +456,8 @@ def _model_metrics(
         group_ok = ok[rows]
         latencies = latency[rows][group_ok]
         n, n_ok = len(rows), int(group_ok.sum())
+        timed = ~np.isnan(latencies)
+        inferred = int((ambiguous[rows][group_ok] & timed).sum())
         result.append(
             ModelMetrics(
                 model=names[g - 1] if g else None,
@@ -464,6 +469,7 @@ def _model_metrics(
                 latency_s=latency_stats(latencies),
                 latency_unknown=int(np.isnan(latencies).sum()),
                 ambiguous=int(ambiguous[rows].sum()),
+                inferred_share=inferred / int(timed.sum()) if timed.any() else 0.0,
             )
         )
     return tuple(result)

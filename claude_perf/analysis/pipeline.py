@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,9 @@ class DataQuality:
     partial_lines_merged: int
     duplicate_lines: int
     notes: tuple[str, ...]
+    # source name → the log dialects found in it (parse/dialect_match.py)
+    dialects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    arrivals_only: int = 0  # health checks / other requests seen only as they arrived
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,6 @@ def analyse_session(session: Session, config: Config) -> Analysis:
     dropped after classification. It is freed only if nothing else holds it: pass the session
     as a temporary, ``analyse_session(load(), config)``, to keep peak memory down.
     """
-    from dataclasses import replace
-
     logs = session.logs
     if session.notes:  # e.g. gaps a collect recorded
         logs = replace(logs, notes=(*logs.notes, *session.notes))
@@ -102,17 +104,46 @@ def analyse_session(session: Session, config: Config) -> Analysis:
     entries = classify(logs.table, config)
     logs = replace(logs, table=logs.table.drop_columns(["text"]))
     release_unused()
-    requests = assemble(entries, config)
+    names, entries = _sources(logs, entries)
+    requests = assemble(entries, config, names)
     window = window_of(logs, entries)
     metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
     quality = _quality(logs, entries, requests, metrics, config)
     return Analysis(config, logs, entries, requests, metrics, quality, samples, containers)
 
 
+def source_name(path: str) -> str:
+    """An input's source name: a rotated json-file (``…-json.log.1``) is its container's log."""
+    import re
+
+    return re.sub(r"(-json\.log)\.\d+$", r"\1", path)
+
+
+def _sources(logs: LogLines, entries: Entries) -> tuple[list[str], Entries]:
+    """Source names, and entries whose source ids index them (inputs of one source joined)."""
+    import numpy as np
+
+    names: list[str] = []
+    index = []
+    for info in logs.inputs:
+        name = source_name(info.path)
+        if name not in names:
+            names.append(name)
+        index.append(names.index(name))
+    if not names:
+        return ["input"], entries
+    if index == list(range(len(index))):
+        return names, entries
+    events = entries.events.assign(
+        source=np.asarray(index, dtype=np.int32)[entries.events["source"].to_numpy()]
+    )
+    return names, replace(entries, events=events)
+
+
 def _quality(
     logs: LogLines, entries: Entries, requests: Requests, metrics: Metrics, config: Config
 ) -> DataQuality:
-    notes = list(logs.notes)
+    notes = [*logs.notes, *entries.notes]
     latency_unknown = sum(m.latency_unknown for m in metrics.models)
     if latency_unknown:
         notes.append(
@@ -125,6 +156,21 @@ def _quality(
             f"{requests.ambiguous_pairings} completion(s) arrived while several requests were in "
             "flight and carry no request id: paired first-in-first-out, so per-model latency of "
             "overlapping requests may be swapped"
+        )
+    if requests.ambiguous_pairings:
+        notes.append(
+            "the mean latency of all overlapping requests together is exact whatever the "
+            "pairing (the sum of their completion times minus the sum of their start times)"
+        )
+    if requests.arrivals_only:
+        notes.append(
+            f"{requests.arrivals_only} health check(s) or other request(s) are logged only as "
+            "they arrive: counted, with their outcome and latency unknown"
+        )
+    if requests.durations_unmatched:
+        notes.append(
+            f"{requests.durations_unmatched} logged response time(s) found no completion "
+            "within 250 ms in their source"
         )
     if requests.unmatched_starts:
         notes.append(
@@ -166,4 +212,16 @@ def _quality(
         partial_lines_merged=logs.partial_merged,
         duplicate_lines=logs.duplicate_lines,
         notes=tuple(notes),
+        dialects=_dialects_by_name(logs, entries),
+        arrivals_only=requests.arrivals_only,
     )
+
+
+def _dialects_by_name(logs: LogLines, entries: Entries) -> dict[str, tuple[str, ...]]:
+    """Source name → the dialects found in it, for every source (empty: generic formats only)."""
+    names = [source_name(info.path) for info in logs.inputs] or ["input"]
+    found: dict[str, tuple[str, ...]] = {name: () for name in names}
+    for key, dialects in entries.dialects.items():
+        name = names[key] if key < len(names) else f"source-{key}"
+        found[name] = tuple(dict.fromkeys((*found.get(name, ()), *dialects)))
+    return found

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from claude_perf.config.dialect import Dialect, dialect_from_mapping
 from claude_perf.config.families import DEFAULT_ALIASES
 from claude_perf.errors import ConfigError
 
@@ -46,6 +47,7 @@ class Config:
         default_factory=lambda: MappingProxyType(dict(DEFAULT_ALIASES))
     )
     patterns: tuple[LinePattern, ...] = ()
+    dialects: tuple[Dialect, ...] = ()  # the user's [[dialects]], before the built-in ones
     # Application timestamps (Python's asctime) carry no zone; the container's TZ is usually UTC.
     app_timezone: str = "UTC"
     # A start record older than this is never paired with a completion (a lost request).
@@ -112,6 +114,9 @@ def config_from_mapping(raw: Mapping[str, Any], source: str | None = None) -> Co
     patterns = raw.get("patterns", [])
     if not isinstance(patterns, list):
         raise ConfigError("config: 'patterns' must be an array of tables ([[patterns]])")
+    dialects = raw.get("dialects", [])
+    if not isinstance(dialects, list):
+        raise ConfigError("config: 'dialects' must be an array of tables ([[dialects]])")
     sections = {}
     for key in ("tiers", "scoring", "gates", "references", "collect"):
         value = raw.get(key, {})
@@ -128,6 +133,9 @@ def config_from_mapping(raw: Mapping[str, Any], source: str | None = None) -> Co
         health_paths=_str_tuple(raw, "health_paths", DEFAULT_HEALTH_PATHS),
         aliases=MappingProxyType(aliases),
         patterns=tuple(_pattern(i, p) for i, p in enumerate(patterns)),
+        dialects=tuple(
+            dialect_from_mapping(d, f"config: dialects[{i}]") for i, d in enumerate(dialects)
+        ),
         app_timezone=str(raw.get("app_timezone", "UTC")),
         max_latency_s=max_latency_s,
         burst_gap_s=burst_gap_s,

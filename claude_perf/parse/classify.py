@@ -15,12 +15,15 @@ match (cheap literal pre-filters first), because Arrow's RE2 kernels cost per by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from claude_perf.config.dialect import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.columns import _Columns
+from claude_perf.parse.dialect_match import ActiveDialects, DialectMarks, apply_dialects, detect
 from claude_perf.parse.shapes import _Templates
 from claude_perf.parse.text import (  # noqa: F401
     _DURATION_SCALE,
@@ -37,6 +40,7 @@ from claude_perf.parse.text import (  # noqa: F401
     _status_codes,
 )
 from claude_perf.parse.times import _parse_times
+from claude_perf.parse.units import infer_bare_units
 from claude_perf.runtime.parallel import kernel as _kernel
 from claude_perf.runtime.parallel import release_unused
 
@@ -93,13 +97,13 @@ _FIELD_REQUEST_ID = (
     r"\b(?:request_?id|req_?id|rid|correlation_?id)[=:]\s*['\"]?)(?P<v>[\w\-.:]+)"
 )
 _FIELD_METHOD_PATH = r"\b(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>/[^\s\"?]*)"
-_FIELD_JSON_PATH = r"\"(?:path|url|route|endpoint)\"\s*:\s*\"(?P<path>/[^\"?]*)"
+_FIELD_JSON_PATH = r"\"(?:path|url|uri|route|endpoint)\"\s*:\s*\"(?P<path>/[^\"?]*)"
 _FIELD_JSON_METHOD = r"\"method\"\s*:\s*\"(?P<method>[A-Z]+)\""
 _FIELD_JSON_LEVEL = r"(?i)\"(?:level|severity|lvl|levelname)\"\s*:\s*\"?(?P<v>[A-Za-z]+|\d+)"
 _FIELD_JSON_TIME = r"\"(?:timestamp|time|ts|@timestamp|asctime)\"\s*:\s*\"?(?P<v>[^\",}]+)"
 _START_WORDS = (
     r"(?i)(?:request[._ ]?(?:start(?:ed)?|received|begin)\b|incoming request|"
-    r"(?:^|- )chat completion:|processing request|started request)"
+    r"processing request|started request)"
 )
 _END_WORDS = (
     r"(?i)(?:request[._ ]?(?:complete[d]?|finish(?:ed)?|end(?:ed)?|done)\b|response[._ ]sent|"
@@ -121,6 +125,9 @@ class Entries:
     events: pd.DataFrame
     app_time_lines: int
     no_time_lines: int
+    # source id → the dialects found in it (see parse/dialect_match.py)
+    dialects: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what the classifier had to infer, for the data-quality section
 
 
 def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -223,13 +230,27 @@ def classify(lines: pa.Table, config: Config) -> Entries:
 
     from claude_perf.runtime.parallel import WORKERS, parallel_map
 
+    source = _source_ids(lines)
+    active = detect(lines.column("text"), source, dialects_for(config.dialects))
     spans = list(pairwise(_cut_points(lines, WORKERS)))
     if len(spans) < 2:
-        return _classify_part(lines, config)
-    parts = parallel_map(
-        lambda span: _classify_part(lines.slice(span[0], span[1] - span[0]), config), spans
-    )
-    return _merge_parts(parts, [start for start, _ in spans])
+        entries = _classify_part(lines, config, active)
+    else:
+        parts = parallel_map(
+            lambda span: _classify_part(lines.slice(span[0], span[1] - span[0]), config, active),
+            spans,
+        )
+        entries = _merge_parts(parts, [start for start, _ in spans])
+    return replace(infer_bare_units(entries), dialects=active.names())
+
+
+def _source_ids(lines: pa.Table) -> np.ndarray:
+    """Each line's source (input file or container) as a small integer; 0 when not recorded."""
+    import numpy as np
+
+    if "source" not in lines.column_names:
+        return np.zeros(lines.num_rows, dtype=np.int32)
+    return np.asarray(lines.column("source").to_numpy(), dtype=np.int32)
 
 
 def _cut_points(lines: pa.Table, parts: int) -> list[int]:
@@ -291,7 +312,7 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
     )
 
 
-def _classify_part(lines: pa.Table, config: Config) -> Entries:
+def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> Entries:
     """classify() of one part of the input, in one piece."""
     import numpy as np
     import pyarrow as pa
@@ -357,6 +378,11 @@ def _classify_part(lines: pa.Table, config: Config) -> Entries:
             cols.add("app_time", rows[no_time], _field(parts.filter(pa.array(no_time)), "ts"))
         cols.add("role", rows, _same(len(rows), pattern.role))
         message_rows[rows] = True
+
+    # 1b. The dialects found in each source: their lines' roles and fields win over the
+    # generic readings below, and lines no generic format knows become `pattern` lines.
+    source = _source_ids(lines)
+    marks = apply_dialects(text, source, ts_ns == nat, cols, active, kind == K_PATTERN)
 
     # 2. Blank lines.
     if n:
@@ -472,11 +498,12 @@ def _classify_part(lines: pa.Table, config: Config) -> Entries:
     # Message text of leveled lines, JSON, kv and pattern lines gets the field extractors.
     message_text, expand = _message_text(text, message_rows, shared)
     # The application's time matters only without the engine's.
-    _extract_fields(message_text, expand, cols, json_like, json_like & (ts_ns == nat))
+    kind[marks.matched & (kind == K_OTHER)] = K_PATTERN
+    _extract_fields(message_text, expand, cols, json_like, json_like & (ts_ns == nat), marks)
     del message_text
     release_unused()
 
-    events = _events_frame(text, kind, ts_ns, cols, config)
+    events = _events_frame(text, kind, ts_ns, cols, config, source, marks)
     counts = np.bincount(kind, minlength=len(KINDS)) if n else np.zeros(len(KINDS), dtype=int)
     app_time_lines = int((events["ts_source"] == "app").sum()) if len(events) else 0
     return Entries(
@@ -555,6 +582,7 @@ def _extract_fields(
     cols: _Columns,
     json_lines: np.ndarray,
     json_untimed: np.ndarray,
+    marks: DialectMarks | None = None,
 ) -> None:
     """Model, status, duration, request id, method/path and start/end words from message text;
     level, path, method and (in ``json_untimed`` lines) time from the ``json_lines``' keys.
@@ -606,8 +634,10 @@ def _extract_fields(
         # A unit in the key (duration_ms, durationMs, responseTime of pino-http) wins; a bare
         # number after a plain key is taken as seconds, the unit of Python's time.monotonic().
         key_ms = np.char.endswith(keys, "ms") | np.isin(keys, ["responsetime", "response_time"])
+        bare = (units == "None") & ~key_ms  # no unit anywhere: see parse/units.py
         units = np.where(units == "None", np.where(key_ms, "ms", "s"), units)
         add("duration_s", positions, _durations_with_units(got["v"], units))
+        add("duration_bare", positions[bare], np.ones(int(bare.sum())))
     positions, got = shapes.extract(_FIELD_PROSE_DURATION, ("v", "u"))
     if len(positions):
         add("duration_s", positions, _durations_with_units(got["v"], _field_values(got["u"])))
@@ -618,8 +648,13 @@ def _extract_fields(
     add("path", positions, _field_values(got["path"]))
     end = shapes.matching(pc.match_substring_regex, _END_WORDS)
     start = shapes.matching(pc.match_substring_regex, _START_WORDS) & ~end
-    add("role", np.flatnonzero(end), _same(int(end.sum()), "end"))
-    add("role", np.flatnonzero(start), _same(int(start.sum()), "start"))
+    # Where a source's dialect declares its own starts or ends, these words mean nothing there.
+    rows, values = expand(np.flatnonzero(end), _same(int(end.sum()), "end"))
+    keep = ~marks.no_generic_end[rows] if marks else np.ones(len(rows), dtype=bool)
+    cols.add("role", rows[keep], values[keep])
+    rows, values = expand(np.flatnonzero(start), _same(int(start.sum()), "start"))
+    keep = ~marks.no_generic_start[rows] if marks else np.ones(len(rows), dtype=bool)
+    cols.add("role", rows[keep], values[keep])
 
 
 def _json_levels(levels: pa.Array) -> np.ndarray:
@@ -646,6 +681,8 @@ def _events_frame(
     ts_ns: np.ndarray,
     cols: _Columns,
     config: Config,
+    source: np.ndarray,
+    marks: DialectMarks,
 ) -> pd.DataFrame:
     """The entries that matter for requests, one row per line, as a DataFrame."""
     import numpy as np
@@ -659,6 +696,9 @@ def _events_frame(
     error_level = np.isin(np.asarray(distinct_levels, dtype=object), _ERROR_LEVELS)
     error_mask = np.zeros(len(kind), dtype=bool)
     error_mask[level_rows[error_level[level_codes] & (level_codes >= 0)]] = True
+    error_mask |= marks.error  # a dialect's error lines and lines of role "error"
+    role_rows = cols.rows("role")
+    error_mask[role_rows[cols.gather("role", role_rows) == "error"]] = True
     wanted = cols.mask("status") & (kind != K_LEVELED)
     wanted |= error_mask
     for name in ("role", "model", "duration_s", "request_id"):
@@ -673,13 +713,22 @@ def _events_frame(
     status = cols.gather("status", rows, where=where)
     data["status"] = pd.array(status, dtype="Int16")
     data["duration_s"] = cols.gather("duration_s", rows, where=where)
+    data["duration_bare"] = cols.gather("duration_bare", rows, where=where)
+    data["exit_code"] = cols.gather("exit_code", rows, where=where)
+    data["stream"] = cols.gather("stream", rows, where=where)
+    data["source"] = source[rows]
     data["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
     # Roles: errors by level; a line with status and duration that is not an access line ends a
     # request; a line naming only a model is a model record.
     # (Assigned in place, not by np.where: each label is then one shared string object.)
     role = data["role"]
     is_error = error_mask[rows]
-    explicit_end = ~np.isnan(status) & ~np.isnan(data["duration_s"])
+    # A status and a duration make a completion only on a line that names its request (method,
+    # path or id): `upstream call status=200 duration=3.9s` is the proxy's own call upstream.
+    names_request = (data["method"] != None) | (data["path"] != None)  # noqa: E711
+    names_request |= data["request_id"] != None  # noqa: E711
+    explicit_end = ~np.isnan(status) & ~np.isnan(data["duration_s"]) & names_request
+    explicit_end &= ~marks.no_generic_end[rows]
     unset = role == None  # noqa: E711
     role[unset & explicit_end] = "end"
     unset = role == None  # noqa: E711

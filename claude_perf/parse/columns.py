@@ -23,6 +23,9 @@ class _Columns:
         "request_id",
         "role",
         "app_time",
+        "exit_code",
+        "stream",
+        "duration_bare",
     )
 
     def __init__(self, n_lines: int) -> None:
@@ -53,7 +56,7 @@ class _Columns:
 
         return np.flatnonzero(self.mask(name))
 
-    NUMERIC = ("duration_s", "status")  # float columns, NaN = unknown
+    NUMERIC = ("duration_s", "status", "exit_code", "duration_bare")  # float columns, NaN = unknown
 
     def positions(self, at: np.ndarray) -> np.ndarray:
         """Line row → position in ``at`` (-1 where absent): one map for every gather."""

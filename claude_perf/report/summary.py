@@ -90,6 +90,7 @@ def build(analysis: Analysis) -> dict[str, Any]:
                 "latency_s": latency_dict(mm.latency_s),
                 "latency_unknown": mm.latency_unknown,
                 "ambiguous_pairings": mm.ambiguous,
+                "inferred_share": _r(mm.inferred_share, 4),
             }
             for mm in m.models
         ],
@@ -136,6 +137,8 @@ def build(analysis: Analysis) -> dict[str, Any]:
             "broken_json_lines": q.broken_json_lines,
             "partial_lines_merged": q.partial_lines_merged,
             "duplicate_lines": q.duplicate_lines,
+            "dialects": {name: list(found) for name, found in q.dialects.items()},
+            "arrivals_only": q.arrivals_only,
             "notes": list(q.notes),
         },
         **collected(analysis),

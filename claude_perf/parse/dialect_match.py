@@ -1,0 +1,189 @@
+"""Dialects applied to lines: which are active in each source, and what their lines say.
+
+Detection reads a sample of each source (its first ``DETECT_HEAD_LINES`` lines and every
+``DETECT_STRIDE``-th line after them) with one combined regex, so a log no dialect speaks costs
+one pass over an eighth of its text (measured: about 0.02 s per million 126-byte lines, against
+0.14 s for a full pass). A dialect's lines are logged once per request at least, so a source that
+speaks it shows them in the sample; a dialect seen only in lines the sample skipped is missed,
+and the data-quality section lists the dialects found per source, so that is visible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from claude_perf.config.dialect import Dialect
+from claude_perf.parse.columns import _Columns
+from claude_perf.parse.text import _durations, _extract, _field, _np_bool, _same, _status_codes
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+DETECT_HEAD_LINES = 20_000
+DETECT_STRIDE = 8
+_ANSI = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+
+
+@dataclass(frozen=True)
+class ActiveDialects:
+    """Per source id, the dialects active there (superseded ones removed), in precedence order."""
+
+    by_source: Mapping[int, tuple[Dialect, ...]]
+
+    def names(self) -> dict[int, tuple[str, ...]]:
+        return {source: tuple(d.name for d in found) for source, found in self.by_source.items()}
+
+    def dialects(self) -> list[Dialect]:
+        """Every dialect active in some source, once, in precedence order."""
+        seen: dict[str, Dialect] = {}
+        for found in self.by_source.values():
+            for dialect in found:
+                seen.setdefault(dialect.name, dialect)
+        return list(seen.values())
+
+    def sources_of(self, name: str) -> list[int]:
+        return [s for s, found in self.by_source.items() if any(d.name == name for d in found)]
+
+    def sources_declaring(self, role: str) -> list[int]:
+        return [s for s, found in self.by_source.items() if any(role in d.roles for d in found)]
+
+
+NONE_ACTIVE = ActiveDialects({})
+
+
+def _unnamed(regex: str) -> str:
+    """The regex with its named groups made plain (an alternation may not repeat a name)."""
+    return _NAMED_GROUP.sub("(?:", regex)
+
+
+def _sample_rows(source: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    take = np.zeros(len(source), dtype=bool)
+    take[::DETECT_STRIDE] = True
+    for s in np.unique(source).tolist():
+        take[np.flatnonzero(source == s)[:DETECT_HEAD_LINES]] = True
+    return np.flatnonzero(take)
+
+
+def detect(
+    text: pa.ChunkedArray | pa.Array, source: np.ndarray, dialects: Sequence[Dialect]
+) -> ActiveDialects:
+    """Which dialects each source speaks (see the module docstring for the sample)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not dialects or len(source) == 0:
+        return NONE_ACTIVE
+    rows = _sample_rows(source)
+    sample = text.take(pa.array(rows))
+    if isinstance(sample, pa.ChunkedArray):
+        sample = sample.combine_chunks()
+    if _np_bool(pc.match_substring(sample, "\x1b")).any():
+        sample = pc.replace_substring_regex(sample, _ANSI, "")
+    every = "|".join(f"(?:{_unnamed(r)})" for d in dialects for r in d.detect)
+    hit = _np_bool(pc.match_substring_regex(sample, every))
+    rows, sample = rows[hit], sample.filter(pa.array(hit))
+    found: dict[int, list[Dialect]] = {}
+    for dialect in dialects:
+        regex = "|".join(f"(?:{_unnamed(r)})" for r in dialect.detect)
+        matched = _np_bool(pc.match_substring_regex(sample, regex))
+        for s in np.unique(source[rows[matched]]).tolist():
+            found.setdefault(int(s), []).append(dialect)
+    by_source = {}
+    for s, active in found.items():
+        replaced = {name for d in active for name in d.supersedes}
+        by_source[s] = tuple(d for d in active if d.name not in replaced)
+    return ActiveDialects(by_source)
+
+
+@dataclass(frozen=True)
+class DialectMarks:
+    """What the dialects' lines said, per line: which matched, which are error records, and
+    where the generic start / end heuristics are off (sources whose dialect declares them)."""
+
+    matched: np.ndarray
+    error: np.ndarray
+    no_generic_start: np.ndarray
+    no_generic_end: np.ndarray
+
+
+def apply_dialects(
+    text: pa.Array,
+    source: np.ndarray,
+    no_engine_time: np.ndarray,
+    cols: _Columns,
+    active: ActiveDialects,
+    skip: np.ndarray,
+) -> DialectMarks:
+    """Read every active dialect's lines in the sources it is active in, into ``cols``.
+
+    A line takes the first dialect line that matches it (dialects in precedence order, lines in
+    file order). ``skip``: lines already claimed (the user's patterns).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(source)
+    matched = np.zeros(n, dtype=bool)
+    error = np.zeros(n, dtype=bool)
+    for dialect in active.dialects():
+        inside = np.isin(source, active.sources_of(dialect.name)) & ~skip
+        for line in dialect.lines:
+            mask = inside & ~matched
+            if line.contains is not None and mask.any():
+                rows = np.flatnonzero(mask)
+                found = _np_bool(pc.match_substring(text.take(pa.array(rows)), line.contains))
+                mask = np.zeros(n, dtype=bool)
+                mask[rows[found]] = True
+            rows, parts = _extract(text, mask, line.regex)
+            if parts is None or len(rows) == 0:
+                continue
+            matched[rows] = True
+            _read_groups(parts, rows, line.duration_unit or "s", no_engine_time, cols)
+            cols.add("role", rows, _same(len(rows), line.role))
+            if line.error or line.role == "error":
+                error[rows] = True
+
+    def sources_mask(role: str) -> np.ndarray:
+        return np.isin(source, active.sources_declaring(role))
+
+    return DialectMarks(matched, error, sources_mask("start"), sources_mask("end"))
+
+
+def _read_groups(
+    parts: pa.StructArray, rows: np.ndarray, unit: str, no_time: np.ndarray, cols: _Columns
+) -> None:
+    """A dialect line's named groups into the classifier's columns."""
+    import numpy as np
+    import pyarrow as pa
+
+    names = {f.name for f in parts.type}
+    for name in ("level", "model", "method", "path", "request_id", "client"):
+        if name in names:
+            cols.add(name, rows, _field(parts, name))
+    if "status" in names:
+        cols.add("status", rows, _status_codes(parts.field("status")))
+    if "duration" in names:
+        cols.add("duration_s", rows, _durations(_field(parts, "duration"), unit))
+    if "exit_code" in names:
+        codes = _field(parts, "exit_code")
+        numbers = np.array(
+            [float(c) if c not in (None, "null") else np.nan for c in codes.tolist()], dtype=float
+        )
+        cols.add("exit_code", rows, numbers)
+    if "stream" in names:
+        flags = _field(parts, "stream")
+        cols.add("stream", rows, np.array([f == "true" if f else None for f in flags], object))
+    if "ts" in names:
+        untimed = no_time[rows]
+        if untimed.any():
+            stamps = _field(parts.filter(pa.array(untimed)), "ts")
+            cols.add("app_time", rows[untimed], stamps)

@@ -1,0 +1,44 @@
+"""Durations logged without a unit: the unit inferred from their magnitude, and said out loud.
+
+``{"duration": 850}`` or ``took=5900`` name no unit. A unit in the text (``873.00ms``) or in
+the key (``durationMs``, ``duration_ms``) or in a dialect line (``duration_unit``) always wins;
+only bare numbers after a plain key get here. A Claude request takes from a few hundred
+milliseconds to a few minutes, so a median of 100 or more cannot be seconds (that would be a
+median request of 100 s and more) and is read as milliseconds; below it, as seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from claude_perf.parse.classify import Entries
+
+BARE_MS_MEDIAN = 100.0
+
+
+def infer_bare_units(entries: Entries) -> Entries:
+    """Entries whose bare durations are scaled to seconds, with a note saying how."""
+    import numpy as np
+
+    ev = entries.events
+    if "duration_bare" not in ev.columns or not len(ev):
+        return entries
+    bare = ev["duration_bare"].to_numpy(dtype=float) == 1.0
+    ev = ev.drop(columns=["duration_bare"])
+    if not bare.any():
+        return replace(entries, events=ev)
+    values = ev["duration_s"].to_numpy(dtype=float)
+    median = float(np.nanmedian(values[bare]))
+    unit = "ms" if median >= BARE_MS_MEDIAN else "s"
+    if unit == "ms":
+        scaled = values.copy()
+        scaled[bare] = values[bare] / 1000.0
+        ev["duration_s"] = scaled
+    note = (
+        f'{int(bare.sum())} duration(s) carry no unit (e.g. {{"duration": 850}}): read as '
+        f"{'milliseconds' if unit == 'ms' else 'seconds'} from their magnitude (median {median:g}; "
+        f"{BARE_MS_MEDIAN:g} or more is read as milliseconds)"
+    )
+    return replace(entries, events=ev, notes=(*entries.notes, note))
