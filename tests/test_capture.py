@@ -101,6 +101,9 @@ def test_json_file_and_docker_timestamps_give_the_same_summary():
     assert b["inputs"][0]["form"] == "json-file"
     a.pop("inputs")
     b.pop("inputs")
+    # The dialects are listed per source, by input path: the same dialects in both.
+    assert list(a["data_quality"].pop("dialects").values()) == [["claude-code-openai-wrapper"]]
+    assert list(b["data_quality"].pop("dialects").values()) == [["claude-code-openai-wrapper"]]
     assert a == b
 
 

@@ -25,6 +25,7 @@ from claude_perf.analysis.correlate import (
 from claude_perf.config.families import family_of
 from claude_perf.config.schema import Config
 from claude_perf.durations import MAX_NS, NAT_NS, series_ns
+from claude_perf.parse.text import _same
 
 if TYPE_CHECKING:
     import numpy as np
@@ -254,37 +255,33 @@ def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ())
     if "source" not in ev.columns:
         ev = ev.assign(source=np.zeros(len(ev), dtype=np.int32))
     sources = ev["source"].to_numpy()
-    ids = np.unique(sources)
-    if len(ids) <= 1:
-        parts = [(_assemble_source(ev, config), int(ids[0]) if len(ids) else 0)]
-    else:
-        parts = [
-            (_assemble_source(ev[sources == s].reset_index(drop=True), config), int(s))
-            for s in ids.tolist()
-        ]
-    return _combine_sources(parts, source_names)
+    ids = np.unique(sources).tolist() or [0]
+
+    def name(source: int) -> str:
+        return source_names[source] if source < len(source_names) else f"source-{source}"
+
+    if len(ids) == 1:
+        return _assemble_source(ev, config, name(ids[0]))
+    parts = [
+        _assemble_source(ev[sources == s].reset_index(drop=True), config, name(s), keep_row=True)
+        for s in ids
+    ]
+    return _combine_sources(parts)
 
 
-def _combine_sources(parts: list[tuple[Requests, int]], names: Sequence[str]) -> Requests:
-    """The sources' tables as one, in completion order, each row naming its source."""
-    import numpy as np
+def _combine_sources(parts: list[Requests]) -> Requests:
+    """The sources' tables as one, in completion order (the ``_row`` each part kept)."""
     import pandas as pd
 
-    tables = []
-    for requests, source in parts:
-        name = names[source] if source < len(names) else f"source-{source}"
-        tables.append(requests.table.assign(source=np.full(len(requests.table), name, object)))
-    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
-    if len(tables) > 1:
-        table = table.sort_values("_row", kind="stable").reset_index(drop=True)
+    table = pd.concat([part.table for part in parts], ignore_index=True)
+    table = table.sort_values("_row", kind="stable").reset_index(drop=True)
     table = table.drop(columns=["_row"])
-    table["source"] = pd.Series(table["source"].to_numpy(dtype=object), dtype=object)
 
     def total(name: str) -> int:
-        return sum(getattr(requests, name) for requests, _ in parts)
+        return sum(getattr(part, name) for part in parts)
 
     return Requests(
-        table=table[list(COLUMNS)],
+        table=table,
         ambiguous_pairings=total("ambiguous_pairings"),
         unmatched_starts=total("unmatched_starts"),
         stale_starts=total("stale_starts"),
@@ -296,7 +293,9 @@ def _combine_sources(parts: list[tuple[Requests, int]], names: Sequence[str]) ->
     )
 
 
-def _assemble_source(ev: pd.DataFrame, config: Config) -> Requests:
+def _assemble_source(
+    ev: pd.DataFrame, config: Config, source: str, keep_row: bool = False
+) -> Requests:
     """The requests of one source (vectorised: no per-row Python but the duration carry).
 
     Strings are compared once per column (roles) or once per distinct value (paths, models,
@@ -399,7 +398,7 @@ def _assemble_source(ev: pd.DataFrame, config: Config) -> Requests:
     start_events = seq_index[seq_kind > 0]
     model_source = _attach_models(events, plain, partner_event, start_events, model_ends)
     stream_source = np.full(n, -1, dtype=np.int64)
-    if stream_col is not None:
+    if stream_col is not None and pd.notna(stream_col).any():
         streams = replace(events, model=stream_col, has_model=pd.notna(stream_col))
         stream_source = _attach_models(streams, plain, partner_event, start_events, model_ends)
     error_events = np.flatnonzero(plain & events.is_error & ~end_mask)
@@ -450,8 +449,9 @@ def _assemble_source(ev: pd.DataFrame, config: Config) -> Requests:
         name: np.concatenate([id_part[name], values])[order] for name, values in plain_part.items()
     }
     del id_part, plain_part, partner_event, ambiguous_event, model_source
-    table = _finish(columns, ev, events, config, durations, stream_col)
-    table["_row"] = ev["row"].to_numpy()[columns["pos"]]
+    table = _finish(columns, ev, events, config, durations, stream_col, source)
+    if keep_row:  # for putting several sources' tables in completion order
+        table["_row"] = ev["row"].to_numpy()[columns["pos"]]
     return Requests(
         table=table,
         ambiguous_pairings=int(columns["ambiguous"].sum()),
@@ -739,6 +739,7 @@ def _finish(
     config: Config,
     durations: np.ndarray,
     stream_col: np.ndarray | None,
+    source: str,
 ) -> pd.DataFrame:
     """Derive latency, family, outcome and error class (rows already in completion order).
 
@@ -846,7 +847,7 @@ def _finish(
             "ambiguous": raw["ambiguous"],
             "stream": text_col(stream),
             "ttfb_s": ttfb.astype("float64"),
-            "source": text_col(np.full(len(pos), None, dtype=object)),
+            "source": text_col(_same(len(pos), source)),
         },
         columns=list(COLUMNS),
         copy=False,

@@ -379,11 +379,6 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
         cols.add("role", rows, _same(len(rows), pattern.role))
         message_rows[rows] = True
 
-    # 1b. The dialects found in each source: their lines' roles and fields win over the
-    # generic readings below, and lines no generic format knows become `pattern` lines.
-    source = _source_ids(lines)
-    marks = apply_dialects(text, source, ts_ns == nat, cols, active, kind == K_PATTERN)
-
     # 2. Blank lines.
     if n:
         blank = test(pc.utf8_is_space) | (_np_bool(pc.equal(text, "")) & unassigned)
@@ -452,6 +447,12 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
                 )
             message_rows[rows] = True
         release_unused()
+    # 4a. The dialects found in each source: their lines' roles and fields win over the
+    # generic readings below, and lines no generic format knows become `pattern` lines.
+    source = _source_ids(lines)
+    skip = (kind == K_PATTERN) | (kind == K_ACCESS) | (kind == K_BLANK)
+    marks = apply_dialects(text, source, ts_ns == nat, cols, active, skip, shared)
+
     rows, parts = _extract(text, test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN)
     if parts is not None and len(rows):
         claim(rows, K_LEVELED)

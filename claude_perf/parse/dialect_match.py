@@ -13,15 +13,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from claude_perf.config.dialect import Dialect
+from claude_perf.config.dialect import Dialect, DialectLine
 from claude_perf.parse.columns import _Columns
+from claude_perf.parse.shapes import _Templates, digit_agnostic
 from claude_perf.parse.text import _durations, _extract, _field, _np_bool, _same, _status_codes
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+
+# (rows, code per row, distinct texts): lines grouped by what follows their asctime head
+Tails = tuple["np.ndarray", "np.ndarray", "pa.Array"]
 
 DETECT_HEAD_LINES = 20_000
 DETECT_STRIDE = 8
@@ -121,29 +125,30 @@ def apply_dialects(
     cols: _Columns,
     active: ActiveDialects,
     skip: np.ndarray,
+    tails: Tails | None = None,
 ) -> DialectMarks:
     """Read every active dialect's lines in the sources it is active in, into ``cols``.
 
     A line takes the first dialect line that matches it (dialects in precedence order, lines in
-    file order). ``skip``: lines already claimed (the user's patterns).
+    file order). ``skip``: lines already read (the user's patterns, uvicorn's own access lines).
+    ``tails``: the leveled lines with the usual asctime head, as (rows, code per row, distinct
+    text after the head), for a cheaper first look.
+    Cost: one pass of the dialects' ``contains`` literals as one RE2 alternation over the
+    sources' lines, then each regex on the few lines that hold its literal, once per distinct
+    shape when it cannot tell digits apart (see shapes.digit_agnostic).
     """
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     n = len(source)
     matched = np.zeros(n, dtype=bool)
     error = np.zeros(n, dtype=bool)
-    for dialect in active.dialects():
-        inside = np.isin(source, active.sources_of(dialect.name)) & ~skip
+    dialects = active.dialects()
+    in_any = np.isin(source, [s for s in active.by_source]) & ~skip if dialects else matched
+    candidates = _candidates(text, in_any, [line for d in dialects for line in d.lines], tails)
+    for dialect in dialects:
+        inside = candidates & np.isin(source, active.sources_of(dialect.name))
         for line in dialect.lines:
-            mask = inside & ~matched
-            if line.contains is not None and mask.any():
-                rows = np.flatnonzero(mask)
-                found = _np_bool(pc.match_substring(text.take(pa.array(rows)), line.contains))
-                mask = np.zeros(n, dtype=bool)
-                mask[rows[found]] = True
-            rows, parts = _extract(text, mask, line.regex)
+            rows, parts = _match_line(text, inside & ~matched, line)
             if parts is None or len(rows) == 0:
                 continue
             matched[rows] = True
@@ -156,6 +161,87 @@ def apply_dialects(
         return np.isin(source, active.sources_declaring(role))
 
     return DialectMarks(matched, error, sources_mask("start"), sources_mask("end"))
+
+
+def _subset(text: pa.Array, rows: np.ndarray) -> pa.Array:
+    """The texts at rows (the array itself when that is all of it: no copy)."""
+    import pyarrow as pa
+
+    return text if len(rows) == len(text) else text.take(pa.array(rows))
+
+
+def _where(text: pa.Array, mask: np.ndarray, fn: Any, *args: Any) -> np.ndarray:
+    """Lines among ``mask`` for which the Arrow predicate holds. Over more than half the lines
+    it runs on all of them, which is cheaper than copying most of the text out first."""
+    import numpy as np
+
+    rows = np.flatnonzero(mask)
+    if len(rows) > len(mask) // 2:
+        return _np_bool(fn(text, *args)) & mask
+    out = np.zeros(len(mask), dtype=bool)
+    if len(rows):
+        out[rows[_np_bool(fn(_subset(text, rows), *args))]] = True
+    return out
+
+
+# Bytes of Python logging's asctime head (``2026-11-29 00:50:46,892 - ``): a literal made of
+# these alone might sit in the head, so it is looked for in whole lines.
+_HEAD_CHARS = frozenset("0123456789-:,. T")
+
+
+def _candidates(
+    text: pa.Array, mask: np.ndarray, lines: list[DialectLine], tails: Tails | None
+) -> np.ndarray:
+    """Lines among ``mask`` that hold one of the lines' ``contains`` literals (all of ``mask``
+    when some line declares none).
+
+    Lines with the usual asctime head are looked at through their distinct tails (what follows
+    the head repeats: a few thousand distinct per million lines), the rest line by line.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if not mask.any() or any(line.contains is None for line in lines):
+        return mask
+    literals = {line.contains or "" for line in lines}
+    pattern = "|".join(sorted(re.escape(literal) for literal in literals))
+    rest = mask
+    out = np.zeros(len(mask), dtype=bool)
+    if tails is not None and not any(set(literal) <= _HEAD_CHARS for literal in literals):
+        rows, codes, distinct = tails
+        hit = _np_bool(pc.match_substring_regex(distinct, pattern))
+        out[rows[hit[codes]]] = True
+        out &= mask
+        rest = mask.copy()
+        rest[rows] = False
+    return out | _where(text, rest, pc.match_substring_regex, pattern)
+
+
+def _match_line(
+    text: pa.Array, mask: np.ndarray, line: DialectLine
+) -> tuple[np.ndarray, pa.StructArray | None]:
+    """(rows among ``mask`` that match the line's regex, their named groups as a struct)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if line.contains is not None:
+        mask = _where(text, mask, pc.match_substring, line.contains)
+    rows = np.flatnonzero(mask)
+    if not len(rows):
+        return rows, None
+    names = tuple(re.compile(line.regex).groupindex)
+    if not digit_agnostic(line.regex):
+        sub = np.zeros(len(mask), dtype=bool)
+        sub[rows] = True
+        return _extract(text, sub, line.regex)
+    shapes = _Templates(_subset(text, rows))
+    if not names:
+        hit = shapes.matching(pc.match_substring_regex, line.regex)
+        empty = pa.StructArray.from_arrays([pa.array(np.zeros(int(hit.sum()), np.int8))], ["_"])
+        return rows[hit], empty
+    positions, values = shapes.extract(line.regex, names)
+    return rows[positions], pa.StructArray.from_arrays(list(values.values()), list(values))
 
 
 def _read_groups(

@@ -66,3 +66,67 @@ class _Templates:
             took_part = _np_bool(pairs.is_valid())[codes]
             values[name] = _slices(self.messages, positions, starts, lengths, took_part)
         return positions, values
+
+
+def digit_agnostic(regex: str) -> bool:
+    """Whether a regex cannot tell one ASCII digit from another, so that it matches a message
+    exactly where it matches the message's shape (see _Templates): no digit literal, and every
+    character class holds all ten digits or none. Read from Python's own regex parser."""
+    import re
+    from re import _parser as parser  # type: ignore[attr-defined]
+
+    try:
+        parsed = parser.parse(regex)
+    except re.error:
+        return False
+    return _agnostic(list(parsed))
+
+
+_CATEGORY_DIGITS = {
+    "CATEGORY_DIGIT": True,
+    "CATEGORY_NOT_DIGIT": False,
+    "CATEGORY_WORD": True,
+    "CATEGORY_NOT_WORD": False,
+    "CATEGORY_SPACE": False,
+    "CATEGORY_NOT_SPACE": True,
+}
+
+
+def _class_digits(items: list[tuple[object, object]]) -> set[int]:
+    """The digits (0-9) a character class matches."""
+    digits: set[int] = set()
+    negate = False
+    for op, arg in items:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name == "LITERAL" and isinstance(arg, int) and 48 <= arg <= 57:
+            digits.add(arg - 48)
+        elif name == "RANGE" and isinstance(arg, tuple):
+            low, high = arg
+            digits |= {d for d in range(10) if low <= d + 48 <= high}
+        elif name == "CATEGORY" and _CATEGORY_DIGITS.get(str(arg), False):
+            digits |= set(range(10))
+    return set(range(10)) - digits if negate else digits
+
+
+def _agnostic(items: list[tuple[object, object]]) -> bool:
+    for op, arg in items:
+        name = str(op)
+        if name in ("LITERAL", "NOT_LITERAL") and isinstance(arg, int) and 48 <= arg <= 57:
+            return False
+        if name == "IN" and isinstance(arg, list) and len(_class_digits(arg)) not in (0, 10):
+            return False
+        if name in ("GROUPREF", "GROUPREF_EXISTS", "ASSERT", "ASSERT_NOT"):
+            return False
+        if name == "SUBPATTERN" and isinstance(arg, tuple) and not _agnostic(list(arg[-1])):
+            return False
+        repeat = name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+        if repeat and isinstance(arg, tuple) and not _agnostic(list(arg[-1])):
+            return False
+        branches = arg[1] if name == "BRANCH" and isinstance(arg, tuple) else []
+        if not all(_agnostic(list(branch)) for branch in branches):
+            return False
+        if name == "ATOMIC_GROUP" and not _agnostic(list(arg)):  # type: ignore[call-overload]
+            return False
+    return True
