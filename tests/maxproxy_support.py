@@ -127,8 +127,9 @@ def _binds() -> dict[str, dict[str, str]]:
     return binds
 
 
-def wait_listening(container: Any, timeout_s: float = 60.0) -> None:
-    """Until the proxy has logged that it listens and the relay has written its marker."""
+def wait_listening(container: Any, timeout_s: float = 60.0, starts: int = 1) -> None:
+    """Until the proxy has logged that it listens (``starts`` times: restarts included) and
+    the relay has written its marker (in /tmp, a tmpfs that each start makes afresh)."""
     deadline = time.monotonic() + timeout_s
     while True:
         container.reload()
@@ -137,7 +138,7 @@ def wait_listening(container: Any, timeout_s: float = 60.0) -> None:
                 f"container {container.name} exited before listening; logs:\n"
                 f"{logs_text(container)[-4000:]}"
             )
-        if LISTENING in logs_text(container, timestamps=False):
+        if logs_text(container, timestamps=False).count(LISTENING) >= starts:
             code, _ = container.exec_run(["/bin/test", "-e", RELAY_READY])
             if code == 0:
                 return
@@ -149,6 +150,13 @@ def wait_listening(container: Any, timeout_s: float = 60.0) -> None:
         time.sleep(POLL_S)
 
 
+def base_url_of(container: Any) -> str:
+    """``http://127.0.0.1:<published port>`` (read again after a restart: it may change)."""
+    container.reload()
+    host_port = container.attrs["NetworkSettings"]["Ports"][f"{PROXY_PORT}/tcp"][0]["HostPort"]
+    return f"http://127.0.0.1:{host_port}"
+
+
 def start_maxproxy(
     client: Any,
     name: str,
@@ -156,6 +164,7 @@ def start_maxproxy(
     debug: bool,
     labels: dict[str, str] | None = None,
     healthcheck_interval_s: float | None = None,
+    restart_policy: dict[str, Any] | None = None,
     timeout_s: float = 60.0,
     **env: str,
 ) -> tuple[Any, str]:
@@ -164,6 +173,7 @@ def start_maxproxy(
     ``debug`` sets ``DEBUG=1`` (one ``[ISO time] METHOD path`` line per request; the proxy
     tests ``process.env.DEBUG`` for truth, so off means absent). ``healthcheck_interval_s``
     adds an engine HEALTHCHECK (busybox wget /health), whose requests also show under DEBUG.
+    ``restart_policy`` goes to the engine as is (e.g. ``{"Name": "on-failure"}``).
     ``env`` reaches the stand-in ``claude`` too (the proxy spawns it with its own env).
     The port is published on 127.0.0.1 only, at a port the engine picks.
     """
@@ -199,17 +209,17 @@ def start_maxproxy(
         healthcheck=healthcheck,
         log_config=LogConfig(type="json-file", config={"max-size": "20m"}),
         labels={**LABELS, **(labels or {}), f"{TEST_LABEL}.role": "maxproxy"},
+        restart_policy=restart_policy,
         detach=True,
     )
     try:
         wait_listening(container, timeout_s)
-        container.reload()
-        host_port = container.attrs["NetworkSettings"]["Ports"][f"{PROXY_PORT}/tcp"][0]["HostPort"]
+        base_url = base_url_of(container)
     except BaseException:
         with contextlib.suppress(Exception):
             container.remove(force=True)
         raise
-    return container, f"http://127.0.0.1:{host_port}"
+    return container, base_url
 
 
 # --------------------------------------------------------------------------- client
@@ -293,15 +303,18 @@ def read_answer(step: MaxStep, status: int, body: bytes) -> Answer:
 
 
 def send_max(base_url: str, step: MaxStep) -> dict[str, Any]:
-    """Send one request; what the client saw, as one client-view record (times RFC 3339)."""
+    """Send one request; what the client saw, as one client-view record (times RFC 3339).
+    A connection that ends without a response is a record with ``status`` None."""
     url = urllib.parse.urlsplit(base_url)
     conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=step.timeout_s)
     data = _body(step)
     headers = {"Content-Type": "application/json"} if data is not None else {}
     first_byte = first_content = None
     chunks: list[bytes] = []
+    status: int | None = None
+    failure = ""
+    sent = time.time()
     try:
-        sent = time.time()
         conn.request(step.method, step.path, body=data, headers=headers)
         resp = conn.getresponse()
         while chunk := resp.read1(65536):
@@ -310,12 +323,14 @@ def send_max(base_url: str, step: MaxStep) -> dict[str, Any]:
             if first_content is None and b'"content":' in chunk:
                 first_content = now
             chunks.append(chunk)
-        end = time.time()
         status = resp.status
+    except (ConnectionError, http.client.HTTPException) as exc:
+        failure = f"{type(exc).__name__}: {exc}"  # e.g. the proxy process died mid-request
     finally:
+        end = time.time()
         conn.close()
     body = b"".join(chunks)
-    answer = read_answer(step, status, body)
+    answer = read_answer(step, status, body) if status is not None else Answer(error=failure)
     is_chat = step.path == "/v1/chat/completions"
     return {
         "label": step.label,

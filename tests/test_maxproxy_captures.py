@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "captures"
-NAMES = ["maxproxy-plain-sequential", "maxproxy-debug-concurrent"]
+NAMES = ["maxproxy-plain-sequential", "maxproxy-debug-concurrent", "maxproxy-crash-restart"]
 TS = r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) "
 REQUEST_LINE = re.compile(TS + r"\[(?P<iso>[^\]]+Z)\] (?P<method>[A-Z]+) (?P<path>\S+)$", re.M)
 SPAWNED = re.compile(TS + r"\[Subprocess\] Process spawned with PID: \d+$", re.M)
@@ -82,3 +82,20 @@ def test_client_times_run_forwards(name: str) -> None:
         ]
         overlaps = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
         assert 3 <= overlaps <= 4
+
+
+def test_crash_restart_shows_two_starts_and_the_stack_trace() -> None:
+    logs, view = load("maxproxy-crash-restart")
+    assert logs.count("Claude Code CLI Provider - Standalone Server") == 2
+    assert "TypeError: Cannot read properties of undefined (reading 'includes')" in logs
+    [lost] = [r for r in view if r["status"] is None]
+    assert lost["error"].startswith("RemoteDisconnected")
+    # every request after the crash was answered by the restarted proxy
+    after = view[view.index(lost) + 1 :]
+    assert after and all(r["status"] == 200 for r in after)
+    banner2 = [
+        m for m in re.finditer(r"^(\S+) \[Server\] Claude Code CLI provider running", logs, re.M)
+    ][1]
+    assert datetime.fromisoformat(banner2[1][:26] + "Z") < datetime.fromisoformat(
+        after[0]["sent_at"]
+    )
