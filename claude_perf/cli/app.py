@@ -56,7 +56,7 @@ def _fail(error: ClaudePerfError) -> NoReturn:
 
 
 def _config(path: Path | None) -> Config:
-    from claude_perf.config.schema import load_config
+    from claude_perf.config.load import load_config
 
     return load_config(path)
 
