@@ -410,6 +410,21 @@ def collect(
     _print_collect(outcome)
 
 
+@app.command("config")
+def show_config(
+    config: ConfigOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="toml or json.")] = "toml",
+) -> None:
+    """Print the effective configuration, each value with where it came from."""
+    from claude_perf.config.show import render
+
+    try:
+        text = render(_config(config), format)
+    except ClaudePerfError as error:
+        _fail(error)
+    sys.stdout.write(text)
+
+
 class _CollectProgress:
     """A rich progress display on stderr: log lines stored, samples taken out of planned."""
 

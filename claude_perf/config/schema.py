@@ -310,7 +310,7 @@ class Collect:
     pattern: str = key("claude|proxy|api", "regex matching the default container's name or image")
 
     def problem(self) -> str | None:
-        return None if self.pattern else "pattern must be a non-empty regex string"
+        return None if self.pattern else "needs a non-empty pattern (a regex)"
 
 
 @dataclass(frozen=True)
