@@ -35,7 +35,8 @@ from claude_perf.analysis.findings import (
     fmt_s,
 )
 from claude_perf.analysis.metrics import MIN_RANKABLE, Metrics
-from claude_perf.config.schema import Curve, Scoring, curve
+from claude_perf.config.schema import Curve, Scoring
+from claude_perf.config.schema import curve as parse_curve
 
 if TYPE_CHECKING:
     from claude_perf.analysis.utilisation import Utilisation
@@ -43,7 +44,9 @@ if TYPE_CHECKING:
 # Declared, with their documentation, in config.schema.Scoring ([scoring]).
 _SCORING = Scoring()
 CURVE_DEFAULTS: Mapping[str, Curve] = {
-    f.name: getattr(_SCORING, f.name) for f in fields(Scoring) if f.metadata.get("parse") is curve
+    f.name: getattr(_SCORING, f.name)
+    for f in fields(Scoring)
+    if f.metadata.get("parse") is parse_curve
 }
 WEIGHT_DEFAULTS: Mapping[str, float] = asdict(_SCORING.weights)
 OTHER_DEFAULTS: Mapping[str, float] = {
