@@ -93,7 +93,7 @@ def test_gates_from_the_config_file(tmp_path: Path) -> None:
     config.write_text("[gates]\nmax_p99 = 1\n")
     result, _ = report_json(tmp_path, "--config", str(config))
     assert result.returncode == 2
-    assert error_line(result).startswith("config: [gates] has unknown key(s) max_p99")
+    assert error_line(result) == "config: unknown key 'gates.max_p99' (did you mean 'max_p95'?)"
 
 
 def test_github_step_summary_is_appended(tmp_path: Path) -> None:

@@ -191,9 +191,9 @@ def test_thresholds_from_config() -> None:
     assert thresholds_from({"min_samples": 10, "latency_rel": 0.3}) == Thresholds(
         min_samples=10, latency_rel=0.3
     )
-    with pytest.raises(UsageError, match="unknown key 'latency'"):
+    with pytest.raises(UsageError, match=r"unknown key 'gates.compare.latency' \(did you mean"):
         thresholds_from({"latency": 1})
-    with pytest.raises(UsageError, match="must be a number >= 0"):
+    with pytest.raises(UsageError, match=r"gates\.compare\.rate_abs must be a number >= 0, not -1"):
         thresholds_from({"rate_abs": -1})
 
 

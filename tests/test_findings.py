@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -36,6 +37,7 @@ from claude_perf.analysis.metrics import (
     timeline_of,
 )
 from claude_perf.analysis.utilisation import LoadSplit, Utilisation
+from claude_perf.config.load import config_from_mapping
 from claude_perf.errors import ConfigError
 from tests.report_support import analysis_of, health_line, request_lines, requests_frame
 
@@ -277,11 +279,15 @@ def test_slow_model_needs_rankable_models(tmp_path) -> None:  # type: ignore[no-
 
 
 def test_thresholds_are_configurable_and_validated() -> None:
-    assert rule_thresholds({"rules": {"slow_model_ratio": 3}})["slow_model_ratio"] == 3.0
-    with pytest.raises(ConfigError, match="unknown key"):
-        rule_thresholds({"rules": {"nope": 1}})
-    with pytest.raises(ConfigError, match="non-negative number"):
-        rule_thresholds({"rules": {"slow_model_ratio": "fast"}})
+    def thresholds(rules: dict[str, object]) -> Mapping[str, float]:
+        return rule_thresholds(config_from_mapping({"scoring": {"rules": rules}}).scoring)
+
+    assert thresholds({"slow_model_ratio": 3})["slow_model_ratio"] == 3.0
+    assert thresholds({}) == T
+    with pytest.raises(ConfigError, match=r"unknown key 'scoring.rules.nope'"):
+        thresholds({"nope": 1})
+    with pytest.raises(ConfigError, match="slow_model_ratio must be a number, not the string"):
+        thresholds({"slow_model_ratio": "fast"})
 
 
 def test_reliability_from_engine_facts(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,8 @@ import pyarrow as pa
 import pytest
 
 from claude_perf.analysis.pipeline import analyse
-from claude_perf.config.schema import Config, config_from_mapping
+from claude_perf.config.load import config_from_mapping
+from claude_perf.config.schema import Config
 from claude_perf.ingest.files import combine, read_log
 from claude_perf.parse.classify import classify
 from claude_perf.report.summary import build

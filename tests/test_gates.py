@@ -15,6 +15,7 @@ from claude_perf.ci.gates import (
     parse_duration_s,
     parse_gates,
 )
+from claude_perf.config.load import config_from_mapping
 from claude_perf.errors import GateFailure, UsageError
 
 
@@ -54,7 +55,8 @@ def test_command_line_overrides_config_and_merges_p95_per_model() -> None:
         "max_error_rate": "10%",
         "max_p95": {"sonnet": "8s", "opus": 20},
     }
-    gates = parse_gates(config, max_p95=["sonnet=5s", "haiku=750ms"], max_error_rate="2.5")
+    limits = config_from_mapping({"gates": config}).gates
+    gates = parse_gates(limits, max_p95=["sonnet=5s", "haiku=750ms"], max_error_rate="2.5")
     assert gates == Gates(
         fail_under=6.0,
         max_p95_s=(("sonnet", 5.0), ("opus", 20.0), ("haiku", 0.75)),
@@ -85,14 +87,17 @@ def test_malformed_command_line_values(kwargs: dict[str, Any], message: str) -> 
 
 
 def test_config_errors_name_the_config() -> None:
-    with pytest.raises(UsageError, match=r"config: \[gates\] has unknown key\(s\) max_p50"):
-        parse_gates({"max_p50": 3})
-    with pytest.raises(UsageError, match=r"config: \[gates\] min_health: '101'"):
-        parse_gates({"min_health": 101})
-    with pytest.raises(UsageError, match=r"max_p95 must be a table"):
-        parse_gates({"max_p95": "8s"})
+    def gates(raw: dict[str, Any]) -> Gates:
+        return parse_gates(config_from_mapping({"gates": raw}).gates)
+
+    with pytest.raises(UsageError, match=r"^config: unknown key 'gates.max_p50' \(did you mean"):
+        gates({"max_p50": 3})
+    with pytest.raises(UsageError, match=r"^config: gates.min_health: '101' must be between"):
+        gates({"min_health": 101})
+    with pytest.raises(UsageError, match=r"^config: gates.max_p95 must be a table, not the str"):
+        gates({"max_p95": "8s"})
     # the compare thresholds live under [gates.compare] and are not gates
-    assert not parse_gates({"compare": {"min_samples": 3}}).active
+    assert not gates({"compare": {"min_samples": 3}}).active
 
 
 def test_unknown_model_lists_the_known_ones() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from claude_perf.config.schema import config_from_mapping
+from claude_perf.config.load import config_from_mapping
+from claude_perf.config.schema import Tiers
 from claude_perf.errors import ConfigError
 from claude_perf.report.model import (
     Table,
@@ -13,7 +14,6 @@ from claude_perf.report.model import (
     quoted,
     references_of,
     summary_extras,
-    tiers_of,
 )
 from tests.report_support import (
     FIXED_CLOCK,
@@ -137,16 +137,20 @@ def test_quoted_and_table_markdown() -> None:
 
 
 def test_tiers_and_references_config() -> None:
-    assert tiers_of({}).fast_below_s == 7.0
-    assert tiers_of({"fast_below_s": 2, "slow_above_s": 4, "statistic": "p95"}).statistic == "p95"
-    with pytest.raises(ConfigError):
-        tiers_of({"fast_below_s": 5, "slow_above_s": 4})
-    with pytest.raises(ConfigError):
-        tiers_of({"statistic": "max"})
-    refs = references_of({"api": {"latency_s": [3, 8], "source": "docs"}, "b": {"latency_s": 2}})
+    def tiers(raw: dict[str, object]) -> Tiers:
+        return config_from_mapping({"tiers": raw}).tiers
+
+    assert tiers({}).fast_below_s == 7.0
+    assert tiers({"fast_below_s": 2, "slow_above_s": 4, "statistic": "p95"}).statistic == "p95"
+    with pytest.raises(ConfigError, match=r"^config: \[tiers\] needs 0 < fast_below_s <= slow"):
+        tiers({"fast_below_s": 5, "slow_above_s": 4})
+    with pytest.raises(ConfigError, match=r"tiers\.statistic must be one of p50, mean, p95"):
+        tiers({"statistic": "max"})
+    raw = {"api": {"latency_s": [3, 8], "source": "docs"}, "b": {"latency_s": 2}}
+    refs = references_of(config_from_mapping({"references": raw}).references)
     assert [(r.name, r.low_s, r.high_s) for r in refs] == [("api", 3.0, 8.0), ("b", 2.0, 2.0)]
-    with pytest.raises(ConfigError):
-        references_of({"api": {"latency_s": "fast"}})
+    with pytest.raises(ConfigError, match=r"references\.api\.latency_s must be a number or"):
+        config_from_mapping({"references": {"api": {"latency_s": "fast"}}})
 
 
 def test_references_are_labelled_as_references(tmp_path) -> None:  # type: ignore[no-untyped-def]

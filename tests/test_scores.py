@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from claude_perf.analysis.findings import ConcurrencyLatency, Reliability
 from claude_perf.analysis.metrics import LatencyStats
 from claude_perf.analysis.scores import (
+    Rubric,
     Score,
     capacity_of,
     interpolate,
@@ -22,11 +24,13 @@ from claude_perf.analysis.scores import (
     scores_dict,
 )
 from claude_perf.analysis.utilisation import LoadSplit
+from claude_perf.config.load import config_from_mapping
+from claude_perf.config.schema import Scoring
 from claude_perf.errors import ConfigError
 from tests.report_support import analysis_of, request_lines
 from tests.test_findings import _health, _util
 
-R = rubric_of({})
+R = rubric_of(Scoring())
 
 
 def _no_facts(checks: int = 0, failed: int = 0) -> Reliability:
@@ -111,23 +115,29 @@ def test_overall_renormalises_over_measured_scores() -> None:
 
 
 def test_rubric_is_configurable_and_validated() -> None:
-    rubric = rubric_of({"performance_p50_s": [[1, 10], [2, 0]], "weights": {"reliability": 1}})
-    assert rubric.curves["performance_p50_s"] == ((1.0, 10.0), (2.0, 0.0))
-    assert rubric.weights["reliability"] == 1.0
-    for bad in (
-        {"performance_p50_s": [[2, 10], [1, 0]]},
-        {"performance_p50_s": [[1, 11], [2, 0]]},
-        {"performance_p50_s": [[1, 10]]},
-        {"weights": {"performance": -1}},
-        {"wieghts": {}},
-        {"health_weight": 2},
+    def rubric(raw: dict[str, object]) -> Rubric:
+        return rubric_of(config_from_mapping({"scoring": raw}).scoring)
+
+    custom = rubric({"performance_p50_s": [[1, 10], [2, 0]], "weights": {"reliability": 1}})
+    assert custom.curves["performance_p50_s"] == ((1.0, 10.0), (2.0, 0.0))
+    assert custom.weights["reliability"] == 1.0
+    assert rubric({}) == R
+    for bad, message in (
+        ({"performance_p50_s": [[2, 10], [1, 0]]}, "figures must increase from point to point"),
+        ({"performance_p50_s": [[1, 11], [2, 0]]}, "scores must be between 0 and 10"),
+        ({"performance_p50_s": [[1, 10]]}, "must be a list of at least two"),
+        ({"weights": {"performance": -1}}, "scoring.weights.performance must be a number >= 0"),
+        ({"wieghts": {}}, "unknown key 'scoring.wieghts' (did you mean 'weights'?)"),
+        ({"health_weight": 2}, "scoring.health_weight must be between 0 and 1, not 2"),
     ):
-        with pytest.raises(ConfigError):
-            rubric_of(bad)
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            rubric(bad)
 
 
 def test_score_all_and_dict(metrics) -> None:  # type: ignore[no-untyped-def]
-    scores = score_all(metrics, _no_facts(), (), ConcurrencyLatency(1, 1.0, 0, None, 1), (), {})
+    scores = score_all(
+        metrics, _no_facts(), (), ConcurrencyLatency(1, 1.0, 0, None, 1), (), Scoring()
+    )
     assert [s.name for s in scores] == [
         "performance",
         "reliability",

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
 from claude_perf.analysis.metrics import (
@@ -25,7 +26,7 @@ from claude_perf.analysis.metrics import (
     percentile_unsorted,
     timeline_of,
 )
-from claude_perf.errors import ConfigError
+from claude_perf.config.schema import Rules, Scoring
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,23 +46,8 @@ RULES = (
     "sequential_processing",
     "slow_model",
 )
-RULE_DEFAULTS: Mapping[str, float] = {
-    "error_rate_warning": 0.05,  # fraction of model requests failed
-    "error_rate_critical": 0.25,
-    "error_burst_min": 3,  # failures inside one window
-    "error_burst_window_s": 60.0,
-    "health_success_critical": 0.9,  # below this health-check success rate: critical
-    "cpu_saturation_fraction": 0.9,  # p95 CPU under load / CPU capacity
-    "cpu_single_core_pct": 90.0,  # p95 CPU % at which one core is busy
-    "memory_growth_bytes_per_min": 1048576.0,  # 1 MiB/min
-    "memory_growth_min_span_s": 300.0,  # a slope over less time is noise
-    "memory_limit_critical_h": 24.0,  # limit reached sooner than this at the slope: critical
-    "latency_concurrency_ratio": 1.5,  # overlapped p50 / solo p50
-    "latency_concurrency_min_n": 3,  # timed requests needed on each side
-    "sequential_busy_fraction": 0.4,  # share of the busiest burst a request was in progress
-    "sequential_min_requests": 3,
-    "slow_model_ratio": 2.0,  # a model's p50 / median p50 of the others
-}
+# Declared, with their documentation, in config.schema.Rules ([scoring.rules]).
+RULE_DEFAULTS: Mapping[str, float] = MappingProxyType(asdict(Rules()))
 ERROR_LABELS: Mapping[str, str] = {
     "auth": "authentication",
     "validation": "validation (bad request)",
@@ -150,26 +136,9 @@ class ConcurrencyLatency:
         return self.overlapped_p50_s / self.solo_p50_s
 
 
-def read_numbers(raw: Any, defaults: Mapping[str, float], where: str) -> Mapping[str, float]:
-    """Defaults overridden by a config table of numbers; unknown keys and non-numbers rejected."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"config: [{where}] must be a table")
-    unknown = sorted(set(raw) - set(defaults))
-    if unknown:
-        raise ConfigError(f"config: [{where}] unknown key(s) {unknown}; known: {sorted(defaults)}")
-    values = dict(defaults)
-    for key, value in raw.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"config: [{where}] {key} must be a non-negative number")
-        values[key] = float(value)
-    return values
-
-
-def rule_thresholds(scoring: Mapping[str, Any]) -> Mapping[str, float]:
-    """The rule thresholds: RULE_DEFAULTS overridden by [scoring.rules]."""
-    return read_numbers(scoring.get("rules"), RULE_DEFAULTS, "scoring.rules")
+def rule_thresholds(scoring: Scoring) -> Mapping[str, float]:
+    """The rule thresholds of a validated [scoring] (config.schema.Rules), by name."""
+    return MappingProxyType(asdict(scoring.rules))
 
 
 # ---------------------------------------------------------------- shared figures

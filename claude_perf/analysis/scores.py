@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.findings import (
@@ -33,35 +33,24 @@ from claude_perf.analysis.findings import (
     fmt_bytes,
     fmt_pct,
     fmt_s,
-    read_numbers,
 )
 from claude_perf.analysis.metrics import MIN_RANKABLE, Metrics
-from claude_perf.errors import ConfigError
+from claude_perf.config.schema import Curve, Scoring
+from claude_perf.config.schema import curve as parse_curve
 
 if TYPE_CHECKING:
     from claude_perf.analysis.utilisation import Utilisation
 
-Curve = tuple[tuple[float, float], ...]
-
+# Declared, with their documentation, in config.schema.Scoring ([scoring]).
+_SCORING = Scoring()
 CURVE_DEFAULTS: Mapping[str, Curve] = {
-    "performance_p50_s": ((5.0, 10.0), (30.0, 0.0)),
-    "performance_p95_s": ((10.0, 10.0), (60.0, 0.0)),
-    "reliability_success": ((0.80, 0.0), (0.95, 5.0), (0.99, 8.0), (1.0, 10.0)),
-    "reliability_health": ((0.90, 0.0), (0.99, 8.0), (1.0, 10.0)),
-    "efficiency_cpu_pct": ((50.0, 10.0), (95.0, 0.0)),
-    "efficiency_mem_pct": ((50.0, 10.0), (90.0, 0.0)),
-    "scalability_latency_ratio": ((1.2, 10.0), (3.0, 0.0)),
+    f.name: getattr(_SCORING, f.name)
+    for f in fields(Scoring)
+    if f.metadata.get("parse") is parse_curve
 }
-WEIGHT_DEFAULTS: Mapping[str, float] = {
-    "performance": 0.3,
-    "reliability": 0.4,
-    "efficiency": 0.15,
-    "scalability": 0.15,
-}
+WEIGHT_DEFAULTS: Mapping[str, float] = asdict(_SCORING.weights)
 OTHER_DEFAULTS: Mapping[str, float] = {
-    "health_weight": 0.2,  # share of reliability from health checks, when there are any
-    "restart_penalty": 2.0,  # points off reliability per restart, exit or OOM kill
-    "min_overlapped": 3,  # timed requests with others in flight needed for scalability
+    k: getattr(_SCORING, k) for k in ("health_weight", "restart_penalty", "min_overlapped")
 }
 NAMES = ("performance", "reliability", "efficiency", "scalability", "overall")
 
@@ -107,42 +96,13 @@ def interpolate(curve: Curve, x: float) -> float:
     return curve[-1][1]
 
 
-def _curve(raw: Any, key: str) -> Curve:
-    where = f"config: [scoring] {key}"
-    if not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) < 2:
-        raise ConfigError(f"{where} must be a list of at least two [figure, score] pairs")
-    points = []
-    for point in raw:
-        if (
-            not isinstance(point, Sequence)
-            or len(point) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
-        ):
-            raise ConfigError(f"{where}: each point must be [figure, score] (numbers)")
-        if not 0 <= point[1] <= 10:
-            raise ConfigError(f"{where}: scores must be between 0 and 10")
-        points.append((float(point[0]), float(point[1])))
-    if any(b[0] <= a[0] for a, b in itertools.pairwise(points)):
-        raise ConfigError(f"{where}: figures must increase from point to point")
-    return tuple(points)
-
-
-def rubric_of(scoring: Mapping[str, Any]) -> Rubric:
-    """Defaults overridden by [scoring]; every value validated."""
-    known = {*CURVE_DEFAULTS, *OTHER_DEFAULTS, "weights", "rules"}
-    unknown = sorted(set(scoring) - known)
-    if unknown:
-        raise ConfigError(f"config: [scoring] unknown key(s) {unknown}; known: {sorted(known)}")
-    curves = {k: _curve(scoring[k], k) if k in scoring else v for k, v in CURVE_DEFAULTS.items()}
-    weights = read_numbers(scoring.get("weights"), WEIGHT_DEFAULTS, "scoring.weights")
-    if sum(weights.values()) <= 0:
-        raise ConfigError("config: [scoring.weights] must not all be zero")
-    other = read_numbers(
-        {k: scoring[k] for k in OTHER_DEFAULTS if k in scoring}, OTHER_DEFAULTS, "scoring"
+def rubric_of(scoring: Scoring) -> Rubric:
+    """The rubric of a validated [scoring] (config.schema.Scoring), by name."""
+    return Rubric(
+        curves={k: getattr(scoring, k) for k in CURVE_DEFAULTS},
+        weights=asdict(scoring.weights),
+        other={k: getattr(scoring, k) for k in OTHER_DEFAULTS},
     )
-    if other["health_weight"] > 1:
-        raise ConfigError("config: [scoring] health_weight must be between 0 and 1")
-    return Rubric(curves, weights, other)
 
 
 def score_performance(metrics: Metrics, rubric: Rubric) -> Score:
@@ -266,7 +226,7 @@ def score_all(
     utilisation: tuple[Utilisation, ...],
     cl: ConcurrencyLatency,
     containers: tuple[dict[str, Any], ...],
-    scoring: Mapping[str, Any],
+    scoring: Scoring,
 ) -> tuple[Score, ...]:
     """All five scores, in NAMES order."""
     rubric = rubric_of(scoring)

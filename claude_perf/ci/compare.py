@@ -23,29 +23,21 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claude_perf.errors import InputError, UsageError
+from claude_perf.config.schema import CompareThresholds
+from claude_perf.errors import InputError
 from claude_perf.report.summary import SCHEMA as SUMMARY_SCHEMA
 
 SCHEMA = "claude-perf/comparison/1"
 REGRESSION, IMPROVEMENT, NOISE = "regression", "improvement", "noise"
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """When a change is more than noise (config ``[compare]`` under ``[gates]``, or defaults)."""
-
-    latency_rel: float = 0.15
-    latency_abs_s: float = 0.2
-    min_samples: int = 5
-    rate_abs: float = 0.05
-    z_critical: float = 1.96
-    resource_rel: float = 0.20
-    cpu_abs_pct: float = 5.0
-    mem_abs_bytes: float = 32 * 1024 * 1024
+# When a change is more than noise: declared, with the defaults above, in config.schema
+# ([gates.compare]).
+Thresholds = CompareThresholds
 
 
 @dataclass(frozen=True)
@@ -87,24 +79,11 @@ class Comparison:
 
 
 def thresholds_from(raw: Mapping[str, Any] | None) -> Thresholds:
-    """Thresholds from a config table (unknown keys and bad values are usage errors)."""
-    if not raw:
-        return Thresholds()
-    known = {f.name: f for f in fields(Thresholds)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise UsageError(
-                f"config: [compare] has unknown key '{key}'; known: {', '.join(known)}"
-            )
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"config: [compare] {key}: '{value}' is not a number") from None
-        if isinstance(value, bool) or not math.isfinite(number) or number < 0:
-            raise UsageError(f"config: [compare] {key}: '{value}' must be a number >= 0")
-        values[key] = int(number) if key == "min_samples" else number
-    return Thresholds(**values)
+    """Thresholds from a table shaped like ``[gates.compare]`` (unknown keys and bad values are
+    ConfigErrors, exit 2)."""
+    from claude_perf.config.load import read_table
+
+    return Thresholds() if not raw else read_table(Thresholds, raw, ("gates", "compare"))
 
 
 def load_summary(path: Path) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Three steps, so that the report is always written and a bad gate never waits for a long run:
 
-1. ``parse_gates`` (before anything runs): syntax and ranges; a malformed value is a UsageError.
+1. ``parse_gates`` (before anything runs): the command-line values' syntax and ranges (a malformed
+   value is a UsageError) over the ``[gates]`` limits, which config.schema.GateLimits validated.
 2. ``check_models`` (right after analysis, before anything is written): every model named by
    ``--max-p95`` must be in the data; otherwise a UsageError that lists the known models. Model
    names come from the logs, so this cannot be known earlier.
@@ -27,15 +28,12 @@ Config file form (command-line values win; ``--max-p95`` adds to or overrides pe
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from claude_perf.config.schema import GateLimits, duration_s
 from claude_perf.errors import GateFailure, UsageError
-
-_BARE_SECONDS_RE = re.compile(r"^(?:\d+(?:\.\d+)?|\.\d+)$")
-_GATE_KEYS = ("fail_under", "max_p95", "max_error_rate", "min_health", "compare")
 
 
 @dataclass(frozen=True)
@@ -72,23 +70,13 @@ def parse_duration_s(text: str, where: str = "duration") -> float:
     """``8s``, ``750ms``, ``1.5`` (seconds), ``2m`` → seconds; a UsageError otherwise.
 
     The units are those of ``--since`` and ``--interval`` (durations.py); a gate also takes a bare
-    number as seconds, which a time option cannot (there it would read as an epoch time).
+    number as seconds, which a time option cannot (there it would read as an epoch time). The
+    parser is the config's (config.schema.duration_s), so ``[gates.max_p95]`` reads the same.
     """
-    from claude_perf import durations
-
-    value_text = str(text).strip()
     try:
-        if _BARE_SECONDS_RE.match(value_text):
-            value = float(value_text)
-        else:
-            value = durations.parse_duration_s(value_text)
-    except UsageError:
-        raise UsageError(
-            f"{where}: '{text}' is not a duration (examples: 8s, 750ms, 1.5 for seconds, 2m)"
-        ) from None
-    if value <= 0:
-        raise UsageError(f"{where}: '{text}' must be more than zero")
-    return value
+        return duration_s(text)
+    except ValueError as exc:
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def _number(value: Any, where: str, low: float, high: float, unit: str = "") -> float:
@@ -112,43 +100,31 @@ def _p95_pair(item: str, where: str) -> tuple[str, float]:
 
 
 def parse_gates(
-    config_gates: Mapping[str, Any] | None = None,
+    limits: GateLimits | None = None,
     *,
     fail_under: str | float | None = None,
     max_p95: Sequence[str] = (),
     max_error_rate: str | float | None = None,
     min_health: str | float | None = None,
 ) -> Gates:
-    """Validate the config's ``[gates]`` table and the command-line values (which win)."""
-    raw = dict(config_gates or {})
-    unknown = sorted(set(raw) - set(_GATE_KEYS))
-    if unknown:
-        raise UsageError(
-            f"config: [gates] has unknown key(s) {', '.join(unknown)}; "
-            f"known: {', '.join(_GATE_KEYS)}"
-        )
-    p95: dict[str, float] = {}
-    table = raw.get("max_p95", {})
-    if not isinstance(table, Mapping):
-        raise UsageError("config: [gates] max_p95 must be a table of model = duration")
-    for model, duration in table.items():
-        p95[str(model)] = parse_duration_s(str(duration), f"config: [gates.max_p95] {model}")
+    """The config's ``[gates]`` limits (already validated) under the command-line values (which
+    win; ``--max-p95`` adds to or overrides per model)."""
+    limits = limits or GateLimits()
+    p95 = dict(limits.max_p95)
     for item in max_p95:
         model, seconds = _p95_pair(item, "--max-p95")
         p95[model] = seconds
 
-    def pick(cli: Any, key: str, option: str, high: float, unit: str) -> float | None:
-        if cli is not None:
-            return _number(cli, option, 0, high, unit)
-        if key in raw:
-            return _number(raw[key], f"config: [gates] {key}", 0, high, unit)
-        return None
+    def pick(cli: Any, configured: float | None, option: str, high: float, unit: str) -> Any:
+        return configured if cli is None else _number(cli, option, 0, high, unit)
 
     return Gates(
-        fail_under=pick(fail_under, "fail_under", "--fail-under", 10, ""),
+        fail_under=pick(fail_under, limits.fail_under, "--fail-under", 10, ""),
         max_p95_s=tuple(p95.items()),
-        max_error_rate_pct=pick(max_error_rate, "max_error_rate", "--max-error-rate", 100, "%"),
-        min_health_pct=pick(min_health, "min_health", "--min-health", 100, "%"),
+        max_error_rate_pct=pick(
+            max_error_rate, limits.max_error_rate, "--max-error-rate", 100, "%"
+        ),
+        min_health_pct=pick(min_health, limits.min_health, "--min-health", 100, "%"),
     )
 
 

@@ -56,7 +56,7 @@ def _fail(error: ClaudePerfError) -> NoReturn:
 
 
 def _config(path: Path | None) -> Config:
-    from claude_perf.config.schema import load_config
+    from claude_perf.config.load import load_config
 
     return load_config(path)
 
@@ -408,6 +408,21 @@ def collect(
         except ClaudePerfError as error:
             _fail(error)
     _print_collect(outcome)
+
+
+@app.command("config")
+def show_config(
+    config: ConfigOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="toml or json.")] = "toml",
+) -> None:
+    """Print the effective configuration, each value with where it came from."""
+    from claude_perf.config.show import render
+
+    try:
+        text = render(_config(config), format)
+    except ClaudePerfError as error:
+        _fail(error)
+    sys.stdout.write(text)
 
 
 class _CollectProgress:

@@ -7,7 +7,7 @@ prints or exits, so every command is testable without a terminal.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,15 +143,13 @@ class CollectOptions:
 
 def collect(options: CollectOptions) -> CollectOutcome:
     """Store logs, samples and facts of the target containers; returns a CollectOutcome."""
-    from claude_perf.collect.collector import DEFAULT_PATTERN, CollectRequest
+    from claude_perf.collect.collector import CollectRequest
     from claude_perf.collect.collector import collect as run_collect
     from claude_perf.durations import parse_duration_s, parse_instant_ns
 
     if any(not label or label.startswith("=") for label in options.labels):
         raise UsageError("--label must be KEY or KEY=VALUE")
-    pattern = options.config.collect.get("pattern", DEFAULT_PATTERN)
-    if not isinstance(pattern, str) or not pattern:
-        raise UsageError("config: [collect] pattern must be a non-empty regex string")
+    pattern = options.config.collect.pattern
     request = CollectRequest(
         containers=options.containers,
         labels=options.labels,
@@ -306,9 +304,8 @@ def compare(options: CompareOptions) -> CompareOutcome:
         fmt = "json" if json_name else "markdown"
     if fmt not in ("markdown", "json"):
         raise UsageError(f"--format must be markdown or json for compare, not '{fmt}'")
-    raw = dict(options.config.gates.get("compare", {}))
-    raw.update(options.thresholds)
-    thresholds = compare_mod.thresholds_from(raw)
+    configured = asdict(options.config.gates.compare)
+    thresholds = compare_mod.thresholds_from({**configured, **options.thresholds})
     target = step_summary_path(options.github_summary)
     baseline = compare_mod.load_summary(options.baseline)
     current = compare_mod.load_summary(options.current)

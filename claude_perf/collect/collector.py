@@ -43,11 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claude_perf.config.schema import Collect
 from claude_perf.durations import NS_PER_S, engine_timestamp, now_ns
 from claude_perf.errors import EngineError, UsageError
 from claude_perf.store.db import Store, store_path
 
-DEFAULT_PATTERN = "claude|proxy|api"
+DEFAULT_PATTERN = Collect().pattern  # declared in config.schema ([collect] pattern)
 MIN_API_VERSION = "1.35"  # `until` on logs (docker-py refuses it below 1.35)
 ONE_SHOT_API_VERSION = "1.41"
 BATCH_LINES = 20_000

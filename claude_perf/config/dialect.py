@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any
 
-from claude_perf.errors import ConfigError
+from claude_perf.config.keys import key
 
 ROLES = ("start", "end", "error", "duration", "model", "info")
 GROUPS = frozenset(
@@ -49,137 +48,88 @@ GROUPS = frozenset(
     }
 )
 UNITS = ("s", "ms", "us")
-_DIALECT_KEYS = frozenset({"name", "proxy", "tells", "cannot", "detect", "lines", "supersedes"})
-_LINE_KEYS = frozenset({"name", "regex", "role", "contains", "duration_unit", "error"})
+# RE2 (Arrow's engine) has no look-arounds and no back-references.
+_NOT_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]")
+
+
+def _regex_problem(regex: str) -> str | None:
+    try:
+        re.compile(regex)
+    except re.error as exc:
+        return f"invalid regex '{regex}': {exc}"
+    if _NOT_RE2.search(regex):
+        return f"'{regex}': look-arounds and back-references are not supported (RE2)"
+    return None
 
 
 @dataclass(frozen=True)
 class DialectLine:
-    """One line shape of a dialect: its regex, its role, and how to read its duration."""
+    """[[dialects.lines]]: one line shape of a dialect, its regex and its role."""
 
-    name: str
-    regex: str
-    role: str
-    contains: str | None = None  # a literal every matching line holds: a cheap pre-filter
-    duration_unit: str | None = None  # unit of a bare number in the duration group
-    error: bool = False  # the line is itself an error record (besides its role)
+    regex: str = key(
+        "", "regex with named groups (see GROUPS), searched in the line", required=True
+    )
+    role: str = key("info", "what a matching line is in a request's life", choices=ROLES)
+    name: str = key("", "a label for this line shape")
+    contains: str = key("", "a literal every matching line holds: a cheap pre-filter")
+    duration_unit: str = key("s", "unit of a bare number in the duration group", choices=UNITS)
+    error: bool = key(False, "the line is itself an error record (besides its role)")
+
+    def problem(self) -> str | None:
+        trouble = _regex_problem(self.regex) if self.regex else "'regex' must not be empty"
+        if trouble:
+            return trouble
+        unknown = set(re.compile(self.regex).groupindex) - GROUPS
+        if unknown:
+            return f"unknown named group(s) {sorted(unknown)}; allowed: {', '.join(sorted(GROUPS))}"
+        return None
 
 
 @dataclass(frozen=True)
 class Dialect:
-    """A proxy's log language."""
+    """[[dialects]]: a proxy's log language."""
 
-    name: str
-    proxy: str
-    tells: str
-    cannot: str
-    detect: tuple[str, ...]
-    lines: tuple[DialectLine, ...]
-    supersedes: tuple[str, ...] = ()  # dialects this one replaces where both are detected
+    name: str = key("", "the dialect's name, listed per source in the report", required=True)
+    lines: tuple[DialectLine, ...] = key((), "its line shapes, tried in order", required=True)
+    proxy: str = key("", "which proxy (and logging mode) writes it")
+    tells: str = key("", "what its logs can tell")
+    cannot: str = key("", "what its logs cannot tell")
+    detect: tuple[str, ...] = key((), "regexes: one matching a line of a source activates it there")
+    supersedes: tuple[str, ...] = key((), "dialects it replaces where both are found")
+
+    def problem(self) -> str | None:
+        if not self.name:
+            return "'name' must not be empty"
+        if not self.lines:
+            return f"dialect '{self.name}' needs at least one [[lines]] entry"
+        for regex in self.detect:
+            trouble = _regex_problem(regex)
+            if trouble:
+                return trouble
+        return None
+
+    @property
+    def detect_patterns(self) -> tuple[str, ...]:
+        """What activates it: its ``detect`` regexes, else its lines' own."""
+        return self.detect or tuple(line.regex for line in self.lines)
 
     @property
     def roles(self) -> frozenset[str]:
         return frozenset(line.role for line in self.lines)
 
 
-def _suggest(key: str, valid: frozenset[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(key, sorted(valid), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _unknown_keys(raw: Mapping[str, Any], valid: frozenset[str], where: str) -> None:
-    for key in raw:
-        if key not in valid:
-            raise ConfigError(f"{where}: unknown key '{key}'{_suggest(key, valid)}")
-
-
-def _text(raw: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: '{key}' must be a string")
-    return value
-
-
-def _compiled(regex: str, where: str) -> re.Pattern[str]:
-    try:
-        compiled = re.compile(regex)
-    except re.error as exc:
-        raise ConfigError(f"{where}: invalid regex: {exc}") from exc
-    if re.search(r"\(\?[=!<][^P]|\(\?<[=!]|\\[1-9]", regex):
-        raise ConfigError(f"{where}: look-arounds and back-references are not supported (RE2)")
-    return compiled
-
-
-def _line(raw: Any, where: str) -> DialectLine:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a table with 'regex' and 'role'")
-    _unknown_keys(raw, _LINE_KEYS, where)
-    regex = _text(raw, "regex", where, "")
-    if not regex:
-        raise ConfigError(f"{where}: 'regex' must be a non-empty string")
-    role = _text(raw, "role", where, "info")
-    if role not in ROLES:
-        raise ConfigError(f"{where}: role '{role}' is not one of {', '.join(ROLES)}")
-    unknown = set(_compiled(regex, where).groupindex) - GROUPS
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown named group(s) {sorted(unknown)}; "
-            f"allowed: {', '.join(sorted(GROUPS))}"
-        )
-    unit = raw.get("duration_unit")
-    if unit is not None and unit not in UNITS:
-        raise ConfigError(f"{where}: duration_unit must be one of {', '.join(UNITS)}")
-    contains = raw.get("contains")
-    if contains is not None and (not isinstance(contains, str) or not contains):
-        raise ConfigError(f"{where}: 'contains' must be a non-empty string")
-    error = raw.get("error", False)
-    if not isinstance(error, bool):
-        raise ConfigError(f"{where}: 'error' must be true or false")
-    name = _text(raw, "name", where, where.rsplit(" ", 1)[-1])
-    return DialectLine(name, regex, role, contains, unit, error)
-
-
-def dialect_from_mapping(raw: Mapping[str, Any], where: str) -> Dialect:
-    """Validate one dialect table (a built-in file or a ``[[dialects]]`` entry)."""
-    _unknown_keys(raw, _DIALECT_KEYS, where)
-    name = _text(raw, "name", where, "")
-    if not name:
-        raise ConfigError(f"{where}: 'name' must be a non-empty string")
-    where = f"{where} ({name})"
-    lines_raw = raw.get("lines", [])
-    if not isinstance(lines_raw, list) or not lines_raw:
-        raise ConfigError(f"{where}: 'lines' must be a non-empty array of tables ([[lines]])")
-    lines = tuple(_line(item, f"{where} lines[{i}]") for i, item in enumerate(lines_raw))
-    detect_raw = raw.get("detect", [line.regex for line in lines])
-    if not isinstance(detect_raw, list) or not all(isinstance(d, str) for d in detect_raw):
-        raise ConfigError(f"{where}: 'detect' must be a list of regexes")
-    for i, regex in enumerate(detect_raw):
-        _compiled(regex, f"{where} detect[{i}]")
-    supersedes = raw.get("supersedes", [])
-    if not isinstance(supersedes, list) or not all(isinstance(s, str) for s in supersedes):
-        raise ConfigError(f"{where}: 'supersedes' must be a list of dialect names")
-    return Dialect(
-        name=name,
-        proxy=_text(raw, "proxy", where, ""),
-        tells=_text(raw, "tells", where, ""),
-        cannot=_text(raw, "cannot", where, ""),
-        detect=tuple(detect_raw),
-        lines=lines,
-        supersedes=tuple(supersedes),
-    )
-
-
 @cache
 def builtin_dialects() -> tuple[Dialect, ...]:
-    """The dialects shipped in ``claude_perf/dialects/*.toml``, in file-name order."""
+    """The dialects shipped in ``claude_perf/dialects/*.toml``, in file-name order, validated by
+    the same reader as the configuration file."""
+    from claude_perf.config.load import read_table
+
     folder = files("claude_perf.dialects")
     out = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             raw = tomllib.loads(entry.read_text(encoding="utf-8"))
-            out.append(dialect_from_mapping(raw, f"dialect file {entry.name}"))
+            out.append(read_table(Dialect, raw, (f"dialects/{entry.name}",)))
     return tuple(out)
 
 

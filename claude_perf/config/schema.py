@@ -1,173 +1,318 @@
-"""The one frozen configuration: defaults, overridden by claude-perf.toml or [tool.claude-perf].
+"""Every configuration key, declared once: name, type, default and one line of documentation.
 
-Sections that belong to one stage (scoring, gates, references, tiers) are kept as plain mappings
-here and validated by the stage that reads them, so this module does not grow with every feature.
+A table is a frozen dataclass; each of its fields is a key, declared with ``key()`` (or
+``table()`` for a sub-table). The field's annotation is the key's type, and the one validator in
+``config.load`` reads it: ``float``/``int``/``str``/``bool``, ``X | None`` (absent means None),
+``tuple[str, ...]`` (a list), ``tuple[T, ...]`` for a dataclass T (an array of tables,
+``[[name]]``), ``Mapping[str, V]`` (a table whose keys are free, e.g. model names) and a dataclass
+(a table with exactly its fields). A key that needs more than its type says so with ``parse=`` (a
+function raising ValueError with the problem) or ``choices=``/``low=``/``high=``; a check across
+the keys of one table is its ``problem()`` method. So a new table type is a declaration here, not
+new validation code.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from claude_perf.config.dialect import Dialect, dialect_from_mapping
+from claude_perf.config.dialect import Dialect
 from claude_perf.config.families import DEFAULT_ALIASES
-from claude_perf.errors import ConfigError
+from claude_perf.config.keys import key, table
 
+CONFIG_FILE = "claude-perf.toml"
 ROLES = ("start", "end", "error", "health", "info")
 PATTERN_GROUPS = frozenset(
     {"ts", "level", "model", "status", "method", "path", "duration", "request_id", "client"}
 )
 DEFAULT_MODEL_PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/completions")
 DEFAULT_HEALTH_PATHS = ("/health", "/healthz", "/ready", "/livez")
-CONFIG_FILE = "claude-perf.toml"
+TIER_STATISTICS = ("p50", "mean", "p95")
+
+Curve = tuple[tuple[float, float], ...]
+
+
+# ---------------------------------------------------------------- parsers for special values
+
+
+def duration_s(value: Any) -> float:
+    """``8s``, ``750ms``, ``2m`` or a bare number of seconds (``1.5``) → seconds, more than 0."""
+    from claude_perf import durations
+    from claude_perf.errors import UsageError
+
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"'{value}' is not a duration (examples: 8s, 750ms, 1.5 for seconds, 2m)")
+    text = str(value).strip()
+    try:
+        if re.match(r"^(?:\d+(?:\.\d+)?|\.\d+)$", text):
+            seconds = float(text)
+        else:
+            seconds = durations.parse_duration_s(text)
+    except UsageError:
+        raise ValueError(
+            f"'{value}' is not a duration (examples: 8s, 750ms, 1.5 for seconds, 2m)"
+        ) from None
+    if seconds <= 0:
+        raise ValueError(f"'{value}' must be more than zero")
+    return seconds
+
+
+def percent(value: Any) -> float:
+    """A percentage 0–100, as a number or a string such as ``"5%"``."""
+    text = str(value).strip().removesuffix("%").strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a number") from None
+    if isinstance(value, bool) or not 0 <= number <= 100:
+        raise ValueError(f"'{value}' must be between 0 and 100%")
+    return number
+
+
+def curve(value: Any) -> Curve:
+    """Score points [[figure, score], ...]: at least two, figures increasing, scores 0–10."""
+    if not isinstance(value, list | tuple) or len(value) < 2:
+        raise ValueError("must be a list of at least two [figure, score] pairs")
+    points = []
+    for point in value:
+        if (
+            not isinstance(point, list | tuple)
+            or len(point) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
+        ):
+            raise ValueError("each point must be [figure, score] (numbers)")
+        if not 0 <= point[1] <= 10:
+            raise ValueError("scores must be between 0 and 10")
+        points.append((float(point[0]), float(point[1])))
+    if any(b[0] <= a[0] for a, b in itertools.pairwise(points)):
+        raise ValueError("figures must increase from point to point")
+    return tuple(points)
+
+
+def latency_range(value: Any) -> tuple[float, float]:
+    """A latency in seconds, or [low, high]."""
+    figures = list(value) if isinstance(value, list | tuple) else [value]
+    if not 1 <= len(figures) <= 2 or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in figures
+    ):
+        raise ValueError("must be a number or [low, high] in seconds")
+    return (float(min(figures)), float(max(figures)))
+
+
+def time_zone(value: Any) -> str:
+    """An IANA time zone name that this machine knows (zoneinfo)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a time zone name such as 'UTC' or 'Europe/Berlin'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone '{value}' (an IANA name such as 'UTC' or 'Europe/Berlin')"
+        ) from None
+    return value
+
+
+# ---------------------------------------------------------------- tables
 
 
 @dataclass(frozen=True)
 class LinePattern:
-    """A user-supplied line format: a regex with named groups and what a matching line means."""
+    """[[patterns]]: a user-supplied line format, a regex with named groups, and its meaning."""
 
-    name: str
-    regex: str
-    role: str
-    duration_unit: str = "s"  # unit of a bare number in the `duration` group
+    regex: str = key("", "regex with named groups (ts, level, model, status, ...)", required=True)
+    role: str = key("info", "what a matching line is", choices=ROLES)
+    name: str = key("", "a label for this pattern")
+    duration_unit: str = key(
+        "s", "unit of a bare number in the duration group", choices=("s", "ms", "us")
+    )
+
+    def problem(self) -> str | None:
+        if not self.regex:
+            return "'regex' must be a non-empty string"
+        try:
+            compiled = re.compile(self.regex)
+        except re.error as exc:
+            return f"invalid regex: {exc}"
+        unknown = set(compiled.groupindex) - PATTERN_GROUPS
+        if unknown:
+            return (
+                f"unknown named group(s) {sorted(unknown)}; "
+                f"allowed: {', '.join(sorted(PATTERN_GROUPS))}"
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """[tiers]: where the fast and slow tiers of models begin."""
+
+    fast_below_s: float = key(7.0, "a model faster than this (seconds) is fast", low=0)
+    slow_above_s: float = key(10.0, "a model slower than this (seconds) is slow", low=0)
+    statistic: str = key("p50", "the latency figure compared", choices=TIER_STATISTICS)
+
+    def problem(self) -> str | None:
+        if not 0 < self.fast_below_s <= self.slow_above_s:
+            return "needs 0 < fast_below_s <= slow_above_s"
+        return None
+
+
+@dataclass(frozen=True)
+class Weights:
+    """[scoring.weights]: weight of each score in the overall score (renormalised)."""
+
+    performance: float = key(0.3, "weight of the performance score", low=0)
+    reliability: float = key(0.4, "weight of the reliability score", low=0)
+    efficiency: float = key(0.15, "weight of the efficiency score", low=0)
+    scalability: float = key(0.15, "weight of the scalability score", low=0)
+
+    def problem(self) -> str | None:
+        if self.performance + self.reliability + self.efficiency + self.scalability <= 0:
+            return "must not all be zero"
+        return None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """[scoring.rules]: thresholds of the findings' rules."""
+
+    error_rate_warning: float = key(0.05, "fraction of model requests failed: warning", low=0)
+    error_rate_critical: float = key(0.25, "fraction of model requests failed: critical", low=0)
+    error_burst_min: float = key(3, "failures inside one window that make a burst", low=0)
+    error_burst_window_s: float = key(60.0, "window of an error burst (seconds)", low=0)
+    health_success_critical: float = key(0.9, "below this health-check success: critical", low=0)
+    cpu_saturation_fraction: float = key(0.9, "p95 CPU under load / CPU capacity", low=0)
+    cpu_single_core_pct: float = key(90.0, "p95 CPU % at which one core is busy", low=0)
+    memory_growth_bytes_per_min: float = key(1048576.0, "memory slope that is growth", low=0)
+    memory_growth_min_span_s: float = key(300.0, "a slope over less time is noise", low=0)
+    memory_limit_critical_h: float = key(24.0, "limit reached sooner at the slope: critical", low=0)
+    latency_concurrency_ratio: float = key(1.5, "overlapped p50 / solo p50", low=0)
+    latency_concurrency_min_n: float = key(3, "timed requests needed on each side", low=0)
+    sequential_busy_fraction: float = key(0.4, "share of the busiest burst one request ran", low=0)
+    sequential_min_requests: float = key(3, "requests in the busiest burst needed", low=0)
+    slow_model_ratio: float = key(2.0, "a model's p50 / median p50 of the others", low=0)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """[scoring]: the rubric's curves ([[figure, score], ...]), constants, weights and rules."""
+
+    performance_p50_s: Curve = key(
+        ((5.0, 10.0), (30.0, 0.0)), "p50 latency (s) → score", parse=curve
+    )
+    performance_p95_s: Curve = key(
+        ((10.0, 10.0), (60.0, 0.0)), "p95 latency (s) → score", parse=curve
+    )
+    reliability_success: Curve = key(
+        ((0.80, 0.0), (0.95, 5.0), (0.99, 8.0), (1.0, 10.0)),
+        "model request success rate → score",
+        parse=curve,
+    )
+    reliability_health: Curve = key(
+        ((0.90, 0.0), (0.99, 8.0), (1.0, 10.0)), "health-check success rate → score", parse=curve
+    )
+    efficiency_cpu_pct: Curve = key(
+        ((50.0, 10.0), (95.0, 0.0)), "p95 CPU under load, % of capacity → score", parse=curve
+    )
+    efficiency_mem_pct: Curve = key(
+        ((50.0, 10.0), (90.0, 0.0)), "peak memory, % of limit → score", parse=curve
+    )
+    scalability_latency_ratio: Curve = key(
+        ((1.2, 10.0), (3.0, 0.0)), "p50 overlapped / alone → score", parse=curve
+    )
+    health_weight: float = key(0.2, "share of reliability from health checks", low=0, high=1)
+    restart_penalty: float = key(2.0, "points off reliability per restart, exit or OOM kill", low=0)
+    min_overlapped: float = key(3, "timed overlapped requests needed for scalability", low=0)
+    weights: Weights = table(Weights, "weight of each score in the overall score")
+    rules: Rules = table(Rules, "thresholds of the findings' rules")
+
+
+@dataclass(frozen=True)
+class ReferenceLatency:
+    """[references.NAME]: a latency measured elsewhere, shown as a reference, never as ours."""
+
+    latency_s: tuple[float, float] = key(
+        (0.0, 0.0), "seconds, or [low, high]", parse=latency_range, required=True
+    )
+    source: str | None = key(None, "where the figure is from")
+
+
+@dataclass(frozen=True)
+class CompareThresholds:
+    """[gates.compare]: when a change between two summaries is more than noise (ci.compare)."""
+
+    latency_rel: float = key(0.15, "relative latency change that counts", low=0)
+    latency_abs_s: float = key(0.2, "absolute latency change that counts (seconds)", low=0)
+    min_samples: int = key(5, "latency samples needed on each side", low=0)
+    rate_abs: float = key(0.05, "rate change that counts (fraction)", low=0)
+    z_critical: float = key(1.96, "|z| of the two-proportion test that counts", low=0)
+    resource_rel: float = key(0.20, "relative resource change that counts", low=0)
+    cpu_abs_pct: float = key(5.0, "CPU change that counts (percentage points)", low=0)
+    mem_abs_bytes: float = key(32 * 1024 * 1024, "memory change that counts (bytes)", low=0)
+
+
+@dataclass(frozen=True)
+class GateLimits:
+    """[gates]: CI quality gates (command-line options win); absent means that gate is off."""
+
+    fail_under: float | None = key(
+        None, "overall score out of 10 below which CI fails", low=0, high=10
+    )
+    max_error_rate: float | None = key(
+        None, "percent of model requests failed above which CI fails", parse=percent
+    )
+    min_health: float | None = key(
+        None, "percent of health checks passed below which CI fails", parse=percent
+    )
+    max_p95: Mapping[str, float] = key(
+        {}, "model = p95 latency limit (8s, 750ms)", parse=duration_s
+    )
+    compare: CompareThresholds = table(CompareThresholds, "thresholds of `claude-perf compare`")
+
+
+@dataclass(frozen=True)
+class Collect:
+    """[collect]: what `claude-perf collect` targets when no container is named."""
+
+    pattern: str = key("claude|proxy|api", "regex matching the default container's name or image")
+
+    def problem(self) -> str | None:
+        return None if self.pattern else "needs a non-empty pattern (a regex)"
 
 
 @dataclass(frozen=True)
 class Config:
-    """Everything the pipeline needs to know besides its inputs."""
+    """Everything the pipeline needs to know besides its inputs (the top level of the file)."""
 
-    model_paths: tuple[str, ...] = DEFAULT_MODEL_PATHS
-    health_paths: tuple[str, ...] = DEFAULT_HEALTH_PATHS
-    aliases: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType(dict(DEFAULT_ALIASES))
+    model_paths: tuple[str, ...] = key(DEFAULT_MODEL_PATHS, "request paths that are model calls")
+    health_paths: tuple[str, ...] = key(
+        DEFAULT_HEALTH_PATHS, "request paths that are health checks"
     )
-    patterns: tuple[LinePattern, ...] = ()
-    dialects: tuple[Dialect, ...] = ()  # the user's [[dialects]], before the built-in ones
     # Application timestamps (Python's asctime) carry no zone; the container's TZ is usually UTC.
-    app_timezone: str = "UTC"
-    # A start record older than this is never paired with a completion (a lost request).
-    max_latency_s: float = 900.0
-    # Requests separated by more than this idle gap belong to different bursts.
-    burst_gap_s: float = 60.0
-    tiers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    scoring: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    gates: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    references: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    collect: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    source: str | None = None  # where the configuration was read from, for the data-quality section
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _str_tuple(raw: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    value = raw.get(key, default)
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"config: '{key}' must be a list of strings")
-    return tuple(value)
-
-
-def _pattern(index: int, raw: Any) -> LinePattern:
-    where = f"config: patterns[{index}]"
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a table with 'regex' and 'role'")
-    regex, role = raw.get("regex"), raw.get("role", "info")
-    if not isinstance(regex, str) or not regex:
-        raise ConfigError(f"{where}: 'regex' must be a non-empty string")
-    if role not in ROLES:
-        raise ConfigError(f"{where}: role '{role}' is not one of {', '.join(ROLES)}")
-    try:
-        compiled = re.compile(regex)
-    except re.error as exc:
-        raise ConfigError(f"{where}: invalid regex: {exc}") from exc
-    unknown = set(compiled.groupindex) - PATTERN_GROUPS
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown named group(s) {sorted(unknown)}; "
-            f"allowed: {', '.join(sorted(PATTERN_GROUPS))}"
-        )
-    unit = raw.get("duration_unit", "s")
-    if unit not in ("s", "ms", "us"):
-        raise ConfigError(f"{where}: duration_unit must be 's', 'ms' or 'us'")
-    return LinePattern(str(raw.get("name", f"pattern-{index}")), regex, role, unit)
-
-
-def config_from_mapping(raw: Mapping[str, Any], source: str | None = None) -> Config:
-    """Build a Config from a parsed TOML table, validating every value."""
-    aliases = dict(DEFAULT_ALIASES)
-    extra_aliases = raw.get("aliases", {})
-    if not isinstance(extra_aliases, Mapping) or not all(
-        isinstance(v, str) for v in extra_aliases.values()
-    ):
-        raise ConfigError("config: [aliases] must map model names to family names (strings)")
-    aliases.update(extra_aliases)
-    patterns = raw.get("patterns", [])
-    if not isinstance(patterns, list):
-        raise ConfigError("config: 'patterns' must be an array of tables ([[patterns]])")
-    dialects = raw.get("dialects", [])
-    if not isinstance(dialects, list):
-        raise ConfigError("config: 'dialects' must be an array of tables ([[dialects]])")
-    sections = {}
-    for key in ("tiers", "scoring", "gates", "references", "collect"):
-        value = raw.get(key, {})
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"config: [{key}] must be a table")
-        sections[key] = _freeze(dict(value))
-    try:
-        max_latency_s = float(raw.get("max_latency_s", 900.0))
-        burst_gap_s = float(raw.get("burst_gap_s", 60.0))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"config: {exc}") from exc
-    return Config(
-        model_paths=_str_tuple(raw, "model_paths", DEFAULT_MODEL_PATHS),
-        health_paths=_str_tuple(raw, "health_paths", DEFAULT_HEALTH_PATHS),
-        aliases=MappingProxyType(aliases),
-        patterns=tuple(_pattern(i, p) for i, p in enumerate(patterns)),
-        dialects=tuple(
-            dialect_from_mapping(d, f"config: dialects[{i}]") for i, d in enumerate(dialects)
-        ),
-        app_timezone=str(raw.get("app_timezone", "UTC")),
-        max_latency_s=max_latency_s,
-        burst_gap_s=burst_gap_s,
-        source=source,
-        **sections,
+    app_timezone: str = key(
+        "UTC", "zone of application timestamps that carry none", parse=time_zone
     )
-
-
-def load_config(path: Path | None = None, cwd: Path | None = None) -> Config:
-    """Read --config PATH, else ./claude-perf.toml, else [tool.claude-perf] in ./pyproject.toml."""
-    here = cwd or Path.cwd()
-    if path is None:
-        candidate = here / CONFIG_FILE
-        if candidate.is_file():
-            path = candidate
-        else:
-            pyproject = here / "pyproject.toml"
-            if pyproject.is_file():
-                table = _read_toml(pyproject).get("tool", {}).get("claude-perf")
-                if isinstance(table, Mapping):
-                    return config_from_mapping(table, source=f"{pyproject} [tool.claude-perf]")
-            return Config()
-    return config_from_mapping(_read_toml(path), source=str(path))
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config: {path}: no such file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config: {path}: invalid TOML: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"config: {path}: cannot read ({exc.strerror})") from exc
+    # A start record older than this is never paired with a completion (a lost request).
+    max_latency_s: float = key(900.0, "a start older than this is never paired", low=0)
+    # Requests separated by more than this idle gap belong to different bursts.
+    burst_gap_s: float = key(60.0, "idle gap that separates bursts (seconds)", low=0)
+    aliases: Mapping[str, str] = key(DEFAULT_ALIASES, "model name as logged → family", merge=True)
+    patterns: tuple[LinePattern, ...] = key((), "your proxy's own line formats")
+    dialects: tuple[Dialect, ...] = key(
+        (), "your proxies' log dialects ([[dialects]]), tried before the built-in ones"
+    )
+    tiers: Tiers = table(Tiers, "performance tiers")
+    scoring: Scoring = table(Scoring, "rubric points, weights and rule thresholds")
+    references: Mapping[str, ReferenceLatency] = key({}, "latencies measured elsewhere, by name")
+    gates: GateLimits = table(GateLimits, "CI quality gates")
+    collect: Collect = table(Collect, "the collector's default target")
+    # Not keys of the file: where it was read from, and where each value came from.
+    source: str | None = field(default=None, metadata={"internal": True})
+    origins: Mapping[tuple[str, ...], str] = field(
+        default_factory=lambda: MappingProxyType({}), metadata={"internal": True}, compare=False
+    )

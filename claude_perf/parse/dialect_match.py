@@ -91,12 +91,12 @@ def detect(
         sample = sample.combine_chunks()
     if _np_bool(pc.match_substring(sample, "\x1b")).any():
         sample = pc.replace_substring_regex(sample, _ANSI, "")
-    every = "|".join(f"(?:{_unnamed(r)})" for d in dialects for r in d.detect)
+    every = "|".join(f"(?:{_unnamed(r)})" for d in dialects for r in d.detect_patterns)
     hit = _np_bool(pc.match_substring_regex(sample, every))
     rows, sample = rows[hit], sample.filter(pa.array(hit))
     found: dict[int, list[Dialect]] = {}
     for dialect in dialects:
-        regex = "|".join(f"(?:{_unnamed(r)})" for r in dialect.detect)
+        regex = "|".join(f"(?:{_unnamed(r)})" for r in dialect.detect_patterns)
         matched = _np_bool(pc.match_substring_regex(sample, regex))
         for s in np.unique(source[rows[matched]]).tolist():
             found.setdefault(int(s), []).append(dialect)
@@ -201,7 +201,7 @@ def _candidates(
     import numpy as np
     import pyarrow.compute as pc
 
-    if not mask.any() or any(line.contains is None for line in lines):
+    if not mask.any() or any(not line.contains for line in lines):
         return mask
     literals = {line.contains or "" for line in lines}
     pattern = "|".join(sorted(re.escape(literal) for literal in literals))
@@ -225,7 +225,7 @@ def _match_line(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if line.contains is not None:
+    if line.contains:
         mask = _where(text, mask, pc.match_substring, line.contains)
     rows = np.flatnonzero(mask)
     if not len(rows):

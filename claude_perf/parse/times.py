@@ -36,10 +36,8 @@ def _parse_times(values: np.ndarray, timezone: str) -> np.ndarray:
     naive = ~zoned
     if naive.any():
         parsed = pd.to_datetime(series[naive], errors="coerce", format="ISO8601")
-        try:
-            local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        except Exception:  # an unknown zone name: fall back to UTC rather than fail the run
-            local = parsed.dt.tz_localize("UTC")
+        # The zone name was checked when the configuration was read (config.schema.time_zone).
+        local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
         fill(naive, local.dt.tz_convert("UTC"))
     # Epoch numbers (pino's milliseconds, or seconds) where nothing else parsed.
     numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
