@@ -44,6 +44,7 @@ ratelimit_logger = logging.getLogger("slowapi")
 
 from src.auth import validate_claude_code_auth, verify_api_key  # noqa: E402
 from src.claude_cli import ClaudeCodeCLI, ProcessError, RunResult, collect  # noqa: E402
+from src.claude_cli import logger as cli_logger  # noqa: E402
 from src.parameter_validator import SUPPORTED_MODELS, validate_model  # noqa: E402
 from src.session_manager import start_cleanup_task  # noqa: E402
 
@@ -354,7 +355,8 @@ async def stream_response(body: ChatCompletionRequest, prompt: str) -> AsyncIter
                     yield role
                 yield chunk(cid, body.model, {"content": text})
     except ProcessError as e:
-        logger.error("Claude Agent SDK error: %s", e)
+        # the wrapper logs this in src/claude_cli.py (run_completion), for streams too
+        cli_logger.error("Claude Agent SDK error: %s", e)
         if not role_sent:
             role_sent = True
             yield role
