@@ -28,7 +28,13 @@ from tests.docker_support import (
 )
 
 RUN_LABEL = f"{TEST_LABEL}.run"
-_DOCKER_FIXTURES = {"docker_client", "docker_run", "standin_proxy", "busybox"}
+_DOCKER_FIXTURES = {
+    "docker_client",
+    "docker_run",
+    "standin_proxy",
+    "standin_debug_proxy",
+    "busybox",
+}
 
 
 def remove_quietly(container: Any) -> None:
@@ -109,20 +115,30 @@ def docker_run(docker_client: Any) -> Iterator[DockerRun]:
     run.cleanup()
 
 
-@pytest.fixture
-def standin_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
-    """The stand-in proxy, healthy, as ``(container, base_url)``; removed afterwards.
-
-    Rate limit 14/min per client IP and API key ``tests.docker_support.DEFAULT_API_KEY``.
-    """
+def _standin(docker_run: DockerRun, **kwargs: Any) -> Iterator[tuple[Any, str]]:
     name = f"claude-perf-test-standin-{docker_run.run_id}-{uuid.uuid4().hex[:8]}"
-    container, base_url = start_standin_proxy(docker_run.client, name, RATE_LIMIT_PER_MIN="14")
+    container, base_url = start_standin_proxy(docker_run.client, name, **kwargs)
     docker_run.track(container)
     try:
         yield container, base_url
     finally:
         remove_quietly(container)
         docker_run.created.pop(container.id, None)
+
+
+@pytest.fixture
+def standin_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
+    """The stand-in proxy, healthy, as ``(container, base_url)``; removed afterwards.
+
+    Rate limit 14/min per client IP and API key ``tests.docker_support.DEFAULT_API_KEY``.
+    """
+    yield from _standin(docker_run, RATE_LIMIT_PER_MIN="14")
+
+
+@pytest.fixture
+def standin_debug_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
+    """The stand-in proxy with ``DEBUG_MODE=true`` and no rate limit; removed afterwards."""
+    yield from _standin(docker_run, debug=True, RATE_LIMIT_PER_MIN="0")
 
 
 @pytest.fixture

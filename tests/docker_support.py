@@ -3,11 +3,16 @@
 - ``engine_or_skip()``: a client when an engine answers; otherwise a loud skip (``pytest.fail``
   under ``CI=true``). Start one with ``bash .ci/docker-up.sh``.
 - ``build_busybox_image(client)``: ``FROM scratch`` + Debian's static busybox, cached by tag.
-- ``start_standin_proxy(client, name, **env)``: the stand-in claude-code-openai-wrapper
-  (``tests/standin``) in a container made of read-only bind mounts of this host's Python and the
-  repo's venv, with an in-container HEALTHCHECK; returns ``(container, base_url)`` once healthy.
+- ``start_standin_proxy(client, name, debug=False, **env)``: the stand-in
+  claude-code-openai-wrapper (``tests/standin``) in a container made of read-only bind mounts of
+  this host's Python and the repo's venv, with an in-container HEALTHCHECK; returns
+  ``(container, base_url)`` once healthy. ``debug=True`` sets ``DEBUG_MODE=true`` (the wrapper's
+  DEBUG logging: ``🔍`` request/response records, every SDK message).
 - ``drive_workload(base_url, plan)``: sends a known plan of requests with urllib (sequential
-  steps, or tuples of steps sent at once from threads); returns what the client saw.
+  steps, or tuples of steps sent at once from threads); returns what the client saw (send,
+  first-byte and end times, status, streaming). ``drive_concurrent(base_url, steps, in_flight)``
+  keeps ``in_flight`` requests going until all are sent. ``client_view(outcomes)`` turns
+  outcomes into JSON-ready records with RFC 3339 UTC times.
 - ``remove_test_containers(client)``: removes every container labelled ``claude-perf-test=1``.
 """
 
@@ -24,7 +29,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,14 +221,18 @@ def start_standin_proxy(
     timeout_s: float = 60.0,
     health_interval_s: float = HEALTH_INTERVAL_S,
     mem_limit: str | None = None,
+    debug: bool = False,
     **env: str,
 ) -> tuple[Any, str]:
     """Run the stand-in proxy; return ``(container, base_url)`` once the engine says healthy.
 
     ``env`` goes to the container (e.g. ``API_KEY``, ``RATE_LIMIT_PER_MIN``,
-    ``STANDIN_MODEL_DELAYS="haiku=0.2,opus=1"``). ``API_KEY`` defaults to
-    ``DEFAULT_API_KEY``. Port 8000 is published on 127.0.0.1 at a port the engine picks.
+    ``STANDIN_MODEL_DELAYS="haiku=0.2,opus=1"``, ``VERBOSE="true"``). ``API_KEY`` defaults to
+    ``DEFAULT_API_KEY``; ``debug=True`` adds ``DEBUG_MODE=true``. Port 8000 is published on
+    127.0.0.1 at a port the engine picks.
     """
+    if debug:
+        env = {"DEBUG_MODE": "true", **env}
     build_busybox_image(client)
     python, binds = _python_mounts()
     environment = {
@@ -308,12 +319,20 @@ class Step:
 
 @dataclass
 class Outcome:
+    """What the client saw of one request. Times: ``started_at`` is the wall clock (UTC epoch
+    seconds) when the request was sent; the ``*_s`` are monotonic seconds after that."""
+
     label: str
     model: str
     status: int
-    elapsed_s: float
-    started_at: float  # time.time() when the request was sent (wall clock, UTC epoch)
+    elapsed_s: float  # to the last body byte
+    started_at: float
     body: bytes = field(default=b"", repr=False)
+    first_byte_s: float | None = None  # status line and headers in (urlopen returned)
+    first_body_s: float | None = None  # first body bytes in (for a stream: the first SSE event)
+    stream: bool = False
+    method: str = "POST"
+    path: str = "/v1/chat/completions"
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -343,15 +362,32 @@ def send(base_url: str, step: Step) -> Outcome:
         req.add_header("Authorization", f"Bearer {step.api_key}")
     started_at = time.time()
     t0 = time.perf_counter()
+    first_body_s = None
     try:
         with urllib.request.urlopen(req, timeout=step.timeout_s) as resp:
-            body = resp.read()
+            first_byte_s = time.perf_counter() - t0
+            head = resp.read1(65536)  # returns as soon as some body bytes are in
+            first_body_s = time.perf_counter() - t0 if head else None
+            body = head + resp.read()
             status = resp.status
     except urllib.error.HTTPError as e:
+        first_byte_s = time.perf_counter() - t0
         body = e.read()
         status = e.code
     elapsed = time.perf_counter() - t0
-    return Outcome(step.label, step.model, status, elapsed, started_at, body)
+    return Outcome(
+        step.label,
+        step.model,
+        status,
+        elapsed,
+        started_at,
+        body,
+        first_byte_s=first_byte_s,
+        first_body_s=first_body_s,
+        stream=step.stream and step.method == "POST" and step.raw_body is None,
+        method=step.method,
+        path=step.path,
+    )
 
 
 def _send_together(base_url: str, group: Sequence[Step]) -> list[Outcome]:
@@ -392,3 +428,44 @@ def drive_workload(base_url: str, plan: Iterable[PlanItem]) -> list[Outcome]:
         else:
             outcomes.extend(_send_together(base_url, list(item)))
     return outcomes
+
+
+def drive_concurrent(base_url: str, steps: Sequence[Step], in_flight: int) -> list[Outcome]:
+    """Send ``steps`` keeping ``in_flight`` requests open at once (a new one as soon as one
+    ends, in plan order); outcomes come back in plan order."""
+    if in_flight < 1:
+        raise ValueError(f"in_flight must be at least 1, not {in_flight}")
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="client") as pool:
+        return list(pool.map(lambda s: send(base_url, s), steps))
+
+
+def rfc3339_utc(epoch_s: float) -> str:
+    """``2026-11-30T17:33:42.562123Z`` (UTC, microseconds)."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def client_view(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
+    """JSON-ready records of what the client saw, one per request, in the given order."""
+    view = []
+    for o in outcomes:
+        view.append(
+            {
+                "label": o.label,
+                "method": o.method,
+                "path": o.path,
+                "model": o.model,
+                "stream": o.stream,
+                "status": o.status,
+                "sent_at": rfc3339_utc(o.started_at),
+                "first_byte_at": (
+                    None if o.first_byte_s is None else rfc3339_utc(o.started_at + o.first_byte_s)
+                ),
+                "first_body_at": (
+                    None if o.first_body_s is None else rfc3339_utc(o.started_at + o.first_body_s)
+                ),
+                "ended_at": rfc3339_utc(o.started_at + o.elapsed_s),
+                "first_byte_s": None if o.first_byte_s is None else round(o.first_byte_s, 6),
+                "elapsed_s": round(o.elapsed_s, 6),
+            }
+        )
+    return view

@@ -103,6 +103,9 @@ def test_standin_proxy_real_engine(standin_proxy: tuple[Any, str]) -> None:
     assert probes, "no in-container health probe from 127.0.0.1 in the logs"
 
     msgs = Counter((m["logger"], m["level"], m["msg"]) for m in records)
+    # plain mode: none of the wrapper's DEBUG records (tests/test_standin_debug.py has those)
+    assert not [m for m in records if m["level"] == "DEBUG"]
+    assert not any("🔍" in line for line in lines)
     chat = [m for m in records if m["msg"].startswith("Chat completion: ")]
     assert len(chat) == 12  # every non-stream request that got past the key and the limiter
     assert all(m["msg"] == "Chat completion: session_id=None, total_messages=1" for m in chat)

@@ -3,7 +3,10 @@
 Runs the stand-in ``claude`` CLI (``tests/standin/claude``) as an asyncio subprocess per request,
 reads its stream-json stdout and lets its stderr go straight to the server's stderr (the SDK does
 not pipe it unless asked), so a crash's node-style lines land in ``docker logs`` as they do for
-the real wrapper.
+the real wrapper. At DEBUG level a request's run logs every SDK message three times, as the
+wrapper's ``run_completion`` does (``Raw SDK message type``, ``Raw SDK message``, ``Converted
+message dict``); the start-up check (``verify_cli``) calls the SDK's ``query`` directly there,
+so it logs none.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from src.sdk_types import converted_dict, parse_message
 
 logger = logging.getLogger(__name__)
 # The real SDK logs its reader failures under this name.
@@ -58,7 +63,9 @@ class ClaudeCodeCLI:
 
     async def verify_cli(self) -> bool:
         logger.info("Testing Claude Agent SDK...")
-        result = await self.run("Hello", model="claude-haiku-4-5-20251001", max_turns=1)
+        result = await self.run(
+            "Hello", model="claude-haiku-4-5-20251001", max_turns=1, log_messages=False
+        )
         if result.error is None:
             logger.info("✅ Claude Agent SDK verified successfully")
             return True
@@ -66,9 +73,12 @@ class ClaudeCodeCLI:
         return False
 
     async def stream(
-        self, prompt: str, model: str, max_turns: int = 10
+        self, prompt: str, model: str, max_turns: int = 10, log_messages: bool = True
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield the CLI's stream-json messages; raise ProcessError on a non-zero exit."""
+        """Yield the CLI's stream-json messages; raise ProcessError on a non-zero exit.
+
+        With ``log_messages`` each message is logged at DEBUG as the wrapper does (see module doc).
+        """
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             CLI_PATH,
@@ -93,9 +103,12 @@ class ClaudeCodeCLI:
                 if not line:
                     continue
                 try:
-                    yield json.loads(line)
+                    msg = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if log_messages and logger.isEnabledFor(logging.DEBUG):
+                    log_sdk_message(msg)
+                yield msg
             rc = await proc.wait()
         except BaseException:
             if proc.returncode is None:
@@ -109,10 +122,12 @@ class ClaudeCodeCLI:
             sdk_logger.error("Fatal error in message reader: %s", err)
             raise err
 
-    async def run(self, prompt: str, model: str, max_turns: int = 10) -> RunResult:
+    async def run(
+        self, prompt: str, model: str, max_turns: int = 10, log_messages: bool = True
+    ) -> RunResult:
         out = RunResult()
         try:
-            async for msg in self.stream(prompt, model, max_turns):
+            async for msg in self.stream(prompt, model, max_turns, log_messages):
                 collect(out, msg)
         except ProcessError as e:
             logger.error("Claude Agent SDK error: %s", e)
@@ -120,6 +135,16 @@ class ClaudeCodeCLI:
             if out.text.startswith(USAGE_LIMIT_PREFIX):
                 logger.error("%s", out.text)
         return out
+
+
+def log_sdk_message(raw: dict[str, Any]) -> None:
+    """The wrapper's three DEBUG records per SDK message (src/claude_cli.py, run_completion)."""
+    message = parse_message(raw)
+    if message is None:
+        return
+    logger.debug(f"Raw SDK message type: {type(message)}")
+    logger.debug(f"Raw SDK message: {message}")
+    logger.debug(f"Converted message dict: {converted_dict(message)}")
 
 
 def collect(out: RunResult, msg: dict[str, Any]) -> None:
