@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from claude_perf.analysis.correlate import (
     arrivals,
-    carry_durations,
     ids_without_completion,
     lend_id_models,
+    link_durations,
 )
 from claude_perf.config.families import family_of
 from claude_perf.config.schema import Config
@@ -315,13 +315,7 @@ def _assemble_source(
         ev["model"].to_numpy(dtype=object), request_ids, loose, role == "start"
     )
     has_id &= ~loose
-    durations, carried, uncarried = carry_durations(
-        series_ns(ev["ts"]),
-        role == "duration",
-        role == "end",
-        ev["status"].to_numpy(dtype=float, na_value=np.nan),
-        ev["duration_s"].to_numpy(dtype=float),
-    )
+    is_duration = role == "duration"
     path_codes, path_labels = _labels(ev["path"].to_numpy(dtype=object))
     events = _Events(
         ts_ns=series_ns(ev["ts"]),
@@ -346,6 +340,17 @@ def _assemble_source(
     is_health_end = end_mask & health_path
     is_model_end = end_mask & ~health_path & model_path
     is_other_end = end_mask & ~health_path & ~model_path
+    # Duration records: each completion's logged duration, and exact start ↔ completion pairs.
+    links = link_durations(
+        ts,
+        is_duration,
+        events.is_start,
+        end_mask,
+        ev["status"].to_numpy(dtype=float, na_value=np.nan),
+        ev["duration_s"].to_numpy(dtype=float),
+        np.where(health_path, 0, np.where(path_codes < 0, -1, np.where(model_path, 1, 2))),
+    )
+    durations = links.duration_s
     # Starts of other endpoints never pair with a model completion.
     start_mask = events.is_start & ~health_path & model_path
     # Health checks and other endpoints logged only as they arrive count as such.
@@ -366,7 +371,10 @@ def _assemble_source(
     id_part, unmatched_id_starts = _by_request_id(events, id_rows)
 
     # 2. No ids: FIFO pairing of starts and model-endpoint completions, in log order.
-    seq_index = np.flatnonzero(plain & (start_mask | is_model_end))
+    # (An end that is a whole request by itself, e.g. a handler's error before any CLI run,
+    # takes no start.)
+    alone = ev["alone"].to_numpy(dtype=bool) if "alone" in ev.columns else np.zeros(n, bool)
+    seq_index = np.flatnonzero(plain & (start_mask | (is_model_end & ~alone)))
     seq_kind = np.where(start_mask[seq_index], 1, -1)
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
@@ -392,6 +400,14 @@ def _assemble_source(
     crowded = np.concatenate([[0], np.cumsum((queue_before + seq_kind) > 1)])
     ambiguous_event = np.zeros(n, dtype=bool)
     ambiguous_event[seq_index[matched]] = (crowded[matched] - crowded[partner[matched]]) > 0
+    # Pairs a duration record names are exact: they replace first-in-first-out's guesses.
+    keep = start_mask[links.starts] & plain[links.ends]
+    linked_ends, linked_starts = links.ends[keep], links.starts[keep]
+    for old in (partner_event[linked_ends], partner_event[linked_starts]):
+        partner_event[old[old >= 0]] = -1
+    partner_event[linked_ends] = linked_starts
+    partner_event[linked_starts] = linked_ends
+    ambiguous_event[linked_ends] = False
     unmatched_starts = unmatched_id_starts + int(((seq_kind > 0) & ~start_matched).sum())
 
     model_ends = np.flatnonzero(plain & is_model_end)
@@ -460,8 +476,8 @@ def _assemble_source(
         orphan_error_records=orphan_errors,
         error_records=int(events.is_error.sum()),
         arrivals_only=len(arrived),
-        durations_carried=carried,
-        durations_unmatched=uncarried,
+        durations_carried=links.carried,
+        durations_unmatched=links.unmatched,
     )
 
 

@@ -17,6 +17,7 @@ after a line on the other that was written before it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claude_perf.durations import NAT_NS
@@ -26,50 +27,107 @@ if TYPE_CHECKING:
 
 # A duration record and the completion it describes are logged within this time of each other.
 CARRY_WINDOW_NS = 250_000_000
+# A duration record's time minus its duration lands this close to its request's start line.
+START_MATCH_NS = 50_000_000
 # How many completions after a duration record (and one before) may be the one it describes:
 # under concurrency another request's completion can be logged in between.
 _CARRY_LOOKAHEAD = 4
 
 
-def carry_durations(
+@dataclass(frozen=True)
+class DurationLinks:
+    """What the duration records tell: each completion's duration, and exact start ↔
+    completion pairs (a record names both: its start is ``duration`` before it)."""
+
+    duration_s: np.ndarray  # per event: the completion's duration (NaN unknown)
+    ends: np.ndarray  # completion events paired through a record
+    starts: np.ndarray  # their start events
+    carried: int
+    unmatched: int
+
+
+def link_durations(
     ts_ns: np.ndarray,
     is_duration: np.ndarray,
+    is_start: np.ndarray,
     is_end: np.ndarray,
     status: np.ndarray,
     duration_s: np.ndarray,
-) -> tuple[np.ndarray, int, int]:
-    """Durations of completions, each taken from its duration record where it has none.
+    path_class: np.ndarray,
+) -> DurationLinks:
+    """Give each duration record to its completion and, where it can, to its start.
 
-    ``status`` is float (NaN unknown). Returns (the completions' durations, per event; records
-    carried; records left without a completion). One pass in Python over the duration records
-    (a few per request at most, and only in sources whose dialect has them).
+    A record logged ``d`` after its request's start line (the wrapper's middleware times the
+    request from the moment it logs ``Incoming request``) names that start: the open start
+    nearest ``record time − d``, within ``START_MATCH_NS``. It then names its completion: the
+    nearest in time of the same status and path class (health / model / other, from the start),
+    not yet described, within ``CARRY_WINDOW_NS``. ``status`` is float (NaN unknown);
+    ``path_class`` is a small integer per event (-1 unknown). One pass in Python over the
+    records (one per request at most, and only in sources whose dialect has them).
     """
     import numpy as np
 
     out = duration_s.copy()
     records = np.flatnonzero(is_duration & ~np.isnan(duration_s))
     ends = np.flatnonzero(is_end)
+    starts = np.flatnonzero(is_start & (ts_ns != NAT_NS))
+    starts = starts[np.argsort(ts_ns[starts], kind="stable")]
+    none = np.zeros(0, dtype=np.int64)
     if not len(records) or not len(ends):
-        return out, 0, len(records)
+        return DurationLinks(out, none, none, 0, len(records))
     taken = ~np.isnan(duration_s[ends])  # a completion with its own duration keeps it
+    start_taken = np.zeros(len(starts), dtype=bool)
+    start_ts = ts_ns[starts]
+    linked_ends, linked_starts = [], []
     carried = 0
-    times, codes = ts_ns.tolist(), status.tolist()
+    times, codes, classes = ts_ns.tolist(), status.tolist(), path_class.tolist()
     for record in records.tolist():
+        if times[record] == NAT_NS:
+            continue
+        implied = times[record] - int(duration_s[record] * 1e9)
+        start = _nearest_open(start_ts, start_taken, implied, START_MATCH_NS)
+        cls = classes[starts[start]] if start >= 0 else -1
         at = int(np.searchsorted(ends, record))
         best, best_gap = -1, CARRY_WINDOW_NS + 1
         for k in range(max(at - 1, 0), min(at + _CARRY_LOOKAHEAD, len(ends))):
             end = int(ends[k])
-            if taken[k] or times[end] == NAT_NS or times[record] == NAT_NS:
+            if taken[k] or times[end] == NAT_NS:
                 continue
             same = np.isnan(codes[record]) or np.isnan(codes[end]) or codes[record] == codes[end]
+            same &= cls < 0 or classes[end] < 0 or classes[end] == cls
             gap = abs(times[end] - times[record])
             if same and gap < best_gap:
                 best, best_gap = k, gap
-        if best >= 0:
-            taken[best] = True
-            out[ends[best]] = duration_s[record]
-            carried += 1
-    return out, carried, len(records) - carried
+        if best < 0:
+            continue
+        taken[best] = True
+        out[ends[best]] = duration_s[record]
+        carried += 1
+        if start >= 0:
+            start_taken[start] = True
+            linked_ends.append(int(ends[best]))
+            linked_starts.append(int(starts[start]))
+    return DurationLinks(
+        out,
+        np.asarray(linked_ends, dtype=np.int64),
+        np.asarray(linked_starts, dtype=np.int64),
+        carried,
+        len(records) - carried,
+    )
+
+
+def _nearest_open(times: np.ndarray, taken: np.ndarray, at: int, tolerance: int) -> int:
+    """Index of the untaken time nearest ``at`` within ``tolerance`` (-1: none)."""
+    import numpy as np
+
+    lo = int(np.searchsorted(times, at - tolerance))
+    hi = int(np.searchsorted(times, at + tolerance, side="right"))
+    best, best_gap = -1, tolerance + 1
+    for i in range(lo, hi):
+        gap = abs(int(times[i]) - at)
+        if not taken[i] and gap < best_gap:
+            best, best_gap = i, gap
+    return best
 
 
 def ids_without_completion(

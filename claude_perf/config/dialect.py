@@ -74,6 +74,7 @@ class DialectLine:
     contains: str = key("", "a literal every matching line holds: a cheap pre-filter")
     duration_unit: str = key("s", "unit of a bare number in the duration group", choices=UNITS)
     error: bool = key(False, "the line is itself an error record (besides its role)")
+    alone: bool = key(False, "an end that is a whole request by itself: it pairs with no start")
 
     def problem(self) -> str | None:
         trouble = _regex_problem(self.regex) if self.regex else "'regex' must not be empty"

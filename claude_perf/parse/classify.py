@@ -716,6 +716,7 @@ def _events_frame(
     data["duration_s"] = cols.gather("duration_s", rows, where=where)
     data["duration_bare"] = cols.gather("duration_bare", rows, where=where)
     data["exit_code"] = cols.gather("exit_code", rows, where=where)
+    data["alone"] = cols.gather("alone", rows, where=where) == 1.0
     data["stream"] = cols.gather("stream", rows, where=where)
     data["source"] = source[rows]
     data["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))

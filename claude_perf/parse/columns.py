@@ -26,6 +26,7 @@ class _Columns:
         "exit_code",
         "stream",
         "duration_bare",
+        "alone",
     )
 
     def __init__(self, n_lines: int) -> None:
@@ -56,7 +57,8 @@ class _Columns:
 
         return np.flatnonzero(self.mask(name))
 
-    NUMERIC = ("duration_s", "status", "exit_code", "duration_bare")  # float columns, NaN = unknown
+    # float columns, NaN = unknown
+    NUMERIC = ("duration_s", "status", "exit_code", "duration_bare", "alone")
 
     def positions(self, at: np.ndarray) -> np.ndarray:
         """Line row → position in ``at`` (-1 where absent): one map for every gather."""

@@ -154,6 +154,8 @@ def apply_dialects(
             matched[rows] = True
             _read_groups(parts, rows, line.duration_unit or "s", no_engine_time, cols)
             cols.add("role", rows, _same(len(rows), line.role))
+            if line.alone:
+                cols.add("alone", rows, np.ones(len(rows)))
             if line.error or line.role == "error":
                 error[rows] = True
 
