@@ -418,8 +418,13 @@ def _assemble_source(
         streams = replace(events, model=stream_col, has_model=pd.notna(stream_col))
         stream_source = _attach_models(streams, plain, partner_event, start_events, model_ends)
     error_events = np.flatnonzero(plain & events.is_error & ~end_mask)
+    # A streaming response goes on after its completion line: its errors come later.
+    streaming_end = np.zeros(len(model_ends), dtype=bool)
+    if stream_col is not None:
+        at = stream_source[model_ends]
+        streaming_end[at >= 0] = stream_col[at[at >= 0]] == True  # noqa: E712
     error_count, error_text, first_error, orphan_errors = _attach_errors(
-        ts, error_events, model_ends, events.message
+        ts, error_events, model_ends, events.message, streaming_end, start_events
     )
     # An end record that is itself an error (a JSON completion at level error) counts too; its
     # message stands in for the text when no error record was attached, and for the first
@@ -664,6 +669,8 @@ def _attach_errors(
     errors: np.ndarray,
     model_ends: np.ndarray,
     messages: np.ndarray,
+    streaming_end: np.ndarray | None = None,
+    start_events: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Each run of error records goes to the completion closest to it in time.
 
@@ -671,8 +678,9 @@ def _attach_errors(
     (uvicorn's access line) and stderr (the application's records) separately, so the two can
     swap by a few microseconds. A run of error records (no completion between them, gaps under
     50 ms) therefore goes to the completion just before it when that one is nearer and within
-    50 ms, else to the next one when it follows within 2 s; else to none (counted as outside
-    any request).
+    50 ms, else to the next one when it follows within 2 s, else to a streaming response before
+    it when no request started since (a stream's errors come after its completion line); else to
+    none (counted as outside any request).
 
     Returns, per model completion: the error records attached, their joined text (None when
     none) and the event of the first one with a message (-1 when none); and the number of error
@@ -712,6 +720,12 @@ def _attach_errors(
     # Only adjacency ties an id-less error record to a request: one logged in the middle of a
     # long request (a background task's error) belongs to no request and fails none.
     use_next = ~use_prev & has_next & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
+    if streaming_end is not None and start_events is not None and streaming_end.any():
+        # Else the streaming response before it, when no request started since its completion.
+        prev_streaming = has_prev & _gather(streaming_end, j - 1, has_prev, 0).astype(bool)
+        starts_before = np.searchsorted(start_events, errors)
+        starts_at_prev = np.searchsorted(start_events, prv)
+        use_prev |= ~use_next & prev_streaming & (starts_before == starts_at_prev)
     target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
     attach = target >= 0
     orphans = int((~attach).sum())
