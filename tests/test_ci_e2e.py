@@ -25,7 +25,7 @@ import pytest
 
 from tests.cli_support import ROOT, cli_argv, run_cli
 from tests.conftest import DockerRun, remove_quietly
-from tests.docker_support import Step, drive_workload, start_standin_proxy
+from tests.docker_support import POLL_S, Step, drive_workload, logs_text, start_standin_proxy
 
 pytestmark = pytest.mark.docker
 
@@ -139,6 +139,14 @@ def unlimited_standin_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
         docker_run.created.pop(container.id, None)
 
 
+def wait_for_access_lines(container: Any, count: int, timeout_s: float = 30.0) -> None:
+    """Poll the engine's log until it holds ``count`` chat-completion access lines."""
+    deadline = time.monotonic() + timeout_s
+    while logs_text(container).count('"POST /v1/chat/completions HTTP/1.1"') < count:
+        assert time.monotonic() < deadline, f"fewer than {count} access lines after {timeout_s}s"
+        time.sleep(POLL_S)
+
+
 def regression_rows(markdown: str) -> set[tuple[str, str]]:
     """(scope, figure) of every table row whose verdict is a regression."""
     rows = set()
@@ -156,6 +164,9 @@ def test_compare_names_a_regression_on_the_real_engine(
     store = tmp_path / "perf.db"
 
     baseline = drive_workload(base_url, BASELINE_PLAN)
+    # The engine stamps a log line when it reads it, which can be after the client has its
+    # answer: the boundary is taken once the baseline's last access line is in the engine's log.
+    wait_for_access_lines(container, len(BASELINE_PLAN))
     boundary = rfc3339(time.time_ns())
     regressed = drive_workload(base_url, REGRESSED_PLAN)
     assert [o.status for o in baseline] == [200] * 6
