@@ -212,6 +212,30 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
+# The truth as the log can show it: a model is named only where a line names it (the wrapper
+# names aliases and unknown names in its validator warning, never a listed id), and a latency is
+# shown only where the log holds a duration or both a start and an end record (the wrapper's
+# streaming responses log no start line). Requests whose model no line names are keyed UNNAMED.
+UNNAMED = "(unnamed)"
+
+
+def _logged_summary(
+    durations: dict[str, list[float]], counts: dict[str, Counter[str]]
+) -> dict[str, dict[str, Any]]:
+    """Per logged model: requests, failed, and count/p50/p95 of its succeeded timed requests."""
+    out: dict[str, dict[str, Any]] = {}
+    for model in sorted(counts):
+        values = sorted(durations.get(model, []))
+        out[model] = {
+            "requests": counts[model]["requests"],
+            "failed": counts[model]["failed"],
+            "timed": len(values),
+            "p50": round(_quantile(values, 0.50), 6) if values else None,
+            "p95": round(_quantile(values, 0.95), 6) if values else None,
+        }
+    return out
+
+
 def _latency_summary(durations: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for model in sorted(durations):
@@ -270,6 +294,8 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
     failures: Counter[str] = Counter({k: 0 for k in FAILURE_KINDS})
     alias_warnings: Counter[str] = Counter()
     durations: dict[str, list[float]] = {}
+    logged_durations: dict[str, list[float]] = {}
+    logged_counts: dict[str, Counter[str]] = {}
     health_checks = 0
     models_list = 0
     streaming = 0
@@ -286,6 +312,14 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
 
     def success(model: str, seconds: float) -> None:
         durations.setdefault(model, []).append(seconds)
+
+    def logged(name: str, failed: bool, seconds: float | None) -> None:
+        """One model request as the log shows it (``seconds``: None when it shows no latency)."""
+        counts = logged_counts.setdefault(name, Counter())
+        counts["requests"] += 1
+        counts["failed"] += failed
+        if seconds is not None and not failed:
+            logged_durations.setdefault(name, []).append(seconds)
 
     def wrapper_request(t: int) -> None:
         nonlocal streaming
@@ -377,6 +411,11 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
             push(end, ACCESS.format(port=port, status=REASONS[status]))
         if outcome != "ok":
             failures[outcome] += 1
+        if outcome in ("unauthorized_401", "rate_limited_429", "validation_422"):
+            logged(UNNAMED, True, None)
+        else:
+            name = model if model not in KNOWN_MODELS else UNNAMED
+            logged(name, outcome != "ok", None if stream else (end - t) / SEC)
         by_status[str(status)] += 1
         track(t, end)
 
@@ -405,6 +444,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
                 f'"model":"{model}","status":200,"durationMs":{duration_ms}}}',
             )
             success(model, duration_ms / 1000)
+            logged(model, False, duration_ms / 1000)
         else:
             level, error, kind = {
                 429: ("warn", "rate_limit_error", "upstream_429"),
@@ -418,6 +458,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
                 f'"error":"{error}"}}',
             )
             failures[kind] += 1
+            logged(model, True, None)
         by_status[str(status)] += 1
         track(t, end)
 
@@ -428,9 +469,11 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
         if status == 200:
             centis = max(1, round(latency_ns(model) / (10 * MS)))
             success(model, centis / 100)
+            logged(model, False, centis / 100)
         else:
             centis = randrange(3, 60)
             failures["upstream_429" if status == 429 else "upstream_500"] += 1
+            logged(model, True, None)
         end = t + centis * 10 * MS + randrange(50 * US, 400 * US)
         push(
             end,
@@ -535,6 +578,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
         "alias_warnings": dict(sorted(alias_warnings.items())),
         "max_in_flight": max_in_flight,
         "latency_s": _latency_summary(durations),
+        "logged_models": _logged_summary(logged_durations, logged_counts),
     }
 
 

@@ -6,6 +6,9 @@ Targets (issue 2, "Speed and memory"): at least 500,000 lines/s end to end on a 
 process; its own rusage comes from os.wait4. Figures are printed with PASS/MISS; a missed figure
 never fails the run (the machine may be busy). When ``benchmarks/collect_bench.py`` exists and a
 Docker Engine answers, the collect benchmark runs afterwards and prints its own figures.
+The report's figures are then checked against the generator's truth: counts, max_in_flight, and
+per model requests, failures and p50/p95 of succeeded timed requests (tests/test_bench_truth.py
+does the same on small logs, with the known gaps).
 
 Run: ``python -m benchmarks.run [--lines N] [--repeat K]``.
 """
@@ -51,8 +54,43 @@ def truth_path(log: Path) -> Path:
     return log.with_name(log.name + ".truth.json")
 
 
+# Latencies in the log are exact to this: JSON durationMs is in ms, key=value durations are the
+# generator's own centiseconds, and the wrapper's start record is stamped at most 0.4 ms after
+# the request arrived (benchmarks/gen_log.py, wrapper_request).
+RESOLUTION_S = 0.001
+
+
+def model_figures(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per model (a model no line names as gen_log.UNNAMED): the figures the truth also has."""
+    from benchmarks.gen_log import UNNAMED
+
+    out: dict[str, dict[str, Any]] = {}
+    for row in summary["models"]:
+        latency = row.get("latency_s") or {}
+        out[row["model"] or UNNAMED] = {
+            "requests": row["requests"],
+            "failed": row["failed"],
+            "timed": latency.get("n", 0),
+            "p50": latency.get("p50"),
+            "p95": latency.get("p95"),
+        }
+    return out
+
+
+def figures_match(ours: dict[str, Any] | None, truth: dict[str, Any]) -> bool:
+    """Counts equal, p50 and p95 within RESOLUTION_S."""
+    if ours is None or any(ours[k] != truth[k] for k in ("requests", "failed", "timed")):
+        return False
+    for key in ("p50", "p95"):
+        if (ours[key] is None) != (truth[key] is None):
+            return False
+        if ours[key] is not None and abs(ours[key] - truth[key]) > RESOLUTION_S:
+            return False
+    return True
+
+
 def check_truth(log: Path, summary: dict[str, Any]) -> None:
-    """Fast is worthless if wrong: the report's counts against what the generator wrote."""
+    """Fast is worthless if wrong: the report's figures against what the generator wrote."""
     path = truth_path(log)
     if not path.exists():
         print("truth:  no ground truth beside the log (delete the log to regenerate both)")
@@ -63,10 +101,33 @@ def check_truth(log: Path, summary: dict[str, Any]) -> None:
         ("health checks", summary["health"]["checks"], truth["health_checks"]),
         ("other requests", summary["requests"]["other_endpoints"], truth["models_list_requests"]),
         ("failed", summary["requests"]["failed"], sum(truth["failures_by_kind"].values())),
+        ("max in flight", summary["throughput"]["max_in_flight"], truth["max_in_flight"]),
     ]
     for name, ours, theirs in pairs:
         verdict = "MATCH" if ours == theirs else f"OFF BY {ours - theirs:+,}"
         print(f"truth:  {name:<15} {ours:>9,} vs {theirs:>9,} generated  {verdict}")
+    if "logged_models" not in truth:
+        print("truth:  no per-model truth (an older cache: delete the log to regenerate both)")
+        return
+    ours_by_model = model_figures(summary)
+    print(
+        "truth:  per model, ours / generated: requests, failed, timed (succeeded with a latency), "
+        f"p50 and p95 s (match: counts equal, percentiles within {RESOLUTION_S * 1000:g} ms)"
+    )
+    for model, theirs in truth["logged_models"].items():
+        ours = ours_by_model.get(model)
+        cells = [
+            f"{_fmt((ours or {}).get(key))}/{_fmt(theirs[key])}"
+            for key in ("requests", "failed", "timed", "p50", "p95")
+        ]
+        verdict = "MATCH" if figures_match(ours, theirs) else "DIFFERS"
+        print(f"truth:    {model:<28} {'  '.join(cells)}  {verdict}")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else f"{value:,}"
 
 
 def run_child(argv: list[str]) -> tuple[float, float, int]:

@@ -4,21 +4,28 @@ Two test sessions run against one stand-in proxy and are collected into one stor
 as a bundle by its window (``--until`` / ``--since`` a boundary taken between them), reported with
 gates that pass (exit 0) and fail (exit 3), compared, and the report re-made from the bundle must
 equal the one made from the store.
+
+The other direction: a second run that is slower (the stand-in CLI's ``SLEEP=<s>`` prompt marker)
+and fails more (``CRASH``) must make ``compare`` exit 3 and name each regression in its Markdown.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cli_support import ROOT, cli_argv, run_cli
-from tests.docker_support import Step, drive_workload
+from tests.conftest import DockerRun, remove_quietly
+from tests.docker_support import POLL_S, Step, drive_workload, logs_text, start_standin_proxy
 
 pytestmark = pytest.mark.docker
 
@@ -108,3 +115,80 @@ def test_ci_sequence_on_the_real_engine(standin_proxy: tuple[Any, str], tmp_path
     result = run_cli("compare", str(base_json), str(current_json), "-o", str(tmp_path / "cmp.md"))
     assert result.returncode == 0, result.stderr + (tmp_path / "cmp.md").read_text()
     assert "**No regression**" in (tmp_path / "cmp.md").read_text()
+
+
+# Six requests a side: compare needs at least 5 latency samples per model on each side.
+BASELINE_PLAN = [Step(f"sonnet {i}", "sonnet") for i in range(6)]
+# The same six, each 1.5 s slower (stand-in default for sonnet: 0.9 s), and six CLI crashes (500).
+REGRESSED_PLAN = [
+    Step(f"slow sonnet {i}", "sonnet", prompt="SLEEP=1.5 Say hello.") for i in range(6)
+]
+REGRESSED_PLAN += [Step(f"crash {i}", "sonnet", prompt="CRASH") for i in range(6)]
+
+
+@pytest.fixture
+def unlimited_standin_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
+    """The stand-in proxy with its rate limit off (24 requests in well under a minute)."""
+    name = f"claude-perf-test-standin-{docker_run.run_id}-{uuid.uuid4().hex[:8]}"
+    container, base_url = start_standin_proxy(docker_run.client, name, RATE_LIMIT_PER_MIN="0")
+    docker_run.track(container)
+    try:
+        yield container, base_url
+    finally:
+        remove_quietly(container)
+        docker_run.created.pop(container.id, None)
+
+
+def wait_for_access_lines(container: Any, count: int, timeout_s: float = 30.0) -> None:
+    """Poll the engine's log until it holds ``count`` chat-completion access lines."""
+    deadline = time.monotonic() + timeout_s
+    while logs_text(container).count('"POST /v1/chat/completions HTTP/1.1"') < count:
+        assert time.monotonic() < deadline, f"fewer than {count} access lines after {timeout_s}s"
+        time.sleep(POLL_S)
+
+
+def regression_rows(markdown: str) -> set[tuple[str, str]]:
+    """(scope, figure) of every table row whose verdict is a regression."""
+    rows = set()
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[5] == "🔴 regression":
+            rows.add((cells[0], cells[1]))
+    return rows
+
+
+def test_compare_names_a_regression_on_the_real_engine(
+    unlimited_standin_proxy: tuple[Any, str], tmp_path: Path
+) -> None:
+    container, base_url = unlimited_standin_proxy
+    store = tmp_path / "perf.db"
+
+    baseline = drive_workload(base_url, BASELINE_PLAN)
+    # The engine stamps a log line when it reads it, which can be after the client has its
+    # answer: the boundary is taken once the baseline's last access line is in the engine's log.
+    wait_for_access_lines(container, len(BASELINE_PLAN))
+    boundary = rfc3339(time.time_ns())
+    regressed = drive_workload(base_url, REGRESSED_PLAN)
+    assert [o.status for o in baseline] == [200] * 6
+    assert [o.status for o in regressed] == [200] * 6 + [500] * 6
+    # what the client saw: the slow run really was slower
+    assert min(o.elapsed_s for o in regressed[:6]) > max(o.elapsed_s for o in baseline) + 1.0
+
+    result = run_cli("collect", "--container", container.name, "--store", str(store))
+    assert result.returncode == 0, result.stderr
+    base_json, current_json = tmp_path / "base.json", tmp_path / "current.json"
+    for out, window in ((base_json, ("--until", boundary)), (current_json, ("--since", boundary))):
+        result = run_cli("report", "--store", str(store), *window, "-f", "json", "-o", str(out))
+        assert result.returncode == 0, result.stderr
+    assert json.loads(base_json.read_text())["requests"]["total"] == 6
+    assert json.loads(current_json.read_text())["requests"]["failed"] == 6
+
+    cmp_md = tmp_path / "cmp.md"
+    result = run_cli("compare", str(base_json), str(current_json), "-o", str(cmp_md))
+    markdown = cmp_md.read_text()
+    assert result.returncode == 3, result.stderr + markdown
+    assert re.search(r"^\*\*\d+ regressions?\*\*", markdown, re.MULTILINE), markdown
+    named = regression_rows(markdown)
+    # slower: sonnet's median and p95 latency; more failures: sonnet's success rate
+    assert {("sonnet", "p50_latency_s"), ("sonnet", "success_rate")} <= named, markdown
+    assert "sonnet p50_latency_s" in result.stderr  # the exit-3 line names it too

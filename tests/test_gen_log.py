@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 try:
-    from benchmarks.gen_log import generate, main
+    from benchmarks.gen_log import KNOWN_MODELS, generate, main
 except ModuleNotFoundError:  # plain `pytest` puts tests/, not the repo root, on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks.gen_log import generate, main
+    from benchmarks.gen_log import KNOWN_MODELS, generate, main
 
 N = 5_000
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z ")
@@ -132,6 +132,23 @@ def test_ground_truth_matches_file(generated: tuple[list[str], dict[str, Any], P
     only_json = "claude-3-7-sonnet-20250219"  # the one model only the JSON style uses
     assert latency[only_json]["count"] == len(json_ok[only_json])
     assert latency[only_json]["max"] == pytest.approx(max(json_ok[only_json]))
+
+
+def test_logged_model_truth_adds_up(generated: tuple[list[str], dict[str, Any], Path]) -> None:
+    _, truth, _ = generated
+    logged = truth["logged_models"]
+    assert sum(m["requests"] for m in logged.values()) == truth["requests"]
+    assert sum(m["failed"] for m in logged.values()) == sum(truth["failures_by_kind"].values())
+    # every success is timed except the wrapper's streaming ones (no start record in the log)
+    successes = sum(v["count"] for v in truth["latency_s"].values())
+    assert sum(m["timed"] for m in logged.values()) == successes - truth["streaming_requests"]
+    for model, count in truth["requests_by_style_model"]["json"].items():
+        # only JSON lines name a listed model id; the wrapper names aliases and unknown names
+        assert model in KNOWN_MODELS or model not in truth["requests_by_style_model"]["wrapper"]
+        assert logged[model]["requests"] == count
+    for model in truth["alias_warnings"]:
+        kv = truth["requests_by_style_model"]["kv"].get(model, 0)
+        assert logged[model]["requests"] == truth["alias_warnings"][model] + kv
 
 
 def test_requests_overlap(generated: tuple[list[str], dict[str, Any], Path]) -> None:

@@ -54,12 +54,17 @@ _SKEW_NS = 50_000_000
 _TEXT_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "usage_limit",
-        re.compile(r"usage limit|usage_limit|limit reached|out of (?:extra )?usage", re.I),
+        # "hit your limit": the Claude CLI's newer wording ("You've hit your limit · resets ...").
+        re.compile(
+            r"usage limit|usage_limit|limit reached|hit your limit|out of (?:extra )?usage", re.I
+        ),
     ),
     (
         "auth",
         re.compile(
-            r"not logged in|please run /login|login required|invalid api key|"
+            # "authentication failed": the wrapper's 503 record when the CLI has no login
+            # ("Claude Code authentication failed: [...]", src/auth.py validate_claude_code_auth).
+            r"not logged in|please run /login|login required|invalid api key|authentication failed|"
             r"authentication_error|unauthori[sz]ed|oauth token|credentials? (?:expired|invalid)",
             re.I,
         ),
@@ -70,7 +75,8 @@ _TEXT_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "routing",
         re.compile(
             r"model not found|invalid model|unknown model|not_found_error|"
-            r"model .{0,40}(?:does not exist|not supported|is not available)",
+            # "may not exist": the CLI's "issue with the selected model (X). It may not exist"
+            r"model .{0,40}(?:(?:does|may) not exist|not supported|is not available)",
             re.I,
         ),
     ),
