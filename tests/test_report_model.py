@@ -12,9 +12,9 @@ from claude_perf.report.model import (
     build,
     quoted,
     references_of,
-    summary_extras,
     tiers_of,
 )
+from claude_perf.report.summary import summary_extras
 from tests.report_support import (
     FIXED_CLOCK,
     analysis_of,

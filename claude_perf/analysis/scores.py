@@ -26,19 +26,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.analysis.findings import (
-    ConcurrencyLatency,
-    Reliability,
-    cpu_capacity_pct,
-    fmt_bytes,
-    fmt_pct,
-    fmt_s,
-    read_numbers,
-)
+from claude_perf.analysis.concurrency import ConcurrencyLatency
+from claude_perf.analysis.findings import cpu_capacity_pct, read_numbers
+from claude_perf.analysis.formatting import fmt_bytes, fmt_pct, fmt_s
 from claude_perf.analysis.metrics import MIN_RANKABLE, Metrics
 from claude_perf.errors import ConfigError
 
 if TYPE_CHECKING:
+    from claude_perf.analysis.reliability import Reliability
     from claude_perf.analysis.utilisation import Utilisation
 
 Curve = tuple[tuple[float, float], ...]

@@ -190,7 +190,7 @@ def report(options: ReportOptions) -> ReportOutcome:
     analysis = analyse_session(report_session(options), options.config)
     summary = summary_mod.build(analysis)
     model = report_model.build(analysis, report_model.report_time(options.generated_at))
-    summary.update(report_model.summary_extras(model))
+    summary.update(summary_mod.summary_extras(model))
     gate_results = check_gates(options.gates, summary)
     written: list[Path] = []
     if options.requests_csv is not None:

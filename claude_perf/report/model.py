@@ -17,22 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from claude_perf.analysis.findings import (
-    ERROR_LABELS,
-    RULES,
+from claude_perf.analysis.concurrency import (
     ConcurrencyLatency,
-    Findings,
-    Reliability,
     concurrency_latency,
-    evaluate,
-    fmt_bytes,
-    fmt_pct,
-    fmt_s,
-    fmt_time,
-    reliability_of,
     timeline_for,
 )
+from claude_perf.analysis.findings import ERROR_LABELS, RULES, Findings, evaluate
+from claude_perf.analysis.formatting import fmt_bytes, fmt_pct, fmt_s, fmt_time
 from claude_perf.analysis.metrics import MIN_RANKABLE, QUANTILE_METHOD, LatencyStats
+from claude_perf.analysis.reliability import Reliability, reliability_of
 from claude_perf.analysis.scores import (
     CURVE_DEFAULTS,
     Capacity,
@@ -1193,14 +1186,6 @@ def build(analysis: Analysis, generated_at: datetime) -> ReportModel:
         scores=scores,
         findings=found,
     )
-
-
-def summary_extras(model: ReportModel) -> dict[str, Any]:
-    """The JSON summary's ``findings`` and ``scores`` keys, from the same figures as the report."""
-    from claude_perf.analysis.findings import findings_dict
-    from claude_perf.analysis.scores import scores_dict
-
-    return {"findings": findings_dict(model.findings), "scores": scores_dict(model.scores)}
 
 
 def report_time(fixed: datetime | None = None) -> datetime:
