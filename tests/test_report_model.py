@@ -6,14 +6,9 @@ import pytest
 
 from claude_perf.config.schema import config_from_mapping
 from claude_perf.errors import ConfigError
-from claude_perf.report.model import (
-    Table,
-    Text,
-    build,
-    quoted,
-    references_of,
-    tiers_of,
-)
+from claude_perf.report.build import build
+from claude_perf.report.model import Table, Text, quoted
+from claude_perf.report.settings import references_of, tiers_of
 from claude_perf.report.summary import summary_extras
 from tests.report_support import (
     FIXED_CLOCK,
