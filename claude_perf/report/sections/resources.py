@@ -48,69 +48,74 @@ def resources_section(c: Context) -> Section:
         )
     blocks: list[Block] = []
     for u in c.utilisation:
-
-        def cpu(v: float | None) -> str:
-            return "–" if v is None else f"{v:.1f}%"
-
-        def mem(v: float | None) -> str:
-            return "–" if v is None else fmt_bytes(v)
-
-        blocks.append(Paragraph(quoted(f"Container {u.container}: {u.samples} samples", 120)))
-        blocks.append(
-            Table(
-                ("Figure", f"Idle (n={u.idle.samples})", f"Under load (n={u.load.samples})"),
-                (
-                    row("CPU mean", cpu(u.idle.cpu_pct_mean), cpu(u.load.cpu_pct_mean)),
-                    row("CPU p95", cpu(u.idle.cpu_pct_p95), cpu(u.load.cpu_pct_p95)),
-                    row("Memory mean", mem(u.idle.mem_bytes_mean), mem(u.load.mem_bytes_mean)),
-                ),
-                ("l", "r", "r"),
-            )
-        )
-        slope = (
-            f"{fmt_bytes(u.mem_slope_bytes_per_min)}/min (least squares, {u.samples} samples over "
-            f"{(u.span_s or 0) / 60:.1f} min)"
-            if u.mem_slope_bytes_per_min is not None
-            else "unknown: fewer than 3 memory samples"
-        )
-
-        def io(total: float | None, u: Utilisation = u) -> str:
-            if total is None:
-                return "unknown (counter not sampled twice)"
-            per = u.per_request(total)
-            tail = (
-                f", {fmt_bytes(per)} per request" if per is not None else ", no request in the span"
-            )
-            return f"{fmt_bytes(total)}{tail}"
-
-        peak = mem(u.mem_bytes_peak)
-        if u.mem_limit_bytes:
-            peak += f" of {fmt_bytes(u.mem_limit_bytes)} limit"
-        blocks.append(
-            Facts(
-                (
-                    ("CPU max", ours(cpu(u.cpu_pct_max) + " (100% = one core)")),
-                    ("Memory peak", ours(peak)),
-                    ("Memory growth", ours(slope)),
-                    ("Network received", ours(io(u.net_rx_bytes))),
-                    ("Network sent", ours(io(u.net_tx_bytes))),
-                    ("Block read", ours(io(u.blk_read_bytes))),
-                    ("Block written", ours(io(u.blk_write_bytes))),
-                    ("PIDs", ours(f"{fmt_count(u.pids_last)} last, {fmt_count(u.pids_max)} max")),
-                    (
-                        "Split",
-                        ours(
-                            "a sample is under load when a model request was in flight during "
-                            f"its interval ({u.requests_in_span} requests ended inside the "
-                            "sampled span)"
-                        ),
-                    ),
-                )
-            )
-        )
+        blocks += _container_blocks(u)
     if "resources" in available_charts(c):
         blocks.append(Chart("resources", CHARTS["resources"]))
     return Section("resources", "Resource utilisation", tuple(blocks))
+
+
+def _container_blocks(u: Utilisation) -> list[Block]:
+    """One container: its idle vs under-load table and the facts about peaks, growth and I/O."""
+    blocks: list[Block] = []
+
+    def cpu(v: float | None) -> str:
+        return "–" if v is None else f"{v:.1f}%"
+
+    def mem(v: float | None) -> str:
+        return "–" if v is None else fmt_bytes(v)
+
+    blocks.append(Paragraph(quoted(f"Container {u.container}: {u.samples} samples", 120)))
+    blocks.append(
+        Table(
+            ("Figure", f"Idle (n={u.idle.samples})", f"Under load (n={u.load.samples})"),
+            (
+                row("CPU mean", cpu(u.idle.cpu_pct_mean), cpu(u.load.cpu_pct_mean)),
+                row("CPU p95", cpu(u.idle.cpu_pct_p95), cpu(u.load.cpu_pct_p95)),
+                row("Memory mean", mem(u.idle.mem_bytes_mean), mem(u.load.mem_bytes_mean)),
+            ),
+            ("l", "r", "r"),
+        )
+    )
+    slope = (
+        f"{fmt_bytes(u.mem_slope_bytes_per_min)}/min (least squares, {u.samples} samples over "
+        f"{(u.span_s or 0) / 60:.1f} min)"
+        if u.mem_slope_bytes_per_min is not None
+        else "unknown: fewer than 3 memory samples"
+    )
+
+    def io(total: float | None, u: Utilisation = u) -> str:
+        if total is None:
+            return "unknown (counter not sampled twice)"
+        per = u.per_request(total)
+        tail = f", {fmt_bytes(per)} per request" if per is not None else ", no request in the span"
+        return f"{fmt_bytes(total)}{tail}"
+
+    peak = mem(u.mem_bytes_peak)
+    if u.mem_limit_bytes:
+        peak += f" of {fmt_bytes(u.mem_limit_bytes)} limit"
+    blocks.append(
+        Facts(
+            (
+                ("CPU max", ours(cpu(u.cpu_pct_max) + " (100% = one core)")),
+                ("Memory peak", ours(peak)),
+                ("Memory growth", ours(slope)),
+                ("Network received", ours(io(u.net_rx_bytes))),
+                ("Network sent", ours(io(u.net_tx_bytes))),
+                ("Block read", ours(io(u.blk_read_bytes))),
+                ("Block written", ours(io(u.blk_write_bytes))),
+                ("PIDs", ours(f"{fmt_count(u.pids_last)} last, {fmt_count(u.pids_max)} max")),
+                (
+                    "Split",
+                    ours(
+                        "a sample is under load when a model request was in flight during "
+                        f"its interval ({u.requests_in_span} requests ended inside the "
+                        "sampled span)"
+                    ),
+                ),
+            )
+        )
+    )
+    return blocks
 
 
 def scaling_section(c: Context) -> Section:
