@@ -31,9 +31,9 @@ from claude_perf.analysis.metrics import (
     ErrorClassMetrics,
     LatencyStats,
     ModelMetrics,
-    in_flight_at_start,
     timeline_of,
 )
+from claude_perf.analysis.numeric import in_flight_at_start
 from claude_perf.analysis.reliability import HealthFigures, Reliability, reliability_of
 from claude_perf.analysis.utilisation import LoadSplit, Utilisation
 from claude_perf.errors import ConfigError

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from claude_perf.analysis.metrics import (
+from claude_perf.analysis.metrics import latency_stats
+from claude_perf.analysis.numeric import (
     bursts,
-    latency_stats,
     max_in_flight,
     peak_per_window,
     percentile,

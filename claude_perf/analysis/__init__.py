@@ -3,6 +3,7 @@
 Read in this order (each module imports only the ones above it, and nothing from report/ or cli/):
 
 - ``assemble``: entries → one row per HTTP request (start and end paired, outcome, error class);
+- ``numeric``: small array functions (percentiles, requests in flight, peak window, bursts);
 - ``metrics``: requests → latency per model, throughput, concurrency, health, errors (``Metrics``);
 - ``pipeline``: the one-way run, lines → entries → requests → metrics, as one ``Analysis``;
 - ``utilisation``: resource samples → idle vs under load, memory growth, I/O per request;

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from claude_perf.analysis.metrics import Timeline, percentile_unsorted, timeline_of
+from claude_perf.analysis.metrics import Timeline, timeline_of
+from claude_perf.analysis.numeric import percentile_unsorted
 
 if TYPE_CHECKING:
     import numpy as np

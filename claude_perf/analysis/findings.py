@@ -186,7 +186,7 @@ def rule_error_burst(timeline: Timeline, t: Mapping[str, float]) -> Finding | No
     """Failures clustered in time: many inside one window."""
     import pandas as pd
 
-    from claude_perf.analysis.metrics import peak_per_window
+    from claude_perf.analysis.numeric import peak_per_window
 
     ends = timeline.failed_end_ns
     if len(ends) == 0:
