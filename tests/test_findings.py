@@ -8,16 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from claude_perf.analysis.findings import (
-    RULE_DEFAULTS,
+from claude_perf.analysis.concurrency import (
     BusyBurst,
     ConcurrencyLatency,
-    HealthFigures,
-    Reliability,
     busiest_burst,
     concurrency_latency,
+)
+from claude_perf.analysis.findings import (
+    RULE_DEFAULTS,
     evaluate,
-    reliability_of,
     rule_cpu_saturation,
     rule_error_burst,
     rule_error_rate,
@@ -33,9 +32,10 @@ from claude_perf.analysis.metrics import (
     ErrorClassMetrics,
     LatencyStats,
     ModelMetrics,
-    in_flight_at_start,
     timeline_of,
 )
+from claude_perf.analysis.numeric import in_flight_at_start
+from claude_perf.analysis.reliability import HealthFigures, Reliability, reliability_of
 from claude_perf.analysis.utilisation import LoadSplit, Utilisation
 from claude_perf.config.load import config_from_mapping
 from claude_perf.errors import ConfigError
@@ -334,7 +334,7 @@ def test_evaluate_orders_by_severity_and_lists_missing_inputs(tmp_path) -> None:
 
 
 def test_parse_time_reads_iso_and_rejects_docker_zero() -> None:
-    from claude_perf.analysis.findings import parse_time
+    from claude_perf.analysis.reliability import parse_time
 
     assert parse_time("2026-11-29T00:50:10.5Z") == datetime(
         2026, 11, 29, 0, 50, 10, 500000, tzinfo=UTC
@@ -346,8 +346,8 @@ def test_parse_time_reads_iso_and_rejects_docker_zero() -> None:
 def test_health_counts_come_from_logs_and_engine_only_failures_still_count():
     from types import SimpleNamespace
 
-    from claude_perf.analysis.findings import health_figures
     from claude_perf.analysis.metrics import HealthMetrics
+    from claude_perf.analysis.reliability import health_figures
 
     logs = SimpleNamespace(health=HealthMetrics(42, 0, 1.0, 41, 1, 1.0))
     probes = [

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from claude_perf.analysis.metrics import (
+from claude_perf.analysis.metrics import latency_stats
+from claude_perf.analysis.numeric import (
     bursts,
-    latency_stats,
     max_in_flight,
     peak_per_window,
     percentile,
@@ -30,6 +30,18 @@ def test_percentile_agrees_with_numpy_linear(q):
     rng = np.random.default_rng(3)
     values = np.sort(rng.lognormal(0, 1, 101))
     assert percentile(values, q) == pytest.approx(np.percentile(values, q, method="linear"))
+
+
+def test_percentile_ties_round_as_before_not_as_numpy():
+    """Why percentile is not numpy.percentile: on a decimal tie the last bit decides the rounding.
+
+    (n-1)·q = 5·0.99 = 4.95 → 1.131 + 0.95·(2.251 − 1.131) = 2.195 exactly, in decimal. Our
+    a·(1−w) + b·w lands just below the tie ("2.19"); numpy's b − (b−a)·(1−w) just above ("2.20").
+    """
+    values = [0.379, 0.441, 0.465, 0.523, 1.131, 2.251]
+    assert percentile(values, 99) == 2.195
+    assert f"{percentile(values, 99):.2f}" == "2.19"
+    assert f"{np.percentile(values, 99, method='linear'):.2f}" == "2.20"
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 101])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from claude_perf.errors import UsageError
+from claude_perf.report.build import build
 from claude_perf.report.charts import draw
-from claude_perf.report.model import build
 from claude_perf.report.render import render_html, render_markdown, report_text
 from tests.report_support import (
     FIXED_CLOCK,

@@ -7,14 +7,10 @@ import pytest
 from claude_perf.config.load import config_from_mapping
 from claude_perf.config.schema import Tiers
 from claude_perf.errors import ConfigError
-from claude_perf.report.model import (
-    Table,
-    Text,
-    build,
-    quoted,
-    references_of,
-    summary_extras,
-)
+from claude_perf.report.build import build
+from claude_perf.report.model import Table, Text, quoted
+from claude_perf.report.settings import references_of
+from claude_perf.report.summary import summary_extras
 from tests.report_support import (
     FIXED_CLOCK,
     analysis_of,

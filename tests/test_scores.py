@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from claude_perf.analysis.findings import ConcurrencyLatency, Reliability
+from claude_perf.analysis.concurrency import ConcurrencyLatency
 from claude_perf.analysis.metrics import LatencyStats
+from claude_perf.analysis.reliability import Reliability
 from claude_perf.analysis.scores import (
     Rubric,
     Score,

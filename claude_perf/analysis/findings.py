@@ -5,32 +5,31 @@ recommendation follows from that figure. Thresholds come from ``[scoring.rules]`
 (see ``RULE_DEFAULTS``). A rule whose inputs were not collected is reported as *not evaluated*, with
 the reason, never as "no problem".
 
-This module also derives the figures rules share with the report and the scores: reliability
-(uptime, restarts, OOM kills, health checks — from the engine when container facts exist, else
-from the logs) and latency split by how many requests were in flight.
+The figures the rules share with the scores and the report are derived next door: reliability
+(uptime, restarts, health checks) in ``reliability``, latency alone vs alongside others and the
+busiest burst in ``concurrency``; sentences write figures with ``formatting``.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
-from claude_perf.analysis.metrics import (
-    MIN_RANKABLE,
-    Metrics,
-    Timeline,
-    percentile_unsorted,
-    timeline_of,
+from claude_perf.analysis.concurrency import (
+    BusyBurst,
+    ConcurrencyLatency,
+    busiest_burst,
+    concurrency_latency,
+    timeline_for,
 )
+from claude_perf.analysis.formatting import fmt_bytes, fmt_pct, fmt_s, fmt_time
+from claude_perf.analysis.metrics import MIN_RANKABLE, Metrics, Timeline
+from claude_perf.analysis.reliability import HealthFigures, Reliability, reliability_of
 from claude_perf.config.schema import Rules, Scoring
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from claude_perf.analysis.pipeline import Analysis
     from claude_perf.analysis.utilisation import Utilisation
 
@@ -91,315 +90,9 @@ class Findings:
     not_evaluated: tuple[tuple[str, str], ...]  # (rule, why)
 
 
-@dataclass(frozen=True)
-class HealthFigures:
-    """Health checks from one source: the engine's Health log, else the proxy's access log."""
-
-    source: str  # "engine" | "logs" | "none"
-    checks: int
-    failed: int
-    success_rate: float | None
-    interval_measured_s: float | None  # median time between probes
-    interval_configured_s: float | None  # HEALTHCHECK --interval, when container facts say
-    engine_checks: int | None = None  # probes kept in the engine's Health log, when collected
-    engine_failed: int | None = None
-
-
-@dataclass(frozen=True)
-class Reliability:
-    """Availability figures; None where the inputs cannot tell."""
-
-    facts: bool  # container facts were collected
-    uptime_fraction: float | None  # of the analysed window
-    downtime_s: float | None
-    restarts: int | None  # the engine's restart count
-    exits_in_window: int | None  # 'die' events inside the window
-    oom_killed: bool | None
-    status: str | None
-    health: HealthFigures
-
-
-@dataclass(frozen=True)
-class ConcurrencyLatency:
-    """p50 latency of timed, succeeded requests that ran alone vs alongside others."""
-
-    solo_n: int
-    solo_p50_s: float | None
-    overlapped_n: int
-    overlapped_p50_s: float | None
-    max_level: int  # most requests in flight at any timed request's start
-
-    @property
-    def ratio(self) -> float | None:
-        if not self.solo_p50_s or self.overlapped_p50_s is None:
-            return None
-        return self.overlapped_p50_s / self.solo_p50_s
-
-
 def rule_thresholds(scoring: Scoring) -> Mapping[str, float]:
     """The rule thresholds of a validated [scoring] (config.schema.Rules), by name."""
     return MappingProxyType(asdict(scoring.rules))
-
-
-# ---------------------------------------------------------------- shared figures
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 string or epoch seconds as an aware UTC datetime; None when unreadable."""
-    import pandas as pd
-
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        stamp = (
-            pd.Timestamp(value, unit="s") if isinstance(value, int | float) else pd.Timestamp(value)
-        )
-    except (ValueError, TypeError):
-        return None
-    if pd.isna(stamp) or stamp.year < 1971:  # Docker writes 0001-01-01 for "never"
-        return None
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime(warn=False)
-
-
-def _median_gap_s(times: list[datetime]) -> float | None:
-    import numpy as np
-
-    if len(times) < 2:
-        return None
-    ordered = sorted(times)
-    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(ordered)]
-    return float(np.median(gaps))
-
-
-def health_figures(metrics: Metrics, containers: tuple[dict[str, Any], ...]) -> HealthFigures:
-    """Health checks from the proxy's access log, checked against the engine's Health log.
-
-    The access log sees every probe that reached the proxy; the engine keeps only its latest
-    probes but also sees probes that failed before reaching the proxy (a timeout, a refused
-    connection). So the logs give the count, and a failure only the engine saw still counts.
-    """
-    configured = None
-    probes: list[tuple[datetime | None, Any]] = []
-    for facts in containers:
-        config = facts.get("health_config") or {}
-        if isinstance(config, Mapping) and config.get("interval_s") is not None:
-            configured = float(config["interval_s"])
-        for probe in facts.get("health_log") or ():
-            if isinstance(probe, Mapping):
-                probes.append((parse_time(probe.get("start")), probe.get("exit_code")))
-    engine_failed = sum(1 for _, code in probes if code != 0)
-    h = metrics.health
-    if probes and h.checks >= len(probes):
-        failed = max(h.failed, engine_failed)
-        return HealthFigures(
-            source="logs",
-            checks=h.checks,
-            failed=failed,
-            success_rate=(h.checks - failed) / h.checks,
-            interval_measured_s=h.median_interval_s,
-            interval_configured_s=configured,
-            engine_checks=len(probes),
-            engine_failed=engine_failed,
-        )
-    if probes:
-        failed = engine_failed
-        return HealthFigures(
-            source="engine",
-            checks=len(probes),
-            failed=failed,
-            success_rate=(len(probes) - failed) / len(probes),
-            interval_measured_s=_median_gap_s([t for t, _ in probes if t is not None]),
-            interval_configured_s=configured,
-            engine_checks=len(probes),
-            engine_failed=engine_failed,
-        )
-    return HealthFigures(
-        source="logs" if h.checks else "none",
-        checks=h.checks,
-        failed=h.failed,
-        success_rate=h.success_rate,
-        interval_measured_s=h.median_interval_s,
-        interval_configured_s=configured,
-    )
-
-
-def _downtime_s(facts: Mapping[str, Any], start: datetime, end: datetime) -> float:
-    """Time inside [start, end] between a 'die' event and the next 'start' (or the end)."""
-    events = []
-    for event in facts.get("events") or ():
-        if isinstance(event, Mapping) and event.get("action") in ("die", "start"):
-            when = parse_time(event.get("time"))
-            if when is not None:
-                events.append((when, event["action"]))
-    events.sort(key=lambda e: e[0])
-    before = [action for when, action in events if when <= start]
-    started = parse_time(facts.get("started_at"))
-    running = before[-1] == "start" if before else (started is None or started <= start)
-    down, since = 0.0, start
-    for when, action in (e for e in events if start < e[0] <= end):
-        if action == "die" and running:
-            running, since = False, when
-        elif action == "start" and not running:
-            down += (when - since).total_seconds()
-            running = True
-    if not running:
-        down += (end - since).total_seconds()
-    return down
-
-
-def reliability_of(analysis: Analysis) -> Reliability:
-    """Uptime, restarts, OOM kills and health checks, from container facts when collected."""
-    m = analysis.metrics
-    containers = cast("tuple[dict[str, Any], ...]", analysis.containers)
-    health = health_figures(m, containers)
-    if not containers:
-        return Reliability(False, None, None, None, None, None, None, health)
-    restarts = sum(int(c.get("restart_count") or 0) for c in containers)
-    oom = any(bool(c.get("oom_killed")) for c in containers)
-    statuses = sorted({str(c.get("status")) for c in containers if c.get("status")})
-    uptime = downtime = exits = None
-    if m.window_start is not None and m.window_end is not None:
-        span = (m.window_end - m.window_start).total_seconds()
-        downtime = max(_downtime_s(c, m.window_start, m.window_end) for c in containers)
-        uptime = 1.0 - downtime / span if span > 0 else None
-        exits = sum(
-            1
-            for c in containers
-            for e in c.get("events") or ()
-            if isinstance(e, Mapping)
-            and e.get("action") == "die"
-            and (t := parse_time(e.get("time"))) is not None
-            and m.window_start <= t <= m.window_end
-        )
-        for c in containers:
-            oom = oom or any(
-                isinstance(e, Mapping) and e.get("action") == "oom" for e in c.get("events") or ()
-            )
-    return Reliability(
-        True, uptime, downtime, restarts, exits, oom, ", ".join(statuses) or None, health
-    )
-
-
-def concurrency_latency(timeline: Timeline) -> ConcurrencyLatency:
-    """Latency of succeeded timed requests split by whether others were in flight at their start."""
-    import numpy as np
-
-    if len(timeline.start_ns) == 0:
-        return ConcurrencyLatency(0, None, 0, None, 0)
-    level = timeline.in_flight
-    latency = timeline.latency_s
-    ok = timeline.succeeded & ~np.isnan(latency)
-    solo = latency[ok & (level <= 1)]
-    overlapped = latency[ok & (level > 1)]
-    return ConcurrencyLatency(
-        solo_n=len(solo),
-        solo_p50_s=percentile_unsorted(solo, 50) if len(solo) else None,
-        overlapped_n=len(overlapped),
-        overlapped_p50_s=percentile_unsorted(overlapped, 50) if len(overlapped) else None,
-        max_level=int(level.max()),
-    )
-
-
-@dataclass(frozen=True)
-class BusyBurst:
-    """The burst of timed requests in which a request was in progress the largest share of time."""
-
-    requests: int
-    start: datetime
-    end: datetime
-    busy_fraction: float
-
-
-def busiest_burst(timeline: Timeline, gap_s: float) -> BusyBurst | None:
-    """Timed requests split at idle gaps > gap_s; the burst with the largest busy share."""
-    import numpy as np
-    import pandas as pd
-
-    starts, ends = timeline.start_ns, timeline.end_ns  # in start order
-    if len(starts) == 0:
-        return None
-    reach = np.maximum.accumulate(ends)
-    cuts = np.flatnonzero(starts[1:] - reach[:-1] > gap_s * 1e9) + 1
-    firsts, stops = np.r_[0, cuts], np.r_[cuts, len(starts)]
-    spans = reach[stops - 1] - starts[firsts]
-    # union of the intervals: the share of the burst in which any request was in progress
-    if timeline.well_formed and gap_s >= 0:
-        busy = _union_per_burst_ns(starts, reach, firsts)
-    else:
-        busy = np.array(
-            [_union_ns(starts[a:b], ends[a:b]) for a, b in zip(firsts, stops, strict=True)]
-        )
-    fractions = np.ones(len(firsts))
-    positive = spans > 0
-    fractions[positive] = busy[positive] / spans[positive]
-    best = int(np.argmax(fractions))  # the first of equals, as a strict "greater than" scan keeps
-    return BusyBurst(
-        requests=int(stops[best] - firsts[best]),
-        start=pd.Timestamp(int(starts[firsts[best]]), tz="UTC").to_pydatetime(warn=False),
-        end=pd.Timestamp(int(reach[stops[best] - 1]), tz="UTC").to_pydatetime(warn=False),
-        busy_fraction=float(fractions[best]),
-    )
-
-
-def _union_per_burst_ns(starts: np.ndarray, reach: np.ndarray, firsts: np.ndarray) -> np.ndarray:
-    """Length of the union of the intervals in each burst, as float64 nanoseconds.
-
-    Needs intervals in start order, none ending before it starts, and bursts split at gaps of
-    zero or more: then the running latest end (``reach``) inside a burst is the end of the
-    merged run so far, a run ends where the next start passes it, and every burst starts a run.
-    Sums whole nanoseconds in int64, exactly as ``_union_ns`` does.
-    """
-    import numpy as np
-
-    run_firsts = np.flatnonzero(np.r_[True, starts[1:] > reach[:-1]])
-    run_stops = np.r_[run_firsts[1:], len(starts)]
-    run_ns = reach[run_stops - 1] - starts[run_firsts]
-    totals = np.add.reduceat(run_ns, np.searchsorted(run_firsts, firsts))
-    return np.asarray(totals, dtype=np.float64)
-
-
-def _union_ns(starts: np.ndarray, ends: np.ndarray) -> float:
-    """Length of the union of intervals in start order (any intervals, by a scan)."""
-    total, cur_start, cur_end = 0, int(starts[0]), int(ends[0])
-    for s, e in zip(starts[1:], ends[1:], strict=True):
-        if s > cur_end:
-            total += cur_end - cur_start
-            cur_start, cur_end = int(s), int(e)
-        else:
-            cur_end = max(cur_end, int(e))
-    return float(total + cur_end - cur_start)
-
-
-# ---------------------------------------------------------------- formatting helpers
-
-
-def fmt_s(seconds: float) -> str:
-    """Seconds with a precision that suits the size (ms below one second)."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 100:
-        return f"{seconds:.2f} s"
-    return f"{seconds:.0f} s"
-
-
-def fmt_bytes(value: float) -> str:
-    """Binary units, as docker stats prints them."""
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
-        value /= 1024
-    return f"{sign}{value:.2f} TiB"
-
-
-def fmt_pct(fraction: float) -> str:
-    return f"{fraction * 100:.1f}%"
-
-
-def fmt_time(value: datetime | None) -> str:
-    return "unknown" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # ---------------------------------------------------------------- rules
@@ -462,7 +155,7 @@ def rule_error_burst(timeline: Timeline, t: Mapping[str, float]) -> Finding | No
     """Failures clustered in time: many inside one window."""
     import pandas as pd
 
-    from claude_perf.analysis.metrics import peak_per_window
+    from claude_perf.analysis.numeric import peak_per_window
 
     ends = timeline.failed_end_ns
     if len(ends) == 0:
@@ -645,12 +338,6 @@ def rule_slow_model(metrics: Metrics, t: Mapping[str, float]) -> Finding | None:
     )
 
 
-def timeline_for(analysis: Analysis) -> Timeline:
-    """The request times the metrics stage kept, else (metrics made by hand) the table's."""
-    kept = analysis.metrics.timeline
-    return kept if kept is not None else timeline_of(analysis.requests.table)
-
-
 def evaluate(
     analysis: Analysis,
     utilisation: tuple[Utilisation, ...],
@@ -718,22 +405,3 @@ def evaluate(
     real.sort(key=lambda f: (SEVERITIES.index(f.severity), RULES.index(f.rule)))
     skipped.sort(key=lambda s: RULES.index(s[0]))
     return Findings(tuple(real), tuple(skipped))
-
-
-def findings_dict(findings: Findings) -> dict[str, Any]:
-    """JSON-ready findings (redacted: evidence can name models taken from logs)."""
-    from claude_perf.report.redact import redact
-
-    return {
-        "items": [
-            {
-                "rule": f.rule,
-                "severity": f.severity,
-                "title": redact(f.title),
-                "evidence": redact(f.evidence),
-                "recommendation": redact(f.recommendation),
-            }
-            for f in findings.findings
-        ],
-        "not_evaluated": [{"rule": r, "reason": why} for r, why in findings.not_evaluated],
-    }

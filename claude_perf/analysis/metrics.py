@@ -1,8 +1,9 @@
 """Requests → metrics: per-model latency and success, throughput, concurrency, health, errors.
 
-Percentiles use linear interpolation between closest ranks (Hyndman & Fan type 7, numpy's and
-Excel PERCENTILE.INC's default). Latency statistics are over *succeeded* requests with a known
-latency: a fast failure is not a fast answer. Standard deviation is the sample one (n − 1).
+Percentiles (``numeric.percentile``) use linear interpolation between closest ranks (Hyndman & Fan
+type 7, numpy's and Excel PERCENTILE.INC's default). Latency statistics are over *succeeded*
+requests with a known latency: a fast failure is not a fast answer. Standard deviation is the
+sample one (n − 1).
 
 ``compute`` also keeps the model requests' times as arrays (``Timeline``, inside ``Metrics``), so
 that findings read them instead of selecting and sorting the request table again.
@@ -10,14 +11,19 @@ that findings read them instead of selecting and sorting the request table again
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.assemble import ERROR_CLASSES, Requests
+from claude_perf.analysis.numeric import (
+    bursts,
+    in_flight_at_start,
+    max_in_flight,
+    peak_per_window,
+    percentile,
+)
 from claude_perf.durations import NAT_NS, series_ns
 
 if TYPE_CHECKING:
@@ -146,33 +152,6 @@ class Metrics:
         return (self.window_end - self.window_start).total_seconds()
 
 
-def percentile(sorted_values: Sequence[float] | np.ndarray, q: float) -> float:
-    """Type-7 percentile of already sorted values, q in [0, 100]."""
-    n = len(sorted_values)
-    if n == 0:
-        raise ValueError("percentile of no values")
-    position = (n - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, n - 1)
-    weight = position - low
-    return float(sorted_values[low]) * (1 - weight) + float(sorted_values[high]) * weight
-
-
-def percentile_unsorted(values: np.ndarray, q: float) -> float:
-    """``percentile`` of values in any order, without sorting them all.
-
-    ``percentile`` reads only the two ranks around the position, so a partition that puts those
-    two in place (linear time) gives the same value as a full sort.
-    """
-    import numpy as np
-
-    n = len(values)
-    if n == 0:
-        raise ValueError("percentile of no values")
-    low = math.floor((n - 1) * q / 100.0)
-    return percentile(np.partition(values, (low, min(low + 1, n - 1))), q)
-
-
 def latency_stats(values: Sequence[float] | np.ndarray) -> LatencyStats | None:
     """Summary statistics of latencies (NaN values ignored); None when there are none."""
     import numpy as np
@@ -193,75 +172,6 @@ def latency_stats(values: Sequence[float] | np.ndarray) -> LatencyStats | None:
         max=float(array[-1]),
         stdev=float(array.std(ddof=1)) if n > 1 else None,
     )
-
-
-def max_in_flight(starts_ns: np.ndarray, ends_ns: np.ndarray) -> int:
-    """Most intervals open at once; an end at the same instant as a start closes first."""
-    import numpy as np
-
-    if len(starts_ns) == 0:
-        return 0
-    if np.all(ends_ns >= starts_ns):
-        # The sweep's count peaks just after the starts at some instant, where it is the starts
-        # so far minus the ends so far (in_flight_at_start); with no end before its start it is
-        # never negative there, so no point just after an end can beat it. No 2n-event lexsort.
-        return int(in_flight_at_start(starts_ns, ends_ns).max())
-    # An interval that ends before it starts: count the +1/-1 sweep itself.
-    times = np.concatenate([starts_ns, ends_ns])
-    deltas = np.concatenate([np.ones(len(starts_ns)), -np.ones(len(ends_ns))])
-    order = np.lexsort((deltas, times))  # at equal times, -1 sorts before +1
-    return int(np.cumsum(deltas[order]).max())
-
-
-def in_flight_at_start(starts_ns: np.ndarray, ends_ns: np.ndarray) -> np.ndarray:
-    """For each interval, how many intervals (itself included) were open at its start."""
-    import numpy as np
-
-    ends = np.sort(ends_ns)
-    if len(starts_ns) > 1 and np.all(starts_ns[1:] >= starts_ns[:-1]):
-        opened = _at_or_before_sorted(starts_ns)  # the timeline's case: no search needed
-    else:
-        opened = np.searchsorted(np.sort(starts_ns), starts_ns, side="right")
-    # Sorted queries, when starts are in order, make the binary searches walk memory in order.
-    closed = np.searchsorted(ends, starts_ns, side="right")  # an end at the instant has closed
-    return np.asarray(opened - closed, dtype=np.int64)
-
-
-def _at_or_before_sorted(values: np.ndarray) -> np.ndarray:
-    """For sorted values, how many are at or before each: its position + 1, or past its ties."""
-    import numpy as np
-
-    n = len(values)
-    last_of_run = np.r_[values[1:] != values[:-1], True]
-    if last_of_run.all():
-        return np.arange(1, n + 1)
-    # Each position takes the count at the last of its run of ties: a reversed running minimum.
-    counts = np.where(last_of_run, np.arange(1, n + 1), n)
-    return np.minimum.accumulate(counts[::-1])[::-1]
-
-
-def peak_per_window(times_ns: np.ndarray, window_ns: int) -> tuple[int, int | None]:
-    """Most events inside any half-open window [t, t + window); returns (count, t)."""
-    import numpy as np
-
-    if len(times_ns) == 0:
-        return 0, None
-    t = np.sort(times_ns)
-    counts = np.searchsorted(t, t + window_ns, side="left") - np.arange(len(t))
-    best = int(np.argmax(counts))
-    return int(counts[best]), int(t[best])
-
-
-def bursts(times_ns: np.ndarray, gap_ns: int) -> list[tuple[int, int, int]]:
-    """Split sorted event times at idle gaps longer than gap_ns: (first, last, count) each."""
-    import numpy as np
-
-    if len(times_ns) == 0:
-        return []
-    t = np.sort(times_ns)
-    cuts = np.flatnonzero(np.diff(t) > gap_ns) + 1
-    bounds = np.concatenate([[0], cuts, [len(t)]])
-    return [(int(t[a]), int(t[b - 1]), int(b - a)) for a, b in pairwise(bounds)]
 
 
 def _first_distinct(values: Iterable[Any], limit: int) -> list[Any]:
@@ -338,10 +248,6 @@ def compute(
         if window_start is not None and window_end is not None
         else None
     )
-    burst_list = []
-    for first, last, count in bursts(event_ns, int(burst_gap_s * 1e9)):
-        span_min = max((last - first) / 60e9, 1.0)  # a burst shorter than a minute: per minute
-        burst_list.append(Burst(_ts(first), _ts(last), count, count / span_min))  # type: ignore[arg-type]
     timeline = _timeline(start_ns, end_ns, latency, ok, both, end_ns[failed_mask])
     concurrency = (
         int(timeline.in_flight.max())
@@ -355,22 +261,10 @@ def compute(
         max_in_flight=concurrency,
         in_flight_basis=int(both.sum()),
         overlapped=concurrency > 1,
-        bursts=tuple(burst_list),
+        bursts=_bursts(event_ns, burst_gap_s),
     )
 
-    in_container = table["in_container"].to_numpy()[health_rows].astype(bool)
-    probe_ns = np.sort(end_all[health_rows][in_container])
-    probe_ns = probe_ns[probe_ns != NAT_NS]
-    health_ok = int((outcome[health_rows] == "succeeded").sum())
-    health_metrics = HealthMetrics(
-        checks=len(health_rows),
-        failed=len(health_rows) - health_ok,
-        success_rate=_rate(health_ok, len(health_rows)) if len(health_rows) else None,
-        in_container=int(in_container.sum()),
-        external=int((~in_container).sum()),
-        median_interval_s=float(np.median(np.diff(probe_ns)) / 1e9) if len(probe_ns) > 1 else None,
-    )
-
+    health_metrics = _health_metrics(table, health_rows, outcome, end_all)
     errors = _error_metrics(table, model_rows[failed_mask], end_all, len(model_rows), max_examples)
     succeeded = int(ok.sum())
     return Metrics(
@@ -387,6 +281,35 @@ def compute(
         errors=errors,
         other_requests=int((rest_kind == "other").sum()),
         timeline=timeline,
+    )
+
+
+def _bursts(event_ns: np.ndarray, burst_gap_s: float) -> tuple[Burst, ...]:
+    """Bursts of model requests, each rated per minute of its span."""
+    burst_list = []
+    for first, last, count in bursts(event_ns, int(burst_gap_s * 1e9)):
+        span_min = max((last - first) / 60e9, 1.0)  # a burst shorter than a minute: per minute
+        burst_list.append(Burst(_ts(first), _ts(last), count, count / span_min))  # type: ignore[arg-type]
+    return tuple(burst_list)
+
+
+def _health_metrics(
+    table: pd.DataFrame, health_rows: np.ndarray, outcome: np.ndarray, end_all: np.ndarray
+) -> HealthMetrics:
+    """Health checks: counts, success rate, and the median interval of in-container probes."""
+    import numpy as np
+
+    in_container = table["in_container"].to_numpy()[health_rows].astype(bool)
+    probe_ns = np.sort(end_all[health_rows][in_container])
+    probe_ns = probe_ns[probe_ns != NAT_NS]
+    health_ok = int((outcome[health_rows] == "succeeded").sum())
+    return HealthMetrics(
+        checks=len(health_rows),
+        failed=len(health_rows) - health_ok,
+        success_rate=_rate(health_ok, len(health_rows)) if len(health_rows) else None,
+        in_container=int(in_container.sum()),
+        external=int((~in_container).sum()),
+        median_interval_s=float(np.median(np.diff(probe_ns)) / 1e9) if len(probe_ns) > 1 else None,
     )
 
 

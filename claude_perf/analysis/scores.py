@@ -26,19 +26,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.analysis.findings import (
-    ConcurrencyLatency,
-    Reliability,
-    cpu_capacity_pct,
-    fmt_bytes,
-    fmt_pct,
-    fmt_s,
-)
+from claude_perf.analysis.concurrency import ConcurrencyLatency
+from claude_perf.analysis.findings import cpu_capacity_pct
+from claude_perf.analysis.formatting import fmt_bytes, fmt_pct, fmt_s
 from claude_perf.analysis.metrics import MIN_RANKABLE, Metrics
 from claude_perf.config.schema import Curve, Scoring
 from claude_perf.config.schema import curve as parse_curve
 
 if TYPE_CHECKING:
+    from claude_perf.analysis.reliability import Reliability
     from claude_perf.analysis.utilisation import Utilisation
 
 # Declared, with their documentation, in config.schema.Scoring ([scoring]).

@@ -116,7 +116,7 @@ def under_load(
 def _split(cpu: np.ndarray, mem: np.ndarray, mask: np.ndarray) -> LoadSplit:
     import numpy as np
 
-    from claude_perf.analysis.metrics import percentile
+    from claude_perf.analysis.numeric import percentile
 
     c = np.sort(cpu[mask & ~np.isnan(cpu)])
     m = mem[mask & ~np.isnan(mem)]

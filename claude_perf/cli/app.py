@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from claude_perf import __version__
+from claude_perf.cli.console import CollectProgress, print_collect, print_report_summary
 from claude_perf.errors import ClaudePerfError
 
 if TYPE_CHECKING:
@@ -50,6 +51,80 @@ GithubSummaryOpt = Annotated[
 ]
 
 
+# The report command's own options (module level, so the command reads as a short list).
+InputOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input",
+        "-i",
+        help=(
+            "Log file (docker logs -t output, json-file, plain; .gz ok; '-' is stdin) "
+            "or session bundle. Repeatable."
+        ),
+    ),
+]
+ReportFormatOpt = Annotated[str, typer.Option("--format", "-f", help="markdown, json or html.")]
+ReportOutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write here (stdout when absent).")
+]
+RequestsCsvOpt = Annotated[
+    Path | None,
+    typer.Option("--requests-csv", help="Also export the per-request table as CSV."),
+]
+NoChartsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-charts",
+        help="Draw no charts. Markdown to stdout never has charts (no folder to put them in).",
+    ),
+]
+TemplateOpt = Annotated[
+    Path | None,
+    typer.Option("--template", help="Your own Jinja2 template instead of the bundled one."),
+]
+FailUnderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fail-under",
+        help="Gate: exit 3 when the overall score (out of 10) is below this.",
+    ),
+]
+MaxP95Opt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--max-p95",
+        help=(
+            "Gate: MODEL=DURATION (8s, 750ms, 1.5); exit 3 when that model's p95 latency is "
+            "above. Repeatable."
+        ),
+    ),
+]
+MaxErrorRateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-error-rate",
+        help="Gate: exit 3 when more than PCT % of model requests failed.",
+    ),
+]
+MinHealthOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--min-health",
+        help="Gate: exit 3 when fewer than PCT % of health checks succeeded.",
+    ),
+]
+ReportSinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", help="Report from the store, from this time: 1h, 30m, RFC 3339."),
+]
+LiveOpt = Annotated[
+    bool, typer.Option("--live", help="Collect from the engine first, then report.")
+]
+LiveContextOpt = Annotated[
+    str | None, typer.Option("--context", help="Docker context to use with --live.")
+]
+
+
 def _fail(error: ClaudePerfError) -> NoReturn:
     typer.echo(f"claude-perf: error: {error}", err=True)
     raise typer.Exit(error.exit_code)
@@ -76,119 +151,26 @@ def _main(
     """claude-perf turns what a Claude API proxy container leaves behind into a report."""
 
 
-def _print_report_summary(summary: dict[str, Any]) -> None:
-    """The headline figures as a rich table on stderr (after a report file was written)."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title="claude-perf report", show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
-    requests = summary.get("requests", {})
-    latency = summary.get("latency_s") or {}
-    health = summary.get("health", {})
-    table.add_row("Window", f"{(summary.get('window') or {}).get('duration_s')} s")
-    table.add_row(
-        "Model requests",
-        f"{requests.get('total', 0)} ({requests.get('failed', 0)} failed, "
-        f"success {100 * (requests.get('success_rate') or 0):.1f}%)",
-    )
-    if latency:
-        table.add_row(
-            "Latency", f"p50 {latency['p50']:.2f} s, p95 {latency['p95']:.2f} s (n={latency['n']})"
-        )
-    table.add_row("Health checks", f"{health.get('checks', 0)} ({health.get('failed', 0)} failed)")
-    items = (summary.get("findings") or {}).get("items", [])
-    table.add_row(
-        "Findings", escape(", ".join(f"{f['severity']}: {f['title']}" for f in items) or "none")
-    )
-    for name, score in (summary.get("scores") or {}).items():
-        value = score.get("value")
-        table.add_row(f"Score: {name}", "not measured" if value is None else f"{value:.1f}/10")
-    Console(stderr=True, highlight=False).print(table)
-
-
 @app.command()
 def report(
-    input: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input",
-            "-i",
-            help=(
-                "Log file (docker logs -t output, json-file, plain; .gz ok; '-' is stdin) "
-                "or session bundle. Repeatable."
-            ),
-        ),
-    ] = None,
-    format: Annotated[
-        str, typer.Option("--format", "-f", help="markdown, json or html.")
-    ] = "markdown",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (stdout when absent).")
-    ] = None,
-    requests_csv: Annotated[
-        Path | None,
-        typer.Option("--requests-csv", help="Also export the per-request table as CSV."),
-    ] = None,
+    input: InputOpt = None,
+    format: ReportFormatOpt = "markdown",
+    output: ReportOutputOpt = None,
+    requests_csv: RequestsCsvOpt = None,
     config: ConfigOpt = None,
-    no_charts: Annotated[
-        bool,
-        typer.Option(
-            "--no-charts",
-            help="Draw no charts. Markdown to stdout never has charts (no folder to put them in).",
-        ),
-    ] = False,
-    template: Annotated[
-        Path | None,
-        typer.Option("--template", help="Your own Jinja2 template instead of the bundled one."),
-    ] = None,
-    fail_under: Annotated[
-        str | None,
-        typer.Option(
-            "--fail-under",
-            help="Gate: exit 3 when the overall score (out of 10) is below this.",
-        ),
-    ] = None,
-    max_p95: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--max-p95",
-            help=(
-                "Gate: MODEL=DURATION (8s, 750ms, 1.5); exit 3 when that model's p95 latency is "
-                "above. Repeatable."
-            ),
-        ),
-    ] = None,
-    max_error_rate: Annotated[
-        str | None,
-        typer.Option(
-            "--max-error-rate",
-            help="Gate: exit 3 when more than PCT % of model requests failed.",
-        ),
-    ] = None,
-    min_health: Annotated[
-        str | None,
-        typer.Option(
-            "--min-health",
-            help="Gate: exit 3 when fewer than PCT % of health checks succeeded.",
-        ),
-    ] = None,
+    no_charts: NoChartsOpt = False,
+    template: TemplateOpt = None,
+    fail_under: FailUnderOpt = None,
+    max_p95: MaxP95Opt = None,
+    max_error_rate: MaxErrorRateOpt = None,
+    min_health: MinHealthOpt = None,
     github_summary: GithubSummaryOpt = None,
-    since: Annotated[
-        str | None,
-        typer.Option("--since", help="Report from the store, from this time: 1h, 30m, RFC 3339."),
-    ] = None,
+    since: ReportSinceOpt = None,
     until: UntilOpt = None,
     container: ContainerFilterOpt = None,
     store: StoreOpt = None,
-    live: Annotated[
-        bool, typer.Option("--live", help="Collect from the engine first, then report.")
-    ] = False,
-    context: Annotated[
-        str | None, typer.Option("--context", help="Docker context to use with --live.")
-    ] = None,
+    live: LiveOpt = False,
+    context: LiveContextOpt = None,
 ) -> None:
     """Analyse logs and write the performance report; exit 3 after writing when a gate failed."""
     from claude_perf.runtime.parallel import import_in_background
@@ -236,7 +218,7 @@ def report(
     if format == "markdown" and output is None and not no_charts:
         typer.echo("claude-perf: Markdown on stdout has no charts; give -o FILE", err=True)
     if output is not None:
-        _print_report_summary(outcome.summary)
+        print_report_summary(outcome.summary)
     for path in outcome.written:
         typer.echo(f"wrote {path}", err=True)
     if outcome.failure is not None:
@@ -388,7 +370,7 @@ def collect(
     from claude_perf.cli.commands import CollectOptions
     from claude_perf.cli.commands import collect as run_collect
 
-    with _CollectProgress() as progress:
+    with CollectProgress() as progress:
         try:
             outcome = run_collect(
                 CollectOptions(
@@ -407,7 +389,7 @@ def collect(
             )
         except ClaudePerfError as error:
             _fail(error)
-    _print_collect(outcome)
+    print_collect(outcome)
 
 
 @app.command("config")
@@ -423,60 +405,6 @@ def show_config(
     except ClaudePerfError as error:
         _fail(error)
     sys.stdout.write(text)
-
-
-class _CollectProgress:
-    """A rich progress display on stderr: log lines stored, samples taken out of planned."""
-
-    def __enter__(self) -> _CollectProgress:
-        self.bar: Any = None  # started at the first report, so a failure prints nothing extra
-        self.tasks: dict[str, Any] = {}
-        return self
-
-    def __call__(self, what: str, done: int, total: int | None) -> None:
-        if self.bar is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed:,.0f}{task.fields[of]}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self.bar.start()
-        if what not in self.tasks:
-            label = "log lines" if what == "logs" else "resource samples"
-            self.tasks[what] = self.bar.add_task(label, total=total, of="")
-        of = f" of {total:,}" if total else ""
-        self.bar.update(self.tasks[what], completed=done, total=total, of=of)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _print_collect(outcome: Any) -> None:
-    from rich.console import Console
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    for c in outcome.containers:
-        console.print(
-            f"[bold]{c.name}[/bold] ({c.id[:12]}): {c.lines_new:,} new line(s), "
-            f"{c.lines_already:,} already stored, {c.samples} sample(s), "
-            f"{c.events_new} new event(s)"
-        )
-        for note in c.notes:
-            console.print(f"  note: {note}")
-    for note in outcome.notes:
-        console.print(f"note: {note}")
-    console.print(
-        f"stored in {outcome.store}: new={outcome.lines_new} already={outcome.lines_already} "
-        f"samples={outcome.samples} containers={len(outcome.containers)}"
-        + (" (interrupted)" if outcome.interrupted else "")
-    )
 
 
 def main() -> None:

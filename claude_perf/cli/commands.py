@@ -179,16 +179,16 @@ def write_text(path: Path, text: str) -> Path:
 def report(options: ReportOptions) -> ReportOutcome:
     """Analyse the inputs and write the report in the asked format."""
     from claude_perf.analysis.pipeline import analyse_session
-    from claude_perf.report import model as report_model
     from claude_perf.report import summary as summary_mod
+    from claude_perf.report.build import build, report_time
 
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
     # The session goes in as a temporary, so that the analysis can free its line text early.
     analysis = analyse_session(report_session(options), options.config)
     summary = summary_mod.build(analysis)
-    model = report_model.build(analysis, report_model.report_time(options.generated_at))
-    summary.update(report_model.summary_extras(model))
+    model = build(analysis, report_time(options.generated_at))
+    summary.update(summary_mod.summary_extras(model))
     gate_results = check_gates(options.gates, summary)
     written: list[Path] = []
     if options.requests_csv is not None:

@@ -228,7 +228,7 @@ def resources(samples: pd.DataFrame, requests: pd.DataFrame) -> bytes | None:
 
 
 def draw(analysis: Analysis, names: Iterable[str]) -> dict[str, bytes]:
-    """The named charts (see report_model.CHARTS) that the data can draw, in the given order."""
+    """The named charts (see report.model.CHARTS) that the data can draw, in the given order."""
     import matplotlib
 
     table = analysis.requests.table

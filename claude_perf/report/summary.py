@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.metrics import QUANTILE_METHOD, LatencyStats, Metrics
 from claude_perf.analysis.pipeline import Analysis
+from claude_perf.analysis.scores import scores_dict
 from claude_perf.parse.classify import K_OTHER, KINDS
+from claude_perf.report.redact import redact
+
+if TYPE_CHECKING:
+    from claude_perf.analysis.findings import Findings
+    from claude_perf.report.model import ReportModel
 
 SCHEMA = "claude-perf/summary/1"
 
@@ -55,6 +61,8 @@ def _window(metrics: Metrics) -> dict[str, Any]:
 
 def build(analysis: Analysis) -> dict[str, Any]:
     """The summary as plain JSON-ready data."""
+    # One literal, longer than 80 lines on purpose: it reads top to bottom as the schema that the
+    # README documents, key by key, in output order.
     m, q, logs, entries = analysis.metrics, analysis.quality, analysis.logs, analysis.entries
     counts = dict(entries.kind_counts)
     unparsed = counts[KINDS[K_OTHER]]
@@ -173,6 +181,28 @@ def collected(analysis: Analysis) -> dict[str, Any]:
         if len(facts) > 1:
             out["containers"] = facts
     return out
+
+
+def findings_dict(findings: Findings) -> dict[str, Any]:
+    """JSON-ready findings (redacted: evidence can name models taken from logs)."""
+    return {
+        "items": [
+            {
+                "rule": f.rule,
+                "severity": f.severity,
+                "title": redact(f.title),
+                "evidence": redact(f.evidence),
+                "recommendation": redact(f.recommendation),
+            }
+            for f in findings.findings
+        ],
+        "not_evaluated": [{"rule": r, "reason": why} for r, why in findings.not_evaluated],
+    }
+
+
+def summary_extras(model: ReportModel) -> dict[str, Any]:
+    """The JSON summary's ``findings`` and ``scores`` keys, from the same figures as the report."""
+    return {"findings": findings_dict(model.findings), "scores": scores_dict(model.scores)}
 
 
 def dumps(summary: dict[str, Any]) -> str:

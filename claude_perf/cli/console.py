@@ -1,0 +1,97 @@
+"""What the CLI prints to the terminal besides the report: the headline table and collect progress.
+
+Everything goes to stderr through rich, so stdout carries only the report (or nothing). rich is
+imported inside each function: ``claude-perf --help`` must not pay for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def print_report_summary(summary: dict[str, Any]) -> None:
+    """The headline figures as a rich table on stderr (after a report file was written)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="claude-perf report", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    requests = summary.get("requests", {})
+    latency = summary.get("latency_s") or {}
+    health = summary.get("health", {})
+    table.add_row("Window", f"{(summary.get('window') or {}).get('duration_s')} s")
+    table.add_row(
+        "Model requests",
+        f"{requests.get('total', 0)} ({requests.get('failed', 0)} failed, "
+        f"success {100 * (requests.get('success_rate') or 0):.1f}%)",
+    )
+    if latency:
+        table.add_row(
+            "Latency", f"p50 {latency['p50']:.2f} s, p95 {latency['p95']:.2f} s (n={latency['n']})"
+        )
+    table.add_row("Health checks", f"{health.get('checks', 0)} ({health.get('failed', 0)} failed)")
+    items = (summary.get("findings") or {}).get("items", [])
+    table.add_row(
+        "Findings", escape(", ".join(f"{f['severity']}: {f['title']}" for f in items) or "none")
+    )
+    for name, score in (summary.get("scores") or {}).items():
+        value = score.get("value")
+        table.add_row(f"Score: {name}", "not measured" if value is None else f"{value:.1f}/10")
+    Console(stderr=True, highlight=False).print(table)
+
+
+class CollectProgress:
+    """A rich progress display on stderr: log lines stored, samples taken out of planned."""
+
+    def __enter__(self) -> CollectProgress:
+        self.bar: Any = None  # started at the first report, so a failure prints nothing extra
+        self.tasks: dict[str, Any] = {}
+        return self
+
+    def __call__(self, what: str, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:,.0f}{task.fields[of]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+        if what not in self.tasks:
+            label = "log lines" if what == "logs" else "resource samples"
+            self.tasks[what] = self.bar.add_task(label, total=total, of="")
+        of = f" of {total:,}" if total else ""
+        self.bar.update(self.tasks[what], completed=done, total=total, of=of)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def print_collect(outcome: Any) -> None:
+    """One line per container collected, its notes, then the store totals."""
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    for c in outcome.containers:
+        console.print(
+            f"[bold]{c.name}[/bold] ({c.id[:12]}): {c.lines_new:,} new line(s), "
+            f"{c.lines_already:,} already stored, {c.samples} sample(s), "
+            f"{c.events_new} new event(s)"
+        )
+        for note in c.notes:
+            console.print(f"  note: {note}")
+    for note in outcome.notes:
+        console.print(f"note: {note}")
+    console.print(
+        f"stored in {outcome.store}: new={outcome.lines_new} already={outcome.lines_already} "
+        f"samples={outcome.samples} containers={len(outcome.containers)}"
+        + (" (interrupted)" if outcome.interrupted else "")
+    )
