@@ -17,7 +17,7 @@ from claude_perf.config.schema import Config
 from claude_perf.errors import ClaudePerfError, InputError, UsageError
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
-    from claude_perf.collect.collector import CollectOutcome
+    from claude_perf.collect.run import CollectOutcome
     from claude_perf.ingest.files import LogLines
     from claude_perf.ingest.session import Session
 
@@ -143,8 +143,9 @@ class CollectOptions:
 
 def collect(options: CollectOptions) -> CollectOutcome:
     """Store logs, samples and facts of the target containers; returns a CollectOutcome."""
-    from claude_perf.collect.collector import DEFAULT_PATTERN, CollectRequest
-    from claude_perf.collect.collector import collect as run_collect
+    from claude_perf.collect.run import CollectRequest
+    from claude_perf.collect.run import collect as run_collect
+    from claude_perf.collect.targets import DEFAULT_PATTERN
     from claude_perf.durations import parse_duration_s, parse_instant_ns
 
     if any(not label or label.startswith("=") for label in options.labels):

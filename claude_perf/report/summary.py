@@ -7,21 +7,14 @@ microseconds (latency) or 4 decimals (rates) so that output is byte-for-byte rep
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from claude_perf.analysis.metrics import QUANTILE_METHOD, LatencyStats, Metrics
 from claude_perf.analysis.pipeline import Analysis
+from claude_perf.durations import iso
 from claude_perf.parse.classify import K_OTHER, KINDS
 
 SCHEMA = "claude-perf/summary/1"
-
-
-def iso(value: datetime | None) -> str | None:
-    """UTC ISO-8601 with microseconds and a Z, or None."""
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _r(value: float | None, digits: int = 6) -> float | None:
@@ -152,7 +145,7 @@ def collected(analysis: Analysis) -> dict[str, Any]:
     out: dict[str, Any] = {}
     samples = analysis.samples
     if samples is not None and len(samples):
-        from claude_perf.collect.stats import summarise
+        from claude_perf.analysis.resources import summarise
 
         out["resources"] = summarise(samples).as_dict()
     if analysis.containers:

@@ -534,8 +534,7 @@ class Store:
             span_low = request.get("since_ns") or NAT_NS
             span_high = finished or started
             if span_low <= high and span_high >= low:
-                from claude_perf.durations import from_ns
-                from claude_perf.report.summary import iso
+                from claude_perf.durations import from_ns, iso
 
                 at = iso(from_ns(int(started)))
                 gaps += [f"the collect started {at} noted: {note}" for note in notes]
@@ -624,10 +623,9 @@ def load_session(
     """
     import pyarrow as pa
 
-    from claude_perf.durations import from_ns
+    from claude_perf.durations import from_ns, iso
     from claude_perf.ingest.files import InputInfo, combine
     from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
-    from claude_perf.report.summary import iso
 
     store_file = Path(path)
     since_ns, until_ns = _ns_bound(since), _ns_bound(until)
