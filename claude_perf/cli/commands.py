@@ -85,6 +85,7 @@ def report_session(options: ReportOptions) -> Session:
     """The Session a report reads: --input files, else the store (collected first with --live)."""
     from claude_perf.durations import parse_instant_ns
     from claude_perf.store import db as store_mod
+    from claude_perf.store.read import load_session as load_stored
 
     store_options = {
         "--since": options.since,
@@ -119,9 +120,7 @@ def report_session(options: ReportOptions) -> Session:
                 context=options.context,
             )
         )
-    return store_mod.load_session(
-        store_mod.store_path(options.store), since_ns, until_ns, options.containers
-    )
+    return load_stored(store_mod.store_path(options.store), since_ns, until_ns, options.containers)
 
 
 @dataclass(frozen=True)
@@ -357,11 +356,12 @@ def export(options: ExportOptions) -> ExportOutcome:
     from claude_perf.ingest.bundle import write_bundle
     from claude_perf.report import summary as summary_mod
     from claude_perf.store import db as store_mod
+    from claude_perf.store.read import load_session as load_stored
 
     since_ns = parse_instant_ns(options.since) if options.since else None
     until_ns = parse_instant_ns(options.until) if options.until else None
     path = store_mod.store_path(options.store)
-    session = store_mod.load_session(path, since_ns, until_ns, options.containers)
+    session = load_stored(path, since_ns, until_ns, options.containers)
     with tempfile.TemporaryDirectory(prefix="claude-perf-export-") as tmp:
         plain = write_bundle(session, Path(tmp) / "session")
         report_dir = Path(tmp) / "report"
