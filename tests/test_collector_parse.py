@@ -294,3 +294,30 @@ def test_a_stream_ending_inside_a_frame_is_a_break_and_keeps_the_lines_before(
             seen, new, notes = collect_logs(None, store, key, "c1", False, None, None, 20)
             assert (seen, new) == (50, 50) and store.line_count(key) == 50
         assert any("log stream broke after 50 line(s)" in n for n in notes) is broke
+
+
+def test_docker_py_internals_are_those_the_log_stream_was_checked_on() -> None:
+    """logstream.py reaches into docker-py's private API; a docker-py outside the checked range
+    must be checked again (see DOCKER_PY_CHECKED) before this test is widened."""
+    import docker
+    from docker.transport import UnixHTTPAdapter
+
+    version = tuple(int(p) for p in docker.__version__.split(".")[:2])
+    first, last = logstream.DOCKER_PY_CHECKED
+    assert first <= version <= last, (
+        f"docker-py {docker.__version__} is outside {first}..{last}, the range whose private "
+        "API claude_perf/collect/logstream.py was checked on: check _url, _get, "
+        "_raise_for_status, _general_configs and UnixHTTPAdapter.socket_path in its source, "
+        "then widen DOCKER_PY_CHECKED"
+    )
+    api = docker.APIClient(base_url="unix:///nonexistent/docker.sock", version="1.41")
+    try:  # nothing here connects: version is given, so no /version request is made
+        assert api._url("/containers/{0}/logs", "abc").endswith("/v1.41/containers/abc/logs")
+        assert callable(api._get) and callable(api._raise_for_status)
+        assert isinstance(api._general_configs, dict)
+        adapter = api.get_adapter(api.base_url)
+        assert isinstance(adapter, UnixHTTPAdapter)
+        assert adapter.socket_path == "/nonexistent/docker.sock"
+        assert logstream._engine_address(api) == ("unix", "/nonexistent/docker.sock", "localhost")
+    finally:
+        api.close()
