@@ -40,7 +40,12 @@ def collect_logs(
     batch_lines: int,
     progress: Progress | None = None,
 ) -> tuple[int, int, list[str]]:
-    """Fetch a container's logs from the stored cursor on; returns (seen, new, notes)."""
+    """Fetch a container's logs from the stored cursor on; returns (seen, new, notes).
+
+    Longer than most functions here: the read loop, the writer thread and the handling of an
+    interrupted or broken stream share the batch queue, the failure slot and the counts; split
+    apart, each piece would take all of them as arguments.
+    """
     cursor = store.cursor(key)
     asked = since_ns or 0
     start = asked

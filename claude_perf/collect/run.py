@@ -123,7 +123,7 @@ def collect(request: CollectRequest) -> CollectOutcome:
 
 
 def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectRequest) -> Any:
-    from docker.errors import APIError, NotFound
+    from docker.errors import APIError
 
     with _sigterm_as_interrupt():
         try:
@@ -142,85 +142,17 @@ def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectReq
                     "interval_s": request.interval_s,
                 }
             )
-            keyed: list[tuple[int, Any]] = []
-            per: dict[str, dict[str, Any]] = {}
-            for container in targets:
-                key = store.save_container(container_facts(container.attrs, cgroup_version))
-                keyed.append((key, container))
-                per[container.id] = {"seen": 0, "new": 0, "events": 0, "notes": []}
-
-            def pass_over(containers: Sequence[tuple[int, Any]]) -> bool:
-                """One log pass over every target; False when it was interrupted."""
-                try:
-                    for key, container in containers:
-                        if not fetch(key, container):
-                            return False
-                except KeyboardInterrupt:  # outside the log fetch (facts, events): stop here
-                    return False
-                return True
-
-            def fetch(key: int, container: Any) -> bool:
-                entry = per[container.id]
-                try:
-                    container.reload()
-                except NotFound:
-                    entry["notes"].append(
-                        f"container {container.name} was removed during the collect; "
-                        "what arrived before is kept"
-                    )
-                    return True
-                store.save_container(container_facts(container.attrs, cgroup_version))
-                created_s = int(created_ns(container.attrs) // NS_PER_S)
-                since_s = max(created_s, (request.since_ns or 0) // NS_PER_S)
-                until_s = (request.until_ns or now_ns()) // NS_PER_S + 1
-                # The engine holds an events request open until its `until` (up to a second
-                # ahead), so the events are fetched while the logs are read, and stored after.
-                events_pool = ThreadPoolExecutor(1, thread_name_prefix="claude-perf-events")
-                events = events_pool.submit(engine_events, client, container.id, since_s, until_s)
-                events_pool.shutdown(wait=False)
-                tty = bool(container.attrs.get("Config", {}).get("Tty"))
-                try:
-                    seen, new, notes = collect_logs(
-                        client.api,
-                        store,
-                        key,
-                        container.id,
-                        tty,
-                        request.since_ns,
-                        request.until_ns,
-                        request.batch_lines,
-                        request.progress,
-                    )
-                except NotFound:
-                    store_events(key, entry, events)
-                    entry["notes"].append(f"container {container.name} was removed")
-                    return True
-                except APIError as exc:
-                    store_events(key, entry, events)
-                    entry["notes"].append(f"logs unavailable: {exc.explanation}")
-                    return True
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        store_events(key, entry, events)
-                    raise
-                store_events(key, entry, events)
-                entry["seen"] += seen
-                entry["new"] += new
-                entry["notes"] += notes
-                return not any(n.startswith(LOGS_INTERRUPTED) for n in notes)
-
-            def store_events(key: int, entry: dict[str, Any], events: Any) -> None:
-                try:
-                    entry["events"] += store.add_events(key, events.result())
-                except APIError as exc:
-                    entry["notes"].append(f"events unavailable: {exc.explanation}")
-
+            keyed = [
+                (store.save_container(container_facts(c.attrs, cgroup_version)), c) for c in targets
+            ]
+            passes = _LogPasses(client, store, request, cgroup_version, targets)
+            per = passes.per
             primed = None
             counts: dict[str, int] = {}
             sample_notes: list[str] = []
             if not request.duration_s:
                 primed = prime(client, keyed)  # the log pass serves as the CPU interval
-            interrupted = not pass_over(keyed)
+            interrupted = not passes.over(keyed)
             if not interrupted:
                 counts, sample_notes, interrupted = sample_containers(
                     client,
@@ -233,7 +165,7 @@ def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectReq
                 )
                 # The lines logged while we sampled; after an interruption too, as Ctrl-C has
                 # always done (the pass is short; a second SIGTERM ends the process at once).
-                if request.duration_s and not pass_over(keyed):
+                if request.duration_s and not passes.over(keyed):
                     interrupted = True
             outcomes = tuple(
                 ContainerOutcome(
@@ -260,6 +192,100 @@ def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectReq
                 interrupted,
             )
             return outcome
+
+
+class _LogPasses:
+    """Log passes over the targets: per container its facts again, its events, its logs.
+
+    ``per`` holds each container's tallies (seen, new, events, notes) across passes.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        store: Store,
+        request: CollectRequest,
+        cgroup_version: str | None,
+        targets: Sequence[Any],
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.request = request
+        self.cgroup_version = cgroup_version
+        self.per: dict[str, dict[str, Any]] = {
+            c.id: {"seen": 0, "new": 0, "events": 0, "notes": []} for c in targets
+        }
+
+    def over(self, containers: Sequence[tuple[int, Any]]) -> bool:
+        """One log pass over every target; False when it was interrupted."""
+        try:
+            for key, container in containers:
+                if not self._fetch(key, container):
+                    return False
+        except KeyboardInterrupt:  # outside the log fetch (facts, events): stop here
+            return False
+        return True
+
+    def _fetch(self, key: int, container: Any) -> bool:
+        from docker.errors import APIError, NotFound
+
+        client, store, request = self.client, self.store, self.request
+        entry = self.per[container.id]
+        try:
+            container.reload()
+        except NotFound:
+            entry["notes"].append(
+                f"container {container.name} was removed during the collect; "
+                "what arrived before is kept"
+            )
+            return True
+        store.save_container(container_facts(container.attrs, self.cgroup_version))
+        created_s = int(created_ns(container.attrs) // NS_PER_S)
+        since_s = max(created_s, (request.since_ns or 0) // NS_PER_S)
+        until_s = (request.until_ns or now_ns()) // NS_PER_S + 1
+        # The engine holds an events request open until its `until` (up to a second ahead), so
+        # the events are fetched while the logs are read, and stored after.
+        events_pool = ThreadPoolExecutor(1, thread_name_prefix="claude-perf-events")
+        events = events_pool.submit(engine_events, client, container.id, since_s, until_s)
+        events_pool.shutdown(wait=False)
+        tty = bool(container.attrs.get("Config", {}).get("Tty"))
+        try:
+            seen, new, notes = collect_logs(
+                client.api,
+                store,
+                key,
+                container.id,
+                tty,
+                request.since_ns,
+                request.until_ns,
+                request.batch_lines,
+                request.progress,
+            )
+        except NotFound:
+            self._store_events(key, entry, events)
+            entry["notes"].append(f"container {container.name} was removed")
+            return True
+        except APIError as exc:
+            self._store_events(key, entry, events)
+            entry["notes"].append(f"logs unavailable: {exc.explanation}")
+            return True
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._store_events(key, entry, events)
+            raise
+        self._store_events(key, entry, events)
+        entry["seen"] += seen
+        entry["new"] += new
+        entry["notes"] += notes
+        return not any(n.startswith(LOGS_INTERRUPTED) for n in notes)
+
+    def _store_events(self, key: int, entry: dict[str, Any], events: Any) -> None:
+        from docker.errors import APIError
+
+        try:
+            entry["events"] += self.store.add_events(key, events.result())
+        except APIError as exc:
+            entry["notes"].append(f"events unavailable: {exc.explanation}")
 
 
 @contextlib.contextmanager

@@ -46,6 +46,9 @@ def sample_containers(
     Returns (samples per container id, notes, interrupted). Ctrl-C (and SIGTERM, see
     ``_sigterm_as_interrupt``) stops after the rounds already stored. ``primed`` is (monotonic
     time, frames) read earlier as the first readings.
+
+    Longer than most functions here: each round's reads, the notes on containers that went
+    away and the interruption share the live set, the counts and the previous frames.
     """
     from docker.errors import APIError, NotFound
 

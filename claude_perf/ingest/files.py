@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from claude_perf.durations import NAT_NS
 from claude_perf.errors import InputError
 from claude_perf.ingest.engine_times import FIXED_PREFIX, fixed_layout_times
-from claude_perf.runtime.parallel import parallel_map, release_unused
+from claude_perf.runtime.memory import release_unused
+from claude_perf.runtime.parallel import parallel_map
 
 if TYPE_CHECKING:
     import numpy as np
