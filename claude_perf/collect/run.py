@@ -194,6 +194,20 @@ def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectReq
             return outcome
 
 
+# States in which the engine gives no logs any more ("can not get logs from container which is
+# dead or marked for removal"): the container is going away, as good as removed.
+_GOING_AWAY = ("removing", "dead")
+
+
+def _going_away(container: Any) -> bool:
+    """Whether the container is gone or being removed now (a failed reload counts as gone)."""
+    try:
+        container.reload()
+    except Exception:  # NotFound, or the engine failing on it: either way no logs come
+        return True
+    return bool(container.status in _GOING_AWAY)
+
+
 class _LogPasses:
     """Log passes over the targets: per container its facts again, its events, its logs.
 
@@ -239,6 +253,12 @@ class _LogPasses:
                 "what arrived before is kept"
             )
             return True
+        if container.status in _GOING_AWAY:
+            entry["notes"].append(
+                f"container {container.name} was being removed during the collect; "
+                "what arrived before is kept"
+            )
+            return True
         store.save_container(container_facts(container.attrs, self.cgroup_version))
         created_s = int(created_ns(container.attrs) // NS_PER_S)
         since_s = max(created_s, (request.since_ns or 0) // NS_PER_S)
@@ -267,7 +287,10 @@ class _LogPasses:
             return True
         except APIError as exc:
             self._store_events(key, entry, events)
-            entry["notes"].append(f"logs unavailable: {exc.explanation}")
+            if _going_away(container):  # "dead or marked for removal", says the engine
+                entry["notes"].append(f"container {container.name} was removed")
+            else:
+                entry["notes"].append(f"logs unavailable: {exc.explanation}")
             return True
         except BaseException:
             with contextlib.suppress(Exception):
