@@ -147,3 +147,10 @@ def engine_timestamp(value_ns: int) -> str:
     """
     seconds, nanos = divmod(value_ns, NS_PER_S)
     return f"{seconds}.{nanos:09d}"
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC ISO-8601 with microseconds and a Z, or None."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

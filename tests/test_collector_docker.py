@@ -538,7 +538,7 @@ def test_sigterm_stops_a_sampling_collect_cleanly(busybox: Any, tmp_path: Path) 
 def test_engine_api_too_old_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
     import docker
 
-    from claude_perf.collect.collector import check_api_version, connect
+    from claude_perf.collect.engine import check_api_version, connect
     from claude_perf.errors import EngineError
 
     check_api_version("1.41")
@@ -600,7 +600,7 @@ def _sample_frames(fourth: bytes) -> list[bytes]:
 def test_frame_parser_equals_the_general_parser_at_every_block_cut() -> None:
     import io
 
-    from claude_perf.collect.collector import FrameParser, iter_log_frames, parse_log_lines
+    from claude_perf.collect.frames import FrameParser, iter_log_frames, parse_log_lines
 
     frame, stamp = _frame, _STAMP
     frames = [
@@ -627,7 +627,8 @@ def test_our_http_1_0_request_reads_what_docker_py_reads(busybox: Any) -> None:
     HTTP/1.1 request (the TLS/ssh path), for a unix socket and for plain TCP to the engine."""
     import docker
 
-    from claude_perf.collect import collector
+    from claude_perf.collect import logstream
+    from claude_perf.collect.frames import FrameParser
 
     long = 40_000
     container = busybox(
@@ -640,22 +641,22 @@ def test_our_http_1_0_request_reads_what_docker_py_reads(busybox: Any) -> None:
     )
     poll(lambda: exited(container), "the writer to finish")
     client = docker.from_env(timeout=60)
-    address = collector._engine_address(client.api)
+    address = logstream._engine_address(client.api)
     if address is None or address[0] != "unix":
         client.close()
         pytest.skip("the engine is not on a unix socket here")
     try:
         with _tcp_forwarder(address[1]) as port:
             tcp = docker.APIClient(base_url=f"tcp://127.0.0.1:{port}", timeout=60)
-            assert collector._engine_address(tcp) == (
+            assert logstream._engine_address(tcp) == (
                 "tcp",
                 ("127.0.0.1", port),
                 f"127.0.0.1:{port}",
             )
             bodies = []
             for engine in (client.api, tcp):
-                body = collector.open_log_stream(engine, container.id, None, None)
-                assert isinstance(body, collector._SocketBody)
+                body = logstream.open_log_stream(engine, container.id, None, None)
+                assert isinstance(body, logstream._SocketBody)
                 with contextlib.closing(body):
                     bodies.append(b"".join(body.blocks()))
             tcp.close()
@@ -663,10 +664,10 @@ def test_our_http_1_0_request_reads_what_docker_py_reads(busybox: Any) -> None:
         url = api._url("/containers/{0}/logs", container.id)
         params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 0, "tail": "all"}
         response = api._get(url, params=params, stream=True)
-        with contextlib.closing(collector._ResponseBody(response)) as body11:
+        with contextlib.closing(logstream._ResponseBody(response)) as body11:
             bodies.append(b"".join(body11.blocks()))
         assert bodies[0] == bodies[1] == bodies[2]
-        parser = collector.FrameParser()
+        parser = FrameParser()
         rows: list[tuple[int, str, str]] = []
         parser.feed(bodies[0], rows)
         parser.finish(rows)
@@ -678,7 +679,7 @@ def test_our_http_1_0_request_reads_what_docker_py_reads(busybox: Any) -> None:
         from docker.errors import NotFound
 
         with pytest.raises(NotFound):
-            collector.open_log_stream(client.api, f"no-such-{uuid.uuid4().hex}", None, None)
+            logstream.open_log_stream(client.api, f"no-such-{uuid.uuid4().hex}", None, None)
     finally:
         client.close()
 

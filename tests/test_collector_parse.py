@@ -19,17 +19,10 @@ from typing import Any
 
 import pytest
 
-from claude_perf.collect import collector
-from claude_perf.collect.collector import (
-    FrameParser,
-    LogBody,
-    _open_socket_body,
-    _read_head,
-    _SocketBody,
-    collect_logs,
-    iter_log_frames,
-    parse_log_lines,
-)
+from claude_perf.collect import logs, logstream
+from claude_perf.collect.frames import FrameParser, iter_log_frames, parse_log_lines
+from claude_perf.collect.logs import collect_logs
+from claude_perf.collect.logstream import LogBody, _open_socket_body, _read_head, _SocketBody
 from claude_perf.store.db import Store
 
 HEAD_200 = b"HTTP/1.0 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n"
@@ -139,7 +132,7 @@ def test_socket_body_ends_when_the_engine_closes() -> None:
             reader.close()
         thread.join(10)
         assert b"".join(blocks) == body
-        assert all(len(b) <= collector.READ_BLOCK_BYTES for b in blocks)
+        assert all(len(b) <= logstream.READ_BLOCK_BYTES for b in blocks)
 
 
 def test_socket_body_keeps_to_its_content_length() -> None:
@@ -266,13 +259,13 @@ def test_any_other_answer_is_left_to_docker_py(answer: bytes) -> None:
 def test_no_socket_of_our_own_for_tls_or_through_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     with _tcp_engine(HEAD_200) as (api, seen):
         api.base_url = api.base_url.replace("http://", "https://")
-        assert collector._engine_address(api) is None
+        assert logstream._engine_address(api) is None
         api.base_url = api.base_url.replace("https://", "http://")
         api.trust_env = True
         monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        assert collector._engine_address(api) is None
+        assert logstream._engine_address(api) is None
     assert not any(seen)  # no request (the empty one only ended the server's wait)
 
 
@@ -295,9 +288,36 @@ def test_a_stream_ending_inside_a_frame_is_a_break_and_keeps_the_lines_before(
     whole = [_frame(1, _stamp(0, n) + b"line %d\n" % n) for n in range(50)]
     cut = _frame(2, _stamp(1, 0) + b"cut off\n")[:-4]
     for data, broke in ((b"".join(whole), False), (b"".join(whole) + cut, True)):
-        monkeypatch.setattr(collector, "open_log_stream", lambda *a, _d=data: _Body(_d))
+        monkeypatch.setattr(logs, "open_log_stream", lambda *a, _d=data: _Body(_d))
         with Store(tmp_path / f"{broke}.db") as store:
             key = store.save_container({"id": "c1", "name": "one"})
             seen, new, notes = collect_logs(None, store, key, "c1", False, None, None, 20)
             assert (seen, new) == (50, 50) and store.line_count(key) == 50
         assert any("log stream broke after 50 line(s)" in n for n in notes) is broke
+
+
+def test_docker_py_internals_are_those_the_log_stream_was_checked_on() -> None:
+    """logstream.py reaches into docker-py's private API; a docker-py outside the checked range
+    must be checked again (see DOCKER_PY_CHECKED) before this test is widened."""
+    import docker
+    from docker.transport import UnixHTTPAdapter
+
+    version = tuple(int(p) for p in docker.__version__.split(".")[:2])
+    first, last = logstream.DOCKER_PY_CHECKED
+    assert first <= version <= last, (
+        f"docker-py {docker.__version__} is outside {first}..{last}, the range whose private "
+        "API claude_perf/collect/logstream.py was checked on: check _url, _get, "
+        "_raise_for_status, _general_configs and UnixHTTPAdapter.socket_path in its source, "
+        "then widen DOCKER_PY_CHECKED"
+    )
+    api = docker.APIClient(base_url="unix:///nonexistent/docker.sock", version="1.41")
+    try:  # nothing here connects: version is given, so no /version request is made
+        assert api._url("/containers/{0}/logs", "abc").endswith("/v1.41/containers/abc/logs")
+        assert callable(api._get) and callable(api._raise_for_status)
+        assert isinstance(api._general_configs, dict)
+        adapter = api.get_adapter(api.base_url)
+        assert isinstance(adapter, UnixHTTPAdapter)
+        assert adapter.socket_path == "/nonexistent/docker.sock"
+        assert logstream._engine_address(api) == ("unix", "/nonexistent/docker.sock", "localhost")
+    finally:
+        api.close()

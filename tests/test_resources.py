@@ -16,12 +16,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from claude_perf.collect.stats import (
-    counter_growth,
-    sample_row,
-    samples_frame,
-    summarise,
-)
+from claude_perf.analysis.resources import counter_growth, summarise
+from claude_perf.collect.stats import sample_row, samples_frame
 from claude_perf.ingest.session import SAMPLE_COLUMNS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "docker"

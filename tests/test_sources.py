@@ -281,7 +281,7 @@ def test_days_from_civil_agrees_with_the_standard_library():
 
     import numpy as np
 
-    from claude_perf.ingest.files import _days_from_civil
+    from claude_perf.ingest.engine_times import _days_from_civil
 
     epoch = datetime.date(1970, 1, 1).toordinal()
     days = np.arange(datetime.date(1678, 1, 1).toordinal(), datetime.date(2262, 1, 1).toordinal())

@@ -13,7 +13,9 @@ from claude_perf.collect.stats import Sample
 from claude_perf.errors import StoreError
 from claude_perf.ingest.session import SAMPLE_COLUMNS
 from claude_perf.store import db as store_mod
-from claude_perf.store.db import MIGRATIONS, SCHEMA_VERSION, Store, load_session, store_path
+from claude_perf.store.db import Store, store_path
+from claude_perf.store.read import iter_lines, load_session
+from claude_perf.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S
@@ -224,7 +226,7 @@ def test_batch_insert_keeps_every_text_exactly_with_and_without_sqlite_json(
             key = store.save_container(facts())
             assert store.add_lines(key, rows, 0) == len(rows)
             assert store.add_lines(key, rows, 0) == 0
-            (chunk,) = store.iter_lines(key)
+            (chunk,) = iter_lines(store, key)
             assert sorted(chunk) == sorted(rows)
             types = store.conn.execute("SELECT DISTINCT typeof(ts_ns) FROM log_lines").fetchall()
             assert types == [("integer",)]

@@ -409,7 +409,7 @@ def show_config(
 
 def main() -> None:
     """Console-script entry point: one line per failure, never a traceback unless asked."""
-    from claude_perf.runtime.parallel import return_freed_memory_promptly
+    from claude_perf.runtime.memory import return_freed_memory_promptly
 
     return_freed_memory_promptly()
     try:

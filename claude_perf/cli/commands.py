@@ -17,7 +17,7 @@ from claude_perf.config.schema import Config
 from claude_perf.errors import ClaudePerfError, InputError, UsageError
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
-    from claude_perf.collect.collector import CollectOutcome
+    from claude_perf.collect.run import CollectOutcome
     from claude_perf.ingest.files import LogLines
     from claude_perf.ingest.session import Session
 
@@ -85,6 +85,7 @@ def report_session(options: ReportOptions) -> Session:
     """The Session a report reads: --input files, else the store (collected first with --live)."""
     from claude_perf.durations import parse_instant_ns
     from claude_perf.store import db as store_mod
+    from claude_perf.store.read import load_session as load_stored
 
     store_options = {
         "--since": options.since,
@@ -119,9 +120,7 @@ def report_session(options: ReportOptions) -> Session:
                 context=options.context,
             )
         )
-    return store_mod.load_session(
-        store_mod.store_path(options.store), since_ns, until_ns, options.containers
-    )
+    return load_stored(store_mod.store_path(options.store), since_ns, until_ns, options.containers)
 
 
 @dataclass(frozen=True)
@@ -143,8 +142,8 @@ class CollectOptions:
 
 def collect(options: CollectOptions) -> CollectOutcome:
     """Store logs, samples and facts of the target containers; returns a CollectOutcome."""
-    from claude_perf.collect.collector import CollectRequest
-    from claude_perf.collect.collector import collect as run_collect
+    from claude_perf.collect.run import CollectRequest
+    from claude_perf.collect.run import collect as run_collect
     from claude_perf.durations import parse_duration_s, parse_instant_ns
 
     if any(not label or label.startswith("=") for label in options.labels):
@@ -353,11 +352,12 @@ def export(options: ExportOptions) -> ExportOutcome:
     from claude_perf.ingest.bundle import write_bundle
     from claude_perf.report import summary as summary_mod
     from claude_perf.store import db as store_mod
+    from claude_perf.store.read import load_session as load_stored
 
     since_ns = parse_instant_ns(options.since) if options.since else None
     until_ns = parse_instant_ns(options.until) if options.until else None
     path = store_mod.store_path(options.store)
-    session = store_mod.load_session(path, since_ns, until_ns, options.containers)
+    session = load_stored(path, since_ns, until_ns, options.containers)
     with tempfile.TemporaryDirectory(prefix="claude-perf-export-") as tmp:
         plain = write_bundle(session, Path(tmp) / "session")
         report_dir = Path(tmp) / "report"

@@ -1,1 +1,7 @@
-"""ingest."""
+"""Input edge: saved logs and session bundles into the tables the analysis reads.
+
+- ``files``: log files (`docker logs -t`, json-file, plain; gzip or not) into ``LogLines``;
+- ``engine_times``: the byte-level reader of `docker logs -t` times behind ``files``;
+- ``bundle``: session folders (manifest, logs, samples, facts) written and read;
+- ``session``: ``Session``, what every input becomes, and the samples schema.
+"""

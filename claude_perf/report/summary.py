@@ -7,12 +7,12 @@ microseconds (latency) or 4 decimals (rates) so that output is byte-for-byte rep
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.metrics import QUANTILE_METHOD, LatencyStats, Metrics
 from claude_perf.analysis.pipeline import Analysis
 from claude_perf.analysis.scores import scores_dict
+from claude_perf.durations import iso
 from claude_perf.parse.classify import K_OTHER, KINDS
 from claude_perf.report.redact import redact
 
@@ -21,13 +21,6 @@ if TYPE_CHECKING:
     from claude_perf.report.model import ReportModel
 
 SCHEMA = "claude-perf/summary/1"
-
-
-def iso(value: datetime | None) -> str | None:
-    """UTC ISO-8601 with microseconds and a Z, or None."""
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _r(value: float | None, digits: int = 6) -> float | None:
@@ -163,7 +156,7 @@ def collected(analysis: Analysis) -> dict[str, Any]:
     out: dict[str, Any] = {}
     samples = analysis.samples
     if samples is not None and len(samples):
-        from claude_perf.collect.stats import summarise
+        from claude_perf.analysis.resources import summarise
 
         out["resources"] = summarise(samples).as_dict()
     if analysis.containers:

@@ -1,4 +1,4 @@
-"""Arrow helpers: work spread over both cores, and freed memory handed back to the system.
+"""Arrow helpers: work spread over both cores (freed memory goes back in ``memory``).
 
 Arrow's string kernels and most numpy operations release the GIL but run single-threaded on one
 array; on the 2-core machines this tool targets, work split in two takes nearly half the time.
@@ -13,6 +13,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+# parse/ and analysis/ import release_unused from here; it lives with the glibc calls.
+from claude_perf.runtime.memory import release_unused as release_unused
+
 PARALLEL_MIN_ROWS = 100_000
 WORKERS = 2
 _executor: Any = None  # one pool of WORKERS threads, made on first use
@@ -20,51 +23,6 @@ _state = threading.local()  # .inside: this thread runs one part of a parallel_m
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def release_unused() -> None:
-    """Hand freed blocks back now: Arrow's allocator (mimalloc) otherwise keeps them a while, and
-    a million lines free hundreds of MB of temporaries that numpy and pandas cannot reuse; glibc
-    keeps freed heap pages too (malloc_trim gives back the whole free pages inside the heap)."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    trim = _glibc("malloc_trim")
-    if trim is not None:
-        trim(0)
-
-
-def _glibc(name: str) -> Any:
-    """A glibc function from the interpreter's own symbols (no ldconfig run, unlike
-    ctypes.util.find_library); None off Linux or where the libc lacks it (musl)."""
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        return getattr(ctypes.CDLL(None), name, None)
-    except OSError:
-        return None
-
-
-def return_freed_memory_promptly() -> None:
-    """Ask glibc's malloc to give large freed blocks back to the system at once.
-
-    glibc serves blocks of 128 KiB and more with mmap and unmaps them on free, but after the
-    first such free it raises that threshold (up to 32 MiB, "dynamic mmap threshold", see
-    mallopt(3)), so the pipeline's many temporary arrays of a few MiB then come from the heap and
-    stay in the process after they are freed: about 100 MB more peak memory at a million lines.
-    Setting the threshold explicitly turns the adjustment off. At 2 MiB the many smaller arrays
-    still reuse heap pages (release_unused trims what is left free), while each fresh mmap costs
-    page faults: measured at a million lines, 1 MiB gave 1.9-2.0 s and 480 MB, 2 MiB 1.7-1.8 s and
-    490-505 MB, the dynamic threshold 1.5-1.6 s but up to 595 MB. No-op where libc is not glibc.
-    """
-    mallopt = _glibc("mallopt")
-    if mallopt is not None:
-        m_mmap_threshold = -3  # from glibc's malloc.h
-        mallopt(m_mmap_threshold, 2 << 20)
 
 
 def import_in_background(*modules: str) -> None:

@@ -11,8 +11,8 @@ by (container, engine timestamp in ns, stream, text) and inserted with ``INSERT 
 fetching a window again (overlapping ``--since``, a boundary line, a resumed collect) never
 stores a line twice.
 
-Schema changes are numbered migrations recorded in ``schema_version``; opening a store applies
-the missing ones in order, each in its own transaction.
+This module opens the store and writes to it; the tables are in ``claude_perf.store.schema``,
+the window queries a report reads in ``claude_perf.store.read``.
 """
 
 from __future__ import annotations
@@ -24,92 +24,18 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.durations import MAX_NS, NAT_NS
 from claude_perf.errors import StoreError
-from claude_perf.ingest.session import SAMPLE_COLUMNS
+from claude_perf.store.schema import MIGRATIONS, SAMPLE_FIELDS, statements
 
 if TYPE_CHECKING:
     from claude_perf.collect.stats import Sample
-    from claude_perf.ingest.session import Session
 
 STORE_ENV = "CLAUDE_PERF_STORE"
 DEFAULT_STORE = Path(".claude-perf") / "claude-perf.db"
 BUSY_TIMEOUT_MS = 30_000
-_FETCH_ROWS = 65_536
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: the initial schema.
-    """
-    CREATE TABLE containers (
-        key INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL,
-        image TEXT,
-        facts TEXT NOT NULL,
-        updated_ns INTEGER NOT NULL
-    );
-    -- The key is the line itself: a WITHOUT ROWID table stores it once, in key order, which is
-    -- also the order every window query reads (container, then time).
-    CREATE TABLE log_lines (
-        container_key INTEGER NOT NULL REFERENCES containers(key),
-        ts_ns INTEGER NOT NULL,
-        stream TEXT NOT NULL,
-        line TEXT NOT NULL,
-        PRIMARY KEY (container_key, ts_ns, stream, line)
-    ) WITHOUT ROWID;
-    CREATE TABLE samples (
-        container_key INTEGER NOT NULL REFERENCES containers(key),
-        ts_ns INTEGER NOT NULL,
-        cpu_pct REAL,
-        online_cpus REAL,
-        mem_used_bytes REAL,
-        mem_limit_bytes REAL,
-        mem_pct REAL,
-        net_rx_bytes REAL,
-        net_tx_bytes REAL,
-        blk_read_bytes REAL,
-        blk_write_bytes REAL,
-        pids REAL,
-        cgroup TEXT,
-        PRIMARY KEY (container_key, ts_ns)
-    );
-    CREATE TABLE events (
-        container_key INTEGER NOT NULL REFERENCES containers(key),
-        time_ns INTEGER NOT NULL,
-        action TEXT NOT NULL,
-        attributes TEXT,
-        PRIMARY KEY (container_key, time_ns, action)
-    );
-    -- Per container: every line with ts_ns <= log_ts_ns and >= from_ns is stored.
-    CREATE TABLE cursors (
-        container_key INTEGER PRIMARY KEY REFERENCES containers(key),
-        from_ns INTEGER NOT NULL,
-        log_ts_ns INTEGER NOT NULL,
-        updated_ns INTEGER NOT NULL
-    );
-    """,
-    # 2: a record of each collect run (what it asked, what came, what it could not get).
-    """
-    CREATE TABLE collections (
-        id INTEGER PRIMARY KEY,
-        started_ns INTEGER NOT NULL,
-        finished_ns INTEGER,
-        interrupted INTEGER NOT NULL DEFAULT 0,
-        request TEXT NOT NULL,
-        outcome TEXT
-    );
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-# The measured figures of a sample: the session schema less who and when (stored as keys).
-_SAMPLE_FIELDS = tuple(
-    c for c in SAMPLE_COLUMNS if c not in ("ts", "container_id", "container_name", "cgroup")
-)
 
 
 def store_path(option: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Path:
@@ -130,16 +56,6 @@ class Cursor:
     log_ts_ns: int
 
 
-@dataclass(frozen=True)
-class StoreQuery:
-    """Which part of the store a report reads."""
-
-    path: Path | None = None
-    since_ns: int | None = None
-    until_ns: int | None = None
-    containers: tuple[str, ...] = ()
-
-
 def _create_private(path: Path) -> None:
     """Create the database file 0600 (and its folder 0700) before SQLite opens it."""
     parent = path.parent
@@ -157,11 +73,6 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         raise StoreError(f"cannot create the store {path}: {exc.strerror}") from exc
     os.close(fd)
-
-
-def _bounds(since_ns: int | None, until_ns: int | None) -> tuple[int, int]:
-    """An inclusive SQL window; open ends become the widest int64 range."""
-    return (NAT_NS if since_ns is None else since_ns, MAX_NS if until_ns is None else until_ns)
 
 
 class Store:
@@ -264,7 +175,7 @@ class Store:
 
         for number in range(version + 1, len(migrations) + 1):
             with self.transaction() as conn:
-                for statement in _statements(migrations[number - 1]):
+                for statement in statements(migrations[number - 1]):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version VALUES (?, ?)", (number, now_ns()))
         return len(migrations)
@@ -422,22 +333,6 @@ class Store:
             ).fetchone()[0]
         )
 
-    def iter_lines(
-        self, key: int, since_ns: int | None = None, until_ns: int | None = None
-    ) -> Iterator[list[tuple[int, str, str]]]:
-        """Chunks of (ts_ns, stream, text) in time order within the window (bounds inclusive)."""
-        low, high = _bounds(since_ns, until_ns)
-        cursor = self.conn.execute(
-            "SELECT ts_ns, stream, line FROM log_lines "
-            "WHERE container_key = ? AND ts_ns BETWEEN ? AND ? ORDER BY ts_ns",
-            (key, low, high),
-        )
-        while True:
-            chunk = cursor.fetchmany(_FETCH_ROWS)
-            if not chunk:
-                return
-            yield chunk
-
     # ----------------------------------------------------------------- samples and events
 
     def add_samples(self, rows: Iterable[tuple[int, Sample]]) -> int:
@@ -445,10 +340,10 @@ class Store:
         with self.transaction() as conn:
             before = conn.total_changes
             conn.executemany(
-                f"INSERT OR IGNORE INTO samples (container_key, ts_ns, {', '.join(_SAMPLE_FIELDS)},"
-                f" cgroup) VALUES (?, ?, {', '.join('?' * len(_SAMPLE_FIELDS))}, ?)",
+                f"INSERT OR IGNORE INTO samples (container_key, ts_ns, {', '.join(SAMPLE_FIELDS)},"
+                f" cgroup) VALUES (?, ?, {', '.join('?' * len(SAMPLE_FIELDS))}, ?)",
                 (
-                    (key, s.ts_ns, *(_real(getattr(s, f)) for f in _SAMPLE_FIELDS), s.cgroup)
+                    (key, s.ts_ns, *(_real(getattr(s, f)) for f in SAMPLE_FIELDS), s.cgroup)
                     for key, s in rows
                 ),
             )
@@ -465,36 +360,6 @@ class Store:
             )
             return conn.total_changes - before
 
-    def events(
-        self, key: int, since_ns: int | None = None, until_ns: int | None = None
-    ) -> list[tuple[int, str]]:
-        """(time_ns, action) of a container's events within the window, in time order."""
-        low, high = _bounds(since_ns, until_ns)
-        rows = self.conn.execute(
-            "SELECT time_ns, action FROM events WHERE container_key = ? AND time_ns BETWEEN ? "
-            "AND ? ORDER BY time_ns, action",
-            (key, low, high),
-        )
-        return [(int(t), str(a)) for t, a in rows]
-
-    def sample_rows(
-        self, since_ns: int | None, until_ns: int | None, keys: Sequence[int]
-    ) -> list[tuple[Any, ...]]:
-        """Raw sample rows (container id, name, ts_ns, fields…, cgroup) for the window."""
-        if not keys:
-            return []
-        low, high = _bounds(since_ns, until_ns)
-        marks = ", ".join("?" * len(keys))
-        return list(
-            self.conn.execute(
-                f"SELECT c.id, c.name, s.ts_ns, {', '.join('s.' + f for f in _SAMPLE_FIELDS)}, "
-                f"s.cgroup FROM samples s JOIN containers c ON c.key = s.container_key "
-                f"WHERE s.container_key IN ({marks}) AND s.ts_ns BETWEEN ? AND ? "
-                f"ORDER BY c.name, s.ts_ns",
-                (*keys, low, high),
-            )
-        )
-
     # ----------------------------------------------------------------- collection runs
 
     def begin_collection(self, request: Mapping[str, Any]) -> int:
@@ -507,39 +372,6 @@ class Store:
                 (now_ns(), json.dumps(dict(request))),
             )
             return int(cursor.lastrowid or 0)
-
-    def collection_gaps(
-        self, since_ns: int | None, until_ns: int | None, names: Sequence[str]
-    ) -> list[str]:
-        """Gaps recorded by collects of these containers whose span meets the window.
-
-        A collect's span runs from the ``--since`` it was asked (the start of the logs when
-        none) to when it finished (or started, when it never finished).
-        """
-        low, high = _bounds(since_ns, until_ns)
-        wanted = set(names)
-        gaps: list[str] = []
-        rows = self.conn.execute(
-            "SELECT started_ns, finished_ns, request, outcome FROM collections "
-            "WHERE outcome IS NOT NULL ORDER BY started_ns, id"
-        )
-        for started, finished, request_json, outcome_json in rows:
-            try:
-                request, outcome = json.loads(request_json), json.loads(outcome_json)
-            except ValueError:
-                continue
-            notes = outcome.get("gaps") or []
-            if not notes or not wanted & set(request.get("containers") or ()):
-                continue
-            span_low = request.get("since_ns") or NAT_NS
-            span_high = finished or started
-            if span_low <= high and span_high >= low:
-                from claude_perf.durations import from_ns
-                from claude_perf.report.summary import iso
-
-                at = iso(from_ns(int(started)))
-                gaps += [f"the collect started {at} noted: {note}" for note in notes]
-        return gaps
 
     def finish_collection(
         self, collection_id: int, outcome: Mapping[str, Any], interrupted: bool
@@ -563,12 +395,6 @@ def _has_json(conn: sqlite3.Connection) -> bool:
     return True
 
 
-def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (no semicolons inside our literals)."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
-
-
 def _real(value: float) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
@@ -585,128 +411,3 @@ def _merge_probes(
     for probe in [*old, *new]:
         by_start[str(probe.get("start"))] = dict(probe)
     return [by_start[k] for k in sorted(by_start)]
-
-
-def _ns_bound(value: int | datetime | None) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    from claude_perf.durations import to_ns
-
-    return to_ns(value)
-
-
-def _select(
-    stored: list[dict[str, Any]], wanted: Sequence[str], path: Path
-) -> list[dict[str, Any]]:
-    if not wanted:
-        return stored
-    chosen = []
-    for name in wanted:
-        bare = name.lstrip("/")
-        hits = [c for c in stored if c.get("name") == bare or str(c["id"]).startswith(bare)]
-        if not hits:
-            known = ", ".join(sorted({str(c.get("name")) for c in stored})) or "none"
-            raise StoreError(f"no container '{name}' in the store {path} (stored: {known})")
-        chosen += [c for c in hits if c not in chosen]
-    return chosen
-
-
-def load_session(
-    path: Path | str,
-    since: int | datetime | None = None,
-    until: int | datetime | None = None,
-    containers: Sequence[str] = (),
-) -> Session:
-    """Build a Session (lines, samples, facts) from the store for a window.
-
-    ``since``/``until`` are inclusive bounds (UTC datetimes or integer ns); ``containers``
-    selects by name or id prefix (default: every stored container).
-    """
-    import pyarrow as pa
-
-    from claude_perf.durations import from_ns
-    from claude_perf.ingest.files import InputInfo, combine
-    from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
-    from claude_perf.report.summary import iso
-
-    store_file = Path(path)
-    since_ns, until_ns = _ns_bound(since), _ns_bound(until)
-    with Store(store_file, create=False) as store:
-        chosen = _select(store.containers(), containers, store_file)
-        tables, infos, counts, facts = [], [], [], []
-        for container in chosen:
-            key = int(container.pop("_key"))
-            ts: list[int] = []
-            streams: list[str] = []
-            texts: list[str] = []
-            for chunk in store.iter_lines(key, since_ns, until_ns):
-                for t, s, x in chunk:
-                    ts.append(t)
-                    streams.append(s)
-                    texts.append(x)
-            table = pa.table(
-                {
-                    "ts": pa.array(ts, pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
-                    "stream": pa.array(streams, pa.string()),
-                    "text": pa.array(texts, pa.large_string()),
-                }
-            )
-            size = sum(len(x) for x in texts)
-            del ts, streams, texts
-            label = f"store:{container.get('name') or container['id'][:12]}"
-            tables.append(table)
-            infos.append(InputInfo(label, "store", table.num_rows, size))
-            counts.append({"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0})
-            container["events"] = [
-                {"time": iso(from_ns(t)), "action": a}
-                for t, a in store.events(key, since_ns, until_ns)
-            ]
-            container["_key"] = key
-            facts.append(container)
-        raw = store.sample_rows(since_ns, until_ns, [int(c["_key"]) for c in facts])
-        gaps = store.collection_gaps(since_ns, until_ns, [str(c.get("name")) for c in facts])
-    for container in facts:
-        container.pop("_key", None)
-    logs = combine(tables, infos, counts)
-    samples = _samples_frame(raw, SAMPLE_COLUMNS) if raw else None
-    notes: list[str] = []
-    if not chosen:
-        notes.append(f"the store {store_file} holds no container yet")
-    elif logs.table.num_rows == 0:
-        notes.append("the store holds no log line in the asked window")
-    notes += gaps
-    return Session(
-        logs=logs,
-        samples=samples,
-        containers=tuple(facts),
-        sample_interval_s=_median_interval_s(samples),
-        origin="store",
-        notes=tuple(notes),
-    )
-
-
-def _samples_frame(raw: list[tuple[Any, ...]], columns: Sequence[str]) -> Any:
-    import pandas as pd
-
-    names = ["container_id", "container_name", "ts_ns", *_SAMPLE_FIELDS, "cgroup"]
-    frame = pd.DataFrame.from_records(raw, columns=names)
-    frame.insert(0, "ts", pd.to_datetime(frame.pop("ts_ns").astype("int64"), unit="ns", utc=True))
-    for field in _SAMPLE_FIELDS:
-        frame[field] = pd.to_numeric(frame[field], errors="coerce").astype("float64")
-    frame["container_id"] = frame["container_id"].astype("object")
-    frame["container_name"] = frame["container_name"].astype("object")
-    frame["cgroup"] = frame["cgroup"].astype("object")
-    return frame.loc[:, list(columns)]
-
-
-def _median_interval_s(samples: Any) -> float | None:
-    if samples is None or len(samples) < 2:
-        return None
-    gaps = (
-        samples.sort_values(["container_id", "ts"])
-        .groupby("container_id")["ts"]
-        .diff()
-        .dropna()
-        .dt.total_seconds()
-    )
-    return None if gaps.empty else float(gaps.median())

@@ -1,0 +1,102 @@
+"""What the engine says about a container besides its logs: inspect facts and engine events."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from claude_perf.durations import NS_PER_S
+
+_PROBE_ACTIONS = ("exec_create", "exec_start", "exec_die")
+
+
+def _iso_or_none(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    return value
+
+
+def _seconds(value: Any) -> float | None:
+    return value / NS_PER_S if isinstance(value, int | float) and value else None
+
+
+def container_facts(attrs: Mapping[str, Any], cgroup_version: str | None) -> dict[str, Any]:
+    """The facts dict of ``claude_perf.ingest.session`` from ``docker inspect`` output."""
+    state = attrs.get("State") or {}
+    host = attrs.get("HostConfig") or {}
+    config = attrs.get("Config") or {}
+    check = config.get("Healthcheck") or {}
+    test = check.get("Test")
+    health_config = None
+    if test and test != ["NONE"]:
+        health_config = {
+            "test": list(test),
+            "interval_s": _seconds(check.get("Interval")),
+            "timeout_s": _seconds(check.get("Timeout")),
+            "retries": check.get("Retries"),
+            "start_period_s": _seconds(check.get("StartPeriod")),
+        }
+    probes = ((state.get("Health") or {}).get("Log")) or []
+    return {
+        "id": attrs.get("Id"),
+        "name": str(attrs.get("Name") or "").lstrip("/"),
+        "image": config.get("Image"),
+        "created": _iso_or_none(attrs.get("Created")),
+        "started_at": _iso_or_none(state.get("StartedAt")),
+        "finished_at": _iso_or_none(state.get("FinishedAt")),
+        "status": state.get("Status"),
+        "restart_count": attrs.get("RestartCount"),
+        "oom_killed": bool(state.get("OOMKilled")),
+        "exit_code": state.get("ExitCode"),
+        "health_status": (state.get("Health") or {}).get("Status"),
+        "mem_limit_bytes": host.get("Memory") or None,
+        "nano_cpus": host.get("NanoCpus") or None,
+        "cpu_quota": host.get("CpuQuota") or None,
+        "cpu_period": host.get("CpuPeriod") or None,
+        "health_config": health_config,
+        "health_log": [
+            {
+                "start": p.get("Start"),
+                "end": p.get("End"),
+                "exit_code": p.get("ExitCode"),
+                "output": str(p.get("Output") or "")[:200],
+            }
+            for p in probes
+        ],
+        "tty": bool(config.get("Tty")),
+        "cgroup_version": cgroup_version,
+    }
+
+
+def engine_events(
+    client: Any, container_id: str, since_s: int, until_s: int
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """(time_ns, action, attributes) of a container's events in [since, until], probes left out.
+
+    Health probes appear as exec_create/exec_start/exec_die events, one of each per probe; the
+    probes themselves come from inspect's Health log, so those are not stored.
+    """
+    out = []
+    stream = client.events(
+        since=since_s, until=until_s, filters={"container": container_id}, decode=True
+    )
+    try:
+        for event in stream:
+            action = str(event.get("Action") or event.get("status") or "")
+            if event.get("Type", "container") != "container" or action.startswith(_PROBE_ACTIONS):
+                continue
+            time_ns = event.get("timeNano") or int(event.get("time", 0)) * NS_PER_S
+            attributes = (event.get("Actor") or {}).get("Attributes") or {}
+            keep = {k: v for k, v in attributes.items() if k in ("exitCode", "signal", "name")}
+            out.append((int(time_ns), action, keep))
+    finally:
+        with contextlib.suppress(Exception):
+            stream.close()
+    return out
+
+
+def created_ns(attrs: Mapping[str, Any]) -> int:
+    from claude_perf.collect.stats import rfc3339_ns
+
+    return rfc3339_ns(attrs.get("Created")) or 0

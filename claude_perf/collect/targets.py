@@ -1,0 +1,75 @@
+"""Which containers a collect reads: by name or id, label, compose project, or the name pattern."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from claude_perf.collect.engine import running_names
+from claude_perf.config.schema import Collect
+from claude_perf.errors import EngineError, UsageError
+
+if TYPE_CHECKING:
+    from claude_perf.collect.run import CollectRequest
+
+DEFAULT_PATTERN = Collect().pattern  # declared in config.schema ([collect] pattern)
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+
+
+def _running_hint(client: Any) -> str:
+    names = running_names(client)
+    return f"running: {', '.join(names)}" if names else "no container is running"
+
+
+def resolve_targets(client: Any, request: CollectRequest, pattern: str) -> list[Any]:
+    """The containers to collect from, by name/id, label, compose project, or the pattern."""
+    from docker.errors import APIError, NotFound
+
+    targets: dict[str, Any] = {}
+    try:
+        for name in request.containers:
+            try:
+                container = client.containers.get(name)
+            except NotFound as exc:
+                raise EngineError(f"no container '{name}' ({_running_hint(client)})") from exc
+            targets[container.id] = container
+        label_filters = list(request.labels)
+        if request.compose_project:
+            label_filters.append(f"{COMPOSE_PROJECT_LABEL}={request.compose_project}")
+        for label in label_filters:
+            found = client.containers.list(all=True, filters={"label": label})
+            if not found:
+                raise EngineError(f"no container has the label {label} ({_running_hint(client)})")
+            for container in found:
+                targets[container.id] = container
+        if targets:
+            return sorted(targets.values(), key=lambda c: c.name)
+        try:
+            regex = re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise UsageError(f"[collect] pattern '{pattern}' is not a valid regex: {exc}") from exc
+        running = client.containers.list()
+        matching = [
+            c
+            for c in running
+            if regex.search(c.name)
+            or any(regex.search(t) for t in (c.image.tags or []))
+            or regex.search(str(c.attrs.get("Config", {}).get("Image", "")))
+        ]
+    except APIError as exc:
+        raise EngineError(
+            f"the Docker Engine refused to list containers: {exc.explanation}"
+        ) from exc
+    if len(matching) == 1:
+        return matching
+    names = sorted(c.name for c in running)
+    listing = ", ".join(names) if names else "none"
+    if not matching:
+        raise EngineError(
+            f"no running container's name or image matches '{pattern}'; choose one with "
+            f"--container NAME (running: {listing})"
+        )
+    raise EngineError(
+        f"{len(matching)} running containers match '{pattern}' "
+        f"({', '.join(sorted(c.name for c in matching))}); choose with --container NAME"
+    )

@@ -1,0 +1,234 @@
+"""What a report reads from the store: the window queries and ``load_session``.
+
+Every bound is inclusive; an open end is the widest int64 range. ``load_session`` builds the
+same ``Session`` a report of saved logs gets, so the analysis does not know where lines came from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claude_perf.durations import MAX_NS, NAT_NS
+from claude_perf.errors import StoreError
+from claude_perf.store.db import Store
+from claude_perf.store.schema import SAMPLE_FIELDS
+
+if TYPE_CHECKING:
+    from claude_perf.ingest.session import Session
+
+_FETCH_ROWS = 65_536
+
+
+def _bounds(since_ns: int | None, until_ns: int | None) -> tuple[int, int]:
+    """An inclusive SQL window; open ends become the widest int64 range."""
+    return (NAT_NS if since_ns is None else since_ns, MAX_NS if until_ns is None else until_ns)
+
+
+def iter_lines(
+    store: Store, key: int, since_ns: int | None = None, until_ns: int | None = None
+) -> Iterator[list[tuple[int, str, str]]]:
+    """Chunks of (ts_ns, stream, text) in time order within the window (bounds inclusive)."""
+    low, high = _bounds(since_ns, until_ns)
+    cursor = store.conn.execute(
+        "SELECT ts_ns, stream, line FROM log_lines "
+        "WHERE container_key = ? AND ts_ns BETWEEN ? AND ? ORDER BY ts_ns",
+        (key, low, high),
+    )
+    while True:
+        chunk = cursor.fetchmany(_FETCH_ROWS)
+        if not chunk:
+            return
+        yield chunk
+
+
+def events(
+    store: Store, key: int, since_ns: int | None = None, until_ns: int | None = None
+) -> list[tuple[int, str]]:
+    """(time_ns, action) of a container's events within the window, in time order."""
+    low, high = _bounds(since_ns, until_ns)
+    rows = store.conn.execute(
+        "SELECT time_ns, action FROM events WHERE container_key = ? AND time_ns BETWEEN ? "
+        "AND ? ORDER BY time_ns, action",
+        (key, low, high),
+    )
+    return [(int(t), str(a)) for t, a in rows]
+
+
+def sample_rows(
+    store: Store, since_ns: int | None, until_ns: int | None, keys: Sequence[int]
+) -> list[tuple[Any, ...]]:
+    """Raw sample rows (container id, name, ts_ns, fields…, cgroup) for the window."""
+    if not keys:
+        return []
+    low, high = _bounds(since_ns, until_ns)
+    marks = ", ".join("?" * len(keys))
+    return list(
+        store.conn.execute(
+            f"SELECT c.id, c.name, s.ts_ns, {', '.join('s.' + f for f in SAMPLE_FIELDS)}, "
+            f"s.cgroup FROM samples s JOIN containers c ON c.key = s.container_key "
+            f"WHERE s.container_key IN ({marks}) AND s.ts_ns BETWEEN ? AND ? "
+            f"ORDER BY c.name, s.ts_ns",
+            (*keys, low, high),
+        )
+    )
+
+
+def collection_gaps(
+    store: Store, since_ns: int | None, until_ns: int | None, names: Sequence[str]
+) -> list[str]:
+    """Gaps recorded by collects of these containers whose span meets the window.
+
+    A collect's span runs from the ``--since`` it was asked (the start of the logs when
+    none) to when it finished (or started, when it never finished).
+    """
+    low, high = _bounds(since_ns, until_ns)
+    wanted = set(names)
+    gaps: list[str] = []
+    rows = store.conn.execute(
+        "SELECT started_ns, finished_ns, request, outcome FROM collections "
+        "WHERE outcome IS NOT NULL ORDER BY started_ns, id"
+    )
+    for started, finished, request_json, outcome_json in rows:
+        try:
+            request, outcome = json.loads(request_json), json.loads(outcome_json)
+        except ValueError:
+            continue
+        notes = outcome.get("gaps") or []
+        if not notes or not wanted & set(request.get("containers") or ()):
+            continue
+        span_low = request.get("since_ns") or NAT_NS
+        span_high = finished or started
+        if span_low <= high and span_high >= low:
+            from claude_perf.durations import from_ns, iso
+
+            at = iso(from_ns(int(started)))
+            gaps += [f"the collect started {at} noted: {note}" for note in notes]
+    return gaps
+
+
+def _ns_bound(value: int | datetime | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    from claude_perf.durations import to_ns
+
+    return to_ns(value)
+
+
+def _select(
+    stored: list[dict[str, Any]], wanted: Sequence[str], path: Path
+) -> list[dict[str, Any]]:
+    if not wanted:
+        return stored
+    chosen = []
+    for name in wanted:
+        bare = name.lstrip("/")
+        hits = [c for c in stored if c.get("name") == bare or str(c["id"]).startswith(bare)]
+        if not hits:
+            known = ", ".join(sorted({str(c.get("name")) for c in stored})) or "none"
+            raise StoreError(f"no container '{name}' in the store {path} (stored: {known})")
+        chosen += [c for c in hits if c not in chosen]
+    return chosen
+
+
+def load_session(
+    path: Path | str,
+    since: int | datetime | None = None,
+    until: int | datetime | None = None,
+    containers: Sequence[str] = (),
+) -> Session:
+    """Build a Session (lines, samples, facts) from the store for a window.
+
+    ``since``/``until`` are inclusive bounds (UTC datetimes or integer ns); ``containers``
+    selects by name or id prefix (default: every stored container).
+    """
+    import pyarrow as pa
+
+    from claude_perf.durations import from_ns, iso
+    from claude_perf.ingest.files import InputInfo, combine
+    from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
+
+    store_file = Path(path)
+    since_ns, until_ns = _ns_bound(since), _ns_bound(until)
+    with Store(store_file, create=False) as store:
+        chosen = _select(store.containers(), containers, store_file)
+        tables, infos, counts, facts = [], [], [], []
+        for container in chosen:
+            key = int(container.pop("_key"))
+            ts: list[int] = []
+            streams: list[str] = []
+            texts: list[str] = []
+            for chunk in iter_lines(store, key, since_ns, until_ns):
+                for t, s, x in chunk:
+                    ts.append(t)
+                    streams.append(s)
+                    texts.append(x)
+            table = pa.table(
+                {
+                    "ts": pa.array(ts, pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
+                    "stream": pa.array(streams, pa.string()),
+                    "text": pa.array(texts, pa.large_string()),
+                }
+            )
+            size = sum(len(x) for x in texts)
+            del ts, streams, texts
+            label = f"store:{container.get('name') or container['id'][:12]}"
+            tables.append(table)
+            infos.append(InputInfo(label, "store", table.num_rows, size))
+            counts.append({"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0})
+            container["events"] = [
+                {"time": iso(from_ns(t)), "action": a}
+                for t, a in events(store, key, since_ns, until_ns)
+            ]
+            container["_key"] = key
+            facts.append(container)
+        raw = sample_rows(store, since_ns, until_ns, [int(c["_key"]) for c in facts])
+        gaps = collection_gaps(store, since_ns, until_ns, [str(c.get("name")) for c in facts])
+    for container in facts:
+        container.pop("_key", None)
+    logs = combine(tables, infos, counts)
+    samples = _samples_frame(raw, SAMPLE_COLUMNS) if raw else None
+    notes: list[str] = []
+    if not chosen:
+        notes.append(f"the store {store_file} holds no container yet")
+    elif logs.table.num_rows == 0:
+        notes.append("the store holds no log line in the asked window")
+    notes += gaps
+    return Session(
+        logs=logs,
+        samples=samples,
+        containers=tuple(facts),
+        sample_interval_s=_median_interval_s(samples),
+        origin="store",
+        notes=tuple(notes),
+    )
+
+
+def _samples_frame(raw: list[tuple[Any, ...]], columns: Sequence[str]) -> Any:
+    import pandas as pd
+
+    names = ["container_id", "container_name", "ts_ns", *SAMPLE_FIELDS, "cgroup"]
+    frame = pd.DataFrame.from_records(raw, columns=names)
+    frame.insert(0, "ts", pd.to_datetime(frame.pop("ts_ns").astype("int64"), unit="ns", utc=True))
+    for field in SAMPLE_FIELDS:
+        frame[field] = pd.to_numeric(frame[field], errors="coerce").astype("float64")
+    frame["container_id"] = frame["container_id"].astype("object")
+    frame["container_name"] = frame["container_name"].astype("object")
+    frame["cgroup"] = frame["cgroup"].astype("object")
+    return frame.loc[:, list(columns)]
+
+
+def _median_interval_s(samples: Any) -> float | None:
+    if samples is None or len(samples) < 2:
+        return None
+    gaps = (
+        samples.sort_values(["container_id", "ts"])
+        .groupby("container_id")["ts"]
+        .diff()
+        .dropna()
+        .dt.total_seconds()
+    )
+    return None if gaps.empty else float(gaps.median())

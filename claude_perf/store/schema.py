@@ -1,0 +1,86 @@
+"""The store's tables: numbered migrations, recorded in ``schema_version``.
+
+Opening a store applies the missing migrations in order, each in its own transaction
+(``Store.migrate``). A change to the schema is a new migration at the end, never an edit of one
+already released.
+"""
+
+from __future__ import annotations
+
+from claude_perf.ingest.session import SAMPLE_COLUMNS
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the initial schema.
+    """
+    CREATE TABLE containers (
+        key INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        image TEXT,
+        facts TEXT NOT NULL,
+        updated_ns INTEGER NOT NULL
+    );
+    -- The key is the line itself: a WITHOUT ROWID table stores it once, in key order, which is
+    -- also the order every window query reads (container, then time).
+    CREATE TABLE log_lines (
+        container_key INTEGER NOT NULL REFERENCES containers(key),
+        ts_ns INTEGER NOT NULL,
+        stream TEXT NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (container_key, ts_ns, stream, line)
+    ) WITHOUT ROWID;
+    CREATE TABLE samples (
+        container_key INTEGER NOT NULL REFERENCES containers(key),
+        ts_ns INTEGER NOT NULL,
+        cpu_pct REAL,
+        online_cpus REAL,
+        mem_used_bytes REAL,
+        mem_limit_bytes REAL,
+        mem_pct REAL,
+        net_rx_bytes REAL,
+        net_tx_bytes REAL,
+        blk_read_bytes REAL,
+        blk_write_bytes REAL,
+        pids REAL,
+        cgroup TEXT,
+        PRIMARY KEY (container_key, ts_ns)
+    );
+    CREATE TABLE events (
+        container_key INTEGER NOT NULL REFERENCES containers(key),
+        time_ns INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        attributes TEXT,
+        PRIMARY KEY (container_key, time_ns, action)
+    );
+    -- Per container: every line with ts_ns <= log_ts_ns and >= from_ns is stored.
+    CREATE TABLE cursors (
+        container_key INTEGER PRIMARY KEY REFERENCES containers(key),
+        from_ns INTEGER NOT NULL,
+        log_ts_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL
+    );
+    """,
+    # 2: a record of each collect run (what it asked, what came, what it could not get).
+    """
+    CREATE TABLE collections (
+        id INTEGER PRIMARY KEY,
+        started_ns INTEGER NOT NULL,
+        finished_ns INTEGER,
+        interrupted INTEGER NOT NULL DEFAULT 0,
+        request TEXT NOT NULL,
+        outcome TEXT
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# The measured figures of a sample: the session schema less who and when (stored as keys).
+SAMPLE_FIELDS = tuple(
+    c for c in SAMPLE_COLUMNS if c not in ("ts", "container_id", "container_name", "cgroup")
+)
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside our literals)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
