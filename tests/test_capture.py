@@ -124,7 +124,7 @@ def test_standin_session_matches_its_client_view():
 def test_vectorised_error_classes_agree_with_the_per_row_rules():
     import numpy as np
 
-    from claude_perf.analysis.assemble import classify_error, classify_errors
+    from claude_perf.analysis.error_classes import classify_error, classify_errors
 
     cases = [
         (401, None, True),

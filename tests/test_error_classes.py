@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from claude_perf.analysis.assemble import ERROR_CLASSES, classify_error, classify_errors
+from claude_perf.analysis.error_classes import ERROR_CLASSES, classify_error, classify_errors
 
 SDK_EXIT = (
     "2026-11-29 00:51:07,390 - claude_agent_sdk._internal.query - ERROR - Fatal error in message "

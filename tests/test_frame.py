@@ -223,7 +223,7 @@ def test_application_times_may_mix_zoned_and_local_forms():
 
 def test_assemble_joins_error_records_per_request_and_counts_erroring_completions():
     from claude_perf.analysis.assemble import assemble
-    from claude_perf.parse.classify import Entries
+    from claude_perf.parse.entries import Entries
 
     # role, path, status, request_id, is_error, message, model, seconds
     records = [

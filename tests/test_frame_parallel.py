@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import read_log
 from claude_perf.parse import classify as frame
+from claude_perf.parse import entries as parse_entries
 
 T0_NS = 1_764_377_445_000_000_000  # 2026-11-29T00:50:45Z
 
@@ -41,7 +42,7 @@ def docker_log(bodies: list[str], gaps_ns: list[int]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def classify_both(data: bytes) -> tuple[frame.Entries, frame.Entries, list[int]]:
+def classify_both(data: bytes) -> tuple[parse_entries.Entries, parse_entries.Entries, list[int]]:
     """(one piece, in parts with even tiny inputs split, the cut points)."""
     table, _, _ = read_log("test", data=data)
     with pytest.MonkeyPatch.context() as patch:
@@ -52,7 +53,7 @@ def classify_both(data: bytes) -> tuple[frame.Entries, frame.Entries, list[int]]
         return whole, frame.classify(table, Config()), frame._cut_points(table, 2)
 
 
-def assert_same(whole: frame.Entries, split: frame.Entries) -> None:
+def assert_same(whole: parse_entries.Entries, split: parse_entries.Entries) -> None:
     pd.testing.assert_frame_equal(split.events, whole.events)
     assert split.kind_counts == whole.kind_counts
     assert (split.app_time_lines, split.no_time_lines) == (

@@ -13,10 +13,14 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claude_perf.parse import classify as frame
+from claude_perf.parse import columns as parse_columns
+from claude_perf.parse import fields as parse_fields
+from claude_perf.parse import formats as parse_formats
+from claude_perf.parse import heads as parse_heads
+from claude_perf.parse import shapes as parse_shapes
 
-ACCESS = re.compile(frame._ACCESS)
-PYLOG_FIXED_HEAD = re.compile(frame._PYLOG_FIXED_HEAD)
+ACCESS = re.compile(parse_formats._ACCESS)
+PYLOG_FIXED_HEAD = re.compile(parse_formats._PYLOG_FIXED_HEAD)
 
 
 def pieces(*options: str) -> st.SearchStrategy[str]:
@@ -43,7 +47,7 @@ access_lines = st.builds(
 @settings(max_examples=400, deadline=None)
 @given(st.lists(access_lines, min_size=1, max_size=40))
 def test_access_lines_without_the_port_parse_as_the_whole_regex(lines):
-    rows, fields = frame._access_fields(
+    rows, fields = parse_heads._access_fields(
         pa.array(lines, pa.large_string()), np.arange(len(lines), dtype=np.int64)
     )
     expected = {i: ACCESS.match(line) for i, line in enumerate(lines)}
@@ -74,7 +78,7 @@ def test_asctime_heads_by_bytes_match_the_regex(lines, data):
     unassigned = np.array(
         data.draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
     )
-    candidates, fixed = frame._pylog_heads(pa.array(lines, pa.large_string()), unassigned)
+    candidates, fixed = parse_heads._pylog_heads(pa.array(lines, pa.large_string()), unassigned)
     assert candidates.tolist() == [
         i for i, line in enumerate(lines) if unassigned[i] and re.match(r"\d{4}-", line)
     ]
@@ -85,7 +89,7 @@ def test_asctime_heads_by_bytes_match_the_regex(lines, data):
 
 def test_heads_of_a_slice_read_the_slice_own_bytes():
     lines = pa.array(["x", "2026-11-29 00:50:46,892 - a - INFO - m", "2026-"], pa.large_string())
-    candidates, fixed = frame._pylog_heads(lines[1:], np.ones(2, dtype=bool))
+    candidates, fixed = parse_heads._pylog_heads(lines[1:], np.ones(2, dtype=bool))
     assert (candidates.tolist(), fixed.tolist()) == ([0, 1], [0])
 
 
@@ -129,15 +133,15 @@ message_pieces = st.sampled_from(
 )
 messages = st.lists(st.lists(message_pieces, max_size=7).map("".join), min_size=1, max_size=30)
 SHAPE_REGEXES = {
-    frame._FIELD_MODEL: ("v",),
-    frame._FIELD_DURATION: ("k", "v", "u"),
-    frame._FIELD_PROSE_DURATION: ("v", "u"),
-    frame._FIELD_REQUEST_ID: ("v",),
-    frame._FIELD_METHOD_PATH: ("method", "path"),
-    frame._FIELD_JSON_LEVEL: ("v",),
-    frame._FIELD_JSON_TIME: ("v",),
-    frame._FIELD_JSON_PATH: ("path",),
-    frame._FIELD_JSON_METHOD: ("method",),
+    parse_formats._FIELD_MODEL: ("v",),
+    parse_formats._FIELD_DURATION: ("k", "v", "u"),
+    parse_formats._FIELD_PROSE_DURATION: ("v", "u"),
+    parse_formats._FIELD_REQUEST_ID: ("v",),
+    parse_formats._FIELD_METHOD_PATH: ("method", "path"),
+    parse_formats._FIELD_JSON_LEVEL: ("v",),
+    parse_formats._FIELD_JSON_TIME: ("v",),
+    parse_formats._FIELD_JSON_PATH: ("path",),
+    parse_formats._FIELD_JSON_METHOD: ("method",),
 }
 
 
@@ -145,7 +149,7 @@ SHAPE_REGEXES = {
 @given(messages)
 def test_regexes_on_message_shapes_find_what_they_find_in_the_messages(texts):
     array = pa.array(texts, pa.large_string())
-    shapes = frame._Templates(array)
+    shapes = parse_shapes._Templates(array)
     for regex, names in SHAPE_REGEXES.items():
         positions, got = shapes.extract(regex, names)
         direct = pc.extract_regex(array, regex)
@@ -157,7 +161,7 @@ def test_regexes_on_message_shapes_find_what_they_find_in_the_messages(texts):
             expected = [direct.field(name)[int(p)].as_py() for p in positions]
             # an optional group that took no part: "" from extract_regex, null from the shapes
             assert [v or "" for v in got[name].to_pylist()] == expected
-    for words in (frame._END_WORDS, frame._START_WORDS):
+    for words in (parse_formats._END_WORDS, parse_formats._START_WORDS):
         assert shapes.matching(pc.match_substring_regex, words).tolist() == (
             pc.match_substring_regex(array, words).to_pylist()
         )
@@ -167,12 +171,12 @@ def test_regexes_on_message_shapes_find_what_they_find_in_the_messages(texts):
 @given(messages)
 def test_status_from_shapes_is_the_status_regex_on_the_messages(texts):
     array = pa.array(texts, pa.large_string())
-    cols = frame._Columns(len(texts))
+    cols = parse_columns._Columns(len(texts))
     no_json = np.zeros(len(texts), dtype=bool)
-    frame._extract_fields(
+    parse_fields._extract_fields(
         array, lambda positions, values: (positions, values), cols, no_json, no_json
     )
     found = cols.gather("status", np.arange(len(texts)))
-    direct = pc.extract_regex(array, frame._FIELD_STATUS).to_pylist()
+    direct = pc.extract_regex(array, parse_formats._FIELD_STATUS).to_pylist()
     expected = [float(match["v"]) if match else None for match in direct]
     assert [None if np.isnan(v) else v for v in found] == expected

@@ -11,80 +11,50 @@ neither exists it is left unknown (``latency_source`` says which).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from claude_perf.analysis.arrays import (
+    _gather,
+    _label_in,
+    _labels,
+    _text,
+    _text_at,
+)
 from claude_perf.analysis.correlate import (
     arrivals,
     ids_without_completion,
     lend_id_models,
     link_durations,
 )
+from claude_perf.analysis.error_classes import (
+    classify_errors,
+)
+from claude_perf.analysis.pairing import (
+    _HEALTH,
+    _KIND_NAMES,
+    _MODEL,
+    _OTHER,
+    _attach_errors,
+    _attach_models,
+    _by_request_id,
+    _Events,
+    _expired_starts,
+    _fifo_pairs,
+)
 from claude_perf.config.families import family_of
 from claude_perf.config.schema import Config
-from claude_perf.durations import MAX_NS, NAT_NS, series_ns
+from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.parse.text import _same
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from claude_perf.parse.classify import Entries
+    from claude_perf.parse.entries import Entries
 
-ERROR_CLASSES = (
-    "auth",
-    "validation",
-    "rate_limit",
-    "usage_limit",
-    "routing",
-    "timeout",
-    "cli",
-    "server",
-    "other",
-)
 _IN_CONTAINER_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
-# An error record with no request in flight belongs to the next completion only if that
-# completion follows within this time (a validation error is logged just before its 422).
-_ORPHAN_ERROR_WINDOW_NS = 2_000_000_000
-# stdout and stderr are stamped separately by the engine; records this close may be out of order.
-_SKEW_NS = 50_000_000
-
-_TEXT_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "usage_limit",
-        # "hit your limit": the Claude CLI's newer wording ("You've hit your limit · resets ...").
-        re.compile(
-            r"usage limit|usage_limit|limit reached|hit your limit|out of (?:extra )?usage", re.I
-        ),
-    ),
-    (
-        "auth",
-        re.compile(
-            # "authentication failed": the wrapper's 503 record when the CLI has no login
-            # ("Claude Code authentication failed: [...]", src/auth.py validate_claude_code_auth).
-            r"not logged in|please run /login|login required|invalid api key|authentication failed|"
-            r"authentication_error|unauthori[sz]ed|oauth token|credentials? (?:expired|invalid)",
-            re.I,
-        ),
-    ),
-    ("rate_limit", re.compile(r"rate.?limit|too many requests|overloaded|\b429\b", re.I)),
-    ("timeout", re.compile(r"timed? ?out|timeout|deadline exceeded", re.I)),
-    (
-        "routing",
-        re.compile(
-            r"model not found|invalid model|unknown model|not_found_error|"
-            # "may not exist": the CLI's "issue with the selected model (X). It may not exist"
-            r"model .{0,40}(?:(?:does|may) not exist|not supported|is not available)",
-            re.I,
-        ),
-    ),
-    (
-        "cli",
-        re.compile(r"command failed|exit code|exited with|claude (?:cli|code)|spawn|ENOENT", re.I),
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -107,140 +77,6 @@ class Requests:
     arrivals_only: int = 0  # health checks / other requests seen only as they arrived
     durations_carried: int = 0  # duration records given to their completion
     durations_unmatched: int = 0  # duration records no completion was found for
-
-
-def classify_error(status: int | None, messages: Iterable[str], model_known: bool) -> str:
-    """Error class of a failed request: status first, then what its error records say."""
-    if status in (401, 403):
-        return "auth"
-    if status in (400, 422):
-        return "validation"
-    if status == 429:
-        return "rate_limit"
-    if status in (408, 504):
-        return "timeout"
-    text = "\n".join(m for m in messages if m)
-    for name, pattern in _TEXT_CLASSES[:-1]:
-        if pattern.search(text):
-            return name
-    if not model_known:
-        return "routing"
-    if _TEXT_CLASSES[-1][1].search(text):
-        return "cli"
-    if status is not None and status >= 500:
-        return "server"
-    return "other"
-
-
-def classify_errors(status: np.ndarray, texts: np.ndarray, model_known: np.ndarray) -> np.ndarray:
-    """classify_error over many failed requests at once (the same rules, vectorised)."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    # Arrow's RE2 kernels: the same patterns, without a Python call per failed request.
-    arrow_texts = pa.array(pd.Series(texts, dtype=object).fillna("").tolist(), pa.large_string())
-
-    def matches(mask: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
-        rows = np.flatnonzero(mask)
-        hit = pc.match_substring_regex(arrow_texts.take(pa.array(rows)), "(?i)" + pattern.pattern)
-        return rows[np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)]
-
-    out = np.full(len(status), None, dtype=object)
-    by_status = {401: "auth", 403: "auth", 400: "validation", 422: "validation", 429: "rate_limit"}
-    by_status |= {408: "timeout", 504: "timeout"}
-    for code, name in by_status.items():
-        out[(out == None) & (status == code)] = name  # noqa: E711
-    for name, pattern in _TEXT_CLASSES[:-1]:
-        unset = out == None  # noqa: E711
-        if unset.any():
-            out[matches(unset, pattern)] = name
-    out[(out == None) & ~model_known] = "routing"  # noqa: E711
-    unset = out == None  # noqa: E711
-    if unset.any():
-        out[matches(unset, _TEXT_CLASSES[-1][1])] = "cli"
-    out[(out == None) & (status >= 500)] = "server"  # noqa: E711
-    out[out == None] = "other"  # noqa: E711
-    return out
-
-
-def _fifo_pairs(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """FIFO-match a sequence of +1 (start) / -1 (end) events.
-
-    Returns, per event: the matched start's position for ends (-1 when none), the queue length
-    just before the event, and whether each start got matched. Vectorised: the queue length is a
-    random walk reflected at zero, and an end that finds the queue empty is unmatched.
-    """
-    import numpy as np
-
-    c = np.cumsum(kinds)
-    floor = np.minimum(np.minimum.accumulate(c), 0)
-    queue = c - floor
-    queue_before = np.concatenate([[0], queue[:-1]])
-    is_end = kinds < 0
-    matched_end = is_end & (queue_before > 0)
-    start_positions = np.flatnonzero(kinds > 0)
-    end_positions = np.flatnonzero(matched_end)
-    k = min(len(start_positions), len(end_positions))
-    partner = np.full(len(kinds), -1, dtype=np.int64)
-    partner[end_positions[:k]] = start_positions[:k]
-    start_matched = np.zeros(len(kinds), dtype=bool)
-    start_matched[start_positions[:k]] = True
-    return partner, queue_before, start_matched
-
-
-def _expired_starts(kinds: np.ndarray, ts_ns: np.ndarray, max_ns: int) -> np.ndarray:
-    """Starts (+1) that FIFO pairing with expiry drops: at each end (-1), the oldest open starts
-    more than max_ns older than it (both times known) leave the queue before it takes one.
-
-    One pass per event in Python (about 1 µs each), run only when a stale pair exists.
-    """
-    from collections import deque
-
-    import numpy as np
-
-    expired = np.zeros(len(kinds), dtype=bool)
-    times = ts_ns.tolist()
-    queue: deque[int] = deque()
-    for i, kind in enumerate(kinds.tolist()):
-        if kind > 0:
-            queue.append(i)
-            continue
-        now = times[i]
-        if now != NAT_NS:
-            while queue and times[queue[0]] != NAT_NS and now - times[queue[0]] > max_ns:
-                expired[queue.popleft()] = True
-        if queue:
-            queue.popleft()
-    return expired
-
-
-# Request kinds as small integer codes while assembling; names only in the final table.
-_KIND_NAMES = ("other", "model", "health")
-_OTHER, _MODEL, _HEALTH = range(3)
-# "No position yet" while taking a per-group minimum of positions.
-_NO_POS = 2**63 - 1
-
-
-@dataclass(frozen=True)
-class _Events:
-    """The events frame's columns as numpy arrays, each decoded once (roles as masks).
-
-    Paths are factorized: ``path_labels[path_codes]`` is the path column, None when unknown.
-    """
-
-    ts_ns: np.ndarray  # int64 nanoseconds, NAT_NS when unknown
-    is_start: np.ndarray
-    is_end: np.ndarray
-    is_model_record: np.ndarray
-    is_error: np.ndarray
-    has_model: np.ndarray
-    model: np.ndarray  # object: str or None
-    message: np.ndarray  # object: str or None
-    request_id: np.ndarray  # object: str or None
-    path_codes: np.ndarray
-    path_labels: np.ndarray
 
 
 def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ()) -> Requests:
@@ -492,257 +328,6 @@ def _assemble_source(
     )
 
 
-def _labels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Factorize a text column: per row a code, and per code its value, plus a trailing None
-    that code -1 (None or NaN) picks; ``labels[codes]`` is the column with None for unknown and
-    equal strings as one shared object."""
-    import numpy as np
-    import pandas as pd
-
-    codes, uniques = pd.factorize(values)
-    return codes, np.array([*uniques, None], dtype=object)
-
-
-def _label_in(codes: np.ndarray, labels: np.ndarray, wanted: Iterable[str]) -> np.ndarray:
-    """Per row of a factorized column, whether its value is one of wanted (tested per label)."""
-    import numpy as np
-
-    chosen = set(wanted)
-    return np.array([label in chosen for label in labels], dtype=bool)[codes]
-
-
-def _gather(values: np.ndarray, index: np.ndarray, valid: np.ndarray, default: int) -> np.ndarray:
-    """values[index] where valid, else default; safe when values is empty."""
-    import numpy as np
-
-    if len(values) == 0:
-        return np.full(len(index), default, dtype=np.int64)
-    safe = np.clip(index, 0, len(values) - 1)
-    return np.where(valid, values[safe], default)
-
-
-def _first_in_group(
-    groups: np.ndarray, n_groups: int, candidates: np.ndarray, last: bool = False
-) -> np.ndarray:
-    """Per group, the position of its first (or last) candidate row; -1 when it has none."""
-    import numpy as np
-
-    at = np.flatnonzero(candidates)
-    if last:
-        out = np.full(n_groups, -1, dtype=np.int64)
-        np.maximum.at(out, groups[at], at)
-        return out
-    out = np.full(n_groups, _NO_POS, dtype=np.int64)
-    np.minimum.at(out, groups[at], at)
-    out[out == _NO_POS] = -1
-    return out
-
-
-def _join_per_group(groups: np.ndarray, messages: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per group, its messages (strings only) joined by newlines in order; None without any.
-
-    One Python join per group, not per row, and none for the many groups of a single message.
-    """
-    import numpy as np
-
-    out = np.full(n_groups, None, dtype=object)
-    if len(groups) == 0:
-        return out
-    order = np.argsort(groups, kind="stable")
-    sorted_groups = groups[order]
-    begins = np.flatnonzero(np.concatenate([[True], sorted_groups[1:] != sorted_groups[:-1]]))
-    ends = np.append(begins[1:], len(order))
-    items = messages[order].tolist()
-    texts = [
-        (items[b] if isinstance(items[b], str) else None)
-        if e - b == 1
-        else ("\n".join(m for m in items[b:e] if isinstance(m, str)) or None)
-        for b, e in zip(begins.tolist(), ends.tolist(), strict=True)
-    ]
-    out[sorted_groups[begins]] = np.array(texts, dtype=object)
-    return out
-
-
-def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
-    """Requests whose records carry an id: the last completion, the first start, any model.
-
-    ``rows`` are the id-carrying records (ascending); the result has one entry per id that has
-    a completion, plus the number of ids that have a start but none.
-    """
-    import numpy as np
-    import pandas as pd
-
-    ids, names = pd.factorize(events.request_id[rows])
-    n_ids = len(names)
-    is_end = events.is_end[rows]
-    is_start = events.is_start[rows]
-    is_error = events.is_error[rows]
-    messages = events.message[rows]
-    last_end = _first_in_group(ids, n_ids, is_end, last=True)
-
-    ts = events.ts_ns[rows]
-    timed = is_start & (ts != NAT_NS)  # an unknown time must not win min()
-    first_ns = np.full(n_ids, MAX_NS, dtype=np.int64)
-    np.minimum.at(first_ns, ids[timed], ts[timed])
-    first_ns[first_ns == MAX_NS] = NAT_NS
-
-    # The completion's own model wins, then the start's, then any other record of the request.
-    named = events.has_model[rows]
-    model_at = _first_in_group(ids, n_ids, named & is_end)
-    for candidates in (named & is_start, named & ~is_end & ~is_start):
-        model_at = np.where(model_at >= 0, model_at, _first_in_group(ids, n_ids, candidates))
-
-    errors = np.flatnonzero(is_error)
-    counts = np.bincount(ids[errors], minlength=n_ids)
-    texts = _join_per_group(ids[errors], messages[errors], n_ids)
-    first_error = _first_in_group(ids, n_ids, is_error & pd.notna(messages))
-
-    has_start = np.bincount(ids[is_start], minlength=n_ids) > 0
-    unmatched = int((has_start & (last_end < 0)).sum())
-    done = np.flatnonzero(last_end >= 0)
-    part = {
-        "pos": rows[last_end[done]],
-        "kind": np.full(len(done), _MODEL, dtype=np.int8),
-        "start_ns": first_ns[done],
-        "model_at": _positions(rows, model_at[done]),
-        "error_count": counts[done],
-        "error_text": texts[done],
-        "first_error_at": _positions(rows, first_error[done]),
-        "has_id": np.ones(len(done), dtype=bool),
-        "ambiguous": np.zeros(len(done), dtype=bool),
-        "stream_at": np.full(len(done), -1, dtype=np.int64),
-    }
-    return part, unmatched
-
-
-def _positions(rows: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """rows[at], -1 where at is -1 (safe when rows is empty)."""
-    import numpy as np
-
-    return np.where(at >= 0, rows[np.maximum(at, 0)], -1) if len(rows) else at.copy()
-
-
-def _attach_models(
-    events: _Events,
-    plain: np.ndarray,
-    partner_event: np.ndarray,
-    start_events: np.ndarray,
-    model_ends: np.ndarray,
-) -> np.ndarray:
-    """Per event, the event whose model an id-less completion takes (-1 for none): its own, its
-    start's, else a model record's.
-
-    A model record (e.g. the wrapper's "Model 'opus' is not in the known supported models list")
-    belongs to the newest start still open at that moment; with none open, to the next
-    completion that has no start (a streaming request logs no start line).
-    """
-    import numpy as np
-
-    n = len(partner_event)
-    with_model = plain & events.has_model
-    target = np.full(n, -1, dtype=np.int64)
-    rank = np.full(n, 9, dtype=np.int64)
-    own_end = with_model & events.is_end
-    target[own_end] = np.flatnonzero(own_end)
-    rank[own_end] = 0
-    own_start = with_model & events.is_start & (partner_event >= 0)
-    target[own_start] = partner_event[own_start]
-    rank[own_start] = 1
-    records = np.flatnonzero(with_model & events.is_model_record)
-    if len(records):
-        i = np.searchsorted(start_events, records) - 1
-        has_start = i >= 0
-        start_of = _gather(start_events, i, has_start, -1)
-        end_of_start = _gather(partner_event, start_of, has_start, -1)
-        start_open = has_start & ((end_of_start > records) | (end_of_start < 0))
-        to_start = start_open & (end_of_start >= 0)
-        target[records[to_start]] = end_of_start[to_start]
-        j = np.searchsorted(model_ends, records)
-        next_end = _gather(model_ends, j, j < len(model_ends), -1)
-        startless = (next_end >= 0) & (_gather(partner_event, next_end, next_end >= 0, 0) < 0)
-        to_next = ~start_open & startless
-        target[records[to_next]] = next_end[to_next]
-        rank[records] = 2
-    # Per target, the candidate of lowest (rank, position): one integer key, minimum per target.
-    chosen = np.flatnonzero(target >= 0)
-    best = np.full(n, _NO_POS, dtype=np.int64)
-    np.minimum.at(best, target[chosen], rank[chosen] * n + chosen)
-    return np.where(best != _NO_POS, best % max(n, 1), -1)
-
-
-def _attach_errors(
-    ts: np.ndarray,
-    errors: np.ndarray,
-    model_ends: np.ndarray,
-    messages: np.ndarray,
-    streaming_end: np.ndarray | None = None,
-    start_events: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Each run of error records goes to the completion closest to it in time.
-
-    A request's error records are logged just before its response, but the engine stamps stdout
-    (uvicorn's access line) and stderr (the application's records) separately, so the two can
-    swap by a few microseconds. A run of error records (no completion between them, gaps under
-    50 ms) therefore goes to the completion just before it when that one is nearer and within
-    50 ms, else to the next one when it follows within 2 s, else to a streaming response before
-    it when no request started since (a stream's errors come after its completion line); else to
-    none (counted as outside any request).
-
-    Returns, per model completion: the error records attached, their joined text (None when
-    none) and the event of the first one with a message (-1 when none); and the number of error
-    records left unattached.
-    """
-    import numpy as np
-    import pandas as pd
-
-    n_ends = len(model_ends)
-    if len(errors) == 0:
-        no_text = np.full(n_ends, None, dtype=object)
-        return np.zeros(n_ends, dtype=np.int64), no_text, np.full(n_ends, -1), 0
-    j = np.searchsorted(model_ends, errors)
-    err_ts = ts[errors]
-    known = err_ts != NAT_NS
-    new_run = np.ones(len(errors), dtype=bool)
-    new_run[1:] = (j[1:] != j[:-1]) | ~known[1:] | ~known[:-1]
-    new_run[1:] |= (err_ts[1:] - err_ts[:-1]) > _SKEW_NS
-    # Runs are contiguous: reduce each slice, then spread the result over its records.
-    run_begins = np.flatnonzero(new_run)
-    run_id = np.cumsum(new_run) - 1
-    run_start = np.minimum.reduceat(err_ts, run_begins)[run_id]
-    run_end = np.maximum.reduceat(err_ts, run_begins)[run_id]
-    has_next = j < n_ends
-    has_prev = j > 0
-    nxt = _gather(model_ends, j, has_next, -1)
-    prv = _gather(model_ends, j - 1, has_prev, -1)
-    next_ts = _gather(ts, nxt, has_next, NAT_NS)
-    prev_ts = _gather(ts, prv, has_prev, NAT_NS)
-    to_next = np.where(
-        has_next & known & (next_ts != NAT_NS), next_ts - run_end, np.iinfo(np.int64).max
-    )
-    to_prev = np.where(
-        has_prev & known & (prev_ts != NAT_NS), run_start - prev_ts, np.iinfo(np.int64).max
-    )
-    use_prev = (to_prev <= _SKEW_NS) & (to_prev < to_next)
-    # Only adjacency ties an id-less error record to a request: one logged in the middle of a
-    # long request (a background task's error) belongs to no request and fails none.
-    use_next = ~use_prev & has_next & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
-    if streaming_end is not None and start_events is not None and streaming_end.any():
-        # Else the streaming response before it, when no request started since its completion.
-        prev_streaming = has_prev & _gather(streaming_end, j - 1, has_prev, 0).astype(bool)
-        starts_before = np.searchsorted(start_events, errors)
-        starts_at_prev = np.searchsorted(start_events, prv)
-        use_prev |= ~use_next & prev_streaming & (starts_before == starts_at_prev)
-    target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
-    attach = target >= 0
-    orphans = int((~attach).sum())
-    ends = target[attach]
-    attached = errors[attach]
-    count = np.bincount(ends, minlength=n_ends)
-    text = _join_per_group(ends, messages[attached], n_ends)
-    first = _positions(attached, _first_in_group(ends, n_ends, pd.notna(messages[attached])))
-    return count, text, first, orphans
-
-
 COLUMNS = (
     "kind",
     "start",
@@ -888,28 +473,3 @@ def _finish(
         columns=list(COLUMNS),
         copy=False,
     )
-
-
-def _text_at(values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """values[at] as objects, None where at is -1 or the value is missing (None or NaN)."""
-    import numpy as np
-    import pandas as pd
-
-    out = np.full(len(at), None, dtype=object)
-    found = np.flatnonzero(at >= 0)
-    picked = values[at[found]]
-    out[found] = np.where(pd.isna(picked), None, picked)
-    return out
-
-
-def _text(values: np.ndarray) -> np.ndarray:
-    """An object array with every missing value (None or NaN) as None; as it is when none is NaN."""
-    import numpy as np
-    import pandas as pd
-
-    missing = pd.isna(values)
-    if not missing.any():
-        return values
-    out = np.array(values, dtype=object)
-    out[missing] = None
-    return out

@@ -146,7 +146,7 @@ def rule_error_rate(metrics: Metrics, t: Mapping[str, float]) -> Finding | None:
 
 
 def _class_order(error_class: str) -> int:
-    from claude_perf.analysis.assemble import ERROR_CLASSES
+    from claude_perf.analysis.error_classes import ERROR_CLASSES
 
     return ERROR_CLASSES.index(error_class) if error_class in ERROR_CLASSES else len(ERROR_CLASSES)
 

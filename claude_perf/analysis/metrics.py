@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.analysis.assemble import ERROR_CLASSES, Requests
+from claude_perf.analysis.assemble import Requests
+from claude_perf.analysis.error_classes import ERROR_CLASSES
 from claude_perf.analysis.numeric import (
     bursts,
     in_flight_at_start,

@@ -12,7 +12,8 @@ from claude_perf.analysis.metrics import Metrics, compute
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import LogLines
 from claude_perf.ingest.session import Session
-from claude_perf.parse.classify import Entries, classify
+from claude_perf.parse.classify import classify
+from claude_perf.parse.entries import Entries
 from claude_perf.runtime.parallel import release_unused
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from claude_perf.parse.classify import Entries
+    from claude_perf.parse.entries import Entries
 
 BARE_MS_MEDIAN = 100.0
 

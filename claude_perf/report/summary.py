@@ -13,7 +13,7 @@ from claude_perf.analysis.metrics import QUANTILE_METHOD, LatencyStats, Metrics
 from claude_perf.analysis.pipeline import Analysis
 from claude_perf.analysis.scores import scores_dict
 from claude_perf.durations import iso
-from claude_perf.parse.classify import K_OTHER, KINDS
+from claude_perf.parse.formats import K_OTHER, KINDS
 from claude_perf.report.redact import redact
 
 if TYPE_CHECKING:

@@ -1,0 +1,277 @@
+"""Pairing inside one source: request ids, first-in-first-out with expiry, models and errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from claude_perf.analysis.arrays import (
+    _NO_POS,
+    _first_in_group,
+    _gather,
+    _join_per_group,
+    _positions,
+)
+from claude_perf.durations import MAX_NS, NAT_NS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# An error record with no request in flight belongs to the next completion only if that
+# completion follows within this time (a validation error is logged just before its 422).
+_ORPHAN_ERROR_WINDOW_NS = 2_000_000_000
+
+
+# stdout and stderr are stamped separately by the engine; records this close may be out of order.
+_SKEW_NS = 50_000_000
+
+
+def _fifo_pairs(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FIFO-match a sequence of +1 (start) / -1 (end) events.
+
+    Returns, per event: the matched start's position for ends (-1 when none), the queue length
+    just before the event, and whether each start got matched. Vectorised: the queue length is a
+    random walk reflected at zero, and an end that finds the queue empty is unmatched.
+    """
+    import numpy as np
+
+    c = np.cumsum(kinds)
+    floor = np.minimum(np.minimum.accumulate(c), 0)
+    queue = c - floor
+    queue_before = np.concatenate([[0], queue[:-1]])
+    is_end = kinds < 0
+    matched_end = is_end & (queue_before > 0)
+    start_positions = np.flatnonzero(kinds > 0)
+    end_positions = np.flatnonzero(matched_end)
+    k = min(len(start_positions), len(end_positions))
+    partner = np.full(len(kinds), -1, dtype=np.int64)
+    partner[end_positions[:k]] = start_positions[:k]
+    start_matched = np.zeros(len(kinds), dtype=bool)
+    start_matched[start_positions[:k]] = True
+    return partner, queue_before, start_matched
+
+
+def _expired_starts(kinds: np.ndarray, ts_ns: np.ndarray, max_ns: int) -> np.ndarray:
+    """Starts (+1) that FIFO pairing with expiry drops: at each end (-1), the oldest open starts
+    more than max_ns older than it (both times known) leave the queue before it takes one.
+
+    One pass per event in Python (about 1 µs each), run only when a stale pair exists.
+    """
+    from collections import deque
+
+    import numpy as np
+
+    expired = np.zeros(len(kinds), dtype=bool)
+    times = ts_ns.tolist()
+    queue: deque[int] = deque()
+    for i, kind in enumerate(kinds.tolist()):
+        if kind > 0:
+            queue.append(i)
+            continue
+        now = times[i]
+        if now != NAT_NS:
+            while queue and times[queue[0]] != NAT_NS and now - times[queue[0]] > max_ns:
+                expired[queue.popleft()] = True
+        if queue:
+            queue.popleft()
+    return expired
+
+
+# Request kinds as small integer codes while assembling; names only in the final table.
+_KIND_NAMES = ("other", "model", "health")
+
+
+_OTHER, _MODEL, _HEALTH = range(3)
+
+
+@dataclass(frozen=True)
+class _Events:
+    """The events frame's columns as numpy arrays, each decoded once (roles as masks).
+
+    Paths are factorized: ``path_labels[path_codes]`` is the path column, None when unknown.
+    """
+
+    ts_ns: np.ndarray  # int64 nanoseconds, NAT_NS when unknown
+    is_start: np.ndarray
+    is_end: np.ndarray
+    is_model_record: np.ndarray
+    is_error: np.ndarray
+    has_model: np.ndarray
+    model: np.ndarray  # object: str or None
+    message: np.ndarray  # object: str or None
+    request_id: np.ndarray  # object: str or None
+    path_codes: np.ndarray
+    path_labels: np.ndarray
+
+
+def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+    """Requests whose records carry an id: the last completion, the first start, any model.
+
+    ``rows`` are the id-carrying records (ascending); the result has one entry per id that has
+    a completion, plus the number of ids that have a start but none.
+    """
+    import numpy as np
+    import pandas as pd
+
+    ids, names = pd.factorize(events.request_id[rows])
+    n_ids = len(names)
+    is_end = events.is_end[rows]
+    is_start = events.is_start[rows]
+    is_error = events.is_error[rows]
+    messages = events.message[rows]
+    last_end = _first_in_group(ids, n_ids, is_end, last=True)
+
+    ts = events.ts_ns[rows]
+    timed = is_start & (ts != NAT_NS)  # an unknown time must not win min()
+    first_ns = np.full(n_ids, MAX_NS, dtype=np.int64)
+    np.minimum.at(first_ns, ids[timed], ts[timed])
+    first_ns[first_ns == MAX_NS] = NAT_NS
+
+    # The completion's own model wins, then the start's, then any other record of the request.
+    named = events.has_model[rows]
+    model_at = _first_in_group(ids, n_ids, named & is_end)
+    for candidates in (named & is_start, named & ~is_end & ~is_start):
+        model_at = np.where(model_at >= 0, model_at, _first_in_group(ids, n_ids, candidates))
+
+    errors = np.flatnonzero(is_error)
+    counts = np.bincount(ids[errors], minlength=n_ids)
+    texts = _join_per_group(ids[errors], messages[errors], n_ids)
+    first_error = _first_in_group(ids, n_ids, is_error & pd.notna(messages))
+
+    has_start = np.bincount(ids[is_start], minlength=n_ids) > 0
+    unmatched = int((has_start & (last_end < 0)).sum())
+    done = np.flatnonzero(last_end >= 0)
+    part = {
+        "pos": rows[last_end[done]],
+        "kind": np.full(len(done), _MODEL, dtype=np.int8),
+        "start_ns": first_ns[done],
+        "model_at": _positions(rows, model_at[done]),
+        "error_count": counts[done],
+        "error_text": texts[done],
+        "first_error_at": _positions(rows, first_error[done]),
+        "has_id": np.ones(len(done), dtype=bool),
+        "ambiguous": np.zeros(len(done), dtype=bool),
+        "stream_at": np.full(len(done), -1, dtype=np.int64),
+    }
+    return part, unmatched
+
+
+def _attach_models(
+    events: _Events,
+    plain: np.ndarray,
+    partner_event: np.ndarray,
+    start_events: np.ndarray,
+    model_ends: np.ndarray,
+) -> np.ndarray:
+    """Per event, the event whose model an id-less completion takes (-1 for none): its own, its
+    start's, else a model record's.
+
+    A model record (e.g. the wrapper's "Model 'opus' is not in the known supported models list")
+    belongs to the newest start still open at that moment; with none open, to the next
+    completion that has no start (a streaming request logs no start line).
+    """
+    import numpy as np
+
+    n = len(partner_event)
+    with_model = plain & events.has_model
+    target = np.full(n, -1, dtype=np.int64)
+    rank = np.full(n, 9, dtype=np.int64)
+    own_end = with_model & events.is_end
+    target[own_end] = np.flatnonzero(own_end)
+    rank[own_end] = 0
+    own_start = with_model & events.is_start & (partner_event >= 0)
+    target[own_start] = partner_event[own_start]
+    rank[own_start] = 1
+    records = np.flatnonzero(with_model & events.is_model_record)
+    if len(records):
+        i = np.searchsorted(start_events, records) - 1
+        has_start = i >= 0
+        start_of = _gather(start_events, i, has_start, -1)
+        end_of_start = _gather(partner_event, start_of, has_start, -1)
+        start_open = has_start & ((end_of_start > records) | (end_of_start < 0))
+        to_start = start_open & (end_of_start >= 0)
+        target[records[to_start]] = end_of_start[to_start]
+        j = np.searchsorted(model_ends, records)
+        next_end = _gather(model_ends, j, j < len(model_ends), -1)
+        startless = (next_end >= 0) & (_gather(partner_event, next_end, next_end >= 0, 0) < 0)
+        to_next = ~start_open & startless
+        target[records[to_next]] = next_end[to_next]
+        rank[records] = 2
+    # Per target, the candidate of lowest (rank, position): one integer key, minimum per target.
+    chosen = np.flatnonzero(target >= 0)
+    best = np.full(n, _NO_POS, dtype=np.int64)
+    np.minimum.at(best, target[chosen], rank[chosen] * n + chosen)
+    return np.where(best != _NO_POS, best % max(n, 1), -1)
+
+
+def _attach_errors(
+    ts: np.ndarray,
+    errors: np.ndarray,
+    model_ends: np.ndarray,
+    messages: np.ndarray,
+    streaming_end: np.ndarray | None = None,
+    start_events: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Each run of error records goes to the completion closest to it in time.
+
+    A request's error records are logged just before its response, but the engine stamps stdout
+    (uvicorn's access line) and stderr (the application's records) separately, so the two can
+    swap by a few microseconds. A run of error records (no completion between them, gaps under
+    50 ms) therefore goes to the completion just before it when that one is nearer and within
+    50 ms, else to the next one when it follows within 2 s, else to a streaming response before
+    it when no request started since (a stream's errors come after its completion line); else to
+    none (counted as outside any request).
+
+    Returns, per model completion: the error records attached, their joined text (None when
+    none) and the event of the first one with a message (-1 when none); and the number of error
+    records left unattached.
+    """
+    import numpy as np
+    import pandas as pd
+
+    n_ends = len(model_ends)
+    if len(errors) == 0:
+        no_text = np.full(n_ends, None, dtype=object)
+        return np.zeros(n_ends, dtype=np.int64), no_text, np.full(n_ends, -1), 0
+    j = np.searchsorted(model_ends, errors)
+    err_ts = ts[errors]
+    known = err_ts != NAT_NS
+    new_run = np.ones(len(errors), dtype=bool)
+    new_run[1:] = (j[1:] != j[:-1]) | ~known[1:] | ~known[:-1]
+    new_run[1:] |= (err_ts[1:] - err_ts[:-1]) > _SKEW_NS
+    # Runs are contiguous: reduce each slice, then spread the result over its records.
+    run_begins = np.flatnonzero(new_run)
+    run_id = np.cumsum(new_run) - 1
+    run_start = np.minimum.reduceat(err_ts, run_begins)[run_id]
+    run_end = np.maximum.reduceat(err_ts, run_begins)[run_id]
+    has_next = j < n_ends
+    has_prev = j > 0
+    nxt = _gather(model_ends, j, has_next, -1)
+    prv = _gather(model_ends, j - 1, has_prev, -1)
+    next_ts = _gather(ts, nxt, has_next, NAT_NS)
+    prev_ts = _gather(ts, prv, has_prev, NAT_NS)
+    to_next = np.where(
+        has_next & known & (next_ts != NAT_NS), next_ts - run_end, np.iinfo(np.int64).max
+    )
+    to_prev = np.where(
+        has_prev & known & (prev_ts != NAT_NS), run_start - prev_ts, np.iinfo(np.int64).max
+    )
+    use_prev = (to_prev <= _SKEW_NS) & (to_prev < to_next)
+    # Only adjacency ties an id-less error record to a request: one logged in the middle of a
+    # long request (a background task's error) belongs to no request and fails none.
+    use_next = ~use_prev & has_next & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
+    if streaming_end is not None and start_events is not None and streaming_end.any():
+        # Else the streaming response before it, when no request started since its completion.
+        prev_streaming = has_prev & _gather(streaming_end, j - 1, has_prev, 0).astype(bool)
+        starts_before = np.searchsorted(start_events, errors)
+        starts_at_prev = np.searchsorted(start_events, prv)
+        use_prev |= ~use_next & prev_streaming & (starts_before == starts_at_prev)
+    target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
+    attach = target >= 0
+    orphans = int((~attach).sum())
+    ends = target[attach]
+    attached = errors[attach]
+    count = np.bincount(ends, minlength=n_ends)
+    text = _join_per_group(ends, messages[attached], n_ends)
+    first = _positions(attached, _first_in_group(ends, n_ends, pd.notna(messages[attached])))
+    return count, text, first, orphans

@@ -1,0 +1,126 @@
+"""The entries frame: one row per line that says something about a request, role and time."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from claude_perf.config.schema import Config
+from claude_perf.durations import NAT_NS
+from claude_perf.parse.columns import _Columns
+from claude_perf.parse.dialect_match import DialectMarks
+from claude_perf.parse.formats import _ERROR_LEVELS, K_CONT, K_LEVELED, KINDS
+from claude_perf.parse.times import _parse_times
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+
+def _events_frame(
+    text: pa.Array,
+    kind: np.ndarray,
+    ts_ns: np.ndarray,
+    cols: _Columns,
+    config: Config,
+    source: np.ndarray,
+    marks: DialectMarks,
+) -> pd.DataFrame:
+    """The entries that matter for requests, one row per line, as a DataFrame."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    nat = NAT_NS
+    level_rows = cols.rows("level")
+    # Levels repeat: test each distinct one (np.isin on objects compares every row to each).
+    level_codes, distinct_levels = pd.factorize(cols.gather("level", level_rows))
+    error_level = np.isin(np.asarray(distinct_levels, dtype=object), _ERROR_LEVELS)
+    error_mask = np.zeros(len(kind), dtype=bool)
+    error_mask[level_rows[error_level[level_codes] & (level_codes >= 0)]] = True
+    error_mask |= marks.error  # a dialect's error lines and lines of role "error"
+    role_rows = cols.rows("role")
+    error_mask[role_rows[cols.gather("role", role_rows) == "error"]] = True
+    wanted = cols.mask("status") & (kind != K_LEVELED)
+    wanted |= error_mask
+    for name in ("role", "model", "duration_s", "request_id"):
+        wanted |= cols.mask(name)
+    rows = np.flatnonzero(wanted)
+    # Columns are built first and put together once, without copies (copy=False also keeps
+    # pandas from consolidating the object columns into one block, a copy of all of them).
+    data: dict[str, Any] = {"row": rows}
+    where = cols.positions(rows)
+    for name in ("level", "logger", "method", "path", "client", "model", "request_id", "role"):
+        data[name] = cols.gather(name, rows, where=where)
+    status = cols.gather("status", rows, where=where)
+    data["status"] = pd.array(status, dtype="Int16")
+    data["duration_s"] = cols.gather("duration_s", rows, where=where)
+    data["duration_bare"] = cols.gather("duration_bare", rows, where=where)
+    data["exit_code"] = cols.gather("exit_code", rows, where=where)
+    data["alone"] = cols.gather("alone", rows, where=where) == 1.0
+    data["stream"] = cols.gather("stream", rows, where=where)
+    data["source"] = source[rows]
+    data["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
+    # Roles: errors by level; a line with status and duration that is not an access line ends a
+    # request; a line naming only a model is a model record.
+    # (Assigned in place, not by np.where: each label is then one shared string object.)
+    role = data["role"]
+    is_error = error_mask[rows]
+    # A status and a duration make a completion only on a line that names its request (method,
+    # path or id): `upstream call status=200 duration=3.9s` is the proxy's own call upstream.
+    names_request = (data["method"] != None) | (data["path"] != None)  # noqa: E711
+    names_request |= data["request_id"] != None  # noqa: E711
+    explicit_end = ~np.isnan(status) & ~np.isnan(data["duration_s"]) & names_request
+    explicit_end &= ~marks.no_generic_end[rows]
+    unset = role == None  # noqa: E711
+    role[unset & explicit_end] = "end"
+    unset = role == None  # noqa: E711
+    role[unset & is_error] = "error"
+    unset = role == None  # noqa: E711
+    has_model = data["model"] != None  # noqa: E711
+    role[unset & has_model] = "model"
+    role[unset & ~has_model] = "info"
+    data["is_error"] = is_error
+    # Time: the engine's timestamp, else the application's own; never invented.
+    engine_ts = ts_ns[rows]
+    app_ts = np.full(len(rows), nat, dtype=np.int64)
+    need_app = engine_ts == nat
+    if need_app.any():
+        app_raw = cols.gather("app_time", rows, where=where)
+        need_app &= app_raw != None  # noqa: E711
+        if need_app.any():
+            app_ts[need_app] = _parse_times(app_raw[need_app], config.app_timezone)
+    chosen = np.where(engine_ts != nat, engine_ts, app_ts)
+    stamps = pd.Series(chosen.view("datetime64[ns]")).where(chosen != nat)
+    data["ts"] = stamps.dt.tz_localize("UTC").array
+    source_code = np.where(engine_ts != nat, 0, np.where(app_ts != nat, 1, 2))
+    data["ts_source"] = np.array(["engine", "app", "none"], dtype=object)[source_code]
+    # Error messages (with their continuation lines) for classification and examples.
+    messages = np.full(len(rows), None, dtype=object)
+    error_positions = np.flatnonzero(is_error)
+    if len(error_positions):
+        # Each error record with up to 20 continuation lines after it, fetched in one take.
+        wanted_rows = rows[error_positions]
+        owner = np.repeat(np.arange(len(wanted_rows)), 21)
+        candidate = np.repeat(wanted_rows, 21) + np.tile(np.arange(21), len(wanted_rows))
+        inside = candidate < len(kind)
+        is_cont = np.zeros(len(candidate), dtype=bool)
+        is_cont[inside] = kind[candidate[inside]] == K_CONT
+        steps = is_cont.reshape(-1, 21)
+        steps[:, 0] = True  # the record itself
+        keep = np.cumprod(steps, axis=1).astype(bool).ravel()
+        texts = text.take(pa.array(candidate[keep])).to_pylist()
+        joined: dict[int, list[str]] = {}
+        for who, line in zip(owner[keep].tolist(), texts, strict=True):
+            joined.setdefault(who, []).append(line)
+        for who, parts in joined.items():
+            messages[error_positions[who]] = "\n".join(parts)
+    data["message"] = messages
+    # object dtype keeps None for "unknown" (pandas 3 would infer str and turn it into NaN)
+    columns = {
+        name: pd.Series(values, dtype=object, copy=False)
+        if isinstance(values, np.ndarray) and values.dtype == object
+        else values
+        for name, values in data.items()
+    }
+    return pd.DataFrame(columns, copy=False)

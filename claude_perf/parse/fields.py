@@ -1,0 +1,174 @@
+"""Facts read from message text (model, status, duration, ids, start/end words), per shape."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from claude_perf.parse.columns import _Columns
+from claude_perf.parse.dialect_match import DialectMarks
+from claude_perf.parse.formats import (
+    _END_WORDS,
+    _FIELD_DURATION,
+    _FIELD_JSON_LEVEL,
+    _FIELD_JSON_METHOD,
+    _FIELD_JSON_PATH,
+    _FIELD_JSON_TIME,
+    _FIELD_METHOD_PATH,
+    _FIELD_MODEL,
+    _FIELD_PROSE_DURATION,
+    _FIELD_REQUEST_ID,
+    _FIELD_STATUS,
+    _FIELD_STATUS_SHAPE,
+    _START_WORDS,
+)
+from claude_perf.parse.shapes import _Templates
+from claude_perf.parse.text import (
+    _durations_with_units,
+    _extract,
+    _field_values,
+    _same,
+    _status_codes,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+
+def _message_text(
+    text: pa.Array,
+    message_rows: np.ndarray,
+    shared: tuple[np.ndarray, np.ndarray, pa.Array] | None,
+) -> tuple[pa.Array, Any]:
+    """The texts to search for fields, and how to turn their positions into line rows.
+
+    The distinct leveled remainders (``shared``) come first, then the whole lines in
+    ``message_rows``. The returned function maps (positions, values) in the searched texts to
+    (line rows, values), a distinct remainder standing for every line that ends with it.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    rows = np.flatnonzero(message_rows)
+    whole = text if len(rows) == len(text) else text.take(pa.array(rows))
+    if shared is None:
+
+        def direct(positions: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return rows[positions], values
+
+        return whole, direct
+    shared_rows, codes, tails = shared
+    k = len(tails)
+    texts = pa.concat_arrays([tails.cast(pa.large_string()), whole.cast(pa.large_string())])
+
+    def expand(positions: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        split = int(np.searchsorted(positions, k))
+        lookup = np.full(k, -1, dtype=np.int64)
+        lookup[positions[:split]] = np.arange(split)
+        chosen = lookup[codes]
+        hit = chosen >= 0
+        return (
+            np.concatenate([shared_rows[hit], rows[positions[split:] - k]]),
+            np.concatenate([values[:split][chosen[hit]], values[split:]]),
+        )
+
+    return texts, expand
+
+
+def _extract_fields(
+    messages: pa.Array,
+    expand: Any,
+    cols: _Columns,
+    json_lines: np.ndarray,
+    json_untimed: np.ndarray,
+    marks: DialectMarks | None = None,
+) -> None:
+    """Model, status, duration, request id, method/path and start/end words from message text;
+    level, path, method and (in ``json_untimed`` lines) time from the ``json_lines``' keys.
+
+    ``expand`` maps (positions in ``messages``, values) to (line rows, values). Every regex here
+    runs on the messages' shapes (see _Templates), which is why none may name a digit other
+    than through ``\\d`` or a class holding all ten; the status regex, which must (``[1-5]``),
+    runs on the shapes with ``\\d`` there, and its digits are checked in the real text.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if len(messages) == 0:
+        return
+    shapes = _Templates(messages)
+
+    def add(name: str, positions: np.ndarray, values: np.ndarray) -> None:
+        cols.add(name, *expand(positions, values))
+
+    def add_json(name: str, regex: str, group: str, lines: np.ndarray, convert: Any) -> None:
+        positions, got = shapes.extract(regex, (group,))
+        rows, values = expand(positions, convert(got[group]))
+        keep = lines[rows]
+        cols.add(name, rows[keep], values[keep])
+
+    # JSON keys first: for JSON lines they win over the same facts read from free text.
+    add_json("level", _FIELD_JSON_LEVEL, "v", json_lines, _json_levels)
+    add_json("app_time", _FIELD_JSON_TIME, "v", json_untimed, _field_values)
+    add_json("path", _FIELD_JSON_PATH, "path", json_lines, _field_values)
+    add_json("method", _FIELD_JSON_METHOD, "method", json_lines, _field_values)
+    positions, got = shapes.extract(_FIELD_MODEL, ("v",))
+    add("model", positions, _field_values(got["v"]))
+    positions, got = shapes.extract(_FIELD_STATUS_SHAPE, ("v",))
+    status = _status_codes(got["v"])
+    first_digit_ok = np.isin(status // 100, [1, 2, 3, 4, 5])
+    add("status", positions[first_digit_ok], status[first_digit_ok])
+    if not first_digit_ok.all():
+        # The shape's first three-digit status is not an HTTP one (e.g. 600): the real regex
+        # decides, on those messages only.
+        retry = np.zeros(len(messages), dtype=bool)
+        retry[positions[~first_digit_ok]] = True
+        rows, parts = _extract(shapes.messages, retry, _FIELD_STATUS)
+        if parts is not None:
+            add("status", rows, _status_codes(parts.field("v")))
+    positions, got = shapes.extract(_FIELD_DURATION, ("k", "v", "u"))
+    if len(positions):
+        keys = np.char.lower(_field_values(got["k"]).astype(str))
+        units = _field_values(got["u"]).astype(str)
+        # A unit in the key (duration_ms, durationMs, responseTime of pino-http) wins; a bare
+        # number after a plain key is taken as seconds, the unit of Python's time.monotonic().
+        key_ms = np.char.endswith(keys, "ms") | np.isin(keys, ["responsetime", "response_time"])
+        bare = (units == "None") & ~key_ms  # no unit anywhere: see parse/units.py
+        units = np.where(units == "None", np.where(key_ms, "ms", "s"), units)
+        add("duration_s", positions, _durations_with_units(got["v"], units))
+        add("duration_bare", positions[bare], np.ones(int(bare.sum())))
+    positions, got = shapes.extract(_FIELD_PROSE_DURATION, ("v", "u"))
+    if len(positions):
+        add("duration_s", positions, _durations_with_units(got["v"], _field_values(got["u"])))
+    positions, got = shapes.extract(_FIELD_REQUEST_ID, ("v",))
+    add("request_id", positions, _field_values(got["v"]))
+    positions, got = shapes.extract(_FIELD_METHOD_PATH, ("method", "path"))
+    add("method", positions, _field_values(got["method"]))
+    add("path", positions, _field_values(got["path"]))
+    end = shapes.matching(pc.match_substring_regex, _END_WORDS)
+    start = shapes.matching(pc.match_substring_regex, _START_WORDS) & ~end
+    # Where a source's dialect declares its own starts or ends, these words mean nothing there.
+    rows, values = expand(np.flatnonzero(end), _same(int(end.sum()), "end"))
+    keep = ~marks.no_generic_end[rows] if marks else np.ones(len(rows), dtype=bool)
+    cols.add("role", rows[keep], values[keep])
+    rows, values = expand(np.flatnonzero(start), _same(int(start.sum()), "start"))
+    keep = ~marks.no_generic_start[rows] if marks else np.ones(len(rows), dtype=bool)
+    cols.add("role", rows[keep], values[keep])
+
+
+def _json_levels(levels: pa.Array) -> np.ndarray:
+    """pino's numeric levels (30 info, 40 warn, 50 error, 60 fatal) → names; names upper-cased."""
+    import numpy as np
+
+    values = _field_values(levels)
+
+    numeric = {"10": "TRACE", "20": "DEBUG", "30": "INFO", "40": "WARNING", "50": "ERROR"}
+    names = {"warn": "WARNING", "err": "ERROR", "60": "FATAL"}
+    # Once per distinct value: equal names then share one string object (less memory).
+    names_of = {
+        v: numeric.get(str(v)) or names.get(str(v).lower()) or str(v).upper()
+        for v in set(values.tolist())
+    }
+    out = np.empty(len(values), dtype=object)
+    out[:] = [names_of[v] for v in values.tolist()]
+    return out

@@ -1,0 +1,115 @@
+"""The generic line formats and message fields, as RE2 regexes (dialects add proxies' own)."""
+
+from __future__ import annotations
+
+KINDS = ("access", "leveled", "continuation", "json", "kv", "pattern", "blank", "other")
+
+
+K_ACCESS, K_LEVELED, K_CONT, K_JSON, K_KV, K_PATTERN, K_BLANK, K_OTHER = range(len(KINDS))
+
+
+_ANSI = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
+
+
+_ACCESS = (
+    r'^INFO:\s+(?P<client>\S+):(?P<port>\d+) - "(?P<method>[A-Z]+) (?P<path>[^ "?]*)[^ "]*'
+    r' HTTP/[\d.]+" (?P<status>\d{3})'
+)
+
+
+# The request part of an _ACCESS line, after its `` - "`` (see _access_fields).
+_ACCESS_REQUEST = r'^(?P<method>[A-Z]+) (?P<path>[^ "?]*)[^ "]* HTTP/[\d.]+" (?P<status>\d{3})'
+
+
+_MORGAN = (
+    r"^(?:(?P<client>[\d.:a-f\[\]]+) - \S+ )?(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) "
+    r"(?P<path>/[^ ?]*)\S* (?P<status>\d{3}) (?P<duration>\d+(?:\.\d+)?) ms"
+)
+
+
+_MORGAN_PREFIX = r"^(?:[\d.:a-f\[\]]+ - \S+ )?[A-Z]{3,7} /"
+
+
+# Leveled formats are matched on their head only: the message is searched in the whole line
+# later, which saves copying every message out (the single most expensive step at 1M lines).
+_PYLOG = (
+    r"^(?P<asctime>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)?) - (?P<logger>\S+) - "
+    r"(?P<level>[A-Z]+) - "
+)
+
+
+# The same head in its usual layout (asctime with milliseconds): checked by one anchored match
+# over the lines; logger and level are then read from the distinct remainders only.
+_PYLOG_FIXED_HEAD = r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3} - "
+
+
+_PYLOG_TAIL = r"^(?P<logger>\S+) - (?P<level>[A-Z]+) - "
+
+
+_UVICORN = r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w.]+):)"
+
+
+_FIELD_MODEL = (
+    r"(?i)(?:\"model\"\s*:\s*\"|\bmodel[=:]\s*['\"]?|\bmodel ')(?P<v>[A-Za-z0-9][\w.\-:/@\[\]]*)"
+)
+
+
+_FIELD_STATUS = (
+    r"(?i)(?:\"(?:status|statusCode|status_code)\"\s*:\s*\"?|\b(?:status|status_code)[=:]\s*)"
+    r"(?P<v>[1-5]\d\d)\b"
+)
+
+
+# _FIELD_STATUS with ``\d`` for ``[1-5]``: the regex run on message shapes (see _Templates).
+_FIELD_STATUS_SHAPE = (
+    r"(?i)(?:\"(?:status|statusCode|status_code)\"\s*:\s*\"?|\b(?:status|status_code)[=:]\s*)"
+    r"(?P<v>\d\d\d)\b"
+)
+
+
+_FIELD_DURATION = (
+    r"(?i)(?P<k>duration_?ms|elapsed_?ms|latency_?ms|response_?time(?:_?ms)?|took|duration|"
+    r"elapsed|latency)\"?\s*[=:]?\s*\"?(?P<v>\d+(?:\.\d+)?)\s*(?P<u>ms|us|µs|s|sec|secs|seconds)?\b"
+)
+
+
+_FIELD_PROSE_DURATION = r"\b(?:in|after) (?P<v>\d+(?:\.\d+)?) ?(?P<u>ms|us|µs|s|sec|seconds)\b"
+
+
+_FIELD_REQUEST_ID = (
+    r"(?i)(?:\"(?:request_?id|req_?id|correlation_?id)\"\s*:\s*\"?|"
+    r"\b(?:request_?id|req_?id|rid|correlation_?id)[=:]\s*['\"]?)(?P<v>[\w\-.:]+)"
+)
+
+
+_FIELD_METHOD_PATH = r"\b(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>/[^\s\"?]*)"
+
+
+_FIELD_JSON_PATH = r"\"(?:path|url|uri|route|endpoint)\"\s*:\s*\"(?P<path>/[^\"?]*)"
+
+
+_FIELD_JSON_METHOD = r"\"method\"\s*:\s*\"(?P<method>[A-Z]+)\""
+
+
+_FIELD_JSON_LEVEL = r"(?i)\"(?:level|severity|lvl|levelname)\"\s*:\s*\"?(?P<v>[A-Za-z]+|\d+)"
+
+
+_FIELD_JSON_TIME = r"\"(?:timestamp|time|ts|@timestamp|asctime)\"\s*:\s*\"?(?P<v>[^\",}]+)"
+
+
+_START_WORDS = (
+    r"(?i)(?:request[._ ]?(?:start(?:ed)?|received|begin)\b|incoming request|"
+    r"processing request|started request)"
+)
+
+
+_END_WORDS = (
+    r"(?i)(?:request[._ ]?(?:complete[d]?|finish(?:ed)?|end(?:ed)?|done)\b|response[._ ]sent|"
+    r"completed request|request finished)"
+)
+
+
+_ERROR_LEVELS = ("ERROR", "CRITICAL", "FATAL", "ERR", "EMERG", "ALERT", "CRIT")
+
+
+_CONTINUATION_GAP_NS = 5_000_000  # lines printed within 5 ms of a record belong to it
