@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from claude_perf.collect.stats import Sample
 from claude_perf.errors import StoreError
-from claude_perf.ingest.session import SAMPLE_COLUMNS
+from claude_perf.ingest.session import SAMPLE_COLUMNS, Sample
 from claude_perf.store import db as store_mod
 from claude_perf.store.db import Store, store_path
 from claude_perf.store.read import iter_lines, load_session

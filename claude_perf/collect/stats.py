@@ -16,36 +16,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.ingest.session import SAMPLE_COLUMNS
+from claude_perf.ingest.session import SAMPLE_COLUMNS, Sample
 
 if TYPE_CHECKING:
     import pandas as pd
 
 NAN = float("nan")
 _ZERO_TIME_PREFIX = "0001-01-01"  # Go's zero time: the engine's "no previous reading"
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One container at one instant; counters are cumulative as the engine reports them."""
-
-    ts_ns: int
-    container_id: str
-    container_name: str
-    cpu_pct: float
-    online_cpus: float
-    mem_used_bytes: float
-    mem_limit_bytes: float
-    mem_pct: float
-    net_rx_bytes: float
-    net_tx_bytes: float
-    blk_read_bytes: float
-    blk_write_bytes: float
-    pids: float
-    cgroup: str | None
 
 
 def _num(value: Any) -> float:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from claude_perf.collect.engine import running_names
 from claude_perf.config.schema import Collect
 from claude_perf.errors import EngineError, UsageError
-
-if TYPE_CHECKING:
-    from claude_perf.collect.run import CollectRequest
 
 DEFAULT_PATTERN = Collect().pattern  # declared in config.schema ([collect] pattern)
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
@@ -21,7 +19,18 @@ def _running_hint(client: Any) -> str:
     return f"running: {', '.join(names)}" if names else "no container is running"
 
 
-def resolve_targets(client: Any, request: CollectRequest, pattern: str) -> list[Any]:
+class TargetSpec(Protocol):
+    """What names the targets (collect.run.CollectRequest has these)."""
+
+    @property
+    def containers(self) -> Sequence[str]: ...
+    @property
+    def labels(self) -> Sequence[str]: ...
+    @property
+    def compose_project(self) -> str | None: ...
+
+
+def resolve_targets(client: Any, request: TargetSpec, pattern: str) -> list[Any]:
     """The containers to collect from, by name/id, label, compose project, or the pattern."""
     from docker.errors import APIError, NotFound
 

@@ -23,11 +23,7 @@ back-references.
 from __future__ import annotations
 
 import re
-import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib.resources import files
 
 from claude_perf.config.keys import key
 
@@ -117,24 +113,3 @@ class Dialect:
     @property
     def roles(self) -> frozenset[str]:
         return frozenset(line.role for line in self.lines)
-
-
-@cache
-def builtin_dialects() -> tuple[Dialect, ...]:
-    """The dialects shipped in ``claude_perf/dialects/*.toml``, in file-name order, validated by
-    the same reader as the configuration file."""
-    from claude_perf.config.load import read_table
-
-    folder = files("claude_perf.dialects")
-    out = []
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            raw = tomllib.loads(entry.read_text(encoding="utf-8"))
-            out.append(read_table(Dialect, raw, (f"dialects/{entry.name}",)))
-    return tuple(out)
-
-
-def dialects_for(user: Sequence[Dialect] = ()) -> tuple[Dialect, ...]:
-    """The user's dialects, then the built-ins (a user dialect replaces a built-in of its name)."""
-    names = {d.name for d in user}
-    return (*user, *(d for d in builtin_dialects() if d.name not in names))

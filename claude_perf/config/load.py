@@ -10,11 +10,14 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType, NoneType, UnionType
 from typing import Any
 
+from claude_perf.config.dialect import Dialect
 from claude_perf.config.schema import CONFIG_FILE, Config
 from claude_perf.errors import ConfigError
 
@@ -276,3 +279,22 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config: {path}: invalid TOML: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"config: {path}: cannot read ({exc.strerror})") from exc
+
+
+@cache
+def builtin_dialects() -> tuple[Dialect, ...]:
+    """The dialects shipped in ``claude_perf/dialects/*.toml``, in file-name order, validated by
+    the same reader as the configuration file."""
+    folder = files("claude_perf.dialects")
+    out = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            raw = tomllib.loads(entry.read_text(encoding="utf-8"))
+            out.append(read_table(Dialect, raw, (f"dialects/{entry.name}",)))
+    return tuple(out)
+
+
+def dialects_for(user: Sequence[Dialect] = ()) -> tuple[Dialect, ...]:
+    """The user's dialects, then the built-ins (a user dialect replaces a built-in of its name)."""
+    names = {d.name for d in user}
+    return (*user, *(d for d in builtin_dialects() if d.name not in names))

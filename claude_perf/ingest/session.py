@@ -56,3 +56,23 @@ class Session:
     sample_interval_s: float | None = None
     origin: str = "files"  # files | store | bundle
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One container at one instant; counters are cumulative as the engine reports them."""
+
+    ts_ns: int
+    container_id: str
+    container_name: str
+    cpu_pct: float
+    online_cpus: float
+    mem_used_bytes: float
+    mem_limit_bytes: float
+    mem_pct: float
+    net_rx_bytes: float
+    net_tx_bytes: float
+    blk_read_bytes: float
+    blk_write_bytes: float
+    pids: float
+    cgroup: str | None

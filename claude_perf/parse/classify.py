@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.config.dialect import dialects_for
+from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.columns import _Columns

@@ -31,7 +31,7 @@ from claude_perf.errors import StoreError
 from claude_perf.store.schema import MIGRATIONS, SAMPLE_FIELDS, statements
 
 if TYPE_CHECKING:
-    from claude_perf.collect.stats import Sample
+    from claude_perf.ingest.session import Sample
 
 STORE_ENV = "CLAUDE_PERF_STORE"
 DEFAULT_STORE = Path(".claude-perf") / "claude-perf.db"
