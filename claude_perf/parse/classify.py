@@ -16,53 +16,30 @@ match (cheap literal pre-filters first), because Arrow's RE2 kernels cost per by
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
-from claude_perf.parse.columns import _Columns
 from claude_perf.parse.dialect_match import ActiveDialects, apply_dialects, detect
 from claude_perf.parse.entries import Entries
 from claude_perf.parse.events import _events_frame
 from claude_perf.parse.fields import _extract_fields, _message_text
 from claude_perf.parse.formats import (
-    _ANSI,
     _CONTINUATION_GAP_NS,
-    _MORGAN,
-    _MORGAN_PREFIX,
-    _PYLOG,
-    _PYLOG_TAIL,
-    _UVICORN,
     K_ACCESS,
     K_BLANK,
     K_CONT,
-    K_JSON,
-    K_KV,
     K_LEVELED,
     K_OTHER,
     K_PATTERN,
     KINDS,
 )
-from claude_perf.parse.heads import (
-    _HEAD_BYTES,
-    _access_fields,
-    _pylog_heads,
-)
+from claude_perf.parse.steps import _Part
 from claude_perf.parse.text import (
-    _durations,
-    _extract,
-    _field,
-    _field_values,
-    _has_escape_byte,
-    _line_lengths,
     _np_bool,
-    _same,
-    _slices,
-    _status_codes,
 )
 from claude_perf.parse.units import infer_bare_units
-from claude_perf.runtime.parallel import kernel as _kernel
 from claude_perf.runtime.parallel import release_unused
 
 if TYPE_CHECKING:
@@ -169,205 +146,38 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
 
 
 def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> Entries:
-    """classify() of one part of the input, in one piece."""
+    """classify() of one part of the input, in one piece: the steps in order of precedence."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    n = lines.num_rows
-    column = lines.column("text")
-    if not n:
-        text = pa.array([], pa.large_string())
-    elif column.num_chunks == 1:
-        text = column.chunk(0)  # combine_chunks would copy even a single chunk (97 MB at 1M lines)
-    else:
-        text = column.combine_chunks()
-    del column
-    if not pa.types.is_large_string(text.type):  # the byte-offset helpers read int64 offsets
-        text = text.cast(pa.large_string())
-    if n and _has_escape_byte(text):
-        text = pc.replace_substring_regex(text, _ANSI, "")
-    nat = NAT_NS
-    ts_ns = np.asarray(
-        lines.column("ts").cast(pa.int64()).fill_null(nat).to_numpy(), dtype=np.int64
-    )
-    kind = np.full(n, K_OTHER, dtype=np.int8)
-    unassigned = np.ones(n, dtype=bool)
-    cols = _Columns(n)
-    message_rows = np.zeros(n, dtype=bool)  # whole lines that get the field extractors
-    # Leveled lines searched through their distinct remainders: (rows, code per row, remainders)
-    shared: tuple[np.ndarray, np.ndarray, pa.Array] | None = None
-
-    def claim(rows: np.ndarray, code: int) -> None:
-        kind[rows] = code
-        unassigned[rows] = False
-
-    def test(fn: Any, *args: Any) -> np.ndarray:
-        """fn over the lines not yet classified (a subset when that is cheaper)."""
-        if not n:
-            return unassigned.copy()
-        rows = np.flatnonzero(unassigned)
-        if len(rows) > n // 2:
-            return _np_bool(_kernel(fn, text, *args)) & unassigned
-        out = np.zeros(n, dtype=bool)
-        if len(rows):
-            out[rows[_np_bool(_kernel(fn, text.take(pa.array(rows)), *args))]] = True
-        return out
-
-    # 1. The user's patterns take precedence over built-in formats.
-    for pattern in config.patterns:
-        rows, parts = _extract(text, unassigned, pattern.regex)
-        if parts is None or len(rows) == 0:
-            continue
-        claim(rows, K_PATTERN)
-        names = {f.name for f in parts.type}
-        for name in ("level", "model", "method", "path", "request_id", "client"):
-            if name in names:
-                cols.add(name, rows, _field(parts, name))
-        if "status" in names:
-            cols.add("status", rows, _status_codes(parts.field("status")))
-        if "duration" in names:
-            durations = _durations(_field(parts, "duration"), pattern.duration_unit)
-            cols.add("duration_s", rows, durations)
-        no_time = ts_ns[rows] == nat
-        if "ts" in names and no_time.any():
-            cols.add("app_time", rows[no_time], _field(parts.filter(pa.array(no_time)), "ts"))
-        cols.add("role", rows, _same(len(rows), pattern.role))
-        message_rows[rows] = True
-
-    # 2. Blank lines.
-    if n:
-        blank = test(pc.utf8_is_space) | (_np_bool(pc.equal(text, "")) & unassigned)
-        claim(np.flatnonzero(blank), K_BLANK)
-
-    # 3. uvicorn access lines (the only completion record of many Python proxies).
-    rows, fields = _access_fields(text, np.flatnonzero(test(pc.starts_with, "INFO:")))
-    if len(rows):
-        claim(rows, K_ACCESS)
-        for name, values in fields.items():
-            cols.add(name, rows, values)
-        cols.add("role", rows, _same(len(rows), "end"))
-
-    # 4. Leveled lines: Python logging with asctime, uvicorn's own lines, logging's default.
-    # The common asctime layout (23 characters, then " - ") is checked byte by byte and cut off;
-    # what follows repeats (a few dozen distinct messages per proxy), so the logger and level,
-    # and later the message fields, are read once per distinct tail.
-    candidates, fixed_rows = _pylog_heads(text, unassigned)
-    if len(candidates):
-        if len(fixed_rows):
-            # The head is ASCII (checked byte by byte), so cutting after its 26 bytes is a
-            # character boundary; the tails are cut straight out of the lines (one copy).
-            tails = _slices(
-                text,
-                fixed_rows,
-                np.full(len(fixed_rows), _HEAD_BYTES, dtype=np.int64),
-                _line_lengths(text, fixed_rows) - _HEAD_BYTES,
-                np.ones(len(fixed_rows), dtype=bool),
-            )
-            encoded = pc.dictionary_encode(tails)
-            tails = encoded.dictionary
-            codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-            del encoded
-            head = pc.extract_regex(tails, _PYLOG_TAIL)
-            tail_ok = _np_bool(head.is_valid())
-            line_ok = tail_ok[codes]
-            rows = fixed_rows[line_ok]
-            if len(rows):
-                codes = codes[line_ok]
-                claim(rows, K_LEVELED)
-                level_u = np.full(len(tails), None, dtype=object)
-                logger_u = np.full(len(tails), None, dtype=object)
-                valid_head = head.filter(pa.array(tail_ok))
-                level_u[tail_ok] = _field(valid_head, "level")
-                logger_u[tail_ok] = _field(valid_head, "logger")
-                cols.add("level", rows, level_u[codes])
-                cols.add("logger", rows, logger_u[codes])
-                no_time = ts_ns[rows] == nat
-                if no_time.any():
-                    heads = text.take(pa.array(rows[no_time])).view(pa.large_binary())
-                    stamps = pc.binary_slice(heads, 0, 23).view(pa.large_string())
-                    cols.add("app_time", rows[no_time], _field_values(stamps))
-                shared = (rows, codes, tails)
-        rest = np.zeros(n, dtype=bool)
-        rest[candidates] = True
-        rest[fixed_rows] = False
-        rows, parts = _extract(text, rest, _PYLOG)
-        if parts is not None and len(rows):
-            claim(rows, K_LEVELED)
-            cols.add("level", rows, _field(parts, "level"))
-            cols.add("logger", rows, _field(parts, "logger"))
-            no_time = ts_ns[rows] == nat
-            if no_time.any():
-                cols.add(
-                    "app_time", rows[no_time], _field(parts.filter(pa.array(no_time)), "asctime")
-                )
-            message_rows[rows] = True
-        release_unused()
+    part = _Part(lines)
+    part.read_patterns(config)  # 1. the user's patterns take precedence over built-in formats
+    part.read_blank_and_access()  # 2-3. blank lines, uvicorn's access lines
+    shared = part.read_python_logging()  # 4. leveled lines with an asctime head
     # 4a. The dialects found in each source: their lines' roles and fields win over the
     # generic readings below, and lines no generic format knows become `pattern` lines.
+    skip = np.isin(part.kind, [K_PATTERN, K_ACCESS, K_BLANK])
     source = _source_ids(lines)
-    skip = (kind == K_PATTERN) | (kind == K_ACCESS) | (kind == K_BLANK)
-    marks = apply_dialects(text, source, ts_ns == nat, cols, active, skip, shared)
-
-    rows, parts = _extract(text, test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN)
-    if parts is not None and len(rows):
-        claim(rows, K_LEVELED)
-        cols.add("level", rows, _field(parts, "level"))
-        loggers = _field(parts, "logger")
-        loggers = loggers.copy()
-        loggers[loggers == None] = "uvicorn"  # noqa: E711  (one shared object, unlike np.where)
-        cols.add("logger", rows, loggers)
-        message_rows[rows] = True
-
-    # 4b. Node access lines (morgan's "dev" format: method, url, status, time in ms). No
-    # leveled line can match it (their heads are not an address then " - "), so it comes
-    # after them, to run over fewer lines.
-    rows, parts = _extract(text, test(pc.match_substring_regex, _MORGAN_PREFIX), _MORGAN)
-    if parts is not None and len(rows):
-        claim(rows, K_ACCESS)
-        for name in ("client", "method", "path"):
-            cols.add(name, rows, _field(parts, name))
-        cols.add("status", rows, _status_codes(parts.field("status")))
-        cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
-        cols.add("role", rows, _same(len(rows), "end"))
-
-    # 5. JSON lines (complete objects only; a truncated object stays `other`).
-    json_like = test(pc.starts_with, "{")
-    if json_like.any():
-        candidates = np.flatnonzero(json_like)
-        trimmed = pc.utf8_rtrim_whitespace(text.take(pa.array(candidates)))
-        closed = _np_bool(pc.ends_with(trimmed, "}"))
-        json_like[:] = False
-        json_like[candidates[closed]] = True
-    claim(np.flatnonzero(json_like), K_JSON)
-    message_rows |= json_like  # their fields are read with the other messages' (below)
-
-    # 6. key=value lines among the rest.
-    kv = test(pc.match_substring_regex, r"\b[A-Za-z_]\w*=\S")
-    claim(np.flatnonzero(kv), K_KV)
-    message_rows |= kv
-
-    # 7. Continuation lines: unmatched lines printed right after a leveled record.
-    other = unassigned & (kind == K_OTHER)
-    if other.any():
-        _mark_continuations(text, kind, ts_ns, other, nat)
-
-    # Message text of leveled lines, JSON, kv and pattern lines gets the field extractors.
-    message_text, expand = _message_text(text, message_rows, shared)
-    # The application's time matters only without the engine's.
-    kind[marks.matched & (kind == K_OTHER)] = K_PATTERN
-    _extract_fields(message_text, expand, cols, json_like, json_like & (ts_ns == nat), marks)
+    marks = apply_dialects(part.text, source, part.ts_ns == NAT_NS, part.cols, active, skip, shared)
+    part.read_uvicorn_and_morgan()  # 4b. uvicorn's own leveled lines, Node's morgan access lines
+    json_like = part.read_json_and_kv()  # 5-6. JSON objects, key=value lines
+    other = part.unassigned & (part.kind == K_OTHER)
+    if other.any():  # 7. continuation lines: unmatched lines printed right after a record
+        _mark_continuations(part.text, part.kind, part.ts_ns, other, NAT_NS)
+    # Message text of leveled lines, JSON, kv and pattern lines gets the field extractors; the
+    # application's time matters only without the engine's.
+    message_text, expand = _message_text(part.text, part.message_rows, shared)
+    part.kind[marks.matched & (part.kind == K_OTHER)] = K_PATTERN
+    untimed_json = json_like & (part.ts_ns == NAT_NS)
+    _extract_fields(message_text, expand, part.cols, json_like, untimed_json, marks)
     del message_text
     release_unused()
-
-    events = _events_frame(text, kind, ts_ns, cols, config, source, marks)
-    counts = np.bincount(kind, minlength=len(KINDS)) if n else np.zeros(len(KINDS), dtype=int)
-    app_time_lines = int((events["ts_source"] == "app").sum()) if len(events) else 0
+    events = _events_frame(part.text, part.kind, part.ts_ns, part.cols, config, source, marks)
+    counts = np.bincount(part.kind, minlength=len(KINDS))
     return Entries(
         kind_counts={name: int(counts[i]) for i, name in enumerate(KINDS)},
         events=events,
-        app_time_lines=app_time_lines,
-        no_time_lines=int((ts_ns == nat).sum()),
+        app_time_lines=int((events["ts_source"] == "app").sum()) if len(events) else 0,
+        no_time_lines=int((part.ts_ns == NAT_NS).sum()),
     )
 
 

@@ -1,0 +1,254 @@
+"""The classifier's steps over one part of the input, sharing the lines and what is known of them.
+
+Each step claims the lines of its format (their kind) and adds their facts to the sparse
+columns; a later step looks only at the lines no earlier step claimed (``test``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from claude_perf.config.schema import Config
+from claude_perf.durations import NAT_NS
+from claude_perf.parse.columns import _Columns
+from claude_perf.parse.formats import (
+    _ANSI,
+    _MORGAN,
+    _MORGAN_PREFIX,
+    _PYLOG,
+    _PYLOG_TAIL,
+    _UVICORN,
+    K_ACCESS,
+    K_BLANK,
+    K_JSON,
+    K_KV,
+    K_LEVELED,
+    K_OTHER,
+    K_PATTERN,
+)
+from claude_perf.parse.heads import _HEAD_BYTES, _access_fields, _pylog_heads
+from claude_perf.parse.text import (
+    _durations,
+    _extract,
+    _field,
+    _field_values,
+    _has_escape_byte,
+    _line_lengths,
+    _np_bool,
+    _same,
+    _slices,
+    _status_codes,
+)
+from claude_perf.runtime.parallel import kernel as _kernel
+from claude_perf.runtime.parallel import release_unused
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+# Leveled lines grouped by what follows their asctime head: (rows, code per row, distinct tails)
+Shared = tuple["np.ndarray", "np.ndarray", "pa.Array"]
+
+
+class _Part:
+    """One part of the input being classified: its text, times, kinds and sparse columns."""
+
+    def __init__(self, lines: pa.Table) -> None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = self.n = lines.num_rows
+        column = lines.column("text")
+        if not n:
+            text = pa.array([], pa.large_string())
+        elif column.num_chunks == 1:
+            text = column.chunk(0)  # combine_chunks would copy even one chunk (97 MB at 1M lines)
+        else:
+            text = column.combine_chunks()
+        if not pa.types.is_large_string(text.type):  # the byte-offset helpers read int64 offsets
+            text = text.cast(pa.large_string())
+        if n and _has_escape_byte(text):
+            text = pc.replace_substring_regex(text, _ANSI, "")
+        self.text = text
+        ts = lines.column("ts").cast(pa.int64()).fill_null(NAT_NS).to_numpy()
+        self.ts_ns = np.asarray(ts, dtype=np.int64)
+        self.kind = np.full(n, K_OTHER, dtype=np.int8)
+        self.unassigned = np.ones(n, dtype=bool)
+        self.cols = _Columns(n)
+        self.message_rows = np.zeros(n, dtype=bool)  # whole lines that get the field extractors
+
+    def claim(self, rows: np.ndarray, code: int) -> None:
+        self.kind[rows] = code
+        self.unassigned[rows] = False
+
+    def test(self, fn: Any, *args: Any) -> np.ndarray:
+        """fn over the lines not yet classified (a subset when that is cheaper)."""
+        import numpy as np
+        import pyarrow as pa
+
+        if not self.n:
+            return self.unassigned.copy()
+        rows = np.flatnonzero(self.unassigned)
+        if len(rows) > self.n // 2:
+            return _np_bool(_kernel(fn, self.text, *args)) & self.unassigned
+        out = np.zeros(self.n, dtype=bool)
+        if len(rows):
+            out[rows[_np_bool(_kernel(fn, self.text.take(pa.array(rows)), *args))]] = True
+        return out
+
+    def read_patterns(self, config: Config) -> None:
+        """The user's [[patterns]]: each claims the lines it matches, with its role."""
+        import pyarrow as pa
+
+        for pattern in config.patterns:
+            rows, parts = _extract(self.text, self.unassigned, pattern.regex)
+            if parts is None or len(rows) == 0:
+                continue
+            self.claim(rows, K_PATTERN)
+            names = {f.name for f in parts.type}
+            for name in ("level", "model", "method", "path", "request_id", "client"):
+                if name in names:
+                    self.cols.add(name, rows, _field(parts, name))
+            if "status" in names:
+                self.cols.add("status", rows, _status_codes(parts.field("status")))
+            if "duration" in names:
+                durations = _durations(_field(parts, "duration"), pattern.duration_unit)
+                self.cols.add("duration_s", rows, durations)
+            no_time = self.ts_ns[rows] == NAT_NS
+            if "ts" in names and no_time.any():
+                stamps = _field(parts.filter(pa.array(no_time)), "ts")
+                self.cols.add("app_time", rows[no_time], stamps)
+            self.cols.add("role", rows, _same(len(rows), pattern.role))
+            self.message_rows[rows] = True
+
+    def read_blank_and_access(self) -> None:
+        """Blank lines, then uvicorn's access lines (the only completion of many proxies)."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        if self.n:
+            empty = _np_bool(pc.equal(self.text, "")) & self.unassigned
+            self.claim(np.flatnonzero(self.test(pc.utf8_is_space) | empty), K_BLANK)
+        rows, fields = _access_fields(self.text, np.flatnonzero(self.test(pc.starts_with, "INFO:")))
+        if len(rows):
+            self.claim(rows, K_ACCESS)
+            for name, values in fields.items():
+                self.cols.add(name, rows, values)
+            self.cols.add("role", rows, _same(len(rows), "end"))
+
+    def read_python_logging(self) -> Shared | None:
+        """Leveled lines: Python logging with asctime (its usual layout, then any other).
+
+        The common asctime layout (23 characters, then `` - ``) is checked byte by byte and cut
+        off; what follows repeats (a few dozen distinct messages per proxy), so the logger and
+        level, and later the message fields, are read once per distinct tail (returned).
+        """
+        import numpy as np
+
+        candidates, fixed_rows = _pylog_heads(self.text, self.unassigned)
+        if not len(candidates):
+            return None
+        shared = self._read_fixed_heads(fixed_rows) if len(fixed_rows) else None
+        rest = np.zeros(self.n, dtype=bool)
+        rest[candidates] = True
+        rest[fixed_rows] = False
+        rows, parts = _extract(self.text, rest, _PYLOG)
+        if parts is not None and len(rows):
+            self._claim_leveled(rows, _field(parts, "level"), _field(parts, "logger"))
+            no_time = self.ts_ns[rows] == NAT_NS
+            if no_time.any():
+                import pyarrow as pa
+
+                stamps = _field(parts.filter(pa.array(no_time)), "asctime")
+                self.cols.add("app_time", rows[no_time], stamps)
+            self.message_rows[rows] = True
+        release_unused()
+        return shared
+
+    def _claim_leveled(self, rows: np.ndarray, level: np.ndarray, logger: np.ndarray) -> None:
+        self.claim(rows, K_LEVELED)
+        self.cols.add("level", rows, level)
+        self.cols.add("logger", rows, logger)
+
+    def _read_fixed_heads(self, fixed_rows: np.ndarray) -> Shared | None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # The head is ASCII (checked byte by byte), so cutting after its 26 bytes is a
+        # character boundary; the tails are cut straight out of the lines (one copy).
+        tails = _slices(
+            self.text,
+            fixed_rows,
+            np.full(len(fixed_rows), _HEAD_BYTES, dtype=np.int64),
+            _line_lengths(self.text, fixed_rows) - _HEAD_BYTES,
+            np.ones(len(fixed_rows), dtype=bool),
+        )
+        encoded = pc.dictionary_encode(tails)
+        tails = encoded.dictionary
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        del encoded
+        head = pc.extract_regex(tails, _PYLOG_TAIL)
+        tail_ok = _np_bool(head.is_valid())
+        line_ok = tail_ok[codes]
+        rows = fixed_rows[line_ok]
+        if not len(rows):
+            return None
+        codes = codes[line_ok]
+        level_u = np.full(len(tails), None, dtype=object)
+        logger_u = np.full(len(tails), None, dtype=object)
+        valid_head = head.filter(pa.array(tail_ok))
+        level_u[tail_ok] = _field(valid_head, "level")
+        logger_u[tail_ok] = _field(valid_head, "logger")
+        self._claim_leveled(rows, level_u[codes], logger_u[codes])
+        no_time = self.ts_ns[rows] == NAT_NS
+        if no_time.any():
+            heads = self.text.take(pa.array(rows[no_time])).view(pa.large_binary())
+            stamps = pc.binary_slice(heads, 0, 23).view(pa.large_string())
+            self.cols.add("app_time", rows[no_time], _field_values(stamps))
+        return rows, codes, tails
+
+    def read_uvicorn_and_morgan(self) -> None:
+        """uvicorn's own `LEVEL:  msg` lines; Node's morgan `dev` access lines (method, url,
+        status, time in ms), which no leveled line can match, so they run over fewer lines."""
+        import pyarrow.compute as pc
+
+        rows, parts = _extract(
+            self.text, self.test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN
+        )
+        if parts is not None and len(rows):
+            loggers = _field(parts, "logger").copy()
+            loggers[loggers == None] = "uvicorn"  # noqa: E711  (one shared object, not np.where)
+            self._claim_leveled(rows, _field(parts, "level"), loggers)
+            self.message_rows[rows] = True
+        morgan = self.test(pc.match_substring_regex, _MORGAN_PREFIX)
+        rows, parts = _extract(self.text, morgan, _MORGAN)
+        if parts is not None and len(rows):
+            self.claim(rows, K_ACCESS)
+            for name in ("client", "method", "path"):
+                self.cols.add(name, rows, _field(parts, name))
+            self.cols.add("status", rows, _status_codes(parts.field("status")))
+            self.cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
+            self.cols.add("role", rows, _same(len(rows), "end"))
+
+    def read_json_and_kv(self) -> np.ndarray:
+        """JSON objects (complete ones only: a truncated object stays `other`), then key=value
+        lines among the rest; returns the JSON lines."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        json_like = self.test(pc.starts_with, "{")
+        if json_like.any():
+            candidates = np.flatnonzero(json_like)
+            trimmed = pc.utf8_rtrim_whitespace(self.text.take(pa.array(candidates)))
+            closed = _np_bool(pc.ends_with(trimmed, "}"))
+            json_like[:] = False
+            json_like[candidates[closed]] = True
+        self.claim(np.flatnonzero(json_like), K_JSON)
+        self.message_rows |= json_like  # their fields are read with the other messages'
+        kv = self.test(pc.match_substring_regex, r"\b[A-Za-z_]\w*=\S")
+        self.claim(np.flatnonzero(kv), K_KV)
+        self.message_rows |= kv
+        return json_like
