@@ -29,18 +29,9 @@ def _events_frame(
     """The entries that matter for requests, one row per line, as a DataFrame."""
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
     nat = NAT_NS
-    level_rows = cols.rows("level")
-    # Levels repeat: test each distinct one (np.isin on objects compares every row to each).
-    level_codes, distinct_levels = pd.factorize(cols.gather("level", level_rows))
-    error_level = np.isin(np.asarray(distinct_levels, dtype=object), _ERROR_LEVELS)
-    error_mask = np.zeros(len(kind), dtype=bool)
-    error_mask[level_rows[error_level[level_codes] & (level_codes >= 0)]] = True
-    error_mask |= marks.error  # a dialect's error lines and lines of role "error"
-    role_rows = cols.rows("role")
-    error_mask[role_rows[cols.gather("role", role_rows) == "error"]] = True
+    error_mask = _error_lines(cols, marks)
     wanted = cols.mask("status") & (kind != K_LEVELED)
     wanted |= error_mask
     for name in ("role", "model", "duration_s", "request_id"):
@@ -61,25 +52,8 @@ def _events_frame(
     data["stream"] = cols.gather("stream", rows, where=where)
     data["source"] = source[rows]
     data["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
-    # Roles: errors by level; a line with status and duration that is not an access line ends a
-    # request; a line naming only a model is a model record.
-    # (Assigned in place, not by np.where: each label is then one shared string object.)
-    role = data["role"]
     is_error = error_mask[rows]
-    # A status and a duration make a completion only on a line that names its request (method,
-    # path or id): `upstream call status=200 duration=3.9s` is the proxy's own call upstream.
-    names_request = (data["method"] != None) | (data["path"] != None)  # noqa: E711
-    names_request |= data["request_id"] != None  # noqa: E711
-    explicit_end = ~np.isnan(status) & ~np.isnan(data["duration_s"]) & names_request
-    explicit_end &= ~marks.no_generic_end[rows]
-    unset = role == None  # noqa: E711
-    role[unset & explicit_end] = "end"
-    unset = role == None  # noqa: E711
-    role[unset & is_error] = "error"
-    unset = role == None  # noqa: E711
-    has_model = data["model"] != None  # noqa: E711
-    role[unset & has_model] = "model"
-    role[unset & ~has_model] = "info"
+    _settle_roles(data, status, is_error, marks.no_generic_end[rows])
     data["is_error"] = is_error
     # Time: the engine's timestamp, else the application's own; never invented.
     engine_ts = ts_ns[rows]
@@ -96,25 +70,7 @@ def _events_frame(
     source_code = np.where(engine_ts != nat, 0, np.where(app_ts != nat, 1, 2))
     data["ts_source"] = np.array(["engine", "app", "none"], dtype=object)[source_code]
     # Error messages (with their continuation lines) for classification and examples.
-    messages = np.full(len(rows), None, dtype=object)
-    error_positions = np.flatnonzero(is_error)
-    if len(error_positions):
-        # Each error record with up to 20 continuation lines after it, fetched in one take.
-        wanted_rows = rows[error_positions]
-        owner = np.repeat(np.arange(len(wanted_rows)), 21)
-        candidate = np.repeat(wanted_rows, 21) + np.tile(np.arange(21), len(wanted_rows))
-        inside = candidate < len(kind)
-        is_cont = np.zeros(len(candidate), dtype=bool)
-        is_cont[inside] = kind[candidate[inside]] == K_CONT
-        steps = is_cont.reshape(-1, 21)
-        steps[:, 0] = True  # the record itself
-        keep = np.cumprod(steps, axis=1).astype(bool).ravel()
-        texts = text.take(pa.array(candidate[keep])).to_pylist()
-        joined: dict[int, list[str]] = {}
-        for who, line in zip(owner[keep].tolist(), texts, strict=True):
-            joined.setdefault(who, []).append(line)
-        for who, parts in joined.items():
-            messages[error_positions[who]] = "\n".join(parts)
+    messages = _error_messages(text, kind, rows, np.flatnonzero(is_error))
     data["message"] = messages
     # object dtype keeps None for "unknown" (pandas 3 would infer str and turn it into NaN)
     columns = {
@@ -124,3 +80,75 @@ def _events_frame(
         for name, values in data.items()
     }
     return pd.DataFrame(columns, copy=False)
+
+
+def _error_lines(cols: _Columns, marks: DialectMarks) -> np.ndarray:
+    """Error records: a level of ERROR or worse, a dialect's error lines, role "error"."""
+    import numpy as np
+    import pandas as pd
+
+    level_rows = cols.rows("level")
+    # Levels repeat: test each distinct one (np.isin on objects compares every row to each).
+    level_codes, distinct_levels = pd.factorize(cols.gather("level", level_rows))
+    error_level = np.isin(np.asarray(distinct_levels, dtype=object), _ERROR_LEVELS)
+    error_mask = marks.error.copy()
+    error_mask[level_rows[error_level[level_codes] & (level_codes >= 0)]] = True
+    role_rows = cols.rows("role")
+    error_mask[role_rows[cols.gather("role", role_rows) == "error"]] = True
+    return error_mask
+
+
+def _settle_roles(
+    data: dict[str, Any], status: np.ndarray, is_error: np.ndarray, no_generic_end: np.ndarray
+) -> None:
+    """Roles of the lines no format gave one: a status and a duration on a line that names its
+    request end it; else an error record is `error`; a line naming only a model is `model`.
+
+    A line without method, path or id is not a completion even with both: `upstream call
+    status=200 duration=3.9s` is the proxy's own call upstream. (Assigned in place, not by
+    np.where: each label is then one shared string object.)
+    """
+    import numpy as np
+
+    role = data["role"]
+    names_request = (data["method"] != None) | (data["path"] != None)  # noqa: E711
+    names_request |= data["request_id"] != None  # noqa: E711
+    explicit_end = ~np.isnan(status) & ~np.isnan(data["duration_s"]) & names_request
+    explicit_end &= ~no_generic_end
+    unset = role == None  # noqa: E711
+    role[unset & explicit_end] = "end"
+    unset = role == None  # noqa: E711
+    role[unset & is_error] = "error"
+    unset = role == None  # noqa: E711
+    has_model = data["model"] != None  # noqa: E711
+    role[unset & has_model] = "model"
+    role[unset & ~has_model] = "info"
+
+
+def _error_messages(
+    text: pa.Array, kind: np.ndarray, rows: np.ndarray, error_positions: np.ndarray
+) -> np.ndarray:
+    """Per entry, the error record's text with up to 20 continuation lines (None elsewhere)."""
+    import numpy as np
+    import pyarrow as pa
+
+    messages = np.full(len(rows), None, dtype=object)
+    if not len(error_positions):
+        return messages
+    # Each error record with up to 20 continuation lines after it, fetched in one take.
+    wanted_rows = rows[error_positions]
+    owner = np.repeat(np.arange(len(wanted_rows)), 21)
+    candidate = np.repeat(wanted_rows, 21) + np.tile(np.arange(21), len(wanted_rows))
+    inside = candidate < len(kind)
+    is_cont = np.zeros(len(candidate), dtype=bool)
+    is_cont[inside] = kind[candidate[inside]] == K_CONT
+    steps = is_cont.reshape(-1, 21)
+    steps[:, 0] = True  # the record itself
+    keep = np.cumprod(steps, axis=1).astype(bool).ravel()
+    texts = text.take(pa.array(candidate[keep])).to_pylist()
+    joined: dict[int, list[str]] = {}
+    for who, line in zip(owner[keep].tolist(), texts, strict=True):
+        joined.setdefault(who, []).append(line)
+    for who, parts in joined.items():
+        messages[error_positions[who]] = "\n".join(parts)
+    return messages

@@ -1,0 +1,201 @@
+"""The request table: its columns, and each request's latency, outcome, model and error class.
+
+``finish`` turns the assembled positions and codes into the one table every later stage reads.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from claude_perf.analysis.arrays import _label_in, _labels, _text, _text_at
+from claude_perf.analysis.error_classes import classify_errors
+from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, _Events
+from claude_perf.config.families import family_of
+from claude_perf.config.schema import Config
+from claude_perf.durations import NAT_NS
+from claude_perf.parse.text import _same
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+_IN_CONTAINER_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+COLUMNS = (
+    "kind",
+    "start",
+    "end",
+    "latency_s",
+    "latency_source",
+    "method",
+    "path",
+    "status",
+    "client",
+    "in_container",
+    "model",
+    "family",
+    "outcome",
+    "error_class",
+    "error_records",
+    "error_message",
+    "request_id",
+    "ambiguous",
+    "stream",
+    "ttfb_s",
+    "source",
+)
+
+
+def finish(
+    raw: dict[str, np.ndarray],
+    ev: pd.DataFrame,
+    events: _Events,
+    config: Config,
+    durations: np.ndarray,
+    stream_col: np.ndarray | None,
+    source: str,
+) -> pd.DataFrame:
+    """Derive latency, family, outcome and error class (rows already in completion order).
+
+    ``raw`` holds per request: pos (its completion event), kind (code), start_ns, model_at
+    (event with its model, -1 none), error_count, error_text, first_error_at (event with its
+    first error message, -1 none), has_id, ambiguous. Text columns come out as object arrays
+    with None for unknown (never NaN), so consumers test one thing.
+    """
+    import numpy as np
+    import pandas as pd
+
+    pos = raw["pos"]
+    end_ns = events.ts_ns[pos]
+    stream = _text_at(stream_col, raw["stream_at"]) if stream_col is not None else None
+    if stream is None:
+        stream = np.full(len(pos), None, dtype=object)
+    start_ns, latency, ttfb, source_code = _latency(raw["start_ns"], end_ns, durations[pos], stream)
+    status_int = ev["status"].to_numpy(dtype=np.int64, na_value=0)[pos]
+    failed = _failed(raw, ev, status_int)
+    models, model_codes, families, error_class = _models_and_classes(
+        raw, events, config, status_int, failed
+    )
+    client_codes, clients = _labels(ev["client"].to_numpy(dtype=object)[pos])
+    request_id = np.full(len(pos), None, dtype=object)
+    request_id[raw["has_id"]] = events.request_id[pos[raw["has_id"]]]
+
+    def times(ns: np.ndarray) -> pd.Series:
+        # NAT_NS is pandas' NaT, so the int64 nanoseconds are a datetime64 view as they are.
+        return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
+
+    def text_col(values: np.ndarray) -> pd.Series:
+        # object dtype, no per-value conversion to Arrow strings.
+        return pd.Series(values, dtype=object, copy=False)
+
+    return pd.DataFrame(
+        {
+            "kind": text_col(np.array(_KIND_NAMES, dtype=object)[raw["kind"]]),
+            "start": times(start_ns),
+            "end": times(end_ns),
+            "latency_s": latency.astype("float64"),
+            "latency_source": text_col(
+                np.array(["explicit", "paired", None], dtype=object)[source_code]
+            ),
+            "method": text_col(_text(ev["method"].to_numpy(dtype=object)[pos])),
+            "path": text_col(events.path_labels[events.path_codes[pos]]),
+            "status": pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0),
+            "client": text_col(clients[client_codes]),
+            "in_container": _label_in(client_codes, clients, _IN_CONTAINER_CLIENTS),
+            "model": text_col(models[model_codes]),
+            "family": text_col(families[model_codes]),
+            "outcome": text_col(
+                np.array(["succeeded", "failed"], dtype=object)[failed.view(np.int8)]
+            ),
+            "error_class": text_col(error_class),
+            "error_records": raw["error_count"],
+            "error_message": text_col(_text_at(events.message, raw["first_error_at"])),
+            "request_id": text_col(request_id),
+            "ambiguous": raw["ambiguous"],
+            "stream": text_col(stream),
+            "ttfb_s": ttfb.astype("float64"),
+            "source": text_col(_same(len(pos), source)),
+        },
+        columns=list(COLUMNS),
+        copy=False,
+    )
+
+
+def _latency(
+    start_ns: np.ndarray, end_ns: np.ndarray, duration: np.ndarray, stream: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(start, latency, time to first byte, source code: 0 explicit, 1 paired, 2 unknown).
+
+    An explicit duration wins over completion − start; with one, the start is known as
+    end − duration even without a start line. A streaming request's completion is logged when
+    its response starts: what was measured is its time to the first byte, not its latency.
+    """
+    import numpy as np
+
+    explicit = ~np.isnan(duration)
+    paired_ok = (start_ns != NAT_NS) & (end_ns != NAT_NS)
+    paired = np.where(paired_ok, (end_ns - start_ns) / 1e9, np.nan)
+    latency = np.where(explicit, duration, paired)
+    source_code = np.where(explicit, 0, np.where(paired_ok, 1, 2))
+    streaming = stream == True  # noqa: E712  (object array of True / False / None)
+    ttfb = np.where(streaming, latency, np.nan)
+    latency = np.where(streaming, np.nan, latency)
+    source_code = np.where(streaming, 2, source_code)
+    derived = np.where(
+        explicit & (end_ns != NAT_NS),
+        end_ns - np.nan_to_num(duration * 1e9).astype(np.int64),
+        NAT_NS,
+    )
+    return np.where(start_ns != NAT_NS, start_ns, derived), latency, ttfb, source_code
+
+
+def _failed(raw: dict[str, np.ndarray], ev: pd.DataFrame, status: np.ndarray) -> np.ndarray:
+    """4xx/5xx, an attached error record, or a CLI run that exited non-zero (claude-max-api-
+    proxy's `Process closed with code: 1`; its text then says so, for the error class)."""
+    import numpy as np
+    import pandas as pd
+
+    failed = (status >= 400) | (raw["error_count"] > 0)
+    if "exit_code" in ev.columns:
+        exit_code = ev["exit_code"].to_numpy(dtype=float)[raw["pos"]]
+        cli_failed = ~np.isnan(exit_code) & (exit_code != 0)
+        failed |= cli_failed
+        no_text = cli_failed & pd.isna(raw["error_text"])
+        raw["error_text"] = raw["error_text"].copy()
+        raw["error_text"][no_text] = [f"CLI exited with code {c:g}" for c in exit_code[no_text]]
+    return failed
+
+
+def _models_and_classes(
+    raw: dict[str, np.ndarray],
+    events: _Events,
+    config: Config,
+    status: np.ndarray,
+    failed: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct models, code per request, family per model, error class per request).
+
+    Family and "is the model known" are decided per distinct model name, not per request.
+    """
+    import numpy as np
+
+    named = raw["model_at"] >= 0
+    model_codes, models = _labels(events.model[np.where(named, raw["model_at"], 0)])
+    model_codes[~named] = -1
+    families = np.array(
+        [family_of(m, config.aliases) if isinstance(m, str) else None for m in models],
+        dtype=object,
+    )
+    unknown_model = np.array(
+        [isinstance(m, str) and f is None for m, f in zip(models, families, strict=True)],
+        dtype=bool,
+    )
+    error_class = np.full(len(raw["pos"]), None, dtype=object)
+    classify_at = np.flatnonzero(failed & (raw["kind"] != _HEALTH))
+    if len(classify_at):
+        error_class[classify_at] = classify_errors(
+            status[classify_at],
+            raw["error_text"][classify_at],
+            ~unknown_model[model_codes[classify_at]],
+        )
+    return models, model_codes, families, error_class
