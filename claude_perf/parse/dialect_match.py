@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.dialect import Dialect, DialectLine
 from claude_perf.parse.columns import _Columns
-from claude_perf.parse.shapes import _Templates, digit_agnostic
+from claude_perf.parse.shapes import HEAD_CHARS, _Templates, digit_agnostic, tail_safe
 from claude_perf.parse.text import _durations, _extract, _field, _np_bool, _same, _status_codes
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def apply_dialects(
     for dialect in dialects:
         inside = candidates & np.isin(source, active.sources_of(dialect.name))
         for line in dialect.lines:
-            rows, parts = _match_line(text, inside & ~matched, line)
+            rows, parts = _match_line(text, inside & ~matched, line, tails)
             if parts is None or len(rows) == 0:
                 continue
             matched[rows] = True
@@ -186,9 +186,6 @@ def _where(text: pa.Array, mask: np.ndarray, fn: Any, *args: Any) -> np.ndarray:
     return out
 
 
-# Bytes of Python logging's asctime head (``2026-11-29 00:50:46,892 - ``): a literal made of
-# these alone might sit in the head, so it is looked for in whole lines.
-_HEAD_CHARS = frozenset("0123456789-:,. T")
 
 
 def _candidates(
@@ -209,7 +206,7 @@ def _candidates(
     pattern = "|".join(sorted(re.escape(literal) for literal in literals))
     rest = mask
     out = np.zeros(len(mask), dtype=bool)
-    if tails is not None and not any(set(literal) <= _HEAD_CHARS for literal in literals):
+    if tails is not None and not any(set(literal) <= HEAD_CHARS for literal in literals):
         rows, codes, distinct = tails
         hit = _np_bool(pc.match_substring_regex(distinct, pattern))
         out[rows[hit[codes]]] = True
@@ -220,9 +217,72 @@ def _candidates(
 
 
 def _match_line(
+    text: pa.Array, mask: np.ndarray, line: DialectLine, tails: Tails | None = None
+) -> tuple[np.ndarray, pa.StructArray | None]:
+    """(rows among ``mask`` that match the line's regex, their named groups as a struct).
+
+    Lines with the usual asctime head are read through their distinct tails when the regex
+    cannot start a match inside the head (see tail_safe): a match then lies in the tail, so
+    the tail's match is the line's. Other lines are read whole.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    found: list[tuple[np.ndarray, pa.StructArray]] = []
+    if tails is not None and tail_safe(line.regex):
+        rows, codes, distinct = tails
+        inside = mask[rows]
+        if inside.any():
+            hit_rows, parts = _match_distinct(distinct, codes[inside], line)
+            found.append((rows[inside][hit_rows], parts))
+            mask = mask.copy()
+            mask[rows] = False
+    rows, parts = _match_whole(text, mask, line)
+    if parts is not None and len(rows):
+        found.append((rows, parts))
+    if not found:
+        return np.zeros(0, dtype=np.int64), None
+    if len(found) == 1:
+        return found[0]
+    all_rows = np.concatenate([r for r, _ in found])
+    order = np.argsort(all_rows, kind="stable")
+    joined = pa.concat_arrays([p for _, p in found]).take(pa.array(order))
+    return all_rows[order], joined
+
+
+def _no_groups(n: int) -> pa.StructArray:
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.StructArray.from_arrays([pa.array(np.zeros(n, np.int8))], ["_"])
+
+
+def _match_distinct(
+    distinct: pa.Array, codes: np.ndarray, line: DialectLine
+) -> tuple[np.ndarray, pa.StructArray]:
+    """The line's regex on distinct texts: (positions in ``codes`` that match, their groups)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if re.compile(line.regex).groupindex:
+        parts = pc.extract_regex(distinct, line.regex)
+        ok = _np_bool(parts.is_valid())
+    else:
+        parts, ok = None, _np_bool(pc.match_substring_regex(distinct, line.regex))
+    if line.contains:
+        ok &= _np_bool(pc.match_substring(distinct, line.contains))
+    hit = np.flatnonzero(ok[codes])
+    if parts is None:
+        return hit, _no_groups(len(hit))
+    return hit, parts.take(pa.array(codes[hit]))
+
+
+def _match_whole(
     text: pa.Array, mask: np.ndarray, line: DialectLine
 ) -> tuple[np.ndarray, pa.StructArray | None]:
-    """(rows among ``mask`` that match the line's regex, their named groups as a struct)."""
+    """The line's regex on whole lines among ``mask``, once per message shape when it cannot
+    tell digits apart."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -240,8 +300,7 @@ def _match_line(
     shapes = _Templates(_subset(text, rows))
     if not names:
         hit = shapes.matching(pc.match_substring_regex, line.regex)
-        empty = pa.StructArray.from_arrays([pa.array(np.zeros(int(hit.sum()), np.int8))], ["_"])
-        return rows[hit], empty
+        return rows[hit], _no_groups(int(hit.sum()))
     positions, values = shapes.extract(line.regex, names)
     return rows[positions], pa.StructArray.from_arrays(list(values.values()), list(values))
 

@@ -130,3 +130,26 @@ def _agnostic(items: list[tuple[object, object]]) -> bool:
         if name == "ATOMIC_GROUP" and not _agnostic(list(arg)):  # type: ignore[call-overload]
             return False
     return True
+
+
+# Python logging's usual asctime head, ``2026-11-29 00:50:46,892 - ``, holds only these.
+HEAD_CHARS = frozenset("0123456789-:,. T")
+
+
+def tail_safe(regex: str) -> bool:
+    """Whether every match of a regex starts with a character no asctime head holds (its first
+    item is such a literal), so that in a line with that head a match lies in the text after
+    the head. An anchored regex (``^``) is not: the tail's start is not the line's."""
+    import re
+    from re import _parser as parser  # type: ignore[attr-defined]
+
+    try:
+        items = list(parser.parse(regex))
+    except re.error:
+        return False
+    while items and str(items[0][0]) == "SUBPATTERN":
+        items = list(items[0][1][-1])
+    if not items:
+        return False
+    op, arg = items[0]
+    return str(op) == "LITERAL" and isinstance(arg, int) and chr(arg) not in HEAD_CHARS
