@@ -305,3 +305,19 @@ def test_claude_max_api_proxy_debug_counts_health_checks_as_they_arrive():
     assert len(requests(a, "other")) == 1
     assert a.requests.arrivals_only == 3
     assert a.quality.dialects == {"source-0.log": ("claude-max-api-proxy-debug",)}
+
+
+def test_a_user_pattern_of_role_error_fails_its_request():
+    from claude_perf.config.load import config_from_mapping
+
+    config = config_from_mapping(
+        {"patterns": [{"regex": r"^upstream exploded: (?P<model>\S+)", "role": "error"}]}
+    )
+    lines = [
+        f"{engine(0.0)} {asctime(0.0)} - proxy - INFO - Processing request",
+        f"{engine(0.99)} upstream exploded: opus",
+        access(1.0),
+    ]
+    got = requests(analysis(lines, config=config))
+    assert list(got["outcome"]) == ["failed"]
+    assert list(got["error_records"]) == [1]

@@ -171,6 +171,7 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
     _extract_fields(message_text, expand, part.cols, json_like, untimed_json, marks)
     del message_text
     release_unused()
+    marks = replace(marks, error=marks.error | part.error)
     events = _events_frame(part.text, part.kind, part.ts_ns, part.cols, config, source, marks)
     counts = np.bincount(part.kind, minlength=len(KINDS))
     return Entries(

@@ -83,7 +83,7 @@ def _events_frame(
 
 
 def _error_lines(cols: _Columns, marks: DialectMarks) -> np.ndarray:
-    """Error records: a level of ERROR or worse, a dialect's error lines, role "error"."""
+    """Error records: a level of ERROR or worse, or a dialect's or pattern's error line."""
     import numpy as np
     import pandas as pd
 
@@ -93,8 +93,6 @@ def _error_lines(cols: _Columns, marks: DialectMarks) -> np.ndarray:
     error_level = np.isin(np.asarray(distinct_levels, dtype=object), _ERROR_LEVELS)
     error_mask = marks.error.copy()
     error_mask[level_rows[error_level[level_codes] & (level_codes >= 0)]] = True
-    role_rows = cols.rows("role")
-    error_mask[role_rows[cols.gather("role", role_rows) == "error"]] = True
     return error_mask
 
 

@@ -77,6 +77,7 @@ class _Part:
         self.unassigned = np.ones(n, dtype=bool)
         self.cols = _Columns(n)
         self.message_rows = np.zeros(n, dtype=bool)  # whole lines that get the field extractors
+        self.error = np.zeros(n, dtype=bool)  # lines of the user's patterns of role "error"
 
     def claim(self, rows: np.ndarray, code: int) -> None:
         self.kind[rows] = code
@@ -120,6 +121,7 @@ class _Part:
                 stamps = _field(parts.filter(pa.array(no_time)), "ts")
                 self.cols.add("app_time", rows[no_time], stamps)
             self.cols.add("role", rows, _same(len(rows), pattern.role))
+            self.error[rows] |= pattern.role == "error"
             self.message_rows[rows] = True
 
     def read_blank_and_access(self) -> None:
