@@ -186,8 +186,6 @@ def _where(text: pa.Array, mask: np.ndarray, fn: Any, *args: Any) -> np.ndarray:
     return out
 
 
-
-
 def _candidates(
     text: pa.Array, mask: np.ndarray, lines: list[DialectLine], tails: Tails | None
 ) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from claude_perf.durations import series_ns
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -88,20 +89,38 @@ def latency_by_model(requests: pd.DataFrame) -> bytes | None:
     counts = keys.value_counts()
     names = sorted(counts.index, key=lambda n: (-int(counts[n]), str(n)))
     data = [model[keys == n]["latency_s"].to_numpy(dtype=float) for n in names]
+    inferred = [model[keys == n]["ambiguous"].to_numpy(dtype=bool) for n in names]
     fig, ax = _figure()
     ax.boxplot(data, orientation="horizontal", showfliers=False, widths=0.5)
-    for i, values in enumerate(data, start=1):
-        ax.scatter(values, [i] * len(values), s=14, alpha=0.7, color="#1f77b4", zorder=3)
+    for i, (values, guess) in enumerate(zip(data, inferred, strict=True), start=1):
+        # Requests paired by inference (several in flight, no ids) are hollow dots.
+        ax.scatter(values[~guess], [i] * int((~guess).sum()), s=14, alpha=0.7, color="#1f77b4")
+        if guess.any():
+            ax.scatter(
+                values[guess],
+                [i] * int(guess.sum()),
+                s=14,
+                facecolors="none",
+                edgecolors="#ff7f0e",
+                zorder=3,
+            )
+
+    def label(name: str, values: np.ndarray, guess: np.ndarray) -> str:
+        text = f"{_label(None if name == chr(0) else name)} (n={len(values)}"  # chr(0): not logged
+        return text + (f", {guess.mean():.0%} inferred)" if guess.any() else ")")
+
     ax.set_yticks(
         range(1, len(names) + 1),
-        [
-            f"{_label(None if n == chr(0) else n)} (n={len(d)})"  # chr(0): no model logged
-            for n, d in zip(names, data, strict=True)
-        ],
+        [label(n, d, g) for n, d, g in zip(names, data, inferred, strict=True)],
     )
     ax.invert_yaxis()
     ax.set_xlabel("latency (s)")
-    ax.set_title("Latency per model (succeeded requests; dots are requests)")
+    hollow = any(g.any() for g in inferred)
+    ax.set_title(
+        "Latency per model (succeeded; hollow dots: inferred pairing)"
+        if hollow
+        else "Latency per model (succeeded requests; dots are requests)"
+    )
     return _png(fig)
 
 

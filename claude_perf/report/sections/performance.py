@@ -26,6 +26,12 @@ from claude_perf.report.model import (
     quoted,
 )
 
+INFERRED_NOTE = (
+    "† Several requests were in flight without request ids: which completion belongs to which "
+    "start was inferred (first-in-first-out), so the split of these figures between models may "
+    "be wrong; the overall figures and the mean of all overlapping requests together are not."
+)
+
 
 def latency_section(c: Context) -> Section:
     """Response times per model: the latency table, overall figures and charts."""
@@ -38,7 +44,10 @@ def latency_section(c: Context) -> Section:
         )
     table = _models_table(m.models)
     items = _overall_facts(m.overall_latency_s)
-    blocks: list[Block] = [table, Facts(tuple(items))]
+    blocks: list[Block] = [table]
+    if any(mm.inferred_share > 0 for mm in m.models):
+        blocks.append(Paragraph(ours(INFERRED_NOTE)))
+    blocks.append(Facts(tuple(items)))
     if "latency_by_model" in available_charts(c):
         blocks.append(Chart("latency_by_model", CHARTS["latency_by_model"]))
     if "latency_over_time" in available_charts(c):
@@ -58,7 +67,9 @@ def _models_table(models: Sequence[ModelMetrics]) -> Table:
             note.append("too few to rank")
         if mm.latency_unknown:
             note.append(f"{mm.latency_unknown} untimed")
-        if mm.ambiguous:
+        if mm.inferred_share > 0:
+            note.append(f"† {mm.inferred_share:.0%} of timed on inferred pairings")
+        elif mm.ambiguous:
             note.append(f"{mm.ambiguous} ambiguous")
         rows.append(
             row(

@@ -6,7 +6,7 @@ duplicates) so a reader can judge how far to trust the figures above.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from claude_perf.analysis.metrics import QUANTILE_METHOD
 from claude_perf.analysis.scores import CURVE_DEFAULTS
@@ -64,6 +64,7 @@ def quality_section(c: Context) -> Section:
             ),
         ),
         ("Unparsed lines", ours(f"{counts.get('other', 0)} of {a.logs.total}")),
+        ("Log dialects", _dialects(q.dialects)),
         ("Ambiguous pairings", ours(str(q.ambiguous_pairings))),
         ("Unmatched starts", ours(f"{q.unmatched_starts} ({q.stale_starts} stale, dropped)")),
         ("Lines without a time", ours(str(q.lines_without_time))),
@@ -104,3 +105,11 @@ def quality_section(c: Context) -> Section:
         blocks.append(Paragraph(ours("Notes:")))
         blocks.append(Bullets(tuple(quoted(n, None) for n in q.notes)))
     return Section("quality", "Data quality", tuple(blocks))
+
+
+def _dialects(found: Mapping[str, tuple[str, ...]]) -> Text:
+    """Per source, the dialects found in it (generic formats only where none was)."""
+    parts = [
+        f"{source}: {', '.join(names) or 'generic formats only'}" for source, names in found.items()
+    ]
+    return quoted("; ".join(parts) or "no input", 600)
