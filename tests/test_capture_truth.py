@@ -135,3 +135,15 @@ def test_claude_max_api_proxy_sequential_latencies_are_the_clients() -> None:
     ok = table[(table["kind"] == "model") & (table["outcome"] == "succeeded")]
     logs = sorted(ok["latency_s"].dropna())
     assert statistics.median(logs) == pytest.approx(statistics.median(client), rel=0.10)
+
+
+@pytest.mark.parametrize("name", ["wrapper-debug-sequential", "wrapper-debug-concurrent"])
+def test_debug_mode_per_model_counts_and_failures_are_exact(name: str) -> None:
+    from collections import Counter
+
+    client = [r for r in view(name) if r["path"].startswith("/v1/chat")]
+    table = analysis(name).requests.table
+    model = table[table["kind"] == "model"]
+    assert Counter(model["model"]) == Counter(r["model"] for r in client)
+    got_failed = Counter(model[model["outcome"] == "failed"]["model"])
+    assert got_failed == Counter(r["model"] for r in client if failed(r))

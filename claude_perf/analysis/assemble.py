@@ -285,8 +285,10 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
         at = stream_source[model_ends]
         streaming_end[at >= 0] = src.stream[at[at >= 0]] == True  # noqa: E712
     error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
+    model_partner = partner_event[model_ends]
+    end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
     error_count, error_text, first_error, orphan_errors = _attach_errors(
-        events.ts_ns, error_events, model_ends, events.message, streaming_end, starts
+        events.ts_ns, error_events, model_ends, events.message, streaming_end, starts, end_start_ns
     )
     # An end record that is itself an error (a JSON completion at level error) counts too; its
     # message stands in for the text when no error record was attached, and for the first
@@ -305,7 +307,6 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     )
     other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
     rows = np.concatenate([model_ends, other_rows])
-    model_partner = partner_event[model_ends]
     n_other = len(other_rows)
     part = {
         "pos": rows,
@@ -317,7 +318,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
         ),
         "start_ns": np.concatenate(
             [
-                _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS),
+                end_start_ns,
                 np.full(n_other, NAT_NS, dtype=np.int64),
             ]
         ),

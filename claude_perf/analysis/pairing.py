@@ -188,7 +188,12 @@ def _attach_models(
         has_start = i >= 0
         start_of = _gather(start_events, i, has_start, -1)
         end_of_start = _gather(partner_event, start_of, has_start, -1)
-        start_open = has_start & ((end_of_start > records) | (end_of_start < 0))
+        # Open at the record, or logged right after it: stdout and stderr are stamped apart,
+        # so a fast completion can land before its own request's body lines.
+        start_ts = _gather(events.ts_ns, start_of, has_start, NAT_NS)
+        record_ts = events.ts_ns[records]
+        near = (start_ts != NAT_NS) & (record_ts != NAT_NS) & (record_ts - start_ts <= _SKEW_NS)
+        start_open = has_start & ((end_of_start > records) | (end_of_start < 0) | near)
         to_start = start_open & (end_of_start >= 0)
         target[records[to_start]] = end_of_start[to_start]
         j = np.searchsorted(model_ends, records)
@@ -211,6 +216,7 @@ def _attach_errors(
     messages: np.ndarray,
     streaming_end: np.ndarray | None = None,
     start_events: np.ndarray | None = None,
+    end_start_ns: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Each run of error records goes to the completion closest to it in time.
 
@@ -218,7 +224,8 @@ def _attach_errors(
     (uvicorn's access line) and stderr (the application's records) separately, so the two can
     swap by a few microseconds. A run of error records (no completion between them, gaps under
     50 ms) therefore goes to the completion just before it when that one is nearer and within
-    50 ms, else to the next one when it follows within 2 s, else to a streaming response before
+    50 ms, else to the next one when it follows within 2 s and had started by then (its start
+    time ``end_start_ns``, NAT_NS when unknown), else to a streaming response before
     it when no request started since (a stream's errors come after its completion line); else to
     none (counted as outside any request).
 
@@ -260,6 +267,10 @@ def _attach_errors(
     # Only adjacency ties an id-less error record to a request: one logged in the middle of a
     # long request (a background task's error) belongs to no request and fails none.
     use_next = ~use_prev & has_next & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
+    if end_start_ns is not None:
+        # Never a request that had not started when the error was logged.
+        next_start = _gather(end_start_ns, j, has_next, NAT_NS)
+        use_next &= (next_start == NAT_NS) | (next_start <= run_start + _SKEW_NS)
     if streaming_end is not None and start_events is not None and streaming_end.any():
         # Else the streaming response before it, when no request started since its completion.
         prev_streaming = has_prev & _gather(streaming_end, j - 1, has_prev, 0).astype(bool)
