@@ -288,13 +288,19 @@ def test_wrapper_debug_sequential_then_concurrent(docker_run: DockerRun, tmp_pat
     first = report(store, tmp_path / "sequential", since=marks[0], until=marks[1])
     assert_counts(first, seen[:n_seq])
     assert_p50_within(first, client_p50_by_model(seen[:n_seq]), rel=0.10)
-    # One at a time, every succeeded request is under the model it asked for. Not asserted for
-    # failures, nor under concurrency, where claude-perf gets it wrong (issue 10, seen on this
-    # engine): a 401's body record may reach the log after its access line (stdout and stderr
-    # are separate pipes), and then the 401 has no model; and a streamed CLI crash's error
-    # records go to the next completion, even one whose request started after them.
+    # Every request is under the model it asked for, failures included, in both phases: a
+    # body record that reaches the log after its own access line (stdout and stderr are
+    # separate pipes) still names its request, and a streamed CLI crash's error records never
+    # go to a request that started after them.
     got = {m: v["succeeded"] for m, v in first.models().items() if m and v["succeeded"]}
     assert got == succeeded_by_model(seen[:n_seq])
+    by_model = {m: (v["requests"], v["failed"]) for m, v in whole.models().items()}
+    want: dict[str | None, tuple[int, int]] = {}
+    for s in seen:
+        if s.is_model:
+            requests, failed = want.get(s.model, (0, 0))
+            want[s.model] = (requests + 1, failed + int(s.failed))
+    assert by_model == want
     second = report(store, tmp_path / "concurrent", since=marks[1], until=marks[2])
     assert_counts(second, seen[n_seq:])
     assert second.summary["throughput"]["max_in_flight"] >= 3

@@ -321,3 +321,18 @@ def test_a_user_pattern_of_role_error_fails_its_request():
     got = requests(analysis(lines, config=config))
     assert list(got["outcome"]) == ["failed"]
     assert list(got["error_records"]) == [1]
+
+
+def test_a_streaming_crash_fails_the_stream_not_a_request_that_started_after_it():
+    # DEBUG mode, concurrent: a stream (opus) starts and its completion line comes at once; its
+    # CLI crashes 0.3 s later; a haiku request that started after the crash completes 5 ms
+    # after the error records. The errors are the stream's.
+    stream = debug_request(0.0, 0.002, "opus", stream=True)
+    crash = [
+        f"{engine(0.3)} {asctime(0.3)} - src.claude_cli - ERROR - Claude Agent SDK error: Command failed with exit code 1 (exit code: 1)",
+    ]
+    after = debug_request(0.302, 0.003, "haiku")
+    lines = sorted([*stream, *crash, *after], key=lambda line: line[:30])
+    got = requests(analysis(lines))
+    outcome = dict(zip(got["model"], got["outcome"], strict=True))
+    assert outcome == {"opus": "failed", "haiku": "succeeded"}

@@ -284,11 +284,22 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
         # A streaming response goes on after its completion line: its errors come later.
         at = stream_source[model_ends]
         streaming_end[at >= 0] = src.stream[at[at >= 0]] == True  # noqa: E712
+    if len(starts):
+        # Where a source logs starts, a completion without one is a streaming response (the
+        # wrapper logs no start line for those): unless its flag says otherwise, it may still
+        # be running after its completion line.
+        flag_known = np.zeros(len(model_ends), dtype=bool)
+        if src.stream is not None:
+            at = stream_source[model_ends]
+            flag_known[at >= 0] = pd.notna(src.stream[at[at >= 0]])
+        streaming_end |= (partner_event[model_ends] < 0) & ~flag_known
     error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
     model_partner = partner_event[model_ends]
     end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
+    # Only a start known for sure (not an inferred pairing) can rule a request out for an error.
+    sure_start_ns = np.where(pairs.ambiguous_event[model_ends], NAT_NS, end_start_ns)
     error_count, error_text, first_error, orphan_errors = _attach_errors(
-        events.ts_ns, error_events, model_ends, events.message, streaming_end, starts, end_start_ns
+        events.ts_ns, error_events, model_ends, events.message, streaming_end, starts, sure_start_ns
     )
     # An end record that is itself an error (a JSON completion at level error) counts too; its
     # message stands in for the text when no error record was attached, and for the first

@@ -224,9 +224,9 @@ def _attach_errors(
     (uvicorn's access line) and stderr (the application's records) separately, so the two can
     swap by a few microseconds. A run of error records (no completion between them, gaps under
     50 ms) therefore goes to the completion just before it when that one is nearer and within
-    50 ms, else to the next one when it follows within 2 s and had started by then (its start
-    time ``end_start_ns``, NAT_NS when unknown), else to a streaming response before
-    it when no request started since (a stream's errors come after its completion line); else to
+    50 ms, else to the next one within 50 ms, else to the latest streaming response before it
+    (still running after its completion line), else to the next one when it follows within 2 s
+    and had started by then (its start time ``end_start_ns``, NAT_NS when unknown); else to
     none (counted as outside any request).
 
     Returns, per model completion: the error records attached, their joined text (None when
@@ -266,18 +266,23 @@ def _attach_errors(
     use_prev = (to_prev <= _SKEW_NS) & (to_prev < to_next)
     # Only adjacency ties an id-less error record to a request: one logged in the middle of a
     # long request (a background task's error) belongs to no request and fails none.
-    use_next = ~use_prev & has_next & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
+    next_started = has_next
     if end_start_ns is not None:
-        # Never a request that had not started when the error was logged.
+        # Never a request that had not started when the error was logged (a start line and the
+        # error records are the application's own, on one stream: their order is reliable).
         next_start = _gather(end_start_ns, j, has_next, NAT_NS)
-        use_next &= (next_start == NAT_NS) | (next_start <= run_start + _SKEW_NS)
-    if streaming_end is not None and start_events is not None and streaming_end.any():
-        # Else the streaming response before it, when no request started since its completion.
-        prev_streaming = has_prev & _gather(streaming_end, j - 1, has_prev, 0).astype(bool)
-        starts_before = np.searchsorted(start_events, errors)
-        starts_at_prev = np.searchsorted(start_events, prv)
-        use_prev |= ~use_next & prev_streaming & (starts_before == starts_at_prev)
+        next_started = has_next & ((next_start == NAT_NS) | (next_start <= run_start))
+    adjacent_next = ~use_prev & next_started & (to_next <= _SKEW_NS)
+    use_next = ~use_prev & next_started & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
     target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
+    if streaming_end is not None and start_events is not None and streaming_end.any():
+        # A streaming response goes on after its completion line, so its errors come later:
+        # unless the next completion is right there, they go to the latest streaming
+        # completion before them (the only response known to be still running).
+        stream_at = np.where(streaming_end, np.arange(n_ends), -1)
+        latest_stream = _gather(np.maximum.accumulate(stream_at), j - 1, has_prev, -1)
+        to_stream = ~use_prev & ~adjacent_next & (latest_stream >= 0)
+        target = np.where(to_stream, latest_stream, target)
     attach = target >= 0
     orphans = int((~attach).sum())
     ends = target[attach]
