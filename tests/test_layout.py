@@ -70,3 +70,11 @@ def test_no_module_is_over_about_500_lines():
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > 520
     }
     assert long == {}
+
+
+def test_the_readme_lists_every_built_in_dialect_as_its_file_says():
+    from claude_perf.config.load import builtin_dialects
+
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    for d in builtin_dialects():
+        assert f"| `{d.name}` | {d.proxy} | {d.tells} | {d.cannot} |" in readme, d.name

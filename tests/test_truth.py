@@ -336,3 +336,28 @@ def test_a_streaming_crash_fails_the_stream_not_a_request_that_started_after_it(
     got = requests(analysis(lines))
     outcome = dict(zip(got["model"], got["outcome"], strict=True))
     assert outcome == {"opus": "failed", "haiku": "succeeded"}
+
+
+def test_json_event_logs_end_with_complete_error_or_timeout():
+    # The mattschwen fork of claude-max-api-proxy (src/logger.ts): one JSON object per event.
+    def ev(t: float, body: str) -> str:
+        return f'{engine(t)} {{"ts":"{at(t).isoformat()}",{body}}}'
+
+    lines = [
+        ev(0.0, '"event":"request.start","requestId":"r1","model":"opus"'),
+        ev(0.1, '"event":"subprocess.spawn","requestId":"r1","pid":41'),
+        ev(0.2, '"event":"request.start","requestId":"r2","model":"haiku"'),
+        ev(0.5, '"event":"request.retry","requestId":"r2","reason":"stall"'),
+        ev(0.9, '"event":"request.complete","requestId":"r2","model":"haiku","durationMs":700'),
+        ev(
+            3.0,
+            '"event":"request.timeout","requestId":"r1","reason":"Request timed out after 3000ms"',
+        ),
+    ]
+    a = analysis(lines)
+    got = requests(a).sort_values("model").reset_index(drop=True)
+    assert list(got["model"]) == ["haiku", "opus"]
+    assert list(got["outcome"]) == ["succeeded", "failed"]
+    assert got["latency_s"].round(6).tolist() == [0.7, 3.0]
+    assert list(got["error_class"]) == [None, "timeout"]
+    assert a.quality.dialects == {"source-0.log": ("json-events",)}
