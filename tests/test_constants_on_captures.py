@@ -1,0 +1,69 @@
+"""The constants that decide a pairing, held against what the real captures show.
+
+Each test measures one gap on ``fixtures/captures/*`` and ``fixtures/capture`` (real proxies in
+Docker) and checks the constant leaves at least a factor of two: a constant tuned to one
+sample would fail here as soon as a capture shows a wider gap. The figures are printed (-s).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from claude_perf.analysis import correlate, pairing
+from claude_perf.config.schema import Config
+from claude_perf.durations import series_ns
+from claude_perf.ingest.files import read_logs
+from claude_perf.parse.classify import classify
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CAPTURES = [
+    *sorted((FIXTURES / "captures").glob("*/docker-logs-t.txt")),
+    FIXTURES / "capture" / "docker-logs-t.txt",
+]
+
+
+def events(path: Path):
+    ev = classify(read_logs([str(path)]).table, Config()).events
+    return (
+        ev,
+        series_ns(ev["ts"]),
+        ev["role"].to_numpy(dtype=object),
+        ev["status"].to_numpy(dtype=float, na_value=np.nan),
+    )
+
+
+def test_duration_records_land_near_their_start_and_completion():
+    carry, start = [], []
+    for path in CAPTURES:
+        ev, ts, role, status = events(path)
+        duration = ev["duration_s"].to_numpy(dtype=float)
+        ends, starts = np.flatnonzero(role == "end"), np.flatnonzero(role == "start")
+        for r in np.flatnonzero(role == "duration"):
+            same = ends[status[ends] == status[r]]
+            carry.append(np.min(np.abs(ts[same] - ts[r])))
+            start.append(np.min(np.abs(ts[starts] - (ts[r] - duration[r] * 1e9))))
+    assert len(carry) > 50  # both DEBUG captures
+    print(
+        f"record→completion max {max(carry) / 1e6:.1f} ms; record−duration→start max "
+        f"{max(start) / 1e6:.1f} ms, median {np.median(start) / 1e6:.1f} ms"
+    )
+    assert max(carry) * 2 <= correlate.CARRY_WINDOW_NS
+    assert max(start) * 2 <= correlate.START_MATCH_NS
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.parent.name)
+def test_error_records_are_next_to_their_completion(path: Path):
+    # A non-streaming request's error records come right before its completion line (or right
+    # after it, the engine stamping stdout and stderr apart); a stream's come later and have
+    # their own rule: here 294 ms after the stream's completion line. The two populations must
+    # stay apart from the 50 ms skew on either side.
+    ev, ts, role, _ = events(path)
+    ends = np.flatnonzero(role == "end")
+    errors = np.flatnonzero(ev["is_error"].to_numpy(dtype=bool) & (role != "end"))
+    gaps = [int(np.min(np.abs(ts[ends] - ts[e]))) for e in errors] if len(ends) else []
+    near = [g for g in gaps if g <= pairing._ORPHAN_ERROR_WINDOW_NS]
+    print(f"{path.parent.name}: error→completion gaps (ms) {[round(g / 1e6, 1) for g in gaps]}")
+    assert all(g * 2 <= pairing._SKEW_NS or g >= 4 * pairing._SKEW_NS for g in near)
