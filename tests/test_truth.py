@@ -361,3 +361,25 @@ def test_json_event_logs_end_with_complete_error_or_timeout():
     assert got["latency_s"].round(6).tolist() == [0.7, 3.0]
     assert list(got["error_class"]) == [None, "timeout"]
     assert a.quality.dialects == {"source-0.log": ("json-events",)}
+
+
+def test_a_dialect_switches_generic_readings_off_only_when_exclusive():
+    from claude_perf.config.load import config_from_mapping
+
+    lines = [
+        f"{engine(0.0)} JOB begin",
+        f"{engine(1.0)} JOB end",
+        f"{engine(2.0)} request started request_id=x-1",
+        f"{engine(3.0)} request done request_id=x-1 status=200 path=/v1/messages",
+    ]
+
+    def dialect(exclusive: bool) -> Config:
+        lines_ = [{"regex": "^JOB begin", "role": "start"}, {"regex": "^JOB end", "role": "end"}]
+        return config_from_mapping(
+            {"dialects": [{"name": "jobs", "lines": lines_, "exclusive": exclusive}]}
+        )
+
+    # Not exclusive: its own lines make one request, the generic words another.
+    assert len(requests(analysis(lines, config=dialect(False)))) == 2
+    # Exclusive: in its source, only its own lines start or end a request.
+    assert len(requests(analysis(lines, config=dialect(True)))) == 1

@@ -5,8 +5,8 @@ the same language as ``[[dialects]]`` in ``claude-perf.toml``): a name, what pro
 what its logs can and cannot tell, ``detect`` patterns, and ``[[lines]]``, each a regex with
 named groups and the *role* a matching line plays in a request's life:
 
-- ``start``: a request arrived (the generic start words are then off in that source);
-- ``end``: a request completed (generic end words and status+duration lines are then off);
+- ``start``: a request arrived;
+- ``end``: a request completed;
 - ``error``: an error record (the line itself is one; it is attached to its own request);
 - ``duration``: the duration (and status) of the completion logged next to it in the same
   source, e.g. the wrapper's ``🔍 Response: 200 in 873.00ms`` right before its access line;
@@ -16,7 +16,8 @@ named groups and the *role* a matching line plays in a request's life:
 
 A dialect is active in a source (one container or one input file) when one of its ``detect``
 patterns (default: its lines' patterns) matches a line of that source; its lines are read only
-there. Group names: see ``GROUPS``. Regexes are RE2 (Arrow's engine): no look-arounds and no
+there; with ``exclusive = true`` the generic start/end readings are also off on its sources'
+other lines. Group names: see ``GROUPS``. Regexes are RE2 (Arrow's engine): no look-arounds and no
 back-references.
 """
 
@@ -93,6 +94,9 @@ class Dialect:
     cannot: str = key("", "what its logs cannot tell")
     detect: tuple[str, ...] = key((), "regexes: one matching a line of a source activates it there")
     supersedes: tuple[str, ...] = key((), "dialects it replaces where both are found")
+    exclusive: bool = key(
+        False, "in its sources, lines it does not know get no generic start or end reading"
+    )
 
     def problem(self) -> str | None:
         if not self.name:

@@ -53,8 +53,13 @@ class ActiveDialects:
     def sources_of(self, name: str) -> list[int]:
         return [s for s, found in self.by_source.items() if any(d.name == name for d in found)]
 
-    def sources_declaring(self, role: str) -> list[int]:
-        return [s for s, found in self.by_source.items() if any(role in d.roles for d in found)]
+    def exclusive_sources(self, role: str) -> list[int]:
+        """Sources where an exclusive dialect declares this role (start or end)."""
+        return [
+            s
+            for s, found in self.by_source.items()
+            if any(d.exclusive and role in d.roles for d in found)
+        ]
 
 
 NONE_ACTIVE = ActiveDialects({})
@@ -160,7 +165,7 @@ def apply_dialects(
                 error[rows] = True
 
     def sources_mask(role: str) -> np.ndarray:
-        return np.isin(source, active.sources_declaring(role))
+        return np.isin(source, active.exclusive_sources(role))
 
     return DialectMarks(matched, error, sources_mask("start"), sources_mask("end"))
 
