@@ -199,7 +199,9 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         start_mask=events.is_start & ~health_path & model_path,
         is_model_end=events.is_end & ~health_path & model_path,
         is_other_end=events.is_end & ~health_path & ~model_path,
-        alone=ev["alone"].to_numpy(dtype=bool) if "alone" in ev.columns else np.zeros(n, bool),
+        alone=ev["alone"].to_numpy(dtype=float) == 1.0
+        if "alone" in ev.columns
+        else np.zeros(n, bool),
         stream=stream if stream is not None and pd.notna(stream).any() else None,
         links=links,
     )

@@ -23,7 +23,7 @@ from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.dialect_match import ActiveDialects, apply_dialects, detect
 from claude_perf.parse.entries import Entries
-from claude_perf.parse.events import _events_frame
+from claude_perf.parse.events import OPTIONAL_COLUMNS, _events_frame
 from claude_perf.parse.fields import _extract_fields, _message_text
 from claude_perf.parse.formats import (
     _CONTINUATION_GAP_NS,
@@ -131,6 +131,13 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
 
     for part, start in zip(parts, starts, strict=True):
         part.events["row"] += start
+    # An optional column one part has and another lacks is filled with its absent value.
+    for name, absent in OPTIONAL_COLUMNS.items():
+        if any(name in p.events.columns for p in parts):
+            for p in parts:
+                if name not in p.events.columns:
+                    dtype = object if absent is None else float
+                    p.events[name] = pd.Series(absent, index=p.events.index, dtype=dtype)
     # Column by column, each taken out of the parts as it is joined: the parts' columns are
     # freed one at a time instead of both whole frames standing beside the joined one.
     columns = {

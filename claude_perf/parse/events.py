@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+# Optional entry columns and their value when absent: NaN (float) or None (object).
+OPTIONAL_COLUMNS = {
+    "duration_bare": float("nan"),
+    "exit_code": float("nan"),
+    "alone": float("nan"),
+    "stream": None,
+}
+
+
 def _events_frame(
     text: pa.Array,
     kind: np.ndarray,
@@ -46,10 +55,11 @@ def _events_frame(
     status = cols.gather("status", rows, where=where)
     data["status"] = pd.array(status, dtype="Int16")
     data["duration_s"] = cols.gather("duration_s", rows, where=where)
-    data["duration_bare"] = cols.gather("duration_bare", rows, where=where)
-    data["exit_code"] = cols.gather("exit_code", rows, where=where)
-    data["alone"] = cols.gather("alone", rows, where=where) == 1.0
-    data["stream"] = cols.gather("stream", rows, where=where)
+    # Columns only some dialects fill are in the frame only where a line has a value (see
+    # OPTIONAL_COLUMNS: absent means all unknown), which saves gathering and joining them.
+    for name in OPTIONAL_COLUMNS:
+        if cols.chunks[name]:
+            data[name] = cols.gather(name, rows, where=where)
     data["source"] = source[rows]
     data["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
     is_error = error_mask[rows]

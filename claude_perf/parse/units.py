@@ -26,9 +26,9 @@ def infer_bare_units(entries: Entries) -> Entries:
     if "duration_bare" not in ev.columns or not len(ev):
         return entries
     bare = ev["duration_bare"].to_numpy(dtype=float) == 1.0
-    ev = ev.drop(columns=["duration_bare"])
+    del ev["duration_bare"]  # in place: the frame is the classifier's own, just made (no copy)
     if not bare.any():
-        return replace(entries, events=ev)
+        return entries
     values = ev["duration_s"].to_numpy(dtype=float)
     median = float(np.nanmedian(values[bare]))
     unit = "ms" if median >= BARE_MS_MEDIAN else "s"
