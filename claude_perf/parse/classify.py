@@ -162,7 +162,7 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
     shared = part.read_python_logging()  # 4. leveled lines with an asctime head
     # 4a. The dialects found in each source: their lines' roles and fields win over the
     # generic readings below, and lines no generic format knows become `pattern` lines.
-    skip = np.isin(part.kind, [K_PATTERN, K_ACCESS, K_BLANK])
+    skip = (part.kind == K_PATTERN) | (part.kind == K_ACCESS) | (part.kind == K_BLANK)
     source = _source_ids(lines)
     marks = apply_dialects(part.text, source, part.ts_ns == NAT_NS, part.cols, active, skip, shared)
     part.read_uvicorn_and_morgan()  # 4b. uvicorn's own leveled lines, Node's morgan access lines

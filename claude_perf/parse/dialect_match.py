@@ -99,10 +99,16 @@ def detect(
     every = "|".join(f"(?:{_unnamed(r)})" for d in dialects for r in d.detect_patterns)
     hit = _np_bool(pc.match_substring_regex(sample, every))
     rows, sample = rows[hit], sample.filter(pa.array(hit))
+    # The hits repeat but for their digits: each dialect's regex runs once per message shape
+    # when it cannot tell digits apart (shapes.digit_agnostic), else on every hit.
+    shapes = _Templates(sample) if len(sample) else None
     found: dict[int, list[Dialect]] = {}
     for dialect in dialects:
         regex = "|".join(f"(?:{_unnamed(r)})" for r in dialect.detect_patterns)
-        matched = _np_bool(pc.match_substring_regex(sample, regex))
+        if shapes is not None and digit_agnostic(regex):
+            matched = shapes.matching(pc.match_substring_regex, regex)
+        else:
+            matched = _np_bool(pc.match_substring_regex(sample, regex))
         for s in np.unique(source[rows[matched]]).tolist():
             found.setdefault(int(s), []).append(dialect)
     by_source = {}
