@@ -179,15 +179,21 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     health_path = _label_in(path_codes, path_labels, config.health_paths)
     model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
     # Duration records: each completion's logged duration, and exact start ↔ completion pairs.
-    links = link_durations(
-        events.ts_ns,
-        role == "duration",
-        events.is_start,
-        events.is_end,
-        ev["status"].to_numpy(dtype=float, na_value=np.nan),
-        ev["duration_s"].to_numpy(dtype=float),
-        np.where(health_path, 0, np.where(path_codes < 0, -1, np.where(model_path, 1, 2))),
-    )
+    is_duration = role == "duration"
+    durations = ev["duration_s"].to_numpy(dtype=float)
+    if is_duration.any():
+        links = link_durations(
+            events.ts_ns,
+            is_duration,
+            events.is_start,
+            events.is_end,
+            ev["status"].to_numpy(dtype=float, na_value=np.nan),
+            durations,
+            np.where(health_path, 0, np.where(path_codes < 0, -1, np.where(model_path, 1, 2))),
+        )
+    else:  # no dialect here logs durations apart from their completions
+        none = np.zeros(0, dtype=np.int64)
+        links = DurationLinks(durations, none, none, 0, 0)
     stream = ev["stream"].to_numpy(dtype=object) if "stream" in ev.columns else None
     return _Source(
         ev=ev,
