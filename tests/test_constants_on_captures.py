@@ -67,3 +67,22 @@ def test_error_records_are_next_to_their_completion(path: Path):
     near = [g for g in gaps if g <= pairing._ORPHAN_ERROR_WINDOW_NS]
     print(f"{path.parent.name}: error→completion gaps (ms) {[round(g / 1e6, 1) for g in gaps]}")
     assert all(g * 2 <= pairing._SKEW_NS or g >= 4 * pairing._SKEW_NS for g in near)
+
+
+def test_continuation_lines_follow_their_record_within_the_gap():
+    # A Python logging record's extra lines (a request body as indented JSON, `Error output:`,
+    # a traceback) are written in one go: the engine stamps them microseconds apart.
+    from claude_perf.parse.formats import _CONTINUATION_GAP_NS
+
+    gaps = []
+    for path in CAPTURES:
+        if "maxproxy" in path.parent.name:
+            continue  # Node's own stack traces follow records no dialect marks as leveled
+        table = read_logs([str(path)]).table
+        ts = table.column("ts").cast("int64").to_numpy()
+        for i, text in enumerate(table.column("text").to_pylist()[1:], start=1):
+            if text.startswith((" ", "\t", "}", "Error output")):
+                gaps.append(int(ts[i] - ts[i - 1]))
+    print(f"continuation line after the line before: max {max(gaps) / 1e6:.3f} ms, n={len(gaps)}")
+    assert len(gaps) > 500
+    assert max(gaps) * 2 <= _CONTINUATION_GAP_NS
