@@ -119,18 +119,20 @@ def _settle_roles(
     import numpy as np
 
     role = data["role"]
-    names_request = (data["method"] != None) | (data["path"] != None)  # noqa: E711
-    names_request |= data["request_id"] != None  # noqa: E711
-    explicit_end = ~np.isnan(status) & ~np.isnan(data["duration_s"]) & names_request
-    explicit_end &= ~no_generic_end
     unset = role == None  # noqa: E711
-    role[unset & explicit_end] = "end"
-    unset = role == None  # noqa: E711
+    # The few lines with both a status and a duration, and no role yet: do they name a request?
+    both = np.flatnonzero(
+        unset & ~np.isnan(status) & ~np.isnan(data["duration_s"]) & ~no_generic_end
+    )
+    names = (data["method"][both] != None) | (data["path"][both] != None)  # noqa: E711
+    names |= data["request_id"][both] != None  # noqa: E711
+    role[both[names]] = "end"
+    unset[both[names]] = False
     role[unset & is_error] = "error"
-    unset = role == None  # noqa: E711
-    has_model = data["model"] != None  # noqa: E711
-    role[unset & has_model] = "model"
-    role[unset & ~has_model] = "info"
+    rest = np.flatnonzero(unset & ~is_error)
+    has_model = data["model"][rest] != None  # noqa: E711
+    role[rest[has_model]] = "model"
+    role[rest[~has_model]] = "info"
 
 
 def _error_messages(

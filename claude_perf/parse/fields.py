@@ -92,6 +92,7 @@ def _extract_fields(
     runs on the shapes with ``\\d`` there, and its digits are checked in the real text.
     """
     import numpy as np
+    import pandas as pd
     import pyarrow.compute as pc
 
     if len(messages) == 0:
@@ -128,13 +129,18 @@ def _extract_fields(
             add("status", rows, _status_codes(parts.field("v")))
     positions, got = shapes.extract(_FIELD_DURATION, ("k", "v", "u"))
     if len(positions):
-        keys = np.char.lower(_field_values(got["k"]).astype(str))
-        units = _field_values(got["u"]).astype(str)
         # A unit in the key (duration_ms, durationMs, responseTime of pino-http) wins; a bare
-        # number after a plain key is taken as seconds, the unit of Python's time.monotonic().
-        key_ms = np.char.endswith(keys, "ms") | np.isin(keys, ["responsetime", "response_time"])
-        bare = (units == "None") & ~key_ms  # no unit anywhere: see parse/units.py
-        units = np.where(units == "None", np.where(key_ms, "ms", "s"), units)
+        # number after a plain key is read from its magnitude later (parse/units.py). Keys and
+        # units repeat: each distinct one is looked at once.
+        key_codes, distinct_keys = pd.factorize(_field_values(got["k"]), use_na_sentinel=False)
+        lowered = [str(k).lower() for k in distinct_keys.tolist()]
+        key_ms = np.array(
+            [k.endswith("ms") or k in ("responsetime", "response_time") for k in lowered], bool
+        )[key_codes]
+        units = _field_values(got["u"])
+        no_unit = pd.isna(units)
+        bare = no_unit & ~key_ms
+        units = np.where(no_unit, np.where(key_ms, "ms", "s"), units)
         add("duration_s", positions, _durations_with_units(got["v"], units))
         add("duration_bare", positions[bare], np.ones(int(bare.sum())))
     positions, got = shapes.extract(_FIELD_PROSE_DURATION, ("v", "u"))
