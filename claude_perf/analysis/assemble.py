@@ -154,20 +154,26 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     import pandas as pd
 
     n = len(ev)
-    role = ev["role"].to_numpy(dtype=object)
+    # Roles repeat: compare each distinct one, then spread by code (not six passes of object
+    # comparisons over every entry).
+    role_codes, role_names = pd.factorize(ev["role"].to_numpy(dtype=object))
+    names = np.asarray(role_names, dtype=object)
+
+    def role_is(name: str) -> np.ndarray:
+        return (names == name)[role_codes] & (role_codes >= 0) if len(names) else role_codes > 0
+
+    is_start, is_end = role_is("start"), role_is("end")
     request_ids = ev["request_id"].to_numpy(dtype=object)
     has_id = pd.notna(request_ids)
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
-    loose = ids_without_completion(request_ids, has_id, role == "end")
-    model_col = lend_id_models(
-        ev["model"].to_numpy(dtype=object), request_ids, loose, role == "start"
-    )
+    loose = ids_without_completion(request_ids, has_id, is_end)
+    model_col = lend_id_models(ev["model"].to_numpy(dtype=object), request_ids, loose, is_start)
     path_codes, path_labels = _labels(ev["path"].to_numpy(dtype=object))
     events = _Events(
         ts_ns=series_ns(ev["ts"]),
-        is_start=role == "start",
-        is_end=role == "end",
-        is_model_record=role == "model",
+        is_start=is_start,
+        is_end=is_end,
+        is_model_record=role_is("model"),
         is_error=ev["is_error"].to_numpy(dtype=bool),
         has_model=pd.notna(model_col),
         model=model_col,
@@ -179,7 +185,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     health_path = _label_in(path_codes, path_labels, config.health_paths)
     model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
     # Duration records: each completion's logged duration, and exact start ↔ completion pairs.
-    is_duration = role == "duration"
+    is_duration = role_is("duration")
     durations = ev["duration_s"].to_numpy(dtype=float)
     if is_duration.any():
         links = link_durations(
