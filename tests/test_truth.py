@@ -383,3 +383,12 @@ def test_a_dialect_switches_generic_readings_off_only_when_exclusive():
     assert len(requests(analysis(lines, config=dialect(False)))) == 2
     # Exclusive: in its source, only its own lines start or end a request.
     assert len(requests(analysis(lines, config=dialect(True)))) == 1
+
+
+def test_dialects_are_found_and_read_through_ansi_colours():
+    red, reset = "\x1b[31m", "\x1b[0m"
+    lines = [red + line.split(" ", 1)[1] + reset for line in maxproxy_run(0.0, 1.2)]
+    lines = [f"{engine(t)} {text}" for t, text in zip((0.0, 0.6, 1.2), lines, strict=True)]
+    a = analysis(lines)
+    assert a.quality.dialects == {"source-0.log": ("claude-max-api-proxy",)}
+    assert requests(a)["latency_s"].round(6).tolist() == [1.2]

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.config.dialect import Dialect, DialectLine
 from claude_perf.parse.columns import _Columns
 from claude_perf.parse.shapes import HEAD_CHARS, _Templates, digit_agnostic, tail_safe
-from claude_perf.parse.text import _durations, _extract, _field, _np_bool, _same, _status_codes
+from claude_perf.parse.text import (
+    _durations,
+    _extract,
+    _field,
+    _has_escape_byte,
+    _np_bool,
+    _same,
+    _status_codes,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,6 +83,9 @@ def _sample_rows(source: np.ndarray) -> np.ndarray:
 
     take = np.zeros(len(source), dtype=bool)
     take[::DETECT_STRIDE] = True
+    if len(source) and source.min() == source.max():  # one source: its head is the table's
+        take[:DETECT_HEAD_LINES] = True
+        return np.flatnonzero(take)
     for s in np.unique(source).tolist():
         take[np.flatnonzero(source == s)[:DETECT_HEAD_LINES]] = True
     return np.flatnonzero(take)
@@ -94,7 +105,7 @@ def detect(
     sample = text.take(pa.array(rows))
     if isinstance(sample, pa.ChunkedArray):
         sample = sample.combine_chunks()
-    if _np_bool(pc.match_substring(sample, "\x1b")).any():
+    if _has_escape_byte(sample.cast(pa.large_string())):
         sample = pc.replace_substring_regex(sample, _ANSI, "")
     every = "|".join(f"(?:{_unnamed(r)})" for d in dialects for r in d.detect_patterns)
     hit = _np_bool(pc.match_substring_regex(sample, every))
