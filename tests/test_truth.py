@@ -392,3 +392,20 @@ def test_dialects_are_found_and_read_through_ansi_colours():
     a = analysis(lines)
     assert a.quality.dialects == {"source-0.log": ("claude-max-api-proxy",)}
     assert requests(a)["latency_s"].round(6).tolist() == [1.2]
+
+
+def test_inferred_pairings_the_models_own_latency_contradicts_are_swapped():
+    # Three of each model alone first (opus takes ~3 s, haiku ~0.4 s), then an opus and a haiku
+    # overlap: first-in-first-out would give the opus start the haiku's completion.
+    alone = []
+    for i, (model, latency) in enumerate([("opus", 3.0), ("haiku", 0.4)] * 3):
+        alone += wrapper_request(10.0 * i, latency + 0.01 * i, model)
+    overlap = sorted(
+        [*wrapper_request(100.0, 3.05, "opus"), *wrapper_request(100.5, 0.41, "haiku")],
+        key=lambda line: line[:30],
+    )
+    got = requests(analysis([*alone, *overlap]))
+    last = got.tail(2).sort_values("model")
+    assert list(last["model"]) == ["haiku", "opus"]
+    assert last["latency_s"].round(3).tolist() == [0.41, 3.05]
+    assert last["ambiguous"].tolist() == [True, True]  # still inferred, and said so

@@ -26,11 +26,13 @@ from claude_perf.analysis.correlate import (
     ids_without_completion,
     lend_id_models,
     link_durations,
+    swap_by_likelihood,
 )
 from claude_perf.analysis.pairing import (
     _HEALTH,
     _MODEL,
     _OTHER,
+    _SKEW_NS,
     _attach_errors,
     _attach_models,
     _by_request_id,
@@ -270,13 +272,39 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     partner_event[linked_ends] = linked_starts
     partner_event[linked_starts] = linked_ends
     ambiguous_event[linked_ends] = False
+    # Inferred pairings that the models' own latencies clearly contradict are swapped.
+    start_events = seq_index[seq_kind > 0]
+    ends = np.flatnonzero(ambiguous_event & (partner_event >= 0))
+    if len(ends) > 1:
+        sure = np.flatnonzero(src.events.is_end & ~ambiguous_event & (partner_event >= 0))
+        start_model = _start_models(src.events, start_events)
+        swap_by_likelihood(ts, ends, partner_event, start_model, sure)
     return _Pairs(
         partner_event=partner_event,
         ambiguous_event=ambiguous_event,
-        start_events=seq_index[seq_kind > 0],
+        start_events=start_events,
         unmatched_starts=int(((seq_kind > 0) & ~start_matched).sum()),
         stale_starts=stale_dropped,
     )
+
+
+def _start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
+    """Per event, the model its start names: its own field, else a model record logged right
+    after it (within the stdout/stderr skew, before the next start)."""
+    import numpy as np
+
+    model = np.full(len(events.ts_ns), None, dtype=object)
+    own = start_events[events.has_model[start_events]]
+    model[own] = events.model[own]
+    records = np.flatnonzero(events.has_model & events.is_model_record)
+    if len(records) and len(start_events):
+        i = np.searchsorted(start_events, records) - 1
+        ok = i >= 0
+        start_of = start_events[np.maximum(i, 0)]
+        near = ok & (events.ts_ns[records] - events.ts_ns[start_of] <= _SKEW_NS)
+        free = near & (model[start_of] == None)  # noqa: E711
+        model[start_of[free]] = events.model[records[free]]
+    return model
 
 
 def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int, int]:

@@ -177,3 +177,87 @@ def arrivals(is_start: np.ndarray, kind_path: np.ndarray, is_kind_end: np.ndarra
     if is_kind_end.any():
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(is_start & kind_path)
+
+
+# A swap must lower the summed squared z-scores of log latency by this much (a likelihood ratio
+# of e^1 under the models' log-normal fits): a small gain is noise, not evidence.
+SWAP_MARGIN = 2.0
+# Fewest unambiguous latencies of a model before its fit is trusted to move a pairing.
+MIN_PRIOR = 3
+# Rounds of neighbour swaps (even pairs, then odd pairs): a pairing moves one place per round.
+SWAP_ROUNDS = 3
+
+
+def swap_by_likelihood(
+    ts_ns: np.ndarray,
+    ends: np.ndarray,
+    partner_event: np.ndarray,
+    start_model: np.ndarray,
+    unambiguous_ends: np.ndarray,
+) -> int:
+    """Swap the starts of neighbouring inferred pairings where the models' own latency makes
+    the swap clearly likelier; ``partner_event`` is changed in place; returns the swaps made.
+
+    ``ends``: the inferred (ambiguous) completions, in log order; ``start_model``: per event,
+    the model its start names (None unknown); ``unambiguous_ends``: completions paired for
+    sure, whose latency fits each model's log-normal (median and MAD of log latency). Two
+    neighbours (e1, e2) with starts (s1, s2) swap when e1 − s2 > 0 and the summed squared
+    z-scores drop by SWAP_MARGIN; even then odd neighbours (no two swaps of a round touch),
+    SWAP_ROUNDS times.
+    """
+
+    fit = _fits(ts_ns, unambiguous_ends, partner_event, start_model)
+    if not fit or len(ends) < 2:
+        return 0
+    swaps = 0
+    for parity in (0, 1) * SWAP_ROUNDS:
+        a = ends[parity:-1:2]
+        b = ends[parity + 1 :: 2][: len(a)]
+        s1, s2 = partner_event[a], partner_event[b]
+        ok = (s1 >= 0) & (s2 >= 0)
+        a, b, s1, s2 = a[ok], b[ok], s1[ok], s2[ok]
+        now = _cost(ts_ns[a] - ts_ns[s1], start_model[s1], fit) + _cost(
+            ts_ns[b] - ts_ns[s2], start_model[s2], fit
+        )
+        swapped = _cost(ts_ns[a] - ts_ns[s2], start_model[s2], fit) + _cost(
+            ts_ns[b] - ts_ns[s1], start_model[s1], fit
+        )
+        do = (ts_ns[a] > ts_ns[s2]) & (swapped + SWAP_MARGIN < now)
+        partner_event[a[do]], partner_event[b[do]] = s2[do], s1[do]
+        partner_event[s2[do]], partner_event[s1[do]] = a[do], b[do]
+        swaps += int(do.sum())
+    return swaps
+
+
+def _fits(
+    ts_ns: np.ndarray, ends: np.ndarray, partner_event: np.ndarray, start_model: np.ndarray
+) -> dict[object, tuple[float, float]]:
+    """Per model (as its start names it), the median and robust spread of log latency."""
+    import numpy as np
+
+    starts = partner_event[ends]
+    ok = starts >= 0
+    latency = (ts_ns[ends[ok]] - ts_ns[starts[ok]]) / 1e9
+    models = start_model[starts[ok]]
+    fit: dict[object, tuple[float, float]] = {}
+    for model in {m for m in models.tolist() if isinstance(m, str)}:
+        values = np.log(np.maximum(latency[models == model], 1e-3))
+        if len(values) >= MIN_PRIOR:
+            median = float(np.median(values))
+            spread = 1.4826 * float(np.median(np.abs(values - median)))
+            fit[model] = (median, max(spread, 0.1))
+    return fit
+
+
+def _cost(
+    latency_ns: np.ndarray, models: np.ndarray, fit: dict[object, tuple[float, float]]
+) -> np.ndarray:
+    """Squared z-score of each log latency under its model's fit (0 where no fit: no evidence)."""
+    import numpy as np
+
+    out = np.zeros(len(latency_ns))
+    logs = np.log(np.maximum(latency_ns / 1e9, 1e-3))
+    for model, (median, spread) in fit.items():
+        at = models == model
+        out[at] = ((logs[at] - median) / spread) ** 2
+    return out
