@@ -203,11 +203,20 @@ def swap_by_likelihood(
     sure, whose latency fits each model's log-normal (median and MAD of log latency). Two
     neighbours (e1, e2) with starts (s1, s2) swap when e1 − s2 > 0 and the summed squared
     z-scores drop by SWAP_MARGIN; even then odd neighbours (no two swaps of a round touch),
-    SWAP_ROUNDS times.
+    SWAP_ROUNDS times. Models are integer codes throughout (one factorization).
     """
+    import numpy as np
+    import pandas as pd
 
-    fit = _fits(ts_ns, unambiguous_ends, partner_event, start_model)
-    if not fit or len(ends) < 2:
+    if len(ends) < 2:
+        return 0
+    # Only starts name a model: factorize those (None → -1), not every event.
+    starts = partner_event[np.concatenate([ends, unambiguous_ends])]
+    starts = starts[starts >= 0]
+    codes = np.full(len(partner_event), -1, dtype=np.int64)
+    codes[starts] = pd.factorize(start_model[starts])[0]
+    median, spread = _fits(ts_ns, unambiguous_ends, partner_event, codes)
+    if not np.isfinite(median).any():
         return 0
     swaps = 0
     for parity in (0, 1) * SWAP_ROUNDS:
@@ -216,12 +225,15 @@ def swap_by_likelihood(
         s1, s2 = partner_event[a], partner_event[b]
         ok = (s1 >= 0) & (s2 >= 0)
         a, b, s1, s2 = a[ok], b[ok], s1[ok], s2[ok]
-        now = _cost(ts_ns[a] - ts_ns[s1], start_model[s1], fit) + _cost(
-            ts_ns[b] - ts_ns[s2], start_model[s2], fit
-        )
-        swapped = _cost(ts_ns[a] - ts_ns[s2], start_model[s2], fit) + _cost(
-            ts_ns[b] - ts_ns[s1], start_model[s1], fit
-        )
+        m1, m2 = codes[s1], codes[s2]
+
+        def cost(latency_ns: np.ndarray, m: np.ndarray) -> np.ndarray:
+            mu, sd = median[m], spread[m]  # code -1 picks the trailing NaN: no evidence
+            z = (np.log(np.maximum(latency_ns / 1e9, 1e-3)) - mu) / sd
+            return np.where(np.isfinite(z), z * z, 0.0)
+
+        now = cost(ts_ns[a] - ts_ns[s1], m1) + cost(ts_ns[b] - ts_ns[s2], m2)
+        swapped = cost(ts_ns[a] - ts_ns[s2], m2) + cost(ts_ns[b] - ts_ns[s1], m1)
         do = (ts_ns[a] > ts_ns[s2]) & (swapped + SWAP_MARGIN < now)
         partner_event[a[do]], partner_event[b[do]] = s2[do], s1[do]
         partner_event[s2[do]], partner_event[s1[do]] = a[do], b[do]
@@ -230,34 +242,22 @@ def swap_by_likelihood(
 
 
 def _fits(
-    ts_ns: np.ndarray, ends: np.ndarray, partner_event: np.ndarray, start_model: np.ndarray
-) -> dict[object, tuple[float, float]]:
-    """Per model (as its start names it), the median and robust spread of log latency."""
+    ts_ns: np.ndarray, ends: np.ndarray, partner_event: np.ndarray, codes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per model code (and a trailing NaN for code -1): the median and robust spread of log
+    latency of its sure pairings; NaN where fewer than MIN_PRIOR."""
     import numpy as np
 
+    n_models = int(codes.max()) + 1 if len(codes) else 0
+    median = np.full(n_models + 1, np.nan)
+    spread = np.full(n_models + 1, np.nan)
     starts = partner_event[ends]
     ok = starts >= 0
-    latency = (ts_ns[ends[ok]] - ts_ns[starts[ok]]) / 1e9
-    models = start_model[starts[ok]]
-    fit: dict[object, tuple[float, float]] = {}
-    for model in {m for m in models.tolist() if isinstance(m, str)}:
-        values = np.log(np.maximum(latency[models == model], 1e-3))
+    logs = np.log(np.maximum((ts_ns[ends[ok]] - ts_ns[starts[ok]]) / 1e9, 1e-3))
+    models = codes[starts[ok]]
+    for m in np.unique(models[models >= 0]).tolist():
+        values = logs[models == m]
         if len(values) >= MIN_PRIOR:
-            median = float(np.median(values))
-            spread = 1.4826 * float(np.median(np.abs(values - median)))
-            fit[model] = (median, max(spread, 0.1))
-    return fit
-
-
-def _cost(
-    latency_ns: np.ndarray, models: np.ndarray, fit: dict[object, tuple[float, float]]
-) -> np.ndarray:
-    """Squared z-score of each log latency under its model's fit (0 where no fit: no evidence)."""
-    import numpy as np
-
-    out = np.zeros(len(latency_ns))
-    logs = np.log(np.maximum(latency_ns / 1e9, 1e-3))
-    for model, (median, spread) in fit.items():
-        at = models == model
-        out[at] = ((logs[at] - median) / spread) ** 2
-    return out
+            median[m] = float(np.median(values))
+            spread[m] = max(1.4826 * float(np.median(np.abs(values - median[m]))), 0.1)
+    return median, spread
