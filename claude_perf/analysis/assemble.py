@@ -159,10 +159,10 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     # Roles repeat: compare each distinct one, then spread by code (not six passes of object
     # comparisons over every entry).
     role_codes, role_names = pd.factorize(ev["role"].to_numpy(dtype=object))
-    names = np.asarray(role_names, dtype=object)
+    names = np.asarray([*role_names, None], dtype=object)  # code -1 (no role) picks the None
 
     def role_is(name: str) -> np.ndarray:
-        return (names == name)[role_codes] & (role_codes >= 0) if len(names) else role_codes > 0
+        return (names == name)[role_codes]
 
     is_start, is_end = role_is("start"), role_is("end")
     request_ids = ev["request_id"].to_numpy(dtype=object)
@@ -341,7 +341,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     # Only a start known for sure (not an inferred pairing) can rule a request out for an error.
     sure_start_ns = np.where(pairs.ambiguous_event[model_ends], NAT_NS, end_start_ns)
     error_count, error_text, first_error, orphan_errors = _attach_errors(
-        events.ts_ns, error_events, model_ends, events.message, streaming_end, starts, sure_start_ns
+        events.ts_ns, error_events, model_ends, events.message, streaming_end, sure_start_ns
     )
     # An end record that is itself an error (a JSON completion at level error) counts too; its
     # message stands in for the text when no error record was attached, and for the first

@@ -215,7 +215,6 @@ def _attach_errors(
     model_ends: np.ndarray,
     messages: np.ndarray,
     streaming_end: np.ndarray | None = None,
-    start_events: np.ndarray | None = None,
     end_start_ns: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Each run of error records goes to the completion closest to it in time.
@@ -275,7 +274,7 @@ def _attach_errors(
     adjacent_next = ~use_prev & next_started & (to_next <= _SKEW_NS)
     use_next = ~use_prev & next_started & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
     target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
-    if streaming_end is not None and start_events is not None and streaming_end.any():
+    if streaming_end is not None and streaming_end.any():
         # A streaming response goes on after its completion line, so its errors come later:
         # unless the next completion is right there, they go to the latest streaming
         # completion before them (the only response known to be still running).

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from claude_perf.analysis.assemble import Requests, assemble
+from claude_perf.analysis.correlate import CARRY_WINDOW_NS
 from claude_perf.analysis.metrics import Metrics, compute
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import LogLines
@@ -171,7 +172,7 @@ def _quality(
     if requests.durations_unmatched:
         notes.append(
             f"{requests.durations_unmatched} logged response time(s) found no completion "
-            "within 250 ms in their source"
+            f"within {CARRY_WINDOW_NS / 1e6:g} ms in their source"
         )
     if requests.unmatched_starts:
         notes.append(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.dialect import Dialect, DialectLine
 from claude_perf.parse.columns import _Columns
+from claude_perf.parse.formats import _ANSI
 from claude_perf.parse.shapes import HEAD_CHARS, _Templates, digit_agnostic, tail_safe
 from claude_perf.parse.text import (
     _durations,
@@ -37,7 +38,6 @@ Tails = tuple["np.ndarray", "np.ndarray", "pa.Array"]
 
 DETECT_HEAD_LINES = 10_000
 DETECT_STRIDE = 16
-_ANSI = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 
 

@@ -26,7 +26,7 @@ from claude_perf.report.sections import (
     quality,
     resources,
 )
-from claude_perf.report.settings import references_of, tiers_of
+from claude_perf.report.settings import references_of
 
 if TYPE_CHECKING:
     from claude_perf.analysis.pipeline import Analysis
@@ -97,7 +97,7 @@ def context_of(analysis: Analysis) -> Context:
         findings=found,
         scores=scores,
         capacity=capacity_of(analysis.metrics, utilisation),
-        tiers=tiers_of(analysis.config.tiers),
+        tiers=analysis.config.tiers,
         references=references_of(analysis.config.references),
     )
 

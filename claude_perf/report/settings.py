@@ -1,7 +1,7 @@
 """The report's own configuration values, as the sections read them.
 
-[tiers] and [references] are declared and validated in config.schema; here they become the
-small values the sections format.
+[references] is declared and validated in config.schema; here it becomes the small values
+the sections format ([tiers] is read as it is, ``config.tiers``).
 """
 
 from __future__ import annotations
@@ -9,12 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from claude_perf.config.schema import ReferenceLatency, Tiers
-
-
-def tiers_of(tiers: Tiers) -> Tiers:
-    """[tiers] (validated in config.schema)."""
-    return tiers
+from claude_perf.config.schema import ReferenceLatency
 
 
 @dataclass(frozen=True)
