@@ -109,7 +109,12 @@ def test_free_key_tables_take_any_name() -> None:
         ({"gates": {"fail_under": 11}}, "config: gates.fail_under must be between 0 and 10, not 11"),
         ({"references": {"api": {"source": "x"}}}, "config: [references.api] needs latency_s"),
         ({"patterns": [{"role": "end"}]}, "config: patterns[0] needs regex"),
-        ({"patterns": [{"regex": "(x"}]}, "config: patterns[0]: invalid regex: missing ), unterminated subpattern at position 0"),
+        ({"patterns": [{"regex": "(x"}]}, "config: patterns[0]: invalid regex '(x': missing ), unterminated subpattern at position 0"),
+        ({"patterns": [{"regex": "a++"}]}, "config: patterns[0]: regex 'a++' is not RE2 (the engine that runs it): Invalid regular expression: bad repetition operator: ++"),
+        (
+            {"dialects": [{"name": "x", "lines": [{"regex": "(?=a)b"}]}]},
+            "config: dialects[0].lines[0]: regex '(?=a)b' is not RE2 (the engine that runs it): Invalid regular expression: invalid perl operator: (?=",
+        ),
         ({"collect": {"pattern": ""}}, "config: [collect] needs a non-empty pattern (a regex)"),
     ],
 )  # fmt: skip

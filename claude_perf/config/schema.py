@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from claude_perf.config.dialect import Dialect
+from claude_perf.config.dialect import Dialect, regex_problem
 from claude_perf.config.families import DEFAULT_ALIASES
 from claude_perf.config.keys import key, table
 
@@ -135,11 +135,10 @@ class LinePattern:
     def problem(self) -> str | None:
         if not self.regex:
             return "'regex' must be a non-empty string"
-        try:
-            compiled = re.compile(self.regex)
-        except re.error as exc:
-            return f"invalid regex: {exc}"
-        unknown = set(compiled.groupindex) - PATTERN_GROUPS
+        trouble = regex_problem(self.regex)
+        if trouble:
+            return trouble
+        unknown = set(re.compile(self.regex).groupindex) - PATTERN_GROUPS
         if unknown:
             return (
                 f"unknown named group(s) {sorted(unknown)}; "
