@@ -409,3 +409,28 @@ def test_inferred_pairings_the_models_own_latency_contradicts_are_swapped():
     assert list(last["model"]) == ["haiku", "opus"]
     assert last["latency_s"].round(3).tolist() == [0.41, 3.05]
     assert last["ambiguous"].tolist() == [True, True]  # still inferred, and said so
+
+
+def test_bare_durations_get_their_unit_per_source():
+    def line(t: float, value: str) -> str:
+        return f'{engine(t)} {{"event":"request.complete","path":"/v1/messages","status":200,"duration":{value}}}'
+
+    in_ms = [line(1.0, "850"), line(5.0, "1200")]
+    in_s = [line(2.0, "0.85"), line(6.0, "1.2")]
+    got = requests(analysis(in_ms, in_s)).sort_values("source")
+    assert got["latency_s"].round(6).tolist() == [0.85, 1.2, 0.85, 1.2]
+
+
+def test_ids_logged_on_starts_only_pair_by_time():
+    # The completions carry no id and no duration: the latency comes from the pairing itself.
+    lines = [
+        f"{engine(0.0)} request started request_id=r-1 model=opus",
+        access(1.5, path="/v1/messages"),
+        f"{engine(2.0)} request started request_id=r-2 model=haiku",
+        access(6.0, path="/v1/messages"),
+    ]
+    got = requests(analysis(lines))
+    assert list(zip(got["model"], got["latency_s"].round(6), strict=True)) == [
+        ("opus", 1.5),
+        ("haiku", 4.0),
+    ]

@@ -30,15 +30,19 @@ def infer_bare_units(entries: Entries) -> Entries:
     if not bare.any():
         return entries
     values = ev["duration_s"].to_numpy(dtype=float)
-    median = float(np.nanmedian(values[bare]))
-    unit = "ms" if median >= BARE_MS_MEDIAN else "s"
-    if unit == "ms":
-        scaled = values.copy()
-        scaled[bare] = values[bare] / 1000.0
-        ev["duration_s"] = scaled
-    note = (
-        f'{int(bare.sum())} duration(s) carry no unit (e.g. {{"duration": 850}}): read as '
-        f"{'milliseconds' if unit == 'ms' else 'seconds'} from their magnitude (median {median:g}; "
-        f"{BARE_MS_MEDIAN:g} or more is read as milliseconds)"
-    )
-    return replace(entries, events=ev, notes=(*entries.notes, note))
+    # Decided per source: two proxies in one session need not share a unit.
+    source = ev["source"].to_numpy() if "source" in ev.columns else np.zeros(len(ev), np.int32)
+    scaled, notes = values.copy(), []
+    for s in np.unique(source[bare]).tolist():
+        rows = bare & (source == s)
+        median = float(np.nanmedian(values[rows]))
+        in_ms = median >= BARE_MS_MEDIAN
+        if in_ms:
+            scaled[rows] = values[rows] / 1000.0
+        notes.append(
+            f'{int(rows.sum())} duration(s) carry no unit (e.g. {{"duration": 850}}): read as '
+            f"{'milliseconds' if in_ms else 'seconds'} from their magnitude (median {median:g}; "
+            f"{BARE_MS_MEDIAN:g} or more is read as milliseconds)"
+        )
+    ev["duration_s"] = scaled
+    return replace(entries, events=ev, notes=(*entries.notes, *notes))
