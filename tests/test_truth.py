@@ -75,7 +75,7 @@ def test_two_containers_never_pair_across_sources():
 
 
 def test_a_rotated_json_file_is_the_same_source():
-    from claude_perf.analysis.pipeline import source_name
+    from claude_perf.ingest.sources import source_name
 
     assert source_name("/var/lib/docker/containers/ab/ab-json.log.1") == (
         "/var/lib/docker/containers/ab/ab-json.log"
@@ -434,3 +434,19 @@ def test_ids_logged_on_starts_only_pair_by_time():
         ("opus", 1.5),
         ("haiku", 4.0),
     ]
+
+
+def test_a_request_that_spans_a_json_file_rotation_pairs_across_the_parts():
+    # The start is in the rotated part, the completion in the current file: one source.
+    older = wrapper_request(0.0, 3.0, "opus")[:2]
+    newer = wrapper_request(0.0, 3.0, "opus")[2:]
+    tables, infos, counts = [], [], []
+    for name, lines in (("c/ab-json.log.1", older), ("c/ab-json.log", newer)):
+        table, info, count = read_log(name, data=("\n".join(lines) + "\n").encode())
+        tables.append(table)
+        infos.append(info)
+        counts.append(count)
+    logs = combine(tables, infos, counts)
+    assert logs.sources == ("c/ab-json.log",)
+    got = requests(analyse(logs, Config()))
+    assert list(zip(got["model"], got["latency_s"].round(6), strict=True)) == [("opus", 3.0)]

@@ -106,40 +106,11 @@ def analyse_session(session: Session, config: Config) -> Analysis:
     entries = classify(logs.table, config)
     logs = replace(logs, table=logs.table.drop_columns(["text"]))
     release_unused()
-    names, entries = _sources(logs, entries)
-    requests = assemble(entries, config, names)
+    requests = assemble(entries, config, logs.sources)
     window = window_of(logs, entries)
     metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
     quality = _quality(logs, entries, requests, metrics, config)
     return Analysis(config, logs, entries, requests, metrics, quality, samples, containers)
-
-
-def source_name(path: str) -> str:
-    """An input's source name: a rotated json-file (``…-json.log.1``) is its container's log."""
-    import re
-
-    return re.sub(r"(-json\.log)\.\d+$", r"\1", path)
-
-
-def _sources(logs: LogLines, entries: Entries) -> tuple[list[str], Entries]:
-    """Source names, and entries whose source ids index them (inputs of one source joined)."""
-    import numpy as np
-
-    names: list[str] = []
-    index = []
-    for info in logs.inputs:
-        name = source_name(info.path)
-        if name not in names:
-            names.append(name)
-        index.append(names.index(name))
-    if not names:
-        return ["input"], entries
-    if index == list(range(len(index))):
-        return names, entries
-    events = entries.events.assign(
-        source=np.asarray(index, dtype=np.int32)[entries.events["source"].to_numpy()]
-    )
-    return names, replace(entries, events=events)
 
 
 def _quality(
@@ -221,9 +192,8 @@ def _quality(
 
 def _dialects_by_name(logs: LogLines, entries: Entries) -> dict[str, tuple[str, ...]]:
     """Source name → the dialects found in it, for every source (empty: generic formats only)."""
-    names = [source_name(info.path) for info in logs.inputs] or ["input"]
+    names = list(logs.sources) or ["input"]
     found: dict[str, tuple[str, ...]] = {name: () for name in names}
     for key, dialects in entries.dialects.items():
-        name = names[key] if key < len(names) else f"source-{key}"
-        found[name] = tuple(dict.fromkeys((*found.get(name, ()), *dialects)))
+        found[names[key] if key < len(names) else f"source-{key}"] = dialects
     return found

@@ -38,6 +38,7 @@ from claude_perf import __version__
 from claude_perf.errors import InputError
 from claude_perf.ingest.files import InputInfo, LogLines
 from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
+from claude_perf.ingest.sources import bundle_sources
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,25 +108,25 @@ def safe_file_name(name: str) -> str:
 
 
 def _log_groups(session: Session) -> list[tuple[str, list[int]]]:
-    """Row indexes of the log table per input (one per container from the store), in input order.
+    """Row indexes of the log table per source (one per container), in source order.
 
     Keeping the input order means that reading the bundle back merges lines in the same order
     (time, then input, then position), so the re-made report is the same.
     """
     table = session.logs.table
-    inputs = session.logs.inputs
+    labels = session.logs.sources or tuple(i.path for i in session.logs.inputs)
     if "source" in table.column_names:
         sources = table.column("source").to_pylist()
     else:
         sources = [0] * table.num_rows
-    rows: dict[int, list[int]] = {i: [] for i in range(len(inputs))}
+    rows: dict[int, list[int]] = {i: [] for i in range(len(labels))}
     for index, source in enumerate(sources):
         rows.setdefault(int(source or 0), []).append(index)
     if not rows:
         rows[0] = []
 
     def name_of(source: int) -> str:
-        label = inputs[source].path if source < len(inputs) else "session"
+        label = labels[source] if source < len(labels) else "session"
         if label.startswith("store:"):
             return label[len("store:") :]
         if len(session.containers) == 1 and len(rows) == 1:
@@ -256,6 +257,7 @@ def bundle_files(
         "samples": samples_facts,
         "logs": {
             "inputs": [asdict(i) for i in logs.inputs],
+            "sources": list(logs.sources),
             "invalid_utf8_lines": logs.invalid_utf8_lines,
             "partial_lines_merged": logs.partial_merged,
             "broken_json_lines": logs.broken_json_lines,
@@ -486,6 +488,7 @@ def read_bundle(path: str | Path, limits: BundleLimits | None = None) -> Session
         broken_json_lines=int(facts.get("broken_json_lines", merged.broken_json_lines)),
         duplicate_lines=int(facts.get("duplicate_lines", 0)) + merged.duplicate_lines,
         notes=tuple(facts.get("notes", merged.notes)),
+        sources=bundle_sources(facts.get("sources"), original_inputs, merged.sources),
     )
     samples = None
     samples_facts = manifest.get("samples")

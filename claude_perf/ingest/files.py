@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from claude_perf.durations import NAT_NS
 from claude_perf.errors import InputError
 from claude_perf.ingest.engine_times import FIXED_PREFIX, fixed_layout_times
+from claude_perf.ingest.sources import source_name
 from claude_perf.runtime.memory import release_unused
 from claude_perf.runtime.parallel import parallel_map
 
@@ -67,6 +68,9 @@ class LogLines:
     broken_json_lines: int = 0
     duplicate_lines: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # The sources the table's ``source`` column indexes: one container's log (rotated json-file
+    # parts joined, see source_name) or one input file. Nothing pairs across sources.
+    sources: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -411,11 +415,15 @@ def combine(
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    names = list(dict.fromkeys(source_name(info.path) for info in infos))
     parts = []
-    for index, table in enumerate(tables):
+    for index, (table, info) in enumerate(zip(tables, infos, strict=True)):
         seq = pa.array(np.arange(table.num_rows, dtype=np.int64))
-        src = pa.array(np.full(table.num_rows, index, dtype=np.int32))
-        parts.append(table.append_column("seq", seq).append_column("source", src))
+        src = pa.array(np.full(table.num_rows, names.index(source_name(info.path)), np.int32))
+        part = table.append_column("seq", seq).append_column("source", src)
+        parts.append(
+            part.append_column("input", pa.array(np.full(table.num_rows, index, np.int32)))
+        )
     if parts:
         table = pa.concat_tables(parts)
     else:
@@ -426,6 +434,7 @@ def combine(
                 "text": pa.array([], pa.large_string()),
                 "seq": pa.array([], pa.int64()),
                 "source": pa.array([], pa.int32()),
+                "input": pa.array([], pa.int32()),
             }
         )
     if table.num_rows and (len(tables) > 1 or not _is_sorted(table)):
@@ -435,11 +444,12 @@ def combine(
             table,
             sort_keys=[
                 ("ts", "ascending", "at_end"),
-                ("source", "ascending", "at_end"),
+                ("input", "ascending", "at_end"),
                 ("seq", "ascending", "at_end"),
             ],
         )
         table = table.take(order)
+    table = table.drop_columns(["input"])
     duplicates = 0
     if table.num_rows > 1:
         # A duplicate equals the line before it (after sorting) in time and text; texts are
@@ -468,6 +478,7 @@ def combine(
         broken_json_lines=sum(c["broken_json"] for c in counts),
         duplicate_lines=duplicates,
         notes=tuple(notes),
+        sources=tuple(names),
     )
 
 
