@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from claude_perf.ingest.client_records import ClientRecord
 from claude_perf.ingest.files import LogLines
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class Session:
     sample_interval_s: float | None = None
     origin: str = "files"  # files | store | bundle
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # What the clients of the session saw (`claude-perf load`, k6, AIPerf, ...), in start order.
+    clients: tuple[ClientRecord, ...] = ()
 
 
 @dataclass(frozen=True)
