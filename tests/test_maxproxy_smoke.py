@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -45,6 +46,20 @@ CLI_ARGS = [
     "--include-partial-messages",
     "--model",
 ]
+
+
+def settled_logs(container: Any, timeout_s: float = 30.0) -> str:
+    """The container's logs once every spawned CLI has logged its close.
+
+    The proxy answers the client before its child process exits, so the close line can reach
+    the log after the response: poll the log for that condition (bounded), not for a time.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        logs = logs_text(container)
+        if len(CLOSED.findall(logs)) >= len(SPAWNED.findall(logs)) or time.monotonic() > deadline:
+            return logs
+        time.sleep(0.05)
 
 
 def run_standin(*args: str) -> subprocess.CompletedProcess[str]:
@@ -146,7 +161,7 @@ ONE_OF_EACH = [
 def test_maxproxy_debug_one_of_each(maxproxy: Callable[..., tuple[Any, str]]) -> None:
     container, url = maxproxy(debug=True)
     seen = {r["label"]: r for r in run_steps(url, ONE_OF_EACH)}
-    logs = logs_text(container)
+    logs = settled_logs(container)
 
     # --- the client's view (statuses as dist/server/routes.js and index.js write them)
     assert {k: r["status"] for k, r in seen.items()} == {
@@ -201,7 +216,7 @@ def test_maxproxy_plain_has_no_request_lines(maxproxy: Callable[..., tuple[Any, 
     container, url = maxproxy(debug=False)
     seen = run_steps(url, [MaxStep("health", method="GET", path="/health"), MaxStep("chat")])
     assert [r["status"] for r in seen] == [200, 200]
-    logs = logs_text(container)
+    logs = settled_logs(container)
     assert not REQUEST_LINE.search(logs)
     assert len(SPAWNED.findall(logs)) == 1
     assert [m["code"] for m in CLOSED.finditer(logs)] == ["0"]
