@@ -41,6 +41,8 @@ from claude_perf.analysis.pairing import (
     _fifo_pairs,
 )
 from claude_perf.analysis.table import finish
+from claude_perf.analysis.usage import link_usage
+from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS, series_ns
 
@@ -71,6 +73,8 @@ class Requests:
     arrivals_only: int = 0  # health checks / other requests seen only as they arrived
     durations_carried: int = 0  # duration records given to their completion
     durations_unmatched: int = 0  # duration records no completion was found for
+    usage_records: int = 0  # lines with usage figures (tokens, cost, CLI times)
+    usage_unattached: int = 0  # usage records no request was found for
 
 
 def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ()) -> Requests:
@@ -126,6 +130,8 @@ def _combine_sources(parts: list[Requests]) -> Requests:
         arrivals_only=total("arrivals_only"),
         durations_carried=total("durations_carried"),
         durations_unmatched=total("durations_unmatched"),
+        usage_records=total("usage_records"),
+        usage_unattached=total("usage_unattached"),
     )
 
 
@@ -144,6 +150,7 @@ class _Source:
     alone: np.ndarray  # completions that are whole requests by themselves (take no start)
     stream: np.ndarray | None  # the stream flag column, when any line names one
     links: DurationLinks
+    cli_duration_ms: np.ndarray  # per event, NaN unknown (usage records)
 
     @property
     def plain(self) -> np.ndarray:
@@ -171,6 +178,11 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     loose = ids_without_completion(request_ids, has_id, is_end)
     model_col = lend_id_models(ev["model"].to_numpy(dtype=object), request_ids, loose, is_start)
     path_codes, path_labels = _labels(ev["path"].to_numpy(dtype=object))
+    # Usage figures are optional columns: present only where a dialect line read some.
+    has_figures = np.zeros(n, dtype=bool)
+    for name in FIELDS:
+        if name in ev.columns:
+            has_figures |= ~np.isnan(ev[name].to_numpy(dtype=float))
     events = _Events(
         ts_ns=series_ns(ev["ts"]),
         is_start=is_start,
@@ -183,6 +195,8 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         request_id=request_ids,
         path_codes=path_codes,
         path_labels=path_labels,
+        has_figures=has_figures,
+        is_usage_record=role_is("usage") & has_figures,
     )
     health_path = _label_in(path_codes, path_labels, config.health_paths)
     model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
@@ -218,6 +232,9 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         else np.zeros(n, bool),
         stream=stream if stream is not None and pd.notna(stream).any() else None,
         links=links,
+        cli_duration_ms=ev["cli_duration_ms"].to_numpy(dtype=float)
+        if "cli_duration_ms" in ev.columns
+        else np.full(n, np.nan),
     )
 
 
@@ -358,6 +375,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
             arrivals(events.is_start, ~src.health_path & ~src.model_path, src.is_other_end),
         ]
     )
+    usage_at, usage_inferred = _plain_usage(src, pairs, model_ends, streaming_end)
     other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
     rows = np.concatenate([model_ends, other_rows])
     n_other = len(other_rows)
@@ -385,8 +403,45 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
         "stream_at": np.concatenate(
             [stream_source[model_ends], np.full(n_other, -1, dtype=np.int64)]
         ),
+        "usage_at": np.concatenate([usage_at, np.full(n_other, -1, dtype=np.int64)]),
+        "usage_inferred": np.concatenate([usage_inferred, np.zeros(n_other, dtype=bool)]),
     }
     return part, orphan_errors, len(arrived)
+
+
+def _plain_usage(
+    src: _Source, pairs: _Pairs, model_ends: np.ndarray, streaming_end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per id-less model completion: the event with its usage figures (its own, else a usage
+    record given to its start: analysis/usage.py; -1 none), and whether that was inferred."""
+    import numpy as np
+
+    events = src.events
+    usage_at = np.where(events.has_figures[model_ends], model_ends, -1)
+    inferred = np.zeros(len(model_ends), dtype=bool)
+    records = np.flatnonzero(src.plain & events.is_usage_record)
+    if not len(records):
+        return usage_at, inferred
+    may_end_early = np.zeros(len(src.ev), dtype=bool)
+    may_end_early[model_ends] = streaming_end
+    links = link_usage(
+        events.ts_ns,
+        records,
+        src.cli_duration_ms,
+        pairs.start_events,
+        pairs.partner_event,
+        may_end_early,
+    )
+    given = links.start >= 0
+    ends = pairs.partner_event[links.start[given]]
+    ok = ends >= 0
+    slot = np.full(len(src.ev), -1, dtype=np.int64)
+    slot[model_ends] = np.arange(len(model_ends))
+    at = slot[ends[ok]]
+    free = (at >= 0) & (usage_at[np.maximum(at, 0)] < 0)  # a completion's own figures win
+    usage_at[at[free]] = records[given][ok][free]
+    inferred[at[free]] = links.inferred[given][ok][free]
+    return usage_at, inferred
 
 
 def _assemble_source(
@@ -408,7 +463,14 @@ def _assemble_source(
     # id: it is counted below with its kind, whatever it carries.)
     records = events.is_error & ~events.is_end
     id_rows = np.flatnonzero(
-        src.has_id & (src.start_mask | src.is_model_end | records | events.is_model_record)
+        src.has_id
+        & (
+            src.start_mask
+            | src.is_model_end
+            | records
+            | events.is_model_record
+            | events.is_usage_record
+        )
     )
     id_part, unmatched_id_starts = _by_request_id(events, id_rows)
     # 2-3. No ids: duration records' pairs, else first-in-first-out.
@@ -433,4 +495,7 @@ def _assemble_source(
         arrivals_only=arrived,
         durations_carried=src.links.carried,
         durations_unmatched=src.links.unmatched,
+        usage_records=int(events.is_usage_record.sum()),
+        usage_unattached=int(events.is_usage_record.sum())
+        - int(np.isin(columns["usage_at"], np.flatnonzero(events.is_usage_record)).sum()),
     )

@@ -1,0 +1,243 @@
+"""Server-side usage figures of each request: tokens, cost and the CLI's own time.
+
+The figures come from dialect lines' ``fields`` (config/dialect.py FIELDS). A completion that
+carries them (a JSON ``request.complete`` with the API's ``usage``) has its own; a request id
+ties a usage record to its request; otherwise a *usage record* (role ``usage``: the wrapper's
+``ResultMessage(...)`` in DEBUG mode, logged when the CLI run ends) is given to a start here.
+
+Which start: the CLI run began ``cli_duration_ms`` before its record (the *implied CLI start*),
+a little after its request's start line (the proxy validates the request and spawns the CLI:
+measured on fixtures/captures/wrapper-debug-*, 53-164 ms in a sequential run, up to 443 ms with
+4 in flight on 2 busy cores). So the record goes to an open start logged before the implied CLI
+start, at most ``CLI_START_WINDOW_NS`` before it, and not already completed (a non-streaming
+request ends after its CLI run; a streaming one's completion line comes when its response
+starts, so it may be earlier). Among several such starts, the one whose distance to the implied
+CLI start is nearest to the typical delay (the median over the records that had one candidate
+only; none: the latest start) is taken, and the attachment is marked *inferred*. Records are
+taken in order of their implied CLI start, each start at most once: one record never goes to
+two requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from claude_perf.analysis.pairing import _SKEW_NS
+from claude_perf.config.dialect import FIELDS
+from claude_perf.durations import NAT_NS
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+# A CLI run begins at most this long after its request's start line (measured: under 0.5 s;
+# ten times that and more here, for a proxy that queues its CLI runs briefly).
+CLI_START_WINDOW_NS = 5_000_000_000
+
+# The request table's usage columns, after the others (analysis/table.py COLUMNS).
+USAGE_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "cost_usd",
+    "cli_overhead_s",
+    "output_tokens_per_s",
+    "usage_inferred",
+)
+
+
+@dataclass(frozen=True)
+class UsageLinks:
+    """Per usage record (in the order given): the start event it was given to (-1 none) and
+    whether that was inferred (several starts could have owned it)."""
+
+    start: np.ndarray
+    inferred: np.ndarray
+
+
+def link_usage(
+    ts_ns: np.ndarray,
+    records: np.ndarray,
+    cli_duration_ms: np.ndarray,
+    start_events: np.ndarray,
+    partner_event: np.ndarray,
+    may_end_early: np.ndarray,
+) -> UsageLinks:
+    """Give each usage record (event positions ``records``) to a start (see module docstring).
+
+    ``cli_duration_ms``: per event (NaN unknown: the record's own time is the implied CLI
+    start); ``partner_event``: a start's completion (-1 none); ``may_end_early``: per event, a
+    completion logged before its request's CLI run ends (a streaming response). One pass in
+    Python over the records (one per request at most, only in sources that log them).
+    """
+    import numpy as np
+
+    n_rec = len(records)
+    out_start = np.full(n_rec, -1, dtype=np.int64)
+    inferred = np.zeros(n_rec, dtype=bool)
+    starts = start_events[ts_ns[start_events] != NAT_NS]
+    starts = starts[np.argsort(ts_ns[starts], kind="stable")]
+    if not n_rec or not len(starts):
+        return UsageLinks(out_start, inferred)
+    start_ts = ts_ns[starts]
+    end_of = partner_event[starts]
+    end_ts = np.where(end_of >= 0, ts_ns[np.maximum(end_of, 0)], NAT_NS)
+    # A completion logged before the record, of a request that ends with its CLI run, rules
+    # its start out.
+    ended = (end_of >= 0) & ~may_end_early[np.maximum(end_of, 0)] & (end_ts != NAT_NS)
+    rec_ts = ts_ns[records]
+    cli_ns = np.nan_to_num(cli_duration_ms[records] * 1e6).astype(np.int64)
+    implied = np.where(rec_ts != NAT_NS, rec_ts - cli_ns, NAT_NS)
+    taken = np.zeros(len(starts), dtype=bool)
+    order = [int(r) for r in np.argsort(implied, kind="stable") if implied[r] != NAT_NS]
+    candidates: dict[int, np.ndarray] = {}
+    for r in order:
+        lo = int(np.searchsorted(start_ts, implied[r] - CLI_START_WINDOW_NS))
+        hi = int(np.searchsorted(start_ts, implied[r] + _SKEW_NS, side="right"))
+        window = np.arange(lo, hi)
+        open_ = ~(ended[lo:hi] & (end_ts[lo:hi] < rec_ts[r] - _SKEW_NS))
+        candidates[r] = window[open_]
+    # The typical delay from start line to CLI start, from the records with one candidate.
+    alone = [int(implied[r] - start_ts[c[0]]) for r, c in candidates.items() if len(c) == 1]
+    delay_ns = float(np.median(alone)) if alone else 0.0
+    for r in order:
+        free = candidates[r][~taken[candidates[r]]]
+        if not len(free):
+            continue
+        gap = np.abs((implied[r] - start_ts[free]) - delay_ns)
+        best = int(free[int(np.argmin(gap))])
+        taken[best] = True
+        out_start[r] = starts[best]
+        inferred[r] = len(free) > 1
+    return UsageLinks(out_start, inferred)
+
+
+def usage_table(
+    ev: pd.DataFrame, usage_at: np.ndarray, inferred: np.ndarray, latency_s: np.ndarray
+) -> Mapping[str, np.ndarray]:
+    """The request table's usage columns (USAGE_COLUMNS): each request's figures from the event
+    ``usage_at`` (-1: none, NaN). CLI overhead is the CLI's run time minus its API time; output
+    tokens per second are over the API time where logged (the time the model took, whatever
+    the stream did), else over the request's latency."""
+    import numpy as np
+
+    n = len(usage_at)
+    has = usage_at >= 0
+
+    def figure(name: str) -> np.ndarray:
+        out = np.full(n, np.nan)
+        if name in ev.columns and has.any():
+            out[has] = ev[name].to_numpy(dtype=float)[usage_at[has]]
+        return out
+
+    values = {name: figure(name) for name in FIELDS}
+    cli_s = values["cli_duration_ms"] / 1000.0
+    api_s = values["cli_api_duration_ms"] / 1000.0
+    seconds = np.where(api_s > 0, api_s, latency_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(seconds > 0, values["output_tokens"] / seconds, np.nan)
+    return {
+        "input_tokens": values["input_tokens"],
+        "output_tokens": values["output_tokens"],
+        "cache_read_tokens": values["cache_read_tokens"],
+        "cache_creation_tokens": values["cache_creation_tokens"],
+        "cost_usd": values["cost_usd"],
+        "cli_overhead_s": cli_s - api_s,
+        "output_tokens_per_s": rate,
+        "usage_inferred": inferred & has,
+    }
+
+
+@dataclass(frozen=True)
+class Spread:
+    """n, mean, p50 and p95 of a per-request figure (None: no request has it)."""
+
+    n: int
+    mean: float
+    p50: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class UsageMetrics:
+    """One model's server-side usage figures, from the requests that carry any.
+
+    Token and cost sums count every request with figures, failed ones too (their tokens were
+    used); a sum is None when no request logged that figure (unknown, never 0). Rates and CLI
+    overhead are over succeeded requests. ``cost_usd`` is what the CLI reports
+    (``total_cost_usd``): on a subscription plan it is the API-equivalent price, not a bill.
+    """
+
+    requests: int  # model requests with usage figures
+    inferred: int  # of which the figures' attachment was inferred (several requests open)
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_creation_tokens: int | None
+    cost_usd: float | None
+    output_tokens_per_s: Spread | None  # per request
+    output_tokens_per_s_overall: float | None  # Σ output tokens / Σ their seconds
+    cli_overhead_s: Spread | None
+
+
+def spread_of(values: np.ndarray) -> Spread | None:
+    """n, mean, p50, p95 of the known values (linear interpolation, numpy's default)."""
+    import numpy as np
+
+    known = values[~np.isnan(values)]
+    if not len(known):
+        return None
+    p50, p95 = np.percentile(known, [50, 95])
+    return Spread(len(known), float(known.mean()), float(p50), float(p95))
+
+
+def has_usage(table: pd.DataFrame) -> bool:
+    """Whether any request of the table carries a usage figure."""
+    return any(table[name].notna().any() for name in USAGE_COLUMNS[:6] if name in table.columns)
+
+
+def usage_metrics(table: pd.DataFrame, rows: np.ndarray, ok: np.ndarray) -> UsageMetrics | None:
+    """The usage figures of the requests at ``rows`` (``ok``: which succeeded); None when none
+    of them carries any."""
+    import numpy as np
+
+    def column(name: str) -> np.ndarray:
+        return table[name].to_numpy(dtype=float)[rows]
+
+    sums = {name: column(name) for name in FIELDS[:5]}
+    overhead = column("cli_overhead_s")
+    has = np.zeros(len(rows), dtype=bool)
+    for values in (*sums.values(), overhead):
+        has |= ~np.isnan(values)
+    if not has.any():
+        return None
+
+    def total(values: np.ndarray) -> float | None:
+        known = values[~np.isnan(values)]
+        return float(known.sum()) if len(known) else None
+
+    def count(values: np.ndarray) -> int | None:
+        value = total(values)
+        return None if value is None else round(value)
+
+    rate = column("output_tokens_per_s")
+    out = sums["output_tokens"]
+    timed = ok & ~np.isnan(rate) & (rate > 0)
+    seconds = out[timed] / rate[timed]
+    return UsageMetrics(
+        requests=int(has.sum()),
+        inferred=int((table["usage_inferred"].to_numpy(dtype=bool)[rows] & has).sum()),
+        input_tokens=count(sums["input_tokens"]),
+        output_tokens=count(out),
+        cache_read_tokens=count(sums["cache_read_tokens"]),
+        cache_creation_tokens=count(sums["cache_creation_tokens"]),
+        cost_usd=total(sums["cost_usd"]),
+        output_tokens_per_s=spread_of(np.where(ok, rate, np.nan)),
+        output_tokens_per_s_overall=float(out[timed].sum() / seconds.sum())
+        if timed.any() and seconds.sum() > 0
+        else None,
+        cli_overhead_s=spread_of(np.where(ok, overhead, np.nan)),
+    )
