@@ -150,7 +150,6 @@ class _Source:
     alone: np.ndarray  # completions that are whole requests by themselves (take no start)
     stream: np.ndarray | None  # the stream flag column, when any line names one
     links: DurationLinks
-    cli_duration_ms: np.ndarray  # per event, NaN unknown (usage records)
 
     @property
     def plain(self) -> np.ndarray:
@@ -232,9 +231,6 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         else np.zeros(n, bool),
         stream=stream if stream is not None and pd.notna(stream).any() else None,
         links=links,
-        cli_duration_ms=ev["cli_duration_ms"].to_numpy(dtype=float)
-        if "cli_duration_ms" in ev.columns
-        else np.full(n, np.nan),
     )
 
 
@@ -422,12 +418,18 @@ def _plain_usage(
     records = np.flatnonzero(src.plain & events.is_usage_record)
     if not len(records):
         return usage_at, inferred
+    ev = src.ev
+    cli_duration_ms = (
+        ev["cli_duration_ms"].to_numpy(dtype=float)
+        if "cli_duration_ms" in ev.columns
+        else np.full(len(ev), np.nan)
+    )
     may_end_early = np.zeros(len(src.ev), dtype=bool)
     may_end_early[model_ends] = streaming_end
     links = link_usage(
         events.ts_ns,
         records,
-        src.cli_duration_ms,
+        cli_duration_ms,
         pairs.start_events,
         pairs.partner_event,
         may_end_early,

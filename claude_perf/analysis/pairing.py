@@ -141,13 +141,15 @@ def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndar
     first_error = _first_in_group(ids, n_ids, is_error & pd.notna(messages))
 
     # Usage figures: the completion's own, else a usage record of the same id.
+    usage_at = np.full(n_ids, -1, dtype=np.int64)
     figures = events.has_figures[rows]
-    usage_at = _first_in_group(ids, n_ids, figures & is_end, last=True)
-    usage_at = np.where(
-        usage_at >= 0,
-        usage_at,
-        _first_in_group(ids, n_ids, figures & events.is_usage_record[rows]),
-    )
+    if figures.any():  # only where a dialect line read some (no pass at all otherwise)
+        usage_at = _first_in_group(ids, n_ids, figures & is_end, last=True)
+        usage_at = np.where(
+            usage_at >= 0,
+            usage_at,
+            _first_in_group(ids, n_ids, figures & events.is_usage_record[rows]),
+        )
 
     has_start = np.bincount(ids[is_start], minlength=n_ids) > 0
     unmatched = int((has_start & (last_end < 0)).sum())

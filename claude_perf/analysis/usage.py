@@ -126,6 +126,15 @@ def usage_table(
 
     n = len(usage_at)
     has = usage_at >= 0
+    if not has.any():
+        # No request has figures (most logs): one read-only NaN column stands for all of them
+        # (a generated million-line log has 430,000 requests: 25 MB saved). Read-only, so that
+        # a write into one of them raises instead of changing the others.
+        unknown = np.full(n, np.nan)
+        unknown.flags.writeable = False
+        never = np.zeros(n, dtype=bool)
+        never.flags.writeable = False
+        return {name: never if name == "usage_inferred" else unknown for name in USAGE_COLUMNS}
 
     def figure(name: str) -> np.ndarray:
         out = np.full(n, np.nan)
