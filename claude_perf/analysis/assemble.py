@@ -431,18 +431,17 @@ def _plain_usage(
         records,
         cli_duration_ms,
         pairs.start_events,
+        model_ends,
         pairs.partner_event,
         may_end_early,
     )
-    given = links.start >= 0
-    ends = pairs.partner_event[links.start[given]]
-    ok = ends >= 0
     slot = np.full(len(src.ev), -1, dtype=np.int64)
     slot[model_ends] = np.arange(len(model_ends))
-    at = slot[ends[ok]]
-    free = (at >= 0) & (usage_at[np.maximum(at, 0)] < 0)  # a completion's own figures win
-    usage_at[at[free]] = records[given][ok][free]
-    inferred[at[free]] = links.inferred[given][ok][free]
+    at = slot[np.maximum(links.end, 0)]
+    take = (links.end >= 0) & (at >= 0)
+    take &= usage_at[np.maximum(at, 0)] < 0  # a completion's own figures win
+    usage_at[at[take]] = records[take]
+    inferred[at[take]] = links.inferred[take]
     return usage_at, inferred
 
 

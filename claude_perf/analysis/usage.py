@@ -3,19 +3,25 @@
 The figures come from dialect lines' ``fields`` (config/dialect.py FIELDS). A completion that
 carries them (a JSON ``request.complete`` with the API's ``usage``) has its own; a request id
 ties a usage record to its request; otherwise a *usage record* (role ``usage``: the wrapper's
-``ResultMessage(...)`` in DEBUG mode, logged when the CLI run ends) is given to a start here.
+``ResultMessage(...)`` in DEBUG mode, logged when the CLI run ends) is linked like a duration
+record (analysis/correlate.py), in two steps:
 
-Which start: the CLI run began ``cli_duration_ms`` before its record (the *implied CLI start*),
-a little after its request's start line (the proxy validates the request and spawns the CLI:
-measured on fixtures/captures/wrapper-debug-*, 53-164 ms in a sequential run, up to 443 ms with
-4 in flight on 2 busy cores). So the record goes to an open start logged before the implied CLI
-start, at most ``CLI_START_WINDOW_NS`` before it, and not already completed (a non-streaming
-request ends after its CLI run; a streaming one's completion line comes when its response
-starts, so it may be earlier). Among several such starts, the one whose distance to the implied
-CLI start is nearest to the typical delay (the median over the records that had one candidate
-only; none: the latest start) is taken, and the attachment is marked *inferred*. Records are
-taken in order of their implied CLI start, each start at most once: one record never goes to
-two requests.
+1. *Carry*: a non-streaming request is answered as soon as its CLI run ends, so its completion
+   is logged right after its record (measured on fixtures/captures/wrapper-debug-*: 0-81 ms
+   after it, the engine's stdout/stderr skew included; another request's completion came 114 ms
+   after at the nearest). The record goes to the nearest such completion within
+   ``CARRY_AFTER_NS`` after it (``_SKEW_NS`` before it), whose request started before the CLI
+   run did; exact when it is the only one there, inferred when several were.
+2. *By start*, for the rest (a streaming response's completion line comes when it starts, long
+   before its CLI run ends): the run began ``cli_duration_ms`` before its record (the *implied
+   CLI start*), a little after its request's start line (53-164 ms in a sequential run, up to
+   443 ms with 4 in flight on 2 busy cores). The record goes to a start not yet given one, logged
+   before the implied CLI start and at most ``CLI_START_WINDOW_NS`` before it, whose request
+   has not completed before the record (unless streaming). Among several such starts, the one
+   whose distance to the implied CLI start is nearest the typical delay (the median of the
+   exact links; none: the latest start) is taken, and marked inferred.
+
+Each completion and each start takes one record at most: one record never goes to two requests.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+# A non-streaming completion is logged at most this long after its usage record (measured: up
+# to 81 ms with 4 in flight; another request's came 114 ms after at the nearest).
+CARRY_AFTER_NS = 100_000_000
 # A CLI run begins at most this long after its request's start line (measured: under 0.5 s;
 # ten times that and more here, for a proxy that queues its CLI runs briefly).
 CLI_START_WINDOW_NS = 5_000_000_000
@@ -51,10 +60,10 @@ USAGE_COLUMNS = (
 
 @dataclass(frozen=True)
 class UsageLinks:
-    """Per usage record (in the order given): the start event it was given to (-1 none) and
-    whether that was inferred (several starts could have owned it)."""
+    """Per usage record (in the order given): the completion event it was given to (-1 none:
+    not given, or given to a start that never completed) and whether that was inferred."""
 
-    start: np.ndarray
+    end: np.ndarray
     inferred: np.ndarray
 
 
@@ -62,57 +71,110 @@ def link_usage(
     ts_ns: np.ndarray,
     records: np.ndarray,
     cli_duration_ms: np.ndarray,
-    start_events: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
     partner_event: np.ndarray,
     may_end_early: np.ndarray,
 ) -> UsageLinks:
-    """Give each usage record (event positions ``records``) to a start (see module docstring).
+    """Give each usage record (event positions ``records``) to a request (module docstring).
 
+    ``starts`` / ``ends``: the start and completion events that may take one (model requests);
+    ``partner_event``: per event, its start's completion or its completion's start (-1 none);
     ``cli_duration_ms``: per event (NaN unknown: the record's own time is the implied CLI
-    start); ``partner_event``: a start's completion (-1 none); ``may_end_early``: per event, a
-    completion logged before its request's CLI run ends (a streaming response). One pass in
-    Python over the records (one per request at most, only in sources that log them).
+    start); ``may_end_early``: per event, a completion logged before its CLI run ends (a
+    streaming response). One pass in Python over the records per step (one per request at
+    most, only in sources that log them).
     """
     import numpy as np
 
     n_rec = len(records)
-    out_start = np.full(n_rec, -1, dtype=np.int64)
+    out_end = np.full(n_rec, -1, dtype=np.int64)
     inferred = np.zeros(n_rec, dtype=bool)
-    starts = start_events[ts_ns[start_events] != NAT_NS]
-    starts = starts[np.argsort(ts_ns[starts], kind="stable")]
-    if not n_rec or not len(starts):
-        return UsageLinks(out_start, inferred)
-    start_ts = ts_ns[starts]
-    end_of = partner_event[starts]
-    end_ts = np.where(end_of >= 0, ts_ns[np.maximum(end_of, 0)], NAT_NS)
-    # A completion logged before the record, of a request that ends with its CLI run, rules
-    # its start out.
-    ended = (end_of >= 0) & ~may_end_early[np.maximum(end_of, 0)] & (end_ts != NAT_NS)
+    if not n_rec:
+        return UsageLinks(out_end, inferred)
     rec_ts = ts_ns[records]
     cli_ns = np.nan_to_num(cli_duration_ms[records] * 1e6).astype(np.int64)
     implied = np.where(rec_ts != NAT_NS, rec_ts - cli_ns, NAT_NS)
-    taken = np.zeros(len(starts), dtype=bool)
     order = [int(r) for r in np.argsort(implied, kind="stable") if implied[r] != NAT_NS]
-    candidates: dict[int, np.ndarray] = {}
-    for r in order:
+    given = np.zeros(len(ts_ns), dtype=bool)  # completions and starts already given one
+    ends = ends[ts_ns[ends] != NAT_NS]
+    ends = ends[np.argsort(ts_ns[ends], kind="stable")]
+    delays: list[int] = []
+    for r in order:  # 1. carry to the completion logged right after
+        end, several = _carry(
+            ts_ns, ends, partner_event, may_end_early, given, rec_ts[r], implied[r]
+        )
+        if end < 0:
+            continue
+        given[end] = True
+        start = int(partner_event[end])
+        if start >= 0:
+            given[start] = True
+            if not several:
+                delays.append(int(implied[r] - ts_ns[start]))
+        out_end[r], inferred[r] = end, several
+    starts = starts[ts_ns[starts] != NAT_NS]
+    starts = starts[np.argsort(ts_ns[starts], kind="stable")]
+    start_ts = ts_ns[starts]
+    delay_ns = float(np.median(delays)) if delays else 0.0
+    for r in order:  # 2. by start, for the records no completion took
+        if out_end[r] >= 0:
+            continue
         lo = int(np.searchsorted(start_ts, implied[r] - CLI_START_WINDOW_NS))
         hi = int(np.searchsorted(start_ts, implied[r] + _SKEW_NS, side="right"))
-        window = np.arange(lo, hi)
-        open_ = ~(ended[lo:hi] & (end_ts[lo:hi] < rec_ts[r] - _SKEW_NS))
-        candidates[r] = window[open_]
-    # The typical delay from start line to CLI start, from the records with one candidate.
-    alone = [int(implied[r] - start_ts[c[0]]) for r, c in candidates.items() if len(c) == 1]
-    delay_ns = float(np.median(alone)) if alone else 0.0
-    for r in order:
-        free = candidates[r][~taken[candidates[r]]]
-        if not len(free):
+        free = [
+            s
+            for s in starts[lo:hi].tolist()
+            if not given[s] and not _ended_before(ts_ns, partner_event, may_end_early, s, rec_ts[r])
+        ]
+        if not free:
             continue
-        gap = np.abs((implied[r] - start_ts[free]) - delay_ns)
-        best = int(free[int(np.argmin(gap))])
-        taken[best] = True
-        out_start[r] = starts[best]
-        inferred[r] = len(free) > 1
-    return UsageLinks(out_start, inferred)
+        gaps = [abs((implied[r] - int(ts_ns[s])) - delay_ns) for s in free]
+        best = free[int(np.argmin(gaps))]
+        given[best] = True
+        out_end[r], inferred[r] = partner_event[best], len(free) > 1
+    return UsageLinks(out_end, inferred)
+
+
+def _carry(
+    ts_ns: np.ndarray,
+    ends: np.ndarray,
+    partner_event: np.ndarray,
+    may_end_early: np.ndarray,
+    given: np.ndarray,
+    rec_ns: int,
+    implied_ns: int,
+) -> tuple[int, bool]:
+    """(the completion a record carries its figures to, -1 none; whether several could).
+    ``ends`` are in time order."""
+    import numpy as np
+
+    end_ts = ts_ns[ends]
+    lo = int(np.searchsorted(end_ts, rec_ns - _SKEW_NS))
+    hi = int(np.searchsorted(end_ts, rec_ns + CARRY_AFTER_NS, side="right"))
+    best, best_gap, count = -1, CARRY_AFTER_NS + _SKEW_NS + 1, 0
+    for end in ends[lo:hi].tolist():
+        start = int(partner_event[end])
+        if given[end] or may_end_early[end] or (start >= 0 and given[start]):
+            continue
+        if start >= 0 and ts_ns[start] != NAT_NS and ts_ns[start] > implied_ns + _SKEW_NS:
+            continue  # its request began after this CLI run did
+        count += 1
+        gap = abs(int(ts_ns[end]) - rec_ns)
+        if gap < best_gap:
+            best, best_gap = end, gap
+    return best, count > 1
+
+
+def _ended_before(
+    ts_ns: np.ndarray, partner_event: np.ndarray, may_end_early: np.ndarray, start: int, at: int
+) -> bool:
+    """The start's request completed before ``at`` (less the skew), and not as a stream: its
+    CLI run was over (or never happened) by then."""
+    end = int(partner_event[start])
+    if end < 0 or may_end_early[end] or ts_ns[end] == NAT_NS:
+        return False
+    return bool(ts_ns[end] < at - _SKEW_NS)
 
 
 def usage_table(
