@@ -41,7 +41,7 @@ from claude_perf.analysis.pairing import (
     _fifo_pairs,
 )
 from claude_perf.analysis.table import finish
-from claude_perf.analysis.usage import link_usage
+from claude_perf.analysis.usage import plain_usage
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS, series_ns
@@ -320,17 +320,16 @@ def _start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
     return model
 
 
-def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int, int]:
-    """The id-less requests: model completions with what attaches to them (model, stream flag,
-    error records), then health checks and other requests; and (orphan error records, arrivals).
-    """
+def _stream_flags(
+    src: _Source, pairs: _Pairs, model_ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per event, the event whose stream flag an id-less completion takes (-1 none); and per
+    model completion, whether its response may go on after its line (a stream)."""
     import numpy as np
     import pandas as pd
 
     events, plain, n = src.events, src.plain, len(src.ev)
-    model_ends = np.flatnonzero(plain & src.is_model_end)
     starts, partner_event = pairs.start_events, pairs.partner_event
-    model_source = _attach_models(events, plain, partner_event, starts, model_ends)
     stream_source = np.full(n, -1, dtype=np.int64)
     streaming_end = np.zeros(len(model_ends), dtype=bool)
     if src.stream is not None:
@@ -348,6 +347,20 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
             at = stream_source[model_ends]
             flag_known[at >= 0] = pd.notna(src.stream[at[at >= 0]])
         streaming_end |= (partner_event[model_ends] < 0) & ~flag_known
+    return stream_source, streaming_end
+
+
+def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int, int]:
+    """The id-less requests: model completions with what attaches to them (model, stream flag,
+    error records), then health checks and other requests; and (orphan error records, arrivals).
+    """
+    import numpy as np
+
+    events, plain = src.events, src.plain
+    model_ends = np.flatnonzero(plain & src.is_model_end)
+    starts, partner_event = pairs.start_events, pairs.partner_event
+    model_source = _attach_models(events, plain, partner_event, starts, model_ends)
+    stream_source, streaming_end = _stream_flags(src, pairs, model_ends)
     error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
     model_partner = partner_event[model_ends]
     end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
@@ -371,7 +384,15 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
             arrivals(events.is_start, ~src.health_path & ~src.model_path, src.is_other_end),
         ]
     )
-    usage_at, usage_inferred = _plain_usage(src, pairs, model_ends, streaming_end)
+    usage_at, usage_inferred = plain_usage(
+        events,
+        src.ev,
+        src.plain,
+        pairs.start_events,
+        pairs.partner_event,
+        model_ends,
+        streaming_end,
+    )
     other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
     rows = np.concatenate([model_ends, other_rows])
     n_other = len(other_rows)
@@ -399,50 +420,10 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
         "stream_at": np.concatenate(
             [stream_source[model_ends], np.full(n_other, -1, dtype=np.int64)]
         ),
-        "usage_at": np.concatenate([usage_at, np.full(n_other, -1, dtype=np.int64)]),
-        "usage_inferred": np.concatenate([usage_inferred, np.zeros(n_other, dtype=bool)]),
+        "usage_at": np.r_[usage_at, np.full(n_other, -1, dtype=np.int64)],
+        "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],
     }
     return part, orphan_errors, len(arrived)
-
-
-def _plain_usage(
-    src: _Source, pairs: _Pairs, model_ends: np.ndarray, streaming_end: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per id-less model completion: the event with its usage figures (its own, else a usage
-    record given to its start: analysis/usage.py; -1 none), and whether that was inferred."""
-    import numpy as np
-
-    events = src.events
-    usage_at = np.where(events.has_figures[model_ends], model_ends, -1)
-    inferred = np.zeros(len(model_ends), dtype=bool)
-    records = np.flatnonzero(src.plain & events.is_usage_record)
-    if not len(records):
-        return usage_at, inferred
-    ev = src.ev
-    cli_duration_ms = (
-        ev["cli_duration_ms"].to_numpy(dtype=float)
-        if "cli_duration_ms" in ev.columns
-        else np.full(len(ev), np.nan)
-    )
-    may_end_early = np.zeros(len(src.ev), dtype=bool)
-    may_end_early[model_ends] = streaming_end
-    links = link_usage(
-        events.ts_ns,
-        records,
-        cli_duration_ms,
-        pairs.start_events,
-        model_ends,
-        pairs.partner_event,
-        may_end_early,
-    )
-    slot = np.full(len(src.ev), -1, dtype=np.int64)
-    slot[model_ends] = np.arange(len(model_ends))
-    at = slot[np.maximum(links.end, 0)]
-    take = (links.end >= 0) & (at >= 0)
-    take &= usage_at[np.maximum(at, 0)] < 0  # a completion's own figures win
-    usage_at[at[take]] = records[take]
-    inferred[at[take]] = links.inferred[take]
-    return usage_at, inferred
 
 
 def _assemble_source(

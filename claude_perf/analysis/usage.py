@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from claude_perf.analysis.pairing import _SKEW_NS
+from claude_perf.analysis.pairing import _SKEW_NS, _Events
 from claude_perf.config.dialect import FIELDS
 from claude_perf.durations import NAT_NS
 
@@ -134,6 +134,52 @@ def link_usage(
         given[best] = True
         out_end[r], inferred[r] = partner_event[best], len(free) > 1
     return UsageLinks(out_end, inferred)
+
+
+def plain_usage(
+    events: _Events,
+    ev: pd.DataFrame,
+    plain: np.ndarray,
+    start_events: np.ndarray,
+    partner_event: np.ndarray,
+    model_ends: np.ndarray,
+    streaming_end: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per id-less model completion (``model_ends``; ``streaming_end``: its response may go on
+    after its line): the event with its usage figures (its own, else a usage record linked to
+    it, -1 none), and whether that link was inferred."""
+    import numpy as np
+
+    usage_at = np.where(events.has_figures[model_ends], model_ends, -1)
+    inferred = np.zeros(len(model_ends), dtype=bool)
+    records = np.flatnonzero(plain & events.is_usage_record)
+    if not len(records):
+        return usage_at, inferred
+
+    cli_duration_ms = (
+        ev["cli_duration_ms"].to_numpy(dtype=float)
+        if "cli_duration_ms" in ev.columns
+        else np.full(len(ev), np.nan)
+    )
+    may_end_early = np.zeros(len(ev), dtype=bool)
+    may_end_early[model_ends] = streaming_end
+    links = link_usage(
+        events.ts_ns,
+        records,
+        cli_duration_ms,
+        start_events,
+        model_ends,
+        partner_event,
+        may_end_early,
+    )
+    slot = np.full(len(ev), -1, dtype=np.int64)
+    slot[model_ends] = np.arange(len(model_ends))
+    at = slot[np.maximum(links.end, 0)]
+    take = (links.end >= 0) & (at >= 0)
+    take &= usage_at[np.maximum(at, 0)] < 0  # a completion's own figures win
+    usage_at[at[take]] = records[take]
+    inferred[at[take]] = links.inferred[take]
+    return usage_at, inferred
 
 
 def _carry(
