@@ -245,7 +245,8 @@ def test_the_readme_example_is_valid() -> None:
     config = config_from_mapping(tomllib.loads(block.group(1)))
     assert config.gates.max_p95["sonnet"] == 8.0 and config.patterns[0].name == "node-proxy"
     assert [d.name for d in config.dialects] == ["my-proxy"]
-    assert [line.role for line in config.dialects[0].lines] == ["start", "end"]
+    assert [line.role for line in config.dialects[0].lines] == ["start", "end", "usage"]
+    assert len(config.dialects[0].lines[1].fields) == 3
 
 
 # ---------------------------------------------------------------- the command

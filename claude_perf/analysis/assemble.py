@@ -41,6 +41,8 @@ from claude_perf.analysis.pairing import (
     _fifo_pairs,
 )
 from claude_perf.analysis.table import finish
+from claude_perf.analysis.usage import plain_usage
+from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS, series_ns
 
@@ -71,6 +73,8 @@ class Requests:
     arrivals_only: int = 0  # health checks / other requests seen only as they arrived
     durations_carried: int = 0  # duration records given to their completion
     durations_unmatched: int = 0  # duration records no completion was found for
+    usage_records: int = 0  # lines with usage figures (tokens, cost, CLI times)
+    usage_unattached: int = 0  # usage records no request was found for
 
 
 def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ()) -> Requests:
@@ -126,6 +130,8 @@ def _combine_sources(parts: list[Requests]) -> Requests:
         arrivals_only=total("arrivals_only"),
         durations_carried=total("durations_carried"),
         durations_unmatched=total("durations_unmatched"),
+        usage_records=total("usage_records"),
+        usage_unattached=total("usage_unattached"),
     )
 
 
@@ -171,6 +177,11 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     loose = ids_without_completion(request_ids, has_id, is_end)
     model_col = lend_id_models(ev["model"].to_numpy(dtype=object), request_ids, loose, is_start)
     path_codes, path_labels = _labels(ev["path"].to_numpy(dtype=object))
+    # Usage figures are optional columns: present only where a dialect line read some.
+    has_figures = np.zeros(n, dtype=bool)
+    for name in FIELDS:
+        if name in ev.columns:
+            has_figures |= ~np.isnan(ev[name].to_numpy(dtype=float))
     events = _Events(
         ts_ns=series_ns(ev["ts"]),
         is_start=is_start,
@@ -183,6 +194,8 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         request_id=request_ids,
         path_codes=path_codes,
         path_labels=path_labels,
+        has_figures=has_figures,
+        is_usage_record=role_is("usage") & has_figures,
     )
     health_path = _label_in(path_codes, path_labels, config.health_paths)
     model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
@@ -307,17 +320,16 @@ def _start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
     return model
 
 
-def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int, int]:
-    """The id-less requests: model completions with what attaches to them (model, stream flag,
-    error records), then health checks and other requests; and (orphan error records, arrivals).
-    """
+def _stream_flags(
+    src: _Source, pairs: _Pairs, model_ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per event, the event whose stream flag an id-less completion takes (-1 none); and per
+    model completion, whether its response may go on after its line (a stream)."""
     import numpy as np
     import pandas as pd
 
     events, plain, n = src.events, src.plain, len(src.ev)
-    model_ends = np.flatnonzero(plain & src.is_model_end)
     starts, partner_event = pairs.start_events, pairs.partner_event
-    model_source = _attach_models(events, plain, partner_event, starts, model_ends)
     stream_source = np.full(n, -1, dtype=np.int64)
     streaming_end = np.zeros(len(model_ends), dtype=bool)
     if src.stream is not None:
@@ -335,6 +347,20 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
             at = stream_source[model_ends]
             flag_known[at >= 0] = pd.notna(src.stream[at[at >= 0]])
         streaming_end |= (partner_event[model_ends] < 0) & ~flag_known
+    return stream_source, streaming_end
+
+
+def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int, int]:
+    """The id-less requests: model completions with what attaches to them (model, stream flag,
+    error records), then health checks and other requests; and (orphan error records, arrivals).
+    """
+    import numpy as np
+
+    events, plain = src.events, src.plain
+    model_ends = np.flatnonzero(plain & src.is_model_end)
+    starts, partner_event = pairs.start_events, pairs.partner_event
+    model_source = _attach_models(events, plain, partner_event, starts, model_ends)
+    stream_source, streaming_end = _stream_flags(src, pairs, model_ends)
     error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
     model_partner = partner_event[model_ends]
     end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
@@ -357,6 +383,15 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
             arrivals(events.is_start, src.health_path, is_health_end),
             arrivals(events.is_start, ~src.health_path & ~src.model_path, src.is_other_end),
         ]
+    )
+    usage_at, usage_inferred = plain_usage(
+        events,
+        src.ev,
+        src.plain,
+        pairs.start_events,
+        pairs.partner_event,
+        model_ends,
+        streaming_end,
     )
     other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
     rows = np.concatenate([model_ends, other_rows])
@@ -385,6 +420,8 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
         "stream_at": np.concatenate(
             [stream_source[model_ends], np.full(n_other, -1, dtype=np.int64)]
         ),
+        "usage_at": np.r_[usage_at, np.full(n_other, -1, dtype=np.int64)],
+        "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],
     }
     return part, orphan_errors, len(arrived)
 
@@ -408,7 +445,14 @@ def _assemble_source(
     # id: it is counted below with its kind, whatever it carries.)
     records = events.is_error & ~events.is_end
     id_rows = np.flatnonzero(
-        src.has_id & (src.start_mask | src.is_model_end | records | events.is_model_record)
+        src.has_id
+        & (
+            src.start_mask
+            | src.is_model_end
+            | records
+            | events.is_model_record
+            | events.is_usage_record
+        )
     )
     id_part, unmatched_id_starts = _by_request_id(events, id_rows)
     # 2-3. No ids: duration records' pairs, else first-in-first-out.
@@ -433,4 +477,7 @@ def _assemble_source(
         arrivals_only=arrived,
         durations_carried=src.links.carried,
         durations_unmatched=src.links.unmatched,
+        usage_records=int(events.is_usage_record.sum()),
+        usage_unattached=int(events.is_usage_record.sum())
+        - int(np.isin(columns["usage_at"], np.flatnonzero(events.is_usage_record)).sum()),
     )

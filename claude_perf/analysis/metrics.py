@@ -25,6 +25,7 @@ from claude_perf.analysis.numeric import (
     peak_per_window,
     percentile,
 )
+from claude_perf.analysis.usage import UsageMetrics, has_usage, usage_metrics
 from claude_perf.durations import NAT_NS, series_ns
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ class ModelMetrics:
     # Share (0-1) of the timed latencies that rest on an inferred pairing (several requests in
     # flight, no id): their per-model split may be wrong, the overall figures are not.
     inferred_share: float = 0.0
+    # Server-side tokens, cost and CLI overhead where the logs carry them (analysis/usage.py).
+    usage: UsageMetrics | None = None
 
 
 @dataclass(frozen=True)
@@ -373,6 +376,8 @@ def _model_metrics(
     by_group = np.argsort(group, kind="stable")
     families = table["family"].to_numpy(dtype=object)[model_rows]
     ambiguous = table["ambiguous"].to_numpy()[model_rows]
+    # Usage figures are rare (debug logs): looked at per model only when some request has any.
+    with_usage = has_usage(table)
     named = sorted(range(1, len(names) + 1), key=lambda g: (-int(sizes[g]), str(names[g - 1])))
     result = []
     for g in [*named, 0] if sizes[0] else named:
@@ -394,6 +399,7 @@ def _model_metrics(
                 latency_unknown=int(np.isnan(latencies).sum()),
                 ambiguous=int(ambiguous[rows].sum()),
                 inferred_share=inferred / int(timed.sum()) if timed.any() else 0.0,
+                usage=usage_metrics(table, model_rows[rows], ok[rows]) if with_usage else None,
             )
         )
     return tuple(result)

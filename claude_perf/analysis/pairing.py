@@ -102,6 +102,8 @@ class _Events:
     request_id: np.ndarray  # object: str or None
     path_codes: np.ndarray
     path_labels: np.ndarray
+    has_figures: np.ndarray  # a line with usage figures (tokens, cost, CLI times)
+    is_usage_record: np.ndarray  # role usage: figures of a request, on a line of their own
 
 
 def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
@@ -138,6 +140,17 @@ def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndar
     texts = _join_per_group(ids[errors], messages[errors], n_ids)
     first_error = _first_in_group(ids, n_ids, is_error & pd.notna(messages))
 
+    # Usage figures: the completion's own, else a usage record of the same id.
+    usage_at = np.full(n_ids, -1, dtype=np.int64)
+    figures = events.has_figures[rows]
+    if figures.any():  # only where a dialect line read some (no pass at all otherwise)
+        usage_at = _first_in_group(ids, n_ids, figures & is_end, last=True)
+        usage_at = np.where(
+            usage_at >= 0,
+            usage_at,
+            _first_in_group(ids, n_ids, figures & events.is_usage_record[rows]),
+        )
+
     has_start = np.bincount(ids[is_start], minlength=n_ids) > 0
     unmatched = int((has_start & (last_end < 0)).sum())
     done = np.flatnonzero(last_end >= 0)
@@ -152,6 +165,8 @@ def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndar
         "has_id": np.ones(len(done), dtype=bool),
         "ambiguous": np.zeros(len(done), dtype=bool),
         "stream_at": np.full(len(done), -1, dtype=np.int64),
+        "usage_at": _positions(rows, usage_at[done]),
+        "usage_inferred": np.zeros(len(done), dtype=bool),
     }
     return part, unmatched
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from claude_perf.analysis.arrays import _label_in, _labels, _text, _text_at
 from claude_perf.analysis.error_classes import classify_errors
 from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, _Events
+from claude_perf.analysis.usage import USAGE_COLUMNS, usage_table
 from claude_perf.config.families import family_of
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
@@ -43,6 +44,7 @@ COLUMNS = (
     "stream",
     "ttfb_s",
     "source",
+    *USAGE_COLUMNS,
 )
 
 
@@ -59,7 +61,8 @@ def finish(
 
     ``raw`` holds per request: pos (its completion event), kind (code), start_ns, model_at
     (event with its model, -1 none), error_count, error_text, first_error_at (event with its
-    first error message, -1 none), has_id, ambiguous. Text columns come out as object arrays
+    first error message, -1 none), has_id, ambiguous, usage_at (event with its usage figures,
+    -1 none), usage_inferred. Text columns come out as object arrays
     with None for unknown (never NaN), so consumers test one thing.
     """
     import numpy as np
@@ -115,6 +118,7 @@ def finish(
             "stream": text_col(stream),
             "ttfb_s": ttfb.astype("float64"),
             "source": text_col(_same(len(pos), source)),
+            **usage_table(ev, raw["usage_at"], raw["usage_inferred"], latency),
         },
         columns=list(COLUMNS),
         copy=False,

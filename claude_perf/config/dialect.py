@@ -12,7 +12,15 @@ named groups and the *role* a matching line plays in a request's life:
   source, e.g. the wrapper's ``🔍 Response: 200 in 873.00ms`` right before its access line;
 - ``model``: names the model (or the stream flag) of the request that opened just before it,
   e.g. the ``"model": "sonnet"`` line of a request body logged after its start line;
-- ``info``: known, and not about a request by itself (tokens, costs, upstream calls).
+- ``usage``: the tokens, cost and CLI times of one request, logged on a line of its own (the
+  wrapper's ``ResultMessage(...)`` in DEBUG mode): attached to the request whose CLI run it ends
+  (see analysis/usage.py);
+- ``info``: known, and not about a request by itself (upstream calls).
+
+A line's ``fields`` are extra regexes searched separately in a matching line, each with named
+groups from ``FIELDS`` (tokens, cost, CLI times: figures whose order or presence varies, as in a
+dict or a JSON object). They are read on ``end`` lines (the request's own figures) and ``usage``
+lines.
 
 A dialect is active in a source (one container or one input file) when one of its ``detect``
 patterns (default: its lines' patterns) matches a line of that source; its lines are read only
@@ -28,7 +36,21 @@ from dataclasses import dataclass
 
 from claude_perf.config.keys import key
 
-ROLES = ("start", "end", "error", "duration", "model", "info")
+ROLES = ("start", "end", "error", "duration", "model", "usage", "info")
+# Figures a line's ``fields`` regexes may name: tokens (counts), the cost in US dollars, the
+# CLI's own run time and the part of it spent waiting on the API (milliseconds, as the CLI
+# logs them: ResultMessage.duration_ms and duration_api_ms).
+FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "cost_usd",
+    "cli_duration_ms",
+    "cli_api_duration_ms",
+)
+# Roles whose lines' fields are read (see the module docstring).
+FIELD_ROLES = ("end", "usage")
 GROUPS = frozenset(
     {
         "ts",
@@ -78,6 +100,11 @@ class DialectLine:
     duration_unit: str = key("s", "unit of a bare number in the duration group", choices=UNITS)
     error: bool = key(False, "the line is itself an error record (besides its role)")
     alone: bool = key(False, "an end that is a whole request by itself: it pairs with no start")
+    fields: tuple[str, ...] = key(
+        (),
+        "regexes searched separately in a matching line, named groups from FIELDS (tokens, cost,"
+        " CLI times); read on end and usage lines",
+    )
 
     def problem(self) -> str | None:
         trouble = regex_problem(self.regex) if self.regex else "'regex' must not be empty"
@@ -86,6 +113,23 @@ class DialectLine:
         unknown = set(re.compile(self.regex).groupindex) - GROUPS
         if unknown:
             return f"unknown named group(s) {sorted(unknown)}; allowed: {', '.join(sorted(GROUPS))}"
+        return self._fields_problem()
+
+    def _fields_problem(self) -> str | None:
+        if self.fields and self.role not in FIELD_ROLES:
+            return f"'fields' are read on lines of role {' or '.join(FIELD_ROLES)}, not {self.role}"
+        for regex in self.fields:
+            trouble = regex_problem(regex)
+            if trouble:
+                return trouble
+            names = set(re.compile(regex).groupindex)
+            if not names:
+                return f"fields regex '{regex}' names no group; allowed: {', '.join(FIELDS)}"
+            if names - set(FIELDS):
+                return (
+                    f"unknown field group(s) {sorted(names - set(FIELDS))} in '{regex}';"
+                    f" allowed: {', '.join(FIELDS)}"
+                )
         return None
 
 

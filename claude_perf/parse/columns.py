@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from claude_perf.config.dialect import FIELDS
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -27,6 +29,7 @@ class _Columns:
         "stream",
         "duration_bare",
         "alone",
+        *FIELDS,
     )
 
     def __init__(self, n_lines: int) -> None:
@@ -58,7 +61,7 @@ class _Columns:
         return np.flatnonzero(self.mask(name))
 
     # float columns, NaN = unknown
-    NUMERIC = ("duration_s", "status", "exit_code", "duration_bare", "alone")
+    NUMERIC = ("duration_s", "status", "exit_code", "duration_bare", "alone", *FIELDS)
 
     def positions(self, at: np.ndarray) -> np.ndarray:
         """Line row → position in ``at`` (-1 where absent): one map for every gather."""

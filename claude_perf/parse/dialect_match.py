@@ -175,6 +175,8 @@ def apply_dialects(
                 continue
             matched[rows] = True
             _read_groups(parts, rows, line.duration_unit or "s", no_engine_time, cols)
+            if line.fields:
+                _read_fields(text, rows, line.fields, cols)
             cols.add("role", rows, _same(len(rows), line.role))
             if line.alone:
                 cols.add("alone", rows, np.ones(len(rows)))
@@ -323,6 +325,43 @@ def _match_whole(
         return rows[hit], _no_groups(int(hit.sum()))
     positions, values = shapes.extract(line.regex, names)
     return rows[positions], pa.StructArray.from_arrays(list(values.values()), list(values))
+
+
+def _read_fields(text: pa.Array, rows: np.ndarray, regexes: Sequence[str], cols: _Columns) -> None:
+    """A dialect line's ``fields`` regexes, each searched on its matched lines' text, into the
+    figure columns (numbers; a figure a line does not show, or shows as ``None``, is unknown).
+    Only the lines the line's own regex matched are read: none in a log without them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = _subset(text, rows)
+    for regex in regexes:
+        parts = pc.extract_regex(texts, regex)
+        found = parts.is_valid()
+        for field in parts.type:
+            raw = pc.if_else(found, parts.field(field.name), pa.scalar(None, pa.string()))
+            cols.add(field.name, rows, _numbers(raw))
+
+
+def _numbers(values: pa.Array) -> np.ndarray:
+    """Strings → float64, NaN where empty, null or not a number (a user's regex may capture
+    any text: it is an unknown figure, not an error)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        out = pc.cast(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        out = pa.array([_number(v) for v in values.to_pylist()], pa.float64())
+    return np.asarray(out.to_numpy(zero_copy_only=False), dtype=float)
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
 
 
 def _read_groups(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.columns import _Columns
@@ -23,6 +24,8 @@ OPTIONAL_COLUMNS = {
     "exit_code": float("nan"),
     "alone": float("nan"),
     "stream": None,
+    # the figures of dialect lines' ``fields`` (tokens, cost, CLI times), NaN unknown
+    **{name: float("nan") for name in FIELDS},
 }
 
 

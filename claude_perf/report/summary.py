@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.analysis.metrics import QUANTILE_METHOD, LatencyStats, Metrics
 from claude_perf.analysis.pipeline import Analysis
 from claude_perf.analysis.scores import scores_dict
+from claude_perf.analysis.usage import Spread, UsageMetrics
 from claude_perf.durations import iso
 from claude_perf.parse.formats import K_OTHER, KINDS
 from claude_perf.report.redact import redact
@@ -41,6 +42,45 @@ def latency_dict(stats: LatencyStats | None) -> dict[str, Any] | None:
         "max": _r(stats.max),
         "stdev": _r(stats.stdev),
         "too_few_to_rank": stats.too_few,
+    }
+
+
+def _spread(spread: Spread | None, digits: int) -> dict[str, Any] | None:
+    if spread is None:
+        return None
+    return {
+        "n": spread.n,
+        "mean": _r(spread.mean, digits),
+        "p50": _r(spread.p50, digits),
+        "p95": _r(spread.p95, digits),
+    }
+
+
+def usage_dict(usage: UsageMetrics | None) -> dict[str, Any]:
+    """A model's server-side usage keys (analysis/usage.py): null where the logs carry none,
+    never 0 for unknown. Cost is the CLI's figure (API-equivalent on subscription plans)."""
+    if usage is None:
+        return {
+            "tokens": None,
+            "cost_usd": None,
+            "output_tokens_per_s": None,
+            "cli_overhead_s": None,
+            "usage": None,
+        }
+    return {
+        "tokens": {
+            "input": usage.input_tokens,
+            "output": usage.output_tokens,
+            "cache_read": usage.cache_read_tokens,
+            "cache_creation": usage.cache_creation_tokens,
+        },
+        "cost_usd": _r(usage.cost_usd),
+        "output_tokens_per_s": {
+            "overall": _r(usage.output_tokens_per_s_overall, 4),
+            "per_request": _spread(usage.output_tokens_per_s, 4),
+        },
+        "cli_overhead_s": _spread(usage.cli_overhead_s, 6),
+        "usage": {"requests": usage.requests, "inferred": usage.inferred},
     }
 
 
@@ -92,6 +132,7 @@ def build(analysis: Analysis) -> dict[str, Any]:
                 "latency_unknown": mm.latency_unknown,
                 "ambiguous_pairings": mm.ambiguous,
                 "inferred_share": _r(mm.inferred_share, 4),
+                **usage_dict(mm.usage),
             }
             for mm in m.models
         ],
@@ -140,6 +181,10 @@ def build(analysis: Analysis) -> dict[str, Any]:
             "duplicate_lines": q.duplicate_lines,
             "dialects": {name: list(found) for name, found in q.dialects.items()},
             "arrivals_only": q.arrivals_only,
+            # usage records (tokens, cost, CLI times on a line of their own) and how many of
+            # them no request was found for
+            "usage_records": analysis.requests.usage_records,
+            "usage_unattached": analysis.requests.usage_unattached,
             "notes": list(q.notes),
         },
         **collected(analysis),

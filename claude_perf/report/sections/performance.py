@@ -25,6 +25,7 @@ from claude_perf.report.model import (
     ours,
     quoted,
 )
+from claude_perf.report.sections.usage import usage_blocks
 
 INFERRED_NOTE = (
     "† Several requests were in flight without request ids: which completion belongs to which "
@@ -48,6 +49,7 @@ def latency_section(c: Context) -> Section:
     if any(mm.inferred_share > 0 for mm in m.models):
         blocks.append(Paragraph(ours(INFERRED_NOTE)))
     blocks.append(Facts(tuple(items)))
+    blocks += usage_blocks(m.models)
     if "latency_by_model" in available_charts(c):
         blocks.append(Chart("latency_by_model", CHARTS["latency_by_model"]))
     if "latency_over_time" in available_charts(c):
