@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.ci.gates import Gates
 from claude_perf.config.schema import Config
 from claude_perf.errors import ClaudePerfError, InputError, UsageError
+from claude_perf.runtime.stages import stage
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
     from claude_perf.collect.run import CollectOutcome
@@ -184,10 +185,11 @@ def report(options: ReportOptions) -> ReportOutcome:
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
     # The session goes in as a temporary, so that the analysis can free its line text early.
-    analysis = analyse_session(report_session(options), options.config)
-    summary = summary_mod.build(analysis)
-    model = build(analysis, report_time(options.generated_at))
-    summary.update(summary_mod.summary_extras(model))
+    analysis = analyse_session(_read_session(options), options.config)
+    with stage("summary"):
+        summary = summary_mod.build(analysis)
+        model = build(analysis, report_time(options.generated_at))
+        summary.update(summary_mod.summary_extras(model))
     gate_results = check_gates(options.gates, summary)
     written: list[Path] = []
     if options.requests_csv is not None:
@@ -205,6 +207,12 @@ def report(options: ReportOptions) -> ReportOutcome:
         return finish_report(options, summary, text, True, written, gate_results)
     written.insert(0, write_text(options.output, text))
     return finish_report(options, summary, text, False, written, gate_results)
+
+
+def _read_session(options: ReportOptions) -> Session:
+    """report_session, timed as the "read" stage (returned, not kept: see report())."""
+    with stage("read"):
+        return report_session(options)
 
 
 def check_gates(gates: Gates, summary: dict[str, Any]) -> tuple[Any, ...]:
