@@ -58,16 +58,22 @@ class ReportOutcome:
     failure: ClaudePerfError | None = None  # a gate failed: the CLI exits with it after printing
 
 
-def load_inputs(inputs: Sequence[str]) -> LogLines:
-    """Read log inputs (files, stdin) into merged lines."""
+def load_inputs(inputs: Sequence[str], chunked: bool = False) -> LogLines:
+    """Read log inputs (files, stdin) into merged lines.
+
+    ``chunked``: a large file is left for the analysis to read chunk by chunk (its memory then
+    stays bounded: ingest/chunks.py); only a report, which analyses and drops the text, asks.
+    """
+    from claude_perf.ingest.chunks import pending_lines
     from claude_perf.ingest.files import read_logs
 
     if not inputs:
         raise UsageError("nothing to analyse: give --input PATH (repeatable, '-' for stdin)")
-    return read_logs(list(inputs))
+    pending = pending_lines(list(inputs)) if chunked else None
+    return pending if pending is not None else read_logs(list(inputs))
 
 
-def load_session(inputs: Sequence[str]) -> Session:
+def load_session(inputs: Sequence[str], chunked: bool = False) -> Session:
     """A Session from log files, or from one session bundle (folder or .tar.gz)."""
     from claude_perf.ingest.bundle import is_bundle, read_bundle
     from claude_perf.ingest.session import Session
@@ -79,7 +85,7 @@ def load_session(inputs: Sequence[str]) -> Session:
                 f"--input {bundles[0]} is a session bundle: give it as the only --input"
             )
         return read_bundle(bundles[0])
-    return Session(logs=load_inputs(inputs))
+    return Session(logs=load_inputs(inputs, chunked))
 
 
 def report_session(options: ReportOptions) -> Session:
@@ -105,7 +111,7 @@ def report_session(options: ReportOptions) -> Session:
                 f"{', '.join(given)} select from the store and cannot be combined with --input "
                 "(an input file is analysed whole)"
             )
-        return load_session(options.inputs)
+        return load_session(options.inputs, chunked=True)
     if not (store_asked or options.live):
         return load_session(options.inputs)  # the usual "nothing to analyse" message
     since_ns = parse_instant_ns(options.since) if options.since else None
