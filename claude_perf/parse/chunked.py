@@ -24,8 +24,8 @@ from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.ingest.chunks import ChunkedFile, ChunkTally, NotChunkableError
 from claude_perf.ingest.files import LogLines, read_logs
-from claude_perf.parse.classify import _merge_parts, classify, classify_with, safe_cuts
 from claude_perf.parse import dialect_match
+from claude_perf.parse.classify import _merge_parts, classify, classify_with, safe_cuts
 from claude_perf.parse.dialect_match import active_of, detect_found
 from claude_perf.parse.entries import Entries
 from claude_perf.parse.units import infer_bare_units
