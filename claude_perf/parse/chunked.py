@@ -25,7 +25,13 @@ from claude_perf.config.schema import Config
 from claude_perf.ingest.chunks import ChunkedFile, ChunkTally, NotChunkableError
 from claude_perf.ingest.files import LogLines, read_logs
 from claude_perf.parse import dialect_match
-from claude_perf.parse.classify import _merge_parts, classify, classify_with, safe_cuts
+from claude_perf.parse.classify import (
+    _merge_parts,
+    classify,
+    classify_parts,
+    classify_with,
+    safe_cuts,
+)
 from claude_perf.parse.dialect_match import active_of, detect_found
 from claude_perf.parse.entries import Entries
 from claude_perf.parse.units import infer_bare_units
@@ -82,8 +88,9 @@ def _pass(
             for s, names in detect_found(table.column("text"), source, dialects, rows).items():
                 found.setdefault(s, set()).update(names)
         used.append({s: set(n) for s, n in found.items()})
-        parts.append(classify_with(table, config, active_of(found, dialects)))
-        starts.append(chunk.first_row)
+        for part, start in classify_parts(table, config, active_of(found, dialects)):
+            parts.append(part)
+            starts.append(chunk.first_row + start)
         del table, chunk
         release_unused()
     active = active_of(found, dialects)

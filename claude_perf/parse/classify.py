@@ -68,18 +68,29 @@ def classify(lines: pa.Table, config: Config) -> Entries:
 def classify_with(lines: pa.Table, config: Config, active: ActiveDialects) -> Entries:
     """classify() with the dialects already detected, and bare durations left as logged (a
     file read in chunks gets those decided once, over all of its chunks: parse/chunked.py)."""
+    parts = classify_parts(lines, config, active)
+    if len(parts) == 1:
+        return parts[0][0]
+    return _merge_parts([part for part, _ in parts], [start for _, start in parts])
+
+
+def classify_parts(
+    lines: pa.Table, config: Config, active: ActiveDialects
+) -> list[tuple[Entries, int]]:
+    """The lines classified in parts on both cores: (entries, the part's first row) each, for
+    _merge_parts to join (once, for all the chunks of a file: parse/chunked.py)."""
     from itertools import pairwise
 
     from claude_perf.runtime.parallel import WORKERS, parallel_map
 
     spans = list(pairwise(_cut_points(lines, WORKERS)))
     if len(spans) < 2:
-        return _classify_part(lines, config, active)
+        return [(_classify_part(lines, config, active), 0)]
     parts = parallel_map(
         lambda span: _classify_part(lines.slice(span[0], span[1] - span[0]), config, active),
         spans,
     )
-    return _merge_parts(parts, [start for start, _ in spans])
+    return list(zip(parts, [start for start, _ in spans], strict=True))
 
 
 def _source_ids(lines: pa.Table) -> np.ndarray:
