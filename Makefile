@@ -33,7 +33,11 @@ lint: $(DEVSTAMP)
 test: lint
 	$(BIN)/pytest -q
 
+# GoAccess (the yardstick of the speed ratio, issue 13) from Debian, only when it is missing.
 bench: $(DEVSTAMP)
+	@command -v goaccess >/dev/null || apt-get install -y goaccess >/dev/null \
+		|| (apt-get update >/dev/null && apt-get install -y goaccess >/dev/null) \
+		|| echo "goaccess could not be installed: the ratio is not measured"
 	$(BIN)/python -m benchmarks.run
 
 golden: $(DEVSTAMP)

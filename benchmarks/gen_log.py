@@ -15,12 +15,18 @@ Two styles share the stream, as when two proxies log to one place:
 Requests overlap: each request's records are scheduled when it arrives and a heap releases all
 records in time order, so concurrent requests interleave as in a real log.
 
-CLI: python -m benchmarks.gen_log OUT [--lines N] [--seed S] [--truth TRUTH.json]
+With ``--access FILE`` the same traffic is also written as one Apache/NGINX combined-format
+access line per HTTP request (model requests, health checks and model listings), stamped at the
+request's completion as a web server logs it: the input GoAccess reads in ``make bench``, so
+the two tools analyse the same requests.
+
+CLI: python -m benchmarks.gen_log OUT [--lines N] [--seed S] [--truth TRUTH.json] [--access F]
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import calendar
 import heapq
 import json
@@ -250,11 +256,71 @@ def _latency_summary(durations: dict[str, list[float]]) -> dict[str, dict[str, f
     return out
 
 
-def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, Any]:
+# Combined-format access lines: (method, path) per kind of request, as a web server in front of
+# the proxy would log them; the response size and user agent are fixed (no analysis reads them).
+ACCESS_ROUTES = (
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/messages"),
+    ("GET", "/health"),
+    ("GET", "/v1/models"),
+)
+ROUTE_CHAT, ROUTE_MESSAGES, ROUTE_HEALTH, ROUTE_MODELS = range(4)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class _AccessLog:
+    """The traffic's HTTP requests (completion time, route, status), written sorted at the end.
+
+    Kept in typed arrays (17 bytes a request) so that 10M-line logs stay cheap to generate.
+    """
+
+    def __init__(self) -> None:
+        self.end_ns = array.array("q")
+        self.route = array.array("b")
+        self.status = array.array("h")
+
+    def add(self, end_ns: int, route: int, status: int) -> None:
+        self.end_ns.append(end_ns)
+        self.route.append(route)
+        self.status.append(status)
+
+    def write(self, path: Path) -> int:
+        """Write the combined-format lines in time order; return how many."""
+        order = sorted(range(len(self.end_ns)), key=self.end_ns.__getitem__)
+        stamps: dict[int, str] = {}
+        with Path(path).open("w", encoding="ascii") as fh:
+            buf: list[str] = []
+            for i in order:
+                sec = self.end_ns[i] // SEC
+                stamp = stamps.get(sec)
+                if stamp is None:
+                    if len(stamps) > 4096:
+                        stamps.clear()
+                    t = time.gmtime(sec)
+                    stamp = time.strftime(f"%d/{_MONTHS[t.tm_mon - 1]}/%Y:%H:%M:%S +0000", t)
+                    stamps[sec] = stamp
+                method, route = ACCESS_ROUTES[self.route[i]]
+                client = "127.0.0.1" if self.route[i] == ROUTE_HEALTH else "172.17.0.1"
+                buf.append(
+                    f'{client} - - [{stamp}] "{method} {route} HTTP/1.1" {self.status[i]} 512 '
+                    '"-" "python-httpx/0.27.0"\n'
+                )
+                if len(buf) >= WRITE_CHUNK_LINES:
+                    fh.write("".join(buf))
+                    buf.clear()
+            fh.write("".join(buf))
+        return len(order)
+
+
+def generate(
+    path: Path, n_lines: int = 1_000_000, seed: int = 7, access: Path | None = None
+) -> dict[str, Any]:
     """Write a deterministic mixed proxy log of exactly `n_lines` lines to `path`.
 
     Returns the ground truth (JSON-serialisable counts and latency summaries) it generated.
+    With `access`, also write the same traffic's HTTP requests there in combined format.
     """
+    http = _AccessLog()
     if n_lines < 0:
         raise ValueError("n_lines must be >= 0")
     rng = random.Random(seed)
@@ -409,6 +475,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
                 end = e + randrange(1 * MS, 2 * MS)
                 status = 500 if outcome == "cli_crash_500" else 200
             push(end, ACCESS.format(port=port, status=REASONS[status]))
+        http.add(end, ROUTE_CHAT, status)
         if outcome != "ok":
             failures[outcome] += 1
         if outcome in ("unauthorized_401", "rate_limited_429", "validation_422"):
@@ -459,6 +526,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
             )
             failures[kind] += 1
             logged(model, True, None)
+        http.add(end, ROUTE_MESSAGES, status)
         by_status[str(status)] += 1
         track(t, end)
 
@@ -480,6 +548,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
             f"request done model={model} duration={centis / 100:.2f}s status={status} "
             f"request_id=r-{request_id}",
         )
+        http.add(end, ROUTE_MESSAGES, status)
         by_status[str(status)] += 1
         track(t, end)
 
@@ -525,6 +594,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
                 probe = t_health + randrange(3 * MS, 40 * MS)
                 port = randrange(32768, 61000)
                 push(probe, f'INFO:     127.0.0.1:{port} - "GET /health HTTP/1.1" 200 OK')
+                http.add(probe, ROUTE_HEALTH, 200)
                 t_health += HEALTH_INTERVAL_NS + randrange(0, 150 * MS)
                 continue
             flush_until(t_req)
@@ -534,6 +604,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
                 port = randrange(32768, 61000)
                 end = t_req + randrange(1 * MS, 4 * MS)
                 push(end, f'INFO:     172.17.0.1:{port} - "GET /v1/models HTTP/1.1" 200 OK')
+                http.add(end, ROUTE_MODELS, 200)
                 t_req += max(1 * MS, int(rng.expovariate(1 / MEAN_INTERARRIVAL_S) * SEC))
                 continue
             # Near the end only requests that surely fit are drawn, so the count is exact.
@@ -556,6 +627,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
     if emitted != n_lines:  # pragma: no cover - an internal invariant, not an input error
         raise AssertionError(f"wrote {emitted} lines, wanted {n_lines}")
 
+    access_lines = http.write(access) if access is not None else None
     requests_by_model: Counter[str] = Counter()
     for counts in by_style_model.values():
         requests_by_model.update(counts)
@@ -579,6 +651,7 @@ def generate(path: Path, n_lines: int = 1_000_000, seed: int = 7) -> dict[str, A
         "max_in_flight": max_in_flight,
         "latency_s": _latency_summary(durations),
         "logged_models": _logged_summary(logged_durations, logged_counts),
+        "access_lines": access_lines,
     }
 
 
@@ -590,9 +663,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1_000_000, help="exact line count")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--truth", type=Path, help="also write the ground truth JSON here")
+    parser.add_argument(
+        "--access", type=Path, help="also write the traffic's combined-format access log here"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    truth = generate(args.out, args.lines, args.seed)
+    truth = generate(args.out, args.lines, args.seed, args.access)
     elapsed = time.perf_counter() - started
     text = json.dumps(truth, indent=2)
     if args.truth is not None:

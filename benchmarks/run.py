@@ -1,16 +1,21 @@
-"""Benchmark (`make bench`): `claude-perf report` over a generated 1,000,000-line proxy log.
+"""Benchmark (`make bench`): `claude-perf report` against GoAccess on the same traffic, and memory.
 
-Targets (issue 2, "Speed and memory"): at least 500,000 lines/s end to end on a 2-core machine
-(interpreter start-up and imports included), peak memory (max RSS of the report process) at most
-600 MB. The log is generated once into ``.bench-cache/`` and reused. The report runs as a child
-process; its own rusage comes from os.wait4. Figures are printed with PASS/MISS; a missed figure
-never fails the run (the machine may be busy). When ``benchmarks/collect_bench.py`` exists and a
-Docker Engine answers, the collect benchmark runs afterwards and prints its own figures.
-The report's figures are then checked against the generator's truth: counts, max_in_flight, and
-per model requests, failures and p50/p95 of succeeded timed requests (tests/test_bench_truth.py
-does the same on small logs, with the known gaps).
+Issue 13. Absolute lines per second do not travel between machines, so the speed figure is a
+ratio against GoAccess (a C log analyser) measured in the same run: the generator writes the
+proxy log and, beside it, the same traffic's access lines in combined format; `claude-perf report
+-f json` (a whole process: interpreter start-up included) and `goaccess FILE -o report.json` run
+alternately, ROUNDS rounds each, and the medians of lines/s and the median of the pairs' ratios
+are printed. Target: claude-perf's lines/s >= 10x GoAccess's. Each analyses every line of its own
+input: the proxy log has about 2.7 lines per HTTP request, the access log one.
 
-Run: ``python -m benchmarks.run [--lines N] [--repeat K]``.
+Memory: peak RSS (os.wait4) of one report at each size (1M, 3M, 10M lines by default), target
+<= 600 MB at every size, with where the time and memory go per stage (runtime/stages.py) and the
+report's counts and per-model percentiles checked against the generator's truth at each size.
+Nothing here fails the run: a missed figure is printed as MISS (the machine may be busy).
+When ``benchmarks/collect_bench.py`` exists and a Docker Engine answers, the collect benchmark
+runs afterwards and prints its own figures.
+
+Run: ``python -m benchmarks.run [--sizes 1000000,3000000] [--rounds K] [--no-collect]``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,8 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-LINES = 1_000_000
-LINES_PER_S_TARGET = 500_000.0
+SIZES = (1_000_000, 3_000_000, 10_000_000)
+RATIO_TARGET = 10.0
 PEAK_MB_TARGET = 600.0
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".bench-cache"
@@ -35,13 +42,16 @@ CACHE = REPO / ".bench-cache"
 def ensure_log(lines: int) -> Path:
     """The generated log for this line count, written once into the cache folder."""
     path = CACHE / f"proxy-{lines}.log"
-    if not path.exists():
+    if not path.exists() or not access_path(path).exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         print(f"generating {lines:,} lines into {path.relative_to(REPO)} ...", flush=True)
         with truth_path(path).open("w") as truth:
             subprocess.run(
-                [sys.executable, "-m", "benchmarks.gen_log", str(partial), "--lines", str(lines)],
+                [
+                    *(sys.executable, "-m", "benchmarks.gen_log", str(partial)),
+                    *("--lines", str(lines), "--access", str(access_path(path))),
+                ],
                 cwd=REPO,
                 check=True,
                 stdout=truth,
@@ -52,6 +62,11 @@ def ensure_log(lines: int) -> Path:
 
 def truth_path(log: Path) -> Path:
     return log.with_name(log.name + ".truth.json")
+
+
+def access_path(log: Path) -> Path:
+    """The same traffic's combined-format access log (GoAccess's input)."""
+    return log.with_name(log.name + ".access")
 
 
 # Latencies in the log are exact to this: JSON durationMs is in ms, key=value durations are the
@@ -130,10 +145,12 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else f"{value:,}"
 
 
-def run_child(argv: list[str]) -> tuple[float, float, int]:
+def run_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit status) of one child process."""
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=env
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
@@ -148,38 +165,119 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def report_bench(lines: int, repeat: int) -> None:
-    log = ensure_log(lines)
+def report_argv(log: Path, out: Path) -> list[str]:
     cli = Path(sys.executable).with_name("claude-perf")
     command = [str(cli)] if cli.exists() else [sys.executable, "-m", "claude_perf"]
-    with tempfile.TemporaryDirectory(prefix="claude-perf-bench-") as tmp:
-        out = Path(tmp) / "report.json"
-        argv = [*command, "report", "-i", str(log), "-f", "json", "-o", str(out)]
-        runs = []
-        summary: dict[str, Any] = {}
-        for attempt in range(1, repeat + 1):
-            wall, peak_mb, code = run_child(argv)
-            if code != 0:
-                print(f"report run {attempt}: FAILED (exit status {code})")
-                return
-            runs.append((wall, peak_mb))
-            summary = json.loads(out.read_text())
+    return [*command, "report", "-i", str(log), "-f", "json", "-o", str(out)]
+
+
+def goaccess_argv(access: Path, out: Path) -> list[str] | None:
+    """GoAccess over the access lines, non-interactive, JSON out; None when not installed."""
+    exe = shutil.which("goaccess")
+    if exe is None:
+        return None
+    return [
+        *(exe, str(access), "--log-format=COMBINED", "--no-global-config"),
+        *("--no-progress", "-o", str(out)),
+    ]
+
+
+class Run:
+    """One report process: wall s, peak MB, its summary and its per-stage records."""
+
+    def __init__(self, log: Path, tmp: Path) -> None:
+        self.log, self.tmp = log, tmp
+        self.out, self.stages_file = tmp / "report.json", tmp / "stages.json"
+
+    def __call__(self) -> tuple[float, float, dict[str, Any], list[dict[str, Any]]]:
+        env = {**os.environ, "CLAUDE_PERF_STAGES": str(self.stages_file)}
+        wall, peak_mb, code = run_child(report_argv(self.log, self.out), env)
+        if code != 0:
+            raise SystemExit(f"claude-perf report failed (exit status {code}) on {self.log}")
+        stages = json.loads(self.stages_file.read_text()) if self.stages_file.exists() else []
+        return wall, peak_mb, json.loads(self.out.read_text()), stages
+
+
+def print_stages(stages: list[dict[str, Any]], wall: float) -> None:
+    """Where the time and memory went: each stage's wall seconds and RSS at its end."""
+    if not stages:
+        return
+    inside = sum(float(s["wall_s"]) for s in stages)
+    cells = [f"{s['stage']} {float(s['wall_s']):.2f} s/{float(s['rss_mb']):.0f} MB" for s in stages]
+    cells.append(f"start-up, imports and exit {max(0.0, wall - inside):.2f} s")
+    print("stages: " + ", ".join(cells))
+
+
+def ratio_bench(lines: int, rounds: int) -> None:
+    """claude-perf and GoAccess alternately on the same traffic: lines/s and their ratio."""
+    log = ensure_log(lines)
+    access = access_path(log)
+    truth = json.loads(truth_path(log).read_text())
+    with tempfile.TemporaryDirectory(prefix="claude-perf-bench-") as name:
+        tmp = Path(name)
+        goaccess = goaccess_argv(access, tmp / "goaccess.json")
+        if goaccess is None:
+            print("goaccess: not installed (make bench installs it: apt-get install goaccess)")
+        ours_rates, theirs_rates, ratios = [], [], []
+        run = Run(log, tmp)
+        wall, peak_mb, summary, stages = 0.0, 0.0, {}, []
+        for k in range(1, rounds + 1):
+            wall, peak_mb, summary, stages = run()
+            ours_rates.append(lines / wall)
+            line = f"round {k}: claude-perf {wall:.2f} s ({lines / wall:,.0f} lines/s, "
+            line += f"{peak_mb:.0f} MB)"
+            if goaccess is not None:
+                g_wall, g_peak, code = run_child(goaccess)
+                if code != 0:
+                    print(f"goaccess failed (exit status {code})")
+                    goaccess = None
+                else:
+                    rate = truth["access_lines"] / g_wall
+                    theirs_rates.append(rate)
+                    ratios.append(ours_rates[-1] / rate)
+                    line += f"; goaccess {g_wall:.2f} s ({rate:,.0f} lines/s, {g_peak:.0f} MB)"
+            print(line, flush=True)
+        if goaccess is not None and (tmp / "goaccess.json").exists():
+            general = json.loads((tmp / "goaccess.json").read_text())["general"]
+            seen = general.get("total_requests")
+            verdict = "MATCH" if seen == truth["access_lines"] else "DIFFERS"
             print(
-                f"report run {attempt}: {wall:.2f} s, {lines / wall:,.0f} lines/s, "
-                f"peak RSS {peak_mb:.0f} MB"
+                f"goaccess: {seen:,} requests read of {truth['access_lines']:,} written  {verdict}"
             )
-    best_wall = min(wall for wall, _ in runs)
-    peak = max(mb for _, mb in runs)
-    rate = lines / best_wall
+    ours = statistics.median(ours_rates)
     print(f"log: {log.relative_to(REPO)} ({lines:,} lines, {log.stat().st_size / 1e6:.0f} MB)")
+    print(f"claude-perf: {ours:,.0f} lines/s (median of {len(ours_rates)})")
+    if ratios:
+        print(
+            f"goaccess:    {statistics.median(theirs_rates):,.0f} lines/s (median of "
+            f"{len(theirs_rates)}; {truth['access_lines']:,} combined-format lines, "
+            f"{access.stat().st_size / 1e6:.0f} MB)"
+        )
+        ratio = statistics.median(ratios)
+        print(
+            f"ratio: {ratio:.2f}x GoAccess's lines/s (median of the rounds' ratios, "
+            f"min {min(ratios):.2f}, max {max(ratios):.2f}) target >= {RATIO_TARGET:g}x  "
+            f"{_verdict(ratio >= RATIO_TARGET)}"
+        )
+    memory_line(lines, peak_mb, wall, stages)
+    check_truth(log, summary)
+
+
+def memory_line(lines: int, peak_mb: float, wall: float, stages: list[dict[str, Any]]) -> None:
     print(
-        f"speed:  {rate:,.0f} lines/s (best of {len(runs)}, {best_wall:.2f} s wall) "
-        f"target >= {LINES_PER_S_TARGET:,.0f}  {_verdict(rate >= LINES_PER_S_TARGET)}"
+        f"memory at {lines:,} lines: {peak_mb:.0f} MB peak RSS, {wall:.2f} s "
+        f"({lines / wall:,.0f} lines/s) target <= {PEAK_MB_TARGET:.0f}  "
+        f"{_verdict(peak_mb <= PEAK_MB_TARGET)}"
     )
-    print(
-        f"memory: {peak:.0f} MB peak RSS (max of {len(runs)}) "
-        f"target <= {PEAK_MB_TARGET:.0f}  {_verdict(peak <= PEAK_MB_TARGET)}"
-    )
+    print_stages(stages, wall)
+
+
+def memory_bench(lines: int) -> None:
+    """One report at this size: peak RSS, stages, and the truth."""
+    log = ensure_log(lines)
+    with tempfile.TemporaryDirectory(prefix="claude-perf-bench-") as name:
+        wall, peak_mb, summary, stages = Run(log, Path(name))()
+    memory_line(lines, peak_mb, wall, stages)
     check_truth(log, summary)
 
 
@@ -202,14 +300,35 @@ def collect_bench() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.run", description=__doc__)
-    parser.add_argument("--lines", type=int, default=LINES, help="generated log size")
-    parser.add_argument("--repeat", type=int, default=2, help="report runs (best time wins)")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(n) for n in SIZES),
+        help="generated log sizes in lines, comma-separated; the first is the ratio's",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each tool")
     parser.add_argument("--no-collect", action="store_true", help="skip the collect benchmark")
     args = parser.parse_args(argv)
-    report_bench(args.lines, max(1, args.repeat))
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    print(f"machine: {machine()}", flush=True)
+    ratio_bench(sizes[0], max(1, args.rounds))
+    for lines in sizes[1:]:
+        memory_bench(lines)
     if not args.no_collect:
         collect_bench()
     return 0
+
+
+def machine() -> str:
+    """CPU model and core count, for the figures' context."""
+    model = "unknown CPU"
+    try:
+        for row in Path("/proc/cpuinfo").read_text().splitlines():
+            if row.startswith("model name"):
+                model = row.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":

@@ -190,3 +190,37 @@ def test_cli_writes_log_and_truth(tmp_path: Path, capsys: pytest.CaptureFixture[
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     assert truth["lines"] == 300 and truth["seed"] == 5
     assert json.loads(capsys.readouterr().out) == truth
+
+
+COMBINED = re.compile(
+    r'^(\S+) - - \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000)\] "(GET|POST) (\S+) HTTP/1\.1" '
+    r'(\d{3}) 512 "-" "[^"]+"$'
+)
+
+
+def test_access_log_is_the_same_traffic_in_combined_format(tmp_path: Path) -> None:
+    """One combined-format line per HTTP request of the proxy log (GoAccess's input), in order."""
+    from datetime import datetime
+
+    truth = generate(tmp_path / "docker.log", n_lines=N, seed=11, access=tmp_path / "access.log")
+    rows = (tmp_path / "access.log").read_text(encoding="ascii").splitlines()
+    parsed = [m.groups() for row in rows if (m := COMBINED.match(row))]
+    assert len(parsed) == len(rows) == truth["access_lines"]
+    assert truth["access_lines"] == (
+        truth["requests"] + truth["health_checks"] + truth["models_list_requests"]
+    )
+    paths = Counter(p for _, _, _, p, _ in parsed)
+    assert paths["/health"] == truth["health_checks"]
+    assert paths["/v1/models"] == truth["models_list_requests"]
+    assert paths["/v1/chat/completions"] == truth["requests_by_style"]["wrapper"]
+    # JSON-event and key=value requests both go to /v1/messages.
+    assert paths["/v1/messages"] == truth["requests"] - truth["requests_by_style"]["wrapper"]
+    assert {k: v for k, v in truth["requests_by_status"].items() if k != "200"} == {
+        k: v for k, v in Counter(s for _, _, _, p, s in parsed).items() if k != "200"
+    }
+    stamps = [datetime.strptime(t, "%d/%b/%Y:%H:%M:%S %z") for _, t, *_ in parsed]
+    assert stamps == sorted(stamps)
+    # The proxy log itself is unchanged by writing the access log beside it.
+    again = generate(tmp_path / "again.log", n_lines=N, seed=11)
+    assert (tmp_path / "again.log").read_bytes() == (tmp_path / "docker.log").read_bytes()
+    assert again["access_lines"] is None

@@ -13,9 +13,11 @@ from claude_perf.analysis.metrics import Metrics, compute
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import LogLines
 from claude_perf.ingest.session import Session
+from claude_perf.parse.chunked import classify_pending
 from claude_perf.parse.classify import classify
 from claude_perf.parse.entries import Entries
 from claude_perf.runtime.parallel import release_unused
+from claude_perf.runtime.stages import stage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,13 +105,21 @@ def analyse_session(session: Session, config: Config) -> Analysis:
         logs = replace(logs, notes=(*logs.notes, *session.notes))
     samples, containers = session.samples, session.containers
     del session
-    entries = classify(logs.table, config)
-    logs = replace(logs, table=logs.table.drop_columns(["text"]))
-    release_unused()
-    requests = assemble(entries, config, logs.sources)
-    window = window_of(logs, entries)
-    metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
-    quality = _quality(logs, entries, requests, metrics, config)
+    if logs.pending is not None:  # a large file: read and classified chunk by chunk
+        with stage("read+classify chunks"):
+            entries, logs = classify_pending(logs, config)
+            release_unused()
+    else:
+        with stage("classify"):
+            entries = classify(logs.table, config)
+            logs = replace(logs, table=logs.table.drop_columns(["text"]))
+            release_unused()
+    with stage("assemble"):
+        requests = assemble(entries, config, logs.sources)
+    with stage("metrics"):
+        window = window_of(logs, entries)
+        metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
+        quality = _quality(logs, entries, requests, metrics, config)
     return Analysis(config, logs, entries, requests, metrics, quality, samples, containers)
 
 

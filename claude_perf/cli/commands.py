@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.ci.gates import Gates
 from claude_perf.config.schema import Config
 from claude_perf.errors import ClaudePerfError, InputError, UsageError
+from claude_perf.runtime.stages import stage
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
     from claude_perf.collect.run import CollectOutcome
@@ -57,16 +58,22 @@ class ReportOutcome:
     failure: ClaudePerfError | None = None  # a gate failed: the CLI exits with it after printing
 
 
-def load_inputs(inputs: Sequence[str]) -> LogLines:
-    """Read log inputs (files, stdin) into merged lines."""
+def load_inputs(inputs: Sequence[str], chunked: bool = False) -> LogLines:
+    """Read log inputs (files, stdin) into merged lines.
+
+    ``chunked``: a large file is left for the analysis to read chunk by chunk (its memory then
+    stays bounded: ingest/chunks.py); only a report, which analyses and drops the text, asks.
+    """
+    from claude_perf.ingest.chunks import pending_lines
     from claude_perf.ingest.files import read_logs
 
     if not inputs:
         raise UsageError("nothing to analyse: give --input PATH (repeatable, '-' for stdin)")
-    return read_logs(list(inputs))
+    pending = pending_lines(list(inputs)) if chunked else None
+    return pending if pending is not None else read_logs(list(inputs))
 
 
-def load_session(inputs: Sequence[str]) -> Session:
+def load_session(inputs: Sequence[str], chunked: bool = False) -> Session:
     """A Session from log files, or from one session bundle (folder or .tar.gz)."""
     from claude_perf.ingest.bundle import is_bundle, read_bundle
     from claude_perf.ingest.session import Session
@@ -78,7 +85,7 @@ def load_session(inputs: Sequence[str]) -> Session:
                 f"--input {bundles[0]} is a session bundle: give it as the only --input"
             )
         return read_bundle(bundles[0])
-    return Session(logs=load_inputs(inputs))
+    return Session(logs=load_inputs(inputs, chunked))
 
 
 def report_session(options: ReportOptions) -> Session:
@@ -104,7 +111,7 @@ def report_session(options: ReportOptions) -> Session:
                 f"{', '.join(given)} select from the store and cannot be combined with --input "
                 "(an input file is analysed whole)"
             )
-        return load_session(options.inputs)
+        return load_session(options.inputs, chunked=True)
     if not (store_asked or options.live):
         return load_session(options.inputs)  # the usual "nothing to analyse" message
     since_ns = parse_instant_ns(options.since) if options.since else None
@@ -184,10 +191,11 @@ def report(options: ReportOptions) -> ReportOutcome:
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
     # The session goes in as a temporary, so that the analysis can free its line text early.
-    analysis = analyse_session(report_session(options), options.config)
-    summary = summary_mod.build(analysis)
-    model = build(analysis, report_time(options.generated_at))
-    summary.update(summary_mod.summary_extras(model))
+    analysis = analyse_session(_read_session(options), options.config)
+    with stage("summary"):
+        summary = summary_mod.build(analysis)
+        model = build(analysis, report_time(options.generated_at))
+        summary.update(summary_mod.summary_extras(model))
     gate_results = check_gates(options.gates, summary)
     written: list[Path] = []
     if options.requests_csv is not None:
@@ -205,6 +213,12 @@ def report(options: ReportOptions) -> ReportOutcome:
         return finish_report(options, summary, text, True, written, gate_results)
     written.insert(0, write_text(options.output, text))
     return finish_report(options, summary, text, False, written, gate_results)
+
+
+def _read_session(options: ReportOptions) -> Session:
+    """report_session, timed as the "read" stage (returned, not kept: see report())."""
+    with stage("read"):
+        return report_session(options)
 
 
 def check_gates(gates: Gates, summary: dict[str, Any]) -> tuple[Any, ...]:

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claude_perf.durations import NAT_NS
 from claude_perf.errors import InputError
@@ -71,6 +71,9 @@ class LogLines:
     # The sources the table's ``source`` column indexes: one container's log (rotated json-file
     # parts joined, see source_name) or one input file. Nothing pairs across sources.
     sources: tuple[str, ...] = ()
+    # A large file not read yet: the analysis reads and classifies it chunk by chunk
+    # (ingest/chunks.py, a ChunkedFile); ``table`` is then empty until it has.
+    pending: Any = None
 
     @property
     def total(self) -> int:

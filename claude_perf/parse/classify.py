@@ -59,22 +59,38 @@ def classify(lines: pa.Table, config: Config) -> Entries:
     _cut_points), and the halves are classified on both cores at once; every rule but the
     continuation rule looks at one line only, so the result is the same as in one piece.
     """
+    source = _source_ids(lines)
+    active = detect(lines.column("text"), source, dialects_for(config.dialects))
+    entries = classify_with(lines, config, active)
+    return replace(infer_bare_units(entries), dialects=active.names())
+
+
+def classify_with(lines: pa.Table, config: Config, active: ActiveDialects) -> Entries:
+    """classify() with the dialects already detected, and bare durations left as logged (a
+    file read in chunks gets those decided once, over all of its chunks: parse/chunked.py)."""
+    parts = classify_parts(lines, config, active)
+    if len(parts) == 1:
+        return parts[0][0]
+    return _merge_parts([part for part, _ in parts], [start for _, start in parts])
+
+
+def classify_parts(
+    lines: pa.Table, config: Config, active: ActiveDialects
+) -> list[tuple[Entries, int]]:
+    """The lines classified in parts on both cores: (entries, the part's first row) each, for
+    _merge_parts to join (once, for all the chunks of a file: parse/chunked.py)."""
     from itertools import pairwise
 
     from claude_perf.runtime.parallel import WORKERS, parallel_map
 
-    source = _source_ids(lines)
-    active = detect(lines.column("text"), source, dialects_for(config.dialects))
     spans = list(pairwise(_cut_points(lines, WORKERS)))
     if len(spans) < 2:
-        entries = _classify_part(lines, config, active)
-    else:
-        parts = parallel_map(
-            lambda span: _classify_part(lines.slice(span[0], span[1] - span[0]), config, active),
-            spans,
-        )
-        entries = _merge_parts(parts, [start for start, _ in spans])
-    return replace(infer_bare_units(entries), dialects=active.names())
+        return [(_classify_part(lines, config, active), 0)]
+    parts = parallel_map(
+        lambda span: _classify_part(lines.slice(span[0], span[1] - span[0]), config, active),
+        spans,
+    )
+    return list(zip(parts, [start for start, _ in spans], strict=True))
 
 
 def _source_ids(lines: pa.Table) -> np.ndarray:
@@ -89,40 +105,44 @@ def _source_ids(lines: pa.Table) -> np.ndarray:
 def _cut_points(lines: pa.Table, parts: int) -> list[int]:
     """Row bounds [0, ..., n] of the parts to classify separately (just [0, n]: one part).
 
-    A cut goes before a line that cannot be a continuation: it has an engine time, more than
-    _CONTINUATION_GAP_NS after the line before (also timed), and does not start with white
-    space. Continuations (and the error messages that gather them) then never cross a cut.
+    A cut goes before a line that cannot be a continuation (see safe_cuts).
+    """
+    n = lines.num_rows
+    if parts < 2 or n < PARALLEL_MIN_LINES:
+        return [0, n]
+    cuts = [0]
+    for k in range(1, parts):
+        first = max(k * n // parts, cuts[-1] + 1)
+        safe = safe_cuts(lines, first, min(n, k * n // parts + _SPLIT_SEARCH_LINES))
+        if len(safe):
+            cuts.append(int(safe[0]))
+    cuts.append(n)
+    return cuts
+
+
+def safe_cuts(lines: pa.Table, first: int, stop: int) -> np.ndarray:
+    """The rows in [first, stop) (first >= 1) before which the lines may be cut in two.
+
+    Such a line has an engine time, more than _CONTINUATION_GAP_NS after the line before (also
+    timed), and does not start with white space: continuations (and the error messages that
+    gather them) then never cross a cut, and neither do exact duplicates (equal times).
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = lines.num_rows
-    if parts < 2 or n < PARALLEL_MIN_LINES:
-        return [0, n]
+    first = max(first, 1)
+    if stop <= first:
+        return np.zeros(0, dtype=np.int64)
     nat = NAT_NS
-    ts_ns = np.asarray(
-        lines.column("ts").cast(pa.int64()).fill_null(nat).to_numpy(), dtype=np.int64
-    )
-    column = lines.column("text")
-    cuts = [0]
-    for k in range(1, parts):
-        window = np.arange(k * n // parts, min(n, k * n // parts + _SPLIT_SEARCH_LINES))
-        window = window[window > cuts[-1]]
-        if not len(window):
-            continue
-        gap_ns = ts_ns[window] - ts_ns[window - 1]
-        timed = (
-            (ts_ns[window] != nat) & (ts_ns[window - 1] != nat) & (gap_ns > _CONTINUATION_GAP_NS)
-        )
-        texts = column.slice(int(window[0]), len(window)).combine_chunks()
-        first = pc.binary_slice(texts.cast(pa.large_binary()), 0, 1)  # b"" for an empty line
-        plain = ~_np_bool(pc.is_in(first, value_set=pa.array(_NOT_PLAIN, pa.large_binary())))
-        safe = np.flatnonzero(timed & plain)
-        if len(safe):
-            cuts.append(int(window[safe[0]]))
-    cuts.append(n)
-    return cuts
+    ts = lines.column("ts").slice(first - 1, stop - first + 1)
+    ts_ns = np.asarray(ts.cast(pa.int64()).fill_null(nat).to_numpy(), dtype=np.int64)
+    gap_ns = ts_ns[1:] - ts_ns[:-1]
+    timed = (ts_ns[1:] != nat) & (ts_ns[:-1] != nat) & (gap_ns > _CONTINUATION_GAP_NS)
+    texts = lines.column("text").slice(first, stop - first).combine_chunks()
+    head = pc.binary_slice(texts.cast(pa.large_binary()), 0, 1)  # b"" for an empty line
+    plain = ~_np_bool(pc.is_in(head, value_set=pa.array(_NOT_PLAIN, pa.large_binary())))
+    return np.flatnonzero(timed & plain) + first
 
 
 def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
@@ -142,7 +162,7 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
     # freed one at a time instead of both whole frames standing beside the joined one.
     columns = {
         name: pd.concat([part.events.pop(name) for part in parts], ignore_index=True)
-        for name in list(parts[0].events.columns)
+        for name in _column_order(list(parts[0].events.columns))
     }
     return Entries(
         kind_counts={name: sum(p.kind_counts[name] for p in parts) for name in KINDS},
@@ -150,6 +170,15 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
         app_time_lines=sum(p.app_time_lines for p in parts),
         no_time_lines=sum(p.no_time_lines for p in parts),
     )
+
+
+def _column_order(names: list[str]) -> list[str]:
+    """The columns as one piece orders them (events._events_frame): the optional ones, in
+    OPTIONAL_COLUMNS order, right after duration_s, whichever part had them first."""
+    optional = [name for name in OPTIONAL_COLUMNS if name in names]
+    base = [name for name in names if name not in OPTIONAL_COLUMNS]
+    at = base.index("duration_s") + 1 if "duration_s" in base else len(base)
+    return [*base[:at], *optional, *base[at:]]
 
 
 def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> Entries:

@@ -95,13 +95,28 @@ def detect(
     text: pa.ChunkedArray | pa.Array, source: np.ndarray, dialects: Sequence[Dialect]
 ) -> ActiveDialects:
     """Which dialects each source speaks (see the module docstring for the sample)."""
+    if not dialects or len(source) == 0:
+        return NONE_ACTIVE
+    return active_of(detect_found(text, source, dialects, _sample_rows(source)), dialects)
+
+
+def detect_found(
+    text: pa.ChunkedArray | pa.Array,
+    source: np.ndarray,
+    dialects: Sequence[Dialect],
+    rows: np.ndarray,
+) -> dict[int, set[str]]:
+    """Per source, the names of the dialects whose detect patterns match one of ``rows``.
+
+    Apart from ``detect`` so that a file read in chunks can add up what each chunk's share of
+    the sample shows (parse/chunked.py) before ``active_of`` decides, as for the whole file.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not dialects or len(source) == 0:
-        return NONE_ACTIVE
-    rows = _sample_rows(source)
+    if not dialects or len(rows) == 0:
+        return {}
     sample = text.take(pa.array(rows))
     if isinstance(sample, pa.ChunkedArray):
         sample = sample.combine_chunks()
@@ -113,7 +128,7 @@ def detect(
     # The hits repeat but for their digits: each dialect's regex runs once per message shape
     # when it cannot tell digits apart (shapes.digit_agnostic), else on every hit.
     shapes = _Templates(sample) if len(sample) else None
-    found: dict[int, list[Dialect]] = {}
+    found: dict[int, set[str]] = {}
     for dialect in dialects:
         regex = "|".join(f"(?:{_unnamed(r)})" for r in dialect.detect_patterns)
         if shapes is not None and digit_agnostic(regex):
@@ -121,9 +136,15 @@ def detect(
         else:
             matched = _np_bool(pc.match_substring_regex(sample, regex))
         for s in np.unique(source[rows[matched]]).tolist():
-            found.setdefault(int(s), []).append(dialect)
+            found.setdefault(int(s), set()).add(dialect.name)
+    return found
+
+
+def active_of(found: Mapping[int, set[str]], dialects: Sequence[Dialect]) -> ActiveDialects:
+    """The dialects found per source, in precedence order, the superseded ones removed."""
     by_source = {}
-    for s, active in found.items():
+    for s, names in found.items():
+        active = [d for d in dialects if d.name in names]
         replaced = {name for d in active for name in d.supersedes}
         by_source[s] = tuple(d for d in active if d.name not in replaced)
     return ActiveDialects(by_source)

@@ -1,0 +1,241 @@
+"""Large log files read chunk by chunk, so that the lines never stand in memory all at once.
+
+Issue 13: at ten million lines the lines' bytes alone (about 1.3 GB) exceed the 600 MB the
+report may use, while what the analysis keeps of them is far smaller (one row per request-
+relevant line). One uncompressed ``docker logs -t`` file larger than a chunk is therefore read
+``chunk_bytes`` at a time (``CLAUDE_PERF_CHUNK_BYTES`` overrides the default, for tests) and
+each chunk is handed on as the table of lines ``combine`` would have made of it; the caller
+classifies it and lets it go. Where a chunk ends is the caller's to say (``cut``: the parse
+room knows which lines no record continues across); the lines after the cut are read again at
+the start of the next chunk.
+
+The result must equal the whole-file read, so anything the whole-file read would reorder makes
+the file ``NotChunkable`` (the caller then reads it whole): a line without an engine time
+(those are sorted to the end) or a time earlier than the line before it (the whole read sorts).
+Exact duplicates (same time and text) are dropped within a chunk as ``combine`` drops them; a
+cut goes between lines of different times, so no duplicate pair crosses one. Other inputs —
+several files, stdin, gzip, json-file, plain output, files smaller than a chunk — are read whole.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from claude_perf.errors import InputError
+from claude_perf.ingest.files import FORM_DOCKER, InputInfo, LogLines, combine, read_log, sniff_form
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+CHUNK_BYTES = 64 << 20  # about half a million 126-byte lines: both cores still split each chunk
+CHUNK_BYTES_ENV = "CLAUDE_PERF_CHUNK_BYTES"
+
+# cut(lines of the chunk, with "ts" and "text") → the row the next chunk starts at (0 < row <
+# num_rows), or None when no line of this chunk may start one.
+Cut = Callable[["pa.Table"], "int | None"]
+
+
+class NotChunkableError(Exception):
+    """The file holds lines the whole-file read would reorder: read it whole instead."""
+
+
+def chunk_bytes() -> int:
+    """The chunk size: CLAUDE_PERF_CHUNK_BYTES when set (a positive integer), else CHUNK_BYTES."""
+    value = os.environ.get(CHUNK_BYTES_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else CHUNK_BYTES
+
+
+@dataclass(frozen=True)
+class LineChunk:
+    """One chunk's lines as ``combine`` makes them (ts, stream, text, seq, source), and the
+    whole input's row number of its first line."""
+
+    table: pa.Table
+    first_row: int
+
+
+@dataclass
+class ChunkTally:
+    """What the chunks read so far add up to (the whole-file LogLines' counts)."""
+
+    lines: int = 0  # input lines, duplicates included
+    # The whole read, finding invalid UTF-8 anywhere, counts every line holding U+FFFD after
+    # the repair (files._utf8_lines): the lines holding one, and whether any byte was invalid.
+    replaced: int = 0
+    any_invalid: bool = False
+    duplicates: int = 0
+    times: list[pa.Array] = field(default_factory=list)  # each chunk's "ts" column
+
+    @property
+    def invalid_utf8(self) -> int:
+        return self.replaced if self.any_invalid else 0
+
+
+@dataclass(frozen=True)
+class ChunkedFile:
+    """One large docker-timestamps file, to be read chunk by chunk."""
+
+    path: str
+    size_bytes: int
+    chunk_bytes: int
+
+    def chunks(self, cut: Cut, tally: ChunkTally) -> Iterator[LineChunk]:
+        """The file's lines, chunk after chunk, cut where ``cut`` says (see the module doc)."""
+
+        carry = b""
+        rows = 0
+        last_ns: int | None = None
+        try:
+            fh = Path(self.path).open("rb")  # noqa: SIM115 - a generator holds it across yields
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read ({exc.strerror or exc})") from exc
+        with fh:
+            while True:
+                block = fh.read(self.chunk_bytes)
+                data = carry + block if carry else block
+                if not data:
+                    return
+                end = len(data) if not block else data.rfind(b"\n") + 1
+                if end == 0:
+                    carry = data  # not one whole line yet: read on
+                    continue
+                table, info, counts = read_log(self.path, data[:end])
+                if info.form != FORM_DOCKER:
+                    raise NotChunkableError(f"{self.path}: a chunk is not docker-timestamps")
+                at = cut(table) if block else None
+                if block and at is None:
+                    carry = data  # no place to cut in this chunk: take the next one with it
+                    continue
+                kept_end = end
+                if at is not None:
+                    kept_end = _line_start(data, end, table.num_rows - at)
+                    carry = data[kept_end:]
+                    table = table.slice(0, at)
+                    lines = at
+                else:
+                    carry, lines = b"", table.num_rows
+                tally.any_invalid |= counts["invalid_utf8"] > 0
+                # (0xEF leads U+FFFD: where no byte is one, a one-byte search said so fast.)
+                if counts["invalid_utf8"] or (
+                    data.find(b"\xef", 0, kept_end) >= 0
+                    and data.find(_REPLACEMENT, 0, kept_end) >= 0
+                ):
+                    tally.replaced += _replaced_lines(table)
+                del data
+                last_ns = _check_order(table, last_ns, self.path)
+                merged = combine([table], [info], [counts])
+                del table
+                tally.lines += lines
+                tally.duplicates += merged.duplicate_lines
+                tally.times.append(merged.table.column("ts").combine_chunks())
+                yield LineChunk(merged.table, rows)
+                rows += merged.table.num_rows
+                if not block:
+                    return
+
+    def lines(self, tally: ChunkTally, notes: Sequence[str] = ()) -> LogLines:
+        """The LogLines a whole read would have made, but with the times only (the text has
+        been classified chunk by chunk and is gone, as the pipeline drops it anyway)."""
+        import pyarrow as pa
+
+        from claude_perf.ingest.sources import source_name
+
+        own: list[str] = []
+        if tally.invalid_utf8:
+            own.append(
+                f"{self.path}: {tally.invalid_utf8} line(s) were not valid UTF-8 "
+                "(bad bytes replaced)"
+            )
+        info = InputInfo(self.path, FORM_DOCKER, tally.lines, self.size_bytes, tuple(own))
+        ts_type = pa.timestamp("ns", tz="UTC")
+        times = pa.chunked_array(tally.times, ts_type) if tally.times else pa.array([], ts_type)
+        if tally.duplicates:
+            own.append(
+                f"{tally.duplicates} duplicate line(s) (same time and text) were counted once"
+            )
+        return LogLines(
+            table=pa.table({"ts": times}),
+            inputs=(info,),
+            invalid_utf8_lines=tally.invalid_utf8,
+            duplicate_lines=tally.duplicates,
+            notes=(*own, *notes),
+            sources=(source_name(self.path),),
+        )
+
+
+_REPLACEMENT = "\ufffd".encode()
+
+
+def _line_start(data: bytes, end: int, lines_after: int) -> int:
+    """Where the last ``lines_after`` lines of data[:end] (which ends with a newline) start.
+
+    Only the tail is searched (the cut is near the chunk's end): a window that grows until it
+    holds that many line ends and one more.
+    """
+    import numpy as np
+
+    window = min(end, 256 * (lines_after + 1) + 4096)
+    while True:
+        tail = np.frombuffer(data, np.uint8, window, end - window)
+        newlines = np.flatnonzero(tail == 10)
+        if len(newlines) > lines_after:
+            return end - window + int(newlines[-lines_after - 1]) + 1
+        if window == end:
+            return 0  # every line of the data is after the cut (not reached: cut > 0)
+        window = min(end, window * 4)
+
+
+def _replaced_lines(table: pa.Table) -> int:
+    """Lines whose text holds U+FFFD (a replaced invalid byte, or one the log really held)."""
+    import pyarrow.compute as pc
+
+    return int(pc.sum(pc.match_substring(table.column("text"), "\ufffd")).as_py() or 0)
+
+
+def _check_order(table: pa.Table, last_ns: int | None, path: str) -> int | None:
+    """The chunk's last time; NotChunkableError where the whole read would reorder lines."""
+    import numpy as np
+    import pyarrow as pa
+
+    ts = table.column("ts")
+    if ts.null_count:
+        raise NotChunkableError(f"{path}: a line without an engine time")
+    if not len(ts):
+        return last_ns
+    values = np.asarray(ts.cast(pa.int64()).to_numpy(), dtype=np.int64)
+    if (last_ns is not None and values[0] < last_ns) or bool(np.any(values[1:] < values[:-1])):
+        raise NotChunkableError(f"{path}: lines out of time order")
+    return int(values[-1])
+
+
+def chunked_file(paths: Sequence[str], size: int | None = None) -> ChunkedFile | None:
+    """The one input as a ChunkedFile when it is worth and fit for chunked reading, else None."""
+    if len(paths) != 1 or paths[0] == "-":
+        return None
+    path = Path(paths[0])
+    limit = size or chunk_bytes()
+    try:
+        if not path.is_file() or path.stat().st_size <= limit:
+            return None
+        with path.open("rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError:
+        return None  # the whole read says what is wrong, in its own words
+    if head[:2] == b"\x1f\x8b" or sniff_form(head) != FORM_DOCKER:
+        return None
+    return ChunkedFile(paths[0], path.stat().st_size, limit)
+
+
+def pending_lines(paths: Sequence[str], size: int | None = None) -> LogLines | None:
+    """LogLines to be read by the analysis chunk by chunk (``pending``), or None (read whole)."""
+    import pyarrow as pa
+
+    chunked = chunked_file(paths, size)
+    if chunked is None:
+        return None
+    empty = pa.table({"ts": pa.array([], pa.timestamp("ns", tz="UTC"))})
+    return LogLines(table=empty, pending=chunked)

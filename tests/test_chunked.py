@@ -1,0 +1,223 @@
+"""A large file read and classified chunk by chunk gives exactly what the whole-file read gives.
+
+Issue 13: memory must not grow with the log's lines, and chunked reading must not change any
+result. Chunks are forced tiny here (a few hundred bytes to a few KB) so that small logs take
+many chunks: every rule that looks across lines (continuations, duplicates, dialect detection
+over the whole file's sample, bare-unit inference, row numbers) is then exercised at a cut.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from claude_perf.analysis.pipeline import Analysis, analyse_session
+from claude_perf.config.schema import Config
+from claude_perf.ingest import chunks
+from claude_perf.ingest.files import read_logs
+from claude_perf.ingest.session import Session
+from claude_perf.parse import chunked as parse_chunked
+from claude_perf.parse import dialect_match
+from claude_perf.report import summary as summary_mod
+
+try:
+    from benchmarks.gen_log import generate
+except ModuleNotFoundError:  # plain `pytest` puts tests/, not the repo root, on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.gen_log import generate
+
+T0_NS = 1_764_377_445_000_000_000  # 2026-11-29T00:50:45Z
+
+BODIES = [
+    "2026-11-29 00:50:49,378 - claude_agent_sdk._internal.query - ERROR - Fatal error: exit code 1",
+    "Error output: Check stderr output for details",
+    "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16)",
+    "Traceback (most recent call last):",
+    "2026-11-29 00:50:48,791 - src.main - INFO - Chat completion: session_id=None, total_messages=2",
+    'INFO:     172.17.0.1:50264 - "POST /v1/chat/completions HTTP/1.1" 200 OK',
+    'INFO:     127.0.0.1:50270 - "GET /health HTTP/1.1" 200 OK',
+    "request done model=sonnet duration=1.20s status=200 request_id=r-7",
+    '{"event":"request.start","requestId":"r-9","model":"opus"}',
+    '{"level":"error","event":"request.complete","requestId":"r-9","status":500}',
+    '{"event":"done","duration":850}',  # a bare duration: its unit is inferred over all entries
+    "[Subprocess] Process spawned with PID: 4242",  # claude-max-api-proxy's dialect
+    "[Subprocess] Process closed with code: 0",
+    "caf\xe9 au lait",  # becomes invalid UTF-8 below
+    "something else entirely",
+    "",
+]
+GAPS_NS = [0, 1_000_000, 5_000_000, 6_000_000, 250_000_000, 10**9]
+
+
+def docker_log(bodies: list[str], gaps_ns: list[int]) -> bytes:
+    """`docker logs -t` bytes: each body after the given gap from the line before (latin-1
+    bodies become invalid UTF-8, as a proxy printing raw bytes would write them)."""
+    lines, now = [], T0_NS
+    for body, gap in zip(bodies, gaps_ns, strict=True):
+        now += gap
+        seconds, nanos = divmod(now, 1_000_000_000)
+        stamp = pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
+        lines.append(f"{stamp}.{nanos:09d}Z {body}".encode("latin-1", "replace"))
+    return b"\n".join(lines) + b"\n"
+
+
+def analyse_both(path: Path, chunk_bytes: int) -> tuple[Analysis, Analysis]:
+    """(the whole-file analysis, the chunked one) of one file."""
+    whole = analyse_session(Session(read_logs([str(path)])), Config())
+    pending = chunks.pending_lines([str(path)], chunk_bytes)
+    assert pending is not None and pending.pending is not None
+    return whole, analyse_session(Session(pending), Config())
+
+
+def assert_same(whole: Analysis, split: Analysis) -> None:
+    pd.testing.assert_frame_equal(split.entries.events, whole.entries.events)
+    assert split.entries.kind_counts == whole.entries.kind_counts
+    assert split.entries.dialects == whole.entries.dialects
+    assert split.entries.notes == whole.entries.notes
+    pd.testing.assert_frame_equal(split.requests.table, whole.requests.table)
+    assert split.quality == whole.quality
+    assert split.logs.total == whole.logs.total
+    assert split.logs.inputs == whole.logs.inputs
+    assert summary_mod.build(split) == summary_mod.build(whole)
+
+
+def test_generated_log_in_many_chunks_equals_the_whole(tmp_path: Path) -> None:
+    path = tmp_path / "proxy.log"
+    generate(path, n_lines=30_000, seed=5)
+    passes: list[int] = []
+    original = parse_chunked._pass
+
+    def counted(*args: object) -> object:
+        passes.append(1)
+        return original(*args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parse_chunked, "_pass", counted)
+        whole, split = analyse_both(path, 64 << 10)  # about 60 chunks
+    assert_same(whole, split)
+    assert len(passes) == 1  # the dialects were all found in the first chunk
+    assert split.logs.table.column_names == ["ts"]  # the text is gone
+    assert whole.requests.table.shape[0] > 5_000
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pairs=st.lists(
+        st.tuples(st.sampled_from(BODIES), st.sampled_from(GAPS_NS)), min_size=2, max_size=120
+    ),
+    chunk_bytes=st.integers(min_value=64, max_value=4_000),
+    head_lines=st.sampled_from([1, 3, 10_000]),
+)
+def test_any_mix_in_any_chunks_equals_the_whole(
+    tmp_path_factory: pytest.TempPathFactory,
+    pairs: list[tuple[str, int]],
+    chunk_bytes: int,
+    head_lines: int,
+) -> None:
+    """Continuations, duplicates (gap 0, same body), invalid UTF-8, bare units, and a dialect
+    found only in a later chunk (a small detection head makes the stride matter)."""
+    path = tmp_path_factory.mktemp("mix") / "docker.log"
+    path.write_bytes(docker_log([b for b, _ in pairs], [g for _, g in pairs]))
+    if path.stat().st_size <= chunk_bytes:
+        chunk_bytes = max(1, path.stat().st_size - 1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dialect_match, "DETECT_HEAD_LINES", head_lines)
+        whole, split = analyse_both(path, chunk_bytes)
+    assert_same(whole, split)
+
+
+def test_a_dialect_first_seen_in_a_later_chunk_classifies_the_file_again(tmp_path: Path) -> None:
+    bodies = [BODIES[5]] * 200 + [BODIES[11], BODIES[12]] * 20
+    path = tmp_path / "late.log"
+    path.write_bytes(docker_log(bodies, [10_000_000] * len(bodies)))
+    passes: list[object] = []
+    original = parse_chunked._pass
+
+    def counted(*args: object) -> object:
+        result = original(*args)  # type: ignore[arg-type]
+        passes.append(result[0])
+        return result
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dialect_match, "DETECT_HEAD_LINES", 1)
+        patch.setattr(parse_chunked, "_pass", counted)
+        whole, split = analyse_both(path, 2_000)
+    assert_same(whole, split)
+    assert len(passes) == 2 and passes[0] is not None  # the second pass used the final set
+    assert "claude-max-api-proxy" in split.entries.dialects[0]
+    assert split.entries.events["role"].eq("start").sum() == 20
+
+
+@pytest.mark.parametrize(
+    "shuffle",
+    [
+        pytest.param(lambda lines: [lines[1], lines[0], *lines[2:]], id="out-of-order"),
+        pytest.param(lambda lines: [*lines[:50], b"no time here", *lines[50:]], id="untimed"),
+    ],
+)
+def test_a_file_the_whole_read_would_reorder_is_read_whole(tmp_path: Path, shuffle) -> None:
+    bodies = [BODIES[4], BODIES[5]] * 60
+    data = docker_log(bodies, [10_000_000] * len(bodies))
+    path = tmp_path / "odd.log"
+    path.write_bytes(b"\n".join(shuffle(data.split(b"\n")[:-1])) + b"\n")
+    whole, split = analyse_both(path, 1_000)
+    assert_same(whole, split)
+    assert split.logs.table.column_names != ["ts"]  # the whole-file path's table
+
+
+def test_a_chunk_with_no_place_to_cut_is_read_with_the_next(tmp_path: Path) -> None:
+    # A long traceback, its lines 1 ms apart: no cut inside it, whatever the chunk size.
+    bodies = [BODIES[4], BODIES[0]] + [BODIES[2]] * 300 + [BODIES[5]] * 10
+    path = tmp_path / "trace.log"
+    path.write_bytes(docker_log(bodies, [10_000_000, 10_000_000] + [1_000_000] * 310))
+    whole, split = analyse_both(path, 500)
+    assert_same(whole, split)
+    assert split.entries.kind_counts["continuation"] == 300  # all under the one error record
+
+
+def test_which_inputs_are_read_in_chunks(tmp_path: Path) -> None:
+    data = docker_log([BODIES[5]] * 100, [10_000_000] * 100)
+    big = tmp_path / "big.log"
+    big.write_bytes(data)
+    assert chunks.pending_lines([str(big)], 1_000) is not None
+    assert chunks.pending_lines([str(big)], len(data)) is None  # not larger than a chunk
+    assert chunks.pending_lines([str(big), str(big)], 1_000) is None  # several inputs: merged
+    assert chunks.pending_lines(["-"], 1_000) is None
+    packed = tmp_path / "big.log.gz"
+    packed.write_bytes(gzip.compress(data))
+    assert chunks.pending_lines([str(packed)], 100) is None
+    plain = tmp_path / "plain.log"
+    plain.write_bytes(b"INFO: hello\n" * 500)
+    assert chunks.pending_lines([str(plain)], 1_000) is None  # no engine times to cut at
+    assert chunks.pending_lines([str(tmp_path / "missing.log")], 1_000) is None
+
+
+def test_the_report_reads_large_files_in_chunks_with_the_same_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claude_perf.cli.commands import ReportOptions, report
+
+    path = tmp_path / "proxy.log"
+    generate(path, n_lines=8_000, seed=9)
+    options = ReportOptions(config=Config(), inputs=(str(path),), format="json")
+    monkeypatch.setenv(chunks.CHUNK_BYTES_ENV, str(1 << 30))
+    whole = report(options).summary
+    monkeypatch.setenv(chunks.CHUNK_BYTES_ENV, "50000")
+    seen: list[bool] = []
+    original = parse_chunked.classify_pending
+
+    def spy(logs, config):  # type: ignore[no-untyped-def]
+        seen.append(True)
+        return original(logs, config)
+
+    monkeypatch.setattr("claude_perf.analysis.pipeline.classify_pending", spy)
+    split = report(replace(options)).summary
+    assert seen == [True]
+    assert split == whole
