@@ -5,7 +5,8 @@ Targets (issue 2, "Speed and memory"): at least 500,000 lines/s end to end on a 
 600 MB. The log is generated once into ``.bench-cache/`` and reused. The report runs as a child
 process; its own rusage comes from os.wait4. Figures are printed with PASS/MISS; a missed figure
 never fails the run (the machine may be busy). When ``benchmarks/collect_bench.py`` exists and a
-Docker Engine answers, the collect benchmark runs afterwards and prints its own figures.
+Docker Engine answers, the collect benchmark runs afterwards and prints its own figures; then the
+`claude-perf load` driver's benchmark (benchmarks/load_bench.py) prints its overhead figures.
 The report's figures are then checked against the generator's truth: counts, max_in_flight, and
 per model requests, failures and p50/p95 of succeeded timed requests (tests/test_bench_truth.py
 does the same on small logs, with the known gaps).
@@ -200,15 +201,28 @@ def collect_bench() -> None:
         print(f"collect benchmark: exited with status {result.returncode} (not failing the run)")
 
 
+def load_bench() -> None:
+    """The `claude-perf load` driver's own cost (issue 11): benchmarks/load_bench.py."""
+    print("load driver benchmark:", flush=True)
+    result = subprocess.run([sys.executable, "-m", "benchmarks.load_bench"], cwd=REPO)
+    if result.returncode != 0:
+        print(
+            f"load driver benchmark: exited with status {result.returncode} (not failing the run)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.run", description=__doc__)
     parser.add_argument("--lines", type=int, default=LINES, help="generated log size")
     parser.add_argument("--repeat", type=int, default=2, help="report runs (best time wins)")
     parser.add_argument("--no-collect", action="store_true", help="skip the collect benchmark")
+    parser.add_argument("--no-load", action="store_true", help="skip the load driver benchmark")
     args = parser.parse_args(argv)
     report_bench(args.lines, max(1, args.repeat))
     if not args.no_collect:
         collect_bench()
+    if not args.no_load:
+        load_bench()
     return 0
 
 
