@@ -6,7 +6,9 @@ Known answers come from tests/load_fake.py: "one two three" in three chunks 50 m
 
 from __future__ import annotations
 
+import itertools
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -280,3 +282,24 @@ def test_goodput_counts_requests_within_every_slo(tmp_path: Path) -> None:
             slo=["ttft=5s"],
         )
     assert outcome.goodput() == 0.5
+
+
+def test_rate_and_duration_bound_the_run(tmp_path: Path) -> None:
+    """20/s for 0.5 s: starts at 0, 50, ..., 450 ms, so 10 requests (11 if the 500 ms one wins
+    the race with the deadline); the duration ends it, not the count."""
+    with fake_proxy() as fake:
+        plan = build_plan(url=fake.url, models=["ok"], requests=1000, rate="20/s", duration="500ms")
+        outcome = run_load(plan, store=tmp_path / "s.db")
+    assert outcome.drive.ended_by == "duration"
+    assert 10 <= len(outcome.records) <= 11
+    assert all(r.ok for r in outcome.records)
+    starts = sorted(r.start_ns for r in outcome.records)
+    gaps_s = [(b - a) / 1e9 for a, b in itertools.pairwise(starts)]
+    assert statistics.median(gaps_s) == pytest.approx(0.05, abs=0.01)
+
+
+def test_requests_end_a_run_before_its_duration(tmp_path: Path) -> None:
+    with fake_proxy() as fake:
+        plan = build_plan(url=fake.url, models=["ok"], requests=5, concurrency=5, duration="1h")
+        outcome = run_load(plan, store=tmp_path / "s.db")
+    assert (outcome.drive.ended_by, len(outcome.records), outcome.drive.sent) == ("requests", 5, 5)
