@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -282,6 +283,30 @@ def test_goodput_counts_requests_within_every_slo(tmp_path: Path) -> None:
             slo=["ttft=5s"],
         )
     assert outcome.goodput() == 0.5
+
+
+def test_goodput_of_a_plain_answer_takes_its_latency_as_its_ttft(tmp_path: Path) -> None:
+    """The fake's streams take at least 2 x 50 ms (two gaps), its JSON answers come at once."""
+    with fake_proxy() as fake:
+        outcome = drive(tmp_path, fake.url, "ok", requests=4, stream_share="50%")
+    streamed = [r for r in outcome.records if r.stream]
+    plain = [r for r in outcome.records if not r.stream]
+    assert len(streamed) == len(plain) == 2
+    assert all(r.latency_s >= 2 * GAP_S for r in streamed)
+    slow_plain = max(r.latency_s for r in plain)
+    assert slow_plain < 2 * GAP_S, "the JSON answers were not quick enough for this check"
+    latency_slo = (2 * GAP_S + slow_plain) / 2  # between the plain answers and the streams
+    both = LoadOutcome(
+        replace(outcome.plan, slo=(("latency", latency_slo),)), *astuple_rest(outcome)
+    )
+    assert both.goodput() == 0.5
+    ttft_slo = max(slow_plain, *(r.ttft_s or 0 for r in streamed)) + 0.001
+    first = LoadOutcome(replace(outcome.plan, slo=(("ttft", ttft_slo),)), *astuple_rest(outcome))
+    assert first.goodput() == 1.0
+
+
+def astuple_rest(outcome: LoadOutcome) -> tuple[object, ...]:
+    return (outcome.records, outcome.drive, outcome.output, outcome.store)
 
 
 def test_rate_and_duration_bound_the_run(tmp_path: Path) -> None:

@@ -89,7 +89,11 @@ class LoadOutcome:
         return out
 
     def goodput(self) -> float | None:
-        """Share of all records that succeeded and met every --slo (None without --slo)."""
+        """Share of all records that succeeded and met every --slo (None without --slo).
+
+        A non-streaming answer's first token comes with its whole body: its TTFT for the SLO
+        is its latency.
+        """
         if not self.plan.slo or not self.records:
             return None
         good = 0
@@ -98,7 +102,7 @@ class LoadOutcome:
                 continue
             meets = True
             for key, limit_s in self.plan.slo:
-                value = r.latency_s if key == "latency" else r.ttft_s
+                value = r.latency_s if key == "latency" or not r.stream else r.ttft_s
                 meets = meets and value is not None and value <= limit_s
             good += meets
         return good / len(self.records)
