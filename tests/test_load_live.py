@@ -148,3 +148,22 @@ def test_load_measures_the_wrapper_standin(docker_run: DockerRun, tmp_path: Path
         # the wrapper echoes the X-Request-ID it was sent: the server logged our id
         assert all(r.server_request_id == r.id for r in mine)
     assert_session_complete(tmp_path, records)
+
+
+def test_a_missing_container_fails_before_any_request(
+    docker_run: DockerRun, tmp_path: Path
+) -> None:
+    from tests.cli_support import run_cli
+    from tests.load_fake import fake_proxy
+
+    name = f"claude-perf-test-absent-{docker_run.run_id}"
+    with fake_proxy() as fake:
+        proc = run_cli(
+            "load", "--url", fake.url, "--model", "ok", "-n", "3", "-c", "1",
+            "--container", name, "--store", str(tmp_path / "s.db"),
+        )  # fmt: skip
+        assert fake.seen == []
+    assert proc.returncode in (1, 2), proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("claude-perf: error: "), proc.stderr
+    assert name in lines[0]

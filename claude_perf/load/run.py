@@ -120,15 +120,18 @@ def run_load(
     """Drive the plan; write the records; with a container, leave its samples and logs too."""
     path = store_path(store)
     watch = None
-    if container is not None:
-        watch = ContainerWatch(
-            container, path, plan.max_duration_s + plan.timeout_s, context=context
-        )
-        watch.start()
-    started_ns = now_ns()
-    sink = RecordSink(output, path)
+    sink = RecordSink(output, path)  # an unwritable -o or store fails before anything starts
     try:
+        if container is not None:
+            limit_s = plan.max_duration_s + plan.timeout_s
+            watch = ContainerWatch(container, path, limit_s, context=context)
+            watch.start()  # a missing container fails before any request
+        started_ns = now_ns()
         drive = asyncio.run(_drive(plan, sink, progress))
+    except BaseException:
+        if watch is not None:
+            watch.stop()
+        raise
     finally:
         sink.close()
     samples = lines = None

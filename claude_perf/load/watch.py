@@ -85,12 +85,16 @@ class ContainerWatch:
         except Exception as exc:  # the load goes on; the report says what is missing
             self.notes.append(f"resource sampling of {self.name} failed: {exc}")
 
-    def finish(self, since_ns: int) -> CollectOutcome:
-        """Stop sampling, then collect the container's logs from ``since_ns`` (a second early:
-        the engine's --since has whole seconds)."""
+    def stop(self) -> None:
+        """Stop sampling (what was sampled stays in the store)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(JOIN_S)
+
+    def finish(self, since_ns: int) -> CollectOutcome:
+        """Stop sampling, then collect the container's logs from ``since_ns`` (a second early:
+        the engine's --since has whole seconds)."""
+        self.stop()
         if self._client is not None:
             self._client.close()
         return collect(
