@@ -115,7 +115,7 @@ def instant_server() -> object:
 def drive(
     url: str, requests: int, concurrency: int, stream: bool, model: str = "bench"
 ) -> dict[str, float]:
-    from claude_perf.load.driver import Driver
+    from claude_perf.load.driver import Driver, run_async
     from claude_perf.load.plan import build_plan
 
     plan = build_plan(
@@ -134,7 +134,7 @@ def drive(
         failed[0] += not record.ok  # type: ignore[attr-defined]
 
     before = resource.getrusage(resource.RUSAGE_SELF)
-    outcome = asyncio.run(Driver(plan, keep).run())
+    outcome = run_async(Driver(plan, keep).run())
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lat = sorted(records)

@@ -7,8 +7,10 @@ most ``concurrency`` in flight (closed loop) or one each 1/rate seconds (open lo
 (duration over) or the grace (a stop) to finish, and the rest are cancelled and not recorded.
 Every request has its own total timeout, so no loop here waits without bound.
 
-Times: ``start_ns`` is ``time.time_ns()`` when the request is handed to httpx; every later time
-is ``start_ns`` plus a ``perf_counter_ns`` offset, so wall-clock steps do not bend durations.
+Times: a request's clock is ``time.time_ns()`` when its task begins plus ``perf_counter_ns``
+offsets, so wall-clock steps do not bend durations; ``start_ns`` is when httpcore reports the
+connection being opened or the request's first byte being written (its trace extension), or the
+task's start when neither came (no connection).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import bisect
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from httpx_sse import EventSource
@@ -29,9 +31,21 @@ from claude_perf.ingest.client_records import ClientRecord
 from claude_perf.load.answers import Reading, short
 from claude_perf.load.plan import Chooser, LoadPlan
 
+T = TypeVar("T")
 MAX_IN_FLIGHT = 1024  # open loop: the most requests in flight before sending waits
 PROGRESS_EVERY_S = 0.25
+_SENT_EVENTS = frozenset(("connection.connect_tcp.started", "http11.send_request_headers.started"))
 ANTHROPIC_VERSION = "2023-06-01"  # the anthropic-version header every Messages call needs
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run on uvloop where it is installed (measured: 0.45 against 0.70 ms of CPU a request,
+    about twice the requests/s against an instant server), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 @dataclass(frozen=True)
@@ -243,11 +257,24 @@ class Driver:
         def now() -> int:
             return start_ns + (time.perf_counter_ns() - t0)
 
+        sent: list[int] = []
+
+        async def trace(event: str, info: Any) -> None:
+            # httpcore's trace events: the request starts when its connection is opened (a new
+            # one) or its first byte is written (a kept-alive one), not when this task began:
+            # the tasks of a burst take turns at building their requests.
+            if not sent and event in _SENT_EVENTS:
+                sent.append(now())
+
         try:
             async with (
                 asyncio.timeout(plan.timeout_s),
                 client.stream(
-                    "POST", plan.url, content=self.bodies[(model, stream)], headers=headers
+                    "POST",
+                    plan.url,
+                    content=self.bodies[(model, stream)],
+                    headers=headers,
+                    extensions={"trace": trace},
                 ) as resp,
             ):
                 reading.headers(resp.status_code, resp.headers.get("x-request-id"), now())
@@ -269,4 +296,6 @@ class Driver:
             reading.fail(cut, f"{type(exc).__name__}: {exc}")
         except httpx.HTTPError as exc:
             reading.fail("other", f"{type(exc).__name__}: {short(str(exc))}")
+        if sent:
+            reading.start_ns = sent[0]
         return reading.record(now())

@@ -18,7 +18,7 @@ from pathlib import Path
 from claude_perf.durations import now_ns
 from claude_perf.errors import ClaudePerfError, TargetError
 from claude_perf.ingest.client_records import ClientRecord
-from claude_perf.load.driver import DriveOutcome, Driver, Progress
+from claude_perf.load.driver import DriveOutcome, Driver, Progress, run_async
 from claude_perf.load.plan import LoadPlan
 from claude_perf.load.sinks import RecordSink
 from claude_perf.load.watch import ContainerWatch
@@ -127,7 +127,7 @@ def run_load(
             watch = ContainerWatch(container, path, limit_s, context=context)
             watch.start()  # a missing container fails before any request
         started_ns = now_ns()
-        drive = asyncio.run(_drive(plan, sink, progress))
+        drive = run_async(_drive(plan, sink, progress))
     except BaseException:
         if watch is not None:
             watch.stop()
