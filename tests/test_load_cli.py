@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from claude_perf.ingest.client_records import record_from_json
 from claude_perf.store.clients import read_client_records
 from tests.cli_support import ROOT, cli_argv, run_cli
@@ -121,7 +123,8 @@ def _poll(check, what: str) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.05)
 
 
-def test_sigterm_keeps_every_finished_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_keeps_every_finished_record(tmp_path: Path, signum: int) -> None:
     """ok/slow alternate with 2 in flight: the two ok requests finish, then both slots hold a
     slow one (60 s). SIGTERM then: the finished two are in the file and the store, the two in
     flight are cancelled after the grace, and the run says so."""
@@ -157,7 +160,7 @@ def test_sigterm_keeps_every_finished_record(tmp_path: Path) -> None:
         try:
             _poll(lambda: out.exists() and len(out.read_text().splitlines()) == 2, "2 records")
             _poll(lambda: len(fake.seen) == 4, "4 requests sent")
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signum)
             _, stderr = proc.communicate(timeout=DEADLINE_S)
         finally:
             if proc.poll() is None:
