@@ -23,78 +23,97 @@ def _fail(error: ClaudePerfError) -> NoReturn:
     raise typer.Exit(error.exit_code)
 
 
+# The options, declared once at module level (typer reads the Annotated metadata).
+UrlOpt = Annotated[
+    str, typer.Option("--url", help="The proxy: http://127.0.0.1:3456 (or the endpoint).")
+]
+ModelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model", "-m", help="MODEL=PCT% (sonnet=60%); one model may omit it. Repeatable."
+    ),
+]
+ApiOpt = Annotated[
+    str,
+    typer.Option("--api", help="openai (/v1/chat/completions) or anthropic (/v1/messages)."),
+]
+RequestsOpt = Annotated[
+    int | None, typer.Option("--requests", "-n", help="Send this many requests.")
+]
+DurationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--duration", help="Send for this long (5m); with --requests, whichever ends first."
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int | None, typer.Option("--concurrency", "-c", help="Requests in flight (closed loop).")
+]
+RateOpt = Annotated[
+    str | None,
+    typer.Option("--rate", help="Requests started per time (2/s, 30/min; open loop)."),
+]
+StreamShareOpt = Annotated[
+    str, typer.Option("--stream-share", help="Share of requests that stream (SSE), per model.")
+]
+PromptFileOpt = Annotated[
+    Path | None, typer.Option("--prompt-file", help="The prompt, from this file.")
+]
+PromptTokensOpt = Annotated[
+    int | None, typer.Option("--prompt-tokens", help="A prompt of about N tokens (default 32).")
+]
+MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", help="max_tokens asked for.")]
+ApiKeyEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key-env",
+        help="The API key is in this environment variable (never on the command line).",
+    ),
+]
+TimeoutOpt = Annotated[str, typer.Option("--timeout", help="Per request, to the last byte.")]
+SloOpt = Annotated[
+    list[str] | None,
+    typer.Option("--slo", help="ttft=2s or latency=10s, for goodput. Repeatable."),
+]
+ContainerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--container", help="Sample this container through the load and collect its logs after."
+    ),
+]
+ContextOpt = Annotated[
+    str | None, typer.Option("--context", help="Docker context for --container.")
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Also write the records here as JSON lines."),
+]
+GraceOpt = Annotated[
+    str,
+    typer.Option("--grace", help="At Ctrl-C/SIGTERM, how long requests in flight may finish."),
+]
+
+
 def load(
-    url: Annotated[
-        str, typer.Option("--url", help="The proxy: http://127.0.0.1:3456 (or the endpoint).")
-    ],
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model", "-m", help="MODEL=PCT% (sonnet=60%); one model may omit it. Repeatable."
-        ),
-    ] = None,
-    api: Annotated[
-        str,
-        typer.Option("--api", help="openai (/v1/chat/completions) or anthropic (/v1/messages)."),
-    ] = "openai",
-    requests: Annotated[
-        int | None, typer.Option("--requests", "-n", help="Send this many requests.")
-    ] = None,
-    duration: Annotated[
-        str | None,
-        typer.Option(
-            "--duration", help="Send for this long (5m); with --requests, whichever ends first."
-        ),
-    ] = None,
-    concurrency: Annotated[
-        int | None, typer.Option("--concurrency", "-c", help="Requests in flight (closed loop).")
-    ] = None,
-    rate: Annotated[
-        str | None,
-        typer.Option("--rate", help="Requests started per time (2/s, 30/min; open loop)."),
-    ] = None,
-    stream_share: Annotated[
-        str, typer.Option("--stream-share", help="Share of requests that stream (SSE), per model.")
-    ] = "0%",
-    prompt_file: Annotated[
-        Path | None, typer.Option("--prompt-file", help="The prompt, from this file.")
-    ] = None,
-    prompt_tokens: Annotated[
-        int | None, typer.Option("--prompt-tokens", help="A prompt of about N tokens (default 32).")
-    ] = None,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", help="max_tokens asked for.")] = 256,
-    api_key_env: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key-env",
-            help="The API key is in this environment variable (never on the command line).",
-        ),
-    ] = None,
-    timeout: Annotated[
-        str, typer.Option("--timeout", help="Per request, to the last byte.")
-    ] = "300s",
-    slo: Annotated[
-        list[str] | None,
-        typer.Option("--slo", help="ttft=2s or latency=10s, for goodput. Repeatable."),
-    ] = None,
-    container: Annotated[
-        str | None,
-        typer.Option(
-            "--container", help="Sample this container through the load and collect its logs after."
-        ),
-    ] = None,
-    context: Annotated[
-        str | None, typer.Option("--context", help="Docker context for --container.")
-    ] = None,
+    url: UrlOpt,
+    model: ModelOpt = None,
+    api: ApiOpt = "openai",
+    requests: RequestsOpt = None,
+    duration: DurationOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    rate: RateOpt = None,
+    stream_share: StreamShareOpt = "0%",
+    prompt_file: PromptFileOpt = None,
+    prompt_tokens: PromptTokensOpt = None,
+    max_tokens: MaxTokensOpt = 256,
+    api_key_env: ApiKeyEnvOpt = None,
+    timeout: TimeoutOpt = "300s",
+    slo: SloOpt = None,
+    container: ContainerOpt = None,
+    context: ContextOpt = None,
     store: StoreOpt = None,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Also write the records here as JSON lines."),
-    ] = None,
-    grace: Annotated[
-        str,
-        typer.Option("--grace", help="At Ctrl-C/SIGTERM, how long requests in flight may finish."),
-    ] = "10s",
+    output: OutputOpt = None,
+    grace: GraceOpt = "10s",
 ) -> None:
     """Drive a bounded test session against a proxy; record each request as the client saw it."""
     from claude_perf.load.plan import build_plan
