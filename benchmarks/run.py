@@ -13,9 +13,10 @@ Memory: peak RSS (os.wait4) of one report at each size (1M, 3M, 10M lines by def
 report's counts and per-model percentiles checked against the generator's truth at each size.
 Nothing here fails the run: a missed figure is printed as MISS (the machine may be busy).
 When ``benchmarks/collect_bench.py`` exists and a Docker Engine answers, the collect benchmark
-runs afterwards and prints its own figures.
+runs afterwards and prints its own figures; then the `claude-perf load` driver's benchmark
+(benchmarks/load_bench.py) prints its overhead figures.
 
-Run: ``python -m benchmarks.run [--sizes 1000000,3000000] [--rounds K] [--no-collect]``.
+Run: ``python -m benchmarks.run [--sizes 1000000,3000000] [--rounds K] [--no-collect] [--no-load]``.
 """
 
 from __future__ import annotations
@@ -298,6 +299,16 @@ def collect_bench() -> None:
         print(f"collect benchmark: exited with status {result.returncode} (not failing the run)")
 
 
+def load_bench() -> None:
+    """The `claude-perf load` driver's own cost (issue 11): benchmarks/load_bench.py."""
+    print("load driver benchmark:", flush=True)
+    result = subprocess.run([sys.executable, "-m", "benchmarks.load_bench"], cwd=REPO)
+    if result.returncode != 0:
+        print(
+            f"load driver benchmark: exited with status {result.returncode} (not failing the run)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.run", description=__doc__)
     parser.add_argument(
@@ -307,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each tool")
     parser.add_argument("--no-collect", action="store_true", help="skip the collect benchmark")
+    parser.add_argument("--no-load", action="store_true", help="skip the load driver benchmark")
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
     print(f"machine: {machine()}", flush=True)
@@ -315,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         memory_bench(lines)
     if not args.no_collect:
         collect_bench()
+    if not args.no_load:
+        load_bench()
     return 0
 
 

@@ -42,3 +42,9 @@ class GateFailure(ClaudePerfError):
     """One or more quality gates failed (the report was still written)."""
 
     exit_code = 3
+
+
+class TargetError(ClaudePerfError):
+    """The proxy a load was aimed at could not be reached at all (the records are still kept)."""
+
+    exit_code = 1

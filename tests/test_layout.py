@@ -14,6 +14,7 @@ ROOMS = (
     "report",
     "analysis",
     "parse",
+    "load",
     "collect",
     "store",
     "ingest",

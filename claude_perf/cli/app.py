@@ -1,7 +1,8 @@
 """Command line: parse options, build one frozen config, call a command, print, exit.
 
-This is the only module that exits. Heavy libraries (pandas, pyarrow, numpy, matplotlib, docker)
-are imported inside the commands, so ``claude-perf --help`` answers at once.
+This module (and load_command.py, its `load` command) is the only one that exits. Heavy
+libraries (pandas, pyarrow, numpy, matplotlib, docker, httpx) are imported inside the commands,
+so ``claude-perf --help`` answers at once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from claude_perf import __version__
-from claude_perf.cli.console import CollectProgress, print_collect, print_report_summary
+from claude_perf.cli.console import (
+    CollectProgress,
+    print_collect,
+    print_report_summary,
+)
+from claude_perf.cli.load_command import load as load_command
 from claude_perf.errors import ClaudePerfError
 
 if TYPE_CHECKING:
@@ -390,6 +396,10 @@ def collect(
         except ClaudePerfError as error:
             _fail(error)
     print_collect(outcome)
+
+
+# `load` has many options of its own: its command is in load_command.py, registered here.
+app.command("load")(load_command)
 
 
 @app.command("config")

@@ -95,3 +95,78 @@ def print_collect(outcome: Any) -> None:
         f"samples={outcome.samples} containers={len(outcome.containers)}"
         + (" (interrupted)" if outcome.interrupted else "")
     )
+
+
+class LoadProgress:
+    """`load`'s live line on stderr (done, in flight, errors, running p50); silent off a TTY."""
+
+    def __enter__(self) -> LoadProgress:
+        import sys
+
+        self.live: Any = None
+        self.enabled = sys.stderr.isatty()
+        return self
+
+    def __call__(self, snap: Any) -> None:
+        if not self.enabled:
+            return
+        from rich.text import Text
+
+        p50 = "–" if snap.p50_s is None else f"{snap.p50_s:.2f} s"
+        of = f"/{snap.planned}" if snap.planned else ""
+        line = Text(
+            f"load: {snap.done}{of} done · {snap.in_flight} in flight · {snap.errors} errors · "
+            f"p50 {p50} · {snap.elapsed_s:.0f} s"
+        )
+        if self.live is None:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(line, console=Console(stderr=True), transient=True, auto_refresh=False)
+            self.live.start()
+        self.live.update(line, refresh=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def print_load(outcome: Any) -> None:
+    """Per model: requests, ok, p50 latency and TTFT; then errors, goodput and where it went."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    table = Table(title="claude-perf load (client side)")
+    for name in ("model", "requests", "ok", "latency p50", "TTFT p50", "output tokens"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for m in outcome.models():
+        table.add_row(
+            m.model,
+            str(m.requests),
+            str(m.ok),
+            "–" if m.latency_p50_s is None else f"{m.latency_p50_s:.3f} s",
+            "–" if m.ttft_p50_s is None else f"{m.ttft_p50_s:.3f} s",
+            "–" if m.output_tokens is None else f"{m.output_tokens:,}",
+        )
+    console.print(table)
+    drive = outcome.drive
+    failed = outcome.failed
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(failed.items())) or "none"
+    console.print(
+        f"{drive.finished} request(s) in {drive.elapsed_s:.1f} s (ended by {drive.ended_by}); "
+        f"failed: {errors}"
+    )
+    goodput = outcome.goodput()
+    if goodput is not None:
+        slo = ", ".join(f"{k} ≤ {v:g} s" for k, v in outcome.plan.slo)
+        console.print(f"goodput: {100 * goodput:.1f}% of requests ok and within {slo}")
+    for note in outcome.notes:
+        console.print(f"note: {note}")
+    if outcome.container_samples is not None:
+        console.print(
+            f"container: {outcome.container_samples} resource sample(s), "
+            f"{outcome.container_lines} new log line(s)"
+        )
+    where = [str(outcome.output)] if outcome.output else []
+    console.print(f"records: {', '.join([*where, f'store {outcome.store}'])}")

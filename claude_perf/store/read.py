@@ -1,5 +1,8 @@
 """What a report reads from the store: the window queries and ``load_session``.
 
+A session from the store carries the client records (``claude-perf load``) that started in the
+window too, in ``Session.clients``.
+
 Every bound is inclusive; an open end is the widest int64 range. ``load_session`` builds the
 same ``Session`` a report of saved logs gets, so the analysis does not know where lines came from.
 """
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.durations import MAX_NS, NAT_NS
 from claude_perf.errors import StoreError
+from claude_perf.store.clients import client_records_in
 from claude_perf.store.db import Store
 from claude_perf.store.schema import SAMPLE_FIELDS
 
@@ -187,6 +191,7 @@ def load_session(
             facts.append(container)
         raw = sample_rows(store, since_ns, until_ns, [int(c["_key"]) for c in facts])
         gaps = collection_gaps(store, since_ns, until_ns, [str(c.get("name")) for c in facts])
+        clients = client_records_in(store, since_ns, until_ns)
     for container in facts:
         container.pop("_key", None)
     logs = combine(tables, infos, counts)
@@ -204,6 +209,7 @@ def load_session(
         sample_interval_s=_median_interval_s(samples),
         origin="store",
         notes=tuple(notes),
+        clients=tuple(clients),
     )
 
 

@@ -71,6 +71,19 @@ MIGRATIONS: tuple[str, ...] = (
         outcome TEXT
     );
     """,
+    # 3: what clients saw (claude-perf/client-record/1 lines, as `claude-perf load` writes them);
+    # read by their start time (store/clients.py).
+    """
+    CREATE TABLE client_records (
+        tool TEXT NOT NULL,
+        id TEXT NOT NULL,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (tool, id, start_ns)
+    );
+    CREATE INDEX client_records_by_start ON client_records (start_ns);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
