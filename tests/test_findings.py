@@ -362,3 +362,37 @@ def test_health_counts_come_from_logs_and_engine_only_failures_still_count():
     quiet = SimpleNamespace(health=HealthMetrics(0, 0, None, 0, 0, None))
     figures = health_figures(quiet, facts)  # type: ignore[arg-type]
     assert (figures.source, figures.checks, figures.failed) == ("engine", 5, 1)
+
+
+def test_engine_probes_outside_the_window_or_in_the_start_period_do_not_count():
+    """The engine keeps its latest probes whatever window is reported, and Docker does not count
+    a probe that fails during HEALTHCHECK --start-period: neither is a failure of this window."""
+    from types import SimpleNamespace
+
+    from claude_perf.analysis.metrics import HealthMetrics
+    from claude_perf.analysis.reliability import health_figures
+
+    at = datetime(2026, 11, 29, 0, 0, 10, tzinfo=UTC)
+    logs = SimpleNamespace(
+        health=HealthMetrics(14, 0, 1.0, 14, 0, 1.0),
+        window_start=at,
+        window_end=at.replace(second=30),
+    )
+    probes = [
+        {"start": "2026-11-29T00:00:01Z", "exit_code": 1},  # before the window
+        {"start": "2026-11-29T00:00:11Z", "exit_code": 1},  # in the window, in the start period
+        {"start": "2026-11-29T00:00:14Z", "exit_code": 0},
+        {"start": "2026-11-29T00:00:20Z", "exit_code": 0},
+        {"start": "2026-11-29T00:00:40Z", "exit_code": 1},  # after the window
+    ]
+    facts = {
+        "started_at": "2026-11-29T00:00:09Z",
+        "health_config": {"interval_s": 1.0, "start_period_s": 3.0},
+        "health_log": probes,
+    }
+    figures = health_figures(logs, (facts,))  # type: ignore[arg-type]
+    assert (figures.checks, figures.failed, figures.engine_checks) == (14, 0, 2)
+    # without the start period the failure at 00:00:11 is the container's own
+    facts["health_config"] = {"interval_s": 1.0}
+    figures = health_figures(logs, (facts,))  # type: ignore[arg-type]
+    assert (figures.failed, figures.engine_checks, figures.engine_failed) == (1, 3, 1)

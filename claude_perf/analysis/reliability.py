@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -73,6 +73,22 @@ def _median_gap_s(times: list[datetime]) -> float | None:
     return float(np.median(gaps))
 
 
+def _in_window(when: datetime | None, window: tuple[datetime | None, datetime | None]) -> bool:
+    start, end = window
+    if when is None or start is None or end is None:
+        return True  # no time to judge by: kept, as before windows existed
+    return start <= when <= end
+
+
+def _start_period_end(facts: Mapping[str, Any], config: Any) -> datetime | None:
+    """When the container's HEALTHCHECK start period ended (None: no start period known)."""
+    started = parse_time(facts.get("started_at"))
+    period_s = config.get("start_period_s") if isinstance(config, Mapping) else None
+    if started is None or not period_s:
+        return None
+    return started + timedelta(seconds=float(period_s))
+
+
 def health_figures(metrics: Metrics, containers: tuple[dict[str, Any], ...]) -> HealthFigures:
     """Health checks from the proxy's access log, checked against the engine's Health log.
 
@@ -82,13 +98,24 @@ def health_figures(metrics: Metrics, containers: tuple[dict[str, Any], ...]) -> 
     """
     configured = None
     probes: list[tuple[datetime | None, Any]] = []
+    window = (getattr(metrics, "window_start", None), getattr(metrics, "window_end", None))
     for facts in containers:
         config = facts.get("health_config") or {}
         if isinstance(config, Mapping) and config.get("interval_s") is not None:
             configured = float(config["interval_s"])
+        grace_end = _start_period_end(facts, config)
         for probe in facts.get("health_log") or ():
-            if isinstance(probe, Mapping):
-                probes.append((parse_time(probe.get("start")), probe.get("exit_code")))
+            if not isinstance(probe, Mapping):
+                continue
+            when = parse_time(probe.get("start"))
+            if not _in_window(when, window):
+                continue  # the engine keeps its latest probes, whatever the report's window
+            code = probe.get("exit_code")
+            if code != 0 and when is not None and grace_end is not None and when < grace_end:
+                # Docker: "probe failure during that period will not be counted" (HEALTHCHECK
+                # --start-period, Dockerfile reference); the proxy was still starting.
+                continue
+            probes.append((when, code))
     engine_failed = sum(1 for _, code in probes if code != 0)
     h = metrics.health
     if probes and h.checks >= len(probes):
