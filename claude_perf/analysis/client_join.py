@@ -1,0 +1,254 @@
+"""Client records ↔ the proxy's request rows: which client request is which logged request.
+
+In order of trust:
+
+1. a request id both carry: the client's own id (``claude-perf load`` and AIPerf send it as
+   X-Request-Id) or the id the response gave it (``server_request_id``), equal to the row's
+   ``request_id``;
+2. time: the client's clock and the engine's log clock may differ (another machine, a container
+   clock), so the offset is estimated from the data first. Per kind of request (model calls,
+   health checks, other paths), the k-th client request is set beside the k-th logged one, and the
+   offset is the median of their midpoint differences; the tolerance is four robust standard
+   deviations (1.4826 × MAD) of those differences, and never under 1 ms (log timestamps round).
+   Then every client request may take a logged row of the same kind (same path when both know it,
+   same status when both know it) whose interval, moved by the offset, overlaps the client's
+   interval widened by the tolerance; pairs are taken cheapest first (distance of the starts plus
+   distance of the ends), each record and each row at most once. Offset and tolerance are
+   re-estimated from the pairs taken, and reported.
+
+A logged row no client sent is counted only inside the clients' window (moved by the offset and
+widened by the tolerance): the log may hold traffic from before or after the test session.
+"""
+
+from __future__ import annotations
+
+import bisect
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from claude_perf.config.schema import Config
+from claude_perf.durations import NAT_NS, series_ns
+from claude_perf.ingest.client_records import ClientRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MIN_TOLERANCE_NS = 1_000_000  # log timestamps of some proxies are in milliseconds
+_MAD_SIGMA = 1.4826  # MAD → standard deviation of a normal distribution
+_TOLERANCE_SIGMAS = 4.0
+
+
+@dataclass(frozen=True)
+class ClientJoin:
+    """Pairs (record index, table row index) and what stayed alone on each side."""
+
+    pairs: tuple[tuple[int, int], ...]
+    by_id: int  # pairs made by a shared request id
+    unmatched_client: tuple[int, ...]  # record indexes
+    unmatched_server: tuple[int, ...]  # table row indexes inside the clients' window
+    outside_window: int  # logged rows before or after the clients' window (not counted)
+    clock_offset_s: float | None  # engine clock − client clock; None when nothing paired by time
+    tolerance_s: float | None
+
+
+@dataclass(frozen=True)
+class _Row:
+    index: int
+    a_ns: int  # start, else end
+    b_ns: int  # end, else start
+    kind: str
+    path: str | None
+    status: int | None
+    request_id: str | None
+    ends_at_first_byte: bool  # a streamed answer logged as it began: its end is the first byte
+
+
+def _client_kind(record: ClientRecord, config: Config) -> str:
+    if record.path is None or record.path in config.model_paths:
+        return "model"  # tools that name no path (AIPerf) call a model endpoint
+    if record.path in config.health_paths:
+        return "health"
+    return "path:" + record.path
+
+
+def _rows(table: pd.DataFrame) -> list[_Row]:
+    import pandas as pd
+
+    starts = series_ns(table["start"]).tolist()
+    ends = series_ns(table["end"]).tolist()
+    rows = []
+    columns = zip(
+        starts,
+        ends,
+        table["kind"].tolist(),
+        table["path"].tolist(),
+        table["status"].tolist(),
+        table["request_id"].tolist(),
+        (table["stream"] == True).tolist(),  # noqa: E712  (object column: True / False / None)
+        table["latency_s"].isna().tolist(),
+        strict=True,
+    )
+    for i, (start, end, kind, path, status, rid, stream, untimed) in enumerate(columns):
+        if start == NAT_NS and end == NAT_NS:
+            continue  # a row without any time cannot be placed beside a client's request
+        a = start if start != NAT_NS else end
+        b = end if end != NAT_NS else start
+        row_kind = kind if kind in ("model", "health") else "path:" + str(path)
+        known_status = None if status is None or pd.isna(status) else int(status)
+        rows.append(_Row(i, a, b, row_kind, path, known_status, rid, bool(stream and untimed)))
+    return rows
+
+
+def _compatible(record: ClientRecord, kind: str, row: _Row) -> bool:
+    if kind != row.kind:
+        return False
+    if record.path is not None and row.path is not None and record.path != row.path:
+        return False
+    return record.status is None or row.status is None or record.status == row.status
+
+
+def _offset(
+    records: Sequence[ClientRecord], kinds: Sequence[str], rows: Sequence[_Row]
+) -> tuple[int, int]:
+    """(offset, tolerance) in ns from the k-th client request beside the k-th logged one."""
+    differences = []
+    for kind in sorted(set(kinds)):
+        mine = sorted(
+            (r for r, k in zip(records, kinds, strict=True) if k == kind and r.status is not None),
+            key=lambda r: r.start_ns,
+        )
+        theirs = sorted((r for r in rows if r.kind == kind), key=lambda r: r.a_ns)
+        for record, row in zip(mine, theirs, strict=False):
+            differences.append(_midpoint_gap(record, row))
+    return _centre_and_spread(differences)
+
+
+def _client_end(record: ClientRecord, row: _Row) -> int:
+    """The client's time that the row's end stands for (its first byte for a streamed row)."""
+    if row.ends_at_first_byte and record.first_byte_ns is not None:
+        return record.first_byte_ns
+    return record.end_ns
+
+
+def _midpoint_gap(record: ClientRecord, row: _Row) -> float:
+    return (row.a_ns + row.b_ns) / 2 - (record.start_ns + _client_end(record, row)) / 2
+
+
+def _centre_and_spread(differences: Sequence[float]) -> tuple[int, int]:
+    if not differences:
+        return 0, MIN_TOLERANCE_NS
+    centre = statistics.median(differences)
+    mad = statistics.median(abs(d - centre) for d in differences)
+    return round(centre), max(MIN_TOLERANCE_NS, round(_TOLERANCE_SIGMAS * _MAD_SIGMA * mad))
+
+
+def join_clients(
+    records: Sequence[ClientRecord], table: pd.DataFrame, config: Config
+) -> ClientJoin:
+    """Match each client record to at most one logged request row, and the rows back."""
+    rows = _rows(table)
+    kinds = [_client_kind(r, config) for r in records]
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    by_id = _join_by_id(records, kinds, rows, pairs, used)
+    free_rows = [row for row in rows if row.index not in used]
+    free = [i for i in range(len(records)) if i not in pairs]
+    offset, tolerance = _offset([records[i] for i in free], [kinds[i] for i in free], free_rows)
+    row_of = {row.index: row for row in rows}
+    by_id_pairs = dict(pairs)
+    # Twice: the k-th-beside-k-th estimate is rough under concurrency; the pairs of the first
+    # pass give a tighter offset and tolerance for the second.
+    for _ in range(2):
+        pairs, used = dict(by_id_pairs), set(by_id_pairs.values())
+        _join_by_time(records, kinds, free, free_rows, offset, tolerance, pairs, used)
+        if len(pairs) == by_id:
+            break
+        offset, tolerance = _centre_and_spread(
+            [_midpoint_gap(records[i], row_of[j]) for i, j in pairs.items()]
+        )
+    offset_s = tolerance_s = None
+    if len(pairs) > by_id:
+        offset_s, tolerance_s = offset / 1e9, tolerance / 1e9
+    unmatched_server, outside = _alone_rows(records, rows, used, offset, tolerance)
+    return ClientJoin(
+        pairs=tuple(sorted(pairs.items())),
+        by_id=by_id,
+        unmatched_client=tuple(i for i in range(len(records)) if i not in pairs),
+        unmatched_server=unmatched_server,
+        outside_window=outside,
+        clock_offset_s=offset_s,
+        tolerance_s=tolerance_s,
+    )
+
+
+def _join_by_id(
+    records: Sequence[ClientRecord],
+    kinds: Sequence[str],
+    rows: Sequence[_Row],
+    pairs: dict[int, int],
+    used: set[int],
+) -> int:
+    by_id: dict[str, list[_Row]] = {}
+    for row in rows:
+        if row.request_id:
+            by_id.setdefault(row.request_id, []).append(row)
+    for i, record in enumerate(records):
+        for rid in (record.id, record.server_request_id):
+            found = next((r for r in by_id.get(rid or "", ()) if r.index not in used), None)
+            if found is not None and _compatible(record, kinds[i], found):
+                pairs[i] = found.index
+                used.add(found.index)
+                break
+    return len(pairs)
+
+
+def _join_by_time(
+    records: Sequence[ClientRecord],
+    kinds: Sequence[str],
+    free: Sequence[int],
+    rows: Sequence[_Row],
+    offset: int,
+    tolerance: int,
+    pairs: dict[int, int],
+    used: set[int],
+) -> None:
+    """Candidates whose moved interval overlaps the widened client one; cheapest pairs first."""
+    ordered = sorted(rows, key=lambda r: r.a_ns)
+    anchors = [r.a_ns - offset for r in ordered]
+    longest = max((r.b_ns - r.a_ns for r in ordered), default=0)
+    candidates: list[tuple[int, int, int]] = []
+    for i in free:
+        record = records[i]
+        if record.status is None:
+            continue  # no answer came: the proxy never logged it as answered
+        low = bisect.bisect_left(anchors, record.start_ns - tolerance - longest)
+        high = bisect.bisect_right(anchors, record.end_ns + tolerance)
+        for row in ordered[low:high]:
+            a, b = row.a_ns - offset, row.b_ns - offset
+            if b < record.start_ns - tolerance or not _compatible(record, kinds[i], row):
+                continue
+            cost = abs(a - record.start_ns) + abs(b - _client_end(record, row))
+            candidates.append((cost, i, row.index))
+    candidates.sort()
+    for _, i, j in candidates:
+        if i not in pairs and j not in used:
+            pairs[i] = j
+            used.add(j)
+
+
+def _alone_rows(
+    records: Sequence[ClientRecord],
+    rows: Sequence[_Row],
+    used: set[int],
+    offset: int,
+    tolerance: int,
+) -> tuple[tuple[int, ...], int]:
+    if not records:
+        return (), 0
+    first = min(r.start_ns for r in records) - tolerance + offset
+    last = max(r.end_ns for r in records) + tolerance + offset
+    alone = [row for row in rows if row.index not in used]
+    inside = tuple(sorted(r.index for r in alone if first <= r.a_ns and r.b_ns <= last))
+    return inside, len(alone) - len(inside)
