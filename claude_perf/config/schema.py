@@ -271,6 +271,12 @@ class GateLimits:
     max_p95: Mapping[str, float] = key(
         {}, "model = p95 latency limit (8s, 750ms)", parse=duration_s
     )
+    max_ttft_p95: Mapping[str, float] = key(
+        {}, "model asked = client p95 time-to-first-token limit (2s)", parse=duration_s
+    )
+    min_goodput: float | None = key(
+        None, "percent of client requests meeting every [slo] below which CI fails", parse=percent
+    )
     compare: CompareThresholds = table(CompareThresholds, "thresholds of `claude-perf compare`")
 
 

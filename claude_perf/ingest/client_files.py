@@ -41,8 +41,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from claude_perf.errors import InputError
-from claude_perf.ingest.client_records import SCHEMA, ClientRecord, record_from_json
+from claude_perf.ingest.client_records import (
+    SCHEMA,
+    ClientRecord,
+    record_from_json,
+    record_to_json,
+)
 
+CLIENTS_FILE = "clients.jsonl"  # a session bundle's client records, in claude-perf's own form
 MAX_CLIENT_FILE_BYTES = 2 * 1024**3  # read whole; a larger client file is surely not one
 _LOCUST_HEADER = ("Type", "Name", "Request Count", "Failure Count")
 _K6_METRICS = {
@@ -162,6 +168,11 @@ def _json_lines(path: str, text: str) -> tuple[list[tuple[str, dict[str, Any]]],
             raise InputError(f"{where}: not a JSON object")
         decoded.append((where, data))
     return decoded, notes
+
+
+def records_jsonl(records: Iterable[ClientRecord]) -> bytes:
+    """Records as claude-perf's own JSON lines (what read_own reads back)."""
+    return "".join(record_to_json(r) + "\n" for r in records).encode("utf-8")
 
 
 def read_own(path: str, text: str) -> ClientFile:

@@ -14,6 +14,7 @@ from claude_perf.analysis.pipeline import Analysis
 from claude_perf.analysis.scores import scores_dict
 from claude_perf.durations import iso
 from claude_perf.parse.formats import K_OTHER, KINDS
+from claude_perf.report.client_json import client_dict
 from claude_perf.report.redact import redact
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ def build(analysis: Analysis) -> dict[str, Any]:
             "arrivals_only": q.arrivals_only,
             "notes": list(q.notes),
         },
+        "client": client_dict(analysis.client),
         **collected(analysis),
     }
 
