@@ -6,10 +6,10 @@ In order of trust:
    X-Request-Id) or the id the response gave it (``server_request_id``), equal to the row's
    ``request_id``;
 2. time: the client's clock and the engine's log clock may differ (another machine, a container
-   clock), so the offset is estimated from the data first. Per kind of request (model calls,
-   health checks, other paths), the k-th client request is set beside the k-th logged one, and the
-   offset is the median of their midpoint differences; the tolerance is four robust standard
-   deviations (1.4826 × MAD) of those differences, and never under 1 ms (log timestamps round).
+   clock), so the offset is estimated from the data first: the offset that puts the most client
+   requests next to a logged request of their kind (least median of distances, ``_offset``),
+   with a tolerance of four robust standard deviations, never under 1 ms (log timestamps
+   round).
    Then every client request may take a logged row of the same kind (same path when both know it,
    same status when both know it) whose interval, moved by the offset, overlaps the client's
    interval widened by the tolerance; pairs are taken cheapest first (distance of the starts plus
@@ -26,7 +26,7 @@ import bisect
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS, series_ns
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 MIN_TOLERANCE_NS = 1_000_000  # log timestamps of some proxies are in milliseconds
 _MAD_SIGMA = 1.4826  # MAD → standard deviation of a normal distribution
 _TOLERANCE_SIGMAS = 4.0
+MAX_SHIFT = 10  # requests the log may hold before the session's first (or lose) when aligning
+MAX_CANDIDATES = 256  # offsets scored (evenly spread over the candidates)
+MAX_SCORED = 400  # client requests each candidate is scored on (evenly spread)
 
 
 @dataclass(frozen=True)
@@ -112,17 +115,56 @@ def _compatible(record: ClientRecord, kind: str, row: _Row) -> bool:
 def _offset(
     records: Sequence[ClientRecord], kinds: Sequence[str], rows: Sequence[_Row]
 ) -> tuple[int, int]:
-    """(offset, tolerance) in ns from the k-th client request beside the k-th logged one."""
-    differences = []
-    for kind in sorted(set(kinds)):
-        mine = sorted(
-            (r for r, k in zip(records, kinds, strict=True) if k == kind and r.status is not None),
-            key=lambda r: r.start_ns,
-        )
-        theirs = sorted((r for r in rows if r.kind == kind), key=lambda r: r.a_ns)
-        for record, row in zip(mine, theirs, strict=False):
-            differences.append(_midpoint_gap(record, row))
-    return _centre_and_spread(differences)
+    """(offset, tolerance) in ns: the least-median-of-distances offset (Rousseeuw's LMedS).
+
+    Candidate offsets are the midpoint differences of the k-th client request and the
+    (k + shift)-th logged one of its kind, for shifts up to ``MAX_SHIFT`` either way (the log
+    may hold requests before the session, or lose some). Each candidate is scored by the median,
+    over client requests, of the distance from the request's midpoint moved by it to the nearest
+    logged midpoint of its kind; the best scores least. Up to half the requests may be missing
+    from the log (or far off) without moving it. The tolerance is four robust standard
+    deviations (1.4826 × the best score), never under 1 ms.
+    """
+    mids: dict[str, list[float]] = {}
+    for row in rows:
+        mids.setdefault(row.kind, []).append((row.a_ns + row.b_ns) / 2)
+    for values in mids.values():
+        values.sort()
+    mine = sorted(
+        ((r.start_ns + r.end_ns) / 2, k)
+        for r, k in zip(records, kinds, strict=True)
+        if r.status is not None and k in mids
+    )
+    if not mine:
+        return 0, MIN_TOLERANCE_NS
+    candidates: set[float] = set()
+    for kind, theirs in mids.items():
+        own = [m for m, k in mine if k == kind]
+        for shift in range(-MAX_SHIFT, MAX_SHIFT + 1):
+            for k in range(max(0, -shift), min(len(own), len(theirs) - shift)):
+                candidates.add(theirs[k + shift] - own[k])
+    sample = _evenly(mine, MAX_SCORED)
+
+    def score(offset: float) -> float:
+        return statistics.median(_nearest(mids[kind], mid + offset) for mid, kind in sample)
+
+    scored = sorted((score(c), c) for c in _evenly(sorted(candidates), MAX_CANDIDATES))
+    best_score, best = scored[0]
+    return round(best), max(MIN_TOLERANCE_NS, round(_TOLERANCE_SIGMAS * _MAD_SIGMA * best_score))
+
+
+def _evenly(values: Sequence[Any], most: int) -> list[Any]:
+    """At most ``most`` of ``values``, evenly spread (all of them when there are few)."""
+    if len(values) <= most:
+        return list(values)
+    step = len(values) / most
+    return [values[int(i * step)] for i in range(most)]
+
+
+def _nearest(sorted_values: Sequence[float], value: float) -> float:
+    at = bisect.bisect_left(sorted_values, value)
+    near = sorted_values[max(0, at - 1) : at + 1]
+    return min(abs(v - value) for v in near)
 
 
 def _client_end(record: ClientRecord, row: _Row) -> int:
@@ -133,7 +175,8 @@ def _client_end(record: ClientRecord, row: _Row) -> int:
 
 
 def _midpoint_gap(record: ClientRecord, row: _Row) -> float:
-    return (row.a_ns + row.b_ns) / 2 - (record.start_ns + _client_end(record, row)) / 2
+    # Integers first: epoch nanoseconds are past float64's exact range.
+    return ((row.a_ns + row.b_ns) - (record.start_ns + _client_end(record, row))) / 2
 
 
 def _centre_and_spread(differences: Sequence[float]) -> tuple[int, int]:
@@ -221,8 +264,8 @@ def _join_by_time(
     candidates: list[tuple[int, int, int]] = []
     for i in free:
         record = records[i]
-        if record.status is None:
-            continue  # no answer came: the proxy never logged it as answered
+        if record.error_class == "connect":
+            continue  # never reached the proxy (an answer cut short or timed out did)
         low = bisect.bisect_left(anchors, record.start_ns - tolerance - longest)
         high = bisect.bisect_right(anchors, record.end_ns + tolerance)
         for row in ordered[low:high]:
