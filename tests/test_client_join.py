@@ -113,7 +113,7 @@ def test_request_ids_win_over_time_and_status_must_agree() -> None:
         record(1, T0 + 10 * MS, 1 * S, server_request_id="req-a"),
         record(2, T0 + 20 * MS, 1 * S, status=500, ok=False, error_class="http_5xx"),
     ]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"start": T0 + 15 * MS, "end": T0 + 1 * S, "request_id": "req-a"},
         {"start": T0 + 2 * MS, "end": T0 + 1 * S, "request_id": "req-b"},
         {"start": T0 + 21 * MS, "end": T0 + 1 * S, "status": 200},
