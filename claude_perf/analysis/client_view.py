@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Goodput:
     good: int
+    requests: int
     share: float  # of all requests
     per_s: float | None  # over the window of these requests; None for a zero-length window
 
@@ -138,7 +139,7 @@ def _goodput(records: Sequence[ClientRecord], slo: Slo) -> Goodput | None:
         return None
     good = sum(is_good(r, slo) for r in records)
     span = _span_s(records)
-    return Goodput(good, good / len(records), None if span is None else good / span)
+    return Goodput(good, len(records), good / len(records), None if span is None else good / span)
 
 
 def _sum(values: Sequence[int | None]) -> int | None:

@@ -38,7 +38,12 @@ def stats_dict(stats: LatencyStats | None) -> dict[str, Any] | None:
 def _goodput(goodput: Goodput | None) -> dict[str, Any] | None:
     if goodput is None:
         return None
-    return {"good": goodput.good, "share": _r(goodput.share, 4), "per_s": _r(goodput.per_s, 4)}
+    return {
+        "good": goodput.good,
+        "requests": goodput.requests,
+        "share": _r(goodput.share, 4),
+        "per_s": _r(goodput.per_s, 4),
+    }
 
 
 def _server(server: ServerSide) -> dict[str, Any]:

@@ -175,7 +175,10 @@ def _facts(view: ClientView) -> tuple[tuple[str, Text], ...]:
         items.append(
             (
                 f"Goodput ({', '.join(asked)})",
-                ours(f"{view.goodput.good} requests, {fmt_pct(view.goodput.share)}{per_s}"),
+                ours(
+                    f"{view.goodput.good} of {view.goodput.requests} requests "
+                    f"({fmt_pct(view.goodput.share)}){per_s}"
+                ),
             )
         )
     if view.error_classes:
