@@ -12,7 +12,8 @@ In order of trust:
    round).
    Then every client request may take a logged row of the same kind (same path when both know it,
    same status when both know it) whose interval, moved by the offset, overlaps the client's
-   interval widened by the tolerance; pairs are taken cheapest first (distance of the starts plus
+   interval widened by the tolerance and is not longer than it (the proxy cannot see a request
+   for longer than its client did); pairs are taken cheapest first (distance of the starts plus
    distance of the ends), each record and each row at most once. Offset and tolerance are
    re-estimated from the pairs taken, and reported.
 
@@ -130,8 +131,16 @@ def _offset(
         mids.setdefault(row.kind, []).append((row.a_ns + row.b_ns) / 2)
     for values in mids.values():
         values.sort()
+    # Where the log ends streamed answers as they begin, a streamed request's midpoint is taken
+    # up to its first byte, as the pairs will be (``_client_end``).
+    first_byte_rows = any(row.ends_at_first_byte for row in rows)
+
+    def mid(r: ClientRecord) -> float:
+        early = first_byte_rows and r.stream and r.first_byte_ns is not None
+        return (r.start_ns + (r.first_byte_ns if early else r.end_ns)) / 2  # type: ignore[operator]
+
     mine = sorted(
-        ((r.start_ns + r.end_ns) / 2, k)
+        (mid(r), k)
         for r, k in zip(records, kinds, strict=True)
         if r.status is not None and k in mids
     )
@@ -258,17 +267,27 @@ def _join_by_time(
     used: set[int],
 ) -> None:
     """Candidates whose moved interval overlaps the widened client one; cheapest pairs first."""
-    ordered = sorted(rows, key=lambda r: r.a_ns)
+    # Rows are looked up by start in a window as wide as the longest row; the longest 1 % (a
+    # request logged as lasting minutes) are tried against every record instead, so that one
+    # of them cannot widen every window.
+    spans = sorted(r.b_ns - r.a_ns for r in rows)
+    cap = spans[int(len(spans) * 0.99)] if spans else 0
+    ordered = sorted((r for r in rows if r.b_ns - r.a_ns <= cap), key=lambda r: r.a_ns)
+    long_rows = [r for r in rows if r.b_ns - r.a_ns > cap]
     anchors = [r.a_ns - offset for r in ordered]
-    longest = max((r.b_ns - r.a_ns for r in ordered), default=0)
     candidates: list[tuple[int, int, int]] = []
     for i in free:
         record = records[i]
         if record.error_class == "connect":
             continue  # never reached the proxy (an answer cut short or timed out did)
-        low = bisect.bisect_left(anchors, record.start_ns - tolerance - longest)
+        low = bisect.bisect_left(anchors, record.start_ns - tolerance - cap)
         high = bisect.bisect_right(anchors, record.end_ns + tolerance)
-        for row in ordered[low:high]:
+        for row in [*ordered[low:high], *long_rows]:
+            if row.a_ns - offset > record.end_ns + tolerance or (
+                # the proxy cannot have seen a request for longer than its client did
+                row.b_ns - row.a_ns > _client_end(record, row) - record.start_ns + 2 * tolerance
+            ):
+                continue
             a, b = row.a_ns - offset, row.b_ns - offset
             if b < record.start_ns - tolerance or not _compatible(record, kinds[i], row):
                 continue
