@@ -279,6 +279,7 @@ def test_real_maxproxy_capture_joins_every_logged_request(shift_s: float) -> Non
     assert (len(join.pairs), len(join.unmatched_client), len(join.unmatched_server)) == (17, 4, 0)
     assert {records[i].path for i in join.unmatched_client} == {"/health"}
     assert join.clock_offset_s == pytest.approx(-shift_s, abs=0.05)
+    assert view.error_classes == (("http_5xx", 1),)  # no class given: from its status, 500
     haiku = next(m for m in view.models if m.model == "claude-haiku-4")
     # stand-in haiku: 0.3 s to its last token, plus the CLI's start; the log sees a little less
     assert haiku.latency_s is not None and haiku.server.latency_s is not None

@@ -202,6 +202,13 @@ def _model(
     )
 
 
+def _class_of_status(status: int | None) -> str:
+    """A failed record's class when its tool gave none: from its HTTP status where it has one."""
+    if status is not None and status >= 500:
+        return "http_5xx"
+    return "http_4xx" if status is not None and status >= 400 else "other"
+
+
 def client_view(
     records: Sequence[ClientRecord],
     aggregates: Sequence[ClientAggregate],
@@ -230,7 +237,7 @@ def client_view(
     classes: dict[str, int] = {}
     for record in records:
         if not record.ok:
-            key = record.error_class or "other"
+            key = record.error_class or _class_of_status(record.status)
             classes[key] = classes.get(key, 0) + 1
     return ClientView(
         records=len(records),
