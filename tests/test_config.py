@@ -70,7 +70,7 @@ def test_unknown_top_level_key_names_the_closest_valid_one() -> None:
         (
             {"gates": {"xyz": 1}},
             "config: unknown key 'gates.xyz' (known: fail_under, max_error_rate, min_health, "
-            "max_p95, compare)",
+            "max_p95, max_ttft_p95, min_goodput, compare)",
         ),
     ],
 )
@@ -317,9 +317,13 @@ slow_model_ratio = 2.0  # default
 # fail_under: not set  # default
 # max_error_rate: not set  # default
 # min_health: not set  # default
+# min_goodput: not set  # default
 
 [gates.max_p95]
 sonnet = 8.0  # {path}
+
+[gates.max_ttft_p95]
+# no entries  # default
 
 [gates.compare]
 latency_rel = 0.15  # default
@@ -330,6 +334,12 @@ z_critical = 1.96  # default
 resource_rel = 0.2  # default
 cpu_abs_pct = 5.0  # default
 mem_abs_bytes = 33554432  # default
+
+[slo]
+# ttft_s: not set  # default
+# latency_s: not set  # default
+# itl_s: not set  # default
+# output_tokens_per_s: not set  # default
 
 [collect]
 pattern = "claude|proxy|api"  # default

@@ -57,7 +57,7 @@ def test_every_section_renders_for_every_variant(variants) -> None:  # type: ign
         for i, section in enumerate(model.sections, start=1):
             assert f"## {i}. {section.title}\n" in md, (name, section.id)
         html = render_html(model, {})
-        assert html.count("<section id=") == 14, name
+        assert html.count("<section id=") == 15, name
 
 
 class _Tags(HTMLParser):

@@ -23,6 +23,7 @@ SECTION_IDS = [
     "summary",
     "sources",
     "latency",
+    "client",
     "throughput",
     "resources",
     "errors",
@@ -52,7 +53,7 @@ def _text(section) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(parts)
 
 
-def test_all_fourteen_sections_in_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_all_fifteen_sections_in_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
     model = build(analysis_of(tmp_path, request_lines(0, 1)), FIXED_CLOCK)
     assert [s.id for s in model.sections] == SECTION_IDS
     assert model.generated_at == "2026-12-01 12:00:00 UTC"

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from claude_perf.analysis.assemble import Requests, assemble
+from claude_perf.analysis.client_view import ClientView, client_view
 from claude_perf.analysis.correlate import CARRY_WINDOW_NS
 from claude_perf.analysis.metrics import Metrics, compute
 from claude_perf.config.schema import Config
@@ -55,6 +56,7 @@ class Analysis:
     quality: DataQuality
     samples: pd.DataFrame | None = None  # resource samples, when collected
     containers: tuple[dict[str, object], ...] = ()  # container facts, when collected
+    client: ClientView | None = None  # what the clients saw, when client records were given
 
 
 def window_of(logs: LogLines, entries: Entries) -> tuple[datetime | None, datetime | None]:
@@ -104,6 +106,7 @@ def analyse_session(session: Session, config: Config) -> Analysis:
     if session.notes:  # e.g. gaps a collect recorded
         logs = replace(logs, notes=(*logs.notes, *session.notes))
     samples, containers = session.samples, session.containers
+    clients, aggregates = session.clients, session.client_aggregates
     del session
     if logs.pending is not None:  # a large file: read and classified chunk by chunk
         with stage("read+classify chunks"):
@@ -120,7 +123,10 @@ def analyse_session(session: Session, config: Config) -> Analysis:
         window = window_of(logs, entries)
         metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
         quality = _quality(logs, entries, requests, metrics, config)
-    return Analysis(config, logs, entries, requests, metrics, quality, samples, containers)
+    client = (
+        client_view(clients, aggregates, requests.table, config) if clients or aggregates else None
+    )
+    return Analysis(config, logs, entries, requests, metrics, quality, samples, containers, client)
 
 
 def _quality(

@@ -15,6 +15,10 @@ The summaries hold percentiles and counts, not the raw latency samples, so no ra
   samples): mean and p95 CPU % and peak memory, by ``resource_rel`` (20 %) and an absolute floor
   (``cpu_abs_pct`` 5 points, ``mem_abs_bytes`` 32 MiB).
 
+- Client view (when both summaries have ``client`` records), per model asked: TTFT p50 and p95
+  by the latency rules (the same ``latency_rel``, ``latency_abs_s`` and ``min_samples``), and
+  the per-request output-token rate p50 by ``latency_rel`` with ``min_samples`` (lower is worse).
+
 Models present on one side only are listed as added or removed, never as a regression.
 """
 
@@ -269,6 +273,9 @@ def compare(
     if health:
         deltas.append(health)
     notes: list[str] = []
+    from claude_perf.ci.client_compare import client_deltas
+
+    deltas += client_deltas(baseline, current, t, notes)
     b_res, c_res = baseline.get("resources"), current.get("resources")
     if isinstance(b_res, Mapping) and isinstance(c_res, Mapping):
         n_b, n_c = int(b_res.get("samples") or 0), int(c_res.get("samples") or 0)
@@ -339,8 +346,10 @@ def md_cell(text: str) -> str:
 def _value(metric: str, value: float | None) -> str:
     if value is None:
         return "–"
-    if metric.endswith("latency_s"):
+    if metric.endswith(("latency_s", "ttft_s")):
         return f"{value:.3f} s"
+    if metric.endswith("tokens_per_s"):
+        return f"{value:.1f} tok/s"
     if metric.endswith("_rate"):
         return f"{value * 100:.1f}%"
     if metric.startswith("mem_bytes"):
@@ -353,8 +362,10 @@ def _value(metric: str, value: float | None) -> str:
 def _change(d: Delta) -> str:
     if d.change is None:
         return "–"
-    if d.metric.endswith("latency_s"):
+    if d.metric.endswith(("latency_s", "ttft_s")):
         text = f"{d.change:+.3f} s"
+    elif d.metric.endswith("tokens_per_s"):
+        text = f"{d.change:+.1f} tok/s"
     elif d.metric.endswith("_rate"):
         return f"{d.change * 100:+.1f} pts"
     elif d.metric.startswith("mem_bytes"):

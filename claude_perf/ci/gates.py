@@ -17,9 +17,12 @@ Config file form (command-line values win; ``--max-p95`` adds to or overrides pe
     fail_under = 7.0            # overall score out of 10
     max_error_rate = 5          # percent of model requests that failed
     min_health = 99             # percent of health checks that succeeded
+    min_goodput = 95            # percent of client requests meeting every [slo] / --slo
     [gates.max_p95]
     sonnet = "8s"
     haiku = "750ms"
+    [gates.max_ttft_p95]        # client records: p95 time to first token per model asked
+    sonnet = "2s"
     [gates.compare]             # thresholds of `claude-perf compare` (see compare.Thresholds)
     latency_rel = 0.15
     min_samples = 5
@@ -44,6 +47,8 @@ class Gates:
     max_p95_s: tuple[tuple[str, float], ...] = ()  # (model, seconds), in the order given
     max_error_rate_pct: float | None = None
     min_health_pct: float | None = None
+    max_ttft_p95_s: tuple[tuple[str, float], ...] = ()  # (model asked, seconds): client records
+    min_goodput_pct: float | None = None  # client requests meeting every SLO
 
     @property
     def active(self) -> bool:
@@ -52,6 +57,8 @@ class Gates:
             or self.max_p95_s
             or self.max_error_rate_pct is not None
             or self.min_health_pct is not None
+            or self.max_ttft_p95_s
+            or self.min_goodput_pct is not None
         )
 
 
@@ -106,6 +113,8 @@ def parse_gates(
     max_p95: Sequence[str] = (),
     max_error_rate: str | float | None = None,
     min_health: str | float | None = None,
+    max_ttft_p95: Sequence[str] = (),
+    min_goodput: str | float | None = None,
 ) -> Gates:
     """The config's ``[gates]`` limits (already validated) under the command-line values (which
     win; ``--max-p95`` adds to or overrides per model)."""
@@ -114,6 +123,10 @@ def parse_gates(
     for item in max_p95:
         model, seconds = _p95_pair(item, "--max-p95")
         p95[model] = seconds
+    ttft = dict(limits.max_ttft_p95)
+    for item in max_ttft_p95:
+        model, seconds = _p95_pair(item, "--max-ttft-p95")
+        ttft[model] = seconds
 
     def pick(cli: Any, configured: float | None, option: str, high: float, unit: str) -> Any:
         return configured if cli is None else _number(cli, option, 0, high, unit)
@@ -125,6 +138,8 @@ def parse_gates(
             max_error_rate, limits.max_error_rate, "--max-error-rate", 100, "%"
         ),
         min_health_pct=pick(min_health, limits.min_health, "--min-health", 100, "%"),
+        max_ttft_p95_s=tuple(ttft.items()),
+        min_goodput_pct=pick(min_goodput, limits.min_goodput, "--min-goodput", 100, "%"),
     )
 
 
@@ -143,8 +158,24 @@ def _entries_for(summary: Mapping[str, Any], name: str) -> list[Mapping[str, Any
     return [m for m in models if (m.get("family") or "").casefold() == folded]
 
 
+def client_models(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The summary's client models (``client.models``), empty without client records."""
+    return list((summary.get("client") or {}).get("models") or [])
+
+
 def check_models(gates: Gates, summary: Mapping[str, Any]) -> None:
-    """Every ``--max-p95`` model must be in the data: a UsageError listing the known ones."""
+    """Every ``--max-p95`` model must be in the data, every ``--max-ttft-p95`` model among the
+    models the clients asked: a UsageError listing the known ones."""
+    asked = [m.get("model") for m in client_models(summary)]
+    missing_ttft = [model for model, _ in gates.max_ttft_p95_s if model not in asked]
+    if missing_ttft:
+        listed = ", ".join(str(m) for m in asked if m) or (
+            "none: no client records (give --client FILE or use claude-perf load)"
+        )
+        raise UsageError(
+            f"--max-ttft-p95: model {', '.join(repr(m) for m in missing_ttft)} was not asked "
+            f"by any client (models asked: {listed})"
+        )
     missing = [model for model, _ in gates.max_p95_s if not _entries_for(summary, model)]
     if missing:
         known = known_models(summary)
@@ -226,7 +257,39 @@ def evaluate(gates: Gates, summary: Mapping[str, Any]) -> tuple[GateResult, ...]
             op = ">=" if ok else "<"
             text = f"health {_pct(rate)} ({ok_checks}/{checks}) {op} {_pct(limit)}"
             results.append(GateResult("min-health", rate, limit, ok, text))
+    results += _client_results(gates, summary)
     return tuple(results)
+
+
+def _client_results(gates: Gates, summary: Mapping[str, Any]) -> list[GateResult]:
+    """``--max-ttft-p95`` and ``--min-goodput`` against the summary's ``client`` key."""
+    results = []
+    by_model = {m.get("model"): m for m in client_models(summary)}
+    for model, limit_s in gates.max_ttft_p95_s:
+        ttft = (by_model.get(model) or {}).get("ttft_s") or {}
+        gate = f"max-ttft-p95 {model}"
+        p95 = ttft.get("p95")
+        if p95 is None:
+            text = f"p95 TTFT of {model} unknown (no succeeded streamed request from a client)"
+            results.append(GateResult(gate, None, limit_s, False, text))
+            continue
+        ok = p95 <= limit_s
+        op = "<=" if ok else ">"
+        text = f"p95 TTFT of {model} {_fmt(p95)} s {op} {_fmt(limit_s)} s (n={ttft['n']})"
+        results.append(GateResult(gate, float(p95), limit_s, ok, text))
+    if gates.min_goodput_pct is not None:
+        limit = gates.min_goodput_pct
+        goodput = (summary.get("client") or {}).get("goodput")
+        if not goodput:
+            why = "no client records" if not summary.get("client") else "no --slo given"
+            results.append(GateResult("min-goodput", None, limit, False, why))
+        else:
+            rate = 100.0 * float(goodput["share"])
+            ok = rate >= limit
+            op = ">=" if ok else "<"
+            text = f"goodput {_pct(rate)} ({goodput['good']} good) {op} {_pct(limit)}"
+            results.append(GateResult("min-goodput", rate, limit, ok, text))
+    return results
 
 
 def failure_of(results: Sequence[GateResult]) -> GateFailure | None:

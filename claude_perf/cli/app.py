@@ -123,6 +123,40 @@ ReportSinceOpt = Annotated[
     str | None,
     typer.Option("--since", help="Report from the store, from this time: 1h, 30m, RFC 3339."),
 ]
+ClientOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--client",
+        help=(
+            "Client records to join with the logs: claude-perf JSON lines, k6 --out json, AIPerf "
+            "profile_export.jsonl, GenAI-Perf profile_export.json, Locust *_stats.csv. Repeatable."
+        ),
+    ),
+]
+SloOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--slo",
+        help=(
+            "Objective for goodput: ttft=2s, latency=10s, itl=50ms, tokens_per_s=20. A request "
+            "is good when it meets every one. Repeatable."
+        ),
+    ),
+]
+MaxTtftP95Opt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--max-ttft-p95",
+        help="Gate: MODEL=DURATION; exit 3 when that model's client p95 TTFT is above. Repeatable.",
+    ),
+]
+MinGoodputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--min-goodput",
+        help="Gate: exit 3 when fewer than PCT % of client requests met every --slo.",
+    ),
+]
 LiveOpt = Annotated[
     bool, typer.Option("--live", help="Collect from the engine first, then report.")
 ]
@@ -177,8 +211,14 @@ def report(
     store: StoreOpt = None,
     live: LiveOpt = False,
     context: LiveContextOpt = None,
+    client: ClientOpt = None,
+    slo: SloOpt = None,
+    max_ttft_p95: MaxTtftP95Opt = None,
+    min_goodput: MinGoodputOpt = None,
 ) -> None:
     """Analyse logs and write the performance report; exit 3 after writing when a gate failed."""
+    import dataclasses
+
     from claude_perf.runtime.parallel import import_in_background
 
     # Needed after the read, which leaves the GIL free much of the time. (Measured: importing
@@ -188,16 +228,20 @@ def report(
     from claude_perf.ci.github import step_summary_path
     from claude_perf.cli.commands import ReportOptions
     from claude_perf.cli.commands import report as run_report
+    from claude_perf.config.slo import slo_from
 
     try:
         step_summary_path(github_summary)  # --github-summary without the variable: exit 2 now
         cfg = _config(config)
+        cfg = dataclasses.replace(cfg, slo=slo_from(tuple(slo or ()), cfg.slo))
         gates = parse_gates(
             cfg.gates,
             fail_under=fail_under,
             max_p95=tuple(max_p95 or ()),
             max_error_rate=max_error_rate,
             min_health=min_health,
+            max_ttft_p95=tuple(max_ttft_p95 or ()),
+            min_goodput=min_goodput,
         )
         options = ReportOptions(
             config=cfg,
@@ -215,6 +259,7 @@ def report(
             store=store,
             live=live,
             context=context,
+            clients=tuple(client or ()),
         )
         outcome = run_report(options)
     except ClaudePerfError as error:

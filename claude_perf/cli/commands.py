@@ -46,6 +46,7 @@ class ReportOptions:
     store: Path | None = None
     live: bool = False
     context: str | None = None
+    clients: tuple[str, ...] = ()  # --client files, joined with the logs
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,25 @@ def report_session(options: ReportOptions) -> Session:
     return load_stored(store_mod.store_path(options.store), since_ns, until_ns, options.containers)
 
 
+def with_clients(session: Session, paths: Sequence[str]) -> Session:
+    """The session with the records of ``--client`` files added to its own (bundle, store)."""
+    from dataclasses import replace
+
+    from claude_perf.ingest.client_files import read_client_files
+
+    if not paths:
+        return session
+    read = read_client_files(paths)
+    return replace(
+        session,
+        clients=tuple(
+            sorted((*session.clients, *read.records), key=lambda r: (r.start_ns, r.end_ns))
+        ),
+        client_aggregates=(*session.client_aggregates, *read.aggregates),
+        notes=(*session.notes, *read.notes),
+    )
+
+
 @dataclass(frozen=True)
 class CollectOptions:
     """Everything `claude-perf collect` was asked to do (times and durations as typed)."""
@@ -191,7 +211,9 @@ def report(options: ReportOptions) -> ReportOutcome:
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
     # The session goes in as a temporary, so that the analysis can free its line text early.
-    analysis = analyse_session(_read_session(options), options.config)
+    analysis = analyse_session(
+        with_clients(_read_session(options), options.clients), options.config
+    )
     with stage("summary"):
         summary = summary_mod.build(analysis)
         model = build(analysis, report_time(options.generated_at))

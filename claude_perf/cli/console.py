@@ -32,6 +32,13 @@ def print_report_summary(summary: dict[str, Any]) -> None:
             "Latency", f"p50 {latency['p50']:.2f} s, p95 {latency['p95']:.2f} s (n={latency['n']})"
         )
     table.add_row("Health checks", f"{health.get('checks', 0)} ({health.get('failed', 0)} failed)")
+    client = summary.get("client")
+    if client:
+        table.add_row(
+            "Client records",
+            f"{client['records']} ({client['matched']} matched with the log, "
+            f"{client['unmatched_client']} not in it, {client['unmatched_server']} log-only)",
+        )
     items = (summary.get("findings") or {}).get("items", [])
     table.add_row(
         "Findings", escape(", ".join(f"{f['severity']}: {f['title']}" for f in items) or "none")

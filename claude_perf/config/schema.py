@@ -271,7 +271,32 @@ class GateLimits:
     max_p95: Mapping[str, float] = key(
         {}, "model = p95 latency limit (8s, 750ms)", parse=duration_s
     )
+    max_ttft_p95: Mapping[str, float] = key(
+        {}, "model asked = client p95 time-to-first-token limit (2s)", parse=duration_s
+    )
+    min_goodput: float | None = key(
+        None, "percent of client requests meeting every [slo] below which CI fails", parse=percent
+    )
     compare: CompareThresholds = table(CompareThresholds, "thresholds of `claude-perf compare`")
+
+
+@dataclass(frozen=True)
+class Slo:
+    """[slo]: client-side objectives; a request is *good* when it succeeded and meets every one
+    given (goodput, as in AIPerf's --goodput and vLLM's benchmark_serving). Absent: not asked."""
+
+    ttft_s: float | None = key(None, "time to first token at most (2s, 750ms)", parse=duration_s)
+    latency_s: float | None = key(None, "end-to-end latency at most (10s)", parse=duration_s)
+    itl_s: float | None = key(None, "mean inter-token latency at most (50ms)", parse=duration_s)
+    output_tokens_per_s: float | None = key(
+        None, "output tokens per second of the request at least", low=0
+    )
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.ttft_s, self.latency_s, self.itl_s)) or (
+            self.output_tokens_per_s is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -309,6 +334,7 @@ class Config:
     scoring: Scoring = table(Scoring, "rubric points, weights and rule thresholds")
     references: Mapping[str, ReferenceLatency] = key({}, "latencies measured elsewhere, by name")
     gates: GateLimits = table(GateLimits, "CI quality gates")
+    slo: Slo = table(Slo, "client-side objectives for goodput (report --slo)")
     collect: Collect = table(Collect, "the collector's default target")
     # Not keys of the file: where it was read from, and where each value came from.
     source: str | None = field(default=None, metadata={"internal": True})

@@ -10,6 +10,7 @@ Layout (schema ``claude-perf/session/1``)::
                         so that streams and nanosecond times survive the trip
     samples.jsonl       resource samples, one JSON object per row (NaN gaps as null), when any
     containers.json     container facts (inspect, health log, events), when any
+    clients.jsonl       client records (claude-perf/client-record/1), when the session has them
     report/...          optionally the report and its charts (never read back)
 
 Reading never extracts to disk: tar members are read into memory after every member has been
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf import __version__
 from claude_perf.errors import InputError
+from claude_perf.ingest.client_files import CLIENTS_FILE, read_own, records_jsonl
 from claude_perf.ingest.files import InputInfo, LogLines
 from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
 from claude_perf.ingest.sources import bundle_sources
@@ -233,6 +235,8 @@ def bundle_files(
             "rows": len(session.samples),
             "columns": [str(c) for c in session.samples.columns],
         }
+    if session.clients:
+        files[CLIENTS_FILE] = records_jsonl(session.clients)
     if session.containers:
         files[CONTAINERS_FILE] = (
             json.dumps(list(session.containers), indent=2, ensure_ascii=False, default=str) + "\n"
@@ -506,6 +510,7 @@ def read_bundle(path: str | Path, limits: BundleLimits | None = None) -> Session
             raise InputError(f"{where}: {CONTAINERS_FILE} is not valid JSON ({exc})") from exc
         containers = tuple(c for c in loaded if isinstance(c, dict))
     interval = manifest.get("sample_interval_s")
+    clients = read_own(f"{where}/{CLIENTS_FILE}", files.get(CLIENTS_FILE, b"").decode())
     return Session(
         logs=logs,
         samples=samples,
@@ -513,5 +518,6 @@ def read_bundle(path: str | Path, limits: BundleLimits | None = None) -> Session
         sample_interval_s=float(interval) if isinstance(interval, int | float) else None,
         origin="bundle",
         # Only what the collect recorded (gaps): a bundle must re-make the very same summary.
-        notes=tuple(str(n) for n in manifest.get("session_notes", [])),
+        notes=tuple(str(n) for n in manifest.get("session_notes", [])) + clients.notes,
+        clients=clients.records,
     )

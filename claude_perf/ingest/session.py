@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from claude_perf.ingest.client_files import ClientAggregate
 from claude_perf.ingest.client_records import ClientRecord
 from claude_perf.ingest.files import LogLines
 
@@ -59,6 +60,8 @@ class Session:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # What the clients of the session saw (`claude-perf load`, k6, AIPerf, ...), in start order.
     clients: tuple[ClientRecord, ...] = ()
+    # Aggregate-only client figures (Locust's --csv stats): no per-request records to join.
+    client_aggregates: tuple[ClientAggregate, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from claude_perf.analysis.utilisation import utilisation_of
 from claude_perf.report.context import Context, available_charts
 from claude_perf.report.model import ReportModel, Section, quoted
 from claude_perf.report.sections import (
+    client,
     failures,
     findings,
     overview,
@@ -36,6 +37,7 @@ SECTIONS: tuple[Callable[[Context], Section], ...] = (
     overview.summary_section,
     overview.sources_section,
     performance.latency_section,
+    client.client_section,
     performance.throughput_section,
     resources.resources_section,
     failures.errors_section,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from claude_perf.analysis.client_view import ClientView
     from claude_perf.analysis.pipeline import Analysis
 
 SIZE_IN = (8.0, 4.0)
@@ -246,6 +247,41 @@ def resources(samples: pd.DataFrame, requests: pd.DataFrame) -> bytes | None:
     return _png(fig)
 
 
+def client_latency_ttft(view: ClientView | None) -> bytes | None:
+    """Per model asked: client latency and TTFT, p50 as a bar and p95 as a tick above it."""
+    import numpy as np
+
+    models = [m for m in (view.models if view else ()) if m.latency_s is not None]
+    if not models:
+        return None
+    fig, ax = _figure()
+    y = np.arange(len(models))
+    height = 0.38
+    for offset, (label, colour, pick) in enumerate(
+        (
+            ("latency", "#1f77b4", lambda m: m.latency_s),
+            ("time to first token (streamed)", "#ff7f0e", lambda m: m.ttft_s),
+        )
+    ):
+        stats = [pick(m) for m in models]
+        p50 = [s.p50 if s is not None else np.nan for s in stats]
+        p95 = [s.p95 if s is not None else np.nan for s in stats]
+        rows = y + (offset - 0.5) * height
+        ax.barh(rows, p50, height=height, color=colour, label=f"{label} p50")
+        ax.plot(p95, rows, "|", color="black", ms=12, mew=2)
+    ax.plot([], [], "|", color="black", ms=10, mew=2, label="p95")
+    names = [
+        f"{_label(m.model) if m.model is not None else '(model not recorded)'} (n={m.requests})"
+        for m in models
+    ]
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds, from the client")
+    ax.set_title("Client latency and time to first token per model (bars p50, ticks p95)")
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
 def draw(analysis: Analysis, names: Iterable[str]) -> dict[str, bytes]:
     """The named charts (see report.model.CHARTS) that the data can draw, in the given order."""
     import matplotlib
@@ -258,6 +294,7 @@ def draw(analysis: Analysis, names: Iterable[str]) -> dict[str, bytes]:
         "resources": lambda: (
             resources(analysis.samples, table) if analysis.samples is not None else None
         ),
+        "client_latency_ttft": lambda: client_latency_ttft(analysis.client),
     }
     result: dict[str, bytes] = {}
     with matplotlib.rc_context(cast(Any, _STYLE)):

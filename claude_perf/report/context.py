@@ -45,4 +45,7 @@ def available_charts(c: Context) -> tuple[str, ...]:
         names.append("requests_over_time")
     if c.utilisation:
         names.append("resources")
+    client = c.analysis.client
+    if client is not None and any(cm.latency_s is not None for cm in client.models):
+        names.append("client_latency_ttft")
     return tuple(n for n in CHARTS if n in names)

@@ -27,6 +27,7 @@ CHARTS: Mapping[str, str] = {
     "latency_over_time": "Latency over time",
     "requests_over_time": "Requests over time by kind",
     "resources": "CPU and memory over time",
+    "client_latency_ttft": "Client latency and time to first token per model",
 }
 EXCERPT_CHARS = 200
 

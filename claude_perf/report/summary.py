@@ -15,6 +15,7 @@ from claude_perf.analysis.scores import scores_dict
 from claude_perf.analysis.usage import Spread, UsageMetrics
 from claude_perf.durations import iso
 from claude_perf.parse.formats import K_OTHER, KINDS
+from claude_perf.report.client_json import client_dict
 from claude_perf.report.redact import redact
 
 if TYPE_CHECKING:
@@ -187,6 +188,7 @@ def build(analysis: Analysis) -> dict[str, Any]:
             "usage_unattached": analysis.requests.usage_unattached,
             "notes": list(q.notes),
         },
+        "client": client_dict(analysis.client),
         **collected(analysis),
     }
 
