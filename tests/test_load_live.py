@@ -64,6 +64,32 @@ def assert_session_complete(tmp_path: Path, records: list[ClientRecord]) -> None
     assert session.logs.table.num_rows > 0
 
 
+def assert_report_joins(tmp_path: Path, records: list[ClientRecord]) -> dict[str, Any]:
+    """`report --since` over the store reads the records back and joins every one of them with
+    the proxy's own rows: the Client view per model asked, from one command's session."""
+    since = min(r.start_ns for r in records) // 10**9 - 5
+    out = tmp_path / "report.json"
+    claude_perf(
+        "report", "--store", str(tmp_path / "s.db"), "--since", str(since),
+        "-f", "json", "-o", str(out),
+    )  # fmt: skip
+    client = json.loads(out.read_text())["client"]
+    assert (client["records"], client["matched"], client["unmatched_client"]) == (
+        len(records),
+        len(records),
+        0,
+    ), client
+    by_model = {m["model"]: m for m in client["models"]}
+    for alias in {r.model_asked for r in records}:
+        mine = [r for r in records if r.model_asked == alias]
+        assert by_model[alias]["latency_s"]["n"] == len(mine)
+        assert by_model[alias]["latency_s"]["p50"] == pytest.approx(
+            p50([r.latency_s for r in mine]), abs=1e-6
+        )
+        assert by_model[alias]["server"]["matched"] == len(mine)
+    return client
+
+
 def test_load_measures_claude_max_api_proxy(docker_run: DockerRun, tmp_path: Path) -> None:
     spec = LOAD_SPEC
 
@@ -101,6 +127,7 @@ def test_load_measures_claude_max_api_proxy(docker_run: DockerRun, tmp_path: Pat
         # streams: the proxy's X-Request-Id; plain answers: the body's chatcmpl- id
         assert all(r.server_request_id for r in mine)
     assert_session_complete(tmp_path, records)
+    assert_report_joins(tmp_path, records)
 
 
 # The CLI's start-up per request (a python process) measured 60-110 ms on 2 shared cores:
@@ -148,6 +175,8 @@ def test_load_measures_the_wrapper_standin(docker_run: DockerRun, tmp_path: Path
         # the wrapper echoes the X-Request-ID it was sent: the server logged our id
         assert all(r.server_request_id == r.id for r in mine)
     assert_session_complete(tmp_path, records)
+    client = assert_report_joins(tmp_path, records)
+    assert client["matched_by_id"] == len(records)  # the wrapper logs the X-Request-ID it got
 
 
 def test_a_missing_container_fails_before_any_request(
