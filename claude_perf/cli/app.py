@@ -99,6 +99,13 @@ MaxP95Opt = Annotated[
         ),
     ),
 ]
+MaxReplicaP95Opt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-replica-p95",
+        help="Gate: DURATION; exit 3 when the slowest replica's p95 latency is above.",
+    ),
+]
 MaxErrorRateOpt = Annotated[
     str | None,
     typer.Option(
@@ -162,6 +169,7 @@ def report(
     template: TemplateOpt = None,
     fail_under: FailUnderOpt = None,
     max_p95: MaxP95Opt = None,
+    max_replica_p95: MaxReplicaP95Opt = None,
     max_error_rate: MaxErrorRateOpt = None,
     min_health: MinHealthOpt = None,
     github_summary: GithubSummaryOpt = None,
@@ -192,6 +200,7 @@ def report(
             max_p95=tuple(max_p95 or ()),
             max_error_rate=max_error_rate,
             min_health=min_health,
+            max_replica_p95=max_replica_p95,
         )
         options = ReportOptions(
             config=cfg,
@@ -361,12 +370,25 @@ def collect(
         str, typer.Option("--interval", help="Time between resource samples.")
     ] = "5s",
     store: StoreOpt = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            "-H",
+            help="Engine URL as `docker -H` (unix://, tcp://, ssh://user@host). Repeatable.",
+        ),
+    ] = None,
     context: Annotated[
-        str | None, typer.Option("--context", help="Docker context (as `docker --context`).")
+        list[str] | None,
+        typer.Option("--context", help="Docker context (as `docker --context`). Repeatable."),
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Collect logs, resource samples and container facts from Docker into the store."""
+    """Collect logs, resource samples and container facts from Docker into the store.
+
+    Several engines (--host, --context) are collected in parallel; when one cannot be, the
+    others are stored and the exit code is 4 (partial).
+    """
     from claude_perf.cli.commands import CollectOptions
     from claude_perf.cli.commands import collect as run_collect
 
@@ -383,13 +405,23 @@ def collect(
                     duration=duration,
                     interval=interval,
                     store=store,
-                    context=context,
+                    hosts=tuple(host or ()),
+                    contexts=tuple(context or ()),
                     progress=progress,
                 )
             )
         except ClaudePerfError as error:
             _fail(error)
     print_collect(outcome)
+    if outcome.missing:
+        from claude_perf.errors import PartialCollect
+
+        _fail(
+            PartialCollect(
+                f"partial collect: {len(outcome.missing)} engine(s) missing "
+                f"({'; '.join(outcome.missing)}); collect again to fill the gap"
+            )
+        )
 
 
 @app.command("config")

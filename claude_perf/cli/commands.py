@@ -138,6 +138,8 @@ class CollectOptions:
     store: Path | None = None
     context: str | None = None
     progress: Any = field(default=None, compare=False, repr=False)  # (what, done, total)
+    hosts: tuple[str, ...] = ()
+    contexts: tuple[str, ...] = ()
 
 
 def collect(options: CollectOptions) -> CollectOutcome:
@@ -161,6 +163,8 @@ def collect(options: CollectOptions) -> CollectOutcome:
         context=options.context,
         pattern=pattern,
         progress=options.progress,
+        hosts=options.hosts,
+        contexts=options.contexts,
     )
     return run_collect(request)
 

@@ -497,10 +497,24 @@ def _is_sorted(table: pa.Table) -> bool:
 
 def read_logs(paths: Sequence[str]) -> LogLines:
     """Read and merge several log inputs."""
+    from dataclasses import replace
+
+    from claude_perf.ingest.kubectl import kubectl_parts
+
     tables, infos, counts = [], [], []
     for path in paths:
-        table, info, count = read_log(path)
-        tables.append(table)
-        infos.append(info)
-        counts.append(count)
+        data, notes = read_bytes(path)
+        # `kubectl logs --prefix`: one source per [pod/NAME/CONTAINER] (ingest/kubectl.py).
+        parts = kubectl_parts(data)
+        if parts is not None:
+            notes.append(f"{path}: kubectl --prefix output, {len(parts)} source(s)")
+        for name, part in parts or [(path, data)]:
+            table, info, count = read_log(name, part)
+            if notes:
+                info = replace(info, notes=(*notes, *info.notes))
+                notes = []
+            tables.append(table)
+            infos.append(info)
+            counts.append(count)
+        del data
     return combine(tables, infos, counts)

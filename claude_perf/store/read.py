@@ -214,6 +214,7 @@ def load_session(
                 for t, a in events(store, key, since_ns, until_ns)
             ]
             container["_key"] = key
+            container["source"] = label  # the replica these facts describe (analysis.replicas)
             facts.append(container)
         raw = sample_rows(store, since_ns, until_ns, [int(c["_key"]) for c in facts])
         gaps = collection_gaps(store, since_ns, until_ns, [str(c.get("name")) for c in facts])
