@@ -13,7 +13,8 @@ import re
 
 # [kind/name/container] then an RFC 3339 time: kubectl's --prefix with --timestamps.
 _PREFIXED = re.compile(
-    rb"^\[([a-z]+/[^/\]\s]+/[^\]\s]+)\] \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) "
+    rb"^\[([a-z]+/[^/\]\s]+/[^\]\s]+)\] "
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) "
 )
 _SNIFF_LINES = 50
 
