@@ -303,3 +303,62 @@ def test_unreachable_host_is_a_partial_collect_exit_4(busybox: Any, tmp_path: Pa
         assert opened.line_count() == 1
     bad = run_cli("collect", "--host", "docker.example:2375", "--store", str(store))
     assert bad.returncode == 2 and "is not an engine URL" in bad.stderr
+
+
+@pytest.fixture
+def swarm_manager(docker_run: DockerRun) -> Iterator[Any]:
+    """A single-node Swarm on the first engine (advertised on 127.0.0.1), left afterwards when
+    this test made it."""
+    client = docker_run.client
+    state = (client.info().get("Swarm") or {}).get("LocalNodeState")
+    made = state == "inactive"
+    if made:
+        client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+    elif state != "active":
+        pytest.fail(f"the engine's Swarm is {state!r}: neither inactive nor active")
+    try:
+        yield client
+    finally:
+        if made:
+            client.swarm.leave(force=True)
+
+
+def test_service_replicas_are_collected_and_reported(
+    swarm_manager: Any, docker_run: DockerRun, tmp_path: Path
+) -> None:
+    import docker
+
+    client = swarm_manager
+    build_busybox_image(client)
+    name = f"cp-fleet-svc-{uuid.uuid4().hex[:8]}"
+    service = client.services.create(
+        BUSYBOX_TAG,
+        events_command(name, [700, 800, 900]),
+        name=name,
+        mode=docker.types.ServiceMode("replicated", replicas=2),
+        container_labels=docker_run.labels,
+    )
+    try:
+
+        def replicas() -> list[Any]:
+            found = client.containers.list(
+                filters={"label": f"com.docker.swarm.service.name={name}"}
+            )
+            return found if len(found) == 2 and all(logged_lines(c) >= 6 for c in found) else []
+
+        containers = poll(replicas, "both replicas running with their lines", 180)
+        store = tmp_path / "svc.db"
+        outcome = collect(CollectOptions(config=Config(), services=(name,), store=store))
+        assert sorted(c.id for c in outcome.containers) == sorted(c.id for c in containers)
+        summary = summary_of(store)
+        entries = summary["replicas"]
+        assert [r["service"] for r in entries] == [name, name]
+        tasks = {t["ID"] for t in service.tasks(filters={"desired-state": "running"})}
+        assert {r["task"] for r in entries} == tasks
+        assert [r["requests"]["total"] for r in entries] == [3, 3]
+        assert summary["requests"]["total"] == 6
+    finally:
+        service.remove()
+        poll(lambda: not client.containers.list(
+            all=True, filters={"label": f"com.docker.swarm.service.name={name}"}
+        ), "the service's containers to go", 120)  # fmt: skip

@@ -156,7 +156,9 @@ def test_kubectl_prefix_lines_are_one_source_per_pod(tmp_path: Path) -> None:
     assert [r["container"] for r in summary["replicas"]] == list(logs.sources)
     assert [r["requests"]["total"] for r in summary["replicas"]] == [10, 20]
     assert summary["latency_s"]["p95"] == pytest.approx(8.55)
-    assert any("kubectl --prefix output, 2 source(s)" in n for n in summary["data_quality"]["notes"])
+    assert any(
+        "kubectl --prefix output, 2 source(s)" in n for n in summary["data_quality"]["notes"]
+    )
 
 
 def test_plain_docker_logs_are_not_taken_for_kubectl(tmp_path: Path) -> None:

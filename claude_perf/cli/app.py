@@ -358,6 +358,10 @@ def collect(
         str | None,
         typer.Option("--compose-project", help="Every container of this compose project."),
     ] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", help="Every replica (task) of this Swarm service. Repeatable."),
+    ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Logs from this time: 1h, 30m, RFC 3339.")
     ] = None,
@@ -407,6 +411,7 @@ def collect(
                     store=store,
                     hosts=tuple(host or ()),
                     contexts=tuple(context or ()),
+                    services=tuple(service or ()),
                     progress=progress,
                 )
             )

@@ -140,6 +140,7 @@ class CollectOptions:
     progress: Any = field(default=None, compare=False, repr=False)  # (what, done, total)
     hosts: tuple[str, ...] = ()
     contexts: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
 
 
 def collect(options: CollectOptions) -> CollectOutcome:
@@ -165,6 +166,7 @@ def collect(options: CollectOptions) -> CollectOutcome:
         progress=options.progress,
         hosts=options.hosts,
         contexts=options.contexts,
+        services=options.services,
     )
     return run_collect(request)
 

@@ -13,7 +13,7 @@ import signal
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from claude_perf.collect.engines import EngineSpec, engine_facts, engine_specs
 from claude_perf.collect.facts import container_facts, created_ns, engine_events
 from claude_perf.collect.logs import BATCH_LINES, LOGS_INTERRUPTED, Progress, collect_logs
 from claude_perf.collect.sampling import INTERRUPTED_NOTE, prime, sample_containers
+from claude_perf.collect.services import tasks_elsewhere
 from claude_perf.collect.targets import DEFAULT_PATTERN, resolve_targets
 from claude_perf.durations import NS_PER_S, now_ns
 from claude_perf.errors import EngineError, TargetError, UsageError
@@ -46,6 +47,7 @@ class CollectRequest:
     progress: Progress | None = field(default=None, compare=False, repr=False)
     hosts: tuple[str, ...] = ()  # engine URLs, as `docker -H` (repeatable --host)
     contexts: tuple[str, ...] = ()  # docker contexts (repeatable --context; `context` too)
+    services: tuple[str, ...] = ()  # Swarm services: their tasks' containers (--service)
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,12 @@ def collect_engine(
     client = connect(spec.context, host=spec.host)
     try:
         targets = resolve_targets(client, request, request.pattern, one_of_several=one_of_several)
-        return _collect_into_store(client, targets, request, spec)
+        outcome = _collect_into_store(client, targets, request, spec)
+        if request.services:
+            outcome = replace(
+                outcome, notes=(*outcome.notes, *tasks_elsewhere(client, request.services))
+            )
+        return outcome
     except APIError as exc:
         raise EngineError(f"the Docker Engine refused: {exc.explanation or exc}") from exc
     except (ConnectionError, OSError) as exc:

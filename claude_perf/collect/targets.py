@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from claude_perf.collect.engine import running_names
+from claude_perf.collect.services import service_labels
 from claude_perf.config.schema import Collect
 from claude_perf.errors import EngineError, TargetError, UsageError
 
@@ -28,6 +29,8 @@ class TargetSpec(Protocol):
     def labels(self) -> Sequence[str]: ...
     @property
     def compose_project(self) -> str | None: ...
+    @property
+    def services(self) -> Sequence[str]: ...
 
 
 def resolve_targets(
@@ -41,7 +44,9 @@ def resolve_targets(
     from docker.errors import APIError, NotFound
 
     targets: dict[str, Any] = {}
-    named = bool(request.containers or request.labels or request.compose_project)
+    named = bool(
+        request.containers or request.labels or request.compose_project or request.services
+    )
     try:
         for name in request.containers:
             try:
@@ -51,7 +56,7 @@ def resolve_targets(
                     continue
                 raise TargetError(f"no container '{name}' ({_running_hint(client)})") from exc
             targets[container.id] = container
-        label_filters = list(request.labels)
+        label_filters = list(request.labels) + service_labels(request.services)
         if request.compose_project:
             label_filters.append(f"{COMPOSE_PROJECT_LABEL}={request.compose_project}")
         for label in label_filters:
