@@ -72,3 +72,38 @@ def test_no_engine_collected_is_an_engine_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(run_mod, "collect_engine", untargeted)
     with pytest.raises(TargetError, match=r"no container on unix:///a\.sock"):
         collect(CollectRequest(hosts=("unix:///a.sock", "unix:///b.sock")))
+
+
+def test_ctrl_c_stops_every_engine_keeping_what_each_gathered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    started = [threading.Event(), threading.Event()]
+    deadline = time.monotonic() + 60
+
+    def busy(spec: EngineSpec, request: CollectRequest, one_of_several: bool = False) -> Any:
+        index = 0 if spec.host == "unix:///a.sock" else 1
+        started[index].set()
+        try:
+            while time.monotonic() < deadline:  # a long log read or --duration sampling
+                time.sleep(0.01)
+        except KeyboardInterrupt:
+            outcome = _outcome(f"c{index}", str(spec.host))
+            return CollectOutcome(outcome.store, outcome.containers, interrupted=True)
+        raise AssertionError("never interrupted")
+
+    def press_ctrl_c() -> None:
+        for event in started:
+            event.wait(30)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(run_mod, "collect_engine", busy)
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    outcome = collect(CollectRequest(hosts=("unix:///a.sock", "unix:///b.sock")))
+    assert outcome.interrupted
+    assert [c.name for c in outcome.containers] == ["c0", "c1"]
+    assert time.monotonic() < deadline

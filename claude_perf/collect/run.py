@@ -25,7 +25,7 @@ from claude_perf.collect.sampling import INTERRUPTED_NOTE, prime, sample_contain
 from claude_perf.collect.services import tasks_elsewhere
 from claude_perf.collect.targets import DEFAULT_PATTERN, resolve_targets
 from claude_perf.durations import NS_PER_S, now_ns
-from claude_perf.errors import EngineError, TargetError, UsageError
+from claude_perf.errors import EngineError, UsageError
 from claude_perf.store.db import Store, store_path
 
 
@@ -122,6 +122,8 @@ def collect(request: CollectRequest) -> CollectOutcome:
     specs = engine_specs(request.hosts, (*contexts, *request.contexts))
     if len(specs) == 1:
         return collect_engine(specs[0], request)
+    from claude_perf.collect.fleet import collect_engines
+
     return collect_engines(specs, request)
 
 
@@ -150,37 +152,6 @@ def collect_engine(
         raise
     finally:
         client.close()
-
-
-def collect_engines(specs: Sequence[EngineSpec], request: CollectRequest) -> CollectOutcome:
-    """Several engines at once, one thread each (docker-py blocks): an engine that cannot be
-    reached or is lost mid-collect does not hold the others back; it is named in ``missing``
-    (what it gave before it was lost is kept, and its cursors let the next collect carry on)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    outcomes: list[CollectOutcome] = []
-    missing: list[str] = []
-    untargeted: list[TargetError] = []
-    with ThreadPoolExecutor(len(specs), thread_name_prefix="claude-perf-engine") as pool:
-        futures = [(spec, pool.submit(collect_engine, spec, request, True)) for spec in specs]
-        for spec, future in futures:
-            try:
-                outcomes.append(future.result())
-            except TargetError as exc:  # the engine answered: none of the targets runs there
-                untargeted.append(exc)
-            except EngineError as exc:
-                missing.append(f"{spec.label}: {exc}")
-    if not outcomes and not missing and untargeted:
-        raise untargeted[0]
-    if not outcomes:
-        raise EngineError(f"no engine could be collected ({'; '.join(missing)})")
-    return CollectOutcome(
-        store=outcomes[0].store,
-        containers=tuple(c for o in outcomes for c in o.containers),
-        interrupted=any(o.interrupted for o in outcomes),
-        notes=tuple(n for o in outcomes for n in o.notes),
-        missing=tuple(missing),
-    )
 
 
 def _collect_into_store(
