@@ -32,13 +32,20 @@ def test_engine_facts_keep_the_id_the_store_keys_by() -> None:
     }
 
 
+STORE = {"path": Path("unset.db")}
+
+
 def _outcome(name: str, engine: str) -> CollectOutcome:
     return CollectOutcome(
-        Path("s.db"), (ContainerOutcome(name, name, 3, 3, 1, 0, engine=engine),), notes=("n",)
+        STORE["path"], (ContainerOutcome(name, name, 3, 3, 1, 0, engine=engine),), notes=("n",)
     )
 
 
-def test_a_lost_engine_is_named_and_the_others_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lost_engine_is_named_and_the_others_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    STORE["path"] = tmp_path / "s.db"
+
     def fake(spec: EngineSpec, request: CollectRequest, one_of_several: bool = False) -> Any:
         assert one_of_several
         if spec.host == "unix:///dead.sock":
@@ -56,6 +63,13 @@ def test_a_lost_engine_is_named_and_the_others_kept(monkeypatch: pytest.MonkeyPa
     )
     assert outcome.lines_new == 6 and outcome.notes == ("n", "n")
     assert PartialCollect("x").exit_code == 4
+    # the missing engine is recorded as a gap of the collect, for reports of the window
+    from claude_perf.store.db import Store
+    from claude_perf.store.read import collection_gaps
+
+    with Store(tmp_path / "s.db") as store:
+        (gap,) = collection_gaps(store, None, None, ["c-unix:///one.sock"])
+    assert gap.endswith("noted: engine missing from this collect: " + outcome.missing[0])
 
 
 def test_no_engine_collected_is_an_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:

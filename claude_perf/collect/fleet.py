@@ -71,7 +71,28 @@ def collect_engines(specs: Sequence[EngineSpec], request: run.CollectRequest) ->
     # in Thread.join, is not safe against Ctrl-C: an interrupted join marks a running thread
     # as stopped, bpo-45274.)
     pool.shutdown(wait=True)
-    return _combined(specs, results, interrupted)
+    outcome = _combined(specs, results, interrupted)
+    if outcome.missing:
+        _record_missing(outcome, request)
+    return outcome
+
+
+def _record_missing(outcome: run.CollectOutcome, request: run.CollectRequest) -> None:
+    """Record the missing engines as a gap of this collect, so that a report of the window
+    says the fleet is incomplete (store.read.collection_gaps), not only this run's exit code."""
+    from claude_perf.store.db import Store
+
+    notes = [f"engine missing from this collect: {m}" for m in outcome.missing]
+    with Store(outcome.store) as store:
+        run_id = store.begin_collection(
+            {
+                "engines_missing": list(outcome.missing),
+                "containers": [c.name for c in outcome.containers],
+                "since_ns": request.since_ns,
+                "until_ns": request.until_ns,
+            }
+        )
+        store.finish_collection(run_id, {"notes": notes, "gaps": notes}, outcome.interrupted)
 
 
 def _wait_for(finished: threading.Condition, results: Mapping[int, object], submitted: int) -> None:
