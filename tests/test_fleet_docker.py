@@ -364,3 +364,91 @@ def test_service_replicas_are_collected_and_reported(
         poll(lambda: not client.containers.list(
             all=True, filters={"label": f"com.docker.swarm.service.name={name}"}
         ), "the service's containers to go", 120)  # fmt: skip
+
+
+@pytest.fixture
+def two_node_swarm(
+    swarm_manager: Any, engines: tuple[DockerRun, DockerRun]
+) -> Iterator[tuple[Any, Any]]:
+    """The second engine joined to the first's Swarm as a worker (its own swarm port, 2378, on
+    127.0.0.1), left afterwards when this test joined it."""
+    worker = engines[1].client
+    state = (worker.info().get("Swarm") or {}).get("LocalNodeState")
+    joined = state == "inactive"
+    if joined:
+        token = swarm_manager.swarm.attrs["JoinTokens"]["Worker"]
+        worker.swarm.join(
+            remote_addrs=["127.0.0.1:2377"],
+            join_token=token,
+            listen_addr="127.0.0.1:2378",
+            advertise_addr="127.0.0.1:2378",
+        )
+    try:
+        yield swarm_manager, worker
+    finally:
+        if joined:
+            worker.swarm.leave(force=True)
+
+
+def test_a_task_on_a_node_not_given_comes_through_the_service_logs(
+    two_node_swarm: tuple[Any, Any], docker_run: DockerRun, tmp_path: Path
+) -> None:
+    import docker
+
+    manager, worker = two_node_swarm
+    for client in (manager, worker):
+        build_busybox_image(client)
+    name = f"cp-fleet-svc2-{uuid.uuid4().hex[:8]}"
+    service = manager.services.create(
+        BUSYBOX_TAG,
+        events_command(name, [700, 800, 900]),
+        name=name,
+        mode=docker.types.ServiceMode("replicated", replicas=2),
+        maxreplicas=1,  # one task per node
+        container_labels=docker_run.labels,
+    )
+    label = {"label": f"com.docker.swarm.service.name={name}"}
+    try:
+
+        def one_on_each() -> bool:
+            here, there = (
+                manager.containers.list(filters=label),
+                worker.containers.list(filters=label),
+            )
+            return (
+                len(here) == 1
+                and len(there) == 1
+                and logged_lines(here[0]) >= 6
+                and logged_lines(there[0]) >= 6
+            )
+
+        poll(one_on_each, "one running task with its lines on each node", 180)
+        (remote,) = worker.containers.list(filters=label)
+        remote_task = remote.labels["com.docker.swarm.task.id"]
+        # only the manager given: the worker's task comes through the service logs
+        store = tmp_path / "svc.db"
+        outcome = collect(CollectOptions(config=Config(), services=(name,), store=store))
+        assert len(outcome.containers) == 1 and outcome.missing == ()
+        assert any(remote_task[:12] in n and "service-logs" in n for n in outcome.notes)
+        summary = summary_of(store)
+        entries = {r["task"]: r for r in summary["replicas"]}
+        assert len(entries) == 2
+        assert entries[remote_task]["requests"]["total"] == 3
+        assert entries[remote_task]["resources"] == {"cpu_pct": None, "mem_bytes": None}
+        assert summary["requests"]["total"] == 6
+        # both engines given: the task is read on its own engine, and counted once
+        again = collect(
+            CollectOptions(config=Config(), services=(name,), store=store, hosts=(FIRST, SECOND))
+        )
+        assert len(again.containers) == 2
+        assert not any("service-logs" in n for n in again.notes)
+        summary = summary_of(store)
+        assert summary["requests"]["total"] == 6
+        entries = {r["task"]: r for r in summary["replicas"]}
+        assert entries[remote_task]["engine"] == SECOND
+        assert entries[remote_task]["resources"]["mem_bytes"] is not None
+    finally:
+        service.remove()
+        for client in (manager, worker):
+            poll(lambda c=client: not c.containers.list(all=True, filters=label),
+                 "the service's containers to go", 120)  # fmt: skip

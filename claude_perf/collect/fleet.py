@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from claude_perf.collect import run
+from claude_perf.collect.engine import connect
 from claude_perf.collect.engines import EngineSpec
 from claude_perf.errors import EngineError, TargetError
 
@@ -74,6 +75,28 @@ def collect_engines(specs: Sequence[EngineSpec], request: run.CollectRequest) ->
     outcome = _combined(specs, results, interrupted)
     if outcome.missing:
         _record_missing(outcome, request)
+    return _remote_tasks(
+        outcome, [r for r in results.values() if isinstance(r, run.CollectOutcome)], request
+    )
+
+
+def _remote_tasks(
+    outcome: run.CollectOutcome,
+    outcomes: Sequence[run.CollectOutcome],
+    request: run.CollectRequest,
+) -> run.CollectOutcome:
+    """Service tasks on nodes none of the collected engines is: through the service logs."""
+    collected = {o.node_id for o in outcomes if o.node_id}
+    for o in outcomes:
+        tasks = [t for t in o.remote_tasks if t.node_id not in collected]
+        if not tasks or o.manager is None:
+            continue
+        client = connect(o.manager.context, host=o.manager.host)
+        try:
+            outcome = run.tasks_from_service_logs(client, o.manager, outcome, tasks, request)
+        finally:
+            client.close()
+        collected |= {t.node_id for t in tasks}
     return outcome
 
 

@@ -22,7 +22,12 @@ from claude_perf.collect.engines import EngineSpec, engine_facts, engine_specs
 from claude_perf.collect.facts import container_facts, created_ns, engine_events
 from claude_perf.collect.logs import BATCH_LINES, LOGS_INTERRUPTED, Progress, collect_logs
 from claude_perf.collect.sampling import INTERRUPTED_NOTE, prime, sample_containers
-from claude_perf.collect.services import tasks_elsewhere
+from claude_perf.collect.services import (
+    RemoteTask,
+    collect_service_logs,
+    node_of,
+    remote_tasks,
+)
 from claude_perf.collect.targets import DEFAULT_PATTERN, resolve_targets
 from claude_perf.durations import NS_PER_S, now_ns
 from claude_perf.errors import EngineError, UsageError
@@ -80,6 +85,11 @@ class CollectOutcome:
     # Engines that could not be collected (unreachable, or lost mid-collect), each with why:
     # the others completed; the CLI exits 4 (partial) and the next collect fills the gap.
     missing: tuple[str, ...] = ()
+    # --service on a manager: its engine, its Swarm node, and the services' tasks on other
+    # nodes (read through the service-logs endpoint unless their own engine was collected).
+    manager: EngineSpec | None = None
+    node_id: str = ""
+    remote_tasks: tuple[RemoteTask, ...] = ()
 
     @property
     def gaps(self) -> tuple[str, ...]:
@@ -138,9 +148,16 @@ def collect_engine(
         targets = resolve_targets(client, request, request.pattern, one_of_several=one_of_several)
         outcome = _collect_into_store(client, targets, request, spec)
         if request.services:
+            info = client.info()
+            remote = remote_tasks(client, info, request.services)
             outcome = replace(
-                outcome, notes=(*outcome.notes, *tasks_elsewhere(client, request.services))
+                outcome,
+                node_id=node_of(info),
+                manager=spec if remote else None,
+                remote_tasks=tuple(remote),
             )
+            if remote and not one_of_several:  # no other engine can give them
+                outcome = tasks_from_service_logs(client, spec, outcome, remote, request)
         return outcome
     except APIError as exc:
         raise EngineError(f"the Docker Engine refused: {exc.explanation or exc}") from exc
@@ -152,6 +169,20 @@ def collect_engine(
         raise
     finally:
         client.close()
+
+
+def tasks_from_service_logs(
+    client: Any,
+    spec: EngineSpec,
+    outcome: CollectOutcome,
+    tasks: Sequence[RemoteTask],
+    request: CollectRequest,
+) -> CollectOutcome:
+    """The tasks' logs through the manager's service-logs endpoint, added to the outcome."""
+    engine = engine_facts(client.info(), spec)
+    with Store(outcome.store) as store:
+        notes = collect_service_logs(client, store, engine, tasks, request)
+    return replace(outcome, notes=(*outcome.notes, *notes))
 
 
 def _collect_into_store(

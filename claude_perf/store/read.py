@@ -111,6 +111,13 @@ def collection_gaps(
     return gaps
 
 
+def _without_covered_tasks(chosen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A Swarm task read through the service logs (id ``task:ID``) is left out when its own
+    container was collected too: that container's log holds the same lines (not twice)."""
+    real = {c.get("task") for c in chosen if not str(c["id"]).startswith("task:")}
+    return [c for c in chosen if not (str(c["id"]).startswith("task:") and c.get("task") in real)]
+
+
 def engine_label(container: Mapping[str, Any]) -> str:
     """The engine a stored container ran on, as the collect named it ('' before engines were
     recorded): the host or context as given, else the engine's own name, else its id."""
@@ -183,7 +190,7 @@ def load_session(
     store_file = Path(path)
     since_ns, until_ns = _ns_bound(since), _ns_bound(until)
     with Store(store_file, create=False) as store:
-        chosen = _select(store.containers(), containers, store_file)
+        chosen = _without_covered_tasks(_select(store.containers(), containers, store_file))
         labels = source_labels(chosen)
         tables, infos, counts, facts = [], [], [], []
         for container in chosen:
