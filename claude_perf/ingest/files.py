@@ -17,7 +17,7 @@ import re
 import sys
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -496,25 +496,14 @@ def _is_sorted(table: pa.Table) -> bool:
 
 
 def read_logs(paths: Sequence[str]) -> LogLines:
-    """Read and merge several log inputs."""
-    from dataclasses import replace
-
-    from claude_perf.ingest.kubectl import kubectl_parts
+    """Read and merge several log inputs (`kubectl logs --prefix` output: one per source)."""
+    from claude_perf.ingest.kubectl import input_parts
 
     tables, infos, counts = [], [], []
     for path in paths:
-        data, notes = read_bytes(path)
-        # `kubectl logs --prefix`: one source per [pod/NAME/CONTAINER] (ingest/kubectl.py).
-        parts = kubectl_parts(data)
-        if parts is not None:
-            notes.append(f"{path}: kubectl --prefix output, {len(parts)} source(s)")
-        for name, part in parts or [(path, data)]:
-            table, info, count = read_log(name, part)
-            if notes:
-                info = replace(info, notes=(*notes, *info.notes))
-                notes = []
+        for name, data, notes in input_parts(path, *read_bytes(path)):
+            table, info, count = read_log(name, data)
             tables.append(table)
-            infos.append(info)
+            infos.append(replace(info, notes=(*notes, *info.notes)) if notes else info)
             counts.append(count)
-        del data
     return combine(tables, infos, counts)

@@ -55,3 +55,13 @@ def kubectl_parts(data: bytes) -> list[tuple[str, bytes]] | None:
             current = parts.setdefault("kubectl-unprefixed", [])
             current.append(line)
     return [(name, b"".join(lines)) for name, lines in parts.items()]
+
+
+def input_parts(path: str, data: bytes, notes: list[str]) -> list[tuple[str, bytes, list[str]]]:
+    """An input as (name, data, notes) parts: one per source of kubectl --prefix output, else
+    the input itself; the read's notes go with the first part."""
+    parts = kubectl_parts(data)
+    if parts is None:
+        return [(path, data, notes)]
+    notes = [*notes, f"{path}: kubectl --prefix output, {len(parts)} source(s)"]
+    return [(name, part, notes if i == 0 else []) for i, (name, part) in enumerate(parts)]
