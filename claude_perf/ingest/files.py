@@ -503,7 +503,9 @@ def read_logs(paths: Sequence[str]) -> LogLines:
     for path in paths:
         for name, data, notes in input_parts(path, *read_bytes(path)):
             table, info, count = read_log(name, data)
+            del data  # the raw bytes go once the input's parts are read (input_parts yields)
             tables.append(table)
             infos.append(replace(info, notes=(*notes, *info.notes)) if notes else info)
             counts.append(count)
+        release_unused()
     return combine(tables, infos, counts)
