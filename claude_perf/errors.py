@@ -1,6 +1,7 @@
 """Typed errors raised by the core; the CLI turns each into one line and an exit code.
 
-Exit codes: 1 runtime failure (engine, store), 2 usage or input error, 3 a quality gate failed.
+Exit codes: 1 runtime failure (engine, store), 2 usage or input error, 3 a quality gate failed,
+4 partial: a collect over several engines completed without one of them.
 """
 
 
@@ -32,6 +33,10 @@ class EngineError(ClaudePerfError):
     exit_code = 1
 
 
+class TargetError(EngineError):
+    """The engine answered, but no container it runs is one the collect was asked for."""
+
+
 class StoreError(ClaudePerfError):
     """The embedded store cannot be opened or written."""
 
@@ -44,7 +49,13 @@ class GateFailure(ClaudePerfError):
     exit_code = 3
 
 
-class TargetError(ClaudePerfError):
+class UnreachableError(ClaudePerfError):
     """The proxy a load was aimed at could not be reached at all (the records are still kept)."""
 
     exit_code = 1
+
+
+class PartialCollect(ClaudePerfError):
+    """A collect over several engines stored what the others gave; one or more were missing."""
+
+    exit_code = 4

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_perf.errors import TargetError, UsageError
+from claude_perf.errors import UnreachableError, UsageError
 from claude_perf.ingest.client_records import ClientRecord, record_from_json
 from claude_perf.load.plan import Chooser, build_plan, endpoint_url
 from claude_perf.load.run import LoadOutcome, run_load
@@ -226,7 +226,7 @@ def test_unreachable_url_is_connect_records_and_a_failure(tmp_path: Path) -> Non
         url = f"http://127.0.0.1:{s.getsockname()[1]}"
         outcome = drive(tmp_path, url, "ok", requests=3, concurrency=2)
     assert [r.error_class for r in outcome.records] == ["connect"] * 3
-    assert isinstance(outcome.failure, TargetError)
+    assert isinstance(outcome.failure, UnreachableError)
     assert "no request could connect" in str(outcome.failure)
 
 

@@ -65,12 +65,12 @@ def test_migrations_apply_in_order_to_an_older_store(tmp_path: Path) -> None:
     store.conn.execute("INSERT INTO containers VALUES (1, 'a', 'n', NULL, '{}', 0)")
     store.close()
     with Store(path) as upgraded:
-        assert upgraded.schema_version() == 3
+        assert upgraded.schema_version() == SCHEMA_VERSION
         tables = {r[0] for r in upgraded.conn.execute("SELECT name FROM sqlite_master")}
         assert {"collections", "client_records"} <= tables
         assert upgraded.container_key("a") == 1  # data kept across the migration
         rows = upgraded.conn.execute("SELECT version FROM schema_version ORDER BY version")
-        assert [r[0] for r in rows] == [1, 2, 3]
+        assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
 
 
 def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
@@ -229,3 +229,46 @@ def test_batch_insert_keeps_every_text_exactly_with_and_without_sqlite_json(
             assert sorted(chunk) == sorted(rows)
             types = store.conn.execute("SELECT DISTINCT typeof(ts_ns) FROM log_lines").fetchall()
             assert types == [("integer",)]
+
+
+def test_migration_3_keeps_lines_and_cursors_and_an_engine_adopts_its_old_rows(
+    tmp_path: Path,
+) -> None:
+    """A store written before engines were recorded: its container, lines and cursor survive the
+    rebuild of the containers table, and the first collect that names the engine adopts the row
+    (same key: its cursor carries on, nothing is fetched twice under a new key)."""
+    path = tmp_path / "v2.db"
+    store = Store.__new__(Store)
+    store.path = path
+    store_mod._create_private(path)
+    store.conn = sqlite3.connect(path, isolation_level=None)
+    store.conn.execute("PRAGMA foreign_keys = ON")
+    store.migrate(MIGRATIONS[:2])
+    store.conn.execute("INSERT INTO containers VALUES (7, 'c1', 'proxy', NULL, '{}', 0)")
+    store.conn.execute("INSERT INTO log_lines VALUES (7, 5, 'stdout', 'kept')")
+    store.conn.execute("INSERT INTO cursors VALUES (7, 0, 5, 0)")
+    store.close()
+    with Store(path) as upgraded:
+        assert upgraded.line_count(7) == 1 and upgraded.cursor(7) == store_mod.Cursor(0, 5)
+        key = upgraded.save_container({"id": "c1", "name": "proxy", "engine": {"id": "E1"}})
+        assert key == 7 and upgraded.container_key("c1", "E1") == 7
+        assert upgraded.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_the_same_container_id_on_two_engines_is_two_containers(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        a = store.save_container(facts("c" * 64, "proxy", engine={"id": "E1", "name": "one"}))
+        b = store.save_container(facts("c" * 64, "proxy", engine={"id": "E2", "name": "two"}))
+        assert a != b
+        again = facts("c" * 64, "proxy", engine={"id": "E2", "name": "two"})
+        assert store.save_container(again) == b
+        store.add_lines(a, [(T0, "stdout", "from one")], 0)
+        store.add_lines(b, [(T0, "stdout", "from two")], 0)
+        assert store.line_count() == 2
+        assert store.cursor(a) == store.cursor(b) == store_mod.Cursor(0, T0)
+    session = load_session(path)
+    assert session.logs.table.num_rows == 2
+    # two sources, though name and id are the same
+    assert session.logs.sources == ("store:one/proxy", "store:two/proxy")
+    assert [c["engine"]["id"] for c in session.containers] == ["E1", "E2"]

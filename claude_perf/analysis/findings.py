@@ -45,6 +45,8 @@ RULES = (
     "sequential_processing",
     "slow_model",
 )
+# Rules over replicas (analysis.replicas), evaluated when a session has several sources.
+REPLICA_RULES = ("replica_slow", "replica_errors", "replica_starved")
 # Declared, with their documentation, in config.schema.Rules ([scoring.rules]).
 RULE_DEFAULTS: Mapping[str, float] = MappingProxyType(asdict(Rules()))
 ERROR_LABELS: Mapping[str, str] = {
@@ -401,7 +403,14 @@ def evaluate(
         skipped.append(
             ("slow_model", f"{ranked} model(s) have {MIN_RANKABLE}+ timed requests (needs 2)")
         )
+    if len(analysis.logs.sources) > 1:  # replicas to compare (analysis.replicas)
+        from claude_perf.analysis.replicas import fleet_of, imbalance_findings
+
+        more, why = imbalance_findings(fleet_of(analysis))
+        found += more
+        skipped += why
+    order = (*RULES, *REPLICA_RULES)
     real = [f for f in found if f is not None]
-    real.sort(key=lambda f: (SEVERITIES.index(f.severity), RULES.index(f.rule)))
-    skipped.sort(key=lambda s: RULES.index(s[0]))
+    real.sort(key=lambda f: (SEVERITIES.index(f.severity), order.index(f.rule)))
+    skipped.sort(key=lambda s: order.index(s[0]))
     return Findings(tuple(real), tuple(skipped))

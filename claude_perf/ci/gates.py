@@ -49,11 +49,13 @@ class Gates:
     min_health_pct: float | None = None
     max_ttft_p95_s: tuple[tuple[str, float], ...] = ()  # (model asked, seconds): client records
     min_goodput_pct: float | None = None  # client requests meeting every SLO
+    max_replica_p95_s: float | None = None  # the slowest replica's p95 (command line only)
 
     @property
     def active(self) -> bool:
         return bool(
             self.fail_under is not None
+            or self.max_replica_p95_s is not None
             or self.max_p95_s
             or self.max_error_rate_pct is not None
             or self.min_health_pct is not None
@@ -115,6 +117,7 @@ def parse_gates(
     min_health: str | float | None = None,
     max_ttft_p95: Sequence[str] = (),
     min_goodput: str | float | None = None,
+    max_replica_p95: str | None = None,
 ) -> Gates:
     """The config's ``[gates]`` limits (already validated) under the command-line values (which
     win; ``--max-p95`` adds to or overrides per model)."""
@@ -140,6 +143,11 @@ def parse_gates(
         min_health_pct=pick(min_health, limits.min_health, "--min-health", 100, "%"),
         max_ttft_p95_s=tuple(ttft.items()),
         min_goodput_pct=pick(min_goodput, limits.min_goodput, "--min-goodput", 100, "%"),
+        max_replica_p95_s=(
+            None
+            if max_replica_p95 is None
+            else parse_duration_s(max_replica_p95, "--max-replica-p95")
+        ),
     )
 
 
@@ -232,6 +240,8 @@ def evaluate(gates: Gates, summary: Mapping[str, Any]) -> tuple[GateResult, ...]
             op = "<=" if ok else ">"
             text = f"p95 latency of {name} {_fmt(p95)} s {op} {_fmt(limit_s)} s (n={latency['n']})"
             results.append(GateResult(gate, float(p95), limit_s, ok, text))
+    if gates.max_replica_p95_s is not None:
+        results.append(_replica_p95(gates.max_replica_p95_s, summary))
     if gates.max_error_rate_pct is not None:
         req = summary.get("requests") or {}
         total, failed = int(req.get("total") or 0), int(req.get("failed") or 0)
@@ -290,6 +300,30 @@ def _client_results(gates: Gates, summary: Mapping[str, Any]) -> list[GateResult
             text = f"goodput {_pct(rate)} ({goodput['good']} good) {op} {_pct(limit)}"
             results.append(GateResult("min-goodput", rate, limit, ok, text))
     return results
+
+
+def _replica_p95(limit_s: float, summary: Mapping[str, Any]) -> GateResult:
+    """The slowest replica's p95 against the limit (a single source is the one replica)."""
+    gate = "max-replica-p95"
+    replicas = summary.get("replicas") or [
+        {"container": "the only source", "latency_s": summary.get("latency_s")}
+    ]
+    timed = [
+        (float(r["latency_s"]["p95"]), r)
+        for r in replicas
+        if (r.get("latency_s") or {}).get("p95") is not None
+    ]
+    if not timed:
+        return GateResult(gate, None, limit_s, False, "no replica has a timed request")
+    p95, slowest = max(timed, key=lambda pair: pair[0])
+    ok = p95 <= limit_s
+    op = "<=" if ok else ">"
+    name = slowest.get("container") or "?"
+    text = (
+        f"slowest replica {name}: p95 {_fmt(p95)} s {op} {_fmt(limit_s)} s "
+        f"(n={slowest['latency_s']['n']})"
+    )
+    return GateResult(gate, p95, limit_s, ok, text)
 
 
 def failure_of(results: Sequence[GateResult]) -> GateFailure | None:

@@ -105,6 +105,13 @@ MaxP95Opt = Annotated[
         ),
     ),
 ]
+MaxReplicaP95Opt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-replica-p95",
+        help="Gate: DURATION; exit 3 when the slowest replica's p95 latency is above.",
+    ),
+]
 MaxErrorRateOpt = Annotated[
     str | None,
     typer.Option(
@@ -202,6 +209,7 @@ def report(
     template: TemplateOpt = None,
     fail_under: FailUnderOpt = None,
     max_p95: MaxP95Opt = None,
+    max_replica_p95: MaxReplicaP95Opt = None,
     max_error_rate: MaxErrorRateOpt = None,
     min_health: MinHealthOpt = None,
     github_summary: GithubSummaryOpt = None,
@@ -242,6 +250,7 @@ def report(
             min_health=min_health,
             max_ttft_p95=tuple(max_ttft_p95 or ()),
             min_goodput=min_goodput,
+            max_replica_p95=max_replica_p95,
         )
         options = ReportOptions(
             config=cfg,
@@ -400,6 +409,10 @@ def collect(
         str | None,
         typer.Option("--compose-project", help="Every container of this compose project."),
     ] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", help="Every replica (task) of this Swarm service. Repeatable."),
+    ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Logs from this time: 1h, 30m, RFC 3339.")
     ] = None,
@@ -412,12 +425,25 @@ def collect(
         str, typer.Option("--interval", help="Time between resource samples.")
     ] = "5s",
     store: StoreOpt = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            "-H",
+            help="Engine URL as `docker -H` (unix://, tcp://, ssh://user@host). Repeatable.",
+        ),
+    ] = None,
     context: Annotated[
-        str | None, typer.Option("--context", help="Docker context (as `docker --context`).")
+        list[str] | None,
+        typer.Option("--context", help="Docker context (as `docker --context`). Repeatable."),
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Collect logs, resource samples and container facts from Docker into the store."""
+    """Collect logs, resource samples and container facts from Docker into the store.
+
+    Several engines (--host, --context) are collected in parallel; when one cannot be, the
+    others are stored and the exit code is 4 (partial).
+    """
     from claude_perf.cli.commands import CollectOptions
     from claude_perf.cli.commands import collect as run_collect
 
@@ -434,13 +460,24 @@ def collect(
                     duration=duration,
                     interval=interval,
                     store=store,
-                    context=context,
+                    hosts=tuple(host or ()),
+                    contexts=tuple(context or ()),
+                    services=tuple(service or ()),
                     progress=progress,
                 )
             )
         except ClaudePerfError as error:
             _fail(error)
     print_collect(outcome)
+    if outcome.missing:
+        from claude_perf.errors import PartialCollect
+
+        _fail(
+            PartialCollect(
+                f"partial collect: {len(outcome.missing)} engine(s) missing "
+                f"({'; '.join(outcome.missing)}); collect again to fill the gap"
+            )
+        )
 
 
 # `load` has many options of its own: its command is in load_command.py, registered here.

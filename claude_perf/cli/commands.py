@@ -165,6 +165,9 @@ class CollectOptions:
     store: Path | None = None
     context: str | None = None
     progress: Any = field(default=None, compare=False, repr=False)  # (what, done, total)
+    hosts: tuple[str, ...] = ()
+    contexts: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
 
 
 def collect(options: CollectOptions) -> CollectOutcome:
@@ -188,6 +191,9 @@ def collect(options: CollectOptions) -> CollectOutcome:
         context=options.context,
         pattern=pattern,
         progress=options.progress,
+        hosts=options.hosts,
+        contexts=options.contexts,
+        services=options.services,
     )
     return run_collect(request)
 

@@ -87,9 +87,11 @@ def print_collect(outcome: Any) -> None:
     from rich.console import Console
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
+    several = len({c.engine for c in outcome.containers}) > 1 or outcome.missing
     for c in outcome.containers:
+        where = f" on {c.engine}" if several else ""
         console.print(
-            f"[bold]{c.name}[/bold] ({c.id[:12]}): {c.lines_new:,} new line(s), "
+            f"[bold]{c.name}[/bold] ({c.id[:12]}){where}: {c.lines_new:,} new line(s), "
             f"{c.lines_already:,} already stored, {c.samples} sample(s), "
             f"{c.events_new} new event(s)"
         )
@@ -97,6 +99,8 @@ def print_collect(outcome: Any) -> None:
             console.print(f"  note: {note}")
     for note in outcome.notes:
         console.print(f"note: {note}")
+    for engine in outcome.missing:
+        console.print(f"note: engine missing from this collect: {engine}")
     console.print(
         f"stored in {outcome.store}: new={outcome.lines_new} already={outcome.lines_already} "
         f"samples={outcome.samples} containers={len(outcome.containers)}"

@@ -46,14 +46,18 @@ def engine_error(exc: BaseException, context_host: str | None = None) -> EngineE
     )
 
 
-def connect(context: str | None = None, timeout_s: int = 120) -> Any:
-    """A docker client for DOCKER_HOST (unix, tcp, ssh) or a docker context, checked by ping."""
+def connect(context: str | None = None, timeout_s: int = 120, host: str | None = None) -> Any:
+    """A docker client for a host URL (as `docker -H`), a docker context, or DOCKER_HOST
+    (unix, tcp, ssh), checked by ping."""
     import docker
     from docker.errors import DockerException
 
     context_host = None
     try:
-        if context:
+        if host:
+            context_host = host
+            client = docker.DockerClient(base_url=host, timeout=timeout_s)
+        elif context:
             ctx = docker.ContextAPI.get_context(context)
             if ctx is None:
                 raise EngineError(f"no docker context named '{context}' (see `docker context ls`)")

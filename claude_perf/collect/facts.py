@@ -9,6 +9,9 @@ from typing import Any
 from claude_perf.durations import NS_PER_S
 
 _PROBE_ACTIONS = ("exec_create", "exec_start", "exec_die")
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
+SWARM_TASK_LABEL = "com.docker.swarm.task.id"
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 
 
 def _iso_or_none(value: Any) -> str | None:
@@ -38,6 +41,7 @@ def container_facts(attrs: Mapping[str, Any], cgroup_version: str | None) -> dic
             "start_period_s": _seconds(check.get("StartPeriod")),
         }
     probes = ((state.get("Health") or {}).get("Log")) or []
+    labels = config.get("Labels") or {}
     return {
         "id": attrs.get("Id"),
         "name": str(attrs.get("Name") or "").lstrip("/"),
@@ -66,6 +70,9 @@ def container_facts(attrs: Mapping[str, Any], cgroup_version: str | None) -> dic
         ],
         "tty": bool(config.get("Tty")),
         "cgroup_version": cgroup_version,
+        # The replica's service and task, from the labels Swarm (or Compose) sets on it.
+        "service": labels.get(SWARM_SERVICE_LABEL) or labels.get(COMPOSE_SERVICE_LABEL),
+        "task": labels.get(SWARM_TASK_LABEL),
     }
 
 

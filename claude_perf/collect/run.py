@@ -13,14 +13,21 @@ import signal
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from claude_perf.collect.engine import connect, engine_error
+from claude_perf.collect.engines import EngineSpec, engine_facts, engine_specs
 from claude_perf.collect.facts import container_facts, created_ns, engine_events
 from claude_perf.collect.logs import BATCH_LINES, LOGS_INTERRUPTED, Progress, collect_logs
 from claude_perf.collect.sampling import INTERRUPTED_NOTE, prime, sample_containers
+from claude_perf.collect.services import (
+    RemoteTask,
+    collect_service_logs,
+    node_of,
+    remote_tasks,
+)
 from claude_perf.collect.targets import DEFAULT_PATTERN, resolve_targets
 from claude_perf.durations import NS_PER_S, now_ns
 from claude_perf.errors import EngineError, UsageError
@@ -43,6 +50,9 @@ class CollectRequest:
     pattern: str = DEFAULT_PATTERN
     batch_lines: int = BATCH_LINES
     progress: Progress | None = field(default=None, compare=False, repr=False)
+    hosts: tuple[str, ...] = ()  # engine URLs, as `docker -H` (repeatable --host)
+    contexts: tuple[str, ...] = ()  # docker contexts (repeatable --context; `context` too)
+    services: tuple[str, ...] = ()  # Swarm services: their tasks' containers (--service)
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class ContainerOutcome:
     samples: int
     events_new: int
     notes: tuple[str, ...] = ()
+    engine: str = ""  # the engine's label (its host or context as given)
 
     @property
     def lines_already(self) -> int:
@@ -71,6 +82,14 @@ class CollectOutcome:
     containers: tuple[ContainerOutcome, ...]
     interrupted: bool = False
     notes: tuple[str, ...] = ()
+    # Engines that could not be collected (unreachable, or lost mid-collect), each with why:
+    # the others completed; the CLI exits 4 (partial) and the next collect fills the gap.
+    missing: tuple[str, ...] = ()
+    # --service on a manager: its engine, its Swarm node, and the services' tasks on other
+    # nodes (read through the service-logs endpoint unless their own engine was collected).
+    manager: EngineSpec | None = None
+    node_id: str = ""
+    remote_tasks: tuple[RemoteTask, ...] = ()
 
     @property
     def gaps(self) -> tuple[str, ...]:
@@ -104,37 +123,86 @@ class CollectOutcome:
 
 def collect(request: CollectRequest) -> CollectOutcome:
     """Resolve targets, then store facts, events, logs, and samples for each."""
-    from docker.errors import APIError
 
     if request.interval_s <= 0:
         raise UsageError("--interval must be positive")
     if request.since_ns and request.until_ns and request.until_ns < request.since_ns:
         raise UsageError("--until is before --since")
-    client = connect(request.context)
+    contexts = (request.context,) if request.context else ()
+    specs = engine_specs(request.hosts, (*contexts, *request.contexts))
+    if len(specs) == 1:
+        return collect_engine(specs[0], request)
+    from claude_perf.collect.fleet import collect_engines
+
+    return collect_engines(specs, request)
+
+
+def collect_engine(
+    spec: EngineSpec, request: CollectRequest, one_of_several: bool = False
+) -> CollectOutcome:
+    """One engine's targets into the store; engine failures raise EngineError."""
+    from docker.errors import APIError
+
+    client = connect(spec.context, host=spec.host)
     try:
-        targets = resolve_targets(client, request, request.pattern)
-        return _collect_into_store(client, targets, request)
+        targets = resolve_targets(client, request, request.pattern, one_of_several=one_of_several)
+        outcome = _collect_into_store(client, targets, request, spec)
+        if request.services:
+            info = client.info()
+            remote = remote_tasks(client, info, request.services)
+            outcome = replace(
+                outcome,
+                node_id=node_of(info),
+                manager=spec if remote else None,
+                remote_tasks=tuple(remote),
+            )
+            if remote and not one_of_several:  # no other engine can give them
+                outcome = tasks_from_service_logs(client, spec, outcome, remote, request)
+        return outcome
     except APIError as exc:
         raise EngineError(f"the Docker Engine refused: {exc.explanation or exc}") from exc
     except (ConnectionError, OSError) as exc:
-        raise engine_error(exc) from exc
+        raise engine_error(exc, spec.host) from exc
+    except Exception as exc:  # requests/urllib3 errors of an engine lost mid-collect
+        if type(exc).__module__.split(".")[0] in ("requests", "urllib3", "docker"):
+            raise engine_error(exc, spec.host) from exc
+        raise
     finally:
         client.close()
 
 
-def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectRequest) -> Any:
+def tasks_from_service_logs(
+    client: Any,
+    spec: EngineSpec,
+    outcome: CollectOutcome,
+    tasks: Sequence[RemoteTask],
+    request: CollectRequest,
+) -> CollectOutcome:
+    """The tasks' logs through the manager's service-logs endpoint, added to the outcome."""
+    engine = engine_facts(client.info(), spec)
+    with Store(outcome.store) as store:
+        notes = collect_service_logs(client, store, engine, tasks, request)
+    return replace(outcome, notes=(*outcome.notes, *notes))
+
+
+def _collect_into_store(
+    client: Any, targets: Sequence[Any], request: CollectRequest, spec: EngineSpec
+) -> Any:
     from docker.errors import APIError
 
     with _sigterm_as_interrupt():
         try:
-            cgroup = client.info().get("CgroupVersion")
+            info = client.info()
         except APIError:
-            cgroup = None
+            info = {}
+        cgroup = info.get("CgroupVersion")
         cgroup_version = f"v{cgroup}" if cgroup else None
+        engine = engine_facts(info, spec)
         path = store_path(request.store)
         with Store(path) as store:
             run_id = store.begin_collection(
                 {
+                    "engine": engine,
                     "containers": [c.name for c in targets],
                     "since_ns": request.since_ns,
                     "until_ns": request.until_ns,
@@ -143,9 +211,15 @@ def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectReq
                 }
             )
             keyed = [
-                (store.save_container(container_facts(c.attrs, cgroup_version)), c) for c in targets
+                (
+                    store.save_container(
+                        {**container_facts(c.attrs, cgroup_version), "engine": engine}
+                    ),
+                    c,
+                )
+                for c in targets
             ]
-            passes = _LogPasses(client, store, request, cgroup_version, targets)
+            passes = _LogPasses(client, store, request, cgroup_version, targets, engine)
             per = passes.per
             primed = None
             counts: dict[str, int] = {}
@@ -176,6 +250,7 @@ def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectReq
                     samples=counts.get(c.id, 0),
                     events_new=per[c.id]["events"],
                     notes=tuple(per[c.id]["notes"]),
+                    engine=spec.label,
                 )
                 for _, c in keyed
             )
@@ -221,8 +296,10 @@ class _LogPasses:
         request: CollectRequest,
         cgroup_version: str | None,
         targets: Sequence[Any],
+        engine: dict[str, Any],
     ) -> None:
         self.client = client
+        self.engine = engine
         self.store = store
         self.request = request
         self.cgroup_version = cgroup_version
@@ -259,7 +336,9 @@ class _LogPasses:
                 "what arrived before is kept"
             )
             return True
-        store.save_container(container_facts(container.attrs, self.cgroup_version))
+        store.save_container(
+            {**container_facts(container.attrs, self.cgroup_version), "engine": self.engine}
+        )
         created_s = int(created_ns(container.attrs) // NS_PER_S)
         since_s = max(created_s, (request.since_ns or 0) // NS_PER_S)
         until_s = (request.until_ns or now_ns()) // NS_PER_S + 1

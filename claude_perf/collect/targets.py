@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from claude_perf.collect.engine import running_names
+from claude_perf.collect.services import service_labels
 from claude_perf.config.schema import Collect
-from claude_perf.errors import EngineError, UsageError
+from claude_perf.errors import EngineError, TargetError, UsageError
 
 DEFAULT_PATTERN = Collect().pattern  # declared in config.schema ([collect] pattern)
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
@@ -28,31 +29,48 @@ class TargetSpec(Protocol):
     def labels(self) -> Sequence[str]: ...
     @property
     def compose_project(self) -> str | None: ...
+    @property
+    def services(self) -> Sequence[str]: ...
 
 
-def resolve_targets(client: Any, request: TargetSpec, pattern: str) -> list[Any]:
-    """The containers to collect from, by name/id, label, compose project, or the pattern."""
+def resolve_targets(
+    client: Any, request: TargetSpec, pattern: str, *, one_of_several: bool = False
+) -> list[Any]:
+    """The containers to collect from, by name/id, label, compose project, or the pattern.
+
+    ``one_of_several``: this engine is one of several, so a named container or label that is
+    not here may be on another; only an engine with none of them is a TargetError.
+    """
     from docker.errors import APIError, NotFound
 
     targets: dict[str, Any] = {}
+    named = bool(
+        request.containers or request.labels or request.compose_project or request.services
+    )
     try:
         for name in request.containers:
             try:
                 container = client.containers.get(name)
             except NotFound as exc:
-                raise EngineError(f"no container '{name}' ({_running_hint(client)})") from exc
+                if one_of_several:
+                    continue
+                raise TargetError(f"no container '{name}' ({_running_hint(client)})") from exc
             targets[container.id] = container
-        label_filters = list(request.labels)
+        label_filters = list(request.labels) + service_labels(request.services)
         if request.compose_project:
             label_filters.append(f"{COMPOSE_PROJECT_LABEL}={request.compose_project}")
         for label in label_filters:
             found = client.containers.list(all=True, filters={"label": label})
-            if not found:
-                raise EngineError(f"no container has the label {label} ({_running_hint(client)})")
+            if not found and not one_of_several:
+                raise TargetError(f"no container has the label {label} ({_running_hint(client)})")
             for container in found:
                 targets[container.id] = container
         if targets:
             return sorted(targets.values(), key=lambda c: c.name)
+        if named:
+            raise TargetError(
+                f"none of the named containers runs on this engine ({_running_hint(client)})"
+            )
         try:
             regex = re.compile(pattern, re.IGNORECASE)
         except re.error as exc:
@@ -74,11 +92,11 @@ def resolve_targets(client: Any, request: TargetSpec, pattern: str) -> list[Any]
     names = sorted(c.name for c in running)
     listing = ", ".join(names) if names else "none"
     if not matching:
-        raise EngineError(
+        raise TargetError(
             f"no running container's name or image matches '{pattern}'; choose one with "
             f"--container NAME (running: {listing})"
         )
-    raise EngineError(
+    raise TargetError(
         f"{len(matching)} running containers match '{pattern}' "
         f"({', '.join(sorted(c.name for c in matching))}); choose with --container NAME"
     )

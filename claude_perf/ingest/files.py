@@ -17,7 +17,7 @@ import re
 import sys
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -499,11 +499,16 @@ def _is_sorted(table: pa.Table) -> bool:
 
 
 def read_logs(paths: Sequence[str]) -> LogLines:
-    """Read and merge several log inputs."""
+    """Read and merge several log inputs (`kubectl logs --prefix` output: one per source)."""
+    from claude_perf.ingest.kubectl import input_parts
+
     tables, infos, counts = [], [], []
     for path in paths:
-        table, info, count = read_log(path)
-        tables.append(table)
-        infos.append(info)
-        counts.append(count)
+        for name, data, notes in input_parts(path, *read_bytes(path)):
+            table, info, count = read_log(name, data)
+            del data  # the raw bytes go once the input's parts are read (input_parts yields)
+            tables.append(table)
+            infos.append(replace(info, notes=(*notes, *info.notes)) if notes else info)
+            counts.append(count)
+        release_unused()
     return combine(tables, infos, counts)

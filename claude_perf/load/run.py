@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claude_perf.durations import now_ns
-from claude_perf.errors import ClaudePerfError, TargetError
+from claude_perf.errors import ClaudePerfError, UnreachableError
 from claude_perf.ingest.client_records import ClientRecord
 from claude_perf.load.driver import DriveOutcome, Driver, Progress, run_async
 from claude_perf.load.plan import LoadPlan
@@ -63,7 +63,7 @@ class LoadOutcome:
     def failure(self) -> ClaudePerfError | None:
         """Exit 1 when not one request could connect (the records are written all the same)."""
         if self.records and all(r.error_class == "connect" for r in self.records):
-            return TargetError(
+            return UnreachableError(
                 f"no request could connect to {self.plan.url} "
                 f"({len(self.records)} tried): is the proxy running there?"
             )

@@ -25,6 +25,7 @@ from claude_perf.report.sections import (
     overview,
     performance,
     quality,
+    replicas,
     resources,
 )
 from claude_perf.report.settings import references_of
@@ -32,12 +33,14 @@ from claude_perf.report.settings import references_of
 if TYPE_CHECKING:
     from claude_perf.analysis.pipeline import Analysis
 
-# The report's sections in order; each reads the shared Context and returns one Section.
-SECTIONS: tuple[Callable[[Context], Section], ...] = (
+# The report's sections in order; each reads the shared Context and returns one Section (or
+# None when it does not apply: Replicas with a single source).
+SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
     overview.summary_section,
     overview.sources_section,
     performance.latency_section,
     client.client_section,
+    replicas.replicas_section,
     performance.throughput_section,
     resources.resources_section,
     failures.errors_section,
@@ -70,7 +73,7 @@ def build(analysis: Analysis, generated_at: datetime) -> ReportModel:
         generated_at=fmt_time(generated_at.astimezone(UTC)),
         window=window,
         status=c.findings.findings[0].severity if c.findings.findings else "ok",
-        sections=tuple(section(c) for section in SECTIONS),
+        sections=tuple(s for s in (section(c) for section in SECTIONS) if s is not None),
         charts=available_charts(c),
         scores=c.scores,
         findings=c.findings,

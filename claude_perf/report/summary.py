@@ -189,7 +189,34 @@ def build(analysis: Analysis) -> dict[str, Any]:
             "notes": list(q.notes),
         },
         "client": client_dict(analysis.client),
+        **replicas_part(analysis),
         **collected(analysis),
+    }
+
+
+def replicas_part(analysis: Analysis) -> dict[str, Any]:
+    """``replicas``, present when the session has several sources: one entry per source.
+
+    The keys above keep their fleet-wide meaning (counts summed, percentiles pooled).
+    """
+    if len(analysis.logs.sources) < 2:
+        return {}
+    from claude_perf.analysis.replicas import fleet_of
+
+    return {
+        "replicas": [
+            {
+                "engine": redact(r.engine) if r.engine else None,
+                "container": redact(r.container),
+                "service": redact(r.service) if r.service else None,
+                "task": r.task,
+                "requests": {"total": r.requests, "succeeded": r.succeeded, "failed": r.failed},
+                "latency_s": latency_dict(r.latency_s),
+                "errors": {"by_class": dict(sorted(r.errors_by_class.items()))},
+                "resources": {"cpu_pct": _r(r.cpu_pct, 4), "mem_bytes": _r(r.mem_bytes, 0)},
+            }
+            for r in fleet_of(analysis).replicas
+        ]
     }
 
 

@@ -173,29 +173,53 @@ class Store:
             )
         from claude_perf.durations import now_ns
 
-        for number in range(version + 1, len(migrations) + 1):
-            with self.transaction() as conn:
-                for statement in statements(migrations[number - 1]):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version VALUES (?, ?)", (number, now_ns()))
+        # A migration may rebuild a table others refer to (3: containers): foreign keys are off
+        # while migrating (the pragma is a no-op inside a transaction, so it is set around them).
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for number in range(version + 1, len(migrations) + 1):
+                with self.transaction() as conn:
+                    for statement in statements(migrations[number - 1]):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO schema_version VALUES (?, ?)", (number, now_ns()))
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
         return len(migrations)
 
     # ----------------------------------------------------------------- containers
 
-    def container_key(self, container_id: str) -> int | None:
-        """The store's key for an engine container id, None when unknown."""
-        row = self.conn.execute(
-            "SELECT key FROM containers WHERE id = ?", (container_id,)
-        ).fetchone()
+    def container_key(self, container_id: str, engine: str | None = None) -> int | None:
+        """The store's key for a container id (on this engine id, when given), None if unknown."""
+        if engine is None:
+            row = self.conn.execute(
+                "SELECT key FROM containers WHERE id = ? ORDER BY key", (container_id,)
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT key FROM containers WHERE engine = ? AND id = ?", (engine, container_id)
+            ).fetchone()
         return None if row is None else int(row[0])
 
     def save_container(self, facts: Mapping[str, Any]) -> int:
-        """Insert or update a container's facts (keeping health probes seen earlier)."""
+        """Insert or update a container's facts (keeping health probes seen earlier).
+
+        A container is (engine id, container id): ``facts["engine"]["id"]`` when the collector
+        knows its engine, else ''. A row stored before engines were recorded (engine '') is
+        adopted by the first engine that reports its container id again, so its cursor and
+        lines carry on rather than being fetched a second time under a new key.
+        """
         from claude_perf.durations import now_ns
 
         cid = str(facts["id"])
+        engine = str((facts.get("engine") or {}).get("id") or "")
         with self.transaction() as conn:
-            row = conn.execute("SELECT key, facts FROM containers WHERE id = ?", (cid,)).fetchone()
+            row = conn.execute(
+                "SELECT key, facts FROM containers WHERE engine = ? AND id = ?", (engine, cid)
+            ).fetchone()
+            if row is None and engine:
+                row = conn.execute(
+                    "SELECT key, facts FROM containers WHERE engine = '' AND id = ?", (cid,)
+                ).fetchone()
             merged = dict(facts)
             if row is not None:
                 old = json.loads(row[1])
@@ -203,9 +227,10 @@ class Store:
                     old.get("health_log") or [], facts.get("health_log") or []
                 )
                 conn.execute(
-                    "UPDATE containers SET name = ?, image = ?, facts = ?, updated_ns = ? "
-                    "WHERE key = ?",
+                    "UPDATE containers SET engine = ?, name = ?, image = ?, facts = ?, "
+                    "updated_ns = ? WHERE key = ?",
                     (
+                        engine,
                         merged.get("name") or cid[:12],
                         merged.get("image"),
                         json.dumps(merged),
@@ -215,9 +240,10 @@ class Store:
                 )
                 return int(row[0])
             cursor = conn.execute(
-                "INSERT INTO containers (id, name, image, facts, updated_ns) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO containers (engine, id, name, image, facts, updated_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
+                    engine,
                     cid,
                     merged.get("name") or cid[:12],
                     merged.get("image"),

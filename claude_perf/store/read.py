@@ -10,7 +10,8 @@ same ``Session`` a report of saved logs gets, so the analysis does not know wher
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,41 @@ def collection_gaps(
     return gaps
 
 
+def _without_covered_tasks(chosen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A Swarm task read through the service logs (id ``task:ID``) is left out when its own
+    container was collected too: that container's log holds the same lines (not twice)."""
+    real = {c.get("task") for c in chosen if not str(c["id"]).startswith("task:")}
+    return [c for c in chosen if not (str(c["id"]).startswith("task:") and c.get("task") in real)]
+
+
+def engine_label(container: Mapping[str, Any]) -> str:
+    """The engine a stored container ran on, as the collect named it ('' before engines were
+    recorded): the host or context as given, else the engine's own name, else its id."""
+    engine = container.get("engine") or {}
+    return str(engine.get("label") or engine.get("name") or engine.get("id") or "")
+
+
+def source_labels(containers: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+    """Each stored container's source name, by store key: ``store:NAME`` while one engine is
+    involved (as before engines were recorded); ``store:ENGINE/NAME`` across engines, so two
+    replicas of the same name on two engines stay two sources; the id is added where even
+    that repeats (the same container id on two engines whose labels are the same)."""
+    engines = {str((c.get("engine") or {}).get("id") or "") for c in containers}
+    labels: dict[int, str] = {}
+    for c in containers:
+        name = str(c.get("name") or str(c["id"])[:12])
+        labels[int(c["_key"])] = (
+            f"store:{engine_label(c) or 'engine'}/{name}" if len(engines) > 1 else f"store:{name}"
+        )
+    counts = Counter(labels.values())
+    for c in containers:
+        key = int(c["_key"])
+        if counts[labels[key]] > 1:
+            engine_id = str((c.get("engine") or {}).get("id") or "")[:12]
+            labels[key] = f"{labels[key]}@{engine_id or key}"
+    return labels
+
+
 def _ns_bound(value: int | datetime | None) -> int | None:
     if value is None or isinstance(value, int):
         return value
@@ -158,7 +194,8 @@ def load_session(
     store_file = Path(path)
     since_ns, until_ns = _ns_bound(since), _ns_bound(until)
     with Store(store_file, create=False) as store:
-        chosen = _select(store.containers(), containers, store_file)
+        chosen = _without_covered_tasks(_select(store.containers(), containers, store_file))
+        labels = source_labels(chosen)
         tables, infos, counts, facts = [], [], [], []
         for container in chosen:
             key = int(container.pop("_key"))
@@ -179,7 +216,7 @@ def load_session(
             )
             size = sum(len(x) for x in texts)
             del ts, streams, texts
-            label = f"store:{container.get('name') or container['id'][:12]}"
+            label = labels[key]
             tables.append(table)
             infos.append(InputInfo(label, "store", table.num_rows, size))
             counts.append({"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0})
@@ -188,6 +225,7 @@ def load_session(
                 for t, a in events(store, key, since_ns, until_ns)
             ]
             container["_key"] = key
+            container["source"] = label  # the replica these facts describe (analysis.replicas)
             facts.append(container)
         raw = sample_rows(store, since_ns, until_ns, [int(c["_key"]) for c in facts])
         gaps = collection_gaps(store, since_ns, until_ns, [str(c.get("name")) for c in facts])

@@ -84,6 +84,29 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX client_records_by_start ON client_records (start_ns);
     """,
+    # 4: containers are keyed by (engine, container id): a session spans several engines, and
+    # a container id seen on two engines stays two containers (two sources, two cursors). Rows
+    # of older stores get engine '' and are adopted by the first collect that meets them again
+    # (Store.save_container). SQLite cannot drop a UNIQUE constraint in place: the table is
+    # rebuilt, keeping its keys (log lines, samples, events and cursors refer to them); the
+    # migration runs with foreign keys off, as https://sqlite.org/lang_altertable.html#otheralter
+    # prescribes.
+    """
+    CREATE TABLE containers_v3 (
+        key INTEGER PRIMARY KEY,
+        engine TEXT NOT NULL DEFAULT '',
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        image TEXT,
+        facts TEXT NOT NULL,
+        updated_ns INTEGER NOT NULL,
+        UNIQUE (engine, id)
+    );
+    INSERT INTO containers_v3 (key, engine, id, name, image, facts, updated_ns)
+        SELECT key, '', id, name, image, facts, updated_ns FROM containers;
+    DROP TABLE containers;
+    ALTER TABLE containers_v3 RENAME TO containers;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

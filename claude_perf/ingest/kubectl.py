@@ -1,0 +1,72 @@
+"""`kubectl logs --timestamps --prefix` output: one source per ``[pod/NAME/CONTAINER]`` prefix.
+
+kubectl writes each line as ``[pod/NAME/CONTAINER] 2026-11-30T10:00:00.123456789Z message``
+(the prefix names the log's source; the time is the kubelet's RFC 3339 stamp, as ``docker logs
+-t`` writes it). A saved file of several pods is split into one part per prefix, each read as
+``docker-timestamps`` text under the prefix's name, so replicas stay apart (nothing pairs across
+sources) and a Kubernetes deployment is analysed like a set of containers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+# [kind/name/container] then an RFC 3339 time: kubectl's --prefix with --timestamps.
+_PREFIXED = re.compile(
+    rb"^\[([a-z]+/[^/\]\s]+/[^\]\s]+)\] "
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) "
+)
+_SNIFF_LINES = 50
+
+
+def is_kubectl(data: bytes) -> bool:
+    """Whether most of the first non-empty lines carry kubectl's prefix and a time."""
+    seen = hits = 0
+    start = 0
+    while seen < _SNIFF_LINES and start < len(data) and start < 1 << 20:
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        line = data[start:end].rstrip(b"\r")
+        start = end + 1
+        if not line.strip():
+            continue
+        seen += 1
+        hits += bool(_PREFIXED.match(line))
+    return seen > 0 and hits * 2 > seen
+
+
+def kubectl_parts(data: bytes) -> list[tuple[str, bytes]] | None:
+    """(source, its lines without the prefix) per prefix in order of first appearance; None when
+    the data is not kubectl --prefix output. A line without a prefix (rare: kubectl prefixes
+    every line) stays with the source of the line before it."""
+    if not data.startswith(b"[") or not is_kubectl(data):
+        return None
+    parts: dict[str, list[bytes]] = {}
+    current: list[bytes] | None = None
+    for line in data.splitlines(keepends=True):
+        match = _PREFIXED.match(line)
+        if match:
+            name = match.group(1).decode("utf-8", "replace")
+            current = parts.setdefault(name, [])
+            current.append(line[len(match.group(1)) + 3 :])
+        elif current is not None:
+            current.append(line)
+        else:
+            current = parts.setdefault("kubectl-unprefixed", [])
+            current.append(line)
+    return [(name, b"".join(lines)) for name, lines in parts.items()]
+
+
+def input_parts(path: str, data: bytes, notes: list[str]) -> Iterator[tuple[str, bytes, list[str]]]:
+    """An input as (name, data, notes) parts: one per source of kubectl --prefix output, else
+    the input itself; the read's notes go with the first part. A generator, so that the raw
+    bytes are released as soon as the caller has read the last part."""
+    parts = kubectl_parts(data)
+    if parts is None:
+        yield path, data, notes
+        return
+    del data
+    notes = [*notes, f"{path}: kubectl --prefix output, {len(parts)} source(s)"]
+    for i, (name, part) in enumerate(parts):
+        yield name, part, notes if i == 0 else []

@@ -1,0 +1,200 @@
+"""Replicas and the fleet without an engine: known answers over saved logs of two sources,
+kubectl --prefix input, the imbalance findings, the JSON `replicas` key and the replica gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from claude_perf.analysis.pipeline import analyse
+from claude_perf.analysis.replicas import fleet_of
+from claude_perf.ci.gates import evaluate, parse_gates
+from claude_perf.config.schema import Config
+from claude_perf.errors import UsageError
+from claude_perf.ingest.files import read_logs
+from claude_perf.ingest.kubectl import kubectl_parts
+from claude_perf.report.build import build
+from claude_perf.report.summary import build as summary_of
+from tests.cli_support import run_cli
+
+A_LATENCIES_S = [float(i) for i in range(1, 11)]  # 1 … 10 s
+B_LATENCIES_S = [1.5] * 20
+
+
+def events_log(prefix: str, latencies_s: list[float], failed: int = 0, pod: str = "") -> list[str]:
+    """json-events lines (start, then complete or error) of requests 10 s apart, engine times."""
+    lines = []
+    for i, latency_s in enumerate(latencies_s):
+        start_ns = (1_795_000_000 + 10 * i) * 1_000_000_000
+        end_ns = start_ns + int(latency_s * 1e9)
+        rid = f"{prefix}-{i}"
+        start = {"event": "request.start", "requestId": rid, "model": "opus"}
+        if i < failed:
+            end = {"event": "request.error", "requestId": rid, "reason": "upstream 500"}
+        else:
+            duration_ms = int(latency_s * 1000)
+            end = {"event": "request.complete", "requestId": rid, "model": "opus"}
+            end["durationMs"] = duration_ms
+        tag = f"[{pod}] " if pod else ""
+        lines.append(f"{tag}{_rfc3339(start_ns)} {json.dumps(start)}\n")
+        lines.append(f"{tag}{_rfc3339(end_ns)} {json.dumps(end)}\n")
+    return lines
+
+
+def _rfc3339(ns: int) -> str:
+    import datetime as dt
+
+    whole, frac = divmod(ns, 1_000_000_000)
+    stamp = dt.datetime.fromtimestamp(whole, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{frac:09d}Z"
+
+
+def two_sources(tmp_path: Path, b_failed: int = 0) -> tuple[Path, Path]:
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text("".join(events_log("a", A_LATENCIES_S)))
+    b.write_text("".join(events_log("b", B_LATENCIES_S, failed=b_failed)))
+    return a, b
+
+
+def test_fleet_percentiles_are_pooled_and_counts_summed(tmp_path: Path) -> None:
+    a, b = two_sources(tmp_path)
+    analysis = analyse(read_logs([str(a), str(b)]), Config())
+    fleet = fleet_of(analysis)
+    by_name = {r.container: r for r in fleet.replicas}
+    assert set(by_name) == {str(a), str(b)}
+    ra, rb = by_name[str(a)], by_name[str(b)]
+    assert (ra.requests, rb.requests, fleet.requests) == (10, 20, 30)
+    assert ra.latency_s is not None and rb.latency_s is not None and fleet.latency_s is not None
+    assert ra.latency_s.p95 == pytest.approx(np.percentile(A_LATENCIES_S, 95))  # 9.55
+    assert rb.latency_s.p95 == pytest.approx(1.5)
+    pooled = np.percentile(A_LATENCIES_S + B_LATENCIES_S, 95)  # 8.55
+    assert fleet.latency_s.p95 == pytest.approx(pooled) == pytest.approx(8.55)
+    assert fleet.latency_s.p95 != pytest.approx((ra.latency_s.p95 + rb.latency_s.p95) / 2)
+    # the slower replica is named, with the pooled figure of the other as evidence
+    found = build(analysis, _at()).findings.findings
+    slow = [f for f in found if f.rule == "replica_slow"]
+    assert [f.title for f in slow] == [f"Replica {a} is slower than the rest"]
+    assert "p95 9.55 s over 10 request(s) vs 1.50 s over 20" in slow[0].evidence
+
+
+def test_each_replica_equals_its_own_report(tmp_path: Path) -> None:
+    a, b = two_sources(tmp_path, b_failed=4)
+    both = summary_of(analyse(read_logs([str(a), str(b)]), Config()))
+    for path, entry in zip((a, b), both["replicas"], strict=True):
+        alone = summary_of(analyse(read_logs([str(path)]), Config()))
+        assert entry["requests"] == {
+            k: alone["requests"][k] for k in ("total", "succeeded", "failed")
+        }
+        assert entry["latency_s"] == alone["latency_s"]
+        assert entry["errors"]["by_class"] == alone["errors"]["by_class"]
+    assert both["requests"]["total"] == sum(r["requests"]["total"] for r in both["replicas"])
+    assert both["requests"]["failed"] == 4
+    assert set(both["replicas"][0]) == {
+        "engine",
+        "container",
+        "service",
+        "task",
+        "requests",
+        "latency_s",
+        "errors",
+        "resources",
+    }
+
+
+def test_an_erroring_and_a_starved_replica_are_found(tmp_path: Path) -> None:
+    a = tmp_path / "a.log"
+    b = tmp_path / "b.log"
+    c = tmp_path / "c.log"
+    a.write_text("".join(events_log("a", [1.0] * 20)))
+    b.write_text("".join(events_log("b", [1.0] * 20, failed=6)))
+    c.write_text("".join(events_log("c", [1.0] * 3)))
+    found = build(analyse(read_logs([str(a), str(b), str(c)]), Config()), _at()).findings
+    rules = {f.rule: f for f in found.findings}
+    assert "6 of 20 failed (30.0%" in rules["replica_errors"].evidence
+    assert "0 of 23 (0.0%) on the others" in rules["replica_errors"].evidence
+    assert rules["replica_starved"].title == f"Replica {c} received few requests"
+    assert "3 request(s) of 43" in rules["replica_starved"].evidence
+    assert "replica_slow" not in rules
+
+
+def test_one_source_has_no_replicas_section_nor_key(tmp_path: Path) -> None:
+    a, _ = two_sources(tmp_path)
+    analysis = analyse(read_logs([str(a)]), Config())
+    assert "replicas" not in summary_of(analysis)
+    model = build(analysis, _at())
+    assert "replicas" not in [s.id for s in model.sections]
+    assert not any(r.startswith("replica_") for r, _ in model.findings.not_evaluated)
+
+
+def test_replicas_section_rows_and_fleet_row(tmp_path: Path) -> None:
+    a, b = two_sources(tmp_path)
+    section = build(analyse(read_logs([str(a), str(b)]), Config()), _at()).section("replicas")
+    table = section.blocks[0]
+    rows = [[cell.plain for cell in r] for r in table.rows]  # type: ignore[attr-defined]
+    assert [r[3] for r in rows] == ["10", "20", "30"]
+    assert [r[6] for r in rows] == ["9.55 s", "1.50 s", "8.55 s"]
+    assert rows[-1][0] == "fleet (2 replicas)"
+
+
+def test_kubectl_prefix_lines_are_one_source_per_pod(tmp_path: Path) -> None:
+    a_lines = events_log("a", A_LATENCIES_S, pod="pod/proxy-5d8f-a1/proxy")
+    b_lines = events_log("b", B_LATENCIES_S, pod="pod/proxy-5d8f-b2/proxy")
+    merged = sorted(a_lines + b_lines, key=lambda line: line.split(" ", 2)[1])
+    path = tmp_path / "kubectl.log"
+    path.write_text("".join(merged))
+    parts = kubectl_parts(path.read_bytes())
+    assert parts is not None
+    assert [name for name, _ in parts] == ["pod/proxy-5d8f-a1/proxy", "pod/proxy-5d8f-b2/proxy"]
+    assert parts[0][1].startswith(b"2026-11-18T")  # the prefix is gone, the time stays
+    logs = read_logs([str(path)])
+    assert logs.sources == ("pod/proxy-5d8f-a1/proxy", "pod/proxy-5d8f-b2/proxy")
+    assert logs.total == len(merged)
+    summary = summary_of(analyse(logs, Config()))
+    assert [r["container"] for r in summary["replicas"]] == list(logs.sources)
+    assert [r["requests"]["total"] for r in summary["replicas"]] == [10, 20]
+    assert summary["latency_s"]["p95"] == pytest.approx(8.55)
+    assert any(
+        "kubectl --prefix output, 2 source(s)" in n for n in summary["data_quality"]["notes"]
+    )
+
+
+def test_plain_docker_logs_are_not_taken_for_kubectl(tmp_path: Path) -> None:
+    data = "".join(events_log("a", [1.0])).encode()
+    assert kubectl_parts(data) is None
+    assert kubectl_parts(b"[INFO] 2026-11-30T10:00:00Z started\n") is None
+
+
+def test_replica_gate_takes_the_slowest_replica() -> None:
+    gates = parse_gates(max_replica_p95="5s")
+    replicas = [
+        {"container": "a", "latency_s": {"n": 10, "p95": 9.55}},
+        {"container": "b", "latency_s": {"n": 20, "p95": 1.5}},
+    ]
+    (result,) = evaluate(gates, {"replicas": replicas, "latency_s": {"n": 30, "p95": 8.55}})
+    assert not result.passed and result.figure == pytest.approx(9.55)
+    assert result.text == "slowest replica a: p95 9.55 s > 5 s (n=10)"
+    (alone,) = evaluate(gates, {"latency_s": {"n": 3, "p95": 2.0}})
+    assert alone.passed and alone.figure == 2.0
+    (none,) = evaluate(gates, {"latency_s": None})
+    assert not none.passed and none.figure is None
+    with pytest.raises(UsageError, match="--max-replica-p95"):
+        parse_gates(max_replica_p95="fast")
+
+
+def test_cli_replica_gate_exits_3_after_writing(tmp_path: Path) -> None:
+    a, b = two_sources(tmp_path)
+    out = tmp_path / "r.json"
+    done = run_cli("report", "-i", str(a), "-i", str(b), "-f", "json", "-o", str(out),
+                   "--max-replica-p95", "5s")  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "slowest replica" in done.stderr
+    assert len(json.loads(out.read_text())["replicas"]) == 2
+
+
+def _at():  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    return dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
