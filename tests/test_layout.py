@@ -19,6 +19,7 @@ ROOMS = (
     "ingest",
     "config",
     "durations",
+    "secrets",
     "runtime",
     "errors",
 )

@@ -1,0 +1,229 @@
+"""The gitleaks default rule set (``gitleaks.toml``, MIT) as data, run by RE2 through Arrow.
+
+gitleaks' regexes are Go RE2 syntax; Arrow's regex kernels are RE2 too, so every rule runs as
+written and in linear time (no backtracking on a hostile line). What gitleaks does per finding is
+kept (detect/detect.go): a rule is tried only on text holding one of its ``keywords``
+(lower-cased); the secret is its ``secretGroup``, else the first non-empty group, else the whole
+match; a secret under the rule's ``entropy`` (Shannon, bits per character) or caught by an
+allowlist (``regexes`` on the secret, match or line; ``stopwords`` in the secret; the global
+allowlist too) is no finding. Allowlists that need a file path (``paths``) cannot apply to a log
+line and are left out, as is the one rule without a regex (``pkcs12-file``, a path rule).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import tomllib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+RULES_FILE = "gitleaks.toml"
+# A finding is searched again in the rest of the line; this bounds the work on one line.
+_MAX_FINDINGS_PER_LINE = 64
+
+
+@dataclass(frozen=True)
+class Allow:
+    """One allowlist: RE2 regexes on a target (secret, match or line) and stopwords."""
+
+    regexes: tuple[str, ...] = ()
+    target: str = "secret"
+    stopwords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One gitleaks rule, its regex with every group named for Arrow's extract_regex."""
+
+    id: str
+    regex: str  # as in the file (for match_substring_regex)
+    named: str  # groups renamed g1..gN, the whole match g0
+    groups: int
+    secret_group: int
+    keywords: tuple[str, ...]
+    entropy: float
+    allows: tuple[Allow, ...]
+
+
+def name_groups(regex: str) -> tuple[str, int]:
+    """Rename each unnamed capture group ``(`` to ``(?P<gN>`` (N counted from 1, left to right,
+    as Go numbers them); escapes and character classes are skipped. Returns (regex, N)."""
+    out: list[str] = []
+    i, count, in_class = 0, 0, False
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            out.append(regex[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+            out.append(ch)
+            i += 1
+            continue
+        if ch == "[":
+            in_class = True
+            out.append(ch)
+            i += 1
+            for lead in ("^", "]"):  # "[^]..." and "[]...": the "]" is a member, not the end
+                if regex[i : i + 1] == lead:
+                    out.append(lead)
+                    i += 1
+            continue
+        if ch == "(" and regex[i + 1 : i + 2] != "?":
+            count += 1
+            out.append(f"(?P<g{count}>")
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out), count
+
+
+def shannon_bits(text: str) -> float:
+    """Shannon entropy of `text` in bits per character (gitleaks' detect.shannonEntropy)."""
+    if not text:
+        return 0.0
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
+
+
+def _allows(raw: Sequence[dict[str, Any]]) -> tuple[Allow, ...]:
+    out = []
+    for entry in raw:
+        if entry.get("paths") or entry.get("commits"):
+            continue  # needs a file path or a commit: never true of a log line
+        out.append(
+            Allow(
+                regexes=tuple(entry.get("regexes", ())),
+                target=entry.get("regexTarget", "secret"),
+                stopwords=tuple(w.lower() for w in entry.get("stopwords", ())),
+            )
+        )
+    return tuple(out)
+
+
+@functools.cache
+def rule_set() -> tuple[tuple[Rule, ...], tuple[Allow, ...], str]:
+    """(rules, global allowlists, version title) read once from the packaged file."""
+    data = tomllib.loads(resources.files(__package__).joinpath(RULES_FILE).read_text("utf-8"))
+    rules = []
+    for raw in data["rules"]:
+        if "regex" not in raw:
+            continue
+        named, groups = name_groups(raw["regex"])
+        rules.append(
+            Rule(
+                id=raw["id"],
+                regex=raw["regex"],
+                named=f"(?P<g0>{named})",
+                groups=groups,
+                secret_group=int(raw.get("secretGroup", 0)),
+                keywords=tuple(k.lower() for k in raw.get("keywords", ())),
+                entropy=float(raw.get("entropy", 0.0)),
+                allows=_allows(raw.get("allowlists", ())),
+            )
+        )
+    glob = data.get("allowlist", {})
+    globals_ = _allows(
+        [{"regexes": glob.get("regexes", ()), "stopwords": glob.get("stopwords", ())}]
+    )
+    return tuple(rules), globals_, str(data.get("title", "gitleaks config"))
+
+
+def _re2_matches(regex: str, text: str) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return bool(pc.match_substring_regex(pa.array([text], pa.string()), regex)[0].as_py())
+
+
+def _allowed(secret: str, match: str, line: str, allows: Sequence[Allow]) -> bool:
+    lowered = secret.lower()
+    for allow in allows:
+        if any(w in lowered for w in allow.stopwords):
+            return True
+        target = {"match": match, "line": line}.get(allow.target, secret)
+        if any(_re2_matches(rx, target) for rx in allow.regexes):
+            return True
+    return False
+
+
+def _first_finding(rule: Rule, text: str) -> tuple[str, str] | None:
+    """(match, secret) of the rule's first match in `text`, or None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.extract_regex(pa.array([text], pa.string()), rule.named)[0]
+    if not found.is_valid:
+        return None
+    groups = found.as_py()
+    if rule.secret_group:
+        secret = groups.get(f"g{rule.secret_group}") or ""
+    else:
+        secret = next((groups[f"g{i}"] for i in range(1, rule.groups + 1) if groups[f"g{i}"]), "")
+        secret = secret or groups["g0"]
+    return groups["g0"], secret
+
+
+def redact_rule(rule: Rule, text: str, marker: str) -> str:
+    """`text` with every finding of `rule` replaced by `marker` (all its occurrences)."""
+    _, global_allows, _ = rule_set()
+    start = 0
+    for _ in range(_MAX_FINDINGS_PER_LINE):
+        finding = _first_finding(rule, text[start:])
+        if finding is None:
+            break
+        match, secret = finding
+        where = text.find(match, start)
+        if (
+            secret
+            and marker not in secret
+            and shannon_bits(secret) >= rule.entropy
+            and not _allowed(secret, match, text, (*rule.allows, *global_allows))
+        ):
+            text = text.replace(secret, marker)
+        else:
+            start = max(where, start) + 1  # not a secret: look further along the line
+        if start >= len(text):
+            break
+    return text
+
+
+def keyword_hits(lowered: str) -> list[Rule]:
+    """The rules whose keywords occur in the lower-cased text (gitleaks' pre-filter)."""
+    rules, _, _ = rule_set()
+    return [r for r in rules if not r.keywords or any(k in lowered for k in r.keywords)]
+
+
+def redact_gitleaks(texts: list[str], marker: str) -> list[str]:
+    """Every text with gitleaks findings replaced: keywords and regexes run over the column."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not texts:
+        return texts
+    rules, _, _ = rule_set()
+    column = pa.array(texts, pa.string())
+    lowered = pc.utf8_lower(column)
+    out = list(texts)
+    for rule in rules:
+        if rule.keywords:
+            hit = pc.match_substring(lowered, rule.keywords[0])
+            for word in rule.keywords[1:]:
+                hit = pc.or_(hit, pc.match_substring(lowered, word))
+            rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+        else:
+            rows = np.arange(len(texts))
+        if rows.size == 0:
+            continue
+        candidates = pa.array([out[i] for i in rows], pa.string())
+        matched = pc.match_substring_regex(candidates, rule.regex).to_numpy(zero_copy_only=False)
+        for i in rows[matched]:
+            out[i] = redact_rule(rule, out[i], marker)
+    return out
