@@ -167,9 +167,10 @@ def collect(options: CollectOptions) -> CollectOutcome:
 
 def write_text(path: Path, text: str) -> Path:
     """Write a report file, creating its folder; a failure is one clear line."""
+    from claude_perf.runtime.private_files import write_private_text
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_private_text(path, text)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path
@@ -180,6 +181,7 @@ def report(options: ReportOptions) -> ReportOutcome:
     from claude_perf.analysis.pipeline import analyse_session
     from claude_perf.report import summary as summary_mod
     from claude_perf.report.build import build, report_time
+    from claude_perf.secrets import redact_tree
 
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
@@ -188,6 +190,8 @@ def report(options: ReportOptions) -> ReportOutcome:
     summary = summary_mod.build(analysis)
     model = build(analysis, report_time(options.generated_at))
     summary.update(summary_mod.summary_extras(model))
+    # Every text of the summary leaves the tool (JSON, console, step summary, gates): redacted.
+    summary = redact_tree(summary)
     gate_results = check_gates(options.gates, summary)
     written: list[Path] = []
     if options.requests_csv is not None:
@@ -253,16 +257,28 @@ def finish_report(
 
 
 def write_requests_csv(table: Any, path: Path) -> Path:
-    """The per-request table as CSV (ISO times, empty cells for unknowns)."""
-    from claude_perf.report.redact import redact
+    """The per-request table as CSV (ISO times, empty cells for unknowns).
+
+    Every text cell is redacted and made spreadsheet-safe (a leading ``'`` before ``=``, ``+``,
+    ``-``, ``@``, tab or CR); number columns are left alone, so negative numbers stay numbers.
+    """
+    from claude_perf.secrets import redact_many
+    from claude_perf.secrets.spreadsheet import spreadsheet_safe
 
     frame = table.copy()
-    frame["error_message"] = frame["error_message"].map(
-        lambda m: redact(m) if isinstance(m, str) else m
-    )
+    for column in frame.columns:
+        if frame[column].dtype != object and str(frame[column].dtype) != "string":
+            continue
+        values = frame[column]
+        texts = [v for v in values if isinstance(v, str)]
+        cleaned = iter(redact_many(texts))
+        frame[column] = [
+            spreadsheet_safe(next(cleaned)) if isinstance(v, str) else v for v in values
+        ]
+    from claude_perf.runtime.private_files import write_private_text
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+        write_private_text(path, frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ"))
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path
@@ -333,6 +349,7 @@ class ExportOptions:
     until: str | None = None
     containers: tuple[str, ...] = ()
     report: bool = True  # include the Markdown report, its charts and the JSON summary
+    raw: bool = False  # keep the logs unredacted (export --raw)
 
 
 @dataclass(frozen=True)
@@ -359,7 +376,7 @@ def export(options: ExportOptions) -> ExportOutcome:
     path = store_mod.store_path(options.store)
     session = load_stored(path, since_ns, until_ns, options.containers)
     with tempfile.TemporaryDirectory(prefix="claude-perf-export-") as tmp:
-        plain = write_bundle(session, Path(tmp) / "session")
+        plain = write_bundle(session, Path(tmp) / "session", redacted=not options.raw)
         report_dir = Path(tmp) / "report"
         # One analysis of the bundle itself (so the report re-makes from it): the Markdown
         # report with its charts when asked, and the JSON summary beside it.
@@ -379,5 +396,5 @@ def export(options: ExportOptions) -> ExportOutcome:
             "report/" + file.relative_to(report_dir).as_posix(): file
             for file in sorted(p for p in report_dir.rglob("*") if p.is_file())
         }
-        written = write_bundle(session, options.output, extra_files=extra)
+        written = write_bundle(session, options.output, extra_files=extra, redacted=not options.raw)
     return ExportOutcome(written, outcome.summary, tuple(extra))

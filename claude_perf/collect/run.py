@@ -179,7 +179,7 @@ def _collect_into_store(client: Any, targets: Sequence[Any], request: CollectReq
                 )
                 for _, c in keyed
             )
-            outcome = CollectOutcome(path, outcomes, interrupted, tuple(sample_notes))
+            outcome = CollectOutcome(path, outcomes, interrupted, (*store.notes, *sample_notes))
             store.finish_collection(
                 run_id,
                 {

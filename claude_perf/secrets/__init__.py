@@ -9,6 +9,6 @@ its keywords, entropy thresholds and allowlists). The room sits low (under inges
 export, the CLI and the report share the one pass.
 """
 
-from claude_perf.secrets.redact import MARKER, redact, redact_many
+from claude_perf.secrets.redact import MARKER, redact, redact_many, redact_tree
 
-__all__ = ["MARKER", "redact", "redact_many"]
+__all__ = ["MARKER", "redact", "redact_many", "redact_tree"]

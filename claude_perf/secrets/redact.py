@@ -8,12 +8,13 @@ Both give the same result for the same text. Idempotent: redact(redact(x)) == re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from claude_perf.secrets.gitleaks import keyword_hits, redact_gitleaks, redact_rule
 from claude_perf.secrets.keynames import MARKER, redact_keynames
 
-__all__ = ["MARKER", "redact", "redact_many"]
+__all__ = ["MARKER", "redact", "redact_many", "redact_tree"]
 
 # Below this many texts, per-text keyword checks in Python beat building Arrow columns.
 _COLUMN_FROM = 64
@@ -36,3 +37,15 @@ def redact_many(texts: Sequence[str]) -> list[str]:
     if len(texts) < _COLUMN_FROM:
         return [redact(t) for t in texts]
     return redact_gitleaks([redact_keynames(t) for t in texts], MARKER)
+
+
+def redact_tree(value: Any) -> Any:
+    """A JSON-like value (dicts, lists, strings, numbers) with every string in it redacted,
+    mapping keys included; numbers, booleans and None are kept as they are."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact(k) if isinstance(k, str) else k: redact_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_tree(v) for v in value]
+    return value
