@@ -332,6 +332,11 @@ mem_abs_bytes = 33554432  # default
 
 [collect]
 pattern = "claude|proxy|api"  # default
+
+[limits]
+max_input_bytes = 536870912  # default
+max_line_bytes = 1048576  # default
+max_bundle_members = 10000  # default
 """
 
 

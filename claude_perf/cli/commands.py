@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.ci.gates import Gates
-from claude_perf.config.schema import Config
+from claude_perf.config.schema import Config, Limits
 from claude_perf.errors import ClaudePerfError, InputError, UsageError
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
@@ -57,18 +57,18 @@ class ReportOutcome:
     failure: ClaudePerfError | None = None  # a gate failed: the CLI exits with it after printing
 
 
-def load_inputs(inputs: Sequence[str]) -> LogLines:
-    """Read log inputs (files, stdin) into merged lines."""
+def load_inputs(inputs: Sequence[str], limits: Limits | None = None) -> LogLines:
+    """Read log inputs (files, stdin) into merged lines, within the ``[limits]`` caps."""
     from claude_perf.ingest.files import read_logs
 
     if not inputs:
         raise UsageError("nothing to analyse: give --input PATH (repeatable, '-' for stdin)")
-    return read_logs(list(inputs))
+    return read_logs(list(inputs), limits)
 
 
-def load_session(inputs: Sequence[str]) -> Session:
+def load_session(inputs: Sequence[str], limits: Limits | None = None) -> Session:
     """A Session from log files, or from one session bundle (folder or .tar.gz)."""
-    from claude_perf.ingest.bundle import is_bundle, read_bundle
+    from claude_perf.ingest.bundle import BundleLimits, is_bundle, read_bundle
     from claude_perf.ingest.session import Session
 
     bundles = [i for i in inputs if i != "-" and is_bundle(i)]
@@ -77,8 +77,11 @@ def load_session(inputs: Sequence[str]) -> Session:
             raise UsageError(
                 f"--input {bundles[0]} is a session bundle: give it as the only --input"
             )
-        return read_bundle(bundles[0])
-    return Session(logs=load_inputs(inputs))
+        caps = BundleLimits()
+        if limits is not None:
+            caps = BundleLimits(limits.max_bundle_members, limits.max_input_bytes)
+        return read_bundle(bundles[0], caps)
+    return Session(logs=load_inputs(inputs, limits))
 
 
 def report_session(options: ReportOptions) -> Session:
@@ -104,9 +107,11 @@ def report_session(options: ReportOptions) -> Session:
                 f"{', '.join(given)} select from the store and cannot be combined with --input "
                 "(an input file is analysed whole)"
             )
-        return load_session(options.inputs)
+        return load_session(options.inputs, options.config.limits)
     if not (store_asked or options.live):
-        return load_session(options.inputs)  # the usual "nothing to analyse" message
+        return load_session(
+            options.inputs, options.config.limits
+        )  # the usual "nothing to analyse" message
     since_ns = parse_instant_ns(options.since) if options.since else None
     until_ns = parse_instant_ns(options.until) if options.until else None
     if options.live:

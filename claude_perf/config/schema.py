@@ -285,6 +285,24 @@ class Collect:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """[limits]: caps on what one input may make the tool hold in memory (see README, Security)."""
+
+    # Defaults fit a 2-core, 2 GB machine: the analysis holds about 3 times an input's bytes.
+    max_input_bytes: int = key(
+        512 * 1024**2,
+        "bytes one input (or a bundle) may unpack to; beyond it the input is refused (exit 2)",
+        low=1,
+    )
+    max_line_bytes: int = key(
+        1024**2,
+        "bytes kept of one log line; the rest of a longer line is cut, counted, noted",
+        low=1,
+    )
+    max_bundle_members: int = key(10_000, "files a session bundle may hold", low=1)
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the pipeline needs to know besides its inputs (the top level of the file)."""
 
@@ -310,6 +328,7 @@ class Config:
     references: Mapping[str, ReferenceLatency] = key({}, "latencies measured elsewhere, by name")
     gates: GateLimits = table(GateLimits, "CI quality gates")
     collect: Collect = table(Collect, "the collector's default target")
+    limits: Limits = table(Limits, "caps on input sizes (decompressed bytes, line length)")
     # Not keys of the file: where it was read from, and where each value came from.
     source: str | None = field(default=None, metadata={"internal": True})
     origins: Mapping[tuple[str, ...], str] = field(

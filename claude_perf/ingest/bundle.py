@@ -19,10 +19,10 @@ the report re-made from either bundle has the same figures.
 
 Reading never extracts to disk: tar members are read into memory after every member has been
 checked (regular files and folders only, relative names without ``..``, at most ``MAX_MEMBERS``
-members and ``MAX_TOTAL_BYTES`` in all), and every file named by the manifest must match its
-recorded size and SHA-256. What the log reader learnt from the original inputs (their paths and
-forms, duplicate and invalid-UTF-8 counts, notes) is kept in the manifest and restored, so a
-report re-made from a bundle equals the original one.
+members and ``MAX_TOTAL_BYTES`` in all, from ``[limits]``: the memory it may take), and every
+file named by the manifest must match its recorded size and SHA-256. What the log reader learnt
+from the original inputs (their paths and forms, duplicate and invalid-UTF-8 counts, notes) is
+kept in the manifest and restored, so a report re-made from a bundle equals the original one.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ MANIFEST = "manifest.json"
 SAMPLES_FILE = "samples.jsonl"
 CONTAINERS_FILE = "containers.json"
 MAX_MEMBERS = 10_000
-MAX_TOTAL_BYTES = 4 * 1024**3  # uncompressed; a gzip bomb stops here
+MAX_TOTAL_BYTES = 512 * 1024**2  # unpacked, all members: [limits] max_input_bytes
 MAX_MANIFEST_BYTES = 16 * 1024**2
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _FLOAT_COLUMNS = SAMPLE_COLUMNS[3:-1]
