@@ -267,12 +267,15 @@ def write_requests_csv(table: Any, path: Path) -> Path:
     Every text cell is redacted and made spreadsheet-safe (a leading ``'`` before ``=``, ``+``,
     ``-``, ``@``, tab or CR); number columns are left alone, so negative numbers stay numbers.
     """
+    from pandas.api.types import is_bool_dtype, is_object_dtype, is_string_dtype
+
     from claude_perf.secrets import redact_many
     from claude_perf.secrets.spreadsheet import spreadsheet_safe
 
     frame = table.copy()
     for column in frame.columns:
-        if frame[column].dtype != object and str(frame[column].dtype) != "string":
+        kind = frame[column].dtype
+        if not (is_object_dtype(kind) or is_string_dtype(kind)) or is_bool_dtype(kind):
             continue
         values = frame[column]
         texts = [v for v in values if isinstance(v, str)]
@@ -283,7 +286,9 @@ def write_requests_csv(table: Any, path: Path) -> Path:
     from claude_perf.runtime.private_files import write_private_text
 
     try:
-        write_private_text(path, frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ"))
+        # CRLF rows (RFC 4180): a CR inside a cell is then quoted, never a row break.
+        text = frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ", lineterminator="\r\n")
+        write_private_text(path, text)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path

@@ -194,12 +194,13 @@ _SHAPE_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         ),
         _keep("pre"),
     ),
-    # Bare bearer tokens anywhere ("Bearer xyz"); "bearer token" in prose is not a token.
+    # Bare bearer tokens anywhere ("Bearer xyz"); "bearer token" in prose is not a token, nor is
+    # the next key of a key=value line ("token_type=bearer expires_in=3600").
     (
         re.compile(
             r"(?<![A-Za-z0-9_-])(?P<pre>bearer[ \t]++)(?!token"
             + _TOKEN_END
-            + r")"
+            + r"|[A-Za-z_]\w*=)"
             + _NOT_MARKER
             + r"[A-Za-z0-9._~+/-]+=*",
             re.IGNORECASE,
