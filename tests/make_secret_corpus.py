@@ -76,7 +76,8 @@ def python_flags(regex: str) -> str:
 def sample(rule) -> tuple[str, str] | str:
     """(text, secret), or why no sample could be drawn."""
     try:
-        strategy = st.from_regex(re.compile(python_flags(rule.regex)), fullmatch=True)
+        # ASCII: RE2 (and Go) read \w, \d, \s as ASCII classes; Python would draw Unicode.
+        strategy = st.from_regex(re.compile(python_flags(rule.regex), re.ASCII), fullmatch=True)
     except (re.error, ValueError, TypeError) as exc:
         return f"Python's regex parser cannot read it ({exc})"
     strategy = strategy.filter(lambda s: "\n" not in s and "\r" not in s and s.isprintable())

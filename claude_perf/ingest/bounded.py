@@ -144,6 +144,15 @@ def _stream(first: bytes, handle: BinaryIO, notes: list[str]) -> Iterator[bytes]
     return _inflated(raw(), notes) if first[:2] == GZIP_MAGIC else raw()
 
 
+def is_gzip(path: Path) -> bool:
+    """Whether the file starts with the gzip magic (False when it cannot be read)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
 def read_bounded(path: str, limits: Limits | None = None) -> Bounded:
     """Read `path` (``-`` is stdin), gunzipping as it streams, within the caps of `limits`."""
     limits = limits or Limits()

@@ -12,10 +12,8 @@ Layout (schema ``claude-perf/session/1``)::
     containers.json     container facts (inspect, health log, events), when any
     report/...          optionally the report and its charts (never read back)
 
-Logs, container facts and the manifest's notes are redacted by default (``claude_perf.secrets``:
-a bundle is made to be shared, e.g. as a CI artifact); ``redact=False`` (``export --raw``) keeps
-them raw and the manifest says which (``"redacted"``). Redaction keeps ids, counts and times, so
-the report re-made from either bundle has the same figures.
+Logs, container facts and notes are redacted unless ``redacted=False`` (``export --raw``); the
+manifest says which. Redaction keeps ids, counts and times: either bundle re-makes the same figures.
 
 Reading never extracts to disk: tar members are read into memory after every member has been
 checked (regular files and folders only, relative names without ``..``, at most ``MAX_MEMBERS``
@@ -40,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf import __version__
 from claude_perf.errors import InputError
+from claude_perf.ingest.bounded import is_gzip
+from claude_perf.ingest.bundle_shape import manifest_problem
 from claude_perf.ingest.files import InputInfo, LogLines
 from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
 from claude_perf.ingest.sources import bundle_sources
@@ -75,7 +75,7 @@ def is_bundle(path: str | Path) -> bool:
     p = Path(path)
     if p.is_dir():
         return (p / MANIFEST).is_file()
-    if not p.is_file() or not _is_gzip(p):
+    if not p.is_file() or not is_gzip(p):
         return False
     try:
         with tarfile.open(p, "r:gz") as tar:
@@ -88,14 +88,6 @@ def is_bundle(path: str | Path) -> bool:
     except (tarfile.TarError, OSError, EOFError):
         return False
     return False
-
-
-def _is_gzip(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(2) == b"\x1f\x8b"
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------- writing
@@ -396,6 +388,9 @@ def _manifest(data: bytes, where: Path) -> dict[str, Any]:
         raise InputError(f"{where}: manifest.json has schema {schema!r}, expected '{SCHEMA}'")
     if not isinstance(manifest.get("files"), list):
         raise InputError(f"{where}: manifest.json lists no files")
+    problem = manifest_problem(manifest)
+    if problem:
+        raise InputError(f"{where}: manifest.json is malformed: {problem}")
     return manifest
 
 
