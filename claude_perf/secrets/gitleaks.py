@@ -135,69 +135,106 @@ def rule_set() -> tuple[tuple[Rule, ...], tuple[Allow, ...], str]:
     return tuple(rules), globals_, str(data.get("title", "gitleaks config"))
 
 
-def _re2_matches(regex: str, text: str) -> bool:
+def _allowed_many(items: Sequence[tuple[str, str, str]], allows: Sequence[Allow]) -> list[bool]:
+    """Per (secret, match, line): whether an allowlist takes it. Each allowlist regex runs once
+    over all the items (Arrow compiles a regex per call: one call per row would cost ~1 ms)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    return bool(pc.match_substring_regex(pa.array([text], pa.string()), regex)[0].as_py())
+    allowed = [False] * len(items)
+    if not items:
+        return allowed
+    lowered = [secret.lower() for secret, _, _ in items]
+    for allow in allows:
+        for n, secret in enumerate(lowered):
+            allowed[n] = allowed[n] or any(w in secret for w in allow.stopwords)
+        column = {"match": 1, "line": 2}.get(allow.target, 0)
+        targets = pa.array([item[column] for item in items], pa.string())
+        for regex in allow.regexes:
+            hits = pc.match_substring_regex(targets, regex).to_pylist()
+            allowed = [a or bool(h) for a, h in zip(allowed, hits, strict=True)]
+    return allowed
 
 
 def _allowed(secret: str, match: str, line: str, allows: Sequence[Allow]) -> bool:
-    lowered = secret.lower()
-    for allow in allows:
-        if any(w in lowered for w in allow.stopwords):
-            return True
-        target = {"match": match, "line": line}.get(allow.target, secret)
-        if any(_re2_matches(rx, target) for rx in allow.regexes):
-            return True
-    return False
+    return _allowed_many([(secret, match, line)], allows)[0]
 
 
-def _first_finding(rule: Rule, text: str) -> tuple[str, str] | None:
-    """(match, secret) of the rule's first match in `text`, or None."""
+def _findings(rule: Rule, texts: Sequence[str]) -> list[tuple[str, str] | None]:
+    """(match, secret) of the rule's first match in each text, or None; one Arrow call."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.extract_regex(pa.array([text], pa.string()), rule.named)[0]
-    if not found.is_valid:
-        return None
-    groups = found.as_py()
-    if rule.secret_group:
-        secret = groups.get(f"g{rule.secret_group}") or ""
-    else:
-        secret = next((groups[f"g{i}"] for i in range(1, rule.groups + 1) if groups[f"g{i}"]), "")
-        secret = secret or groups["g0"]
-    return groups["g0"], secret
+    out: list[tuple[str, str] | None] = []
+    for groups in pc.extract_regex(pa.array(texts, pa.string()), rule.named).to_pylist():
+        if groups is None:
+            out.append(None)
+            continue
+        if rule.secret_group:
+            secret = groups.get(f"g{rule.secret_group}") or ""
+        else:
+            numbered = (groups[f"g{i}"] for i in range(1, rule.groups + 1))
+            secret = next((g for g in numbered if g), "") or groups["g0"]
+        out.append((groups["g0"], secret))
+    return out
+
+
+def _first_finding(rule: Rule, text: str) -> tuple[str, str] | None:
+    return _findings(rule, [text])[0]
+
+
+def redact_rule_many(rule: Rule, texts: Sequence[str], marker: str) -> list[str]:
+    """Each text with every finding of `rule` replaced by `marker` (all its occurrences).
+
+    Arrow gives the first match of each text; a text with a finding is searched again (after a
+    rejected match, from just past it), all such texts together, at most 64 rounds."""
+    _, global_allows, _ = rule_set()
+    allows = (*rule.allows, *global_allows)
+    out = list(texts)
+    pending = dict.fromkeys(range(len(out)), 0)  # row -> where its search starts
+    for _ in range(_MAX_FINDINGS_PER_LINE):
+        rows = list(pending)
+        found = _findings(rule, [out[i][pending[i] :] for i in rows])
+        hits = [(i, f) for i, f in zip(rows, found, strict=True) if f is not None]
+        candidates = [
+            (i, match, secret)
+            for i, (match, secret) in hits
+            if secret and marker not in secret and shannon_bits(secret) >= rule.entropy
+        ]
+        allowed = _allowed_many([(s, m, out[i]) for i, m, s in candidates], allows)
+        accepted = {i: s for (i, _, s), a in zip(candidates, allowed, strict=True) if not a}
+        starts, pending = pending, {}
+        for i, (match, _) in hits:
+            if i in accepted:
+                out[i] = out[i].replace(accepted[i], marker)
+                start = starts[i]  # the same place again: a second finding may follow
+            else:  # not a secret: look further along the line
+                start = max(out[i].find(match, starts[i]), starts[i]) + 1
+            if start < len(out[i]):
+                pending[i] = start
+        if not pending:
+            break
+    return out
 
 
 def redact_rule(rule: Rule, text: str, marker: str) -> str:
     """`text` with every finding of `rule` replaced by `marker` (all its occurrences)."""
-    _, global_allows, _ = rule_set()
-    start = 0
-    for _ in range(_MAX_FINDINGS_PER_LINE):
-        finding = _first_finding(rule, text[start:])
-        if finding is None:
-            break
-        match, secret = finding
-        where = text.find(match, start)
-        if (
-            secret
-            and marker not in secret
-            and shannon_bits(secret) >= rule.entropy
-            and not _allowed(secret, match, text, (*rule.allows, *global_allows))
-        ):
-            text = text.replace(secret, marker)
-        else:
-            start = max(where, start) + 1  # not a secret: look further along the line
-        if start >= len(text):
-            break
-    return text
+    return redact_rule_many(rule, [text], marker)[0]
 
 
 def keyword_hits(lowered: str) -> list[Rule]:
     """The rules whose keywords occur in the lower-cased text (gitleaks' pre-filter)."""
     rules, _, _ = rule_set()
     return [r for r in rules if not r.keywords or any(k in lowered for k in r.keywords)]
+
+
+@functools.cache
+def _all_keywords_regex() -> str:
+    import re
+
+    rules, _, _ = rule_set()
+    words = sorted({k for r in rules for k in r.keywords}, key=len, reverse=True)
+    return "|".join(re.escape(w) for w in words)
 
 
 def redact_gitleaks(texts: list[str], marker: str) -> list[str]:
@@ -209,21 +246,26 @@ def redact_gitleaks(texts: list[str], marker: str) -> list[str]:
     if not texts:
         return texts
     rules, _, _ = rule_set()
-    column = pa.array(texts, pa.string())
-    lowered = pc.utf8_lower(column)
+    # One RE2 pass for all keywords at once (a DFA over the alternation) picks the rows any rule
+    # could concern; the per-rule keyword checks then run on those rows only.
+    lowered_all = pc.utf8_lower(pa.array(texts, pa.string()))
+    some = pc.match_substring_regex(lowered_all, _all_keywords_regex())
+    base = np.flatnonzero(some.to_numpy(zero_copy_only=False))
+    lowered = lowered_all.take(pa.array(base, pa.int64()))
     out = list(texts)
     for rule in rules:
         if rule.keywords:
             hit = pc.match_substring(lowered, rule.keywords[0])
             for word in rule.keywords[1:]:
                 hit = pc.or_(hit, pc.match_substring(lowered, word))
-            rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+            rows = base[hit.to_numpy(zero_copy_only=False)]
         else:
             rows = np.arange(len(texts))
         if rows.size == 0:
             continue
         candidates = pa.array([out[i] for i in rows], pa.string())
         matched = pc.match_substring_regex(candidates, rule.regex).to_numpy(zero_copy_only=False)
-        for i in rows[matched]:
-            out[i] = redact_rule(rule, out[i], marker)
+        chosen = rows[matched]
+        for i, text in zip(chosen, redact_rule_many(rule, [out[i] for i in chosen], marker)):
+            out[i] = text
     return out
