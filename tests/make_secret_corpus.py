@@ -49,7 +49,8 @@ def _reported(rule, text: str) -> str | None:
 def python_flags(regex: str) -> str:
     """Go allows ``(?i)`` anywhere (to the end of its group); Python only at the start: write a
     later one as a scoped group ``(?i:...)`` closed where its enclosing group closes."""
-    start = 0
+    regex = regex.replace(r"\z", r"\Z")  # Go's end of text is Python's \Z
+    start = 1  # a leading (?i) is fine as it is
     while (at := regex.find("(?i)", start)) > 0:
         depth, i, in_class = 0, at + 4, False
         while i < len(regex):

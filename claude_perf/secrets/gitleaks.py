@@ -266,6 +266,7 @@ def redact_gitleaks(texts: list[str], marker: str) -> list[str]:
         candidates = pa.array([out[i] for i in rows], pa.string())
         matched = pc.match_substring_regex(candidates, rule.regex).to_numpy(zero_copy_only=False)
         chosen = rows[matched]
-        for i, text in zip(chosen, redact_rule_many(rule, [out[i] for i in chosen], marker)):
+        redacted = redact_rule_many(rule, [out[i] for i in chosen], marker)
+        for i, text in zip(chosen, redacted, strict=True):
             out[i] = text
     return out
