@@ -288,9 +288,10 @@ class Collect:
 class Limits:
     """[limits]: caps on what one input may make the tool hold in memory (see README, Security)."""
 
-    # Defaults fit a 2-core, 2 GB machine: the analysis holds about 3 times an input's bytes.
+    # Defaults fit a 2-core, 2 GB machine: the analysis of a 126 MB log peaks at ~480 MB (README,
+    # Performance), so 256 MiB of input stays near 1 GB.
     max_input_bytes: int = key(
-        512 * 1024**2,
+        256 * 1024**2,
         "bytes one input (or a bundle) may unpack to; beyond it the input is refused (exit 2)",
         low=1,
     )
