@@ -95,3 +95,15 @@ def test_a_store_in_a_shared_folder_leaves_the_folder_alone(tmp_path):
     with Store(shared / "x.db") as store:
         assert store.notes == []
     assert (mode(shared), mode(shared / "x.db")) == (0o777, 0o600)
+
+
+def test_a_symlinked_store_is_refused(tmp_path):
+    from claude_perf.errors import StoreError
+
+    real = tmp_path / "real.db"
+    with Store(real):
+        pass
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    with pytest.raises(StoreError, match="is a symbolic link: refused"):
+        Store(link)

@@ -67,6 +67,8 @@ def _create_private(path: Path) -> list[str]:
             make_private_dirs(parent)
         except OSError as exc:
             raise StoreError(f"cannot create the store folder {parent}: {exc.strerror}") from exc
+    if path.is_symlink():  # SQLite would follow it: the store is never written through a link
+        raise StoreError(f"the store {path} is a symbolic link: refused; give its real path")
     notes: list[str] = []
     try:
         if parent.name == DEFAULT_DIR_NAME:  # the tool's own folder; never a shared one like /tmp
