@@ -24,6 +24,7 @@ from typing import Any
 RULES_FILE = "gitleaks.toml"
 # A finding is searched again in the rest of the line; this bounds the work on one line.
 _MAX_FINDINGS_PER_LINE = 64
+_MIN_SECRET_CHARS = 8
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,13 @@ def redact_rule_many(rule: Rule, texts: Sequence[str], marker: str) -> list[str]
             if secret and marker not in secret and shannon_bits(secret) >= rule.entropy
         ]
         allowed = _allowed_many([(s, m, out[i]) for i, m, s in candidates], allows)
-        accepted = {i: s for (i, _, s), a in zip(candidates, allowed, strict=True) if not a}
+        # A "secret" under 8 characters is a structural group of the rule (gitleaks takes the
+        # first non-empty group: "8c9d-" of a Teams webhook's id); then the whole match goes.
+        accepted = {
+            i: s if len(s) >= _MIN_SECRET_CHARS else m
+            for (i, m, s), a in zip(candidates, allowed, strict=True)
+            if not a
+        }
         starts, pending = pending, {}
         for i, (match, _) in hits:
             if i in accepted:
