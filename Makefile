@@ -7,7 +7,7 @@ DEVSTAMP := $(VENV)/.installed-dev
 SAMPLE := fixtures/sample-session
 OUT := out
 
-.PHONY: report test lint bench golden clean
+.PHONY: report test lint bench golden fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(DEVSTAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# The fuzz tests with 50 times the examples of `make test` (several minutes).
+fuzz: $(DEVSTAMP)
+	FUZZ_PROFILE=long $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz_inputs.py
 
 # GoAccess (the yardstick of the speed ratio, issue 13) from Debian, only when it is missing.
 bench: $(DEVSTAMP)

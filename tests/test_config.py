@@ -343,6 +343,11 @@ mem_abs_bytes = 33554432  # default
 
 [collect]
 pattern = "claude|proxy|api"  # default
+
+[limits]
+max_input_bytes = 268435456  # default
+max_line_bytes = 1048576  # default
+max_bundle_members = 10000  # default
 """
 
 

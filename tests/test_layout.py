@@ -20,6 +20,7 @@ ROOMS = (
     "ingest",
     "config",
     "durations",
+    "secrets",
     "runtime",
     "errors",
 )

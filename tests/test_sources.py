@@ -112,11 +112,12 @@ def test_missing_file_directory_and_unreadable_are_input_errors(tmp_path, monkey
     secret = tmp_path / "secret.log"
     secret.write_text("x\n")
 
-    def denied(self):
+    def denied(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    # CI runs as root, whom file modes do not stop: make the read itself fail instead.
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    # CI runs as root, whom file modes do not stop: make the open itself fail instead (inputs
+    # are streamed through Path.open, ingest/bounded.py).
+    monkeypatch.setattr(Path, "open", denied)
     with pytest.raises(InputError, match="permission denied"):
         read_logs([str(secret)])
 

@@ -90,7 +90,12 @@ def fit(markdown: str, budget_bytes: int) -> tuple[str, bool]:
 
 
 def append_step_summary(markdown: str, path: Path, limit_bytes: int = LIMIT_BYTES) -> SummaryWrite:
-    """Append to the step summary, keeping the whole file under ``limit_bytes``."""
+    """Append to the step summary, keeping the whole file under ``limit_bytes``.
+
+    The text is redacted once more as a whole: a step summary is public on the run's page."""
+    from claude_perf.secrets import redact
+
+    markdown = redact(markdown)
     try:
         existing = path.stat().st_size if path.exists() else 0
     except OSError:

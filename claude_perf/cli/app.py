@@ -172,8 +172,18 @@ LiveContextOpt = Annotated[
 ]
 
 
+RAW_WARNING = (
+    "claude-perf: warning: --raw keeps the logs unredacted: every API key, token, password or"
+    " cookie that reached the proxy's log is in the bundle; do not publish it (e.g. as a CI"
+    " artifact)"
+)
+
+
 def _fail(error: ClaudePerfError) -> NoReturn:
-    typer.echo(f"claude-perf: error: {error}", err=True)
+    from claude_perf.secrets import redact
+
+    # Error messages can quote input (a config value, a bundle's file name): redacted too.
+    typer.echo(f"claude-perf: error: {redact(str(error))}", err=True)
     raise typer.Exit(error.exit_code)
 
 
@@ -373,9 +383,15 @@ def export(
         bool,
         typer.Option("--report/--no-report", help="Include the report, charts and JSON summary."),
     ] = True,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="Keep the logs unredacted (secrets included: do not share)."),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Bundle a collected run (logs, samples, container facts, report) as one artifact."""
+    """Bundle a collected run (logs, samples, container facts, report) as one artifact.
+
+    Logs and container facts are redacted unless --raw is given."""
     from claude_perf.cli.commands import ExportOptions
     from claude_perf.cli.commands import export as run_export
 
@@ -388,7 +404,10 @@ def export(
             until=until,
             containers=tuple(container or ()),
             report=report,
+            raw=raw,
         )
+        if raw:
+            typer.echo(RAW_WARNING, err=True)
         outcome = run_export(options)
     except ClaudePerfError as error:
         _fail(error)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.ci.gates import Gates
-from claude_perf.config.schema import Config
+from claude_perf.config.schema import Config, Limits
 from claude_perf.errors import ClaudePerfError, InputError, UsageError
 from claude_perf.runtime.stages import stage
 
@@ -59,8 +59,10 @@ class ReportOutcome:
     failure: ClaudePerfError | None = None  # a gate failed: the CLI exits with it after printing
 
 
-def load_inputs(inputs: Sequence[str], chunked: bool = False) -> LogLines:
-    """Read log inputs (files, stdin) into merged lines.
+def load_inputs(
+    inputs: Sequence[str], limits: Limits | None = None, chunked: bool = False
+) -> LogLines:
+    """Read log inputs (files, stdin) into merged lines, within the ``[limits]`` caps.
 
     ``chunked``: a large file is left for the analysis to read chunk by chunk (its memory then
     stays bounded: ingest/chunks.py); only a report, which analyses and drops the text, asks.
@@ -71,12 +73,14 @@ def load_inputs(inputs: Sequence[str], chunked: bool = False) -> LogLines:
     if not inputs:
         raise UsageError("nothing to analyse: give --input PATH (repeatable, '-' for stdin)")
     pending = pending_lines(list(inputs)) if chunked else None
-    return pending if pending is not None else read_logs(list(inputs))
+    return pending if pending is not None else read_logs(list(inputs), limits)
 
 
-def load_session(inputs: Sequence[str], chunked: bool = False) -> Session:
+def load_session(
+    inputs: Sequence[str], limits: Limits | None = None, chunked: bool = False
+) -> Session:
     """A Session from log files, or from one session bundle (folder or .tar.gz)."""
-    from claude_perf.ingest.bundle import is_bundle, read_bundle
+    from claude_perf.ingest.bundle import BundleLimits, is_bundle, read_bundle
     from claude_perf.ingest.session import Session
 
     bundles = [i for i in inputs if i != "-" and is_bundle(i)]
@@ -85,8 +89,11 @@ def load_session(inputs: Sequence[str], chunked: bool = False) -> Session:
             raise UsageError(
                 f"--input {bundles[0]} is a session bundle: give it as the only --input"
             )
-        return read_bundle(bundles[0])
-    return Session(logs=load_inputs(inputs, chunked))
+        caps = BundleLimits()
+        if limits is not None:
+            caps = BundleLimits(limits.max_bundle_members, limits.max_input_bytes)
+        return read_bundle(bundles[0], caps)
+    return Session(logs=load_inputs(inputs, limits, chunked))
 
 
 def report_session(options: ReportOptions) -> Session:
@@ -112,9 +119,11 @@ def report_session(options: ReportOptions) -> Session:
                 f"{', '.join(given)} select from the store and cannot be combined with --input "
                 "(an input file is analysed whole)"
             )
-        return load_session(options.inputs, chunked=True)
+        return load_session(options.inputs, options.config.limits, chunked=True)
     if not (store_asked or options.live):
-        return load_session(options.inputs)  # the usual "nothing to analyse" message
+        return load_session(
+            options.inputs, options.config.limits
+        )  # the usual "nothing to analyse" message
     since_ns = parse_instant_ns(options.since) if options.since else None
     until_ns = parse_instant_ns(options.until) if options.until else None
     if options.live:
@@ -200,9 +209,10 @@ def collect(options: CollectOptions) -> CollectOutcome:
 
 def write_text(path: Path, text: str) -> Path:
     """Write a report file, creating its folder; a failure is one clear line."""
+    from claude_perf.runtime.private_files import write_private_text
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_private_text(path, text)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path
@@ -213,6 +223,7 @@ def report(options: ReportOptions) -> ReportOutcome:
     from claude_perf.analysis.pipeline import analyse_session
     from claude_perf.report import summary as summary_mod
     from claude_perf.report.build import build, report_time
+    from claude_perf.secrets import redact_tree
 
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
@@ -224,6 +235,8 @@ def report(options: ReportOptions) -> ReportOutcome:
         summary = summary_mod.build(analysis)
         model = build(analysis, report_time(options.generated_at))
         summary.update(summary_mod.summary_extras(model))
+        # Every text of the summary leaves the tool (JSON, console, step summary, gates): redacted.
+        summary = redact_tree(summary)
     gate_results = check_gates(options.gates, summary)
     written: list[Path] = []
     if options.requests_csv is not None:
@@ -295,16 +308,33 @@ def finish_report(
 
 
 def write_requests_csv(table: Any, path: Path) -> Path:
-    """The per-request table as CSV (ISO times, empty cells for unknowns)."""
-    from claude_perf.report.redact import redact
+    """The per-request table as CSV (ISO times, empty cells for unknowns).
+
+    Every text cell is redacted and made spreadsheet-safe (a leading ``'`` before ``=``, ``+``,
+    ``-``, ``@``, tab or CR); number columns are left alone, so negative numbers stay numbers.
+    """
+    from pandas.api.types import is_bool_dtype, is_object_dtype, is_string_dtype
+
+    from claude_perf.secrets import redact_many
+    from claude_perf.secrets.spreadsheet import spreadsheet_safe
 
     frame = table.copy()
-    frame["error_message"] = frame["error_message"].map(
-        lambda m: redact(m) if isinstance(m, str) else m
-    )
+    for column in frame.columns:
+        kind = frame[column].dtype
+        if not (is_object_dtype(kind) or is_string_dtype(kind)) or is_bool_dtype(kind):
+            continue
+        values = frame[column]
+        texts = [v for v in values if isinstance(v, str)]
+        cleaned = iter(redact_many(texts))
+        frame[column] = [
+            spreadsheet_safe(next(cleaned)) if isinstance(v, str) else v for v in values
+        ]
+    from claude_perf.runtime.private_files import write_private_text
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+        # CRLF rows (RFC 4180): a CR inside a cell is then quoted, never a row break.
+        text = frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ", lineterminator="\r\n")
+        write_private_text(path, text)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path
@@ -375,6 +405,7 @@ class ExportOptions:
     until: str | None = None
     containers: tuple[str, ...] = ()
     report: bool = True  # include the Markdown report, its charts and the JSON summary
+    raw: bool = False  # keep the logs unredacted (export --raw)
 
 
 @dataclass(frozen=True)
@@ -401,7 +432,7 @@ def export(options: ExportOptions) -> ExportOutcome:
     path = store_mod.store_path(options.store)
     session = load_stored(path, since_ns, until_ns, options.containers)
     with tempfile.TemporaryDirectory(prefix="claude-perf-export-") as tmp:
-        plain = write_bundle(session, Path(tmp) / "session")
+        plain = write_bundle(session, Path(tmp) / "session", redacted=not options.raw)
         report_dir = Path(tmp) / "report"
         # One analysis of the bundle itself (so the report re-makes from it): the Markdown
         # report with its charts when asked, and the JSON summary beside it.
@@ -421,5 +452,5 @@ def export(options: ExportOptions) -> ExportOutcome:
             "report/" + file.relative_to(report_dir).as_posix(): file
             for file in sorted(p for p in report_dir.rglob("*") if p.is_file())
         }
-        written = write_bundle(session, options.output, extra_files=extra)
+        written = write_bundle(session, options.output, extra_files=extra, redacted=not options.raw)
     return ExportOutcome(written, outcome.summary, tuple(extra))

@@ -15,6 +15,8 @@ def print_report_summary(summary: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from claude_perf.secrets import redact
+
     table = Table(title="claude-perf report", show_header=False)
     table.add_column(style="bold")
     table.add_column()
@@ -41,7 +43,8 @@ def print_report_summary(summary: dict[str, Any]) -> None:
         )
     items = (summary.get("findings") or {}).get("items", [])
     table.add_row(
-        "Findings", escape(", ".join(f"{f['severity']}: {f['title']}" for f in items) or "none")
+        "Findings",
+        escape(redact(", ".join(f"{f['severity']}: {f['title']}" for f in items)) or "none"),
     )
     for name, score in (summary.get("scores") or {}).items():
         value = score.get("value")

@@ -254,7 +254,7 @@ def _collect_into_store(
                 )
                 for _, c in keyed
             )
-            outcome = CollectOutcome(path, outcomes, interrupted, tuple(sample_notes))
+            outcome = CollectOutcome(path, outcomes, interrupted, (*store.notes, *sample_notes))
             store.finish_collection(
                 run_id,
                 {

@@ -310,6 +310,25 @@ class Collect:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """[limits]: caps on what one input may make the tool hold in memory (see README, Security)."""
+
+    # Defaults fit a 2-core, 2 GB machine: the analysis of a 126 MB log peaks at ~480 MB (README,
+    # Performance), so 256 MiB of input stays near 1 GB.
+    max_input_bytes: int = key(
+        256 * 1024**2,
+        "bytes one input (or a bundle) may unpack to; beyond it the input is refused (exit 2)",
+        low=1,
+    )
+    max_line_bytes: int = key(
+        1024**2,
+        "bytes kept of one log line; the rest of a longer line is cut, counted, noted",
+        low=1,
+    )
+    max_bundle_members: int = key(10_000, "files a session bundle may hold", low=1)
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the pipeline needs to know besides its inputs (the top level of the file)."""
 
@@ -336,6 +355,7 @@ class Config:
     gates: GateLimits = table(GateLimits, "CI quality gates")
     slo: Slo = table(Slo, "client-side objectives for goodput (report --slo)")
     collect: Collect = table(Collect, "the collector's default target")
+    limits: Limits = table(Limits, "caps on input sizes (decompressed bytes, line length)")
     # Not keys of the file: where it was read from, and where each value came from.
     source: str | None = field(default=None, metadata={"internal": True})
     origins: Mapping[tuple[str, ...], str] = field(

@@ -13,12 +13,15 @@ Layout (schema ``claude-perf/session/1``)::
     clients.jsonl       client records (claude-perf/client-record/1), when the session has them
     report/...          optionally the report and its charts (never read back)
 
+Logs, container facts and notes are redacted unless ``redacted=False`` (``export --raw``); the
+manifest says which. Redaction keeps ids, counts and times: either bundle re-makes the same figures.
+
 Reading never extracts to disk: tar members are read into memory after every member has been
 checked (regular files and folders only, relative names without ``..``, at most ``MAX_MEMBERS``
-members and ``MAX_TOTAL_BYTES`` in all), and every file named by the manifest must match its
-recorded size and SHA-256. What the log reader learnt from the original inputs (their paths and
-forms, duplicate and invalid-UTF-8 counts, notes) is kept in the manifest and restored, so a
-report re-made from a bundle equals the original one.
+members and ``MAX_TOTAL_BYTES`` in all, from ``[limits]``: the memory it may take), and every
+file named by the manifest must match its recorded size and SHA-256. What the log reader learnt
+from the original inputs (their paths and forms, duplicate and invalid-UTF-8 counts, notes) is
+kept in the manifest and restored, so a report re-made from a bundle equals the original one.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import tarfile
 from collections.abc import Mapping
@@ -37,10 +39,14 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf import __version__
 from claude_perf.errors import InputError
+from claude_perf.ingest.bounded import is_gzip
+from claude_perf.ingest.bundle_shape import manifest_problem
 from claude_perf.ingest.client_files import CLIENTS_FILE, read_own, records_jsonl
 from claude_perf.ingest.files import InputInfo, LogLines
 from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
 from claude_perf.ingest.sources import bundle_sources
+from claude_perf.runtime.private_files import write_private
+from claude_perf.secrets import redact, redact_many
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +57,7 @@ MANIFEST = "manifest.json"
 SAMPLES_FILE = "samples.jsonl"
 CONTAINERS_FILE = "containers.json"
 MAX_MEMBERS = 10_000
-MAX_TOTAL_BYTES = 4 * 1024**3  # uncompressed; a gzip bomb stops here
+MAX_TOTAL_BYTES = 256 * 1024**2  # unpacked, all members: [limits] max_input_bytes
 MAX_MANIFEST_BYTES = 16 * 1024**2
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _FLOAT_COLUMNS = SAMPLE_COLUMNS[3:-1]
@@ -71,7 +77,7 @@ def is_bundle(path: str | Path) -> bool:
     p = Path(path)
     if p.is_dir():
         return (p / MANIFEST).is_file()
-    if not p.is_file() or not _is_gzip(p):
+    if not p.is_file() or not is_gzip(p):
         return False
     try:
         with tarfile.open(p, "r:gz") as tar:
@@ -84,14 +90,6 @@ def is_bundle(path: str | Path) -> bool:
     except (tarfile.TarError, OSError, EOFError):
         return False
     return False
-
-
-def _is_gzip(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(2) == b"\x1f\x8b"
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------- writing
@@ -138,13 +136,15 @@ def _log_groups(session: Session) -> list[tuple[str, list[int]]]:
     return [(name_of(source), indexes) for source, indexes in sorted(rows.items())]
 
 
-def _json_file_lines(table: pa.Table, rows: list[int]) -> bytes:
+def _json_file_lines(table: pa.Table, rows: list[int], redacted: bool = True) -> bytes:
     import pyarrow as pa
 
     part = table.take(pa.array(rows, type=pa.int64())) if rows else table.slice(0, 0)
     ts = part.column("ts").cast(pa.int64()).to_pylist()
     streams = part.column("stream").to_pylist()
     texts = part.column("text").to_pylist()
+    if redacted:
+        texts = redact_many([t or "" for t in texts])
     out = io.StringIO()
     for t, stream, text in zip(ts, streams, texts, strict=True):
         record = {"log": (text or "") + "\n", "stream": stream, "time": None}
@@ -199,8 +199,11 @@ def bundle_files(
     session: Session,
     extra_files: Mapping[str, Path] | None = None,
     created: datetime | None = None,
+    redacted: bool = True,
 ) -> dict[str, bytes]:
-    """Every file of the bundle by its relative name, manifest.json first."""
+    """Every file of the bundle by its relative name, manifest.json first (logs, container facts
+    and notes redacted unless ``redacted`` is False)."""
+    clean = redact if redacted else (lambda text: text)
     files: dict[str, bytes] = {}
     containers = []
     used: set[str] = set()
@@ -210,7 +213,7 @@ def bundle_files(
             file_name += "_"
         path = f"logs/{file_name}.log"
         used.add(path)
-        files[path] = _json_file_lines(session.logs.table, rows)
+        files[path] = _json_file_lines(session.logs.table, rows, redacted)
         facts = next((c for c in session.containers if name in (c.get("name"), c.get("id"))), None)
         containers.append(
             {
@@ -238,9 +241,8 @@ def bundle_files(
     if session.clients:
         files[CLIENTS_FILE] = records_jsonl(session.clients)
     if session.containers:
-        files[CONTAINERS_FILE] = (
-            json.dumps(list(session.containers), indent=2, ensure_ascii=False, default=str) + "\n"
-        ).encode("utf-8")
+        facts_text = json.dumps(list(session.containers), indent=2, ensure_ascii=False, default=str)
+        files[CONTAINERS_FILE] = (clean(facts_text) + "\n").encode("utf-8")
     for name, source in (extra_files or {}).items():
         relative = _checked_relative(name)
         try:
@@ -255,6 +257,7 @@ def bundle_files(
         "created": (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "tool": f"claude-perf {__version__}",
         "origin": session.origin,
+        "redacted": redacted,
         "window": _window(session),
         "containers": containers,
         "sample_interval_s": session.sample_interval_s,
@@ -266,9 +269,9 @@ def bundle_files(
             "partial_lines_merged": logs.partial_merged,
             "broken_json_lines": logs.broken_json_lines,
             "duplicate_lines": logs.duplicate_lines,
-            "notes": list(logs.notes),
+            "notes": [clean(n) for n in logs.notes],
         },
-        "session_notes": list(session.notes),
+        "session_notes": [clean(n) for n in session.notes],
         "files": [
             {"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
             for name, data in files.items()
@@ -283,31 +286,22 @@ def write_bundle(
     dest: Path,
     extra_files: Mapping[str, Path] | None = None,
     created: datetime | None = None,
+    redacted: bool = True,
 ) -> Path:
     """Write the bundle: a ``.tar.gz``/``.tgz`` archive when ``dest`` ends so, else a folder.
 
-    Files are created with mode 0600: logs can hold secrets.
+    Files are created with mode 0600: even redacted logs are private by default.
     """
-    files = bundle_files(session, extra_files, created)
+    files = bundle_files(session, extra_files, created, redacted)
     try:
         if dest.name.endswith((".tar.gz", ".tgz")):
-            dest.parent.mkdir(parents=True, exist_ok=True)
             _write_tar(dest, files)
         else:
-            dest.mkdir(parents=True, exist_ok=True)
             for name, data in files.items():
-                target = dest / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _write_private(target, data)
+                write_private(dest / name, data)
     except OSError as exc:
         raise InputError(f"{dest}: cannot write the bundle ({exc.strerror or exc})") from exc
     return dest
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def _write_tar(dest: Path, files: Mapping[str, bytes]) -> None:
@@ -319,7 +313,7 @@ def _write_tar(dest: Path, files: Mapping[str, bytes]) -> None:
             info.mode = 0o600
             info.mtime = 0  # reproducible archives: the manifest carries the creation time
             tar.addfile(info, io.BytesIO(data))
-    _write_private(dest, buffer.getvalue())
+    write_private(dest, buffer.getvalue())
 
 
 # --------------------------------------------------------------------------- reading
@@ -398,6 +392,9 @@ def _manifest(data: bytes, where: Path) -> dict[str, Any]:
         raise InputError(f"{where}: manifest.json has schema {schema!r}, expected '{SCHEMA}'")
     if not isinstance(manifest.get("files"), list):
         raise InputError(f"{where}: manifest.json lists no files")
+    problem = manifest_problem(manifest)
+    if problem:
+        raise InputError(f"{where}: manifest.json is malformed: {problem}")
     return manifest
 
 

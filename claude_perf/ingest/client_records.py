@@ -116,6 +116,10 @@ def record_from_json(data: dict[str, Any], where: str) -> ClientRecord:
         if name in _INT and (isinstance(value, bool) or not isinstance(value, int)):
             raise InputError(f"{where}: {name} must be an integer, got {value!r}")
         if name == "chunk_gaps_s":
+            if not isinstance(value, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value
+            ):
+                raise InputError(f"{where}: chunk_gaps_s must be a list of numbers, got {value!r}")
             value = tuple(float(v) for v in value)
         if name == "cost_usd" and not (isinstance(value, (int, float)) and math.isfinite(value)):
             raise InputError(f"{where}: cost_usd must be a finite number, got {value!r}")

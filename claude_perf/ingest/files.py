@@ -10,19 +10,16 @@ Every input line is kept (nothing is dropped here); invalid UTF-8 is replaced an
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
-import sys
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claude_perf.config.schema import Limits
 from claude_perf.durations import NAT_NS
-from claude_perf.errors import InputError
+from claude_perf.ingest.bounded import read_bounded
 from claude_perf.ingest.engine_times import FIXED_PREFIX, fixed_layout_times
 from claude_perf.ingest.sources import source_name
 from claude_perf.runtime.memory import release_unused
@@ -81,43 +78,11 @@ class LogLines:
         return self.table.num_rows + self.duplicate_lines
 
 
-def read_bytes(path: str) -> tuple[bytes, list[str]]:
-    """Read a path (``-`` is stdin), transparently gunzipping; raise InputError for bad paths."""
-    notes: list[str] = []
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        p = Path(path)
-        if not p.exists():
-            raise InputError(f"{path}: no such file")
-        if p.is_dir():
-            raise InputError(
-                f"{path}: is a directory; give a log file, or a session folder with manifest.json"
-            )
-        try:
-            data = p.read_bytes()
-        except PermissionError as exc:
-            raise InputError(f"{path}: permission denied") from exc
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if data[:2] == b"\x1f\x8b":
-        data, note = _gunzip(data)
-        if note:
-            notes.append(f"{path}: {note}")
-    return data, notes
-
-
-def _gunzip(data: bytes) -> tuple[bytes, str | None]:
-    try:
-        return gzip.decompress(data), None
-    except (OSError, EOFError, zlib.error):
-        # A truncated or damaged archive: keep what decompresses rather than lose the whole file.
-        inflater = zlib.decompressobj(wbits=47)
-        try:
-            partial = inflater.decompress(data)
-        except zlib.error:
-            partial = b""
-        return partial, "gzip stream is truncated or damaged; read what could be decompressed"
+def read_bytes(path: str, limits: Limits | None = None) -> tuple[bytes, list[str]]:
+    """Read a path (``-`` is stdin), gunzipping as it streams, within the ``[limits]`` caps
+    (ingest/bounded.py); raise InputError for bad paths and inputs over the size cap."""
+    read = read_bounded(path, limits)
+    return read.data, list(read.notes)
 
 
 def sniff_form(data: bytes) -> str:
@@ -373,13 +338,15 @@ def _merge_partials(
     return table, merged, broken
 
 
-def read_log(path: str, data: bytes | None = None) -> tuple[pa.Table, InputInfo, dict[str, int]]:
+def read_log(
+    path: str, data: bytes | None = None, limits: Limits | None = None
+) -> tuple[pa.Table, InputInfo, dict[str, int]]:
     """Read one log input into a table of lines, with what was learnt about it."""
     import pyarrow as pa
 
     notes: list[str] = []
     if data is None:
-        data, notes = read_bytes(path)
+        data, notes = read_bytes(path, limits)
     form = sniff_form(data)
     counts = {"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0}
     if form == FORM_DOCKER:
@@ -498,14 +465,15 @@ def _is_sorted(table: pa.Table) -> bool:
     return bool(np.all(values[1:] >= values[:-1]))
 
 
-def read_logs(paths: Sequence[str]) -> LogLines:
-    """Read and merge several log inputs (`kubectl logs --prefix` output: one per source)."""
+def read_logs(paths: Sequence[str], limits: Limits | None = None) -> LogLines:
+    """Read and merge several log inputs, each within the ``[limits]`` caps (`kubectl logs
+    --prefix` output: one input per source)."""
     from claude_perf.ingest.kubectl import input_parts
 
     tables, infos, counts = [], [], []
     for path in paths:
-        for name, data, notes in input_parts(path, *read_bytes(path)):
-            table, info, count = read_log(name, data)
+        for name, data, notes in input_parts(path, *read_bytes(path, limits)):
+            table, info, count = read_log(name, data, limits)
             del data  # the raw bytes go once the input's parts are read (input_parts yields)
             tables.append(table)
             infos.append(replace(info, notes=(*notes, *info.notes)) if notes else info)

@@ -1,14 +1,15 @@
 """Secret redaction and Markdown-safe quoting for log text that ends up in reports.
 
-Everything here is pure and stdlib-only. Every regex is precompiled and written so that each match
-attempt does bounded or linear work (literal anchors, token-boundary lookbehinds, disjoint
-character classes), so a hostile 1 MB log line cannot trigger catastrophic backtracking.
+The redaction itself is ``claude_perf.secrets.redact`` (one pass for every output), re-exported.
+Every regex here is precompiled with bounded quantifiers, so a hostile 1 MB log line cannot
+trigger catastrophic backtracking.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+
+from claude_perf.secrets import MARKER, redact
 
 __all__ = [
     "MARKER",
@@ -20,158 +21,8 @@ __all__ = [
     "strip_ansi",
 ]
 
-MARKER = "[REDACTED]"
-
-# A value that already starts with the marker is left alone: this is what makes redact()
-# idempotent even when a value's character class excludes "]" or "[".
-_NOT_MARKER = r"(?!\[REDACTED\])"
-# Values that are obviously not secrets ("token=None", '"api_key": null').
-_NOT_PLACEHOLDER = r"(?!(?:None|null|nil|undefined|true|false)(?![A-Za-z0-9_-]))"
-# Start of a token: not glued to a preceding identifier character.
-_TOKEN_START = r"(?<![A-Za-z0-9_-])"
-_TOKEN_END = r"(?![A-Za-z0-9_-])"
-
-_AUTH_SCHEMES = r"(?:Bearer|Basic|Digest|Token|Negotiate|NTLM|ApiKey|AWS4-HMAC-SHA256)"
-# Atomic: once a scheme word is taken as context it is never re-read as the secret itself,
-# which would turn "Bearer [REDACTED]" into "[REDACTED]" on a second pass.
-_SCHEME_PREFIX = rf"(?>(?:{_AUTH_SCHEMES}[ \t]+)?)"
-
-# Key names whose values are secrets. An optional identifier prefix ("db_password",
-# "ANTHROPIC_API_KEY", "aws_secret_access_key") is allowed, bounded so it cannot backtrack far.
-_SECRET_KEY = (
-    r"(?:[A-Za-z0-9]{1,32}[_-]){0,3}"
-    r"(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key"
-    r"|authorization|cookie|session[_-]?token)"
-)
-# Keys whose values are secrets also after ": " in free text (HTTP headers, "Password: x").
-# "token" is deliberately absent: "Invalid token: expired" is prose, not a leak.
-_HEADER_KEY = (
-    r"(?:[A-Za-z0-9]{1,32}[_-]){0,3}"
-    r"(?:authorization|api[_-]?key|auth[_-]?token|password|passwd|secret)"
-)
-
-
-def _keep(group: str) -> Callable[[re.Match[str]], str]:
-    """Replacement that keeps the named context group and replaces the rest with the marker."""
-
-    def repl(m: re.Match[str]) -> str:
-        return (m.group(group) or "") + MARKER
-
-    return repl
-
-
-def _keep_around(m: re.Match[str]) -> str:
-    """Replacement for patterns with `pre` and `post` context groups around the secret."""
-    return (m.group("pre") or "") + MARKER + (m.group("post") or "")
-
-
-def _quoted_rule(quote: str) -> re.Pattern[str]:
-    """`"key": "value"` / `'key': 'value'` (JSON, Python reprs), value in the same quote style."""
-    q = re.escape(quote)
-    return re.compile(
-        rf"(?P<pre>{q}{_SECRET_KEY}{q}[ \t]{{0,8}}[:=][ \t]{{0,8}}{q}{_SCHEME_PREFIX})"
-        rf"{_NOT_MARKER}{_NOT_PLACEHOLDER}(?:\\.|[^{q}\\\r\n])+(?P<post>{q})",
-        re.IGNORECASE,
-    )
-
-
-# Order matters only for readability of the result; redact() iterates to a fixed point.
-_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    # scheme://user:password@host -> scheme://user:[REDACTED]@host
-    (
-        re.compile(r"(?P<pre>://[^\s:/@]{0,256}:)" + _NOT_MARKER + r"[^\s/]{1,256}(?P<post>@)"),
-        _keep_around,
-    ),
-    # Quoted key/value pairs (JSON logs, dict reprs).
-    (_quoted_rule('"'), _keep_around),
-    (_quoted_rule("'"), _keep_around),
-    # Authorization / x-api-key headers: "Authorization: Bearer abc", "authorization=abc".
-    (
-        re.compile(
-            _TOKEN_START + rf"(?P<pre>(?:{_HEADER_KEY})[ \t]{{0,8}}[:=][ \t]{{0,8}}+"
-            rf"{_SCHEME_PREFIX}){_NOT_MARKER}{_NOT_PLACEHOLDER}[^\s,;&'\"]+",
-            re.IGNORECASE,
-        ),
-        _keep("pre"),
-    ),
-    # Cookie headers: the whole rest of the line (cookie values contain "; " and spaces).
-    (
-        re.compile(
-            _TOKEN_START
-            + r"(?P<pre>(?:set-)?cookie[ \t]{0,8}:[ \t]{0,8}+)"
-            + _NOT_MARKER
-            + r"[^\r\n]+",
-            re.IGNORECASE,
-        ),
-        _keep("pre"),
-    ),
-    # Bare bearer tokens anywhere ("Bearer xyz"); "bearer token" in prose is not a token.
-    (
-        re.compile(
-            r"(?<![A-Za-z0-9_-])(?P<pre>bearer[ \t]++)(?!token" + _TOKEN_END + r")"
-            r"[A-Za-z0-9._~+/-]+=*",
-            re.IGNORECASE,
-        ),
-        _keep("pre"),
-    ),
-    # Anthropic keys: sk-ant-api03-..., sk-ant-oat01-...; keep the key type.
-    (
-        re.compile(_TOKEN_START + r"(?P<pre>sk-ant-(?>(?:[a-z]{2,8}\d{0,4}-)?))[A-Za-z0-9_-]{8,}"),
-        _keep("pre"),
-    ),
-    # OpenAI-style keys: sk-..., sk-proj-...; needs 20+ key characters so "sk-learn" survives.
-    (
-        re.compile(
-            _TOKEN_START + r"(?P<pre>sk-(?>(?:proj-|svcacct-|admin-)?))(?!ant-)[A-Za-z0-9_-]{20,}"
-        ),
-        _keep("pre"),
-    ),
-    # AWS access key ids.
-    (
-        re.compile(r"(?<![A-Za-z0-9])(?P<pre>AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
-        _keep("pre"),
-    ),
-    # GitHub tokens: classic ghp_/gho_/ghu_/ghs_/ghr_ and fine-grained github_pat_.
-    (
-        re.compile(_TOKEN_START + r"(?P<pre>gh[pousr]_|github_pat_)[A-Za-z0-9_]{20,}"),
-        _keep("pre"),
-    ),
-    # JWTs: header.payload.signature, both header and payload base64url JSON objects ("eyJ").
-    (
-        re.compile(
-            _TOKEN_START + r"(?P<pre>)eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
-        ),
-        _keep("pre"),
-    ),
-    # Generic key=value secrets (query strings, key=value logging, env dumps).
-    (
-        re.compile(
-            _TOKEN_START + rf"(?P<pre>{_SECRET_KEY}[ \t]{{0,3}}=[ \t]{{0,3}}+{_SCHEME_PREFIX})"
-            rf"{_NOT_MARKER}{_NOT_PLACEHOLDER}[^\s&,;'\"()\[\]{{}}<>]+",
-            re.IGNORECASE,
-        ),
-        _keep("pre"),
-    ),
-]
-
-# Rules only ever replace non-marker text with the marker, so this converges in a couple of
-# passes; the bound is a guard, not something real input reaches.
-_MAX_PASSES = 8
-
-
-def redact(text: str) -> str:
-    """Replace secrets in `text` with `[REDACTED]`, keeping the surrounding context.
-
-    Idempotent: redact(redact(x)) == redact(x).
-    """
-    for _ in range(_MAX_PASSES):
-        before = text
-        for pattern, repl in _RULES:
-            text = pattern.sub(repl, text)
-        if text == before:
-            break
-    return text
-
+# The one redaction pass lives in claude_perf.secrets (below ingest, so bundle export and the CLI
+# share it); it is re-exported here for the report's callers.
 
 # CSI (colours, cursor moves), OSC (titles, hyperlinks; BEL or ST terminated) and the
 # two-byte escapes. Quantifiers are bounded so an unterminated sequence cannot scan far.

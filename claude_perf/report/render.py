@@ -94,12 +94,12 @@ def write_charts(charts: Mapping[str, bytes], folder: Path) -> dict[Path, str]:
     """Write each PNG as ``folder/<name>.png``; returns path → link relative to the report."""
     from urllib.parse import quote
 
+    from claude_perf.runtime.private_files import write_private
+
     written: dict[Path, str] = {}
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         for name, png in charts.items():
-            path = folder / f"{name}.png"
-            path.write_bytes(png)
+            path = write_private(folder / f"{name}.png", png)
             written[path] = quote(f"{folder.name}/{name}.png")
     except OSError as exc:
         raise InputError(f"{folder}: cannot write charts ({exc.strerror or exc})") from exc

@@ -28,13 +28,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.errors import StoreError
+from claude_perf.runtime.private_files import make_private_dirs, open_private, tighten
 from claude_perf.store.schema import MIGRATIONS, SAMPLE_FIELDS, statements
 
 if TYPE_CHECKING:
     from claude_perf.ingest.session import Sample
 
 STORE_ENV = "CLAUDE_PERF_STORE"
-DEFAULT_STORE = Path(".claude-perf") / "claude-perf.db"
+DEFAULT_DIR_NAME = ".claude-perf"
+DEFAULT_STORE = Path(DEFAULT_DIR_NAME) / "claude-perf.db"
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -56,23 +58,30 @@ class Cursor:
     log_ts_ns: int
 
 
-def _create_private(path: Path) -> None:
-    """Create the database file 0600 (and its folder 0700) before SQLite opens it."""
+def _create_private(path: Path) -> list[str]:
+    """Create the database file 0600 (and its folder 0700) before SQLite opens it; an existing
+    store more open than that is tightened (and its own folder, ``.claude-perf``), with notes."""
     parent = path.parent
     if not parent.exists():
         try:
-            parent.mkdir(mode=0o700, parents=True)
+            make_private_dirs(parent)
         except OSError as exc:
             raise StoreError(f"cannot create the store folder {parent}: {exc.strerror}") from exc
-    if path.exists():
-        return
+    if path.is_symlink():  # SQLite would follow it: the store is never written through a link
+        raise StoreError(f"the store {path} is a symbolic link: refused; give its real path")
+    notes: list[str] = []
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
+        if parent.name == DEFAULT_DIR_NAME:  # the tool's own folder; never a shared one like /tmp
+            notes.append(tighten(parent, "store folder") or "")
+        if path.exists():
+            notes.append(tighten(path, "store") or "")
+            for suffix in ("-wal", "-shm"):
+                notes.append(tighten(path.with_name(path.name + suffix), "store") or "")
+            return [n for n in notes if n]
+        os.close(open_private(path))
     except OSError as exc:
-        raise StoreError(f"cannot create the store {path}: {exc.strerror}") from exc
-    os.close(fd)
+        raise StoreError(f"cannot create the store {path}: {exc.strerror or exc}") from exc
+    return [n for n in notes if n]
 
 
 class Store:
@@ -80,10 +89,11 @@ class Store:
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
-        if create:
-            _create_private(self.path)
-        elif not self.path.is_file():
+        # Notes for the user: a store that was more open than 0600 and was tightened.
+        self.notes: list[str] = []
+        if not create and not self.path.is_file():
             raise StoreError(f"no store at {self.path}: run `claude-perf collect` first")
+        self.notes = _create_private(self.path)
         try:
             self.conn = sqlite3.connect(
                 f"file:{self.path}?mode=rw",

@@ -194,6 +194,7 @@ def load_session(
     store_file = Path(path)
     since_ns, until_ns = _ns_bound(since), _ns_bound(until)
     with Store(store_file, create=False) as store:
+        tightened = list(store.notes)
         chosen = _without_covered_tasks(_select(store.containers(), containers, store_file))
         labels = source_labels(chosen)
         tables, infos, counts, facts = [], [], [], []
@@ -234,7 +235,7 @@ def load_session(
         container.pop("_key", None)
     logs = combine(tables, infos, counts)
     samples = _samples_frame(raw, SAMPLE_COLUMNS) if raw else None
-    notes: list[str] = []
+    notes: list[str] = tightened
     if not chosen:
         notes.append(f"the store {store_file} holds no container yet")
     elif logs.table.num_rows == 0:
