@@ -436,3 +436,21 @@ def test_a_users_dialect_reads_its_own_usage_lines(tmp_path: Path) -> None:
     assert models["opus"]["tokens"]["input"] == 7
     assert models["opus"]["tokens"]["cache_read"] is None
     assert models["opus"]["cost_usd"] == 0.5  # a's cost is None: unknown, summed over b only
+
+
+def test_requests_csv_writes_token_counts_as_integers(tmp_path: Path) -> None:
+    import csv
+
+    from claude_perf.cli.commands import write_requests_csv
+
+    analysis = analyse(
+        read_logs([str(CAPTURES / "wrapper-debug-sequential" / "docker-logs-t.txt")]), Config()
+    )
+    path = write_requests_csv(analysis.requests.table, tmp_path / "requests.csv")
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    cells = [r["output_tokens"] for r in rows if r["output_tokens"]]
+    assert cells and all(re.fullmatch(r"\d+", c) for c in cells), cells[:3]
+    assert sum(map(int, cells)) == sum(
+        int(v) for v in analysis.requests.table["output_tokens"].dropna()
+    )

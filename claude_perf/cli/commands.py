@@ -320,6 +320,9 @@ def write_requests_csv(table: Any, path: Path) -> Path:
 
     frame = table.copy()
     for column in frame.columns:
+        if column.endswith("_tokens"):  # counts: 7, not 7.0 (float only to hold the NaN gaps)
+            frame[column] = frame[column].astype("Int64")
+            continue
         kind = frame[column].dtype
         if not (is_object_dtype(kind) or is_string_dtype(kind)) or is_bool_dtype(kind):
             continue
