@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -204,15 +204,17 @@ def _offset(
                     candidates.add(theirs[k + shift] - values[k])
     sample = _evenly(mine, MAX_SCORED)
 
-    def score(offset: int) -> float:
+    def score(offset: int) -> tuple[float, float, int]:
         distances = []
         for r, kind in sample:
             theirs, own = instants(r, kind)
             distances.append(min(_nearest(theirs, v + offset) for v in own))
-        return statistics.median(distances)
+        # Evenly spaced requests alias (an offset of one period fits as many): the mean, then
+        # the smaller offset, part the ties.
+        return statistics.median(distances), statistics.fmean(distances), abs(offset)
 
     scored = sorted((score(c), c) for c in _evenly(sorted(candidates), MAX_CANDIDATES))
-    best_score, best = scored[0]
+    (best_score, _, _), best = scored[0]
     return best, _spread(best_score, len(sample), floor)
 
 
@@ -355,7 +357,32 @@ def _time_join(
             centre, spread = _centre_and_spread(delays, floor)
             late = max(tolerance, centre + spread)
         place = _Placement(offset, tolerance, late, place.at_first_byte)
+    cost += _join_by_time(
+        records, kinds, free, rows, place, pairs, _order_slack(records, free, place)
+    )
     return pairs, cost, place
+
+
+def _order_slack(
+    records: Sequence[ClientRecord], free: Sequence[int], place: _Placement
+) -> Callable[[ClientRecord], int]:
+    """How late the end line of a request still alone may come: until the clients' next request
+    began (requests and their lines come in the same order), at most the request's own latency.
+
+    The pairs' spread says how far a line may stray when every request has its line; a
+    request left alone with a row left alone after it, before anything else was sent, is that
+    row's request whose line came late (claude-max-api-proxy logs a stream's end after
+    [DONE], tens of ms; docker -t stamps lines late in bursts).
+    """
+    starts = sorted(records[i].start_ns for i in free)
+
+    def late_of(record: ClientRecord) -> int:
+        at = bisect.bisect_right(starts, record.end_ns)
+        latency = record.end_ns - record.start_ns
+        until_next = starts[at] - record.end_ns if at < len(starts) else latency
+        return max(place.late_ns, min(until_next, latency))
+
+    return late_of
 
 
 def _join_by_id(
@@ -379,7 +406,7 @@ def _join_by_id(
     return len(pairs)
 
 
-def _cost(record: ClientRecord, row: _Row, place: _Placement) -> int | None:
+def _cost(record: ClientRecord, row: _Row, place: _Placement, late_ns: int) -> int | None:
     """Distance of a row's lines (moved by the offset) to the client's instants they stand for,
     or None when a line falls outside what the client saw: a proxy can only see a request
     while its client waits for it, and its log stamps a line at or after the event (an end
@@ -393,7 +420,7 @@ def _cost(record: ClientRecord, row: _Row, place: _Placement) -> int | None:
         cost += abs(start - record.start_ns)
     if row.end_ns is not None:
         end = row.end_ns - place.offset_ns
-        if not low <= end <= record.end_ns + place.late_ns:
+        if not low <= end <= record.end_ns + late_ns:
             return None
         cost += abs(end - _client_end(record, row, place.at_first_byte))
     return cost
@@ -406,26 +433,29 @@ def _join_by_time(
     rows: Sequence[_Row],
     place: _Placement,
     pairs: dict[int, int],
+    late_of: Callable[[ClientRecord], int] | None = None,
 ) -> int:
     """Rows whose lines fall inside a client's interval (``_cost``); cheapest pairs first, each
-    record and each row at most once. Returns the pairs' total distance."""
-    ordered = sorted(rows, key=lambda r: r.b_ns)
+    record and each row at most once. An end line may come ``late_of(record)`` after the
+    record's end (default: the placement's lateness). Returns the pairs' total distance."""
+    used = set(pairs.values())
+    ordered = sorted((r for r in rows if r.index not in used), key=lambda r: r.b_ns)
     anchors = [r.b_ns - place.offset_ns for r in ordered]  # a row's latest line
     candidates: list[tuple[int, int, int]] = []
     for i in free:
         record = records[i]
-        if record.error_class == "connect":
+        if i in pairs or record.error_class == "connect":
             continue  # never reached the proxy (an answer cut short or timed out did)
+        late = place.late_ns if late_of is None else late_of(record)
         low = bisect.bisect_left(anchors, record.start_ns - place.tolerance_ns)
-        high = bisect.bisect_right(anchors, record.end_ns + max(place.tolerance_ns, place.late_ns))
+        high = bisect.bisect_right(anchors, record.end_ns + max(place.tolerance_ns, late))
         for row in ordered[low:high]:
             if not _compatible(record, kinds[i], row):
                 continue
-            cost = _cost(record, row, place)
+            cost = _cost(record, row, place, late)
             if cost is not None:
                 candidates.append((cost, i, row.index))
     candidates.sort()
-    used = set(pairs.values())
     total = 0
     for cost, i, j in candidates:
         if i not in pairs and j not in used:
