@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_client_join import MS, T0, S, record, rows_table
 
 from claude_perf.analysis.client_join import join_clients
 from claude_perf.analysis.pipeline import analyse_session
@@ -29,6 +28,7 @@ from claude_perf.ingest.client_files import read_client_file
 from claude_perf.ingest.client_records import ClientRecord
 from claude_perf.ingest.files import read_logs
 from claude_perf.ingest.session import Session
+from tests.test_client_join import MS, T0, S, record, rows_table
 
 JOINS = Path(__file__).resolve().parent.parent / "fixtures" / "joins"
 

@@ -7,15 +7,18 @@ In order of trust:
    ``request_id``;
 2. time: the client's clock and the engine's log clock may differ (another machine, a container
    clock), so the offset is estimated from the data first: the offset that puts the most client
-   requests next to a logged request of their kind (least median of distances, ``_offset``),
-   with a tolerance of four robust standard deviations, never under 1 ms (log timestamps
-   round).
-   Then every client request may take a logged row of the same kind (same path when both know it,
-   same status when both know it) whose interval, moved by the offset, overlaps the client's
-   interval widened by the tolerance and is not longer than it (the proxy cannot see a request
-   for longer than its client did); pairs are taken cheapest first (distance of the starts plus
-   distance of the ends), each record and each row at most once. Offset and tolerance are
-   re-estimated from the pairs taken, and reported.
+   requests next to a logged end line of their kind (least median of distances, ``_offset``),
+   with a tolerance of four robust standard deviations, widened for few requests
+   (``_spread``), never under 1 ms nor the clocks' resolution.
+   A row is placed by its end line, and by its start line only where that is surely its own
+   (the log pairs starts and ends by order when no ids say more: a guess while another request
+   is open, the row's ``ambiguous``). Every client request may take a row of the same kind (same
+   path when both know it, same status when both know it) whose lines can be its own
+   (``_cost``: none before the client's start, none later than one latency after its end);
+   pairs are taken cheapest first (distance of the lines to the client's instants they stand
+   for), each record and each row at most once. A streamed answer's end line stands for its
+   end or its first byte, whichever reading of the log explains more requests. Offset and
+   tolerance are re-estimated from the pairs taken, and reported.
 
 A logged row no client sent is counted only inside the clients' window (moved by the offset and
 widened by the tolerance): the log may hold traffic from before or after the test session.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -287,7 +290,7 @@ def join_clients(
         readings.append(True)
     best: tuple[int, int, dict[int, int], _Placement] | None = None
     for at_first_byte in readings:
-        first = _Placement(offset, tolerance, tolerance, at_first_byte)
+        first = _Placement(offset, tolerance, at_first_byte)
         found, cost, place = _time_join(
             records, kinds, free, free_rows, by_id_pairs=pairs, first=first, floor=floor
         )
@@ -314,11 +317,10 @@ def join_clients(
 
 @dataclass(frozen=True)
 class _Placement:
-    """Where the log's lines go on the client's clock, and how far from it they may fall."""
+    """Where the log's lines go on the client's clock."""
 
     offset_ns: int  # engine clock − client clock
     tolerance_ns: int  # the offset's uncertainty, never under the clocks' resolution
-    late_ns: int  # how late a line may be stamped after its event (start lines show it)
     at_first_byte: bool  # a streamed answer's end line stands for its first byte
 
 
@@ -332,11 +334,13 @@ def _time_join(
     first: _Placement,
     floor: int,
 ) -> tuple[dict[int, int], int, _Placement]:
-    """(pairs, their total distance, placement) under one reading of the log."""
+    """(pairs, their total distance, placement) under one reading of the log.
+
+    The LMedS estimate is rough under concurrency; the pairs of one pass give a tighter offset
+    and tolerance for the next (three passes at most, until the pairs settle).
+    """
     row_of = {row.index: row for row in rows}
     place, pairs, cost = first, dict(by_id_pairs), 0
-    # The LMedS estimate is rough under concurrency; the pairs of one pass give a tighter
-    # offset, tolerance and lateness for the next (three passes at most, as the pairs settle).
     for _ in range(3):
         found = dict(by_id_pairs)
         cost = _join_by_time(records, kinds, free, rows, place, found)
@@ -344,45 +348,16 @@ def _time_join(
             pairs = found
             break
         pairs = found
-        timed = [(records[i], row_of[j]) for i, j in pairs.items() if i in free]
         offset, tolerance = _centre_and_spread(
-            [_gap(r, w, place.at_first_byte) for r, w in timed], floor
+            [
+                _gap(records[i], row_of[j], place.at_first_byte)
+                for i, j in pairs.items()
+                if i in free
+            ],
+            floor,
         )
-        # A start line is stamped at or after its client sent the request (plus the offset's
-        # uncertainty); how much after, at worst, says how late the log's clock stamps lines
-        # (docker -t stamps a line when the daemon reads it: bursts come tens of ms late).
-        delays = [w.start_ns - offset - r.start_ns for r, w in timed if w.start_ns is not None]
-        late = tolerance
-        if delays:
-            centre, spread = _centre_and_spread(delays, floor)
-            late = max(tolerance, centre + spread)
-        place = _Placement(offset, tolerance, late, place.at_first_byte)
-    cost += _join_by_time(
-        records, kinds, free, rows, place, pairs, _order_slack(records, free, place)
-    )
+        place = _Placement(offset, tolerance, place.at_first_byte)
     return pairs, cost, place
-
-
-def _order_slack(
-    records: Sequence[ClientRecord], free: Sequence[int], place: _Placement
-) -> Callable[[ClientRecord], int]:
-    """How late the end line of a request still alone may come: until the clients' next request
-    began (requests and their lines come in the same order), at most the request's own latency.
-
-    The pairs' spread says how far a line may stray when every request has its line; a
-    request left alone with a row left alone after it, before anything else was sent, is that
-    row's request whose line came late (claude-max-api-proxy logs a stream's end after
-    [DONE], tens of ms; docker -t stamps lines late in bursts).
-    """
-    starts = sorted(records[i].start_ns for i in free)
-
-    def late_of(record: ClientRecord) -> int:
-        at = bisect.bisect_right(starts, record.end_ns)
-        latency = record.end_ns - record.start_ns
-        until_next = starts[at] - record.end_ns if at < len(starts) else latency
-        return max(place.late_ns, min(until_next, latency))
-
-    return late_of
 
 
 def _join_by_id(
@@ -406,21 +381,29 @@ def _join_by_id(
     return len(pairs)
 
 
-def _cost(record: ClientRecord, row: _Row, place: _Placement, late_ns: int) -> int | None:
+def _cost(record: ClientRecord, row: _Row, place: _Placement) -> int | None:
     """Distance of a row's lines (moved by the offset) to the client's instants they stand for,
-    or None when a line falls outside what the client saw: a proxy can only see a request
-    while its client waits for it, and its log stamps a line at or after the event (an end
-    line may come after the client's end by the log's lateness, or the proxy's own clean-up)."""
+    or None when a line is not where it can be.
+
+    A proxy sees a request only once its client sent it: no line before the client's start
+    (the offset's tolerance aside). An end line may come before the client's end (the
+    network, the client reading the last bytes late) and after it: a log stamps a line when
+    it reads it (docker -t: bursts tens of ms late; claude-max-api-proxy logs a stream's end
+    after [DONE]). How late is heavy-tailed, so no spread of the pairs bounds it; a line is
+    taken as at most one of the request's own latencies after the client's end (its latency
+    scale): later than that it cannot be told from a request no client sent.
+    """
     low = record.start_ns - place.tolerance_ns
+    high = record.end_ns + max(place.tolerance_ns, record.end_ns - record.start_ns)
     cost = 0
     if row.start_ns is not None:
         start = row.start_ns - place.offset_ns
-        if not low <= start <= record.end_ns + place.tolerance_ns:
+        if not low <= start <= high:
             return None
         cost += abs(start - record.start_ns)
     if row.end_ns is not None:
         end = row.end_ns - place.offset_ns
-        if not low <= end <= record.end_ns + late_ns:
+        if not low <= end <= high:
             return None
         cost += abs(end - _client_end(record, row, place.at_first_byte))
     return cost
@@ -433,11 +416,9 @@ def _join_by_time(
     rows: Sequence[_Row],
     place: _Placement,
     pairs: dict[int, int],
-    late_of: Callable[[ClientRecord], int] | None = None,
 ) -> int:
-    """Rows whose lines fall inside a client's interval (``_cost``); cheapest pairs first, each
-    record and each row at most once. An end line may come ``late_of(record)`` after the
-    record's end (default: the placement's lateness). Returns the pairs' total distance."""
+    """Rows whose lines can be a client's (``_cost``); cheapest pairs first, each record and
+    each row at most once. Returns the pairs' total distance."""
     used = set(pairs.values())
     ordered = sorted((r for r in rows if r.index not in used), key=lambda r: r.b_ns)
     anchors = [r.b_ns - place.offset_ns for r in ordered]  # a row's latest line
@@ -446,13 +427,13 @@ def _join_by_time(
         record = records[i]
         if i in pairs or record.error_class == "connect":
             continue  # never reached the proxy (an answer cut short or timed out did)
-        late = place.late_ns if late_of is None else late_of(record)
+        latency = record.end_ns - record.start_ns
         low = bisect.bisect_left(anchors, record.start_ns - place.tolerance_ns)
-        high = bisect.bisect_right(anchors, record.end_ns + max(place.tolerance_ns, late))
+        high = bisect.bisect_right(anchors, record.end_ns + max(place.tolerance_ns, latency))
         for row in ordered[low:high]:
             if not _compatible(record, kinds[i], row):
                 continue
-            cost = _cost(record, row, place, late)
+            cost = _cost(record, row, place)
             if cost is not None:
                 candidates.append((cost, i, row.index))
     candidates.sort()
