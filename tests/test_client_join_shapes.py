@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claude_perf.analysis.client_join import join_clients
+from claude_perf.analysis.client_view import client_view
 from claude_perf.analysis.pipeline import analyse_session
 from claude_perf.config.schema import Config
 from claude_perf.ingest.client_files import read_client_file
@@ -61,6 +62,11 @@ def test_load_sessions_join_every_record_with_its_own_row(name: str, at_first_by
     assert set(table["kind"].iloc[list(join.unmatched_server)]) <= {"health"}
     for model in view.models:
         assert model.server.matched == model.requests
+        assert model.latency_s is not None
+        if model.server.latency_s is not None:
+            # each server latency is its own request's (start lines paired again): none is
+            # longer than the client's longest (the log's own pairing gave haiku 3.17 s)
+            assert model.server.latency_s.max <= model.latency_s.max
 
 
 def closed_loop(slots: int, latencies_ms: list[int]) -> list[tuple[int, int]]:
@@ -99,6 +105,29 @@ def test_a_log_paired_by_order_under_concurrency_joins_by_its_end_lines() -> Non
         for i, r in enumerate(records)
     }
     assert dict(joined.pairs) == by_end
+
+
+def test_server_latency_of_order_paired_rows_takes_each_requests_own_start_line() -> None:
+    # The same closed loop, haiku 2.6 s and sonnet 3.6 s: the log's order pairing gives some
+    # rows a neighbour's start; the client view pairs the start lines again with the clients'
+    # starts, so each server latency is the request's own: 3 ms less than the client's (the
+    # start line 2 ms late, the end line 1 ms early).
+    spans = closed_loop(2, [2_600, 3_600] * 4)
+    records = [
+        record(i, T0 + s * MS, (e - s) * MS, model_asked="haiku" if i % 2 == 0 else "sonnet")
+        for i, (s, e) in enumerate(spans)
+    ]
+    table = rows_table(fifo_rows(spans, {}))
+    assert sorted(table["latency_s"].round(3)) != [2.597] * 4 + [3.597] * 4  # the log's guess
+    view = client_view(records, (), table, Config())
+    assert len(view.join.pairs) == 8
+    for model in view.models:
+        assert model.server.latency_s is not None and model.latency_s is not None
+        assert model.server.latency_s.n == 4
+        assert model.server.latency_s.p50 == pytest.approx(model.latency_s.p50 - 0.003, abs=1e-9)
+        assert model.server.latency_s.max == pytest.approx(model.latency_s.max - 0.003, abs=1e-9)
+        assert model.server.difference_p50_s == pytest.approx(0.003, abs=1e-9)
+        assert model.server.inferred == 4  # still marked: the pairing is ours, not the log's
 
 
 def test_end_lines_alone_leave_each_side_what_it_truly_lacks() -> None:
