@@ -22,6 +22,8 @@ Definitions (the same as AIPerf's and vLLM's benchmark_serving where they define
 
 from __future__ import annotations
 
+import bisect
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 from claude_perf.analysis.client_join import ClientJoin, join_clients
 from claude_perf.analysis.metrics import LatencyStats, latency_stats
 from claude_perf.config.schema import Config, Slo
+from claude_perf.durations import series_ns
 from claude_perf.ingest.client_files import ClientAggregate
 from claude_perf.ingest.client_records import ClientRecord
 
@@ -147,10 +150,55 @@ def _sum(values: Sequence[int | None]) -> int | None:
     return sum(known) if known else None
 
 
-def _server_side(pairs: Sequence[tuple[ClientRecord, int]], table: pd.DataFrame) -> ServerSide:
-    import math
+def server_latencies(
+    records: Sequence[ClientRecord], joined: ClientJoin, table: pd.DataFrame
+) -> dict[int, float]:
+    """Each matched row's latency, seconds (NaN where the log has none).
 
+    Where the log paired a row's start line with its end by order alone (``ambiguous``: no ids
+    and another request open), the start may be a neighbour's; the join placed the row by its
+    end line, and here the start lines of those rows are paired again with the clients'
+    starts: cheapest first (start line − the client's start, moved by the clock offset), each
+    at most once, none before the client's start nor after its end (the tolerance aside). A
+    request that finds none has no server latency (the log's start was not its own).
+    """
     latency = table["latency_s"].to_numpy(dtype=float)
+    out = {j: float(latency[j]) for _, j in joined.pairs}
+    if joined.clock_offset_s is None or joined.tolerance_s is None:
+        return out
+    ambiguous = table["ambiguous"].to_numpy(dtype=bool)
+    mine = [(i, j) for i, j in joined.pairs if ambiguous[j] and not math.isnan(latency[j])]
+    starts_ns, ends_ns = series_ns(table["start"]).tolist(), series_ns(table["end"]).tolist()
+    offset, tolerance = round(joined.clock_offset_s * 1e9), round(joined.tolerance_s * 1e9)
+    lines = sorted((starts_ns[j] - offset, j) for _, j in mine)
+    at = [t for t, _ in lines]
+    candidates: list[tuple[int, int, int]] = []
+    for i, _ in mine:
+        r = records[i]
+        low = bisect.bisect_left(at, r.start_ns - tolerance)
+        high = bisect.bisect_right(at, r.end_ns + tolerance)
+        candidates.extend((abs(t - r.start_ns), i, k) for t, k in lines[low:high])
+    row_of = dict(mine)
+    done: set[int] = set()
+    taken: set[int] = set()
+    for _, i, k in sorted(candidates):
+        if i in done or k in taken:
+            continue
+        done.add(i)
+        taken.add(k)
+        j = row_of[i]
+        if ends_ns[j] > starts_ns[k]:
+            out[j] = (ends_ns[j] - starts_ns[k]) / 1e9
+    for i, j in mine:
+        if i not in done:
+            out[j] = math.nan  # no start line inside the client's interval: the log's was not its
+    return out
+
+
+def _server_side(
+    pairs: Sequence[tuple[ClientRecord, int]], table: pd.DataFrame, latency_of: dict[int, float]
+) -> ServerSide:
+    latency = {j: latency_of.get(j, math.nan) for _, j in pairs}
     ttfb = table["ttfb_s"].to_numpy(dtype=float)
     ok = (table["outcome"] == "succeeded").to_numpy()
     ambiguous = table["ambiguous"].to_numpy(dtype=bool)
@@ -173,6 +221,7 @@ def _model(
     matched: Sequence[tuple[ClientRecord, int]],
     table: pd.DataFrame,
     slo: Slo,
+    latency_of: dict[int, float],
 ) -> ClientModel:
     ok = [r for r in records if r.ok]
     out_tokens = _sum([r.output_tokens for r in ok])
@@ -198,7 +247,7 @@ def _model(
         ),
         cost_usd=sum(costs) if costs else None,
         goodput=_goodput(records, slo),
-        server=_server_side(matched, table),
+        server=_server_side(matched, table, latency_of),
     )
 
 
@@ -218,6 +267,7 @@ def client_view(
     """Join the records with the request table, then the per-model figures (models by count)."""
     joined = join_clients(records, table, config)
     row_of = dict(joined.pairs)
+    latency_of = server_latencies(records, joined, table)
     model_records = [r for r in records if r.path is None or r.path not in config.health_paths]
     by_model: dict[str | None, list[int]] = {}
     for i, record in enumerate(records):
@@ -231,6 +281,7 @@ def client_view(
             [(records[i], row_of[i]) for i in by_model[name] if i in row_of],
             table,
             config.slo,
+            latency_of,
         )
         for name in order
     )
