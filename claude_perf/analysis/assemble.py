@@ -45,6 +45,7 @@ from claude_perf.analysis.usage import plain_usage
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS, series_ns
+from claude_perf.parse.events import text_values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -164,7 +165,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     n = len(ev)
     # Roles repeat: compare each distinct one, then spread by code (not six passes of object
     # comparisons over every entry).
-    role_codes, role_names = pd.factorize(ev["role"].to_numpy(dtype=object))
+    role_codes, role_names = pd.factorize(text_values(ev["role"]))
     names = np.asarray([*role_names, None], dtype=object)  # code -1 (no role) picks the None
 
     def role_is(name: str) -> np.ndarray:
@@ -175,8 +176,8 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     has_id = pd.notna(request_ids)
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
     loose = ids_without_completion(request_ids, has_id, is_end)
-    model_col = lend_id_models(ev["model"].to_numpy(dtype=object), request_ids, loose, is_start)
-    path_codes, path_labels = _labels(ev["path"].to_numpy(dtype=object))
+    model_col = lend_id_models(text_values(ev["model"]), request_ids, loose, is_start)
+    path_codes, path_labels = _labels(text_values(ev["path"]))
     # Usage figures are optional columns: present only where a dialect line read some.
     has_figures = np.zeros(n, dtype=bool)
     for name in FIELDS:

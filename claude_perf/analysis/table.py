@@ -14,6 +14,7 @@ from claude_perf.analysis.usage import USAGE_COLUMNS, usage_table
 from claude_perf.config.families import family_of
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
+from claude_perf.parse.events import text_values
 from claude_perf.parse.text import _same
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def finish(
     models, model_codes, families, error_class = _models_and_classes(
         raw, events, config, status_int, failed
     )
-    client_codes, clients = _labels(ev["client"].to_numpy(dtype=object)[pos])
+    client_codes, clients = _labels(text_values(ev["client"], pos))
     request_id = np.full(len(pos), None, dtype=object)
     request_id[raw["has_id"]] = events.request_id[pos[raw["has_id"]]]
 
@@ -100,7 +101,7 @@ def finish(
             "latency_source": text_col(
                 np.array(["explicit", "paired", None], dtype=object)[source_code]
             ),
-            "method": text_col(_text(ev["method"].to_numpy(dtype=object)[pos])),
+            "method": text_col(_text(text_values(ev["method"], pos))),
             "path": text_col(events.path_labels[events.path_codes[pos]]),
             "status": pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0),
             "client": text_col(clients[client_codes]),
