@@ -40,7 +40,7 @@ from claude_perf.analysis.pairing import (
     _expired_starts,
     _fifo_pairs,
 )
-from claude_perf.analysis.table import finish
+from claude_perf.analysis.table import concat_tables, finish
 from claude_perf.analysis.usage import plain_usage
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
@@ -112,9 +112,8 @@ def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ())
 
 def _combine_sources(parts: list[Requests]) -> Requests:
     """The sources' tables as one, in completion order (the ``_row`` each part kept)."""
-    import pandas as pd
 
-    table = pd.concat([part.table for part in parts], ignore_index=True)
+    table = concat_tables([part.table for part in parts])
     table = table.sort_values("_row", kind="stable").reset_index(drop=True)
     table = table.drop(columns=["_row"])
 

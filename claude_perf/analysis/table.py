@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from claude_perf.analysis.arrays import _label_in, _labels, _text, _text_at
+from claude_perf.analysis.arrays import _label_in, _labels, _text_at
 from claude_perf.analysis.error_classes import classify_errors
 from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, _Events
 from claude_perf.analysis.usage import USAGE_COLUMNS, usage_table
@@ -15,7 +16,6 @@ from claude_perf.config.families import family_of
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.events import text_values
-from claude_perf.parse.text import _same
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,38 +92,101 @@ def finish(
         # object dtype, no per-value conversion to Arrow strings.
         return pd.Series(values, dtype=object, copy=False)
 
+    kind_names = pd.Index(_KIND_NAMES, dtype=object)
     return pd.DataFrame(
         {
-            "kind": text_col(np.array(_KIND_NAMES, dtype=object)[raw["kind"]]),
+            "kind": pd.Categorical.from_codes(raw["kind"], kind_names),
             "start": times(start_ns),
             "end": times(end_ns),
             "latency_s": latency.astype("float64"),
-            "latency_source": text_col(
-                np.array(["explicit", "paired", None], dtype=object)[source_code]
+            "latency_source": _coded(
+                np.where(source_code == 2, -1, source_code), ["explicit", "paired"]
             ),
-            "method": text_col(_text(text_values(ev["method"], pos))),
-            "path": text_col(events.path_labels[events.path_codes[pos]]),
+            "method": _category_col(text_values(ev["method"], pos)),
+            "path": _coded(events.path_codes[pos], events.path_labels[:-1]),
             "status": pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0),
-            "client": text_col(clients[client_codes]),
+            "client": _coded(client_codes, clients[:-1]),
             "in_container": _label_in(client_codes, clients, _IN_CONTAINER_CLIENTS),
-            "model": text_col(models[model_codes]),
-            "family": text_col(families[model_codes]),
-            "outcome": text_col(
-                np.array(["succeeded", "failed"], dtype=object)[failed.view(np.int8)]
-            ),
-            "error_class": text_col(error_class),
+            "model": _coded(model_codes, models[:-1]),
+            "family": _category_col(families[model_codes]),
+            "outcome": _coded(failed.view(np.int8), ["succeeded", "failed"]),
+            "error_class": _category_col(error_class),
             "error_records": raw["error_count"],
             "error_message": text_col(_text_at(events.message, raw["first_error_at"])),
             "request_id": text_col(request_id),
             "ambiguous": raw["ambiguous"],
             "stream": text_col(stream),
             "ttfb_s": ttfb.astype("float64"),
-            "source": text_col(_same(len(pos), source)),
+            "source": _coded(np.zeros(len(pos), dtype=np.int8), [source]),
             **usage_table(ev, raw["usage_at"], raw["usage_inferred"], latency),
         },
         columns=list(COLUMNS),
         copy=False,
     )
+
+
+# The text columns with few distinct values (kind, latency_source, method, path, client, model,
+# family, outcome, error_class, source) are pandas categoricals: int8 codes instead of one
+# 8-byte object pointer per request. Measured on the 1M-line bench log (434k requests): the
+# table takes 115 instead of 190 bytes a request. Unknown is a missing code: consumers read
+# these columns with pd.isna / notna, or as objects through metrics._objects (None, not NaN).
+# Categories are sorted, so sorting by such a column orders the rows as by its text.
+CATEGORY_COLUMNS = (
+    "kind",
+    "latency_source",
+    "method",
+    "path",
+    "client",
+    "model",
+    "family",
+    "outcome",
+    "error_class",
+    "source",
+)
+
+
+def _coded(codes: np.ndarray, distinct: Iterable[object]) -> pd.Categorical:
+    """A categorical from codes already known (-1 unknown) and their distinct labels, with the
+    categories sorted: sorting the table by such a column then orders it as by the text."""
+    import numpy as np
+    import pandas as pd
+
+    labels = list(distinct)
+    order = np.argsort(np.asarray([str(label) for label in labels], dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    sorted_codes = np.where(codes >= 0, rank[np.maximum(codes, 0)] if len(rank) else -1, -1)
+    categories = pd.Index([labels[i] for i in order], dtype=object)
+    return pd.Categorical.from_codes(sorted_codes, categories)
+
+
+def _category_col(values: np.ndarray) -> pd.Categorical:
+    """An object column (None unknown) as a categorical with sorted categories."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    return _coded(codes, uniques)
+
+
+def concat_tables(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Request tables one after the other; a categorical column stays categorical (the union
+    of the parts' categories: pd.concat alone makes an object column of differing ones)."""
+    import pandas as pd
+    from pandas.api.types import union_categoricals
+
+    if len(tables) == 1:
+        return tables[0].reset_index(drop=True)
+    columns = {}
+    for name in tables[0].columns:
+        pieces = [t[name] for t in tables]
+        first = pieces[0].dtype
+        if isinstance(first, pd.CategoricalDtype) and any(p.dtype != first for p in pieces):
+            joined = union_categoricals(pieces, sort_categories=True, ignore_order=True)
+            categories = pd.Index(joined.categories, dtype=object)
+            columns[name] = pd.Series(pd.Categorical.from_codes(joined.codes, categories))
+        else:
+            columns[name] = pd.concat(pieces, ignore_index=True)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _latency(
