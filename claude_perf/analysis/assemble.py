@@ -78,12 +78,21 @@ class Requests:
     usage_unattached: int = 0  # usage records no request was found for
 
 
-def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ()) -> Requests:
+# The entry columns the table is still built from once the events are decoded (finish, usage
+# figures, the completion order of several sources); _decode turns every other one into arrays.
+_READ_AFTER_DECODE = ("row", "status", "client", "method", "exit_code", *FIELDS)
+
+
+def assemble(
+    entries: Entries, config: Config, source_names: Sequence[str] = (), consume: bool = False
+) -> Requests:
     """Build the per-request table from classified entries, one source at a time.
 
     A source is one container or one input file: nothing pairs across sources (two replicas'
     lines interleave in time, and a start in one never ends in the other). ``source_names``
-    names the source ids for the table's ``source`` column.
+    names the source ids for the table's ``source`` column. ``consume``: the caller gives the
+    entries up, and their columns are dropped (in place) as soon as they are decoded, so that
+    they are not held beside the table while it is built (its peak; see _drop_decoded).
     """
     import numpy as np
     import pandas as pd
@@ -102,7 +111,7 @@ def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ())
         return source_names[source] if source < len(source_names) else f"source-{source}"
 
     if len(ids) == 1:
-        return _assemble_source(ev, config, name(ids[0]))
+        return _assemble_source(ev, config, name(ids[0]), consume=consume)
     parts = [
         _assemble_source(ev[sources == s].reset_index(drop=True), config, name(s), keep_row=True)
         for s in ids
@@ -426,8 +435,21 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     return part, orphan_errors, len(arrived)
 
 
+def _drop_decoded(ev: pd.DataFrame) -> None:
+    """Drop in place the columns _decode has turned into arrays (times, roles, paths, models,
+    levels, sources...). Measured on the 3M-line bench log (report, whole process): the
+    assembly's peak went from 802 to 787 MB, and the memory after it from 535 to 343 MB (the
+    entries no longer stay beside the table for the metrics and the report)."""
+    for name in [c for c in ev.columns if c not in _READ_AFTER_DECODE]:
+        del ev[name]
+
+
 def _assemble_source(
-    ev: pd.DataFrame, config: Config, source: str, keep_row: bool = False
+    ev: pd.DataFrame,
+    config: Config,
+    source: str,
+    keep_row: bool = False,
+    consume: bool = False,
 ) -> Requests:
     """The requests of one source (vectorised: no per-row Python but the duration links).
 
@@ -439,6 +461,8 @@ def _assemble_source(
     import numpy as np
 
     src = _decode(ev, config)
+    if consume:
+        _drop_decoded(ev)
     events = src.events
     # 1. Request ids: start, completion, model and error records sharing an id belong together.
     # (A health or other completion is never a model request, even when it is an error with an

@@ -191,7 +191,8 @@ def report(options: ReportOptions) -> ReportOutcome:
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
     # The session goes in as a temporary, so that the analysis can free its line text early.
-    analysis = analyse_session(_read_session(options), options.config)
+    # Nothing after the assembly reads the entries' rows here: give them up (memory).
+    analysis = analyse_session(_read_session(options), options.config, keep_events=False)
     with stage("summary"):
         summary = summary_mod.build(analysis)
         model = build(analysis, report_time(options.generated_at))
