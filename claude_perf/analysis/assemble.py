@@ -40,7 +40,7 @@ from claude_perf.analysis.pairing import (
     _expired_starts,
     _fifo_pairs,
 )
-from claude_perf.analysis.table import concat_tables, finish
+from claude_perf.analysis.table import concat_tables, drop_decoded, finish, joined_columns
 from claude_perf.analysis.usage import plain_usage
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
@@ -78,11 +78,6 @@ class Requests:
     usage_unattached: int = 0  # usage records no request was found for
 
 
-# The entry columns the table is still built from once the events are decoded (finish, usage
-# figures, the completion order of several sources); _decode turns every other one into arrays.
-_READ_AFTER_DECODE = ("row", "status", "client", "method", "exit_code", *FIELDS)
-
-
 def assemble(
     entries: Entries, config: Config, source_names: Sequence[str] = (), consume: bool = False
 ) -> Requests:
@@ -92,7 +87,7 @@ def assemble(
     lines interleave in time, and a start in one never ends in the other). ``source_names``
     names the source ids for the table's ``source`` column. ``consume``: the caller gives the
     entries up, and their columns are dropped (in place) as soon as they are decoded, so that
-    they are not held beside the table while it is built (its peak; see _drop_decoded).
+    they are not held beside the table while it is built (its peak; see table.drop_decoded).
     """
     import numpy as np
     import pandas as pd
@@ -435,15 +430,6 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     return part, orphan_errors, len(arrived)
 
 
-def _drop_decoded(ev: pd.DataFrame) -> None:
-    """Drop in place the columns _decode has turned into arrays (times, roles, paths, models,
-    levels, sources...). Measured on the 3M-line bench log (report, whole process): the
-    assembly's peak went from 802 to 787 MB, and the memory after it from 535 to 343 MB (the
-    entries no longer stay beside the table for the metrics and the report)."""
-    for name in [c for c in ev.columns if c not in _READ_AFTER_DECODE]:
-        del ev[name]
-
-
 def _assemble_source(
     ev: pd.DataFrame,
     config: Config,
@@ -462,7 +448,7 @@ def _assemble_source(
 
     src = _decode(ev, config)
     if consume:
-        _drop_decoded(ev)
+        drop_decoded(ev)
     events = src.events
     # 1. Request ids: start, completion, model and error records sharing an id belong together.
     # (A health or other completion is never a model request, even when it is an error with an
@@ -482,20 +468,18 @@ def _assemble_source(
     # 2-3. No ids: duration records' pairs, else first-in-first-out.
     pairs = _pair_plain(src, config)
     plain_part, orphan_errors, arrived = _plain_part(src, pairs)
-    # Id rows first, so that a completion in both parts keeps that order (stable sort).
-    order = np.argsort(np.concatenate([id_part["pos"], plain_part["pos"]]), kind="stable")
-    columns = {
-        name: np.concatenate([id_part[name], values])[order] for name, values in plain_part.items()
-    }
+    columns = joined_columns(id_part, plain_part, len(ev))
     del id_part, plain_part
+    unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
+    del pairs  # per event: not needed by the table (free before its peak)
     table = finish(columns, ev, events, config, src.links.duration_s, src.stream, source)
     if keep_row:  # for putting several sources' tables in completion order
         table["_row"] = ev["row"].to_numpy()[columns["pos"]]
     return Requests(
         table=table,
         ambiguous_pairings=int(columns["ambiguous"].sum()),
-        unmatched_starts=unmatched_id_starts + pairs.unmatched_starts,
-        stale_starts=pairs.stale_starts,
+        unmatched_starts=unmatched_id_starts + unmatched_plain,
+        stale_starts=stale,
         orphan_error_records=orphan_errors,
         error_records=int(events.is_error.sum()),
         arrivals_only=arrived,
