@@ -62,7 +62,8 @@ class Requests:
     (explicit/paired/None), method, path, status, client, in_container, model, family, outcome
     (succeeded/failed), error_class, error_records, error_message, request_id, ambiguous, stream
     (True/False/None: a streaming response), ttfb_s (time to first byte, streaming only),
-    source (the container or input file).
+    source (the container or input file). The repeating text columns are categoricals
+    (table.CATEGORY_COLUMNS); the others hold None for unknown.
     """
 
     table: pd.DataFrame

@@ -64,8 +64,9 @@ def finish(
     ``raw`` holds per request: pos (its completion event), kind (code), start_ns, model_at
     (event with its model, -1 none), error_count, error_text, first_error_at (event with its
     first error message, -1 none), has_id, ambiguous, usage_at (event with its usage figures,
-    -1 none), usage_inferred. Text columns come out as object arrays
-    with None for unknown (never NaN), so consumers test one thing.
+    -1 none), usage_inferred. The repeating text columns (CATEGORY_COLUMNS) come out as
+    categoricals, unknown a missing code; the others (error_message, request_id, stream) as
+    object arrays with None for unknown (never NaN).
     """
     import numpy as np
     import pandas as pd
