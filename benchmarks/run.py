@@ -204,7 +204,11 @@ def print_stages(stages: list[dict[str, Any]], wall: float) -> None:
     if not stages:
         return
     inside = sum(float(s["wall_s"]) for s in stages)
-    cells = [f"{s['stage']} {float(s['wall_s']):.2f} s/{float(s['rss_mb']):.0f} MB" for s in stages]
+    cells = [
+        f"{s['stage']} {float(s['wall_s']):.2f} s/{float(s['rss_mb']):.0f} MB"
+        f" (peak {float(s.get('peak_mb', 0)):.0f})"
+        for s in stages
+    ]
     cells.append(f"start-up, imports and exit {max(0.0, wall - inside):.2f} s")
     print("stages: " + ", ".join(cells))
 

@@ -4,11 +4,14 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from claude_perf.analysis.pipeline import analyse
+from claude_perf.analysis.table import CATEGORY_COLUMNS
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import read_logs
+from claude_perf.parse.events import text_values
 from claude_perf.report.summary import build
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -151,6 +154,12 @@ def test_vectorised_error_classes_agree_with_the_per_row_rules():
 def test_unknown_text_in_the_request_table_is_none_never_nan(capture):
     table = capture.requests.table
     for column in ("model", "family", "error_class", "error_message", "request_id"):
-        values = list(table[column])
+        # model, family and error_class are categoricals (memory): text_values reads them with
+        # None for a missing code; the object columns hold None themselves.
+        values = list(text_values(table[column]))
         assert None in values, column  # the capture has requests without each of these
         assert all(v is None or isinstance(v, str) for v in values), column
+        if column in CATEGORY_COLUMNS:
+            assert isinstance(table[column].dtype, pd.CategoricalDtype), column
+        else:
+            assert list(table[column]) == values, column

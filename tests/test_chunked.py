@@ -107,6 +107,27 @@ def test_generated_log_in_many_chunks_equals_the_whole(tmp_path: Path) -> None:
     assert whole.requests.table.shape[0] > 5_000
 
 
+def test_entries_given_up_to_the_assembly_change_nothing(tmp_path: Path) -> None:
+    """keep_events=False (the report command): the assembly drops the entries' columns as it
+    decodes them; the requests, the data quality and the summary are those of a kept run."""
+    path = tmp_path / "proxy.log"
+    generate(path, n_lines=20_000, seed=7)
+
+    def run(keep_events: bool) -> Analysis:
+        pending = chunks.pending_lines([str(path)], 64 << 10)
+        assert pending is not None
+        return analyse_session(Session(pending), Config(), keep_events=keep_events)
+
+    kept, given_up = run(True), run(False)
+    pd.testing.assert_frame_equal(given_up.requests.table, kept.requests.table)
+    assert given_up.quality == kept.quality
+    assert summary_mod.build(given_up) == summary_mod.build(kept)
+    assert given_up.entries.kind_counts == kept.entries.kind_counts
+    assert len(kept.entries.events) > 10_000
+    assert len(given_up.entries.events) == 0
+    assert list(given_up.entries.events.columns) == list(kept.entries.events.columns)
+
+
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pairs=st.lists(

@@ -11,6 +11,7 @@ from claude_perf.config.load import config_from_mapping
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import combine, read_log
 from claude_perf.parse.classify import classify
+from claude_perf.parse.events import text_values
 from claude_perf.report.summary import build
 
 
@@ -266,11 +267,11 @@ def test_assemble_joins_error_records_per_request_and_counts_erroring_completion
     assert list(table["kind"]) == ["model", "model", "health"]
     assert list(table["request_id"]) == ["a", None, None]
     assert list(table["latency_s"][:2]) == [3.0, 1.0]
-    assert list(table["model"]) == ["opus", "sonnet", None]
+    assert list(text_values(table["model"])) == ["opus", "sonnet", None]  # categorical
     assert list(table["error_records"]) == [2, 1, 0]
     assert list(table["error_message"]) == ["first problem", "upstream timed out", None]
     # The class reads every record of the request, not only the first.
-    assert list(table["error_class"]) == ["rate_limit", "timeout", None]
+    assert list(text_values(table["error_class"])) == ["rate_limit", "timeout", None]
     assert list(table["outcome"]) == ["failed", "failed", "succeeded"]
     assert requests.error_records == 3 and requests.orphan_error_records == 0
 

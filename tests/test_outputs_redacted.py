@@ -118,6 +118,9 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised_numbers_kept(tmp_path
                               "\tx", "\rx", "fine", None],
             "latency_s": [-1.5, 2.0, -0.25, 0.0, 1.0, 1.0, 1.0, float("nan")],
             "status": [-1, 200, 500, 200, 200, 200, 200, 200],
+            # the request table's paths, clients and models are categoricals: text all the same
+            "path": pd.Categorical(["=cmd", "/v1/x?token=abc123secretvalue", None, "/h", "/h",
+                                    "/h", "/h", "/h"]),
         }
     )  # fmt: skip
     path = write_requests_csv(frame, tmp_path / "r.csv")
@@ -129,3 +132,4 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised_numbers_kept(tmp_path
     ]  # fmt: skip
     assert [r["latency_s"] for r in rows][:3] == ["-1.5", "2.0", "-0.25"]
     assert rows[0]["status"] == "-1"
+    assert [r["path"] for r in rows][:3] == ["'=cmd", "/v1/x?token=[REDACTED]", ""]

@@ -13,6 +13,7 @@ import pytest
 from claude_perf.analysis.pipeline import Analysis, analyse
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import combine, read_log
+from claude_perf.parse.events import text_values
 
 T0 = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 
@@ -359,7 +360,7 @@ def test_json_event_logs_end_with_complete_error_or_timeout():
     assert list(got["model"]) == ["haiku", "opus"]
     assert list(got["outcome"]) == ["succeeded", "failed"]
     assert got["latency_s"].round(6).tolist() == [0.7, 3.0]
-    assert list(got["error_class"]) == [None, "timeout"]
+    assert list(text_values(got["error_class"])) == [None, "timeout"]  # categorical: None
     assert a.quality.dialects == {"source-0.log": ("json-events",)}
 
 

@@ -40,11 +40,12 @@ from claude_perf.analysis.pairing import (
     _expired_starts,
     _fifo_pairs,
 )
-from claude_perf.analysis.table import finish
+from claude_perf.analysis.table import concat_tables, drop_decoded, finish, joined_columns
 from claude_perf.analysis.usage import plain_usage
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS, series_ns
+from claude_perf.parse.events import text_values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,7 +62,8 @@ class Requests:
     (explicit/paired/None), method, path, status, client, in_container, model, family, outcome
     (succeeded/failed), error_class, error_records, error_message, request_id, ambiguous, stream
     (True/False/None: a streaming response), ttfb_s (time to first byte, streaming only),
-    source (the container or input file).
+    source (the container or input file). The repeating text columns are categoricals
+    (table.CATEGORY_COLUMNS); the others hold None for unknown.
     """
 
     table: pd.DataFrame
@@ -77,12 +79,16 @@ class Requests:
     usage_unattached: int = 0  # usage records no request was found for
 
 
-def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ()) -> Requests:
+def assemble(
+    entries: Entries, config: Config, source_names: Sequence[str] = (), consume: bool = False
+) -> Requests:
     """Build the per-request table from classified entries, one source at a time.
 
     A source is one container or one input file: nothing pairs across sources (two replicas'
     lines interleave in time, and a start in one never ends in the other). ``source_names``
-    names the source ids for the table's ``source`` column.
+    names the source ids for the table's ``source`` column. ``consume``: the caller gives the
+    entries up, and their columns are dropped (in place) as soon as they are decoded, so that
+    they are not held beside the table while it is built (its peak; see table.drop_decoded).
     """
     import numpy as np
     import pandas as pd
@@ -101,7 +107,7 @@ def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ())
         return source_names[source] if source < len(source_names) else f"source-{source}"
 
     if len(ids) == 1:
-        return _assemble_source(ev, config, name(ids[0]))
+        return _assemble_source(ev, config, name(ids[0]), consume=consume)
     parts = [
         _assemble_source(ev[sources == s].reset_index(drop=True), config, name(s), keep_row=True)
         for s in ids
@@ -111,9 +117,8 @@ def assemble(entries: Entries, config: Config, source_names: Sequence[str] = ())
 
 def _combine_sources(parts: list[Requests]) -> Requests:
     """The sources' tables as one, in completion order (the ``_row`` each part kept)."""
-    import pandas as pd
 
-    table = pd.concat([part.table for part in parts], ignore_index=True)
+    table = concat_tables([part.table for part in parts])
     table = table.sort_values("_row", kind="stable").reset_index(drop=True)
     table = table.drop(columns=["_row"])
 
@@ -164,7 +169,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     n = len(ev)
     # Roles repeat: compare each distinct one, then spread by code (not six passes of object
     # comparisons over every entry).
-    role_codes, role_names = pd.factorize(ev["role"].to_numpy(dtype=object))
+    role_codes, role_names = pd.factorize(text_values(ev["role"]))
     names = np.asarray([*role_names, None], dtype=object)  # code -1 (no role) picks the None
 
     def role_is(name: str) -> np.ndarray:
@@ -175,8 +180,8 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     has_id = pd.notna(request_ids)
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
     loose = ids_without_completion(request_ids, has_id, is_end)
-    model_col = lend_id_models(ev["model"].to_numpy(dtype=object), request_ids, loose, is_start)
-    path_codes, path_labels = _labels(ev["path"].to_numpy(dtype=object))
+    model_col = lend_id_models(text_values(ev["model"]), request_ids, loose, is_start)
+    path_codes, path_labels = _labels(text_values(ev["path"]))
     # Usage figures are optional columns: present only where a dialect line read some.
     has_figures = np.zeros(n, dtype=bool)
     for name in FIELDS:
@@ -427,7 +432,11 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
 
 
 def _assemble_source(
-    ev: pd.DataFrame, config: Config, source: str, keep_row: bool = False
+    ev: pd.DataFrame,
+    config: Config,
+    source: str,
+    keep_row: bool = False,
+    consume: bool = False,
 ) -> Requests:
     """The requests of one source (vectorised: no per-row Python but the duration links).
 
@@ -439,6 +448,8 @@ def _assemble_source(
     import numpy as np
 
     src = _decode(ev, config)
+    if consume:
+        drop_decoded(ev)
     events = src.events
     # 1. Request ids: start, completion, model and error records sharing an id belong together.
     # (A health or other completion is never a model request, even when it is an error with an
@@ -458,20 +469,18 @@ def _assemble_source(
     # 2-3. No ids: duration records' pairs, else first-in-first-out.
     pairs = _pair_plain(src, config)
     plain_part, orphan_errors, arrived = _plain_part(src, pairs)
-    # Id rows first, so that a completion in both parts keeps that order (stable sort).
-    order = np.argsort(np.concatenate([id_part["pos"], plain_part["pos"]]), kind="stable")
-    columns = {
-        name: np.concatenate([id_part[name], values])[order] for name, values in plain_part.items()
-    }
+    columns = joined_columns(id_part, plain_part, len(ev))
     del id_part, plain_part
+    unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
+    del pairs  # per event: not needed by the table (free before its peak)
     table = finish(columns, ev, events, config, src.links.duration_s, src.stream, source)
     if keep_row:  # for putting several sources' tables in completion order
         table["_row"] = ev["row"].to_numpy()[columns["pos"]]
     return Requests(
         table=table,
         ambiguous_pairings=int(columns["ambiguous"].sum()),
-        unmatched_starts=unmatched_id_starts + pairs.unmatched_starts,
-        stale_starts=pairs.stale_starts,
+        unmatched_starts=unmatched_id_starts + unmatched_plain,
+        stale_starts=stale,
         orphan_error_records=orphan_errors,
         error_records=int(events.is_error.sum()),
         arrivals_only=arrived,

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.ingest.client_records import ClientRecord
+from claude_perf.parse.events import text_values
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,8 +95,8 @@ def _rows(table: pd.DataFrame) -> list[_Row]:
     columns = zip(
         series_ns(table["start"]).tolist(),
         series_ns(table["end"]).tolist(),
-        table["kind"].tolist(),
-        table["path"].tolist(),
+        list(text_values(table["kind"])),  # categoricals: None (not NaN) for unknown
+        list(text_values(table["path"])),
         table["status"].tolist(),
         table["request_id"].tolist(),
         table["ambiguous"].tolist(),

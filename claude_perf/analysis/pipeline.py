@@ -50,7 +50,7 @@ class Analysis:
 
     config: Config
     logs: LogLines
-    entries: Entries
+    entries: Entries  # its events frame is empty when analysed with keep_events=False
     requests: Requests
     metrics: Metrics
     quality: DataQuality
@@ -95,12 +95,16 @@ def analyse(
     return analyse_session(Session(logs, samples, containers), config)
 
 
-def analyse_session(session: Session, config: Config) -> Analysis:
+def analyse_session(session: Session, config: Config, keep_events: bool = True) -> Analysis:
     """Run every pure stage over a session, releasing the line text once it is classified.
 
     Later stages need only the lines' times, so the text (about 100 MB per million lines) is
     dropped after classification. It is freed only if nothing else holds it: pass the session
     as a temporary, ``analyse_session(load(), config)``, to keep peak memory down.
+
+    ``keep_events=False`` (the report command): the entries' rows are given up to the assembly,
+    which drops their columns as it decodes them, and the Analysis keeps the entries' counts
+    with an empty ``events`` frame (no stage after assembly reads the rows).
     """
     logs = session.logs
     if session.notes:  # e.g. gaps a collect recorded
@@ -117,10 +121,16 @@ def analyse_session(session: Session, config: Config) -> Analysis:
             entries = classify(logs.table, config)
             logs = replace(logs, table=logs.table.drop_columns(["text"]))
             release_unused()
+    window = window_of(logs, entries)
     with stage("assemble"):
-        requests = assemble(entries, config, logs.sources)
+        if keep_events:
+            requests = assemble(entries, config, logs.sources)
+        else:
+            counts_only = replace(entries, events=entries.events.head(0).copy())
+            requests = assemble(entries, config, logs.sources, consume=True)
+            entries = counts_only
+            release_unused()
     with stage("metrics"):
-        window = window_of(logs, entries)
         metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
         quality = _quality(logs, entries, requests, metrics, config)
     client = (

@@ -228,8 +228,9 @@ def report(options: ReportOptions) -> ReportOutcome:
     if options.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not '{options.format}'")
     # The session goes in as a temporary, so that the analysis can free its line text early.
+    # Nothing after the assembly reads the entries' rows here: give them up (memory).
     analysis = analyse_session(
-        with_clients(_read_session(options), options.clients), options.config
+        with_clients(_read_session(options), options.clients), options.config, keep_events=False
     )
     with stage("summary"):
         summary = summary_mod.build(analysis)
@@ -313,6 +314,7 @@ def write_requests_csv(table: Any, path: Path) -> Path:
     Every text cell is redacted and made spreadsheet-safe (a leading ``'`` before ``=``, ``+``,
     ``-``, ``@``, tab or CR); number columns are left alone, so negative numbers stay numbers.
     """
+    import pandas as pd
     from pandas.api.types import is_bool_dtype, is_object_dtype, is_string_dtype
 
     from claude_perf.secrets import redact_many
@@ -324,9 +326,12 @@ def write_requests_csv(table: Any, path: Path) -> Path:
             frame[column] = frame[column].astype("Int64")
             continue
         kind = frame[column].dtype
-        if not (is_object_dtype(kind) or is_string_dtype(kind)) or is_bool_dtype(kind):
+        categorical = isinstance(kind, pd.CategoricalDtype)  # paths, clients, models: text too
+        if not (categorical or is_object_dtype(kind) or is_string_dtype(kind)) or is_bool_dtype(
+            kind
+        ):
             continue
-        values = frame[column]
+        values = frame[column].astype(object) if categorical else frame[column]
         texts = [v for v in values if isinstance(v, str)]
         cleaned = iter(redact_many(texts))
         frame[column] = [

@@ -31,7 +31,11 @@ from claude_perf.ingest.files import FORM_DOCKER, InputInfo, LogLines, combine, 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-CHUNK_BYTES = 64 << 20  # about half a million 126-byte lines: both cores still split each chunk
+# About 266,000 126-byte lines: still above classify.PARALLEL_MIN_LINES, so both cores split each
+# chunk. Measured against 64 MiB (whole-process runs, 7 alternating pairs, 1M generated lines):
+# peak 361 against 443 MiB, CPU ratio 0.99, wall 1.00; at 3M the classification's peak went
+# from 646 to 502 MB (a chunk's text and the classifier's temporaries are about 5x its bytes).
+CHUNK_BYTES = 32 << 20
 CHUNK_BYTES_ENV = "CLAUDE_PERF_CHUNK_BYTES"
 
 # cut(lines of the chunk, with "ts" and "text") → the row the next chunk starts at (0 < row <

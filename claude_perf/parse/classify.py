@@ -44,6 +44,7 @@ from claude_perf.runtime.parallel import release_unused
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
     import pyarrow as pa
 
 
@@ -161,7 +162,7 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
     # Column by column, each taken out of the parts as it is joined: the parts' columns are
     # freed one at a time instead of both whole frames standing beside the joined one.
     columns = {
-        name: pd.concat([part.events.pop(name) for part in parts], ignore_index=True)
+        name: _join([part.events.pop(name) for part in parts])
         for name in _column_order(list(parts[0].events.columns))
     }
     return Entries(
@@ -170,6 +171,22 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
         app_time_lines=sum(p.app_time_lines for p in parts),
         no_time_lines=sum(p.no_time_lines for p in parts),
     )
+
+
+def _join(pieces: list[pd.Series]) -> pd.Series:
+    """The parts' pieces of one column as one; categoricals stay categorical, with the sorted
+    union of the parts' categories (as one whole pass would sort them: events.CATEGORY_COLUMNS).
+    pd.concat alone turns categoricals whose categories differ into object columns."""
+    import pandas as pd
+    from pandas.api.types import union_categoricals
+
+    first = pieces[0].dtype
+    if isinstance(first, pd.CategoricalDtype) and any(p.dtype != first for p in pieces):
+        joined = union_categoricals(pieces, sort_categories=True, ignore_order=True)
+        # object categories, as events._categorical makes them (pandas 3 would infer str)
+        categories = pd.Index(joined.categories, dtype=object)
+        return pd.Series(pd.Categorical.from_codes(joined.codes, categories), copy=False)
+    return pd.concat(pieces, ignore_index=True)
 
 
 def _column_order(names: list[str]) -> list[str]:

@@ -29,6 +29,38 @@ OPTIONAL_COLUMNS = {
 }
 
 
+# Text columns with a few distinct values (levels, loggers, methods, paths, clients, models,
+# roles): stored as pandas categoricals with sorted categories (int8 codes where a column has
+# fewer than 128 values) instead of one 8-byte object pointer per row. At 1M generated lines
+# (656k entries) this takes the entries from about 113 to 58 bytes a row. Sorted categories
+# make the chunks' and the two cores' parts join to exactly what one whole-file pass gives
+# (classify._merge_parts). Read them with ``text_values``: None for unknown, never NaN.
+CATEGORY_COLUMNS = ("level", "logger", "method", "path", "client", "model", "role", "ts_source")
+
+
+def text_values(column: pd.Series, at: np.ndarray | None = None) -> np.ndarray:
+    """A text column of the entries (at the given positions, else whole) as an object array,
+    None for unknown (never NaN); equal strings are one shared object, as they were before the
+    column was made categorical."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        labels = np.array([*column.cat.categories, None], dtype=object)
+        codes = column.cat.codes.to_numpy()
+        return labels[codes if at is None else codes[at]]  # code -1 (unknown) picks the None
+    values = column.to_numpy(dtype=object)
+    return values if at is None else values[at]
+
+
+def _categorical(values: np.ndarray) -> pd.Categorical:
+    """An object column (None unknown) as a categorical with sorted categories."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, sort=True)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+
+
 def _events_frame(
     text: pa.Array,
     kind: np.ndarray,
@@ -85,6 +117,8 @@ def _events_frame(
     # Error messages (with their continuation lines) for classification and examples.
     messages = _error_messages(text, kind, rows, np.flatnonzero(is_error))
     data["message"] = messages
+    for name in CATEGORY_COLUMNS:
+        data[name] = _categorical(data[name])
     # object dtype keeps None for "unknown" (pandas 3 would infer str and turn it into NaN)
     columns = {
         name: pd.Series(values, dtype=object, copy=False)

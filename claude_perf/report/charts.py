@@ -86,7 +86,8 @@ def latency_by_model(requests: pd.DataFrame) -> bytes | None:
     if model.empty:
         return None
     # "\0" stands for "no model logged" so that it groups and sorts with the names.
-    keys = model["model"].map(lambda m: m if isinstance(m, str) else "\0")
+    # as objects: map and value_counts of a categorical would keep the unused categories
+    keys = model["model"].astype(object).map(lambda m: m if isinstance(m, str) else "\0")
     counts = keys.value_counts()
     names = sorted(counts.index, key=lambda n: (-int(counts[n]), str(n)))
     data = [model[keys == n]["latency_s"].to_numpy(dtype=float) for n in names]

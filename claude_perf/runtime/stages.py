@@ -1,7 +1,8 @@
 """Stage timings: wall seconds and resident memory after each stage of a run, for benchmarks.
 
 Off unless ``CLAUDE_PERF_STAGES`` names a file: then each ``stage(name)`` block records its wall
-seconds and the process's resident set size (MB) at its end, and the records are written there
+seconds, the process's resident set size (MB) at its end and its peak so far (which stage
+holds the peak: the end figures miss a stage's temporaries), and the records are written there
 as JSON when the process exits. `make bench` reads them to print where the time and memory go
 (issue 13 asks the benchmark to show it per stage). Off, a block costs one dictionary lookup.
 """
@@ -26,6 +27,15 @@ def _rss_mb() -> float:
     except (OSError, ValueError, IndexError):
         return 0.0
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _peak_mb() -> float:
+    """The process's peak resident set size so far (ru_maxrss: KiB on Linux; 0 elsewhere)."""
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
 def _write(path: str) -> None:
@@ -56,5 +66,10 @@ def stage(name: str) -> Iterator[None]:
         yield
     finally:
         _records.append(
-            {"stage": name, "wall_s": time.perf_counter() - started, "rss_mb": _rss_mb()}
+            {
+                "stage": name,
+                "wall_s": time.perf_counter() - started,
+                "rss_mb": _rss_mb(),
+                "peak_mb": _peak_mb(),
+            }
         )
