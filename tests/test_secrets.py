@@ -109,6 +109,9 @@ def test_known_non_secrets_are_left_alone(text):
         ("token_type", None),
         ("author", None),
         ("model", None),
+        ("first_token_ns", None),  # a client record: when the first token came
+        ("authTimestamp", None),
+        ("access_token", "token"),
     ],
 )
 def test_key_names_in_any_case_style(key, word):

@@ -32,12 +32,13 @@ _SECRET_WORDS = re.compile(
     r"token|secret|passw(?:or)?d|passphrase|apikey|api_key|auth|authorization|authn|authz|authtoken"
     r"|authkey|credentials?|creds|session|cookies?|private_key|access_key|secret_key|signature"
 )
-# Last words that make it a name *about* a secret, not one: ids, counts, types, places.
+# Last words that make it a name *about* a secret, not one: ids, counts, types, places, units
+# and times (first_token_ns is when the first token came).
 _NOT_SECRET_LAST_WORDS = (
     "id ids uuid type types count counts tokens usage len length size limit max min name names"
     " file path url uri endpoint expiry expires expires_at expires_in ttl timeout at version"
     " method mode enabled required status header headers error errors present set provided"
-    " source kind index key_id duration ms s"
+    " source kind index key_id duration ms s ns us time timestamp ts rate"
 )
 _NOT_SECRET_LAST = frozenset(_NOT_SECRET_LAST_WORDS.split())
 _WEAK_WORDS = frozenset({"token", "auth", "session"})
