@@ -284,3 +284,23 @@ def test_manifest_path_traversal_refused_in_folder(tmp_path: Path) -> None:
     (dest / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match=r"refused unsafe file name '\.\./outside\.txt'"):
         read_bundle(dest)
+
+
+def test_client_records_travel_in_bundles_with_their_error_text_redacted(tmp_path: Path) -> None:
+    from claude_perf.ingest.client_records import ClientRecord
+
+    leak = "upstream said: invalid x-api-key sk-ant-api03-" + "A" * 40
+    records = (
+        ClientRecord(
+            "r1", "claude-perf load", 1, 3_000_000_000, first_token_ns=900_000_000, ok=True
+        ),
+        ClientRecord(
+            "r2", "claude-perf load", 5, 9, status=401, error=leak, error_class="http_4xx"
+        ),
+    )
+    session = Session(logs=read_logs([str(CAPTURE)]), clients=records)
+    back = read_bundle(write_bundle(session, tmp_path / "b", created=CREATED))
+    assert back.clients[0] == records[0]  # times and counts untouched
+    assert back.clients[1].error is not None and "A" * 40 not in back.clients[1].error
+    raw = read_bundle(write_bundle(session, tmp_path / "raw", created=CREATED, redacted=False))
+    assert raw.clients == records

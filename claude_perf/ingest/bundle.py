@@ -32,7 +32,7 @@ import json
 import re
 import tarfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -238,8 +238,10 @@ def bundle_files(
             "rows": len(session.samples),
             "columns": [str(c) for c in session.samples.columns],
         }
-    if session.clients:
-        files[CLIENTS_FILE] = records_jsonl(session.clients)
+    if session.clients:  # the client's error text is raw (an echoed key): redacted like logs
+        files[CLIENTS_FILE] = records_jsonl(
+            replace(r, error=clean(r.error)) if r.error else r for r in session.clients
+        )
     if session.containers:
         facts_text = json.dumps(list(session.containers), indent=2, ensure_ascii=False, default=str)
         files[CONTAINERS_FILE] = (clean(facts_text) + "\n").encode("utf-8")
