@@ -344,7 +344,7 @@ def test_service_replicas_are_collected_and_reported(
 
         def replicas() -> list[Any]:
             found = client.containers.list(
-                filters={"label": f"com.docker.swarm.service.name={name}"}
+                filters={"label": f"com.docker.swarm.service.name={name}"}, ignore_removed=True
             )
             return found if len(found) == 2 and all(logged_lines(c) >= 6 for c in found) else []
 
@@ -361,8 +361,10 @@ def test_service_replicas_are_collected_and_reported(
         assert summary["requests"]["total"] == 6
     finally:
         service.remove()
+        # ignore_removed: a container removed between the engine's list and its inspect
         poll(lambda: not client.containers.list(
-            all=True, filters={"label": f"com.docker.swarm.service.name={name}"}
+            all=True, filters={"label": f"com.docker.swarm.service.name={name}"},
+            ignore_removed=True,
         ), "the service's containers to go", 120)  # fmt: skip
 
 
@@ -412,8 +414,8 @@ def test_a_task_on_a_node_not_given_comes_through_the_service_logs(
 
         def one_on_each() -> bool:
             here, there = (
-                manager.containers.list(filters=label),
-                worker.containers.list(filters=label),
+                manager.containers.list(filters=label, ignore_removed=True),
+                worker.containers.list(filters=label, ignore_removed=True),
             )
             return (
                 len(here) == 1
@@ -450,5 +452,5 @@ def test_a_task_on_a_node_not_given_comes_through_the_service_logs(
     finally:
         service.remove()
         for client in (manager, worker):
-            poll(lambda c=client: not c.containers.list(all=True, filters=label),
+            poll(lambda c=client: not c.containers.list(all=True, filters=label, ignore_removed=True),
                  "the service's containers to go", 120)  # fmt: skip

@@ -99,6 +99,6 @@ def version_tuple(version: str) -> tuple[int, ...]:
 def running_names(client: Any) -> list[str]:
     """Names of the running containers, for error messages."""
     try:
-        return sorted(c.name for c in client.containers.list())
+        return sorted(c.name for c in client.containers.list(ignore_removed=True))
     except Exception:  # a listing failure must not hide the original error
         return []

@@ -60,7 +60,7 @@ def resolve_targets(
         if request.compose_project:
             label_filters.append(f"{COMPOSE_PROJECT_LABEL}={request.compose_project}")
         for label in label_filters:
-            found = client.containers.list(all=True, filters={"label": label})
+            found = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
             if not found and not one_of_several:
                 raise TargetError(f"no container has the label {label} ({_running_hint(client)})")
             for container in found:
@@ -75,7 +75,7 @@ def resolve_targets(
             regex = re.compile(pattern, re.IGNORECASE)
         except re.error as exc:
             raise UsageError(f"[collect] pattern '{pattern}' is not a valid regex: {exc}") from exc
-        running = client.containers.list()
+        running = client.containers.list(ignore_removed=True)
         matching = [
             c
             for c in running
