@@ -272,3 +272,30 @@ def test_the_same_container_id_on_two_engines_is_two_containers(tmp_path: Path) 
     # two sources, though name and id are the same
     assert session.logs.sources == ("store:one/proxy", "store:two/proxy")
     assert [c["engine"]["id"] for c in session.containers] == ["E1", "E2"]
+
+
+def test_first_opens_of_one_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two engines' threads (or two collect processes) may open a new store at the same moment:
+    the WAL switch and the migrations must not race ("database is locked", "table collections
+    already exists": 4 of 30 rounds of 4 threads failed before)."""
+    import threading
+
+    failures: list[BaseException] = []
+    for round_no in range(30):
+        path = tmp_path / f"s{round_no}.db"
+        barrier = threading.Barrier(4)
+
+        def open_it(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                with Store(path) as store:
+                    assert store.schema_version() == SCHEMA_VERSION
+            except BaseException as exc:  # collected: the assertion below names it
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []

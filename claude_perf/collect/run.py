@@ -134,6 +134,10 @@ def collect(request: CollectRequest) -> CollectOutcome:
         return collect_engine(specs[0], request)
     from claude_perf.collect.fleet import collect_engines
 
+    # Each engine's thread opens the store: create it, switch it to WAL and migrate it here
+    # first, since two first opens race on the journal-mode switch ("database is locked").
+    with Store(store_path(request.store)):
+        pass
     return collect_engines(specs, request)
 
 

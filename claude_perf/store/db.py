@@ -58,6 +58,22 @@ class Cursor:
     log_ts_ns: int
 
 
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """``PRAGMA journal_mode = WAL``, retried while another connection holds the new file: the
+    switch takes an exclusive lock and does not wait on the busy timeout, so two first opens of
+    one store (two engines' threads, two collect processes) raced into "database is locked"."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # a lock held for one statement: retry, bounded by the deadline
+
+
 def _create_private(path: Path) -> list[str]:
     """Create the database file 0600 (and its folder 0700) before SQLite opens it; an existing
     store more open than that is tightened (and its own folder, ``.claude-perf``), with notes."""
@@ -111,7 +127,7 @@ class Store:
                 # Larger pages keep typical log lines inside their B-tree cell.
                 if not self._version_table_exists():
                     self.conn.execute("PRAGMA page_size = 16384")
-                mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = _switch_to_wal(self.conn)
                 if mode != "wal":
                     raise StoreError(f"{self.path}: cannot switch the store to WAL mode")
             # NORMAL in WAL mode: a committed batch survives a killed process, SIGKILL included
@@ -189,6 +205,10 @@ class Store:
         try:
             for number in range(version + 1, len(migrations) + 1):
                 with self.transaction() as conn:
+                    # Another process opening the same new store may have applied it since
+                    # the version was read: checked again under the write lock.
+                    if self.schema_version() >= number:
+                        continue
                     for statement in statements(migrations[number - 1]):
                         conn.execute(statement)
                     conn.execute("INSERT INTO schema_version VALUES (?, ?)", (number, now_ns()))
