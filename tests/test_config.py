@@ -70,7 +70,7 @@ def test_unknown_top_level_key_names_the_closest_valid_one() -> None:
         (
             {"gates": {"xyz": 1}},
             "config: unknown key 'gates.xyz' (known: fail_under, max_error_rate, min_health, "
-            "max_p95, max_ttft_p95, min_goodput, compare)",
+            "max_p95, max_ttft_p95, min_goodput, max_replica_p95, compare)",
         ),
     ],
 )
@@ -318,6 +318,7 @@ slow_model_ratio = 2.0  # default
 # max_error_rate: not set  # default
 # min_health: not set  # default
 # min_goodput: not set  # default
+# max_replica_p95: not set  # default
 
 [gates.max_p95]
 sonnet = 8.0  # {path}

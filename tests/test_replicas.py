@@ -184,6 +184,14 @@ def test_replica_gate_takes_the_slowest_replica() -> None:
         parse_gates(max_replica_p95="fast")
 
 
+def test_replica_gate_from_the_config_and_the_command_line_wins() -> None:
+    from claude_perf.config.load import config_from_mapping
+
+    limits = config_from_mapping({"gates": {"max_replica_p95": "8s"}}).gates
+    assert parse_gates(limits).max_replica_p95_s == 8.0
+    assert parse_gates(limits, max_replica_p95="2s").max_replica_p95_s == 2.0
+
+
 def test_cli_replica_gate_exits_3_after_writing(tmp_path: Path) -> None:
     a, b = two_sources(tmp_path)
     out = tmp_path / "r.json"

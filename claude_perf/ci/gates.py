@@ -49,7 +49,7 @@ class Gates:
     min_health_pct: float | None = None
     max_ttft_p95_s: tuple[tuple[str, float], ...] = ()  # (model asked, seconds): client records
     min_goodput_pct: float | None = None  # client requests meeting every SLO
-    max_replica_p95_s: float | None = None  # the slowest replica's p95 (command line only)
+    max_replica_p95_s: float | None = None  # the slowest replica's p95
 
     @property
     def active(self) -> bool:
@@ -144,7 +144,7 @@ def parse_gates(
         max_ttft_p95_s=tuple(ttft.items()),
         min_goodput_pct=pick(min_goodput, limits.min_goodput, "--min-goodput", 100, "%"),
         max_replica_p95_s=(
-            None
+            limits.max_replica_p95
             if max_replica_p95 is None
             else parse_duration_s(max_replica_p95, "--max-replica-p95")
         ),

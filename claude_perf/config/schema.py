@@ -277,6 +277,9 @@ class GateLimits:
     min_goodput: float | None = key(
         None, "percent of client requests meeting every [slo] below which CI fails", parse=percent
     )
+    max_replica_p95: float | None = key(
+        None, "p95 latency limit of the slowest replica (8s)", parse=duration_s
+    )
     compare: CompareThresholds = table(CompareThresholds, "thresholds of `claude-perf compare`")
 
 
