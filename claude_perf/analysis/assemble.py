@@ -39,6 +39,8 @@ from claude_perf.analysis.pairing import (
     _Events,
     _expired_starts,
     _fifo_pairs,
+    spare_end_after,
+    startless_guess,
 )
 from claude_perf.analysis.table import concat_tables, drop_decoded, finish, joined_columns
 from claude_perf.analysis.usage import plain_usage
@@ -280,7 +282,20 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     # then its completion could as well have been the other one's.
     crowded = np.concatenate([[0], np.cumsum((queue_before + seq_kind) > 1)])
     ambiguous_event = np.zeros(n, dtype=bool)
-    ambiguous_event[seq_index[matched]] = (crowded[matched] - crowded[partner[matched]]) > 0
+    crowded_pair = (crowded[matched] - crowded[partner[matched]]) > 0
+    spare = spare_end_after(seq_kind, partner, matched, ts[seq_index], max_ns)
+    ambiguous_event[seq_index[matched]] = crowded_pair | (
+        spare & ~_known_not_stream(src, seq_index[matched])
+    )
+    # Alone in flight: likely right, though not proven where start-less completions may be
+    # about; such pairings still fit the models' latencies for the swaps below.
+    alone_event = np.zeros(n, dtype=bool)
+    alone_event[seq_index[matched[~crowded_pair]]] = True
+    # A completion left without a start is a guess too while an inferred pairing's start, in
+    # time for it, could be its own instead.
+    ambiguous_event[seq_index] |= startless_guess(
+        seq_kind, partner, ambiguous_event[seq_index], ts[seq_index], max_ns
+    )
     # Pairs a duration record names are exact: they replace first-in-first-out's guesses.
     links = src.links
     keep = src.start_mask[links.starts] & src.plain[links.ends]
@@ -294,7 +309,8 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     start_events = seq_index[seq_kind > 0]
     ends = np.flatnonzero(ambiguous_event & (partner_event >= 0))
     if len(ends) > 1:
-        sure = np.flatnonzero(src.events.is_end & ~ambiguous_event & (partner_event >= 0))
+        alone_event[linked_ends] = True
+        sure = np.flatnonzero(src.events.is_end & alone_event & (partner_event >= 0))
         start_model = _start_models(src.events, start_events)
         swap_by_likelihood(ts, ends, partner_event, start_model, sure)
     return _Pairs(
@@ -304,6 +320,15 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
         unmatched_starts=int(((seq_kind > 0) & ~start_matched).sum()),
         stale_starts=stale_dropped,
     )
+
+
+def _known_not_stream(src: _Source, ends: np.ndarray) -> np.ndarray:
+    """Per completion event: its own line says it is not a stream (so it had a start line)."""
+    import numpy as np
+
+    if src.stream is None:
+        return np.zeros(len(ends), dtype=bool)
+    return src.stream[ends] == False  # noqa: E712
 
 
 def _start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:

@@ -77,6 +77,75 @@ def _expired_starts(kinds: np.ndarray, ts_ns: np.ndarray, max_ns: int) -> np.nda
     return expired
 
 
+def spare_end_after(
+    seq_kind: np.ndarray, partner: np.ndarray, matched: np.ndarray, seq_ts: np.ndarray, max_ns: int
+) -> np.ndarray:
+    """Per matched end (``matched``: positions in the start/end sequence): whether a later end
+    could have been its start's instead, leaving this one a request without a start line.
+
+    Some proxies log no start for some requests (the wrapper's plain mode logs none for a
+    streamed one, and its access line comes as the answer starts). There, a start alone in
+    flight does not make its first completion its own: when more completions than starts follow
+    before the next silence longer than ``max_ns`` (so a start-less one is among them) and the
+    next completion is within ``max_ns`` of the start, the start may own that one instead, and
+    every start still finds a completion (Hall's condition, for starts whose candidates are all
+    later completions). Without such a surplus the pairing is the only possible one.
+    """
+    import numpy as np
+
+    if not len(matched):
+        return np.zeros(0, dtype=bool)
+    # Completions minus starts strictly after each position, up to the next silence longer
+    # than max_ns (no start can reach across it, so its surplus helps no one before it).
+    c = np.cumsum(seq_kind)
+    gap = np.diff(seq_ts) > max_ns
+    gap &= (seq_ts[1:] != NAT_NS) & (seq_ts[:-1] != NAT_NS)
+    last = np.r_[np.flatnonzero(gap), len(seq_kind) - 1]
+    segment_end = last[np.r_[0, np.cumsum(gap)]]
+    surplus_after = c - c[segment_end]
+    ends = np.flatnonzero(seq_kind < 0)
+    nxt = np.searchsorted(ends, matched, side="right")
+    has_next = nxt < len(ends)
+    next_ts = seq_ts[ends[np.minimum(nxt, len(ends) - 1)]] if len(ends) else seq_ts[matched]
+    start_ts = seq_ts[partner[matched]]
+    in_time = has_next & (
+        (start_ts == NAT_NS) | (next_ts == NAT_NS) | (next_ts - start_ts <= max_ns)
+    )
+    return (surplus_after[matched] >= 1) & in_time
+
+
+def startless_guess(
+    seq_kind: np.ndarray,
+    partner: np.ndarray,
+    ambiguous: np.ndarray,
+    seq_ts: np.ndarray,
+    max_ns: int,
+) -> np.ndarray:
+    """Per position of the start/end sequence: a completion first-in-first-out left without a
+    start, while the latest start before it whose pairing is inferred is within ``max_ns``
+    (that start may be this completion's, and its inferred completion the start-less one)."""
+    import numpy as np
+
+    n = len(seq_kind)
+    unmatched_end = (seq_kind < 0) & (partner < 0)
+    out = np.zeros(n, dtype=bool)
+    if not unmatched_end.any():
+        return out
+    matched = np.flatnonzero(partner >= 0)
+    inferred_start = np.zeros(n, dtype=bool)
+    inferred_start[partner[matched[ambiguous[matched]]]] = True
+    latest = np.maximum.accumulate(np.where(inferred_start, np.arange(n), -1)) if n else out
+    ends = np.flatnonzero(unmatched_end)
+    s = latest[ends]
+    near = (s >= 0) & (
+        (seq_ts[np.maximum(s, 0)] == NAT_NS)
+        | (seq_ts[ends] == NAT_NS)
+        | (seq_ts[ends] - seq_ts[np.maximum(s, 0)] <= max_ns)
+    )
+    out[ends[near]] = True
+    return out
+
+
 # Request kinds as small integer codes while assembling; names only in the final table.
 _KIND_NAMES = ("other", "model", "health")
 

@@ -152,9 +152,10 @@ def _quality(
         )
     if requests.ambiguous_pairings:
         notes.append(
-            f"{requests.ambiguous_pairings} completion(s) arrived while several requests were in "
-            "flight and carry no request id: paired first-in-first-out, so per-model latency of "
-            "overlapping requests may be swapped"
+            f"{requests.ambiguous_pairings} completion(s) carry no request id and could be "
+            "another request's (several were in flight, or a request that logs no start line, "
+            "such as a stream in claude-code-openai-wrapper's plain mode, was about): paired "
+            "first-in-first-out, so per-model latency of these requests may be swapped"
         )
     if requests.ambiguous_pairings:
         notes.append(

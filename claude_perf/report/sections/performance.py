@@ -28,8 +28,9 @@ from claude_perf.report.model import (
 from claude_perf.report.sections.usage import usage_blocks
 
 INFERRED_NOTE = (
-    "† Several requests were in flight without request ids: which completion belongs to which "
-    "start was inferred (first-in-first-out), so the split of these figures between models may "
+    "† No request ids, and another request (in flight, or one that logs no start line) could "
+    "own the completion: which completion belongs to which start was inferred "
+    "(first-in-first-out), so the split of these figures between models may "
     "be wrong; the overall figures and the mean of all overlapping requests together are not."
 )
 
