@@ -24,6 +24,7 @@ from claude_perf.analysis.concurrency import (
     concurrency_latency,
     timeline_for,
 )
+from claude_perf.analysis.finding import Finding
 from claude_perf.analysis.formatting import fmt_bytes, fmt_pct, fmt_s, fmt_time
 from claude_perf.analysis.metrics import MIN_RANKABLE, Metrics, Timeline
 from claude_perf.analysis.reliability import HealthFigures, Reliability, reliability_of
@@ -71,17 +72,6 @@ _ERROR_ADVICE: Mapping[str, str] = {
     "server": "read the proxy's log around the first 5xx",
     "other": "read the example error lines",
 }
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One rule that fired: what, how bad, the figure behind it, and what to do."""
-
-    rule: str
-    severity: str  # critical | warning | info
-    title: str
-    evidence: str
-    recommendation: str
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from claude_perf.analysis.formatting import fmt_pct, fmt_s
 from claude_perf.analysis.metrics import LatencyStats, Metrics, compute, latency_stats
 
 if TYPE_CHECKING:
-    from claude_perf.analysis.findings import Finding
+    from claude_perf.analysis.finding import Finding
     from claude_perf.analysis.pipeline import Analysis
 
 # Thresholds of the imbalance rules (why these values: a replica 1.5x slower at p95 than the
@@ -128,7 +128,7 @@ def _bare(source: str) -> str:
 
 def imbalance_findings(fleet: Fleet) -> tuple[list[Finding], list[tuple[str, str]]]:
     """The imbalance findings, and the rules that could not run (with why)."""
-    from claude_perf.analysis.findings import Finding
+    from claude_perf.analysis.finding import Finding
 
     found: list[Finding] = []
     skipped: list[tuple[str, str]] = []
