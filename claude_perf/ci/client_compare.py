@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from claude_perf.ci.compare import (
+from claude_perf.ci.delta import (
     IMPROVEMENT,
     NOISE,
     REGRESSION,
     Delta,
     Thresholds,
-    _latency,
-    _pct_text,
-    _rel,
+    change_of,
+    latency_delta,
+    pct_text,
 )
 
 
@@ -25,7 +25,7 @@ def _token_rate(scope: str, base: Any, cur: Any, t: Thresholds) -> Delta | None:
     metric = "p50_output_tokens_per_s"
     if b is None and c is None:
         return None
-    change, rel = _rel(b, c)
+    change, rel = change_of(b, c)
     if change is None:
         return Delta(metric, scope, b, c, None, None, NOISE, "known on one side only", True)
     n_b, n_c = int(b_stats.get("n") or 0), int(c_stats.get("n") or 0)
@@ -34,9 +34,9 @@ def _token_rate(scope: str, base: Any, cur: Any, t: Thresholds) -> Delta | None:
         return Delta(metric, scope, b, c, change, rel, NOISE, reason, True)
     if rel is not None and abs(rel) >= t.latency_rel:
         verdict = REGRESSION if change < 0 else IMPROVEMENT
-        reason = f"{_pct_text(rel)}, beyond ±{t.latency_rel:.0%} (n={n_b} vs {n_c})"
+        reason = f"{pct_text(rel)}, beyond ±{t.latency_rel:.0%} (n={n_b} vs {n_c})"
         return Delta(metric, scope, b, c, change, rel, verdict, reason, True)
-    reason = f"{_pct_text(rel)} within ±{t.latency_rel:.0%}"
+    reason = f"{pct_text(rel)} within ±{t.latency_rel:.0%}"
     return Delta(metric, scope, b, c, change, rel, NOISE, reason, True)
 
 
@@ -56,7 +56,7 @@ def client_deltas(
         b, c = b_models[name], c_models[name]
         scope = f"client {name}"
         for metric in ("p50_ttft_s", "p95_ttft_s"):
-            delta = _latency(metric, scope, b.get("ttft_s"), c.get("ttft_s"), t)
+            delta = latency_delta(metric, scope, b.get("ttft_s"), c.get("ttft_s"), t)
             if delta:
                 deltas.append(delta)
         rate = _token_rate(

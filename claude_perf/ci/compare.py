@@ -31,32 +31,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claude_perf.config.schema import CompareThresholds
+from claude_perf.ci.delta import (
+    IMPROVEMENT,
+    NOISE,
+    REGRESSION,
+    Delta,
+    Thresholds,
+    change_of,
+    latency_delta,
+    pct_text,
+)
 from claude_perf.errors import InputError
 from claude_perf.report.summary import SCHEMA as SUMMARY_SCHEMA
 
 SCHEMA = "claude-perf/comparison/1"
-REGRESSION, IMPROVEMENT, NOISE = "regression", "improvement", "noise"
-
-
-# When a change is more than noise: declared, with the defaults above, in config.schema
-# ([gates.compare]).
-Thresholds = CompareThresholds
-
-
-@dataclass(frozen=True)
-class Delta:
-    """One figure on both sides, its change and its verdict with the reason."""
-
-    metric: str  # p50_latency_s, p95_latency_s, success_rate, error_rate, health_rate, cpu_pct...
-    scope: str  # a model name, or "overall" / "resources"
-    baseline: float | None
-    current: float | None
-    change: float | None  # current - baseline
-    change_rel: float | None  # change / baseline
-    verdict: str
-    reason: str
-    higher_is_better: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,44 +108,6 @@ def load_summary(path: Path) -> dict[str, Any]:
     return data
 
 
-def _rel(base: float | None, cur: float | None) -> tuple[float | None, float | None]:
-    if base is None or cur is None:
-        return None, None
-    change = cur - base
-    return change, (change / base if base else None)
-
-
-def _latency(metric: str, scope: str, base: Any, cur: Any, t: Thresholds) -> Delta | None:
-    b_stats, c_stats = base or {}, cur or {}
-    key = metric.split("_", 1)[0]
-    b, c = b_stats.get(key), c_stats.get(key)
-    if b is None and c is None:
-        return None
-    change, rel = _rel(b, c)
-    if change is None:
-        return Delta(metric, scope, b, c, None, None, NOISE, "latency known on one side only")
-    n_b, n_c = int(b_stats.get("n") or 0), int(c_stats.get("n") or 0)
-    if min(n_b, n_c) < t.min_samples:
-        reason = f"too few samples (n={n_b} vs {n_c}, need {t.min_samples} on each side)"
-        return Delta(metric, scope, b, c, change, rel, NOISE, reason)
-    big_rel = rel is None or abs(rel) >= t.latency_rel
-    if abs(change) >= t.latency_abs_s and big_rel:
-        verdict = REGRESSION if change > 0 else IMPROVEMENT
-        reason = (
-            f"{change:+.3f} s ({_pct_text(rel)}), beyond ±{t.latency_rel:.0%} and "
-            f"±{t.latency_abs_s:g} s (n={n_b} vs {n_c})"
-        )
-        return Delta(metric, scope, b, c, change, rel, verdict, reason)
-    reason = (
-        f"{change:+.3f} s ({_pct_text(rel)}) within ±{t.latency_rel:.0%} or ±{t.latency_abs_s:g} s"
-    )
-    return Delta(metric, scope, b, c, change, rel, NOISE, reason)
-
-
-def _pct_text(rel: float | None) -> str:
-    return "n/a" if rel is None else f"{rel:+.1%}"
-
-
 def two_proportion_z(k1: int, n1: int, k2: int, n2: int) -> float:
     """z of the difference k2/n2 − k1/n1 with the pooled proportion (0 when it is undefined)."""
     if n1 == 0 or n2 == 0:
@@ -182,7 +132,7 @@ def _rate(
         return None
     b = k_b / n_b if n_b else None
     c = k_c / n_c if n_c else None
-    change, rel = _rel(b, c)
+    change, rel = change_of(b, c)
     if change is None:
         return Delta(
             metric, scope, b, c, None, None, NOISE, "no data on one side", higher_is_better
@@ -207,7 +157,7 @@ def _resource(
 ) -> Delta | None:
     if base is None and cur is None:
         return None
-    change, rel = _rel(base, cur)
+    change, rel = change_of(base, cur)
     if change is None:
         return Delta(metric, "resources", base, cur, None, None, NOISE, "known on one side only")
     if min(n_b, n_c) < t.min_samples:
@@ -216,10 +166,10 @@ def _resource(
     big_rel = rel is None or abs(rel) >= t.resource_rel
     if abs(change) >= abs_floor and big_rel:
         verdict = REGRESSION if change > 0 else IMPROVEMENT
-        reason = f"{_pct_text(rel)}, beyond ±{t.resource_rel:.0%} and the absolute floor"
+        reason = f"{pct_text(rel)}, beyond ±{t.resource_rel:.0%} and the absolute floor"
     else:
         verdict = NOISE
-        reason = f"{_pct_text(rel)}, within ±{t.resource_rel:.0%} or the absolute floor"
+        reason = f"{pct_text(rel)}, within ±{t.resource_rel:.0%} or the absolute floor"
     return Delta(metric, "resources", base, cur, change, rel, verdict, reason)
 
 
@@ -242,7 +192,7 @@ def compare(
     for name in [n for n in b_models if n in c_models]:
         b, c = b_models[name], c_models[name]
         for metric in ("p50_latency_s", "p95_latency_s"):
-            delta = _latency(metric, name, b.get("latency_s"), c.get("latency_s"), t)
+            delta = latency_delta(metric, name, b.get("latency_s"), c.get("latency_s"), t)
             if delta:
                 deltas.append(delta)
         rate = _rate(
