@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 COST_BASIS = "API-equivalent: what the responses reported, not money spent on a subscription"
 
 
-def _r(value: float | None, digits: int = 6) -> float | None:
+def rounded(value: float | None, digits: int = 6) -> float | None:
+    """Rounded for the JSON summary: microseconds for seconds, 4 decimals for rates (summary.py
+    says why: byte-for-byte reproducible output). summary.py uses this one too."""
     return None if value is None else round(float(value), digits)
 
 
@@ -27,11 +29,11 @@ def stats_dict(stats: LatencyStats | None) -> dict[str, Any] | None:
         return None
     return {
         "n": stats.n,
-        "mean": _r(stats.mean),
-        "p50": _r(stats.p50),
-        "p90": _r(stats.p90),
-        "p95": _r(stats.p95),
-        "p99": _r(stats.p99),
+        "mean": rounded(stats.mean),
+        "p50": rounded(stats.p50),
+        "p90": rounded(stats.p90),
+        "p95": rounded(stats.p95),
+        "p99": rounded(stats.p99),
     }
 
 
@@ -41,21 +43,25 @@ def _goodput(goodput: Goodput | None) -> dict[str, Any] | None:
     return {
         "good": goodput.good,
         "requests": goodput.requests,
-        "share": _r(goodput.share, 4),
-        "per_s": _r(goodput.per_s, 4),
+        "share": rounded(goodput.share, 4),
+        "per_s": rounded(goodput.per_s, 4),
     }
 
 
 def _server(server: ServerSide) -> dict[str, Any]:
     def short(stats: LatencyStats | None) -> dict[str, Any] | None:
-        return None if stats is None else {"n": stats.n, "p50": _r(stats.p50), "p95": _r(stats.p95)}
+        return (
+            None
+            if stats is None
+            else {"n": stats.n, "p50": rounded(stats.p50), "p95": rounded(stats.p95)}
+        )
 
     return {
         "matched": server.matched,
         "inferred_pairings": server.inferred,
         "latency_s": short(server.latency_s),
         "ttfb_s": short(server.ttfb_s),
-        "difference_p50_s": _r(server.difference_p50_s),
+        "difference_p50_s": rounded(server.difference_p50_s),
     }
 
 
@@ -70,7 +76,7 @@ def _model(m: ClientModel) -> dict[str, Any]:
         "inter_token_latency_s": stats_dict(m.itl_s),
         "output_tokens_per_s": {
             "per_request": stats_dict(m.output_tokens_per_s),
-            "overall": _r(m.output_tokens_per_s_overall, 4),
+            "overall": rounded(m.output_tokens_per_s_overall, 4),
         },
         "tokens": {
             "input": m.tokens.input,
@@ -78,7 +84,7 @@ def _model(m: ClientModel) -> dict[str, Any]:
             "cache_read": m.tokens.cache_read,
             "cache_creation": m.tokens.cache_creation,
         },
-        "cost_usd": _r(m.cost_usd),
+        "cost_usd": rounded(m.cost_usd),
         "goodput": _goodput(m.goodput),
         "server": _server(m.server),
     }
@@ -98,8 +104,8 @@ def client_dict(view: ClientView | None) -> dict[str, Any] | None:
         "unmatched_client": len(join.unmatched_client),
         "unmatched_server": len(join.unmatched_server),
         "outside_window": join.outside_window,
-        "clock_offset_s": _r(join.clock_offset_s),
-        "match_tolerance_s": _r(join.tolerance_s),
+        "clock_offset_s": rounded(join.clock_offset_s),
+        "match_tolerance_s": rounded(join.tolerance_s),
         "slo": {
             "ttft_s": slo.ttft_s,
             "latency_s": slo.latency_s,
@@ -117,12 +123,12 @@ def client_dict(view: ClientView | None) -> dict[str, Any] | None:
                 "method": a.method,
                 "requests": a.requests,
                 "failures": a.failures,
-                "mean_s": _r(a.mean_s),
-                "p50_s": _r(a.p50_s),
-                "p95_s": _r(a.p95_s),
-                "p99_s": _r(a.p99_s),
-                "max_s": _r(a.max_s),
-                "requests_per_s": _r(a.requests_per_s, 4),
+                "mean_s": rounded(a.mean_s),
+                "p50_s": rounded(a.p50_s),
+                "p95_s": rounded(a.p95_s),
+                "p99_s": rounded(a.p99_s),
+                "max_s": rounded(a.max_s),
+                "requests_per_s": rounded(a.requests_per_s, 4),
             }
             for a in view.aggregates
         ],

@@ -15,7 +15,8 @@ from claude_perf.analysis.scores import scores_dict
 from claude_perf.analysis.usage import Spread, UsageMetrics
 from claude_perf.durations import iso
 from claude_perf.parse.formats import K_OTHER, KINDS
-from claude_perf.report.client_json import client_dict
+from claude_perf.report.client_json import client_dict, stats_dict
+from claude_perf.report.client_json import rounded as _r
 from claude_perf.report.redact import redact
 
 if TYPE_CHECKING:
@@ -25,20 +26,11 @@ if TYPE_CHECKING:
 SCHEMA = "claude-perf/summary/1"
 
 
-def _r(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
 def latency_dict(stats: LatencyStats | None) -> dict[str, Any] | None:
     if stats is None:
         return None
     return {
-        "n": stats.n,
-        "mean": _r(stats.mean),
-        "p50": _r(stats.p50),
-        "p90": _r(stats.p90),
-        "p95": _r(stats.p95),
-        "p99": _r(stats.p99),
+        **(stats_dict(stats) or {}),
         "min": _r(stats.min),
         "max": _r(stats.max),
         "stdev": _r(stats.stdev),
