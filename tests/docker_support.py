@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -291,6 +291,19 @@ def start_standin_proxy(
         container.remove(force=True)
         raise
     return container, f"http://127.0.0.1:{host_port}"
+
+
+def poll(check: Callable[[], Any], what: str, deadline_s: float = 120.0) -> Any:
+    """Call ``check`` until it returns something truthy (returned); fail after the deadline.
+    Bounded, never a fixed sleep: the deadline is only a bound for a test that is failing."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise TimeoutError(f"gave up waiting for {what} after {deadline_s:g} s")
+        time.sleep(0.1)
 
 
 def logs_text(container: Any, timestamps: bool = True) -> str:

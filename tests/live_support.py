@@ -16,7 +16,6 @@ import csv
 import json
 import re
 import statistics
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ import pytest
 from claude_perf.durations import parse_instant_ns
 from tests.cli_support import run_cli
 from tests.conftest import DockerRun, remove_quietly
-from tests.docker_support import Outcome, logs_text
+from tests.docker_support import Outcome, logs_text, poll
 
 CHAT = "/v1/chat/completions"
 LOG_DEADLINE_S = 30.0  # the engine copies log lines within milliseconds; this is a bound only
@@ -248,15 +247,6 @@ def assert_p50_within(
 # --------------------------------------------------------------------------- containers
 
 
-def poll(check: Callable[[], bool], what: str, deadline_s: float = LOG_DEADLINE_S) -> None:
-    """Until ``check()`` is true; fail after the deadline (bounded, never a fixed sleep)."""
-    end = time.monotonic() + deadline_s
-    while not check():
-        if time.monotonic() > end:
-            raise TimeoutError(f"gave up waiting for {what} after {deadline_s} s")
-        time.sleep(0.1)
-
-
 @contextlib.contextmanager
 def running(docker_run: DockerRun, start: Callable[[str], tuple[Any, str]]) -> Iterator[Any]:
     """A proxy container of this run, removed afterwards whatever happens."""
@@ -273,7 +263,7 @@ def running(docker_run: DockerRun, start: Callable[[str], tuple[Any, str]]) -> I
 def stop_when_logged(container: Any, check: Callable[[str], bool], what: str) -> str:
     """Wait until the log shows the end of the workload, stop the container (SIGTERM; the
     engine has copied every line once it reports the container stopped) and return the log."""
-    poll(lambda: check(logs_text(container)), what)
+    poll(lambda: check(logs_text(container)), what, LOG_DEADLINE_S)
     container.stop(timeout=10)
     return logs_text(container)
 

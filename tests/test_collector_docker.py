@@ -16,7 +16,6 @@ import sqlite3
 import statistics
 import subprocess
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from claude_perf.config.schema import Config
 from claude_perf.durations import engine_timestamp, now_ns, parse_instant_ns
 from claude_perf.store.db import Store
 from tests.cli_support import ROOT, cli_argv, run_cli
-from tests.docker_support import Step, drive_workload, logs_text
+from tests.docker_support import Step, drive_workload, logs_text, poll
 
 DEADLINE_S = 120.0
 
@@ -47,18 +46,6 @@ PLAN = [
     Step("bad key", "sonnet", api_key="wrong-key"),
     Step("malformed", "sonnet", raw_body=b'{"model": "sonnet", "messages": [,]}'),
 ]
-
-
-def poll(check: Any, what: str, deadline_s: float = DEADLINE_S) -> Any:
-    """Call ``check`` until it returns something truthy, or fail after the deadline."""
-    end = time.monotonic() + deadline_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise TimeoutError(f"gave up waiting for {what}")
-        time.sleep(0.1)
 
 
 def exited(container: Any) -> bool:

@@ -18,9 +18,8 @@ import os
 import signal
 import sqlite3
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from claude_perf.config.schema import Config
 from claude_perf.store.db import Store
 from tests.cli_support import ROOT, run_cli
 from tests.conftest import DockerRun
-from tests.docker_support import BUSYBOX_TAG, build_busybox_image
+from tests.docker_support import BUSYBOX_TAG, build_busybox_image, poll
 
 pytestmark = pytest.mark.docker
 
@@ -41,18 +40,6 @@ FIRST = "unix:///var/run/docker.sock"
 SECOND_SOCK = Path(os.environ.get("DOCKER2_SOCK", "/var/run/docker2.sock"))
 SECOND = f"unix://{SECOND_SOCK}"
 SECOND_PIDFILE = Path(os.environ.get("DOCKER2_PIDFILE", "/var/run/docker2.pid"))
-DEADLINE_S = 120.0
-
-
-def poll(check: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
-    end = time.monotonic() + deadline_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise TimeoutError(f"gave up waiting for {what}")
-        time.sleep(0.1)
 
 
 def _answers(url: str) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DockerRun, remove_quietly
-from tests.docker_support import logs_text
+from tests.docker_support import logs_text, poll
 from tests.maxproxy_support import (
     STANDIN_MAX_DIR,
     MaxStep,
@@ -48,18 +47,18 @@ CLI_ARGS = [
 ]
 
 
-def settled_logs(container: Any, timeout_s: float = 30.0) -> str:
+def settled_logs(container: Any) -> str:
     """The container's logs once every spawned CLI has logged its close.
 
     The proxy answers the client before its child process exits, so the close line can reach
     the log after the response: poll the log for that condition (bounded), not for a time.
     """
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def settled() -> str | None:
         logs = logs_text(container)
-        if len(CLOSED.findall(logs)) >= len(SPAWNED.findall(logs)) or time.monotonic() > deadline:
-            return logs
-        time.sleep(0.05)
+        return logs if len(CLOSED.findall(logs)) >= len(SPAWNED.findall(logs)) else None
+
+    return str(poll(settled, "every spawned CLI's close line", 30.0))
 
 
 def run_standin(*args: str) -> subprocess.CompletedProcess[str]:
