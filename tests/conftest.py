@@ -115,9 +115,14 @@ def docker_run(docker_client: Any) -> Iterator[DockerRun]:
     run.cleanup()
 
 
-def _standin(docker_run: DockerRun, **kwargs: Any) -> Iterator[tuple[Any, str]]:
-    name = f"claude-perf-test-standin-{docker_run.run_id}-{uuid.uuid4().hex[:8]}"
-    container, base_url = start_standin_proxy(docker_run.client, name, **kwargs)
+@contextlib.contextmanager
+def run_container(
+    docker_run: DockerRun, start: Callable[[str], tuple[Any, str]], kind: str
+) -> Iterator[tuple[Any, str]]:
+    """A proxy container of this run, ``start(name)`` → ``(container, base_url)``, tracked and
+    removed afterwards whatever happens."""
+    name = f"claude-perf-test-{kind}-{docker_run.run_id}-{uuid.uuid4().hex[:8]}"
+    container, base_url = start(name)
     docker_run.track(container)
     try:
         yield container, base_url
@@ -126,19 +131,27 @@ def _standin(docker_run: DockerRun, **kwargs: Any) -> Iterator[tuple[Any, str]]:
         docker_run.created.pop(container.id, None)
 
 
+def standin_of_run(docker_run: DockerRun, **kwargs: Any) -> Iterator[tuple[Any, str]]:
+    """The stand-in proxy (``start_standin_proxy`` settings as keywords) for a fixture."""
+    with run_container(
+        docker_run, lambda name: start_standin_proxy(docker_run.client, name, **kwargs), "standin"
+    ) as pair:
+        yield pair
+
+
 @pytest.fixture
 def standin_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
     """The stand-in proxy, healthy, as ``(container, base_url)``; removed afterwards.
 
     Rate limit 14/min per client IP and API key ``tests.docker_support.DEFAULT_API_KEY``.
     """
-    yield from _standin(docker_run, RATE_LIMIT_PER_MIN="14")
+    yield from standin_of_run(docker_run, RATE_LIMIT_PER_MIN="14")
 
 
 @pytest.fixture
 def standin_debug_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
     """The stand-in proxy with ``DEBUG_MODE=true`` and no rate limit; removed afterwards."""
-    yield from _standin(docker_run, debug=True, RATE_LIMIT_PER_MIN="0")
+    yield from standin_of_run(docker_run, debug=True, RATE_LIMIT_PER_MIN="0")
 
 
 @pytest.fixture

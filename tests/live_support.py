@@ -16,8 +16,7 @@ import csv
 import json
 import re
 import statistics
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 
 from claude_perf.durations import parse_instant_ns
 from tests.cli_support import run_cli
-from tests.conftest import DockerRun, remove_quietly
+from tests.conftest import DockerRun, run_container
 from tests.docker_support import Outcome, logs_text, poll
 
 CHAT = "/v1/chat/completions"
@@ -247,17 +246,11 @@ def assert_p50_within(
 # --------------------------------------------------------------------------- containers
 
 
-@contextlib.contextmanager
-def running(docker_run: DockerRun, start: Callable[[str], tuple[Any, str]]) -> Iterator[Any]:
+def running(
+    docker_run: DockerRun, start: Callable[[str], tuple[Any, str]]
+) -> contextlib.AbstractContextManager[tuple[Any, str]]:
     """A proxy container of this run, removed afterwards whatever happens."""
-    name = f"claude-perf-test-live-{docker_run.run_id}-{uuid.uuid4().hex[:8]}"
-    container, base_url = start(name)
-    docker_run.track(container)
-    try:
-        yield container, base_url
-    finally:
-        remove_quietly(container)
-        docker_run.created.pop(container.id, None)
+    return run_container(docker_run, start, "live")
 
 
 def stop_when_logged(container: Any, check: Callable[[str], bool], what: str) -> str:

@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ from typing import Any
 import pytest
 
 from tests.cli_support import ROOT, cli_argv, run_cli
-from tests.conftest import DockerRun, remove_quietly
-from tests.docker_support import POLL_S, Step, drive_workload, logs_text, start_standin_proxy
+from tests.conftest import DockerRun, standin_of_run
+from tests.docker_support import Step, drive_workload, logs_text, poll
 
 pytestmark = pytest.mark.docker
 
@@ -129,22 +128,13 @@ REGRESSED_PLAN += [Step(f"crash {i}", "sonnet", prompt="CRASH") for i in range(6
 @pytest.fixture
 def unlimited_standin_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
     """The stand-in proxy with its rate limit off (24 requests in well under a minute)."""
-    name = f"claude-perf-test-standin-{docker_run.run_id}-{uuid.uuid4().hex[:8]}"
-    container, base_url = start_standin_proxy(docker_run.client, name, RATE_LIMIT_PER_MIN="0")
-    docker_run.track(container)
-    try:
-        yield container, base_url
-    finally:
-        remove_quietly(container)
-        docker_run.created.pop(container.id, None)
+    yield from standin_of_run(docker_run, RATE_LIMIT_PER_MIN="0")
 
 
 def wait_for_access_lines(container: Any, count: int, timeout_s: float = 30.0) -> None:
     """Poll the engine's log until it holds ``count`` chat-completion access lines."""
-    deadline = time.monotonic() + timeout_s
-    while logs_text(container).count('"POST /v1/chat/completions HTTP/1.1"') < count:
-        assert time.monotonic() < deadline, f"fewer than {count} access lines after {timeout_s}s"
-        time.sleep(POLL_S)
+    chat = '"POST /v1/chat/completions HTTP/1.1"'
+    poll(lambda: logs_text(container).count(chat) >= count, f"{count} access lines", timeout_s)
 
 
 def regression_rows(markdown: str) -> set[tuple[str, str]]:
