@@ -309,6 +309,12 @@ latency_concurrency_min_n = 3  # default
 sequential_busy_fraction = 0.4  # default
 sequential_min_requests = 3  # default
 slow_model_ratio = 2.0  # default
+replica_slow_ratio = 1.5  # default
+replica_slow_min_n = 10  # default
+replica_error_ratio = 2.0  # default
+replica_error_min_failed = 3  # default
+replica_starved_share = 0.5  # default
+replica_starved_min_per_replica = 10  # default
 
 [references]
 # no entries  # default

@@ -24,19 +24,21 @@ A_LATENCIES_S = [float(i) for i in range(1, 11)]  # 1 … 10 s
 B_LATENCIES_S = [1.5] * 20
 
 
-def events_log(prefix: str, latencies_s: list[float], failed: int = 0, pod: str = "") -> list[str]:
+def events_log(
+    prefix: str, latencies_s: list[float], failed: int = 0, pod: str = "", model: str = "opus"
+) -> list[str]:
     """json-events lines (start, then complete or error) of requests 10 s apart, engine times."""
     lines = []
     for i, latency_s in enumerate(latencies_s):
         start_ns = (1_795_000_000 + 10 * i) * 1_000_000_000
         end_ns = start_ns + int(latency_s * 1e9)
         rid = f"{prefix}-{i}"
-        start = {"event": "request.start", "requestId": rid, "model": "opus"}
+        start = {"event": "request.start", "requestId": rid, "model": model}
         if i < failed:
             end = {"event": "request.error", "requestId": rid, "reason": "upstream 500"}
         else:
             duration_ms = int(latency_s * 1000)
-            end = {"event": "request.complete", "requestId": rid, "model": "opus"}
+            end = {"event": "request.complete", "requestId": rid, "model": model}
             end["durationMs"] = duration_ms
         tag = f"[{pod}] " if pod else ""
         lines.append(f"{tag}{_rfc3339(start_ns)} {json.dumps(start)}\n")
@@ -77,7 +79,39 @@ def test_fleet_percentiles_are_pooled_and_counts_summed(tmp_path: Path) -> None:
     found = build(analysis, _at()).findings.findings
     slow = [f for f in found if f.rule == "replica_slow"]
     assert [f.title for f in slow] == [f"Replica {a} is slower than the rest"]
-    assert "p95 9.55 s over 10 request(s) vs 1.50 s over 20" in slow[0].evidence
+    assert "opus: p95 9.55 s over 10 request(s) vs 1.50 s over 20" in slow[0].evidence
+
+
+def test_a_replica_that_took_the_slow_model_is_not_slower(tmp_path: Path) -> None:
+    # a serves only opus (3 s), b only haiku (0.5 s): the mix differs, no replica is slow
+    # (their pooled p95s are 6x apart; compared model by model there is nothing to compare).
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text("".join(events_log("a", [3.0] * 12, model="opus")))
+    b.write_text("".join(events_log("b", [0.5] * 12, model="haiku")))
+    findings = build(analyse(read_logs([str(a), str(b)]), Config()), _at()).findings
+    assert "replica_slow" not in {f.rule for f in findings.findings}
+    assert dict(findings.not_evaluated)["replica_slow"] == (
+        "no model has 10+ timed requests on a replica and on the others"
+    )
+    # the same replicas, both also serving haiku, b's twice as slow: b is named, on haiku
+    a.write_text("".join(events_log("a", [3.0] * 12) + events_log("ah", [0.5] * 12, model="haiku")))
+    b.write_text("".join(events_log("b", [1.0] * 12, model="haiku")))
+    findings = build(analyse(read_logs([str(a), str(b)]), Config()), _at()).findings
+    (slow,) = [f for f in findings.findings if f.rule == "replica_slow"]
+    assert slow.title == f"Replica {b} is slower than the rest"
+    assert slow.evidence.startswith("haiku: p95 1.00 s over 12 request(s) vs 500 ms over 12")
+
+
+def test_replica_thresholds_are_config_keys(tmp_path: Path) -> None:
+    from claude_perf.config.load import config_from_mapping
+
+    a, b = two_sources(tmp_path)
+    lax = config_from_mapping({"scoring": {"rules": {"replica_slow_ratio": 7}}})
+    found = build(analyse(read_logs([str(a), str(b)]), lax), _at()).findings.findings
+    assert "replica_slow" not in {f.rule for f in found}  # 9.55 / 1.5 = 6.4 < 7
+    strict = config_from_mapping({"scoring": {"rules": {"replica_slow_ratio": 6}}})
+    found = build(analyse(read_logs([str(a), str(b)]), strict), _at()).findings.findings
+    assert "replica_slow" in {f.rule for f in found}
 
 
 def test_each_replica_equals_its_own_report(tmp_path: Path) -> None:

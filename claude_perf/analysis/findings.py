@@ -396,7 +396,7 @@ def evaluate(
     if len(analysis.logs.sources) > 1:  # replicas to compare (analysis.replicas)
         from claude_perf.analysis.replicas import fleet_of, imbalance_findings
 
-        more, why = imbalance_findings(fleet_of(analysis))
+        more, why = imbalance_findings(fleet_of(analysis), t)
         found += more
         skipped += why
     order = (*RULES, *REPLICA_RULES)

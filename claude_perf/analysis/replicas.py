@@ -7,7 +7,9 @@ container alone. Fleet counts are the sums; fleet percentiles are pooled over ev
 every replica (an average of percentiles is not a percentile).
 
 The imbalance rules (one replica slower, erroring, or starved of requests) compare each
-replica with the pooled rest, and fire only with enough requests on both sides.
+replica with the pooled rest, and fire only with enough requests on both sides. Latency is
+compared model by model: a replica that took only the slow model is not slower than one that
+took only the fast one. The thresholds are ``[scoring.rules] replica_*`` keys (config/schema.py).
 """
 
 from __future__ import annotations
@@ -20,19 +22,10 @@ from claude_perf.analysis.formatting import fmt_pct, fmt_s
 from claude_perf.analysis.metrics import LatencyStats, Metrics, compute, latency_stats
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from claude_perf.analysis.finding import Finding
     from claude_perf.analysis.pipeline import Analysis
-
-# Thresholds of the imbalance rules (why these values: a replica 1.5x slower at p95 than the
-# rest, with 10+ timed requests on each side, is beyond the noise of a p95 at that sample size
-# in the sessions measured here; a failure rate twice the rest's with 3+ failures; half the
-# fair share of requests with 10+ requests per replica on average).
-SLOW_RATIO = 1.5
-SLOW_MIN_N = 10
-ERROR_RATIO = 2.0
-ERROR_MIN_FAILED = 3
-STARVED_SHARE = 0.5
-STARVED_MIN_PER_REPLICA = 10
 
 
 @dataclass(frozen=True)
@@ -54,6 +47,17 @@ class Replica:
     restarts: int | None
     # The other replicas' succeeded model requests pooled: what the imbalance rules compare with.
     rest_latency_s: LatencyStats | None = None
+    # Per model (None: unnamed) this replica timed: (model, its latency, the others' pooled).
+    by_model: tuple[ModelComparison, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    """One model's timed requests on a replica against the same model's on the other replicas."""
+
+    model: str | None
+    latency_s: LatencyStats
+    rest_latency_s: LatencyStats | None
 
 
 @dataclass(frozen=True)
@@ -76,13 +80,15 @@ def fleet_of(analysis: Analysis) -> Fleet:
     source = table["source"].to_numpy()
     timed = ((table["kind"] == "model") & (table["outcome"] == "succeeded")).to_numpy()
     latency = table["latency_s"].to_numpy(dtype=float)
+    model = table["model"].astype(object).to_numpy()
     replicas = []
     for name in sources:
         mine = source == name
         part = replace(analysis.requests, table=table[mine].reset_index(drop=True))
         replica = _replica(name, compute(part, window), facts.get(name), analysis.samples)
         rest = latency_stats(latency[timed & ~mine])
-        replicas.append(replace(replica, rest_latency_s=rest))
+        by_model = _by_model(latency, model, timed & mine, timed & ~mine)
+        replicas.append(replace(replica, rest_latency_s=rest, by_model=by_model))
     m = analysis.metrics
     return Fleet(tuple(replicas), m.requests, m.succeeded, m.failed, m.overall_latency_s)
 
@@ -116,6 +122,32 @@ def _replica(name: str, m: Metrics, facts: Mapping[str, Any] | None, samples: An
     )
 
 
+def _by_model(
+    latency: np.ndarray, model: np.ndarray, mine: np.ndarray, rest: np.ndarray
+) -> tuple[ModelComparison, ...]:
+    """Each model this replica timed, with the same model's latency on the other replicas."""
+    import pandas as pd
+
+    known = pd.isna(model)
+    found = []
+    for name in sorted({m for m in model[mine & ~known]}, key=str) + (
+        [None] if (mine & known).any() else []
+    ):
+        same = known if name is None else (model == name) & ~known
+        own = latency_stats(latency[mine & same])
+        if own is not None:
+            found.append(ModelComparison(name, own, latency_stats(latency[rest & same])))
+    return tuple(found)
+
+
+def _p95_ratio(c: ModelComparison) -> float:
+    """The replica's p95 over the others' (infinite when theirs is 0 and its own is not)."""
+    rest = c.rest_latency_s.p95 if c.rest_latency_s is not None else 0.0
+    if rest > 0:
+        return c.latency_s.p95 / rest
+    return float("inf") if c.latency_s.p95 > 0 else 1.0
+
+
 def _bare(source: str) -> str:
     """A source's container part: ``store:engine/name`` → name; a kubectl ``pod/P/C`` stays."""
     if source.startswith("store:"):
@@ -126,29 +158,45 @@ def _bare(source: str) -> str:
 # ---------------------------------------------------------------- imbalance rules
 
 
-def imbalance_findings(fleet: Fleet) -> tuple[list[Finding], list[tuple[str, str]]]:
-    """The imbalance findings, and the rules that could not run (with why)."""
+def imbalance_findings(
+    fleet: Fleet, t: Mapping[str, float]
+) -> tuple[list[Finding], list[tuple[str, str]]]:
+    """The imbalance findings, and the rules that could not run (with why); ``t``: the
+    ``[scoring.rules]`` thresholds (replica_*)."""
     from claude_perf.analysis.finding import Finding
 
     found: list[Finding] = []
     skipped: list[tuple[str, str]] = []
     reps = fleet.replicas
-    timed = [r for r in reps if r.latency_s is not None and r.latency_s.n >= SLOW_MIN_N]
-    if len(timed) < 2:
+    min_n = t["replica_slow_min_n"]
+    compared = [
+        (r, c)
+        for r in reps
+        for c in r.by_model
+        if c.latency_s.n >= min_n and c.rest_latency_s is not None and c.rest_latency_s.n >= min_n
+    ]
+    if not compared:
         skipped.append(
-            ("replica_slow", f"{len(timed)} replica(s) have {SLOW_MIN_N}+ timed requests (needs 2)")
+            (
+                "replica_slow",
+                f"no model has {min_n:.0f}+ timed requests on a replica and on the others",
+            )
         )
-    for r in timed:
-        rest = r.rest_latency_s
-        if rest is None or rest.n < SLOW_MIN_N or r.latency_s is None:
+    for r in reps:
+        mine = [c for rep, c in compared if rep is r]
+        # The model on which this replica is slowest against the others (ratio of p95s).
+        slowest = max(mine, key=_p95_ratio, default=None)
+        if slowest is None or slowest.rest_latency_s is None:
             continue
-        if r.latency_s.p95 > SLOW_RATIO * rest.p95:
+        own, rest = slowest.latency_s, slowest.rest_latency_s
+        if _p95_ratio(slowest) > t["replica_slow_ratio"]:
+            model = slowest.model or "requests with no model named"
             found.append(
                 Finding(
                     "replica_slow",
                     "warning",
                     f"Replica {r.container} is slower than the rest",
-                    f"p95 {fmt_s(r.latency_s.p95)} over {r.latency_s.n} request(s) vs "
+                    f"{model}: p95 {fmt_s(own.p95)} over {own.n} request(s) vs "
                     f"{fmt_s(rest.p95)} over {rest.n} on the other replicas (pooled)",
                     f"compare {r.container}'s host, limits and upstream account with the others'",
                 )
@@ -156,10 +204,10 @@ def imbalance_findings(fleet: Fleet) -> tuple[list[Finding], list[tuple[str, str
     for r in reps:
         other_total = fleet.requests - r.requests
         other_failed = fleet.failed - r.failed
-        if r.failed < ERROR_MIN_FAILED or not r.requests or not other_total:
+        if r.failed < t["replica_error_min_failed"] or not r.requests or not other_total:
             continue
         rate, other_rate = r.failed / r.requests, other_failed / other_total
-        if rate >= ERROR_RATIO * other_rate and rate > other_rate:
+        if rate >= t["replica_error_ratio"] * other_rate and rate > other_rate:
             worst = max(r.errors_by_class.items(), key=lambda kv: kv[1], default=("other", 0))
             found.append(
                 Finding(
@@ -172,17 +220,17 @@ def imbalance_findings(fleet: Fleet) -> tuple[list[Finding], list[tuple[str, str
                 )
             )
     fair = fleet.requests / len(reps) if reps else 0.0
-    if fair < STARVED_MIN_PER_REPLICA:
+    if fair < t["replica_starved_min_per_replica"]:
         skipped.append(
             (
                 "replica_starved",
                 f"{fleet.requests} request(s) over {len(reps)} replicas "
-                f"(needs {STARVED_MIN_PER_REPLICA} per replica)",
+                f"(needs {t['replica_starved_min_per_replica']:.0f} per replica)",
             )
         )
     else:
         for r in reps:
-            if r.requests < STARVED_SHARE * fair:
+            if r.requests < t["replica_starved_share"] * fair:
                 found.append(
                     Finding(
                         "replica_starved",

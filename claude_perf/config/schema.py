@@ -195,6 +195,19 @@ class Rules:
     sequential_busy_fraction: float = key(0.4, "share of the busiest burst one request ran", low=0)
     sequential_min_requests: float = key(3, "requests in the busiest burst needed", low=0)
     slow_model_ratio: float = key(2.0, "a model's p50 / median p50 of the others", low=0)
+    # Replica imbalance (analysis/replicas.py); judgement, not measured on unseen fleets: hence keys.
+    replica_slow_ratio: float = key(
+        1.5, "a replica's p95 / the other replicas' pooled p95, model by model", low=0
+    )
+    replica_slow_min_n: float = key(10, "timed requests of a model needed on each side", low=0)
+    replica_error_ratio: float = key(2.0, "a replica's failure rate / the others'", low=0)
+    replica_error_min_failed: float = key(
+        3, "failures a replica needs before it is compared", low=0
+    )
+    replica_starved_share: float = key(0.5, "below this share of an even spread: starved", low=0)
+    replica_starved_min_per_replica: float = key(
+        10, "requests per replica (on average) needed to judge the spread", low=0
+    )
 
 
 @dataclass(frozen=True)
