@@ -242,6 +242,27 @@ def test_dead_engine_is_one_line_naming_docker_host(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert "DOCKER_HOST=unix:///nonexistent.sock" in lines[0]
     assert "Traceback" not in result.stderr
+    # the OS cause, not docker-py's wrapped reprs ("('Connection aborted.', FileNotFoundError(...")
+    assert "DOCKER_HOST=unix:///nonexistent.sock: no socket at that path (" in lines[0]
+    assert "Connection aborted" not in lines[0]
+
+
+def test_engine_error_finds_the_os_cause_docker_py_wraps() -> None:
+    from claude_perf.collect.engine import engine_error
+
+    class ProtocolError(Exception):  # urllib3 carries the OS error as an argument
+        pass
+
+    wrapped = ProtocolError("Connection aborted.", ConnectionRefusedError(111, "refused"))
+    outer = RuntimeError("Error while fetching server API version: " + repr(wrapped.args))
+    outer.__cause__ = wrapped
+    assert "at tcp://h:2375: connection refused (is dockerd" in str(
+        engine_error(outer, "tcp://h:2375")
+    )
+    odd = RuntimeError("first line of a reason\nsecond line")
+    assert "at tcp://h:2375: first line of a reason (is dockerd" in str(
+        engine_error(odd, "tcp://h:2375")
+    )
 
 
 def test_missing_container_lists_running_ones(busybox: Any, tmp_path: Path) -> None:

@@ -39,11 +39,40 @@ def engine_error(exc: BaseException, context_host: str | None = None) -> EngineE
             f"permission denied on the Docker Engine socket at {where}: add this user to the "
             "'docker' group (then log in again) or run as a user who may use the socket"
         )
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return EngineError(
-        f"cannot reach the Docker Engine at {where}: {reason[:200]} "
+        f"cannot reach the Docker Engine at {where}: {_reason(exc)} "
         "(is dockerd running, and may this user use its socket?)"
     )
+
+
+# The OS-level cause docker-py / requests / urllib3 wrap several layers deep, said plainly.
+_OS_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (FileNotFoundError, "no socket at that path"),
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (TimeoutError, "timed out"),
+)
+
+
+def _reason(exc: BaseException) -> str:
+    """The plainest cause of a failed connection: the OS error docker-py wraps (in causes,
+    contexts and exception arguments, as urllib3's ProtocolError carries it), else the
+    exception's first line, cut to 200 characters."""
+    pending: list[object] = [exc]
+    for _ in range(50):  # the chain is a few levels deep; bound it anyway
+        if not pending:
+            break
+        seen = pending.pop(0)
+        if not isinstance(seen, BaseException):
+            continue
+        for kind, reason in _OS_REASONS:
+            if isinstance(seen, kind):
+                return reason
+        if "Name or service not known" in str(seen) or "nodename nor servname" in str(seen):
+            return "host name not found"
+        pending += [seen.__cause__, seen.__context__, *seen.args]
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
 
 
 def connect(context: str | None = None, timeout_s: int = 120, host: str | None = None) -> Any:
