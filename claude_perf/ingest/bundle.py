@@ -491,7 +491,9 @@ def read_bundle(path: str | Path, limits: BundleLimits | None = None) -> Session
         broken_json_lines=int(facts.get("broken_json_lines", merged.broken_json_lines)),
         duplicate_lines=int(facts.get("duplicate_lines", 0)) + merged.duplicate_lines,
         notes=tuple(facts.get("notes", merged.notes)),
-        sources=bundle_sources(facts.get("sources"), original_inputs, merged.sources),
+        sources=bundle_sources(
+            facts.get("sources"), [i.path for i in original_inputs], merged.sources
+        ),
     )
     samples = None
     samples_facts = manifest.get("samples")

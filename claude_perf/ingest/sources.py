@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from claude_perf.ingest.files import InputInfo
+from typing import Any
 
 _ROTATED = re.compile(r"(-json\.log)\.\d+$")
 
@@ -22,7 +19,7 @@ def source_name(path: str) -> str:
 
 
 def bundle_sources(
-    named: Any, inputs: Sequence[InputInfo], read: tuple[str, ...]
+    named: Any, input_paths: Sequence[str], read: tuple[str, ...]
 ) -> tuple[str, ...]:
     """The sources of a re-read bundle as the session named them (the bundle holds one log per
     source, in their order): from the manifest, else (older bundles) from the original inputs
@@ -30,5 +27,5 @@ def bundle_sources(
     listed = tuple(str(s) for s in named or ())
     if len(listed) == len(read):
         return listed
-    from_inputs = tuple(dict.fromkeys(source_name(i.path) for i in inputs))
+    from_inputs = tuple(dict.fromkeys(source_name(path) for path in input_paths))
     return from_inputs if len(from_inputs) == len(read) else read
