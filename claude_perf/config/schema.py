@@ -195,7 +195,7 @@ class Rules:
     sequential_busy_fraction: float = key(0.4, "share of the busiest burst one request ran", low=0)
     sequential_min_requests: float = key(3, "requests in the busiest burst needed", low=0)
     slow_model_ratio: float = key(2.0, "a model's p50 / median p50 of the others", low=0)
-    # Replica imbalance (analysis/replicas.py); judgement, not measured on unseen fleets: hence keys.
+    # Replica imbalance (analysis/replicas.py): judgement, not measured on unseen fleets, so keys.
     replica_slow_ratio: float = key(
         1.5, "a replica's p95 / the other replicas' pooled p95, model by model", low=0
     )
