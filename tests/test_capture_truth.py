@@ -94,8 +94,11 @@ def test_debug_mode_per_model_p50_is_the_clients(name: str, tolerance: float) ->
     assert set(got) == set(expected)
     for family, p50 in expected.items():
         assert got[family]["latency_s"]["p50"] == pytest.approx(p50, rel=tolerance), family
-        assert got[family]["inferred_share"] == 0.0
-    assert summary["data_quality"]["ambiguous_pairings"] == 0
+    # The duration records name each start, unless two starts were stamped within the
+    # proxy's millisecond (the concurrent capture's bursts: 3 of 40), and those say so.
+    ambiguous = summary["data_quality"]["ambiguous_pairings"]
+    assert ambiguous == (0 if name == "wrapper-debug-sequential" else 3)
+    assert any(m["inferred_share"] > 0 for m in summary["models"]) == (ambiguous > 0)
 
 
 def test_plain_concurrent_per_model_p50_is_the_clients_or_marked_inferred() -> None:

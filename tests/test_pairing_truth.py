@@ -84,17 +84,25 @@ def test_plain_concurrent_rows_marked_sure_all_agree_with_the_client() -> None:
             assert model["inferred_share"] == 1.0, model["model"]
 
 
-def test_debug_mode_pairings_stay_sure() -> None:
-    # The duration records name both ends: exact under any concurrency, start-less or not.
-    for name in ("wrapper-debug-sequential", "wrapper-debug-concurrent"):
+def test_debug_mode_pairings_are_sure_only_when_no_other_start_fits() -> None:
+    # The duration records name both ends, by the proxy's own millisecond stamps (the engine's
+    # lag up to 28 ms behind them here). On the concurrent capture the engine's times had paired
+    # two chats' starts the wrong way round, both marked sure (each carried the other's model);
+    # now a record with two open starts in its millisecond marks its pairing inferred.
+    for name, inferred in (("wrapper-debug-sequential", 0), ("wrapper-debug-concurrent", 3)):
         pairs, summary = joined(name)
-        assert summary["data_quality"]["ambiguous_pairings"] == 0
-        plain = [(c, r) for c, r in pairs if not c["stream"]]
-        assert all(
-            pd.isna(r["start"])
-            or abs(pd.Timestamp(r["start"]).value - pd.Timestamp(c["sent_at"]).value) < 60 * MS
-            for c, r in plain
-        ), name
+        assert summary["data_quality"]["ambiguous_pairings"] == inferred, name
+        for c, r in pairs:
+            if r["ambiguous"]:
+                continue
+            assert not isinstance(r["model"], str) or family(r["model"]) == family(c["model"])
+            if not c["stream"] and not pd.isna(r["start"]):
+                sent = pd.Timestamp(c["sent_at"]).value
+                assert abs(pd.Timestamp(r["start"]).value - sent) < 60 * MS, (name, c["label"])
+
+
+def family(model: str) -> str:
+    return next((f for f in ("haiku", "sonnet", "opus") if f in model), model)
 
 
 def stream(arrive: float) -> list[str]:

@@ -218,6 +218,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
             ev["status"].to_numpy(dtype=float, na_value=np.nan),
             durations,
             np.where(health_path, 0, np.where(path_codes < 0, -1, np.where(model_path, 1, 2))),
+            ev["app_s"].to_numpy(dtype=float) if "app_s" in ev.columns else None,
         )
     else:  # no dialect here logs durations apart from their completions
         none = np.zeros(0, dtype=np.int64)
@@ -304,12 +305,14 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
         partner_event[old[old >= 0]] = -1
     partner_event[linked_ends] = linked_starts
     partner_event[linked_starts] = linked_ends
-    ambiguous_event[linked_ends] = False
+    # ... unless another start fitted the record as well (two requests in one millisecond).
+    uncertain = links.uncertain[keep] if links.uncertain is not None else np.zeros(0, bool)
+    ambiguous_event[linked_ends] = uncertain if len(uncertain) else False
     # Inferred pairings that the models' own latencies clearly contradict are swapped.
     start_events = seq_index[seq_kind > 0]
     ends = np.flatnonzero(ambiguous_event & (partner_event >= 0))
     if len(ends) > 1:
-        alone_event[linked_ends] = True
+        alone_event[linked_ends] = ~uncertain if len(uncertain) else True
         sure = np.flatnonzero(src.events.is_end & alone_event & (partner_event >= 0))
         start_model = _start_models(src.events, start_events)
         swap_by_likelihood(ts, ends, partner_event, start_model, sure)
@@ -423,6 +426,9 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
         model_ends,
         streaming_end,
     )
+    # A row whose start was inferred may carry another request's model: the figures it was
+    # given, right for its completion or its start, may then count for the wrong model.
+    usage_inferred = usage_inferred | (pairs.ambiguous_event[model_ends] & (usage_at >= 0))
     other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
     rows = np.concatenate([model_ends, other_rows])
     n_other = len(other_rows)

@@ -35,16 +35,26 @@ START_MATCH_NS = 100_000_000
 _CARRY_LOOKAHEAD = 4
 
 
+# With the proxy's own stamps on both lines (``app_s``), its time minus its duration lands this
+# close to its start's stamp: both stamps are cut to the millisecond (Python logging's asctime),
+# and the middleware logs a moment after it reads its clock. Measured on fixtures/captures:
+# -0.82 to +0.84 ms (wrapper-debug-concurrent, 44 records), -0.91 to +2.40 ms
+# (wrapper-debug-sequential, 27). Another open start this close is a rival: the pair is unsure.
+APP_MATCH_S = 0.003
+
+
 @dataclass(frozen=True)
 class DurationLinks:
-    """What the duration records tell: each completion's duration, and exact start ↔
-    completion pairs (a record names both: its start is ``duration`` before it)."""
+    """What the duration records tell: each completion's duration, and start ↔ completion pairs
+    (a record names both: its start is ``duration`` before it). A pair is sure only when no
+    other open start lies as close to the record's time minus its duration (``uncertain``)."""
 
     duration_s: np.ndarray  # per event: the completion's duration (NaN unknown)
     ends: np.ndarray  # completion events paired through a record
     starts: np.ndarray  # their start events
     carried: int
     unmatched: int
+    uncertain: np.ndarray | None = None  # per pair: another start fits as well (None: none)
 
 
 def link_durations(
@@ -55,39 +65,53 @@ def link_durations(
     status: np.ndarray,
     duration_s: np.ndarray,
     path_class: np.ndarray,
+    app_s: np.ndarray | None = None,
 ) -> DurationLinks:
     """Give each duration record to its completion and, where it can, to its start.
 
     A record logged ``d`` after its request's start line (the wrapper's middleware times the
     request from the moment it logs ``Incoming request``) names that start: the open start
-    nearest ``record time − d``, within ``START_MATCH_NS``. It then names its completion: the
-    nearest in time of the same status and path class (health / model / other, from the start),
-    not yet described, within ``CARRY_WINDOW_NS``. ``status`` is float (NaN unknown);
-    ``path_class`` is a small integer per event (-1 unknown). One pass in Python over the
-    records (one per request at most, and only in sources whose dialect has them).
+    nearest ``record time − d``. Where both lines carry the proxy's own stamp (``app_s``,
+    seconds, NaN unknown) those are compared, within ``APP_MATCH_S``; else the engine's, within
+    ``START_MATCH_NS`` (the engine stamps a line when it reads it, tens of ms late under load).
+    The pair is marked uncertain when another open start lies within that window too: which
+    of two requests stamped in the same millisecond a record describes, the log cannot tell.
+    It then names its completion: the nearest in time of the same status and path class
+    (health / model / other, from the start), not yet described, within ``CARRY_WINDOW_NS``.
+    ``status`` is float (NaN unknown); ``path_class`` is a small integer per event (-1
+    unknown). One pass in Python over the records (one per request at most, and only in
+    sources whose dialect has them).
     """
     import numpy as np
 
     out = duration_s.copy()
     records = np.flatnonzero(is_duration & ~np.isnan(duration_s))
     ends = np.flatnonzero(is_end)
-    starts = np.flatnonzero(is_start & (ts_ns != NAT_NS))
-    starts = starts[np.argsort(ts_ns[starts], kind="stable")]
     none = np.zeros(0, dtype=np.int64)
     if not len(records) or not len(ends):
         return DurationLinks(out, none, none, 0, len(records))
+    engine_starts = _StartClock(np.flatnonzero(is_start & (ts_ns != NAT_NS)), ts_ns)
+    app = app_s if app_s is not None else np.full(len(ts_ns), np.nan)
+    app_starts = _StartClock(np.flatnonzero(is_start & ~np.isnan(app)), app)
+    start_taken = np.zeros(len(ts_ns), dtype=bool)
     taken = ~np.isnan(duration_s[ends])  # a completion with its own duration keeps it
-    start_taken = np.zeros(len(starts), dtype=bool)
-    start_ts = ts_ns[starts]
-    linked_ends, linked_starts = [], []
+    linked_ends, linked_starts, uncertain = [], [], []
     carried = 0
     times, codes, classes = ts_ns.tolist(), status.tolist(), path_class.tolist()
     for record in records.tolist():
         if times[record] == NAT_NS:
             continue
-        implied = times[record] - int(duration_s[record] * 1e9)
-        start = _nearest_open(start_ts, start_taken, implied, START_MATCH_NS)
-        cls = classes[starts[start]] if start >= 0 else -1
+        if not np.isnan(app[record]):
+            implied_s = app[record] - duration_s[record]
+            start, rival = app_starts.nearest(
+                implied_s, START_MATCH_NS / 1e9, APP_MATCH_S, start_taken
+            )
+        else:  # the engine's lag makes any start in the window a rival
+            implied = times[record] - int(duration_s[record] * 1e9)
+            start, rival = engine_starts.nearest(
+                implied, START_MATCH_NS, START_MATCH_NS, start_taken
+            )
+        cls = classes[start] if start >= 0 else -1
         at = int(np.searchsorted(ends, record))
         best, best_gap = -1, CARRY_WINDOW_NS + 1
         for k in range(max(at - 1, 0), min(at + _CARRY_LOOKAHEAD, len(ends))):
@@ -107,28 +131,48 @@ def link_durations(
         if start >= 0:
             start_taken[start] = True
             linked_ends.append(int(ends[best]))
-            linked_starts.append(int(starts[start]))
+            linked_starts.append(start)
+            uncertain.append(rival)
     return DurationLinks(
         out,
         np.asarray(linked_ends, dtype=np.int64),
         np.asarray(linked_starts, dtype=np.int64),
         carried,
         len(records) - carried,
+        np.asarray(uncertain, dtype=bool),
     )
 
 
-def _nearest_open(times: np.ndarray, taken: np.ndarray, at: int, tolerance: int) -> int:
-    """Index of the untaken time nearest ``at`` within ``tolerance`` (-1: none)."""
-    import numpy as np
+class _StartClock:
+    """Start events ordered by one clock (the engine's ns or the proxy's own seconds)."""
 
-    lo = int(np.searchsorted(times, at - tolerance))
-    hi = int(np.searchsorted(times, at + tolerance, side="right"))
-    best, best_gap = -1, tolerance + 1
-    for i in range(lo, hi):
-        gap = abs(int(times[i]) - at)
-        if not taken[i] and gap < best_gap:
-            best, best_gap = i, gap
-    return best
+    def __init__(self, events: np.ndarray, clock: np.ndarray) -> None:
+        import numpy as np
+
+        order = np.argsort(clock[events], kind="stable")
+        self.events = events[order]
+        self.times = clock[self.events]
+
+    def nearest(
+        self, at: float, tolerance: float, rival_within: float, taken: np.ndarray
+    ) -> tuple[int, bool]:
+        """(the untaken start nearest ``at`` within ``tolerance`` (-1: none), whether another
+        untaken start lies within ``rival_within`` of ``at`` too)."""
+        import numpy as np
+
+        lo = int(np.searchsorted(self.times, at - tolerance))
+        hi = int(np.searchsorted(self.times, at + tolerance, side="right"))
+        best, best_gap, close = -1, 0.0, 0
+        for i in range(lo, hi):
+            event = int(self.events[i])
+            if taken[event]:
+                continue
+            gap = abs(float(self.times[i]) - at)
+            close += gap <= rival_within
+            if best < 0 or gap < best_gap:  # at a tie the earlier start
+                best, best_gap = event, gap
+        rival = close > (1 if best >= 0 and best_gap <= rival_within else 0)
+        return best, rival
 
 
 def ids_without_completion(

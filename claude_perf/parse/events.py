@@ -26,7 +26,13 @@ OPTIONAL_COLUMNS = {
     "stream": None,
     # the figures of dialect lines' ``fields`` (tokens, cost, CLI times), NaN unknown
     **{name: float("nan") for name in FIELDS},
+    # the line's own (application) time in seconds, on starts and duration records only, where
+    # the lines hold duration records (analysis/correlate.link_durations); NaN unknown
+    "app_s": float("nan"),
 }
+# An application timestamp at the head of a line (Python logging's asctime, ISO 8601): the
+# clock the proxy's middleware timed the request with, to the millisecond.
+_APP_STAMP = r"^(?P<at>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
 
 
 # Text columns with a few distinct values (levels, loggers, methods, paths, clients, models,
@@ -93,13 +99,17 @@ def _events_frame(
     # Columns only some dialects fill are in the frame only where a line has a value (see
     # OPTIONAL_COLUMNS: absent means all unknown), which saves gathering and joining them.
     for name in OPTIONAL_COLUMNS:
-        if cols.chunks[name]:
+        if cols.chunks.get(name):
             data[name] = cols.gather(name, rows, where=where)
     data["source"] = source[rows]
     data["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
     is_error = error_mask[rows]
     _settle_roles(data, status, is_error, marks.no_generic_end[rows])
     data["is_error"] = is_error
+    is_duration = data["role"] == "duration"
+    if is_duration.any():
+        wanted_app = is_duration | (data["role"] == "start")
+        data["app_s"] = _app_seconds(text, rows, wanted_app, config.app_timezone)
     # Time: the engine's timestamp, else the application's own; never invented.
     engine_ts = ts_ns[rows]
     app_ts = np.full(len(rows), nat, dtype=np.int64)
@@ -141,6 +151,30 @@ def _error_lines(cols: _Columns, marks: DialectMarks) -> np.ndarray:
     error_mask = marks.error.copy()
     error_mask[level_rows[error_level[level_codes] & (level_codes >= 0)]] = True
     return error_mask
+
+
+def _app_seconds(text: pa.Array, rows: np.ndarray, wanted: np.ndarray, timezone: str) -> np.ndarray:
+    """Per row: the application's own timestamp at the head of its line, in seconds (NaN when
+    not wanted or not found). The engine stamps a line when it reads it, up to tens of ms after
+    the proxy wrote it (28 ms on fixtures/captures/wrapper-debug-concurrent, 50 ms on
+    wrapper-plain-concurrent); the proxy's stamps carry its own clock to the millisecond."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = np.full(len(rows), np.nan)
+    pick = np.flatnonzero(wanted)
+    if not len(pick):
+        return out
+    heads = pc.utf8_slice_codeunits(text.take(pa.array(rows[pick])), 0, 40)
+    found = pc.extract_regex(heads, _APP_STAMP).field("at")
+    known = np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if known.any():
+        values = np.asarray(found.filter(pa.array(known)).to_numpy(zero_copy_only=False))
+        ns = _parse_times(values, timezone)
+        ok = ns != NAT_NS
+        out[pick[np.flatnonzero(known)[ok]]] = ns[ok] / 1e9
+    return out
 
 
 def _settle_roles(
