@@ -9,6 +9,7 @@ same ``Session`` a report of saved logs gets, so the analysis does not know wher
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,20 +35,46 @@ def _bounds(since_ns: int | None, until_ns: int | None) -> tuple[int, int]:
 
 
 def iter_lines(
-    store: Store, key: int, since_ns: int | None = None, until_ns: int | None = None
+    store: Store,
+    key: int,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    min_rows: int = _FETCH_ROWS,
 ) -> Iterator[list[tuple[int, str, str]]]:
-    """Chunks of (ts_ns, stream, text) in time order within the window (bounds inclusive)."""
+    """Chunks of (ts_ns, stream, text) within the window (bounds inclusive), in the store's read
+    order: engine time, then stream, then text (the order of the one-row-per-line table before
+    schema 5). Each chunk but the last holds at least ``min_rows`` lines.
+
+    Blocks are read in order of their first time; a block may reach back before the end of the
+    one before (a batch's stderr line stamped before the previous batch's last stdout line, a
+    second collect from before the cursor), so the lines read are held until no block still to
+    come can start before them, and sorted then.
+    """
     low, high = _bounds(since_ns, until_ns)
-    cursor = store.conn.execute(
-        "SELECT ts_ns, stream, line FROM log_lines "
-        "WHERE container_key = ? AND ts_ns BETWEEN ? AND ? ORDER BY ts_ns",
+    blocks = store.conn.execute(
+        "SELECT min_ts_ns, max_ts_ns, rows FROM log_blocks WHERE container_key = ? "
+        "AND max_ts_ns >= ? AND min_ts_ns <= ? ORDER BY min_ts_ns, id",
         (key, low, high),
     )
-    while True:
-        chunk = cursor.fetchmany(_FETCH_ROWS)
-        if not chunk:
-            return
-        yield chunk
+    held: list[tuple[int, str, str]] = []
+    for first_ns, last_ns, text in blocks:
+        if len(held) >= min_rows:
+            held.sort()  # (timsort: little work on lines that came nearly in order)
+            final = bisect.bisect_left(held, first_ns, key=_time)  # nothing to come is earlier
+            if final:
+                yield held[:final]
+                held = held[final:]
+        rows = json.loads(text)
+        if first_ns < low or last_ns > high:
+            rows = [r for r in rows if low <= r[0] <= high]
+        held += map(tuple, rows)
+    if held:
+        held.sort()
+        yield held
+
+
+def _time(row: tuple[int, str, str]) -> int:
+    return row[0]
 
 
 def events(
@@ -179,17 +206,22 @@ def load_session(
     since: int | datetime | None = None,
     until: int | datetime | None = None,
     containers: Sequence[str] = (),
+    chunked: bool = False,
 ) -> Session:
     """Build a Session (lines, samples, facts) from the store for a window.
 
     ``since``/``until`` are inclusive bounds (UTC datetimes or integer ns); ``containers``
-    selects by name or id prefix (default: every stored container).
+    selects by name or id prefix (default: every stored container). ``chunked``: a window of
+    more than a chunk's worth of text is left in the store (``LogLines.pending``, a
+    store/pending.StoredLines), for the analysis to read chunk by chunk.
     """
     import pyarrow as pa
 
     from claude_perf.durations import from_ns, iso
-    from claude_perf.ingest.files import InputInfo, combine
+    from claude_perf.ingest.chunks import chunk_bytes
+    from claude_perf.ingest.files import LogLines
     from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
+    from claude_perf.store.pending import StoredLines
 
     store_file = Path(path)
     since_ns, until_ns = _ns_bound(since), _ns_bound(until)
@@ -197,48 +229,35 @@ def load_session(
         tightened = list(store.notes)
         chosen = _without_covered_tasks(_select(store.containers(), containers, store_file))
         labels = source_labels(chosen)
-        tables, infos, counts, facts = [], [], [], []
+        facts = []
         for container in chosen:
-            key = int(container.pop("_key"))
-            ts: list[int] = []
-            streams: list[str] = []
-            texts: list[str] = []
-            for chunk in iter_lines(store, key, since_ns, until_ns):
-                for t, s, x in chunk:
-                    ts.append(t)
-                    streams.append(s)
-                    texts.append(x)
-            table = pa.table(
-                {
-                    "ts": pa.array(ts, pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
-                    "stream": pa.array(streams, pa.string()),
-                    "text": pa.array(texts, pa.large_string()),
-                }
-            )
-            size = sum(len(x) for x in texts)
-            del ts, streams, texts
-            label = labels[key]
-            tables.append(table)
-            infos.append(InputInfo(label, "store", table.num_rows, size))
-            counts.append({"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0})
+            key = int(container["_key"])
             container["events"] = [
                 {"time": iso(from_ns(t)), "action": a}
                 for t, a in events(store, key, since_ns, until_ns)
             ]
-            container["_key"] = key
-            container["source"] = label  # the replica these facts describe (analysis.replicas)
+            container["source"] = labels[key]  # the replica these facts describe
             facts.append(container)
-        raw = sample_rows(store, since_ns, until_ns, [int(c["_key"]) for c in facts])
+        keys = tuple(int(c["_key"]) for c in facts)
+        raw = sample_rows(store, since_ns, until_ns, list(keys))
         gaps = collection_gaps(store, since_ns, until_ns, [str(c.get("name")) for c in facts])
         clients = client_records_in(store, since_ns, until_ns)
+        size = chunk_bytes()
+        stored_bytes = window_bytes(store, keys, since_ns, until_ns) if chunked else 0
+        any_line = any(next(iter_lines(store, k, since_ns, until_ns, 1), None) for k in keys)
     for container in facts:
         container.pop("_key", None)
-    logs = combine(tables, infos, counts)
+    source = StoredLines(store_file, keys, tuple(labels[k] for k in keys), since_ns, until_ns, size)
+    if stored_bytes > size:
+        empty = pa.table({"ts": pa.array([], pa.timestamp("ns", tz="UTC"))})
+        logs = LogLines(table=empty, pending=source)
+    else:
+        logs = source.read_whole()
     samples = _samples_frame(raw, SAMPLE_COLUMNS) if raw else None
     notes: list[str] = tightened
     if not chosen:
         notes.append(f"the store {store_file} holds no container yet")
-    elif logs.table.num_rows == 0:
+    elif not any_line:
         notes.append("the store holds no log line in the asked window")
     notes += gaps
     return Session(
@@ -250,6 +269,22 @@ def load_session(
         notes=tuple(notes),
         clients=tuple(clients),
     )
+
+
+def window_bytes(
+    store: Store, keys: Sequence[int], since_ns: int | None, until_ns: int | None
+) -> int:
+    """The stored size of the blocks that meet the window (an upper bound of its text)."""
+    if not keys:
+        return 0
+    low, high = _bounds(since_ns, until_ns)
+    marks = ", ".join("?" * len(keys))
+    row = store.conn.execute(
+        f"SELECT SUM(LENGTH(CAST(rows AS BLOB))) FROM log_blocks WHERE container_key IN "
+        f"({marks}) AND max_ts_ns >= ? AND min_ts_ns <= ?",
+        (*keys, low, high),
+    ).fetchone()
+    return int(row[0] or 0)
 
 
 def _samples_frame(raw: list[tuple[Any, ...]], columns: Sequence[str]) -> Any:
