@@ -154,7 +154,11 @@ def test_read_order_is_time_then_stream_then_text_within_a_window(tmp_path: Path
         key = store.save_container(facts("p"))
         store.add_lines(key, rows[:3], 0)
         store.add_lines(key, rows[3:], 0)
-        got = [r for chunk in iter_lines(store, key, T0 + 1, T0 + 5, min_rows=1) for r in chunk]
+        got = []
+        for table in iter_lines(store, key, T0 + 1, T0 + 5, min_rows=1):
+            got += zip(
+                *(table.column(c).to_pylist() for c in ("ts", "stream", "text")), strict=True
+            )
     assert got == [
         (T0 + 1, "stdout", "a"),
         (T0 + 5, "stderr", "z"),

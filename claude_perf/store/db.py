@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.errors import StoreError
 from claude_perf.runtime.private_files import make_private_dirs, open_private, tighten
+from claude_perf.store import blocks
 from claude_perf.store.schema import MIGRATIONS, SAMPLE_FIELDS, statements
 
 if TYPE_CHECKING:
@@ -305,10 +306,10 @@ class Store:
         ``from_ns`` is where this fetch started; the cursor covers [from_ns, last ts stored]
         once joined with what it covered before. Returns how many lines were new.
 
-        The lines not stored yet become one block (schema migration 5): the whole batch as one
-        JSON array, encoded by the json module's C encoder, so there is no Python work per line
-        here and the GIL is released for the one insert (the collector's reader thread runs
-        meanwhile). The JSON text keeps every character, NUL included.
+        The lines not stored yet become one block (schema migration 5, store/blocks.py),
+        encoded with a few C-level joins for the whole batch, so there is no Python work per
+        line here and the GIL is released for the one insert (the collector's reader thread
+        runs meanwhile).
         """
         from claude_perf.durations import now_ns
 
@@ -316,61 +317,64 @@ class Store:
             found = conn.execute("SELECT 1 FROM containers WHERE key = ?", (key,)).fetchone()
             if found is None:
                 raise sqlite3.IntegrityError(f"FOREIGN KEY constraint failed: container {key}")
-            fresh = self._unstored(conn, key, rows)
+            fresh, low, high = self._unstored(conn, key, rows)
             block_id = None
             if fresh:
-                times = [row[0] for row in fresh]
-                payload = json.dumps(fresh, ensure_ascii=False, check_circular=False)
+                first, last = low, high
+                if len(fresh) < len(rows):
+                    first, last = min(r[0] for r in fresh), max(r[0] for r in fresh)
                 block_id = conn.execute(
-                    "INSERT INTO log_blocks (container_key, min_ts_ns, max_ts_ns, lines, rows) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (key, min(times), max(times), len(fresh), payload),
+                    "INSERT INTO log_blocks (container_key, min_ts_ns, max_ts_ns, lines, "
+                    "text_chars, form, ts, streams, texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, first, last, len(fresh), *blocks.encode(fresh)),
                 ).lastrowid
             if rows:
-                last = max(rows)[0]  # compared in C: by time first
-                self._advance(conn, key, from_ns, last, now_ns())
+                self._advance(conn, key, from_ns, high, now_ns())
         if block_id is not None:  # committed: the next batch compares with it from memory
             self._last_block[key] = (int(block_id), fresh)
         return len(fresh)
 
     def _unstored(
         self, conn: sqlite3.Connection, key: int, rows: Sequence[tuple[int, str, str]]
-    ) -> list[tuple[int, str, str]]:
-        """The rows of a batch not stored yet (nor earlier in the batch), in their order.
+    ) -> tuple[list[tuple[int, str, str]], int, int]:
+        """The rows of a batch not stored yet (nor earlier in the batch), in their order, and
+        the batch's first and last time.
 
         Only blocks whose time span meets the batch's are read: in a collect that runs
         forward, the last block or none (it is kept in memory, so not decoded again), and a
         few more where a collect fetches again from before its cursor.
         """
         if not rows:
-            return []
+            return [], 0, 0
         times = [row[0] for row in rows]
         low, high = min(times), max(times)
         stored: set[tuple[int, str, str]] = set()
-        blocks = conn.execute(
+        spans = conn.execute(
             "SELECT id FROM log_blocks WHERE container_key = ? AND max_ts_ns >= ? "
             "AND min_ts_ns <= ?",
             (key, low, high),
         ).fetchall()
         last = self._last_block.get(key)
-        for (block_id,) in blocks:
+        for (block_id,) in spans:
             if last is not None and last[0] == block_id:
-                old: Iterable[Sequence[Any]] = last[1]
+                old = last[1]
             else:
-                (text,) = conn.execute(
-                    "SELECT rows FROM log_blocks WHERE id = ?", (block_id,)
-                ).fetchone()
-                old = json.loads(text)
-            stored.update((r[0], r[1], r[2]) for r in old if low <= r[0] <= high)
+                old = blocks.decode_rows(
+                    conn.execute(
+                        "SELECT form, ts, streams, texts FROM log_blocks WHERE id = ?",
+                        (block_id,),
+                    ).fetchone()
+                )
+            stored.update(r for r in old if low <= r[0] <= high)
         if not stored and len(set(times)) == len(times):
-            return list(rows)  # the usual case: nothing stored meets it, no time repeats
+            return list(rows), low, high  # the usual case: nothing stored meets it, no tie
         fresh = []
         for row in rows:
             line = (row[0], row[1], row[2])
             if line not in stored:
                 stored.add(line)
                 fresh.append(line)
-        return fresh
+        return fresh, low, high
 
     def mark_covered(self, key: int, from_ns: int, to_ns: int) -> None:
         """Record that a fetch covering [from_ns, to_ns] completed (even with no new lines)."""

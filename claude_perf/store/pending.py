@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from claude_perf.ingest.chunks import ChunkTally, Cut, LineChunk
 from claude_perf.ingest.files import InputInfo, LogLines, combine
+from claude_perf.store.blocks import rows_table
 from claude_perf.store.db import Store
 from claude_perf.store.read import iter_lines
 
@@ -40,34 +41,27 @@ _COLUMNS = ["ts", "stream", "text", "seq", "source"]
 READ_STEP_DIVISOR = 1024
 
 
-def rows_table(rows: Sequence[tuple[int, str, str]], first_seq: int) -> pa.Table:
-    """(ts_ns, stream, text) rows as a table of ts (int64), stream, text and their ``seq``."""
+def _numbered(table: pa.Table, first_seq: int) -> pa.Table:
+    """The table with each line's position in its container's window (``gseq``)."""
     import numpy as np
     import pyarrow as pa
 
-    if not rows:
-        ts: Sequence[int] = ()
-        streams: Sequence[str] = ()
-        texts: Sequence[str] = ()
-    else:
-        ts, streams, texts = zip(*rows, strict=True)
-    return pa.table(
-        {
-            "ts": pa.array(ts, pa.int64()),
-            "stream": pa.array(streams, pa.string()),
-            "text": pa.array(texts, pa.large_string()),
-            "gseq": pa.array(np.arange(first_seq, first_seq + len(rows), dtype=np.int64)),
-        }
-    )
+    seq = np.arange(first_seq, first_seq + table.num_rows, dtype=np.int64)
+    return table.append_column("gseq", pa.array(seq))
+
+
+def _text_chars(table: pa.Table) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.sum(pc.utf8_length(table.column("text"))).as_py() or 0)
 
 
 class _Reader:
     """One container's lines of the window, read ahead in the store's read order."""
 
-    def __init__(self, batches: Iterator[list[tuple[int, str, str]]]) -> None:
-
-        self.batches = batches
-        self.held: pa.Table = rows_table([], 0)  # read, not handed on yet
+    def __init__(self, tables: Iterator[pa.Table]) -> None:
+        self.tables = tables
+        self.held: pa.Table = _numbered(rows_table([]), 0)  # read, not handed on yet
         self.done = False
         self.lines = 0  # lines read, for the whole read's InputInfo
         self.chars = 0
@@ -75,14 +69,14 @@ class _Reader:
     def read_more(self) -> None:
         import pyarrow as pa
 
-        rows = next(self.batches, None)
-        if rows is None:
+        table = next(self.tables, None)
+        if table is None:
             self.done = True
             return
-        table = rows_table(rows, self.lines)
-        self.lines += len(rows)
-        self.chars += sum(len(r[2]) for r in rows)
-        self.held = pa.concat_tables([self.held, table]) if self.held.num_rows else table
+        numbered = _numbered(table, self.lines)
+        self.lines += table.num_rows
+        self.chars += _text_chars(table)
+        self.held = pa.concat_tables([self.held, numbered]) if self.held.num_rows else numbered
 
     def last_ns(self) -> int:
         """The time of the last line read (every line still in the store is at or after it)."""
@@ -133,15 +127,11 @@ class StoredLines:
         tables, infos = [], []
         with Store(self.path, create=False) as store:
             for key, label in zip(self.keys, self.labels, strict=True):
-                parts, chars, lines = [], 0, 0
-                for rows in iter_lines(store, key, self.since_ns, self.until_ns):
-                    parts.append(rows_table(rows, lines))
-                    lines += len(rows)
-                    chars += sum(len(r[2]) for r in rows)
-                table = pa.concat_tables(parts) if parts else rows_table([], 0)
+                parts = list(iter_lines(store, key, self.since_ns, self.until_ns))
+                table = pa.concat_tables(parts) if parts else rows_table([])
                 del parts
-                tables.append(_timestamped(table.drop_columns(["gseq"])))
-                infos.append(InputInfo(label, FORM_STORE, table.num_rows, chars))
+                tables.append(_timestamped(table))
+                infos.append(InputInfo(label, FORM_STORE, table.num_rows, _text_chars(table)))
         return combine(tables, infos, [_NO_COUNTS] * len(tables))
 
     def chunks(self, cut: Cut, tally: ChunkTally) -> Iterator[LineChunk]:

@@ -9,8 +9,8 @@ same ``Session`` a report of saved logs gets, so the analysis does not know wher
 
 from __future__ import annotations
 
-import bisect
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.durations import MAX_NS, NAT_NS
 from claude_perf.errors import StoreError
+from claude_perf.store import blocks
 from claude_perf.store.clients import client_records_in
 from claude_perf.store.db import Store
 from claude_perf.store.schema import SAMPLE_FIELDS
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from claude_perf.ingest.session import Session
 
 _FETCH_ROWS = 65_536
@@ -40,41 +43,71 @@ def iter_lines(
     since_ns: int | None = None,
     until_ns: int | None = None,
     min_rows: int = _FETCH_ROWS,
-) -> Iterator[list[tuple[int, str, str]]]:
-    """Chunks of (ts_ns, stream, text) within the window (bounds inclusive), in the store's read
-    order: engine time, then stream, then text (the order of the one-row-per-line table before
-    schema 5). Each chunk but the last holds at least ``min_rows`` lines.
+) -> Iterator[pa.Table]:
+    """Tables of ts (int64 ns), stream, text: a container's lines within the window (bounds
+    inclusive), in the store's read order: engine time, then stream, then text (the order of
+    the one-row-per-line table before schema 5). A table holds about ``min_rows`` lines or
+    more (fewer only where blocks overlap in time, and at the end).
 
     Blocks are read in order of their first time; a block may reach back before the end of the
     one before (a batch's stderr line stamped before the previous batch's last stdout line, a
     second collect from before the cursor), so the lines read are held until no block still to
     come can start before them, and sorted then.
     """
+    import numpy as np
+    import pyarrow.compute as pc
+
     low, high = _bounds(since_ns, until_ns)
-    blocks = store.conn.execute(
-        "SELECT min_ts_ns, max_ts_ns, rows FROM log_blocks WHERE container_key = ? "
-        "AND max_ts_ns >= ? AND min_ts_ns <= ? ORDER BY min_ts_ns, id",
+    spans = store.conn.execute(
+        "SELECT min_ts_ns, max_ts_ns, form, ts, streams, texts FROM log_blocks "
+        "WHERE container_key = ? AND max_ts_ns >= ? AND min_ts_ns <= ? ORDER BY min_ts_ns, id",
         (key, low, high),
     )
-    held: list[tuple[int, str, str]] = []
-    for first_ns, last_ns, text in blocks:
-        if len(held) >= min_rows:
-            held.sort()  # (timsort: little work on lines that came nearly in order)
-            final = bisect.bisect_left(held, first_ns, key=_time)  # nothing to come is earlier
-            if final:
-                yield held[:final]
-                held = held[final:]
-        rows = json.loads(text)
+    held: list[pa.Table] = []
+    rows = 0
+    for first_ns, last_ns, *block in spans:
+        if rows >= min_rows:
+            table = _sorted(held)
+            times = np.asarray(table.column("ts").to_numpy(), dtype=np.int64)
+            final = int(np.searchsorted(times, first_ns, side="left"))  # nothing to come is
+            if final:  # earlier than the next block's first time
+                yield table.slice(0, final)
+            held, rows = [table.slice(final)], table.num_rows - final
+        table = blocks.decode_table(tuple(block))
         if first_ns < low or last_ns > high:
-            rows = [r for r in rows if low <= r[0] <= high]
-        held += map(tuple, rows)
-    if held:
-        held.sort()
-        yield held
+            ts = table.column("ts")
+            table = table.filter(pc.and_(pc.greater_equal(ts, low), pc.less_equal(ts, high)))
+        held.append(table)
+        rows += table.num_rows
+    if rows:
+        yield _sorted(held)
 
 
-def _time(row: tuple[int, str, str]) -> int:
-    return row[0]
+def _sorted(tables: list[pa.Table]) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.concat_tables(tables).combine_chunks()
+    order = pc.sort_indices(
+        table, sort_keys=[("ts", "ascending"), ("stream", "ascending"), ("text", "ascending")]
+    )
+    return table.take(order)
+
+
+def line_rows(
+    conn: sqlite3.Connection, key: int | None = None
+) -> Iterator[tuple[int, int, str, str]]:
+    """Every stored line (of one container, or all) as (container key, ts_ns, stream, text),
+    block after block in the order stored, not sorted: for checks and ad hoc reading (the
+    blocks' texts are not one SQL row per line; store/blocks.py)."""
+    where, args = ("WHERE container_key = ?", (key,)) if key is not None else ("", ())
+    spans = conn.execute(
+        f"SELECT container_key, form, ts, streams, texts FROM log_blocks {where} ORDER BY id",
+        args,
+    )
+    for container_key, *block in spans:
+        for ts, stream, text in blocks.decode_rows(tuple(block)):
+            yield int(container_key), ts, stream, text
 
 
 def events(
@@ -274,13 +307,13 @@ def load_session(
 def window_bytes(
     store: Store, keys: Sequence[int], since_ns: int | None, until_ns: int | None
 ) -> int:
-    """The stored size of the blocks that meet the window (an upper bound of its text)."""
+    """The characters of text in the blocks that meet the window (a bound of the window's)."""
     if not keys:
         return 0
     low, high = _bounds(since_ns, until_ns)
     marks = ", ".join("?" * len(keys))
     row = store.conn.execute(
-        f"SELECT SUM(LENGTH(CAST(rows AS BLOB))) FROM log_blocks WHERE container_key IN "
+        f"SELECT SUM(text_chars) FROM log_blocks WHERE container_key IN "
         f"({marks}) AND max_ts_ns >= ? AND min_ts_ns <= ?",
         (*keys, low, high),
     ).fetchone()
