@@ -36,9 +36,11 @@ if TYPE_CHECKING:
 FORM_STORE = "store"
 _NO_COUNTS = {"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0}
 _COLUMNS = ["ts", "stream", "text", "seq", "source"]
-# A container is read ahead ``chunk_bytes // READ_STEP_DIVISOR`` lines at a time (about an 8th of
-# a chunk's lines for lines of ~128 bytes; the default chunk: 32,768 lines).
-READ_STEP_DIVISOR = 1024
+# A container is read ahead ``chunk_bytes // READ_STEP_DIVISOR`` lines at a time (about a 30th
+# of a chunk's lines for lines of ~128 bytes; the default chunk: 8,192 lines): what the other
+# containers hold beyond the chunk's end stays small.
+READ_STEP_DIVISOR = 4096
+STAMP_BYTES = 32  # "2026-11-29T00:50:45.792168672Z " and the newline, per line of a file
 
 
 def _numbered(table: pa.Table, first_seq: int) -> pa.Table:
@@ -91,7 +93,10 @@ class _Reader:
         else:
             ts = np.asarray(self.held.column("ts").to_numpy(), dtype=np.int64)
             at = int(np.searchsorted(ts, limit_ns, side="left"))
-        taken, self.held = self.held.slice(0, at), self.held.slice(at)
+        taken, rest = self.held.slice(0, at), self.held.slice(at)
+        # A slice keeps its whole table's buffers alive: the rest (usually a few lines) is
+        # copied, so the lines taken are freed once their chunk has been classified.
+        self.held = rest.take(np.arange(rest.num_rows)) if at else rest
         return taken
 
     def give_back(self, table: pa.Table) -> None:
@@ -150,6 +155,7 @@ class StoredLines:
                 limit_ns = _read_ahead(readers, want)
                 parts = [r.take_before(limit_ns) for r in readers]
                 table, duplicates = _merged(parts, infos)
+                del parts  # (merged: the readers' old buffers go)
                 tally.lines += duplicates
                 tally.duplicates += duplicates
                 at = None if limit_ns is None else cut(table) if table.num_rows > 1 else None
@@ -208,11 +214,20 @@ def _read_ahead(readers: Sequence[_Reader], want_bytes: int) -> int | None:
         live = [r for r in readers if not r.done]
         if not live:
             return None
-        held = sum(r.held.column("text").nbytes for r in readers)
+        held = sum(_file_bytes(r.held) for r in readers)
         behind = min(live, key=_Reader.last_ns)
         if held >= want_bytes:
             return behind.last_ns()
         behind.read_more()
+
+
+def _file_bytes(table: pa.Table) -> int:
+    """The lines' size as a ``docker logs -t`` file: a chunk of the store holds as many lines as
+    a chunk of the same bytes read from a file (the classifier's memory goes by lines)."""
+    import pyarrow.compute as pc
+
+    text = table.column("text")
+    return int(pc.sum(pc.binary_length(text)).as_py() or 0) + STAMP_BYTES * table.num_rows
 
 
 def _timestamped(table: pa.Table) -> pa.Table:

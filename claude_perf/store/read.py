@@ -58,22 +58,29 @@ def iter_lines(
     import pyarrow.compute as pc
 
     low, high = _bounds(since_ns, until_ns)
+    # The blocks' order first, then each block when its turn comes: sorting the blocks
+    # themselves (the index is by last time) would put every text of the window in SQLite's
+    # sorter at once.
     spans = store.conn.execute(
-        "SELECT min_ts_ns, max_ts_ns, form, ts, streams, texts FROM log_blocks "
+        "SELECT id, min_ts_ns, max_ts_ns FROM log_blocks "
         "WHERE container_key = ? AND max_ts_ns >= ? AND min_ts_ns <= ? ORDER BY min_ts_ns, id",
         (key, low, high),
-    )
+    ).fetchall()
     held: list[pa.Table] = []
     rows = 0
-    for first_ns, last_ns, *block in spans:
+    for block_id, first_ns, last_ns in spans:
         if rows >= min_rows:
             table = _sorted(held)
             times = np.asarray(table.column("ts").to_numpy(), dtype=np.int64)
             final = int(np.searchsorted(times, first_ns, side="left"))  # nothing to come is
             if final:  # earlier than the next block's first time
                 yield table.slice(0, final)
-            held, rows = [table.slice(final)], table.num_rows - final
-        table = blocks.decode_table(tuple(block))
+            rest = table.slice(final)  # copied: the slice would keep the whole table alive
+            held, rows = [rest.take(np.arange(rest.num_rows))], rest.num_rows
+        block = store.conn.execute(
+            "SELECT form, ts, streams, texts FROM log_blocks WHERE id = ?", (block_id,)
+        ).fetchone()
+        table = blocks.decode_table(block)
         if first_ns < low or last_ns > high:
             ts = table.column("ts")
             table = table.filter(pc.and_(pc.greater_equal(ts, low), pc.less_equal(ts, high)))
