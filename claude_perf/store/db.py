@@ -138,9 +138,10 @@ class Store:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.migrate()
-            # The last block stored per container, (id, rows): the next batch of a collect
-            # is compared with it without decoding it again (Store.add_lines).
-            self._last_block: dict[int, tuple[int, list[tuple[int, str, str]]]] = {}
+            # The last block stored, (container key, block id, rows): the next batch of a
+            # collect is compared with it without decoding it again (Store.add_lines). One
+            # only: a Store's containers are collected one after another.
+            self._last_block: tuple[int, int, list[tuple[int, str, str]]] | None = None
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"{self.path}: not a claude-perf store or damaged ({exc})") from exc
@@ -331,7 +332,7 @@ class Store:
             if rows:
                 self._advance(conn, key, from_ns, high, now_ns())
         if block_id is not None:  # committed: the next batch compares with it from memory
-            self._last_block[key] = (int(block_id), fresh)
+            self._last_block = (key, int(block_id), fresh)
         return len(fresh)
 
     def _unstored(
@@ -354,10 +355,10 @@ class Store:
             "AND min_ts_ns <= ?",
             (key, low, high),
         ).fetchall()
-        last = self._last_block.get(key)
+        last = self._last_block
         for (block_id,) in spans:
-            if last is not None and last[0] == block_id:
-                old = last[1]
+            if last is not None and last[:2] == (key, block_id):
+                old = last[2]
             else:
                 old = blocks.decode_rows(
                     conn.execute(
@@ -365,7 +366,7 @@ class Store:
                         (block_id,),
                     ).fetchone()
                 )
-            stored.update(r for r in old if low <= r[0] <= high)
+            stored.update((r[0], r[1], r[2]) for r in old if low <= r[0] <= high)
         if not stored and len(set(times)) == len(times):
             return list(rows), low, high  # the usual case: nothing stored meets it, no tie
         fresh = []
