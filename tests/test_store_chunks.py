@@ -8,6 +8,7 @@ containers whose lines interleave, tie in time, repeat each other, and arrive ou
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 from pathlib import Path
@@ -32,6 +33,8 @@ except ModuleNotFoundError:  # plain `pytest` puts tests/, not the repo root, on
     from benchmarks.gen_log import generate
 
 from test_chunked import assert_same
+
+from tests.cli_support import run_cli
 
 T0 = 1_764_377_445_000_000_000
 
@@ -165,3 +168,28 @@ def test_read_order_is_time_then_stream_then_text_within_a_window(tmp_path: Path
         (T0 + 5, "stdout", "a"),
         (T0 + 5, "stdout", "b"),
     ]
+
+
+def test_report_since_reads_a_large_window_in_chunks_with_the_same_summary(
+    tmp_path: Path,
+) -> None:
+    """The CLI: `report --since` of a window over the chunk size gives the JSON summary of the
+    whole read (a chunk size over the window's)."""
+    rows = generated_rows(tmp_path, 6_000, seed=2)
+    path = tmp_path / "s.db"
+    fill(path, {"a": rows[::2], "b": rows[1::2]}, seed=1)
+    summaries, stages = {}, {}
+    for chunk_bytes in (16 << 10, 1 << 30):
+        out = tmp_path / f"summary-{chunk_bytes}.json"
+        staged = tmp_path / f"stages-{chunk_bytes}.json"
+        result = run_cli(
+            *("report", "--since", "2000-01-01T00:00:00Z", "--store", str(path)),
+            *("-f", "json", "-o", str(out)),
+            env={chunks.CHUNK_BYTES_ENV: str(chunk_bytes), "CLAUDE_PERF_STAGES": str(staged)},
+        )
+        assert result.returncode in (0, 3), result.stderr
+        summaries[chunk_bytes] = json.loads(out.read_text())
+        stages[chunk_bytes] = [s["stage"] for s in json.loads(staged.read_text())]
+    assert "read+classify chunks" in stages[16 << 10] and "classify" in stages[1 << 30]
+    assert summaries[16 << 10] == summaries[1 << 30]
+    assert summaries[16 << 10]["lines"]["total"] == len(rows)
