@@ -72,8 +72,9 @@ def iter_lines(
         if rows >= min_rows:
             table = _sorted(held)
             times = np.asarray(table.column("ts").to_numpy(), dtype=np.int64)
-            final = int(np.searchsorted(times, first_ns, side="left"))  # nothing to come is
-            if final:  # earlier than the next block's first time
+            # Nothing still to come is earlier than this block's first time.
+            final = int(np.searchsorted(times, first_ns, side="left"))
+            if final:
                 yield table.slice(0, final)
             rest = table.slice(final)  # copied: the slice would keep the whole table alive
             held, rows = [rest.take(np.arange(rest.num_rows))], rest.num_rows
