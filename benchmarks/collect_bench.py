@@ -118,7 +118,7 @@ def main() -> int:
                 import sqlite3
 
                 with contextlib.closing(sqlite3.connect(store)) as conn:
-                    stored = conn.execute("SELECT COUNT(*) FROM log_lines").fetchone()[0]
+                    stored = conn.execute("SELECT SUM(lines) FROM log_blocks").fetchone()[0] or 0
                 store_mb = store.stat().st_size / 2**20
                 if stored != LINES:
                     break

@@ -26,6 +26,7 @@ from claude_perf.cli.commands import CollectOptions, ReportOptions, collect, rep
 from claude_perf.config.schema import Config
 from claude_perf.durations import engine_timestamp, now_ns, parse_instant_ns
 from claude_perf.store.db import Store
+from claude_perf.store.read import line_rows
 from tests.cli_support import ROOT, cli_argv, run_cli
 from tests.docker_support import Step, drive_workload, logs_text, poll
 
@@ -83,10 +84,7 @@ def test_workload_collected_and_reported_as_the_client_saw_it(
     assert again.lines_already > 0
     with Store(store) as opened:
         assert opened.line_count() == rows_before
-        distinct = opened.conn.execute(
-            "SELECT COUNT(*) FROM (SELECT DISTINCT container_key, ts_ns, stream, line "
-            "FROM log_lines)"
-        ).fetchone()[0]
+        distinct = len(set(line_rows(opened.conn)))
         assert distinct == rows_before
 
     # the store holds exactly what `docker logs -t --until` shows (no line lost or doubled)
@@ -209,7 +207,8 @@ def test_collect_killed_mid_way_then_completed_has_every_line_once(
             return 0
         try:
             with sqlite3.connect(store, timeout=5) as conn:
-                return int(conn.execute("SELECT COUNT(*) FROM log_lines").fetchone()[0])
+                row = conn.execute("SELECT SUM(lines) FROM log_blocks").fetchone()
+                return int(row[0] or 0)
         except sqlite3.OperationalError:
             return 0  # the schema is not there yet
 
@@ -225,7 +224,7 @@ def test_collect_killed_mid_way_then_completed_has_every_line_once(
     result = collect(CollectOptions(config=Config(), containers=(container.name,), store=store))
     with Store(store) as opened:
         assert opened.line_count() == lines
-        numbers = [int(r[0]) for r in opened.conn.execute("SELECT line FROM log_lines")]
+        numbers = [int(r[3]) for r in line_rows(opened.conn)]
     assert sorted(numbers) == list(range(1, lines + 1))
     assert result.lines_new == lines - partial
 
@@ -304,14 +303,13 @@ def ticker(lines: int | None = None) -> list[str]:
 
 
 def store_texts(store: Path, container_id: str) -> list[tuple[str, str]]:
-    return [
-        (str(stream), str(line))
-        for stream, line in stored_rows(
-            store,
-            "SELECT l.stream, l.line FROM log_lines l JOIN containers c ON c.key = "
-            f"l.container_key WHERE c.id = '{container_id}' ORDER BY l.ts_ns",
-        )
-    ]
+    """(stream, text) of a container's stored lines, in time order (none without a store)."""
+    keys = stored_rows(store, f"SELECT key FROM containers WHERE id = '{container_id}'")
+    if not keys:
+        return []
+    with contextlib.closing(sqlite3.connect(store, timeout=5)) as conn:
+        rows = sorted(line_rows(conn, int(keys[0][0])), key=lambda r: r[1])  # stable: by time
+    return [(stream, text) for _, _, stream, text in rows]
 
 
 def test_label_selects_every_labelled_container_and_no_other(busybox: Any, tmp_path: Path) -> None:
@@ -529,11 +527,8 @@ def test_sigterm_stops_a_sampling_collect_cleanly(busybox: Any, tmp_path: Path) 
     with contextlib.closing(sqlite3.connect(store)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         (row,) = conn.execute("SELECT finished_ns, interrupted, outcome FROM collections")
-        lines = conn.execute("SELECT COUNT(*) FROM log_lines").fetchone()[0]
-        distinct = conn.execute(
-            "SELECT COUNT(*) FROM (SELECT DISTINCT container_key, ts_ns, stream, line "
-            "FROM log_lines)"
-        ).fetchone()[0]
+        stored = list(line_rows(conn))
+        lines, distinct = len(stored), len(set(stored))
     assert row[0] is not None and row[1] == 1  # recorded as finished, interrupted
     assert json.loads(row[2])["samples"] == samples
     assert json.loads(row[2])["gaps"] == []  # an interruption is not a gap

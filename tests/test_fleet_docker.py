@@ -30,6 +30,7 @@ from claude_perf.collect.run import CollectRequest
 from claude_perf.collect.run import collect as run_collect
 from claude_perf.config.schema import Config
 from claude_perf.store.db import Store
+from claude_perf.store.read import line_rows
 from tests.cli_support import ROOT, run_cli
 from tests.conftest import DockerRun
 from tests.docker_support import BUSYBOX_TAG, build_busybox_image, poll
@@ -198,11 +199,11 @@ def test_second_engine_lost_mid_collect_then_completed(
         try:
             with contextlib.closing(sqlite3.connect(store, timeout=5)) as conn:
                 row = conn.execute(
-                    "SELECT COUNT(*) FROM log_lines l JOIN containers c ON c.key = "
-                    "l.container_key WHERE c.id = ?",
+                    "SELECT SUM(b.lines) FROM log_blocks b JOIN containers c ON c.key = "
+                    "b.container_key WHERE c.id = ?",
                     (big.id,),
                 ).fetchone()
-                return int(row[0])
+                return int(row[0] or 0)
         except sqlite3.OperationalError:
             return 0
 
@@ -251,14 +252,9 @@ def test_second_engine_lost_mid_collect_then_completed(
     big_again = second.client.containers.get(big.id)
     assert big_rows() == logged_lines(big_again) >= lines
     with Store(store) as opened:
-        numbers = [
-            r[0]
-            for r in opened.conn.execute(
-                "SELECT line FROM log_lines l JOIN containers c ON c.key = l.container_key "
-                "WHERE c.id = ?",
-                (big.id,),
-            )
-        ]
+        big_key = opened.container_key(big.id)
+        assert big_key is not None
+        numbers = [r[3] for r in line_rows(opened.conn, big_key)]
     assert sorted(int(n) for n in numbers) == list(range(1, lines + 1))
 
 

@@ -137,7 +137,10 @@ def report_session(options: ReportOptions) -> Session:
                 context=options.context,
             )
         )
-    return load_stored(store_mod.store_path(options.store), since_ns, until_ns, options.containers)
+    # Chunked: a window larger than a chunk is read by the analysis chunk by chunk (issue 13).
+    return load_stored(
+        store_mod.store_path(options.store), since_ns, until_ns, options.containers, chunked=True
+    )
 
 
 def with_clients(session: Session, paths: Sequence[str]) -> Session:

@@ -6,10 +6,10 @@ logs can hold secrets; SQLite gives its ``-wal``/``-shm`` files the same mode as
 
 Consistency: WAL journal, and every batch (log lines plus the collection cursor that covers them,
 a round of samples, a set of events) is one transaction, so a collect killed at any moment,
-SIGKILL included, leaves the last committed batch and nothing half-written. Log lines are keyed
-by (container, engine timestamp in ns, stream, text) and inserted with ``INSERT OR IGNORE``, so
-fetching a window again (overlapping ``--since``, a boundary line, a resumed collect) never
-stores a line twice.
+SIGKILL included, leaves the last committed batch and nothing half-written. A batch's log lines
+are stored as one block (schema migration 5), leaving out every line (container, engine
+timestamp in ns, stream, text) the store already holds, so fetching a window again (overlapping
+``--since``, a boundary line, a resumed collect) never stores a line twice.
 
 This module opens the store and writes to it; the tables are in ``claude_perf.store.schema``,
 the window queries a report reads in ``claude_perf.store.read``.
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.errors import StoreError
 from claude_perf.runtime.private_files import make_private_dirs, open_private, tighten
+from claude_perf.store import blocks
 from claude_perf.store.schema import MIGRATIONS, SAMPLE_FIELDS, statements
 
 if TYPE_CHECKING:
@@ -137,7 +138,10 @@ class Store:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.migrate()
-            self._json_rows = _has_json(self.conn)
+            # The last block stored, (container key, block id, rows): the next batch of a
+            # collect is compared with it without decoding it again (Store.add_lines). One
+            # only: a Store's containers are collected one after another.
+            self._last_block: tuple[int, int, list[tuple[int, str, str]]] | None = None
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"{self.path}: not a claude-perf store or damaged ({exc})") from exc
@@ -302,49 +306,76 @@ class Store:
 
         ``from_ns`` is where this fetch started; the cursor covers [from_ns, last ts stored]
         once joined with what it covered before. Returns how many lines were new.
+
+        The lines not stored yet become one block (schema migration 5, store/blocks.py),
+        encoded with a few C-level joins for the whole batch, so there is no Python work per
+        line here and the GIL is released for the one insert (the collector's reader thread
+        runs meanwhile).
         """
         from claude_perf.durations import now_ns
 
-        # SQLite checks the container key's foreign key on every row (a lookup in containers
-        # per line: 0.12 s of CPU per 1M lines); the key is the same for the whole batch, so it
-        # is checked once here instead. The pragma takes effect outside a transaction only.
-        self.conn.execute("PRAGMA foreign_keys = OFF")
-        try:
-            with self.transaction() as conn:
-                found = conn.execute("SELECT 1 FROM containers WHERE key = ?", (key,)).fetchone()
-                if found is None:
-                    raise sqlite3.IntegrityError(f"FOREIGN KEY constraint failed: container {key}")
-                before = conn.total_changes
-                # The whole batch as one JSON array in ONE statement: the rows are encoded by
-                # the json module's C encoder and unpacked by SQLite, so there is no Python work
-                # per line here and the GIL is released once per batch rather than once per row
-                # (the collector's reader thread runs meanwhile). SQLite's JSON functions cut a
-                # text at a NUL character: such a batch (rare) goes row by row.
-                payload = (
-                    json.dumps(rows, ensure_ascii=False, check_circular=False)
-                    if self._json_rows
-                    else None
-                )
-                if payload is not None and "\\u0000" not in payload:
+        with self.transaction() as conn:
+            found = conn.execute("SELECT 1 FROM containers WHERE key = ?", (key,)).fetchone()
+            if found is None:
+                raise sqlite3.IntegrityError(f"FOREIGN KEY constraint failed: container {key}")
+            fresh, low, high = self._unstored(conn, key, rows)
+            block_id = None
+            if fresh:
+                first, last = low, high
+                if len(fresh) < len(rows):
+                    first, last = min(r[0] for r in fresh), max(r[0] for r in fresh)
+                block_id = conn.execute(
+                    "INSERT INTO log_blocks (container_key, min_ts_ns, max_ts_ns, lines, "
+                    "text_chars, form, ts, streams, texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, first, last, len(fresh), *blocks.encode(fresh)),
+                ).lastrowid
+            if rows:
+                self._advance(conn, key, from_ns, high, now_ns())
+        if block_id is not None:  # committed: the next batch compares with it from memory
+            self._last_block = (key, int(block_id), fresh)
+        return len(fresh)
+
+    def _unstored(
+        self, conn: sqlite3.Connection, key: int, rows: Sequence[tuple[int, str, str]]
+    ) -> tuple[list[tuple[int, str, str]], int, int]:
+        """The rows of a batch not stored yet (nor earlier in the batch), in their order, and
+        the batch's first and last time.
+
+        Only blocks whose time span meets the batch's are read: in a collect that runs
+        forward, the last block or none (it is kept in memory, so not decoded again), and a
+        few more where a collect fetches again from before its cursor.
+        """
+        if not rows:
+            return [], 0, 0
+        times = [row[0] for row in rows]
+        low, high = min(times), max(times)
+        stored: set[tuple[int, str, str]] = set()
+        spans = conn.execute(
+            "SELECT id FROM log_blocks WHERE container_key = ? AND max_ts_ns >= ? "
+            "AND min_ts_ns <= ?",
+            (key, low, high),
+        ).fetchall()
+        last = self._last_block
+        for (block_id,) in spans:
+            if last is not None and last[:2] == (key, block_id):
+                old = last[2]
+            else:
+                old = blocks.decode_rows(
                     conn.execute(
-                        "INSERT OR IGNORE INTO log_lines (container_key, ts_ns, stream, line) "
-                        "SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-                        "json_extract(value, '$[2]') FROM json_each(?)",
-                        (key, payload),
-                    )
-                else:
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO log_lines (container_key, ts_ns, stream, line) "
-                        "VALUES (?, ?, ?, ?)",
-                        ((key, ts, stream, text) for ts, stream, text in rows),
-                    )
-                new = conn.total_changes - before
-                if rows:
-                    last = max(rows)[0]  # compared in C: by time first
-                    self._advance(conn, key, from_ns, last, now_ns())
-        finally:
-            self.conn.execute("PRAGMA foreign_keys = ON")
-        return new
+                        "SELECT form, ts, streams, texts FROM log_blocks WHERE id = ?",
+                        (block_id,),
+                    ).fetchone()
+                )
+            stored.update((r[0], r[1], r[2]) for r in old if low <= r[0] <= high)
+        if not stored and len(set(times)) == len(times):
+            return list(rows), low, high  # the usual case: nothing stored meets it, no tie
+        fresh = []
+        for row in rows:
+            line = (row[0], row[1], row[2])
+            if line not in stored:
+                stored.add(line)
+                fresh.append(line)
+        return fresh, low, high
 
     def mark_covered(self, key: int, from_ns: int, to_ns: int) -> None:
         """Record that a fetch covering [from_ns, to_ns] completed (even with no new lines)."""
@@ -382,12 +413,12 @@ class Store:
     def line_count(self, key: int | None = None) -> int:
         """Stored lines, for one container or all."""
         if key is None:
-            return int(self.conn.execute("SELECT COUNT(*) FROM log_lines").fetchone()[0])
-        return int(
-            self.conn.execute(
-                "SELECT COUNT(*) FROM log_lines WHERE container_key = ?", (key,)
-            ).fetchone()[0]
-        )
+            row = self.conn.execute("SELECT SUM(lines) FROM log_blocks").fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT SUM(lines) FROM log_blocks WHERE container_key = ?", (key,)
+            ).fetchone()
+        return int(row[0] or 0)
 
     # ----------------------------------------------------------------- samples and events
 
@@ -440,15 +471,6 @@ class Store:
                 "UPDATE collections SET finished_ns = ?, interrupted = ?, outcome = ? WHERE id = ?",
                 (now_ns(), int(interrupted), json.dumps(dict(outcome)), collection_id),
             )
-
-
-def _has_json(conn: sqlite3.Connection) -> bool:
-    """Whether this SQLite has the JSON functions (built in since 3.38, usually long before)."""
-    try:
-        conn.execute("SELECT json_extract(value, '$[0]') FROM json_each('[[1]]')").fetchall()
-    except sqlite3.OperationalError:
-        return False
-    return True
 
 
 def _real(value: float) -> float | None:

@@ -10,6 +10,7 @@ same ``Session`` a report of saved logs gets, so the analysis does not know wher
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -18,11 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.durations import MAX_NS, NAT_NS
 from claude_perf.errors import StoreError
+from claude_perf.store import blocks
 from claude_perf.store.clients import client_records_in
 from claude_perf.store.db import Store
 from claude_perf.store.schema import SAMPLE_FIELDS
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from claude_perf.ingest.session import Session
 
 _FETCH_ROWS = 65_536
@@ -34,20 +38,84 @@ def _bounds(since_ns: int | None, until_ns: int | None) -> tuple[int, int]:
 
 
 def iter_lines(
-    store: Store, key: int, since_ns: int | None = None, until_ns: int | None = None
-) -> Iterator[list[tuple[int, str, str]]]:
-    """Chunks of (ts_ns, stream, text) in time order within the window (bounds inclusive)."""
+    store: Store,
+    key: int,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    min_rows: int = _FETCH_ROWS,
+) -> Iterator[pa.Table]:
+    """Tables of ts (int64 ns), stream, text: a container's lines within the window (bounds
+    inclusive), in the store's read order: engine time, then stream, then text (the order of
+    the one-row-per-line table before schema 5). A table holds about ``min_rows`` lines or
+    more (fewer only where blocks overlap in time, and at the end).
+
+    Blocks are read in order of their first time; a block may reach back before the end of the
+    one before (a batch's stderr line stamped before the previous batch's last stdout line, a
+    second collect from before the cursor), so the lines read are held until no block still to
+    come can start before them, and sorted then.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
     low, high = _bounds(since_ns, until_ns)
-    cursor = store.conn.execute(
-        "SELECT ts_ns, stream, line FROM log_lines "
-        "WHERE container_key = ? AND ts_ns BETWEEN ? AND ? ORDER BY ts_ns",
+    # The blocks' order first, then each block when its turn comes: sorting the blocks
+    # themselves (the index is by last time) would put every text of the window in SQLite's
+    # sorter at once.
+    spans = store.conn.execute(
+        "SELECT id, min_ts_ns, max_ts_ns FROM log_blocks "
+        "WHERE container_key = ? AND max_ts_ns >= ? AND min_ts_ns <= ? ORDER BY min_ts_ns, id",
         (key, low, high),
+    ).fetchall()
+    held: list[pa.Table] = []
+    rows = 0
+    for block_id, first_ns, last_ns in spans:
+        if rows >= min_rows:
+            table = _sorted(held)
+            times = np.asarray(table.column("ts").to_numpy(), dtype=np.int64)
+            # Nothing still to come is earlier than this block's first time.
+            final = int(np.searchsorted(times, first_ns, side="left"))
+            if final:
+                yield table.slice(0, final)
+            rest = table.slice(final)  # copied: the slice would keep the whole table alive
+            held, rows = [rest.take(np.arange(rest.num_rows))], rest.num_rows
+        block = store.conn.execute(
+            "SELECT form, ts, streams, texts FROM log_blocks WHERE id = ?", (block_id,)
+        ).fetchone()
+        table = blocks.decode_table(block)
+        if first_ns < low or last_ns > high:
+            ts = table.column("ts")
+            table = table.filter(pc.and_(pc.greater_equal(ts, low), pc.less_equal(ts, high)))
+        held.append(table)
+        rows += table.num_rows
+    if rows:
+        yield _sorted(held)
+
+
+def _sorted(tables: list[pa.Table]) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.concat_tables(tables).combine_chunks()
+    order = pc.sort_indices(
+        table, sort_keys=[("ts", "ascending"), ("stream", "ascending"), ("text", "ascending")]
     )
-    while True:
-        chunk = cursor.fetchmany(_FETCH_ROWS)
-        if not chunk:
-            return
-        yield chunk
+    return table.take(order)
+
+
+def line_rows(
+    conn: sqlite3.Connection, key: int | None = None
+) -> Iterator[tuple[int, int, str, str]]:
+    """Every stored line (of one container, or all) as (container key, ts_ns, stream, text),
+    block after block in the order stored, not sorted: for checks and ad hoc reading (the
+    blocks' texts are not one SQL row per line; store/blocks.py)."""
+    where, args = ("WHERE container_key = ?", (key,)) if key is not None else ("", ())
+    spans = conn.execute(
+        f"SELECT container_key, form, ts, streams, texts FROM log_blocks {where} ORDER BY id",
+        args,
+    )
+    for container_key, *block in spans:
+        for ts, stream, text in blocks.decode_rows(tuple(block)):
+            yield int(container_key), ts, stream, text
 
 
 def events(
@@ -179,17 +247,22 @@ def load_session(
     since: int | datetime | None = None,
     until: int | datetime | None = None,
     containers: Sequence[str] = (),
+    chunked: bool = False,
 ) -> Session:
     """Build a Session (lines, samples, facts) from the store for a window.
 
     ``since``/``until`` are inclusive bounds (UTC datetimes or integer ns); ``containers``
-    selects by name or id prefix (default: every stored container).
+    selects by name or id prefix (default: every stored container). ``chunked``: a window of
+    more than a chunk's worth of text is left in the store (``LogLines.pending``, a
+    store/pending.StoredLines), for the analysis to read chunk by chunk.
     """
     import pyarrow as pa
 
     from claude_perf.durations import from_ns, iso
-    from claude_perf.ingest.files import InputInfo, combine
+    from claude_perf.ingest.chunks import chunk_bytes
+    from claude_perf.ingest.files import LogLines
     from claude_perf.ingest.session import SAMPLE_COLUMNS, Session
+    from claude_perf.store.pending import StoredLines
 
     store_file = Path(path)
     since_ns, until_ns = _ns_bound(since), _ns_bound(until)
@@ -197,48 +270,35 @@ def load_session(
         tightened = list(store.notes)
         chosen = _without_covered_tasks(_select(store.containers(), containers, store_file))
         labels = source_labels(chosen)
-        tables, infos, counts, facts = [], [], [], []
+        facts = []
         for container in chosen:
-            key = int(container.pop("_key"))
-            ts: list[int] = []
-            streams: list[str] = []
-            texts: list[str] = []
-            for chunk in iter_lines(store, key, since_ns, until_ns):
-                for t, s, x in chunk:
-                    ts.append(t)
-                    streams.append(s)
-                    texts.append(x)
-            table = pa.table(
-                {
-                    "ts": pa.array(ts, pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
-                    "stream": pa.array(streams, pa.string()),
-                    "text": pa.array(texts, pa.large_string()),
-                }
-            )
-            size = sum(len(x) for x in texts)
-            del ts, streams, texts
-            label = labels[key]
-            tables.append(table)
-            infos.append(InputInfo(label, "store", table.num_rows, size))
-            counts.append({"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0})
+            key = int(container["_key"])
             container["events"] = [
                 {"time": iso(from_ns(t)), "action": a}
                 for t, a in events(store, key, since_ns, until_ns)
             ]
-            container["_key"] = key
-            container["source"] = label  # the replica these facts describe (analysis.replicas)
+            container["source"] = labels[key]  # the replica these facts describe
             facts.append(container)
-        raw = sample_rows(store, since_ns, until_ns, [int(c["_key"]) for c in facts])
+        keys = tuple(int(c["_key"]) for c in facts)
+        raw = sample_rows(store, since_ns, until_ns, list(keys))
         gaps = collection_gaps(store, since_ns, until_ns, [str(c.get("name")) for c in facts])
         clients = client_records_in(store, since_ns, until_ns)
+        size = chunk_bytes()
+        stored_bytes = window_bytes(store, keys, since_ns, until_ns) if chunked else 0
+        any_line = any(next(iter_lines(store, k, since_ns, until_ns, 1), None) for k in keys)
     for container in facts:
         container.pop("_key", None)
-    logs = combine(tables, infos, counts)
+    source = StoredLines(store_file, keys, tuple(labels[k] for k in keys), since_ns, until_ns, size)
+    if stored_bytes > size:
+        empty = pa.table({"ts": pa.array([], pa.timestamp("ns", tz="UTC"))})
+        logs = LogLines(table=empty, pending=source)
+    else:
+        logs = source.read_whole()
     samples = _samples_frame(raw, SAMPLE_COLUMNS) if raw else None
     notes: list[str] = tightened
     if not chosen:
         notes.append(f"the store {store_file} holds no container yet")
-    elif logs.table.num_rows == 0:
+    elif not any_line:
         notes.append("the store holds no log line in the asked window")
     notes += gaps
     return Session(
@@ -250,6 +310,22 @@ def load_session(
         notes=tuple(notes),
         clients=tuple(clients),
     )
+
+
+def window_bytes(
+    store: Store, keys: Sequence[int], since_ns: int | None, until_ns: int | None
+) -> int:
+    """The characters of text in the blocks that meet the window (a bound of the window's)."""
+    if not keys:
+        return 0
+    low, high = _bounds(since_ns, until_ns)
+    marks = ", ".join("?" * len(keys))
+    row = store.conn.execute(
+        f"SELECT SUM(text_chars) FROM log_blocks WHERE container_key IN "
+        f"({marks}) AND max_ts_ns >= ? AND min_ts_ns <= ?",
+        (*keys, low, high),
+    ).fetchone()
+    return int(row[0] or 0)
 
 
 def _samples_frame(raw: list[tuple[Any, ...]], columns: Sequence[str]) -> Any:
