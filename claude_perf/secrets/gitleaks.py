@@ -230,9 +230,32 @@ def redact_rule(rule: Rule, text: str, marker: str) -> str:
 
 
 def keyword_hits(lowered: str) -> list[Rule]:
-    """The rules whose keywords occur in the lower-cased text (gitleaks' pre-filter)."""
+    """The rules whose keywords occur in the lower-cased text (gitleaks' pre-filter), in the
+    rule set's order.
+
+    Each distinct keyword is looked for once (244 for 221 rules) and the rules are found through
+    the index, instead of every rule testing each of its keywords: 8 µs against 42 µs a text
+    (the 156 distinct strings of a report's JSON summary, where most hold "ey", "s." or "sk").
+    """
     rules, _, _ = rule_set()
-    return [r for r in rules if not r.keywords or any(k in lowered for k in r.keywords)]
+    words, always = _keyword_index()
+    found = set(always)
+    for word, rows in words.items():
+        if word in lowered:
+            found.update(rows)
+    return [rules[i] for i in sorted(found)]
+
+
+@functools.cache
+def _keyword_index() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """({keyword: the positions of the rules that have it}, the rules without keywords)."""
+    rules, _, _ = rule_set()
+    words: dict[str, list[int]] = {}
+    for i, rule in enumerate(rules):
+        for word in rule.keywords:
+            words.setdefault(word, []).append(i)
+    always = tuple(i for i, rule in enumerate(rules) if not rule.keywords)
+    return {w: tuple(rows) for w, rows in words.items()}, always
 
 
 @functools.cache
