@@ -408,11 +408,9 @@ def show_config(
 
 def main() -> None:
     """Console-script entry point: one line per failure, never a traceback unless asked."""
-    from claude_perf.runtime.memory import return_freed_memory_promptly
     from claude_perf.runtime.parallel import one_blas_thread
 
     one_blas_thread()  # before anything imports numpy
-    return_freed_memory_promptly()
     try:
         app()
     except KeyboardInterrupt:
