@@ -47,6 +47,7 @@ from claude_perf.cli.options import (
     UntilOpt,
 )
 from claude_perf.errors import ClaudePerfError
+from claude_perf.runtime.memory import cycle_collector_paused
 
 if TYPE_CHECKING:
     from claude_perf.config.schema import Config
@@ -97,6 +98,7 @@ def _main(
 
 
 @app.command()
+@cycle_collector_paused()  # one bounded run over large frames (runtime/memory.py)
 def report(
     input: InputOpt = None,
     format: ReportFormatOpt = "markdown",
