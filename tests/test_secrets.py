@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import json
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claude_perf.secrets import MARKER, redact, redact_many, redact_tree
-from claude_perf.secrets.gitleaks import name_groups, rule_set, shannon_bits
+from claude_perf.secrets.gitleaks import (
+    keyword_hits,
+    name_groups,
+    rule_set,
+    rules_json_text,
+    shannon_bits,
+)
 from claude_perf.secrets.keynames import secret_key
 from tests.cli_support import ROOT
 
@@ -123,6 +130,23 @@ def test_every_gitleaks_rule_runs_in_re2_with_its_groups_named():
     assert len(rules) >= 200 and title == "gitleaks config"
     assert name_groups(r"a(b)[(]\((?:c)(d)") == (r"a(?P<g1>b)[(]\((?:c)(?P<g2>d)", 2)
     assert shannon_bits("aaaa") == 0 and shannon_bits("abcd") == 2
+
+
+def test_the_json_rule_data_is_the_toml_file_as_json():
+    """gitleaks.json (read at run time) is gitleaks.toml (the upstream file) converted: after
+    replacing the TOML, regenerate the JSON as secrets/README.md says."""
+    packaged = resources.files("claude_perf.secrets").joinpath("gitleaks.json").read_text("utf-8")
+    assert packaged == rules_json_text()
+    assert "rules" in json.loads(packaged) and len(json.loads(packaged)["rules"]) >= 200
+
+
+def test_keyword_hits_are_the_rules_holding_a_keyword_in_order():
+    rules, _, _ = rule_set()
+    for text in ["sk-ant-api03-x key=ghp_abc AKIA", "hooks.slack.com xoxb-", "p50", "", "x" * 300]:
+        lowered = text.lower()
+        expected = [r for r in rules if not r.keywords or any(k in lowered for k in r.keywords)]
+        assert keyword_hits(lowered) == expected
+    assert keyword_hits("p50") == [] and len(keyword_hits("ghp_ key")) >= 2
 
 
 def test_redaction_is_idempotent_and_the_same_for_a_column():

@@ -40,7 +40,7 @@ _NS_PER_S = 1_000_000_000
 
 
 def fixed_layout_times(
-    data: bytes, offsets: np.ndarray, raw: pa.Array
+    data: bytes | bytearray, offsets: np.ndarray, raw: pa.Array
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which lines are in the fixed layout, and their times in ns (garbage for the others)."""
     import numpy as np

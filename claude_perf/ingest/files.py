@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+# A log's bytes: read whole (bytes) or a chunk read into a buffer (bytearray: ingest/chunks.py).
+Bytes = bytes | bytearray
+
 FORM_DOCKER = "docker-timestamps"
 FORM_JSON_FILE = "json-file"
 FORM_PLAIN = "plain"
@@ -85,7 +88,7 @@ def read_bytes(path: str, limits: Limits | None = None) -> tuple[bytes, list[str
     return read.data, list(read.notes)
 
 
-def sniff_form(data: bytes) -> str:
+def sniff_form(data: Bytes) -> str:
     """Decide the form from the first non-empty lines (the majority wins, junk tolerated)."""
     docker = json_file = seen = 0
     for raw in io.BytesIO(data[: 1 << 20]):
@@ -108,7 +111,7 @@ def sniff_form(data: bytes) -> str:
     return FORM_PLAIN
 
 
-def _line_offsets(data: bytes) -> np.ndarray:
+def _line_offsets(data: Bytes) -> np.ndarray:
     """Where each line starts, then the end of the data (int64, one more than the lines).
 
     A line ends after each newline, or at the end of the data when it does not end in one.
@@ -129,7 +132,7 @@ def _line_offsets(data: bytes) -> np.ndarray:
     return offsets
 
 
-def _utf8_lines(data: bytes) -> tuple[bytes, np.ndarray, pa.Array, int]:
+def _utf8_lines(data: Bytes) -> tuple[Bytes, np.ndarray, pa.Array, int]:
     """Lines as a large_string array over ``data`` (no copy, line ends kept), with their offsets.
 
     Invalid UTF-8 is replaced first (the data returned is then a repaired copy) and the lines
@@ -155,7 +158,7 @@ def _utf8_lines(data: bytes) -> tuple[bytes, np.ndarray, pa.Array, int]:
     return data, offsets, array, 0
 
 
-def _split_lines(data: bytes, trim: bool = True) -> tuple[pa.Array, int]:
+def _split_lines(data: Bytes, trim: bool = True) -> tuple[pa.Array, int]:
     """Split bytes at newlines into a large_string array without copying; repair bad UTF-8.
 
     With ``trim=False`` each element keeps its line end (a copy saved when the caller slices).
@@ -166,7 +169,7 @@ def _split_lines(data: bytes, trim: bool = True) -> tuple[pa.Array, int]:
     return (pc.utf8_rtrim(array, characters="\r\n") if trim else array), invalid
 
 
-def _docker_table(data: bytes, offsets: np.ndarray, lines: pa.Array) -> pa.Table:
+def _docker_table(data: Bytes, offsets: np.ndarray, lines: pa.Array) -> pa.Table:
     """Split ``TIME TEXT\n`` lines (line ends kept) into a time column and a text column.
 
     Lines in `docker logs -t`'s fixed layout (nearly all of them) are parsed with numpy at fixed
@@ -251,7 +254,7 @@ def _engine_times(times: pa.Array) -> pa.Array:
         return pa.concat_arrays([_engine_times(times[:half]), _engine_times(times[half:])])
 
 
-def _json_file_table(data: bytes, lines: pa.Array) -> tuple[pa.Table, int, int]:
+def _json_file_table(data: Bytes, lines: pa.Array) -> tuple[pa.Table, int, int]:
     """Parse json-file lines with Arrow's JSON reader, falling back line by line on bad JSON."""
     import pyarrow as pa
     import pyarrow.json as pj
@@ -339,7 +342,7 @@ def _merge_partials(
 
 
 def read_log(
-    path: str, data: bytes | None = None, limits: Limits | None = None
+    path: str, data: Bytes | None = None, limits: Limits | None = None
 ) -> tuple[pa.Table, InputInfo, dict[str, int]]:
     """Read one log input into a table of lines, with what was learnt about it."""
     import pyarrow as pa

@@ -53,14 +53,15 @@ def _field(parts: Any, name: str) -> np.ndarray:
 def _field_values(values: Any) -> np.ndarray:
     """A string array as an object array, empty strings as None (see _field)."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
     # Dictionary-encode first: fields repeat (paths, clients, models), so only the distinct
-    # values become Python objects and the rest is an integer gather.
+    # values become Python objects and the rest is an integer gather. The empty string is made
+    # None among the distinct values, not over the column (an if_else copied every string):
+    # 1.6 against 1.9 ms for 130,000 values of 31 distinct (a part's paths).
     encoded = pc.dictionary_encode(values)
-    uniques = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
+    distinct = [value or None for value in encoded.dictionary.to_pylist()]
+    uniques = np.asarray([*distinct, None], dtype=object)
     codes = encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)
     return uniques[codes]
 
@@ -74,9 +75,15 @@ def _status_codes(values: Any) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    ok = pc.fill_null(pc.match_substring_regex(values, r"^\d{3}$"), False)
-    numbers = pc.cast(pc.if_else(ok, values, pa.scalar(None, values.type)), pa.float64())
-    return np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=float)
+    # Statuses repeat (a few dozen distinct): each distinct one is checked and converted once
+    # (1.7 against 3.7 ms for 130,000 values).
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary
+    ok = pc.fill_null(pc.match_substring_regex(distinct, r"^\d{3}$"), False)
+    numbers = pc.cast(pc.if_else(ok, distinct, pa.scalar(None, distinct.type)), pa.float64())
+    table = np.append(np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=float), np.nan)
+    codes = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+    return table[codes]
 
 
 def _has_escape_byte(text: pa.Array) -> bool:

@@ -2,21 +2,25 @@
 
 The pipeline frees hundreds of MB of temporaries at a million lines. Arrow's allocator
 (mimalloc) keeps freed blocks a while, and glibc's malloc keeps freed heap pages; numpy and
-pandas cannot reuse either. ``return_freed_memory_promptly`` (once, at start-up) and
-``release_unused`` (at each stage's end) hand them back. The glibc calls are looked up through
-``_glibc`` only: off Linux, or on a libc without them (musl), both are no-ops.
+pandas cannot reuse either. ``release_unused`` (at each stage's end) hands them back. The glibc
+call is looked up through ``_glibc`` only: off Linux, or on a libc without it (musl), it is a
+no-op.
 
-Measured gain of the glibc calls (mallopt's fixed mmap threshold and malloc_trim), kept because
-it still shows: `claude-perf report -f json` over a generated 1M-line log, whole process,
-medians of 7 paired runs on a 2-core machine, 1M lines: peak memory 480 MiB against 585 MiB
-without them (-18 %; without, the README's 600 MB bound is missed), for more CPU: 2.82 s against
-2.33 s (ratio of the pairs 1.17), wall ratio 1.18 (the fresh mmaps fault their pages in). Of the
-two, the mmap threshold does most: malloc_trim alone gave 550 MiB.
+malloc_trim is kept: without it the peak at 1M lines was 510-560 MB against 360 MB. The fixed
+mmap threshold that was set beside it (mallopt M_MMAP_THRESHOLD = 2 MiB, so that freed arrays of
+a few MiB went back to the system at once instead of staying in glibc's heap) no longer pays now
+that the frames are compact and the file is read in chunks: every array above 2 MiB was a fresh
+mmap whose pages faulted in (430,000 minor faults at 1M lines against 260,000 without). Measured
+without it (whole-process report -f json, alternating pairs, 2-core machine): 1M lines CPU 0.88,
+wall 0.90 (7 pairs), peak 353 against 342 MiB; 3M lines CPU 0.85 (3 pairs), peak 734 against
+698 MiB. glibc's own dynamic threshold (up to 32 MiB) applies again.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 
 def release_unused() -> None:
@@ -31,22 +35,58 @@ def release_unused() -> None:
         trim(0)
 
 
-def return_freed_memory_promptly() -> None:
-    """Ask glibc's malloc to give large freed blocks back to the system at once.
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for one bounded piece of work (the report's analysis), back
+    as it was after.
 
-    glibc serves blocks of 128 KiB and more with mmap and unmaps them on free, but after the
-    first such free it raises that threshold (up to 32 MiB, "dynamic mmap threshold", see
-    mallopt(3)), so the pipeline's many temporary arrays of a few MiB then come from the heap and
-    stay in the process after they are freed: about 100 MB more peak memory at a million lines.
-    Setting the threshold explicitly turns the adjustment off. At 2 MiB the many smaller arrays
-    still reuse heap pages (release_unused trims what is left free), while each fresh mmap costs
-    page faults: measured at a million lines, 1 MiB gave 1.9-2.0 s and 480 MB, 2 MiB 1.7-1.8 s and
-    490-505 MB, the dynamic threshold 1.5-1.6 s but up to 595 MB. No-op where libc is not glibc.
+    The pipeline holds numpy object arrays and pandas frames of millions of references, and each
+    of the collector's full passes walks them all (perf: gc_collect_main and its visitors were
+    5 % of a 1M-line report's CPU) to find cycles that this work does not make in any number:
+    everything it builds is freed by reference counts. Measured (report -f json, 1M lines, 8
+    alternating whole-process pairs against the collector left on): CPU 0.94, wall 0.96, the
+    same peak (350 vs 351 MiB) and the same output. Used as a decorator on the report command,
+    so that the imports (pandas' included) run without it too.
     """
-    mallopt = _glibc("mallopt")
-    if mallopt is not None:
-        m_mmap_threshold = -3  # from glibc's malloc.h
-        mallopt(m_mmap_threshold, 2 << 20)
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def exit_without_teardown(code: object) -> NoReturn:
+    """End the process as ``sys.exit(code)`` would, without freeing its objects one by one.
+
+    After a report the interpreter's teardown (every module's objects freed, a last full
+    collection over what pandas, numpy and Arrow left) takes about 0.1 s, at 1,000 lines as at
+    1M; the system takes the memory back whole instead. What a normal exit does that matters is
+    kept: the atexit functions run (the stage timings file: runtime/stages.py) and stdout and
+    stderr are flushed. A code that is not an int is printed to stderr, status 1, as sys.exit.
+    Measured: see cli/app.main, its one caller.
+    """
+    import atexit
+    import os
+    import sys
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            status = status or 120  # what the interpreter's own exit gives then
+    os._exit(status)
 
 
 def _glibc(name: str) -> Any:

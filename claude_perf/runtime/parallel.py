@@ -25,6 +25,25 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+# Read by OpenBLAS (numpy's BLAS) when numpy is first imported.
+BLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
+
+
+def one_blas_thread() -> None:
+    """Ask numpy's OpenBLAS for one thread, unless the user set the variable; call before numpy
+    is imported.
+
+    OpenBLAS starts a thread per core and their buffers at import time, and nothing here calls
+    BLAS (no matrix products: the work is Arrow kernels and elementwise numpy, split over the
+    cores by ``parallel_map``). Measured (whole processes, 10 alternating pairs, 2-core
+    machine): ``python -c "import numpy"`` 0.070 s against 0.127 s wall (ratio 0.56), so about
+    55 ms off every command's start-up.
+    """
+    import os
+
+    os.environ.setdefault(BLAS_THREADS_ENV, "1")
+
+
 def import_in_background(*modules: str) -> None:
     """Start importing modules on a daemon thread, to be ready when first needed.
 

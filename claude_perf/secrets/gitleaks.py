@@ -13,6 +13,7 @@ line and are left out, as is the one rule without a regex (``pkcs12-file``, a pa
 from __future__ import annotations
 
 import functools
+import json
 import math
 import tomllib
 from collections import Counter
@@ -22,6 +23,10 @@ from importlib import resources
 from typing import Any
 
 RULES_FILE = "gitleaks.toml"
+# The same data as JSON, read at run time: Python's tomllib takes ~25 ms over the 98 kB file
+# (a tenth of a small report's own work), json.loads 0.4 ms. Made from RULES_FILE by
+# ``rules_json_text`` (tests/test_secrets.py holds the two equal; secrets/README.md says how).
+RULES_JSON = "gitleaks.json"
 # A finding is searched again in the rest of the line; this bounds the work on one line.
 _MAX_FINDINGS_PER_LINE = 64
 _MIN_SECRET_CHARS = 8
@@ -111,7 +116,7 @@ def _allows(raw: Sequence[dict[str, Any]]) -> tuple[Allow, ...]:
 @functools.cache
 def rule_set() -> tuple[tuple[Rule, ...], tuple[Allow, ...], str]:
     """(rules, global allowlists, version title) read once from the packaged file."""
-    data = tomllib.loads(resources.files(__package__).joinpath(RULES_FILE).read_text("utf-8"))
+    data = json.loads(resources.files(__package__).joinpath(RULES_JSON).read_text("utf-8"))
     rules = []
     for raw in data["rules"]:
         if "regex" not in raw:
@@ -134,6 +139,12 @@ def rule_set() -> tuple[tuple[Rule, ...], tuple[Allow, ...], str]:
         [{"regexes": glob.get("regexes", ()), "stopwords": glob.get("stopwords", ())}]
     )
     return tuple(rules), globals_, str(data.get("title", "gitleaks config"))
+
+
+def rules_json_text() -> str:
+    """RULES_FILE (gitleaks' TOML, the source) as the JSON text of RULES_JSON."""
+    data = tomllib.loads(resources.files(__package__).joinpath(RULES_FILE).read_text("utf-8"))
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
 
 def _allowed_many(items: Sequence[tuple[str, str, str]], allows: Sequence[Allow]) -> list[bool]:
@@ -230,9 +241,32 @@ def redact_rule(rule: Rule, text: str, marker: str) -> str:
 
 
 def keyword_hits(lowered: str) -> list[Rule]:
-    """The rules whose keywords occur in the lower-cased text (gitleaks' pre-filter)."""
+    """The rules whose keywords occur in the lower-cased text (gitleaks' pre-filter), in the
+    rule set's order.
+
+    Each distinct keyword is looked for once (244 for 221 rules) and the rules are found through
+    the index, instead of every rule testing each of its keywords: 8 µs against 42 µs a text
+    (the 156 distinct strings of a report's JSON summary, where most hold "ey", "s." or "sk").
+    """
     rules, _, _ = rule_set()
-    return [r for r in rules if not r.keywords or any(k in lowered for k in r.keywords)]
+    words, always = _keyword_index()
+    found = set(always)
+    for word, rows in words.items():
+        if word in lowered:
+            found.update(rows)
+    return [rules[i] for i in sorted(found)]
+
+
+@functools.cache
+def _keyword_index() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """({keyword: the positions of the rules that have it}, the rules without keywords)."""
+    rules, _, _ = rule_set()
+    words: dict[str, list[int]] = {}
+    for i, rule in enumerate(rules):
+        for word in rule.keywords:
+            words.setdefault(word, []).append(i)
+    always = tuple(i for i, rule in enumerate(rules) if not rule.keywords)
+    return {w: tuple(rows) for w, rows in words.items()}, always
 
 
 @functools.cache
