@@ -39,9 +39,9 @@ CATEGORY_COLUMNS = ("level", "logger", "method", "path", "client", "model", "rol
 
 
 def text_values(column: pd.Series, at: np.ndarray | None = None) -> np.ndarray:
-    """A text column of the entries (at the given positions, else whole) as an object array,
-    None for unknown (never NaN); equal strings are one shared object, as they were before the
-    column was made categorical."""
+    """A text column of the entries or requests (at the given positions, else whole) as an
+    object array, None for unknown (never NaN or NA); equal strings are one shared object, as
+    they were before the column was made categorical."""
     import numpy as np
     import pandas as pd
 
@@ -49,7 +49,10 @@ def text_values(column: pd.Series, at: np.ndarray | None = None) -> np.ndarray:
         labels = np.array([*column.cat.categories, None], dtype=object)
         codes = column.cat.codes.to_numpy()
         return labels[codes if at is None else codes[at]]  # code -1 (unknown) picks the None
-    values = column.to_numpy(dtype=object)
+    if isinstance(column.dtype, pd.ArrowDtype):  # Arrow text or flags: NA → None
+        values = column.to_numpy(dtype=object, na_value=None)
+    else:
+        values = column.to_numpy(dtype=object)
     return values if at is None else values[at]
 
 
