@@ -498,12 +498,16 @@ def _assemble_source(
     del id_part, plain_part
     unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
     del pairs  # per event: not needed by the table (free before its peak)
+    usage_records = int(events.is_usage_record.sum())
+    usage_attached = int(np.isin(columns["usage_at"], np.flatnonzero(events.is_usage_record)).sum())
+    rows = ev["row"].to_numpy()[columns["pos"]] if keep_row else None
+    # finish takes the per-request arrays out of ``columns`` as it turns them into the table
     table = finish(columns, ev, events, config, src.links.duration_s, src.stream, source)
-    if keep_row:  # for putting several sources' tables in completion order
-        table["_row"] = ev["row"].to_numpy()[columns["pos"]]
+    if rows is not None:  # for putting several sources' tables in completion order
+        table["_row"] = rows
     return Requests(
         table=table,
-        ambiguous_pairings=int(columns["ambiguous"].sum()),
+        ambiguous_pairings=int(table["ambiguous"].sum()),
         unmatched_starts=unmatched_id_starts + unmatched_plain,
         stale_starts=stale,
         orphan_error_records=orphan_errors,
@@ -511,7 +515,6 @@ def _assemble_source(
         arrivals_only=arrived,
         durations_carried=src.links.carried,
         durations_unmatched=src.links.unmatched,
-        usage_records=int(events.is_usage_record.sum()),
-        usage_unattached=int(events.is_usage_record.sum())
-        - int(np.isin(columns["usage_at"], np.flatnonzero(events.is_usage_record)).sum()),
+        usage_records=usage_records,
+        usage_unattached=usage_records - usage_attached,
     )

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import _label_in, _labels, _text_at
 from claude_perf.analysis.error_classes import classify_errors
@@ -71,56 +71,68 @@ def finish(
     import numpy as np
     import pandas as pd
 
+    # Column by column, each intermediate dropped (and each of ``raw``'s arrays popped) as soon
+    # as its column is made: the table's build is the assembly's peak (table.drop_decoded).
     pos = raw["pos"]
+    kinds = pd.Index(_KIND_NAMES, dtype=object)
+    out: dict[str, Any] = {"kind": pd.Categorical.from_codes(raw["kind"], kinds)}
     end_ns = events.ts_ns[pos]
-    stream = _text_at(stream_col, raw["stream_at"]) if stream_col is not None else None
+    stream = _text_at(stream_col, raw.pop("stream_at")) if stream_col is not None else None
     if stream is None:
         stream = np.full(len(pos), None, dtype=object)
-    start_ns, latency, ttfb, source_code = _latency(raw["start_ns"], end_ns, durations[pos], stream)
+    start_ns, latency, ttfb, source_code = _latency(
+        raw.pop("start_ns"), end_ns, durations[pos], stream
+    )
+    out["stream"] = arrow_flags(stream)
+    del stream
+    out["start"], out["end"] = _times(start_ns), _times(end_ns)
+    del start_ns, end_ns
+    out["latency_source"] = _coded(np.where(source_code == 2, -1, source_code), _SOURCE_NAMES)
+    del source_code
+    out["ttfb_s"] = ttfb
+    out.update(
+        _narrow_usage(usage_table(ev, raw.pop("usage_at"), raw.pop("usage_inferred"), latency))
+    )
+    out["latency_s"] = latency
     status_int = ev["status"].to_numpy(dtype=np.int64, na_value=0)[pos]
     failed = _failed(raw, ev, status_int)
     models, model_codes, families, error_class = _models_and_classes(
         raw, events, config, status_int, failed
     )
+    del raw["error_text"]
+    out["status"] = pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0)
+    del status_int
+    out["model"] = _coded(model_codes, models[:-1])
+    out["family"] = _category_col(families[model_codes])
+    del model_codes
+    out["outcome"] = _coded(failed.view(np.int8), ["succeeded", "failed"])
+    out["error_class"] = _category_col(error_class)
+    del failed, error_class
     client_codes, clients = _labels(text_values(ev["client"], pos))
+    out["client"] = _coded(client_codes, clients[:-1])
+    out["in_container"] = _label_in(client_codes, clients, _IN_CONTAINER_CLIENTS)
+    del client_codes
+    out["method"] = _category_col(text_values(ev["method"], pos))
+    out["path"] = _coded(events.path_codes[pos], events.path_labels[:-1])
+    out["error_records"] = _count_col(raw.pop("error_count"))
+    out["error_message"] = arrow_text(_text_at(events.message, raw.pop("first_error_at")))
     request_id = np.full(len(pos), None, dtype=object)
     request_id[raw["has_id"]] = events.request_id[pos[raw["has_id"]]]
+    out["request_id"] = arrow_text(request_id)
+    del request_id
+    out["ambiguous"] = raw["ambiguous"]
+    out["source"] = _coded(np.zeros(len(pos), dtype=np.int8), [source])
+    return pd.DataFrame({name: out.pop(name) for name in COLUMNS}, copy=False)
 
-    def times(ns: np.ndarray) -> pd.Series:
-        # NAT_NS is pandas' NaT, so the int64 nanoseconds are a datetime64 view as they are.
-        return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
 
-    kind_names = pd.Index(_KIND_NAMES, dtype=object)
-    return pd.DataFrame(
-        {
-            "kind": pd.Categorical.from_codes(raw["kind"], kind_names),
-            "start": times(start_ns),
-            "end": times(end_ns),
-            "latency_s": latency.astype("float64"),
-            "latency_source": _coded(
-                np.where(source_code == 2, -1, source_code), ["explicit", "paired"]
-            ),
-            "method": _category_col(text_values(ev["method"], pos)),
-            "path": _coded(events.path_codes[pos], events.path_labels[:-1]),
-            "status": pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0),
-            "client": _coded(client_codes, clients[:-1]),
-            "in_container": _label_in(client_codes, clients, _IN_CONTAINER_CLIENTS),
-            "model": _coded(model_codes, models[:-1]),
-            "family": _category_col(families[model_codes]),
-            "outcome": _coded(failed.view(np.int8), ["succeeded", "failed"]),
-            "error_class": _category_col(error_class),
-            "error_records": _count_col(raw["error_count"]),
-            "error_message": arrow_text(_text_at(events.message, raw["first_error_at"])),
-            "request_id": arrow_text(request_id),
-            "ambiguous": raw["ambiguous"],
-            "stream": arrow_flags(stream),
-            "ttfb_s": ttfb.astype("float64"),
-            "source": _coded(np.zeros(len(pos), dtype=np.int8), [source]),
-            **_narrow_usage(usage_table(ev, raw["usage_at"], raw["usage_inferred"], latency)),
-        },
-        columns=list(COLUMNS),
-        copy=False,
-    )
+_SOURCE_NAMES = ("explicit", "paired")  # latency_source codes 0, 1
+
+
+def _times(ns: np.ndarray) -> pd.Series:
+    """UTC times from int64 nanoseconds (NAT_NS is pandas' NaT: the view is exact)."""
+    import pandas as pd
+
+    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
 
 
 # The text columns with few distinct values (kind, latency_source, method, path, client, model,
@@ -270,21 +282,27 @@ def _latency(
     """
     import numpy as np
 
+    # In place where it can be (this runs over every request at the assembly's peak); the
+    # values are those of the plain np.where form, element by element.
     explicit = ~np.isnan(duration)
     paired_ok = (start_ns != NAT_NS) & (end_ns != NAT_NS)
-    paired = np.where(paired_ok, (end_ns - start_ns) / 1e9, np.nan)
-    latency = np.where(explicit, duration, paired)
-    source_code = np.where(explicit, 0, np.where(paired_ok, 1, 2))
+    latency = np.full(len(end_ns), np.nan)
+    latency[paired_ok] = (end_ns[paired_ok] - start_ns[paired_ok]) / 1e9
+    latency[explicit] = duration[explicit]
+    source_code = np.full(len(end_ns), 2, dtype=np.int8)
+    source_code[paired_ok] = 1
+    source_code[explicit] = 0
+    del paired_ok
     streaming = stream == True  # noqa: E712  (object array of True / False / None)
-    ttfb = np.where(streaming, latency, np.nan)
-    latency = np.where(streaming, np.nan, latency)
-    source_code = np.where(streaming, 2, source_code)
-    derived = np.where(
-        explicit & (end_ns != NAT_NS),
-        end_ns - np.nan_to_num(duration * 1e9).astype(np.int64),
-        NAT_NS,
-    )
-    return np.where(start_ns != NAT_NS, start_ns, derived), latency, ttfb, source_code
+    ttfb = np.full(len(end_ns), np.nan)
+    ttfb[streaming] = latency[streaming]
+    latency[streaming] = np.nan
+    source_code[streaming] = 2
+    del streaming
+    start = start_ns.copy()
+    derive = (start_ns == NAT_NS) & explicit & (end_ns != NAT_NS)
+    start[derive] = end_ns[derive] - np.nan_to_num(duration[derive] * 1e9).astype(np.int64)
+    return start, latency, ttfb, source_code
 
 
 def _failed(raw: dict[str, np.ndarray], ev: pd.DataFrame, status: np.ndarray) -> np.ndarray:
