@@ -259,17 +259,20 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
 
     ts, n = src.events.ts_ns, len(src.ev)
     seq_index = np.flatnonzero(src.plain & (src.start_mask | (src.is_model_end & ~src.alone)))
-    seq_kind = np.where(src.start_mask[seq_index], 1, -1)
+    seq_kind = np.where(src.start_mask[seq_index], 1, -1).astype(np.int8)  # sums are int64
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
     # per-event pass runs only when the vectorised pairing shows such a pair.
     stale_dropped = 0
     max_ns = int(config.max_latency_s * 1e9)
-    partner, _queue, _matched = _fifo_pairs(seq_kind)
+    partner = _fifo_pairs(seq_kind)[0]
     ends = np.flatnonzero(partner >= 0)
     s_ev, e_ev = seq_index[partner[ends]], seq_index[ends]
+    del partner, ends  # before the second pairing's arrays (the pairing's peak)
     known = (ts[s_ev] != NAT_NS) & (ts[e_ev] != NAT_NS)
-    if (known & (ts[e_ev] - ts[s_ev] > max_ns)).any():
+    stale_pair = bool((known & (ts[e_ev] - ts[s_ev] > max_ns)).any())
+    del s_ev, e_ev, known
+    if stale_pair:
         expired = _expired_starts(seq_kind, ts[seq_index], max_ns)
         stale_dropped = int(expired.sum())
         seq_index, seq_kind = seq_index[~expired], seq_kind[~expired]
@@ -389,8 +392,25 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     events, plain = src.events, src.plain
     model_ends = np.flatnonzero(plain & src.is_model_end)
     starts, partner_event = pairs.start_events, pairs.partner_event
+    # Health checks and other endpoints logged only as they arrive count as such.
+    is_health_end = events.is_end & src.health_path
+    arrived = np.concatenate(
+        [
+            arrivals(events.is_start, src.health_path, is_health_end),
+            arrivals(events.is_start, ~src.health_path & ~src.model_path, src.is_other_end),
+        ]
+    )
+    other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
+    del is_health_end
+    rows = np.concatenate([model_ends, other_rows])
+    # Per-event results are taken at the requests' rows at once (not held per event to the end).
     model_source = _attach_models(events, plain, partner_event, starts, model_ends)
+    # The attached model, else the completion's own field.
+    model_at = np.where(model_source[rows] >= 0, model_source[rows], rows)
+    del model_source
     stream_source, streaming_end = _stream_flags(src, pairs, model_ends)
+    stream_at = stream_source[model_ends]
+    del stream_source
     error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
     model_partner = partner_event[model_ends]
     end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
@@ -406,14 +426,6 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     error_text = np.where(own_error & (error_count == 0), events.message[model_ends], error_text)
     first_error = np.where(own_error & (first_error < 0), model_ends, first_error)
     error_count = error_count + own_error
-    # Health checks and other endpoints logged only as they arrive count as such.
-    is_health_end = events.is_end & src.health_path
-    arrived = np.concatenate(
-        [
-            arrivals(events.is_start, src.health_path, is_health_end),
-            arrivals(events.is_start, ~src.health_path & ~src.model_path, src.is_other_end),
-        ]
-    )
     usage_at, usage_inferred = plain_usage(
         events,
         src.ev,
@@ -423,8 +435,6 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
         model_ends,
         streaming_end,
     )
-    other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
-    rows = np.concatenate([model_ends, other_rows])
     n_other = len(other_rows)
     part = {
         "pos": rows,
@@ -440,16 +450,13 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
                 np.full(n_other, NAT_NS, dtype=np.int64),
             ]
         ),
-        # The attached model, else the completion's own field.
-        "model_at": np.where(model_source[rows] >= 0, model_source[rows], rows),
+        "model_at": model_at,
         "error_count": np.concatenate([error_count, np.zeros(n_other, dtype=np.int64)]),
         "error_text": np.concatenate([error_text, np.full(n_other, None, dtype=object)]),
         "first_error_at": np.concatenate([first_error, np.full(n_other, -1, dtype=np.int64)]),
         "has_id": np.concatenate([np.zeros(len(model_ends), dtype=bool), src.has_id[other_rows]]),
         "ambiguous": pairs.ambiguous_event[rows],
-        "stream_at": np.concatenate(
-            [stream_source[model_ends], np.full(n_other, -1, dtype=np.int64)]
-        ),
+        "stream_at": np.concatenate([stream_at, np.full(n_other, -1, dtype=np.int64)]),
         "usage_at": np.r_[usage_at, np.full(n_other, -1, dtype=np.int64)],
         "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],
     }

@@ -213,7 +213,7 @@ def swap_by_likelihood(
     # Only starts name a model: factorize those (None → -1), not every event.
     starts = partner_event[np.concatenate([ends, unambiguous_ends])]
     starts = starts[starts >= 0]
-    codes = np.full(len(partner_event), -1, dtype=np.int64)
+    codes = np.full(len(partner_event), -1, dtype=np.int32)  # a few models: int32 is plenty
     codes[starts] = pd.factorize(start_model[starts])[0]
     median, spread = _fits(ts_ns, unambiguous_ends, partner_event, codes)
     if not np.isfinite(median).any():

@@ -259,7 +259,7 @@ def _attach_models(
     n = len(partner_event)
     with_model = plain & events.has_model
     target = np.full(n, -1, dtype=np.int64)
-    rank = np.full(n, 9, dtype=np.int64)
+    rank = np.full(n, 9, dtype=np.int8)  # widened only at the candidates, for the key below
     own_end = with_model & events.is_end
     target[own_end] = np.flatnonzero(own_end)
     rank[own_end] = 0
@@ -289,7 +289,7 @@ def _attach_models(
     # Per target, the candidate of lowest (rank, position): one integer key, minimum per target.
     chosen = np.flatnonzero(target >= 0)
     best = np.full(n, _NO_POS, dtype=np.int64)
-    np.minimum.at(best, target[chosen], rank[chosen] * n + chosen)
+    np.minimum.at(best, target[chosen], rank[chosen].astype(np.int64) * n + chosen)
     return np.where(best != _NO_POS, best % max(n, 1), -1)
 
 

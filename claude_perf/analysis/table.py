@@ -76,6 +76,21 @@ def finish(
     pos = raw["pos"]
     kinds = pd.Index(_KIND_NAMES, dtype=object)
     out: dict[str, Any] = {"kind": pd.Categorical.from_codes(raw["kind"], kinds)}
+    # The steps with the largest intermediates first, while little of the table stands yet.
+    status_int = ev["status"].to_numpy(dtype=np.int64, na_value=0)[pos]
+    failed = _failed(raw, ev, status_int)
+    models, model_codes, families, error_class = _models_and_classes(
+        raw, events, config, status_int, failed
+    )
+    del raw["error_text"]
+    out["status"] = pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0)
+    del status_int
+    out["model"] = _coded(model_codes, models[:-1])
+    out["family"] = _category_col(families[model_codes])
+    del model_codes
+    out["outcome"] = _coded(failed.view(np.int8), ["succeeded", "failed"])
+    out["error_class"] = _category_col(error_class)
+    del failed, error_class
     end_ns = events.ts_ns[pos]
     stream = _text_at(stream_col, raw.pop("stream_at")) if stream_col is not None else None
     if stream is None:
@@ -94,20 +109,6 @@ def finish(
         _narrow_usage(usage_table(ev, raw.pop("usage_at"), raw.pop("usage_inferred"), latency))
     )
     out["latency_s"] = latency
-    status_int = ev["status"].to_numpy(dtype=np.int64, na_value=0)[pos]
-    failed = _failed(raw, ev, status_int)
-    models, model_codes, families, error_class = _models_and_classes(
-        raw, events, config, status_int, failed
-    )
-    del raw["error_text"]
-    out["status"] = pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0)
-    del status_int
-    out["model"] = _coded(model_codes, models[:-1])
-    out["family"] = _category_col(families[model_codes])
-    del model_codes
-    out["outcome"] = _coded(failed.view(np.int8), ["succeeded", "failed"])
-    out["error_class"] = _category_col(error_class)
-    del failed, error_class
     client_codes, clients = _labels(text_values(ev["client"], pos))
     out["client"] = _coded(client_codes, clients[:-1])
     out["in_container"] = _label_in(client_codes, clients, _IN_CONTAINER_CLIENTS)
