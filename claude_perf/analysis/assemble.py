@@ -47,7 +47,8 @@ from claude_perf.analysis.usage import plain_usage
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS, series_ns
-from claude_perf.parse.events import text_values
+from claude_perf.parse.events import ids_of, text_values
+from claude_perf.runtime.memory import release_unused
 
 if TYPE_CHECKING:
     import numpy as np
@@ -178,7 +179,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         return (names == name)[role_codes]
 
     is_start, is_end = role_is("start"), role_is("end")
-    request_ids = ev["request_id"].to_numpy(dtype=object)
+    request_ids = ids_of(ev["request_id"])
     has_id = pd.notna(request_ids)
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
     loose = ids_without_completion(request_ids, has_id, is_end)
@@ -482,6 +483,7 @@ def _assemble_source(
     src = _decode(ev, config)
     if consume:
         drop_decoded(ev)
+        release_unused()  # the dropped Arrow columns sit in Arrow's pool until handed back
     events = src.events
     # 1. Request ids: start, completion, model and error records sharing an id belong together.
     # (A health or other completion is never a model request, even when it is an error with an
