@@ -179,8 +179,8 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         return (names == name)[role_codes]
 
     is_start, is_end = role_is("start"), role_is("end")
-    request_ids = ids_of(ev["request_id"])
-    has_id = pd.notna(request_ids)
+    request_ids, id_texts = ids_of(ev["request_id"])  # codes: no Python string per id
+    has_id = request_ids >= 0
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
     loose = ids_without_completion(request_ids, has_id, is_end)
     model_col = lend_id_models(text_values(ev["model"]), request_ids, loose, is_start)
@@ -200,6 +200,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         model=model_col,
         message=ev["message"].to_numpy(dtype=object),
         request_id=request_ids,
+        id_texts=id_texts,
         path_codes=path_codes,
         path_labels=path_labels,
         has_figures=has_figures,

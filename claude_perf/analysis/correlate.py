@@ -134,7 +134,8 @@ def _nearest_open(times: np.ndarray, taken: np.ndarray, at: int, tolerance: int)
 def ids_without_completion(
     request_id: np.ndarray, has_id: np.ndarray, is_end: np.ndarray
 ) -> np.ndarray:
-    """Per event: it carries an id that no completion carries (so pairing by id cannot work)."""
+    """Per event: it carries an id that no completion carries (so pairing by id cannot work).
+    ``request_id``: per event its id, as a code (events.ids_of) or a text."""
     import numpy as np
     import pandas as pd
 
@@ -152,7 +153,8 @@ def ids_without_completion(
 def lend_id_models(
     model: np.ndarray, request_id: np.ndarray, loose: np.ndarray, is_start: np.ndarray
 ) -> np.ndarray:
-    """Models for the loose (id-only) starts from any record of the same id (first wins)."""
+    """Models for the loose (id-only) starts from any record of the same id (first wins);
+    ``request_id``: per event its id, as a code (events.ids_of) or a text."""
     import numpy as np
     import pandas as pd
 

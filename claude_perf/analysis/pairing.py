@@ -16,6 +16,7 @@ from claude_perf.durations import MAX_NS, NAT_NS
 
 if TYPE_CHECKING:
     import numpy as np
+    import pyarrow as pa
 
 # An error record with no request in flight belongs to the next completion only if that
 # completion follows within this time (a validation error is logged just before its 422).
@@ -168,7 +169,8 @@ class _Events:
     has_model: np.ndarray
     model: np.ndarray  # object: str or None
     message: np.ndarray  # object: str or None
-    request_id: np.ndarray  # object: str or None
+    request_id: np.ndarray  # int32 codes of the request ids, -1 none (events.ids_of)
+    id_texts: pa.Array  # the ids of the codes (Arrow strings)
     path_codes: np.ndarray
     path_labels: np.ndarray
     has_figures: np.ndarray  # a line with usage figures (tokens, cost, CLI times)

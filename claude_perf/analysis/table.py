@@ -70,6 +70,7 @@ def finish(
     """
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     # Column by column, each intermediate dropped (and each of ``raw``'s arrays popped) as soon
     # as its column is made: the table's build is the assembly's peak (table.drop_decoded).
@@ -117,10 +118,10 @@ def finish(
     out["path"] = _coded(events.path_codes[pos], events.path_labels[:-1])
     out["error_records"] = _count_col(raw.pop("error_count"))
     out["error_message"] = arrow_text(_text_at(events.message, raw.pop("first_error_at")))
-    request_id = np.full(len(pos), None, dtype=object)
-    request_id[raw["has_id"]] = events.request_id[pos[raw["has_id"]]]
-    out["request_id"] = arrow_text(request_id)
-    del request_id
+    id_codes = np.where(raw["has_id"], events.request_id[pos], -1)
+    ids = events.id_texts.take(pa.array(id_codes, mask=id_codes < 0))  # Arrow to Arrow
+    out["request_id"] = pd.Series(pd.arrays.ArrowExtensionArray(ids), copy=False)
+    del id_codes, ids
     out["ambiguous"] = raw["ambiguous"]
     out["source"] = _coded(np.zeros(len(pos), dtype=np.int8), [source])
     return pd.DataFrame({name: out.pop(name) for name in COLUMNS}, copy=False)

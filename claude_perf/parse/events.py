@@ -60,8 +60,8 @@ def text_values(column: pd.Series, at: np.ndarray | None = None) -> np.ndarray:
 # column a line's id takes a 4-byte offset and its few bytes instead of a pointer and a Python
 # string per line (1M generated lines: 24.7 to 4.4 MB), and no string object is kept per line
 # (a categorical's would be, one per id, and the chunks' other ones freed around them: the
-# memory stays fragmented; measured, the process grew). The assembly factorizes the column
-# without making a string per line (ids_of); text_values reads it with None for unknown.
+# memory stays fragmented; measured, the process grew). The assembly works on its codes and
+# takes the table's ids from Arrow (ids_of); text_values reads it with None for unknown.
 def arrow_text(values: np.ndarray) -> pd.Series:
     """Strings (None unknown) as an Arrow string column (NA unknown)."""
     import pandas as pd
@@ -70,23 +70,24 @@ def arrow_text(values: np.ndarray) -> pd.Series:
     return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.string())), copy=False)
 
 
-def ids_of(column: pd.Series) -> np.ndarray:
-    """A text column as objects, None for unknown, each distinct string one shared object (an
-    Arrow column is dictionary-encoded first: one Python string per distinct value)."""
+def ids_of(column: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """A text column as codes (int32, -1 unknown; equal texts one code) and the texts of the
+    codes (an Arrow string array), without a Python string per line or per distinct text (an
+    Arrow column is dictionary-encoded in Arrow)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not isinstance(column.dtype, pd.ArrowDtype):
-        return text_values(column)
+        codes, uniques = pd.factorize(text_values(column))
+        return codes.astype(np.int32), pa.array(list(uniques), pa.string())
     values = pa.array(column.array)  # the column's own Arrow data (chunks when concatenated)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
-    labels = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    return labels[codes]
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return codes, encoded.dictionary
 
 
 def _categorical(values: np.ndarray) -> pd.Categorical:
