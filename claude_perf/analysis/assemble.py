@@ -185,6 +185,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     loose = ids_without_completion(request_ids, has_id, is_end)
     model_col = lend_id_models(text_values(ev["model"]), request_ids, loose, is_start)
     path_codes, path_labels = _labels(text_values(ev["path"]))
+    path_codes = path_codes.astype(np.int32)  # a few paths: 4 bytes an event, not 8
     # Usage figures are optional columns: present only where a dialect line read some.
     has_figures = np.zeros(n, dtype=bool)
     for name in FIELDS:
@@ -483,7 +484,7 @@ def _assemble_source(
 
     src = _decode(ev, config)
     if consume:
-        drop_decoded(ev)
+        drop_decoded(ev, keep_row=keep_row)
         release_unused()  # the dropped Arrow columns sit in Arrow's pool until handed back
     events = src.events
     # 1. Request ids: start, completion, model and error records sharing an id belong together.
