@@ -42,7 +42,13 @@ from claude_perf.analysis.pairing import (
     spare_end_after,
     startless_guess,
 )
-from claude_perf.analysis.table import concat_tables, drop_decoded, finish, joined_columns
+from claude_perf.analysis.table import (
+    TableEvents,
+    concat_tables,
+    drop_decoded,
+    finish,
+    joined_columns,
+)
 from claude_perf.analysis.usage import plain_usage
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
@@ -502,6 +508,7 @@ def _assemble_source(
         )
     )
     id_part, unmatched_id_starts = _by_request_id(events, id_rows)
+    del records, id_rows
     # 2-3. No ids: duration records' pairs, else first-in-first-out.
     pairs = _pair_plain(src, config)
     plain_part, orphan_errors, arrived = _plain_part(src, pairs)
@@ -512,8 +519,14 @@ def _assemble_source(
     usage_records = int(events.is_usage_record.sum())
     usage_attached = int(np.isin(columns["usage_at"], np.flatnonzero(events.is_usage_record)).sum())
     rows = ev["row"].to_numpy()[columns["pos"]] if keep_row else None
+    error_records = int(events.is_error.sum())
+    links, stream = src.links, src.stream
+    # The table reads a few of the events' columns: the masks and codes of the pairing are
+    # freed before its build (the assembly's peak).
+    table_events = TableEvents.of(events)
+    del src, events
     # finish takes the per-request arrays out of ``columns`` as it turns them into the table
-    table = finish(columns, ev, events, config, src.links.duration_s, src.stream, source)
+    table = finish(columns, ev, table_events, config, links.duration_s, stream, source)
     if rows is not None:  # for putting several sources' tables in completion order
         table["_row"] = rows
     return Requests(
@@ -522,10 +535,10 @@ def _assemble_source(
         unmatched_starts=unmatched_id_starts + unmatched_plain,
         stale_starts=stale,
         orphan_error_records=orphan_errors,
-        error_records=int(events.is_error.sum()),
+        error_records=error_records,
         arrivals_only=arrived,
-        durations_carried=src.links.carried,
-        durations_unmatched=src.links.unmatched,
+        durations_carried=links.carried,
+        durations_unmatched=links.unmatched,
         usage_records=usage_records,
         usage_unattached=usage_records - usage_attached,
     )

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import _label_in, _labels, _text_at
@@ -21,6 +22,7 @@ from claude_perf.parse.events import text_values
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 _IN_CONTAINER_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -50,10 +52,36 @@ COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class TableEvents:
+    """The events' columns the table is built from (pairing._Events without the pairing's
+    masks, so that those are freed before the table's build)."""
+
+    ts_ns: np.ndarray
+    model: np.ndarray  # object: str or None
+    message: np.ndarray  # object: str or None
+    request_id: np.ndarray  # int32 codes, -1 none
+    id_texts: pa.Array  # the ids of the codes
+    path_codes: np.ndarray
+    path_labels: np.ndarray
+
+    @classmethod
+    def of(cls, events: _Events) -> TableEvents:
+        return cls(
+            events.ts_ns,
+            events.model,
+            events.message,
+            events.request_id,
+            events.id_texts,
+            events.path_codes,
+            events.path_labels,
+        )
+
+
 def finish(
     raw: dict[str, np.ndarray],
     ev: pd.DataFrame,
-    events: _Events,
+    events: TableEvents,
     config: Config,
     durations: np.ndarray,
     stream_col: np.ndarray | None,
@@ -327,7 +355,7 @@ def _failed(raw: dict[str, np.ndarray], ev: pd.DataFrame, status: np.ndarray) ->
 
 def _models_and_classes(
     raw: dict[str, np.ndarray],
-    events: _Events,
+    events: TableEvents,
     config: Config,
     status: np.ndarray,
     failed: np.ndarray,
