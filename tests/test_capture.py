@@ -156,12 +156,13 @@ def test_vectorised_error_classes_agree_with_the_per_row_rules():
 def test_unknown_text_in_the_request_table_is_none_never_nan(capture):
     table = capture.requests.table
     for column in ("model", "family", "error_class", "error_message", "request_id"):
-        # model, family and error_class are categoricals (memory): text_values reads them with
-        # None for a missing code; the object columns hold None themselves.
+        # model, family and error_class are categoricals, error_message and request_id Arrow
+        # strings (memory): text_values reads both with None for unknown, never NaN or NA.
         values = list(text_values(table[column]))
         assert None in values, column  # the capture has requests without each of these
         assert all(v is None or isinstance(v, str) for v in values), column
         if column in CATEGORY_COLUMNS:
             assert isinstance(table[column].dtype, pd.CategoricalDtype), column
         else:
-            assert list(table[column]) == values, column
+            assert isinstance(table[column].dtype, pd.ArrowDtype), column
+            assert [None if pd.isna(v) else v for v in table[column]] == values, column

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from hypothesis import strategies as st
 from claude_perf.analysis.pipeline import Analysis, analyse_session
 from claude_perf.config.schema import Config
 from claude_perf.ingest import chunks
-from claude_perf.ingest.files import read_logs
+from claude_perf.ingest.chunks import ChunkTally
+from claude_perf.ingest.files import LogLines, read_logs
 from claude_perf.ingest.session import Session
 from claude_perf.parse import chunked as parse_chunked
 from claude_perf.parse import dialect_match
@@ -191,6 +193,39 @@ def test_a_file_the_whole_read_would_reorder_is_read_whole(tmp_path: Path, shuff
     whole, split = analyse_both(path, 1_000)
     assert_same(whole, split)
     assert split.logs.table.column_names != ["ts"]  # the whole-file path's table
+
+
+def test_a_pending_source_that_cannot_give_chunks_is_read_through_its_own_read_whole(
+    tmp_path: Path,
+) -> None:
+    # A store-backed source (report --since) offers chunks(), lines() and read_whole(): the
+    # whole read of a file that cannot be chunked goes through its read_whole, never a path.
+    data = docker_log([BODIES[4], BODIES[5]] * 60, [10_000_000] * 120)
+    path = tmp_path / "odd.log"
+    lines = data.split(b"\n")[:-1]
+    path.write_bytes(b"\n".join([lines[1], lines[0], *lines[2:]]) + b"\n")
+    found = chunks.chunked_file([str(path)], 1_000)
+    assert found is not None
+    chunked: chunks.ChunkedFile = found
+    read: list[int] = []
+
+    class StoreLike:  # no ``path``: only the three methods of the protocol
+        def chunks(self, cut: chunks.Cut, tally: ChunkTally) -> Iterator[chunks.LineChunk]:
+            return chunked.chunks(cut, tally)
+
+        def lines(self, tally: ChunkTally, notes: Sequence[str] = ()) -> LogLines:
+            return chunked.lines(tally, notes)
+
+        def read_whole(self) -> LogLines:
+            read.append(1)
+            return chunked.read_whole()
+
+    pending = chunks.pending_lines([str(path)], 1_000)
+    assert pending is not None
+    split = analyse_session(Session(replace(pending, pending=StoreLike())), Config())
+    whole = analyse_session(Session(read_logs([str(path)])), Config())
+    assert read == [1]
+    assert_same(whole, split)
 
 
 def test_a_chunk_with_no_place_to_cut_is_read_with_the_next(tmp_path: Path) -> None:

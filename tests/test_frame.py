@@ -265,11 +265,15 @@ def test_assemble_joins_error_records_per_request_and_counts_erroring_completion
     requests = assemble(Entries({}, events, 0, 0), Config())
     table = requests.table
     assert list(table["kind"]) == ["model", "model", "health"]
-    assert list(table["request_id"]) == ["a", None, None]
+    assert list(text_values(table["request_id"])) == ["a", None, None]  # Arrow text: NA → None
     assert list(table["latency_s"][:2]) == [3.0, 1.0]
     assert list(text_values(table["model"])) == ["opus", "sonnet", None]  # categorical
     assert list(table["error_records"]) == [2, 1, 0]
-    assert list(table["error_message"]) == ["first problem", "upstream timed out", None]
+    assert list(text_values(table["error_message"])) == [
+        "first problem",
+        "upstream timed out",
+        None,
+    ]
     # The class reads every record of the request, not only the first.
     assert list(text_values(table["error_class"])) == ["rate_limit", "timeout", None]
     assert list(table["outcome"]) == ["failed", "failed", "succeeded"]

@@ -15,19 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from claude_perf.analysis.arrays import (
-    _gather,
-    _label_in,
-    _labels,
-)
-from claude_perf.analysis.correlate import (
-    DurationLinks,
-    arrivals,
-    ids_without_completion,
-    lend_id_models,
-    link_durations,
-    swap_by_likelihood,
-)
+from claude_perf.analysis.arrays import _gather
+from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
+from claude_perf.analysis.decoded import _decode, _Source
 from claude_perf.analysis.pairing import (
     _HEALTH,
     _MODEL,
@@ -42,12 +32,17 @@ from claude_perf.analysis.pairing import (
     spare_end_after,
     startless_guess,
 )
-from claude_perf.analysis.table import concat_tables, drop_decoded, finish, joined_columns
+from claude_perf.analysis.table import (
+    TableEvents,
+    concat_tables,
+    drop_decoded,
+    finish,
+    joined_columns,
+)
 from claude_perf.analysis.usage import plain_usage
-from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
-from claude_perf.durations import NAT_NS, series_ns
-from claude_perf.parse.events import text_values
+from claude_perf.durations import NAT_NS
+from claude_perf.runtime.memory import release_unused
 
 if TYPE_CHECKING:
     import numpy as np
@@ -143,106 +138,6 @@ def _combine_sources(parts: list[Requests]) -> Requests:
 
 
 @dataclass(frozen=True)
-class _Source:
-    """One source's events decoded once: the _Events, and the masks every step reads."""
-
-    ev: pd.DataFrame
-    events: _Events
-    has_id: np.ndarray
-    health_path: np.ndarray
-    model_path: np.ndarray
-    start_mask: np.ndarray  # starts that may pair with a model completion
-    is_model_end: np.ndarray
-    is_other_end: np.ndarray  # completions of neither a model nor a health endpoint
-    alone: np.ndarray  # completions that are whole requests by themselves (take no start)
-    stream: np.ndarray | None  # the stream flag column, when any line names one
-    links: DurationLinks
-
-    @property
-    def plain(self) -> np.ndarray:
-        return ~self.has_id
-
-
-def _decode(ev: pd.DataFrame, config: Config) -> _Source:
-    """Roles, paths and ids as masks and codes, once; duration records linked."""
-    import numpy as np
-    import pandas as pd
-
-    n = len(ev)
-    # Roles repeat: compare each distinct one, then spread by code (not six passes of object
-    # comparisons over every entry).
-    role_codes, role_names = pd.factorize(text_values(ev["role"]))
-    names = np.asarray([*role_names, None], dtype=object)  # code -1 (no role) picks the None
-
-    def role_is(name: str) -> np.ndarray:
-        return (names == name)[role_codes]
-
-    is_start, is_end = role_is("start"), role_is("end")
-    request_ids = ev["request_id"].to_numpy(dtype=object)
-    has_id = pd.notna(request_ids)
-    # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
-    loose = ids_without_completion(request_ids, has_id, is_end)
-    model_col = lend_id_models(text_values(ev["model"]), request_ids, loose, is_start)
-    path_codes, path_labels = _labels(text_values(ev["path"]))
-    # Usage figures are optional columns: present only where a dialect line read some.
-    has_figures = np.zeros(n, dtype=bool)
-    for name in FIELDS:
-        if name in ev.columns:
-            has_figures |= ~np.isnan(ev[name].to_numpy(dtype=float))
-    events = _Events(
-        ts_ns=series_ns(ev["ts"]),
-        is_start=is_start,
-        is_end=is_end,
-        is_model_record=role_is("model"),
-        is_error=ev["is_error"].to_numpy(dtype=bool),
-        has_model=pd.notna(model_col),
-        model=model_col,
-        message=ev["message"].to_numpy(dtype=object),
-        request_id=request_ids,
-        path_codes=path_codes,
-        path_labels=path_labels,
-        has_figures=has_figures,
-        is_usage_record=role_is("usage") & has_figures,
-    )
-    health_path = _label_in(path_codes, path_labels, config.health_paths)
-    model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
-    # Duration records: each completion's logged duration, and exact start ↔ completion pairs.
-    is_duration = role_is("duration")
-    durations = ev["duration_s"].to_numpy(dtype=float)
-    if is_duration.any():
-        links = link_durations(
-            events.ts_ns,
-            is_duration,
-            events.is_start,
-            events.is_end,
-            ev["status"].to_numpy(dtype=float, na_value=np.nan),
-            durations,
-            np.where(health_path, 0, np.where(path_codes < 0, -1, np.where(model_path, 1, 2))),
-            ev["app_s"].to_numpy(dtype=float) if "app_s" in ev.columns else None,
-        )
-    else:  # no dialect here logs durations apart from their completions
-        none = np.zeros(0, dtype=np.int64)
-        links = DurationLinks(durations, none, none, 0, 0)
-    stream = ev["stream"].to_numpy(dtype=object) if "stream" in ev.columns else None
-    return _Source(
-        ev=ev,
-        events=events,
-        has_id=has_id & ~loose,
-        health_path=health_path,
-        model_path=model_path,
-        # Starts of health checks and other endpoints never pair with a model completion.
-        start_mask=events.is_start & ~health_path & model_path,
-        is_model_end=events.is_end & ~health_path & model_path,
-        is_other_end=events.is_end & ~health_path & ~model_path,
-        alone=ev["alone"].to_numpy(dtype=float) == 1.0
-        if "alone" in ev.columns
-        else np.zeros(n, bool),
-        stream=stream if stream is not None and pd.notna(stream).any() else None,
-        links=links,
-    )
-
-
-@dataclass(frozen=True)
 class _Pairs:
     """Starts and completions without ids, paired: per event its partner (-1 none)."""
 
@@ -260,17 +155,20 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
 
     ts, n = src.events.ts_ns, len(src.ev)
     seq_index = np.flatnonzero(src.plain & (src.start_mask | (src.is_model_end & ~src.alone)))
-    seq_kind = np.where(src.start_mask[seq_index], 1, -1)
+    seq_kind = np.where(src.start_mask[seq_index], 1, -1).astype(np.int8)  # sums are int64
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
     # per-event pass runs only when the vectorised pairing shows such a pair.
     stale_dropped = 0
     max_ns = int(config.max_latency_s * 1e9)
-    partner, _queue, _matched = _fifo_pairs(seq_kind)
+    partner = _fifo_pairs(seq_kind)[0]
     ends = np.flatnonzero(partner >= 0)
     s_ev, e_ev = seq_index[partner[ends]], seq_index[ends]
+    del partner, ends  # before the second pairing's arrays (the pairing's peak)
     known = (ts[s_ev] != NAT_NS) & (ts[e_ev] != NAT_NS)
-    if (known & (ts[e_ev] - ts[s_ev] > max_ns)).any():
+    stale_pair = bool((known & (ts[e_ev] - ts[s_ev] > max_ns)).any())
+    del s_ev, e_ev, known
+    if stale_pair:
         expired = _expired_starts(seq_kind, ts[seq_index], max_ns)
         stale_dropped = int(expired.sum())
         seq_index, seq_kind = seq_index[~expired], seq_kind[~expired]
@@ -392,8 +290,25 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     events, plain = src.events, src.plain
     model_ends = np.flatnonzero(plain & src.is_model_end)
     starts, partner_event = pairs.start_events, pairs.partner_event
+    # Health checks and other endpoints logged only as they arrive count as such.
+    is_health_end = events.is_end & src.health_path
+    arrived = np.concatenate(
+        [
+            arrivals(events.is_start, src.health_path, is_health_end),
+            arrivals(events.is_start, ~src.health_path & ~src.model_path, src.is_other_end),
+        ]
+    )
+    other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
+    del is_health_end
+    rows = np.concatenate([model_ends, other_rows])
+    # Per-event results are taken at the requests' rows at once (not held per event to the end).
     model_source = _attach_models(events, plain, partner_event, starts, model_ends)
+    # The attached model, else the completion's own field.
+    model_at = np.where(model_source[rows] >= 0, model_source[rows], rows)
+    del model_source
     stream_source, streaming_end = _stream_flags(src, pairs, model_ends)
+    stream_at = stream_source[model_ends]
+    del stream_source
     error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
     model_partner = partner_event[model_ends]
     end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
@@ -409,14 +324,6 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     error_text = np.where(own_error & (error_count == 0), events.message[model_ends], error_text)
     first_error = np.where(own_error & (first_error < 0), model_ends, first_error)
     error_count = error_count + own_error
-    # Health checks and other endpoints logged only as they arrive count as such.
-    is_health_end = events.is_end & src.health_path
-    arrived = np.concatenate(
-        [
-            arrivals(events.is_start, src.health_path, is_health_end),
-            arrivals(events.is_start, ~src.health_path & ~src.model_path, src.is_other_end),
-        ]
-    )
     usage_at, usage_inferred = plain_usage(
         events,
         src.ev,
@@ -429,8 +336,6 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     # A row whose start was inferred may carry another request's model: the figures it was
     # given, right for its completion or its start, may then count for the wrong model.
     usage_inferred = usage_inferred | (pairs.ambiguous_event[model_ends] & (usage_at >= 0))
-    other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
-    rows = np.concatenate([model_ends, other_rows])
     n_other = len(other_rows)
     part = {
         "pos": rows,
@@ -446,16 +351,13 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
                 np.full(n_other, NAT_NS, dtype=np.int64),
             ]
         ),
-        # The attached model, else the completion's own field.
-        "model_at": np.where(model_source[rows] >= 0, model_source[rows], rows),
+        "model_at": model_at,
         "error_count": np.concatenate([error_count, np.zeros(n_other, dtype=np.int64)]),
         "error_text": np.concatenate([error_text, np.full(n_other, None, dtype=object)]),
         "first_error_at": np.concatenate([first_error, np.full(n_other, -1, dtype=np.int64)]),
         "has_id": np.concatenate([np.zeros(len(model_ends), dtype=bool), src.has_id[other_rows]]),
         "ambiguous": pairs.ambiguous_event[rows],
-        "stream_at": np.concatenate(
-            [stream_source[model_ends], np.full(n_other, -1, dtype=np.int64)]
-        ),
+        "stream_at": np.concatenate([stream_at, np.full(n_other, -1, dtype=np.int64)]),
         "usage_at": np.r_[usage_at, np.full(n_other, -1, dtype=np.int64)],
         "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],
     }
@@ -480,7 +382,8 @@ def _assemble_source(
 
     src = _decode(ev, config)
     if consume:
-        drop_decoded(ev)
+        drop_decoded(ev, keep_row=keep_row)
+        release_unused()  # the dropped Arrow columns sit in Arrow's pool until handed back
     events = src.events
     # 1. Request ids: start, completion, model and error records sharing an id belong together.
     # (A health or other completion is never a model request, even when it is an error with an
@@ -497,6 +400,7 @@ def _assemble_source(
         )
     )
     id_part, unmatched_id_starts = _by_request_id(events, id_rows)
+    del records, id_rows
     # 2-3. No ids: duration records' pairs, else first-in-first-out.
     pairs = _pair_plain(src, config)
     plain_part, orphan_errors, arrived = _plain_part(src, pairs)
@@ -504,20 +408,29 @@ def _assemble_source(
     del id_part, plain_part
     unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
     del pairs  # per event: not needed by the table (free before its peak)
-    table = finish(columns, ev, events, config, src.links.duration_s, src.stream, source)
-    if keep_row:  # for putting several sources' tables in completion order
-        table["_row"] = ev["row"].to_numpy()[columns["pos"]]
+    usage_records = int(events.is_usage_record.sum())
+    usage_attached = int(np.isin(columns["usage_at"], np.flatnonzero(events.is_usage_record)).sum())
+    rows = ev["row"].to_numpy()[columns["pos"]] if keep_row else None
+    error_records = int(events.is_error.sum())
+    links, stream = src.links, src.stream
+    # The table reads a few of the events' columns: the masks and codes of the pairing are
+    # freed before its build (the assembly's peak).
+    table_events = TableEvents.of(events)
+    del src, events
+    # finish takes the per-request arrays out of ``columns`` as it turns them into the table
+    table = finish(columns, ev, table_events, config, links.duration_s, stream, source)
+    if rows is not None:  # for putting several sources' tables in completion order
+        table["_row"] = rows
     return Requests(
         table=table,
-        ambiguous_pairings=int(columns["ambiguous"].sum()),
+        ambiguous_pairings=int(table["ambiguous"].sum()),
         unmatched_starts=unmatched_id_starts + unmatched_plain,
         stale_starts=stale,
         orphan_error_records=orphan_errors,
-        error_records=int(events.is_error.sum()),
+        error_records=error_records,
         arrivals_only=arrived,
-        durations_carried=src.links.carried,
-        durations_unmatched=src.links.unmatched,
-        usage_records=int(events.is_usage_record.sum()),
-        usage_unattached=int(events.is_usage_record.sum())
-        - int(np.isin(columns["usage_at"], np.flatnonzero(events.is_usage_record)).sum()),
+        durations_carried=links.carried,
+        durations_unmatched=links.unmatched,
+        usage_records=usage_records,
+        usage_unattached=usage_records - usage_attached,
     )

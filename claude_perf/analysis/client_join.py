@@ -98,9 +98,9 @@ def _rows(table: pd.DataFrame) -> list[_Row]:
         list(text_values(table["kind"])),  # categoricals: None (not NaN) for unknown
         list(text_values(table["path"])),
         table["status"].tolist(),
-        table["request_id"].tolist(),
+        list(text_values(table["request_id"])),  # Arrow text: None (not NA) for unknown
         table["ambiguous"].tolist(),
-        ((table["stream"] == True) & table["latency_s"].isna()).tolist(),  # noqa: E712
+        ((text_values(table["stream"]) == True) & table["latency_s"].isna()).tolist(),  # noqa: E712
         strict=True,
     )
     rows = []

@@ -27,6 +27,7 @@ from claude_perf.analysis.numeric import (
 )
 from claude_perf.analysis.usage import UsageMetrics, has_usage, usage_metrics
 from claude_perf.durations import NAT_NS, series_ns
+from claude_perf.parse.events import text_values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -427,7 +428,7 @@ def _error_metrics(
     import pandas as pd
 
     classes = table["error_class"].to_numpy()[failed_rows]
-    messages = table["error_message"].to_numpy()[failed_rows]
+    messages = text_values(table["error_message"], failed_rows)
     ends = end_all[failed_rows]
     errors = []
     for name in ERROR_CLASSES:

@@ -16,6 +16,7 @@ from claude_perf.durations import MAX_NS, NAT_NS
 
 if TYPE_CHECKING:
     import numpy as np
+    import pyarrow as pa
 
 # An error record with no request in flight belongs to the next completion only if that
 # completion follows within this time (a validation error is logged just before its 422).
@@ -168,7 +169,8 @@ class _Events:
     has_model: np.ndarray
     model: np.ndarray  # object: str or None
     message: np.ndarray  # object: str or None
-    request_id: np.ndarray  # object: str or None
+    request_id: np.ndarray  # int32 codes of the request ids, -1 none (events.ids_of)
+    id_texts: pa.Array  # the ids of the codes (Arrow strings)
     path_codes: np.ndarray
     path_labels: np.ndarray
     has_figures: np.ndarray  # a line with usage figures (tokens, cost, CLI times)
@@ -259,7 +261,7 @@ def _attach_models(
     n = len(partner_event)
     with_model = plain & events.has_model
     target = np.full(n, -1, dtype=np.int64)
-    rank = np.full(n, 9, dtype=np.int64)
+    rank = np.full(n, 9, dtype=np.int8)  # widened only at the candidates, for the key below
     own_end = with_model & events.is_end
     target[own_end] = np.flatnonzero(own_end)
     rank[own_end] = 0
@@ -289,7 +291,7 @@ def _attach_models(
     # Per target, the candidate of lowest (rank, position): one integer key, minimum per target.
     chosen = np.flatnonzero(target >= 0)
     best = np.full(n, _NO_POS, dtype=np.int64)
-    np.minimum.at(best, target[chosen], rank[chosen] * n + chosen)
+    np.minimum.at(best, target[chosen], rank[chosen].astype(np.int64) * n + chosen)
     return np.where(best != _NO_POS, best % max(n, 1), -1)
 
 

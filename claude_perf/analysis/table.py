@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import _label_in, _labels, _text_at
 from claude_perf.analysis.error_classes import classify_errors
@@ -21,6 +22,7 @@ from claude_perf.parse.events import text_values
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 _IN_CONTAINER_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -50,10 +52,36 @@ COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class TableEvents:
+    """The events' columns the table is built from (pairing._Events without the pairing's
+    masks, so that those are freed before the table's build)."""
+
+    ts_ns: np.ndarray
+    model: np.ndarray  # object: str or None
+    message: np.ndarray  # object: str or None
+    request_id: np.ndarray  # int32 codes, -1 none
+    id_texts: pa.Array  # the ids of the codes
+    path_codes: np.ndarray
+    path_labels: np.ndarray
+
+    @classmethod
+    def of(cls, events: _Events) -> TableEvents:
+        return cls(
+            events.ts_ns,
+            events.model,
+            events.message,
+            events.request_id,
+            events.id_texts,
+            events.path_codes,
+            events.path_labels,
+        )
+
+
 def finish(
     raw: dict[str, np.ndarray],
     ev: pd.DataFrame,
-    events: _Events,
+    events: TableEvents,
     config: Config,
     durations: np.ndarray,
     stream_col: np.ndarray | None,
@@ -70,61 +98,72 @@ def finish(
     """
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
+    # Column by column, each intermediate dropped (and each of ``raw``'s arrays popped) as soon
+    # as its column is made: the table's build is the assembly's peak (table.drop_decoded).
     pos = raw["pos"]
-    end_ns = events.ts_ns[pos]
-    stream = _text_at(stream_col, raw["stream_at"]) if stream_col is not None else None
-    if stream is None:
-        stream = np.full(len(pos), None, dtype=object)
-    start_ns, latency, ttfb, source_code = _latency(raw["start_ns"], end_ns, durations[pos], stream)
-    status_int = ev["status"].to_numpy(dtype=np.int64, na_value=0)[pos]
+    kinds = pd.Index(_KIND_NAMES, dtype=object)
+    out: dict[str, Any] = {"kind": pd.Categorical.from_codes(raw["kind"], kinds)}
+    # The steps with the largest intermediates first, while little of the table stands yet.
+    # the requests' rows first (Int16), then widened: not every event's status as int64
+    status_int = ev["status"].array[pos].to_numpy(dtype=np.int64, na_value=0)
     failed = _failed(raw, ev, status_int)
     models, model_codes, families, error_class = _models_and_classes(
         raw, events, config, status_int, failed
     )
-    client_codes, clients = _labels(text_values(ev["client"], pos))
-    request_id = np.full(len(pos), None, dtype=object)
-    request_id[raw["has_id"]] = events.request_id[pos[raw["has_id"]]]
-
-    def times(ns: np.ndarray) -> pd.Series:
-        # NAT_NS is pandas' NaT, so the int64 nanoseconds are a datetime64 view as they are.
-        return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
-
-    def text_col(values: np.ndarray) -> pd.Series:
-        # object dtype, no per-value conversion to Arrow strings.
-        return pd.Series(values, dtype=object, copy=False)
-
-    kind_names = pd.Index(_KIND_NAMES, dtype=object)
-    return pd.DataFrame(
-        {
-            "kind": pd.Categorical.from_codes(raw["kind"], kind_names),
-            "start": times(start_ns),
-            "end": times(end_ns),
-            "latency_s": latency.astype("float64"),
-            "latency_source": _coded(
-                np.where(source_code == 2, -1, source_code), ["explicit", "paired"]
-            ),
-            "method": _category_col(text_values(ev["method"], pos)),
-            "path": _coded(events.path_codes[pos], events.path_labels[:-1]),
-            "status": pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0),
-            "client": _coded(client_codes, clients[:-1]),
-            "in_container": _label_in(client_codes, clients, _IN_CONTAINER_CLIENTS),
-            "model": _coded(model_codes, models[:-1]),
-            "family": _category_col(families[model_codes]),
-            "outcome": _coded(failed.view(np.int8), ["succeeded", "failed"]),
-            "error_class": _category_col(error_class),
-            "error_records": raw["error_count"],
-            "error_message": text_col(_text_at(events.message, raw["first_error_at"])),
-            "request_id": text_col(request_id),
-            "ambiguous": raw["ambiguous"],
-            "stream": text_col(stream),
-            "ttfb_s": ttfb.astype("float64"),
-            "source": _coded(np.zeros(len(pos), dtype=np.int8), [source]),
-            **usage_table(ev, raw["usage_at"], raw["usage_inferred"], latency),
-        },
-        columns=list(COLUMNS),
-        copy=False,
+    del raw["error_text"]
+    out["status"] = pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0)
+    del status_int
+    out["model"] = _coded(model_codes, models[:-1])
+    out["family"] = _category_col(families[model_codes])
+    del model_codes
+    out["outcome"] = _coded(failed.view(np.int8), ["succeeded", "failed"])
+    out["error_class"] = _category_col(error_class)
+    del failed, error_class
+    end_ns = events.ts_ns[pos]
+    stream = _text_at(stream_col, raw.pop("stream_at")) if stream_col is not None else None
+    if stream is None:
+        stream = np.full(len(pos), None, dtype=object)
+    start_ns, latency, ttfb, source_code = _latency(
+        raw.pop("start_ns"), end_ns, durations[pos], stream
     )
+    out["stream"] = arrow_flags(stream)
+    del stream
+    out["start"], out["end"] = _times(start_ns), _times(end_ns)
+    del start_ns, end_ns
+    out["latency_source"] = _coded(np.where(source_code == 2, -1, source_code), _SOURCE_NAMES)
+    del source_code
+    out["ttfb_s"] = ttfb
+    out.update(
+        _narrow_usage(usage_table(ev, raw.pop("usage_at"), raw.pop("usage_inferred"), latency))
+    )
+    out["latency_s"] = latency
+    client_codes, clients = _labels(text_values(ev["client"], pos))
+    out["client"] = _coded(client_codes, clients[:-1])
+    out["in_container"] = _label_in(client_codes, clients, _IN_CONTAINER_CLIENTS)
+    del client_codes
+    out["method"] = _category_col(text_values(ev["method"], pos))
+    out["path"] = _coded(events.path_codes[pos], events.path_labels[:-1])
+    out["error_records"] = _count_col(raw.pop("error_count"))
+    out["error_message"] = arrow_text(_text_at(events.message, raw.pop("first_error_at")))
+    id_codes = np.where(raw["has_id"], events.request_id[pos], -1)
+    ids = events.id_texts.take(pa.array(id_codes, mask=id_codes < 0))  # Arrow to Arrow
+    out["request_id"] = pd.Series(pd.arrays.ArrowExtensionArray(ids), copy=False)
+    del id_codes, ids
+    out["ambiguous"] = raw["ambiguous"]
+    out["source"] = _coded(np.zeros(len(pos), dtype=np.int8), [source])
+    return pd.DataFrame({name: out.pop(name) for name in COLUMNS}, copy=False)
+
+
+_SOURCE_NAMES = ("explicit", "paired")  # latency_source codes 0, 1
+
+
+def _times(ns: np.ndarray) -> pd.Series:
+    """UTC times from int64 nanoseconds (NAT_NS is pandas' NaT: the view is exact)."""
+    import pandas as pd
+
+    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
 
 
 # The text columns with few distinct values (kind, latency_source, method, path, client, model,
@@ -145,6 +184,78 @@ CATEGORY_COLUMNS = (
     "error_class",
     "source",
 )
+
+
+# The per-request columns that are neither numbers nor few-valued texts: request ids (one per
+# request), first error messages (each distinct: they carry their record's time) and the stream
+# flag. Arrow arrays instead of one Python object per row: measured on the 1M-line bench log
+# (434k requests), request_id from 17.4 to 1.7 MB (no id on 60% of rows), error_message from
+# 13.2 to 4.9 MB and stream from 10.4 (deep count; 3.5 real) to 0.1 MB. Unknown is a missing
+# value (pd.NA): read them with parse/events.text_values (None for unknown), or test them with
+# pd.isna / notna. The requests CSV writes them as it wrote the objects (tests/test_frame.py).
+def arrow_text(values: np.ndarray) -> pd.Series:
+    """An object column of strings (None unknown) as an Arrow string column (NA unknown)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.string())), copy=False)
+
+
+def arrow_flags(values: np.ndarray) -> pd.Series:
+    """An object column of True / False / None as an Arrow boolean column (NA unknown)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.bool_())), copy=False)
+
+
+def _count_col(counts: np.ndarray) -> np.ndarray:
+    """Per-request counts (error records) as int32: a request with 2**31 records cannot be
+    logged in a file under max_input_bytes, and sums of the column are taken in int64."""
+    import numpy as np
+
+    return counts.astype(np.int32)
+
+
+# Usage figures whose every value (NaN for unknown) is a float16 or float32 exactly, stored as
+# that: a token count is an integer, and where the source logs no usage at all (most proxies
+# outside DEBUG mode) every value is NaN. Only whole numbers are narrowed, so that a value's
+# text (CSV, JSON) is the same in either width; readers take the columns with
+# to_numpy(dtype=float), which widens them back to the very same float64 values. Measured on
+# the 1M-line bench log: 7 columns from 3.5 to 0.9 MB each.
+_EXACT_WHOLE = {"float16": 2048, "float32": 2**24}
+
+
+def _narrow_usage(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The usage columns with their floats narrowed (_narrow_floats); one array that stands for
+    several columns (usage_table's read-only NaN column) stays one, and read-only."""
+    narrowed: dict[int, np.ndarray] = {}
+    out = {}
+    for name, values in columns.items():
+        if values.dtype.kind != "f":
+            out[name] = values
+            continue
+        if id(values) not in narrowed:
+            narrow = _narrow_floats(values)
+            if narrow is not values:
+                narrow.flags.writeable = values.flags.writeable
+            narrowed[id(values)] = narrow
+        out[name] = narrowed[id(values)]
+    return out
+
+
+def _narrow_floats(values: np.ndarray) -> np.ndarray:
+    """``values`` (float64) in the narrowest float type holding each of them exactly."""
+    import numpy as np
+
+    known = values[~np.isnan(values)]
+    if len(known) and not np.array_equal(known, np.floor(known)):
+        return values
+    top = float(np.abs(known).max()) if len(known) else 0.0
+    for name, limit in _EXACT_WHOLE.items():
+        if top <= limit:
+            return values.astype(name)
+    return values
 
 
 def _coded(codes: np.ndarray, distinct: Iterable[object]) -> pd.Categorical:
@@ -202,21 +313,27 @@ def _latency(
     """
     import numpy as np
 
+    # In place where it can be (this runs over every request at the assembly's peak); the
+    # values are those of the plain np.where form, element by element.
     explicit = ~np.isnan(duration)
     paired_ok = (start_ns != NAT_NS) & (end_ns != NAT_NS)
-    paired = np.where(paired_ok, (end_ns - start_ns) / 1e9, np.nan)
-    latency = np.where(explicit, duration, paired)
-    source_code = np.where(explicit, 0, np.where(paired_ok, 1, 2))
+    latency = np.full(len(end_ns), np.nan)
+    latency[paired_ok] = (end_ns[paired_ok] - start_ns[paired_ok]) / 1e9
+    latency[explicit] = duration[explicit]
+    source_code = np.full(len(end_ns), 2, dtype=np.int8)
+    source_code[paired_ok] = 1
+    source_code[explicit] = 0
+    del paired_ok
     streaming = stream == True  # noqa: E712  (object array of True / False / None)
-    ttfb = np.where(streaming, latency, np.nan)
-    latency = np.where(streaming, np.nan, latency)
-    source_code = np.where(streaming, 2, source_code)
-    derived = np.where(
-        explicit & (end_ns != NAT_NS),
-        end_ns - np.nan_to_num(duration * 1e9).astype(np.int64),
-        NAT_NS,
-    )
-    return np.where(start_ns != NAT_NS, start_ns, derived), latency, ttfb, source_code
+    ttfb = np.full(len(end_ns), np.nan)
+    ttfb[streaming] = latency[streaming]
+    latency[streaming] = np.nan
+    source_code[streaming] = 2
+    del streaming
+    start = start_ns.copy()
+    derive = (start_ns == NAT_NS) & explicit & (end_ns != NAT_NS)
+    start[derive] = end_ns[derive] - np.nan_to_num(duration[derive] * 1e9).astype(np.int64)
+    return start, latency, ttfb, source_code
 
 
 def _failed(raw: dict[str, np.ndarray], ev: pd.DataFrame, status: np.ndarray) -> np.ndarray:
@@ -238,7 +355,7 @@ def _failed(raw: dict[str, np.ndarray], ev: pd.DataFrame, status: np.ndarray) ->
 
 def _models_and_classes(
     raw: dict[str, np.ndarray],
-    events: _Events,
+    events: TableEvents,
     config: Config,
     status: np.ndarray,
     failed: np.ndarray,
@@ -302,10 +419,12 @@ def joined_columns(
     return columns
 
 
-def drop_decoded(ev: pd.DataFrame) -> None:
+def drop_decoded(ev: pd.DataFrame, keep_row: bool = True) -> None:
     """Drop in place the columns assemble._decode has turned into arrays (times, roles, paths,
     models, levels, sources...). Measured on the 3M-line bench log (report, whole process): the
     assembly's peak went from 802 to 780 MB, and the memory after it from 535 to 343 MB (the
     entries no longer stay beside the table for the metrics and the report)."""
     for name in [c for c in ev.columns if c not in _READ_AFTER_DECODE]:
         del ev[name]
+    if not keep_row:  # the line numbers order several sources' tables only
+        del ev["row"]

@@ -147,6 +147,13 @@ class ChunkedFile:
                 if not block:
                     return
 
+    def read_whole(self) -> LogLines:
+        """The file read whole, as read_logs reads it (for a file the chunks cannot give as the
+        whole read would: NotChunkableError). A store-backed source offers its own."""
+        from claude_perf.ingest.files import read_logs
+
+        return read_logs([self.path])
+
     def lines(self, tally: ChunkTally, notes: Sequence[str] = ()) -> LogLines:
         """The LogLines a whole read would have made, but with the times only (the text has
         been classified chunk by chunk and is gone, as the pipeline drops it anyway)."""

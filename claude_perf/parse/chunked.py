@@ -16,14 +16,14 @@ same (tests/test_chunked.py holds them equal):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
-from claude_perf.ingest.chunks import ChunkedFile, ChunkTally, NotChunkableError
-from claude_perf.ingest.files import LogLines, read_logs
+from claude_perf.ingest.chunks import ChunkTally, Cut, LineChunk, NotChunkableError
+from claude_perf.ingest.files import LogLines
 from claude_perf.parse import dialect_match
 from claude_perf.parse.classify import (
     _merge_parts,
@@ -46,10 +46,22 @@ if TYPE_CHECKING:
 CUT_SEARCH_LINES = 20_000  # how far back from a chunk's end a place to cut is looked for first
 
 
+class PendingLines(Protocol):
+    """What ``LogLines.pending`` offers (ingest/chunks.ChunkedFile; a store-backed source for
+    ``report --since`` offers the same three methods)."""
+
+    def chunks(self, cut: Cut, tally: ChunkTally) -> Iterator[LineChunk]: ...
+
+    def lines(self, tally: ChunkTally, notes: Sequence[str] = ()) -> LogLines: ...
+
+    def read_whole(self) -> LogLines: ...
+
+
 def classify_pending(logs: LogLines, config: Config) -> tuple[Entries, LogLines]:
-    """The entries of a file read chunk by chunk (``logs.pending``), and its LogLines (times
-    only: the text is gone, as the whole-file pipeline drops it after classification)."""
-    chunked: ChunkedFile = logs.pending
+    """The entries of lines read chunk by chunk (``logs.pending``: see PendingLines), and their
+    LogLines (times only: the text is gone, as the whole-file pipeline drops it after
+    classification)."""
+    chunked: PendingLines = logs.pending
     dialects = dialects_for(config.dialects)
     try:
         found, entries, tally = _pass(chunked, config, dialects, None)
@@ -58,7 +70,7 @@ def classify_pending(logs: LogLines, config: Config) -> tuple[Entries, LogLines]
             release_unused()
             _, entries, tally = _pass(chunked, config, dialects, found)
     except NotChunkableError:
-        whole = read_logs([chunked.path])
+        whole = chunked.read_whole()
         whole = replace(whole, notes=(*whole.notes, *logs.notes))
         entries = classify(whole.table, config)
         return entries, replace(whole, table=whole.table.drop_columns(["text"]))
@@ -66,7 +78,7 @@ def classify_pending(logs: LogLines, config: Config) -> tuple[Entries, LogLines]
 
 
 def _pass(
-    chunked: ChunkedFile,
+    chunked: PendingLines,
     config: Config,
     dialects: Sequence[Dialect],
     fixed: dict[int, set[str]] | None,

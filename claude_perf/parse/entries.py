@@ -17,7 +17,8 @@ class Entries:
     ``events`` columns: row, ts (UTC, NaT when unknown), ts_source, kind, role, level, logger,
     method, path, status, client, model, duration_s, request_id, message (error rows only).
     The repeating text columns are categoricals (events.CATEGORY_COLUMNS: read them with
-    events.text_values); request_id and message are objects, None for unknown.
+    events.text_values); request_id is an Arrow string column (read it with text_values or
+    events.ids_of: None for unknown); message is objects, None for unknown.
     """
 
     kind_counts: dict[str, int]

@@ -1,0 +1,127 @@
+"""One source's events decoded once for the assembly: roles as masks, paths and request ids as
+codes, and the duration records linked (analysis/assemble.py reads nothing else of the entries
+but the few columns table.finish takes at the requests' rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from claude_perf.analysis.arrays import _label_in, _labels
+from claude_perf.analysis.correlate import (
+    DurationLinks,
+    ids_without_completion,
+    lend_id_models,
+    link_durations,
+)
+from claude_perf.analysis.pairing import _Events
+from claude_perf.config.dialect import FIELDS
+from claude_perf.config.schema import Config
+from claude_perf.durations import series_ns
+from claude_perf.parse.events import ids_of, text_values
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One source's events decoded once: the _Events, and the masks every step reads."""
+
+    ev: pd.DataFrame
+    events: _Events
+    has_id: np.ndarray
+    health_path: np.ndarray
+    model_path: np.ndarray
+    start_mask: np.ndarray  # starts that may pair with a model completion
+    is_model_end: np.ndarray
+    is_other_end: np.ndarray  # completions of neither a model nor a health endpoint
+    alone: np.ndarray  # completions that are whole requests by themselves (take no start)
+    stream: np.ndarray | None  # the stream flag column, when any line names one
+    links: DurationLinks
+
+    @property
+    def plain(self) -> np.ndarray:
+        return ~self.has_id
+
+
+def _decode(ev: pd.DataFrame, config: Config) -> _Source:
+    """Roles, paths and ids as masks and codes, once; duration records linked."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(ev)
+    # Roles repeat: compare each distinct one, then spread by code (not six passes of object
+    # comparisons over every entry).
+    role_codes, role_names = pd.factorize(text_values(ev["role"]))
+    names = np.asarray([*role_names, None], dtype=object)  # code -1 (no role) picks the None
+
+    def role_is(name: str) -> np.ndarray:
+        return (names == name)[role_codes]
+
+    is_start, is_end = role_is("start"), role_is("end")
+    request_ids, id_texts = ids_of(ev["request_id"])  # codes: no Python string per id
+    has_id = request_ids >= 0
+    # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
+    loose = ids_without_completion(request_ids, has_id, is_end)
+    model_col = lend_id_models(text_values(ev["model"]), request_ids, loose, is_start)
+    path_codes, path_labels = _labels(text_values(ev["path"]))
+    path_codes = path_codes.astype(np.int32)  # a few paths: 4 bytes an event, not 8
+    # Usage figures are optional columns: present only where a dialect line read some.
+    has_figures = np.zeros(n, dtype=bool)
+    for name in FIELDS:
+        if name in ev.columns:
+            has_figures |= ~np.isnan(ev[name].to_numpy(dtype=float))
+    events = _Events(
+        ts_ns=series_ns(ev["ts"]),
+        is_start=is_start,
+        is_end=is_end,
+        is_model_record=role_is("model"),
+        is_error=ev["is_error"].to_numpy(dtype=bool),
+        has_model=pd.notna(model_col),
+        model=model_col,
+        message=ev["message"].to_numpy(dtype=object),
+        request_id=request_ids,
+        id_texts=id_texts,
+        path_codes=path_codes,
+        path_labels=path_labels,
+        has_figures=has_figures,
+        is_usage_record=role_is("usage") & has_figures,
+    )
+    health_path = _label_in(path_codes, path_labels, config.health_paths)
+    model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
+    # Duration records: each completion's logged duration, and exact start ↔ completion pairs.
+    is_duration = role_is("duration")
+    durations = ev["duration_s"].to_numpy(dtype=float)
+    if is_duration.any():
+        links = link_durations(
+            events.ts_ns,
+            is_duration,
+            events.is_start,
+            events.is_end,
+            ev["status"].to_numpy(dtype=float, na_value=np.nan),
+            durations,
+            np.where(health_path, 0, np.where(path_codes < 0, -1, np.where(model_path, 1, 2))),
+            ev["app_s"].to_numpy(dtype=float) if "app_s" in ev.columns else None,
+        )
+    else:  # no dialect here logs durations apart from their completions
+        none = np.zeros(0, dtype=np.int64)
+        links = DurationLinks(durations, none, none, 0, 0)
+    stream = ev["stream"].to_numpy(dtype=object) if "stream" in ev.columns else None
+    return _Source(
+        ev=ev,
+        events=events,
+        has_id=has_id & ~loose,
+        health_path=health_path,
+        model_path=model_path,
+        # Starts of health checks and other endpoints never pair with a model completion.
+        start_mask=events.is_start & ~health_path & model_path,
+        is_model_end=events.is_end & ~health_path & model_path,
+        is_other_end=events.is_end & ~health_path & ~model_path,
+        alone=ev["alone"].to_numpy(dtype=float) == 1.0
+        if "alone" in ev.columns
+        else np.zeros(n, bool),
+        stream=stream if stream is not None and pd.notna(stream).any() else None,
+        links=links,
+    )
