@@ -47,18 +47,21 @@ CLI_ARGS = [
 ]
 
 
-def settled_logs(container: Any) -> str:
-    """The container's logs once every spawned CLI has logged its close.
+def settled_logs(container: Any, last: str | None = None) -> str:
+    """The container's logs once every spawned CLI has logged its close (and, given ``last``,
+    once the log holds that text: the last request's own line).
 
     The proxy answers the client before its child process exits, so the close line can reach
-    the log after the response: poll the log for that condition (bounded), not for a time.
+    the log after the response, and on a loaded machine so can a request's own line: poll the
+    log for those conditions (bounded), not for a time.
     """
 
     def settled() -> str | None:
         logs = logs_text(container)
-        return logs if len(CLOSED.findall(logs)) >= len(SPAWNED.findall(logs)) else None
+        closed = len(CLOSED.findall(logs)) >= len(SPAWNED.findall(logs))
+        return logs if closed and (last is None or last in logs) else None
 
-    return str(poll(settled, "every spawned CLI's close line", 30.0))
+    return str(poll(settled, f"every spawned CLI's close line and {last!r}", 30.0))
 
 
 def run_standin(*args: str) -> subprocess.CompletedProcess[str]:
@@ -160,7 +163,7 @@ ONE_OF_EACH = [
 def test_maxproxy_debug_one_of_each(maxproxy: Callable[..., tuple[Any, str]]) -> None:
     container, url = maxproxy(debug=True)
     seen = {r["label"]: r for r in run_steps(url, ONE_OF_EACH)}
-    logs = settled_logs(container)
+    logs = settled_logs(container, last="] GET /v1/nope")  # the last step's DEBUG line
 
     # --- the client's view (statuses as dist/server/routes.js and index.js write them)
     assert {k: r["status"] for k, r in seen.items()} == {
