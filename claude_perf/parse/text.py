@@ -106,6 +106,22 @@ def _line_lengths(texts: pa.Array, rows: np.ndarray) -> np.ndarray:
     return offsets[rows + 1] - offsets[rows]
 
 
+def _first_bytes(texts: pa.Array) -> np.ndarray:
+    """Each text's first byte (int16), -1 for an empty (or null) text: one numpy gather at the
+    offsets, for tests that can only be true of texts starting with given bytes (see
+    steps._Part.test)."""
+    import numpy as np
+
+    n = len(texts)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset : texts.offset + n + 1]
+    out = np.full(n, -1, dtype=np.int16)
+    data = texts.buffers()[2]
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+    if len(nonempty) and data is not None:
+        out[nonempty] = np.frombuffer(data, dtype=np.uint8)[offsets[nonempty]]
+    return out
+
+
 def _slices(
     texts: pa.Array,
     positions: np.ndarray,
