@@ -31,8 +31,8 @@ def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[s
     dozen shapes against one head per line), which also gives the client's place in the head.
 
     Measured on one core, 500,000 lines of the generated 1M log (130,727 ``INFO:`` lines):
-    27 against 53 ms, medians of 7 (the _ACCESS match over every line and the ``:PORT`` regex replacement
-    were 14 and 17 ms of the 53).
+    27 against 53 ms, medians of 7 (the _ACCESS match over every line and the ``:PORT`` regex
+    replacement were 14 and 17 ms of the 53).
     """
     import numpy as np
     import pyarrow as pa

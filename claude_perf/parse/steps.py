@@ -149,7 +149,10 @@ class _Part:
         import pyarrow.compute as pc
 
         if self.n:
-            empty = _np_bool(pc.equal(self.text, "")) & self.unassigned
+            if self.text.null_count:
+                empty = _np_bool(pc.equal(self.text, "")) & self.unassigned
+            else:  # an empty line has no first byte (no kernel over every line)
+                empty = (self.first_byte == -1) & self.unassigned
             self.claim(
                 np.flatnonzero(self.test(pc.utf8_is_space, first=_SPACE_FIRST) | empty), K_BLANK
             )
@@ -263,14 +266,12 @@ class _Part:
         """JSON objects (complete ones only: a truncated object stays `other`), then key=value
         lines among the rest; returns the JSON lines."""
         import numpy as np
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         json_like = self.test(pc.starts_with, "{", first=_JSON_FIRST)
         if json_like.any():
             candidates = np.flatnonzero(json_like)
-            trimmed = pc.utf8_rtrim_whitespace(self.text.take(pa.array(candidates)))
-            closed = _np_bool(pc.ends_with(trimmed, "}"))
+            closed = self._closed_objects(candidates)
             json_like[:] = False
             json_like[candidates[closed]] = True
         self.claim(np.flatnonzero(json_like), K_JSON)
@@ -279,3 +280,23 @@ class _Part:
         self.claim(np.flatnonzero(kv), K_KV)
         self.message_rows |= kv
         return json_like
+
+    def _closed_objects(self, candidates: np.ndarray) -> np.ndarray:
+        """Whether each line at ``candidates`` (each starting with ``{``) ends with ``}`` but for
+        trailing white space. Read from each line's last byte; the kernels (trim, ends_with)
+        run only on lines ending in a byte that may be white space (ASCII, or a multi-byte
+        character's last byte). One core, 500k lines of the generated 1M log: the copy, trim
+        and test of its 58,000 JSON lines cost about 5 ms."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        offsets = np.frombuffer(self.text.buffers()[1], dtype=np.int64)[self.text.offset :]
+        data = np.frombuffer(self.text.buffers()[2], dtype=np.uint8)
+        last = data[offsets[candidates + 1] - 1]  # non-empty: each starts with "{"
+        closed = last == ord("}")
+        unsure = np.flatnonzero((last < 0x21) | (last >= 0x80))
+        if len(unsure):
+            trimmed = pc.utf8_rtrim_whitespace(self.text.take(pa.array(candidates[unsure])))
+            closed[unsure] = _np_bool(pc.ends_with(trimmed, "}"))
+        return closed
