@@ -98,8 +98,8 @@ def test_access_fields_are_what_the_whole_regex_reads():
     ]
     text = pa.array(lines, pa.large_string())
     rows, fields = _access_fields(text, np.arange(len(lines)))
-    expected = [(i, re.search(_ACCESS, line)) for i, line in enumerate(lines)]
-    expected = [(i, m) for i, m in expected if m]
+    found = [(i, re.search(_ACCESS, line)) for i, line in enumerate(lines)]
+    expected = [(i, m) for i, m in found if m is not None]
     assert rows.tolist() == [i for i, _ in expected] == [0, 1, 3, 4]
     for name in ("client", "method", "path"):
         assert fields[name].tolist() == [m[name] for _, m in expected]
