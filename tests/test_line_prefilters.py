@@ -115,3 +115,23 @@ def test_release_inside_a_part_skips_malloc_trim(monkeypatch):
     assert trims == []
     memory.release_unused()
     assert trims == [0]
+
+
+def test_dialect_literals_found_through_shapes_as_in_the_lines():
+    from claude_perf.config.dialect import DialectLine
+    from claude_perf.parse.dialect_match import _candidates
+
+    texts = ['{"event":"request.error","id":"r-17"}', "done in 12 ms", "Chat completion: 4", "x"]
+    text = pa.array(texts * 3, pa.large_string())
+    lines = [
+        DialectLine(regex=".", role="end", contains='"request.error"'),
+        DialectLine(regex=".", role="start", contains="Chat completion: "),
+    ]
+    mask = np.ones(len(text), dtype=bool)
+    mask[2] = False
+    expected = [True, False, True, False] * 3
+    expected[2] = False
+    assert _candidates(text, mask, lines, None).tolist() == expected
+    # A literal with a digit cannot be looked for in shapes: the lines themselves are read.
+    digit = [DialectLine(regex=".", role="end", contains="r-17")]
+    assert _candidates(text, mask, digit, None).tolist() == [True, False, False, False] * 3
