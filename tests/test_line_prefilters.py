@@ -135,3 +135,14 @@ def test_dialect_literals_found_through_shapes_as_in_the_lines():
     # A literal with a digit cannot be looked for in shapes: the lines themselves are read.
     digit = [DialectLine(regex=".", role="end", contains="r-17")]
     assert _candidates(text, mask, digit, None).tolist() == [True, False, False, False] * 3
+
+
+def test_escape_byte_looked_for_in_the_slice_only(monkeypatch):
+    from claude_perf.parse import text as text_module
+
+    lines = pa.array(["ab", "c\x1bd", "e"], pa.large_string())
+    cases = [lines, lines.slice(2), lines.slice(0, 1), lines.slice(1, 1), lines.slice(3)]
+    expected = [True, False, False, True, False]
+    assert [text_module._has_escape_byte(c) for c in cases] == expected
+    monkeypatch.setattr(memory, "_glibc", lambda name: None)  # no C library: numpy's scan
+    assert [text_module._has_escape_byte(c) for c in cases] == expected

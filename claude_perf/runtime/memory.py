@@ -108,6 +108,12 @@ def exit_without_teardown(code: object) -> NoReturn:
     os._exit(status)
 
 
+def libc_function(name: str) -> Any:
+    """A C library function by name (ctypes), None off Linux or where the libc lacks it: the
+    one way other rooms reach the C library (parse/text.py's memchr)."""
+    return _glibc(name)
+
+
 def _glibc(name: str) -> Any:
     """A glibc function from the interpreter's own symbols (no ldconfig run, unlike
     ctypes.util.find_library); None off Linux or where the libc lacks it (musl)."""
