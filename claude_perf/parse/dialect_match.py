@@ -256,6 +256,14 @@ def _candidates(
         out &= mask
         rest = mask.copy()
         rest[rows] = False
+    rows = np.flatnonzero(rest)
+    if len(rows) and digit_agnostic(pattern):
+        # Once per shape (digits read as 0: see shapes._Templates) of the other lines (JSON,
+        # key=value: a few dozen shapes per 100,000 lines). One core, the 110,296 such lines of
+        # 500k lines of the generated 1M log: 13.6 against 20.2 ms (best of 5), same result.
+        shapes = _Templates(_subset(text, rows))
+        out[rows[shapes.matching(pc.match_substring_regex, pattern)]] = True
+        return out
     return out | _where(text, rest, pc.match_substring_regex, pattern)
 
 

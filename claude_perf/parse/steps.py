@@ -32,6 +32,7 @@ from claude_perf.parse.text import (
     _extract,
     _field,
     _field_values,
+    _first_bytes,
     _has_escape_byte,
     _line_lengths,
     _np_bool,
@@ -45,6 +46,17 @@ from claude_perf.runtime.parallel import release_unused
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+
+# The bytes a line must start with for a test to be true of it (supersets): the test's kernel
+# then runs only on the lines that start with one, found by one numpy gather of every line's
+# first byte, where an Arrow kernel costs about 30 ns a line even when it fails at once.
+# Measured on one core, 500,000 lines of the generated 1M log, the steps using them (blank,
+# access, uvicorn, morgan and JSON lines): see _Part.test.
+_SPACE_FIRST = bytes(range(0x21)) + bytes(range(0x80, 0x100))  # any white space, ASCII or not
+_UPPER_FIRST = bytes(range(ord("A"), ord("Z") + 1))
+_MORGAN_FIRST = b"0123456789.:abcdef[]" + _UPPER_FIRST  # _MORGAN_PREFIX's first item
+_ACCESS_FIRST = b"I"  # "INFO:"
+_JSON_FIRST = b"{"
 
 # Leveled lines grouped by what follows their asctime head: (rows, code per row, distinct tails)
 Shared = tuple["np.ndarray", "np.ndarray", "pa.Array"]
@@ -71,6 +83,7 @@ class _Part:
         if n and _has_escape_byte(text):
             text = pc.replace_substring_regex(text, _ANSI, "")
         self.text = text
+        self.first_byte = _first_bytes(text)  # -1: an empty line
         ts = lines.column("ts").cast(pa.int64()).fill_null(NAT_NS).to_numpy()
         self.ts_ns = np.asarray(ts, dtype=np.int64)
         self.kind = np.full(n, K_OTHER, dtype=np.int8)
@@ -83,16 +96,22 @@ class _Part:
         self.kind[rows] = code
         self.unassigned[rows] = False
 
-    def test(self, fn: Any, *args: Any) -> np.ndarray:
-        """fn over the lines not yet classified (a subset when that is cheaper)."""
+    def test(self, fn: Any, *args: Any, first: bytes | None = None) -> np.ndarray:
+        """fn over the lines not yet classified (a subset when that is cheaper); ``first``: the
+        bytes a line must start with for fn to be true of it (the others are not looked at)."""
         import numpy as np
         import pyarrow as pa
 
         if not self.n:
             return self.unassigned.copy()
-        rows = np.flatnonzero(self.unassigned)
+        mask = self.unassigned
+        if first is not None:
+            allowed = np.zeros(257, dtype=bool)  # index -1 (an empty line): the last, False
+            allowed[list(first)] = True
+            mask = mask & allowed[self.first_byte]
+        rows = np.flatnonzero(mask)
         if len(rows) > self.n // 2:
-            return _np_bool(_kernel(fn, self.text, *args)) & self.unassigned
+            return _np_bool(_kernel(fn, self.text, *args)) & mask
         out = np.zeros(self.n, dtype=bool)
         if len(rows):
             out[rows[_np_bool(_kernel(fn, self.text.take(pa.array(rows)), *args))]] = True
@@ -130,9 +149,16 @@ class _Part:
         import pyarrow.compute as pc
 
         if self.n:
-            empty = _np_bool(pc.equal(self.text, "")) & self.unassigned
-            self.claim(np.flatnonzero(self.test(pc.utf8_is_space) | empty), K_BLANK)
-        rows, fields = _access_fields(self.text, np.flatnonzero(self.test(pc.starts_with, "INFO:")))
+            if self.text.null_count:
+                empty = _np_bool(pc.equal(self.text, "")) & self.unassigned
+            else:  # an empty line has no first byte (no kernel over every line)
+                empty = (self.first_byte == -1) & self.unassigned
+            self.claim(
+                np.flatnonzero(self.test(pc.utf8_is_space, first=_SPACE_FIRST) | empty), K_BLANK
+            )
+        rows, fields = _access_fields(
+            self.text, np.flatnonzero(self.test(pc.starts_with, "INFO:", first=_ACCESS_FIRST))
+        )
         if len(rows):
             self.claim(rows, K_ACCESS)
             for name, values in fields.items():
@@ -217,14 +243,16 @@ class _Part:
         import pyarrow.compute as pc
 
         rows, parts = _extract(
-            self.text, self.test(pc.match_substring_regex, r"^[A-Z]{4,8}:"), _UVICORN
+            self.text,
+            self.test(pc.match_substring_regex, r"^[A-Z]{4,8}:", first=_UPPER_FIRST),
+            _UVICORN,
         )
         if parts is not None and len(rows):
             loggers = _field(parts, "logger").copy()
             loggers[loggers == None] = "uvicorn"  # noqa: E711  (one shared object, not np.where)
             self._claim_leveled(rows, _field(parts, "level"), loggers)
             self.message_rows[rows] = True
-        morgan = self.test(pc.match_substring_regex, _MORGAN_PREFIX)
+        morgan = self.test(pc.match_substring_regex, _MORGAN_PREFIX, first=_MORGAN_FIRST)
         rows, parts = _extract(self.text, morgan, _MORGAN)
         if parts is not None and len(rows):
             self.claim(rows, K_ACCESS)
@@ -238,14 +266,12 @@ class _Part:
         """JSON objects (complete ones only: a truncated object stays `other`), then key=value
         lines among the rest; returns the JSON lines."""
         import numpy as np
-        import pyarrow as pa
         import pyarrow.compute as pc
 
-        json_like = self.test(pc.starts_with, "{")
+        json_like = self.test(pc.starts_with, "{", first=_JSON_FIRST)
         if json_like.any():
             candidates = np.flatnonzero(json_like)
-            trimmed = pc.utf8_rtrim_whitespace(self.text.take(pa.array(candidates)))
-            closed = _np_bool(pc.ends_with(trimmed, "}"))
+            closed = self._closed_objects(candidates)
             json_like[:] = False
             json_like[candidates[closed]] = True
         self.claim(np.flatnonzero(json_like), K_JSON)
@@ -254,3 +280,23 @@ class _Part:
         self.claim(np.flatnonzero(kv), K_KV)
         self.message_rows |= kv
         return json_like
+
+    def _closed_objects(self, candidates: np.ndarray) -> np.ndarray:
+        """Whether each line at ``candidates`` (each starting with ``{``) ends with ``}`` but for
+        trailing white space. Read from each line's last byte; the kernels (trim, ends_with)
+        run only on lines ending in a byte that may be white space (ASCII, or a multi-byte
+        character's last byte). One core, 500k lines of the generated 1M log: the copy, trim
+        and test of its 58,000 JSON lines cost about 5 ms."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        offsets = np.frombuffer(self.text.buffers()[1], dtype=np.int64)[self.text.offset :]
+        data = np.frombuffer(self.text.buffers()[2], dtype=np.uint8)
+        last = data[offsets[candidates + 1] - 1]  # non-empty: each starts with "{"
+        closed = last == ord("}")
+        unsure = np.flatnonzero((last < 0x21) | (last >= 0x80))
+        if len(unsure):
+            trimmed = pc.utf8_rtrim_whitespace(self.text.take(pa.array(candidates[unsure])))
+            closed[unsure] = _np_bool(pc.ends_with(trimmed, "}"))
+        return closed
