@@ -14,7 +14,7 @@ from claude_perf.analysis.correlate import (
     lend_id_models,
     link_durations,
 )
-from claude_perf.analysis.pairing import _Events
+from claude_perf.analysis.pairing import SparseTexts, _Events
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import series_ns
@@ -81,7 +81,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         is_error=ev["is_error"].to_numpy(dtype=bool),
         has_model=pd.notna(model_col),
         model=model_col,
-        message=ev["message"].to_numpy(dtype=object),
+        message=SparseTexts.of(ev["message"]),
         request_id=request_ids,
         id_texts=id_texts,
         path_codes=path_codes,
