@@ -67,7 +67,8 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     loose = ids_without_completion(request_ids, has_id, is_end)
     model_col = lend_id_models(text_values(ev["model"]), request_ids, loose, is_start)
     path_codes, path_labels = _labels(text_values(ev["path"]))
-    path_codes = path_codes.astype(np.int32)  # a few paths: 4 bytes an event, not 8
+    # A few paths: 1 byte an event, not 8 (held through the pairing and the table's build)
+    path_codes = path_codes.astype(np.min_scalar_type(-len(path_labels)))
     # Usage figures are optional columns: present only where a dialect line read some.
     has_figures = np.zeros(n, dtype=bool)
     for name in FIELDS:
