@@ -277,3 +277,28 @@ def test_the_report_reads_large_files_in_chunks_with_the_same_summary(
     split = report(replace(options)).summary
     assert seen == [True]
     assert split == whole
+
+
+def test_the_tally_keeps_the_line_count_and_the_window_of_the_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ChunkTally keeps no time per line: the "ts" column it gives has a row per kept line,
+    the earliest and latest time first and nulls after (one small array, sliced)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ts_type = pa.timestamp("ns", tz="UTC")
+    monkeypatch.setattr(chunks, "_NULL_PIECE_ROWS", 4)
+    tally = ChunkTally()
+    assert tally.times().to_pylist() == []
+    tally.add_times(pa.array([None, None], ts_type))  # no time yet: counted only
+    tally.add_times(pa.chunked_array([pa.array([30, None, 10], ts_type)]))
+    tally.add_times(pa.array([50, 40, None, None, None, None], ts_type))
+    times = tally.times()
+    assert (tally.kept, tally.first_ns, tally.last_ns) == (11, 10, 50)
+    assert len(times) == 11 and times.null_count == 9 and times.type == ts_type
+    assert pc.min_max(times)["min"].value == 10 and pc.min_max(times)["max"].value == 50
+    assert [len(c) for c in times.chunks] == [2, 4, 4, 1]  # the nulls: slices of one piece
+    one = ChunkTally()
+    one.add_times(pa.array([7], ts_type))
+    assert one.times().cast(pa.int64()).to_pylist() == [7]

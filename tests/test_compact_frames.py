@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from claude_perf.analysis.pairing import SparseTexts
 from claude_perf.analysis.table import _category_col, _coded, concat_tables
 from claude_perf.parse.classify import _join
 from claude_perf.parse.events import _categorical, text_values
@@ -54,3 +55,16 @@ def test_parts_with_different_categories_join_to_their_sorted_union() -> None:
     assert list(table["model"].cat.categories) == ["haiku", "opus"]
     assert list(text_values(table["model"])) == ["opus", None, "haiku", "opus"]
     assert list(table["n"]) == [1, 2, 3, 4]
+
+
+def test_sparse_texts_read_like_the_object_column_they_hold_the_texts_of() -> None:
+    column = pd.Series([None, "boom", np.nan, None, "late", pd.NA, None], dtype=object)
+    texts = SparseTexts.of(column)
+    assert len(texts) == 7
+    assert list(texts[np.array([1, 4, 0, 2, 5, 6, 1])]) == ["boom", "late", *[None] * 4, "boom"]
+    assert list(texts[np.array([-1, 4])]) == [None, "late"]  # -1: no position, not the last
+    assert texts[np.zeros(0, dtype=np.int64)].shape == (0,)
+    assert list(SparseTexts.of(pd.Series([None, None], dtype=object))[np.array([0, 1])]) == [
+        None,
+        None,
+    ]

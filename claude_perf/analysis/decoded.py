@@ -14,7 +14,7 @@ from claude_perf.analysis.correlate import (
     lend_id_models,
     link_durations,
 )
-from claude_perf.analysis.pairing import _Events
+from claude_perf.analysis.pairing import SparseTexts, _Events
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import series_ns
@@ -67,7 +67,8 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
     loose = ids_without_completion(request_ids, has_id, is_end)
     model_col = lend_id_models(text_values(ev["model"]), request_ids, loose, is_start)
     path_codes, path_labels = _labels(text_values(ev["path"]))
-    path_codes = path_codes.astype(np.int32)  # a few paths: 4 bytes an event, not 8
+    # A few paths: 1 byte an event, not 8 (held through the pairing and the table's build)
+    path_codes = path_codes.astype(np.min_scalar_type(-len(path_labels)))
     # Usage figures are optional columns: present only where a dialect line read some.
     has_figures = np.zeros(n, dtype=bool)
     for name in FIELDS:
@@ -81,7 +82,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         is_error=ev["is_error"].to_numpy(dtype=bool),
         has_model=pd.notna(model_col),
         model=model_col,
-        message=ev["message"].to_numpy(dtype=object),
+        message=SparseTexts.of(ev["message"]),
         request_id=request_ids,
         id_texts=id_texts,
         path_codes=path_codes,

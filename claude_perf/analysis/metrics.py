@@ -217,74 +217,77 @@ def compute(
 ) -> Metrics:
     """All metrics from the per-request table.
 
-    Works on numpy arrays of the few columns it needs: selecting rows of the whole frame copies
-    every column, which at a million lines costs more than the statistics themselves.
+    Works on numpy arrays of the few columns it needs, and on masks and category codes rather
+    than row numbers and objects: at 10M lines (4.3M requests) an object or int64 array of a
+    column is 27-34 MB, and the copies that selecting rows of the frame made, or that text
+    columns made as objects, added about 570 MB to the process (measured, stage figures).
     """
     import numpy as np
 
     table = requests.table
-    # Text comparisons cost a Python call per row, so each runs only over the rows still in doubt.
-    kind = table["kind"].to_numpy()
-    is_model = kind == "model"
-    model_rows = np.flatnonzero(is_model)
-    rest_rows = np.flatnonzero(~is_model)
-    rest_kind = kind[rest_rows]
-    health_rows = rest_rows[rest_kind == "health"]
-    outcome = table["outcome"].to_numpy()
-    start_all = series_ns(table["start"])
-    end_all = series_ns(table["end"])
+    is_model = is_value(table["kind"], "model")
+    is_health = is_value(table["kind"], "health")
+    other_requests = int(is_value(table["kind"], "other").sum())
+    n_model = int(is_model.sum())
+    ok = is_value(table["outcome"], "succeeded")
+    health_ok = int(ok[is_health].sum())
+    failed_mask = is_value(table["outcome"], "failed")[is_model]
+    ok = ok[is_model]
+    latency = table["latency_s"].to_numpy(dtype=float)[is_model]
+    models = _model_metrics(table, is_model, ok, latency)
 
-    outcome_m = outcome[model_rows]
-    ok = outcome_m == "succeeded"
-    failed_mask = np.zeros(len(model_rows), dtype=bool)
-    failed_mask[~ok] = outcome_m[~ok] == "failed"
-    latency = table["latency_s"].to_numpy(dtype=float)[model_rows]
-    models = _model_metrics(table, model_rows, ok, latency)
-
-    start_ns = start_all[model_rows]
-    end_ns = end_all[model_rows]
+    start_ns = ns_values(table["start"])[is_model]
+    end_all = ns_values(table["end"])
+    end_ns = end_all[is_model]
+    health_metrics = _health_metrics(table, is_health, health_ok, end_all)
+    del end_all
+    failed_end_ns = end_ns[failed_mask]
+    errors = _error_metrics(
+        table, np.flatnonzero(is_model)[failed_mask], failed_end_ns, n_model, max_examples
+    )
+    del is_model, is_health
     event_ns = np.where(start_ns != NAT_NS, start_ns, end_ns)
     event_ns = np.sort(event_ns[event_ns != NAT_NS])
-    both = (start_ns != NAT_NS) & (end_ns != NAT_NS)
     peak, peak_at = peak_per_window(event_ns, 60_000_000_000)
+    burst_list = _bursts(event_ns, burst_gap_s)
+    del event_ns
+    both = (start_ns != NAT_NS) & (end_ns != NAT_NS)
     window_start, window_end = window
     duration_min = (
         (window_end - window_start).total_seconds() / 60.0
         if window_start is not None and window_end is not None
         else None
     )
-    timeline = _timeline(start_ns, end_ns, latency, ok, both, end_ns[failed_mask])
+    succeeded = int(ok.sum())
+    overall = latency_stats(latency[ok])
+    timeline = _timeline(start_ns, end_ns, latency, ok, both, failed_end_ns)
     concurrency = (
         int(timeline.in_flight.max())
         if len(timeline.in_flight) and timeline.well_formed
         else max_in_flight(timeline.start_ns, timeline.end_ns)
     )
     throughput = Throughput(
-        requests_per_min=(len(model_rows) / duration_min) if duration_min else None,
+        requests_per_min=(n_model / duration_min) if duration_min else None,
         peak_requests_per_min=float(peak),
         peak_minute_start=_ts(peak_at),
         max_in_flight=concurrency,
         in_flight_basis=int(both.sum()),
         overlapped=concurrency > 1,
-        bursts=_bursts(event_ns, burst_gap_s),
+        bursts=burst_list,
     )
-
-    health_metrics = _health_metrics(table, health_rows, outcome, end_all)
-    errors = _error_metrics(table, model_rows[failed_mask], end_all, len(model_rows), max_examples)
-    succeeded = int(ok.sum())
     return Metrics(
         window_start=window_start,
         window_end=window_end,
-        requests=len(model_rows),
+        requests=n_model,
         succeeded=succeeded,
-        failed=len(model_rows) - succeeded,
-        success_rate=_rate(succeeded, len(model_rows)) if len(model_rows) else None,
-        overall_latency_s=latency_stats(latency[ok]),
+        failed=n_model - succeeded,
+        success_rate=_rate(succeeded, n_model) if n_model else None,
+        overall_latency_s=overall,
         models=models,
         throughput=throughput,
         health=health_metrics,
         errors=errors,
-        other_requests=int((rest_kind == "other").sum()),
+        other_requests=other_requests,
         timeline=timeline,
     )
 
@@ -299,19 +302,19 @@ def _bursts(event_ns: np.ndarray, burst_gap_s: float) -> tuple[Burst, ...]:
 
 
 def _health_metrics(
-    table: pd.DataFrame, health_rows: np.ndarray, outcome: np.ndarray, end_all: np.ndarray
+    table: pd.DataFrame, is_health: np.ndarray, health_ok: int, end_all: np.ndarray
 ) -> HealthMetrics:
     """Health checks: counts, success rate, and the median interval of in-container probes."""
     import numpy as np
 
-    in_container = table["in_container"].to_numpy()[health_rows].astype(bool)
-    probe_ns = np.sort(end_all[health_rows][in_container])
+    checks = int(is_health.sum())
+    in_container = table["in_container"].to_numpy()[is_health].astype(bool)
+    probe_ns = np.sort(end_all[is_health][in_container])
     probe_ns = probe_ns[probe_ns != NAT_NS]
-    health_ok = int((outcome[health_rows] == "succeeded").sum())
     return HealthMetrics(
-        checks=len(health_rows),
-        failed=len(health_rows) - health_ok,
-        success_rate=_rate(health_ok, len(health_rows)) if len(health_rows) else None,
+        checks=checks,
+        failed=checks - health_ok,
+        success_rate=_rate(health_ok, checks) if checks else None,
         in_container=int(in_container.sum()),
         external=int((~in_container).sum()),
         median_interval_s=float(np.median(np.diff(probe_ns)) / 1e9) if len(probe_ns) > 1 else None,
@@ -320,20 +323,54 @@ def _health_metrics(
 
 def timeline_of(table: pd.DataFrame) -> Timeline:
     """The Timeline of a per-request table alone (``compute`` builds the same on its way)."""
-    import numpy as np
-
-    model_rows = np.flatnonzero(table["kind"].to_numpy() == "model")
-    outcome = table["outcome"].to_numpy()[model_rows]
-    start_ns = series_ns(table["start"])[model_rows]
-    end_ns = series_ns(table["end"])[model_rows]
+    is_model = is_value(table["kind"], "model")
+    start_ns = ns_values(table["start"])[is_model]
+    end_ns = ns_values(table["end"])[is_model]
     return _timeline(
         start_ns,
         end_ns,
-        table["latency_s"].to_numpy(dtype=float)[model_rows],
-        outcome == "succeeded",
+        table["latency_s"].to_numpy(dtype=float)[is_model],
+        is_value(table["outcome"], "succeeded")[is_model],
         (start_ns != NAT_NS) & (end_ns != NAT_NS),
-        end_ns[outcome == "failed"],
+        end_ns[is_value(table["outcome"], "failed")[is_model]],
     )
+
+
+def is_value(column: pd.Series, value: str) -> np.ndarray:
+    """Where a text column equals ``value``, as a mask; a categorical's codes are compared, not
+    its values as objects (a Python comparison per row and an object array of the column)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = column.cat.categories
+        if value not in categories:
+            return np.zeros(len(column), dtype=bool)
+        return np.asarray(column.cat.codes.to_numpy() == categories.get_loc(value))
+    return np.asarray(column.to_numpy(dtype=object) == value, dtype=bool)
+
+
+def ns_values(column: pd.Series) -> np.ndarray:
+    """A UTC datetime column as int64 nanoseconds (NaT as NAT_NS), without a copy when it is
+    stored so already (callers only read it); otherwise converted as ``series_ns`` does."""
+    import numpy as np
+    import pandas as pd
+
+    if column.dtype == pd.DatetimeTZDtype("ns", "UTC"):
+        return np.asarray(column.array.asi8)
+    return np.asarray(series_ns(column))
+
+
+def codes_of(column: pd.Series) -> tuple[np.ndarray, Sequence[Any]]:
+    """A text column as (codes, labels): -1 where unknown; a categorical's own codes (labels
+    not present in the column may be among them), else ``pd.factorize``'s."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.cat.codes.to_numpy()), column.cat.categories
+    codes, labels = pd.factorize(column.to_numpy(dtype=object))
+    return codes, labels
 
 
 def _timeline(
@@ -362,24 +399,27 @@ def _timeline(
 
 
 def _model_metrics(
-    table: pd.DataFrame, model_rows: np.ndarray, ok: np.ndarray, latency: np.ndarray
+    table: pd.DataFrame, is_model: np.ndarray, ok: np.ndarray, latency: np.ndarray
 ) -> tuple[ModelMetrics, ...]:
     """Per model: by request count (most first), then name; requests with no model logged last."""
     import numpy as np
-    import pandas as pd
 
-    codes, names = pd.factorize(table["model"].to_numpy(dtype=object)[model_rows])  # None: -1
+    codes, names = codes_of(table["model"])
     # Group 0 is "no model", group i + 1 is names[i]. One stable sort gathers every group's rows
     # (in table order) instead of a pass over all model rows per group; small ints sort by radix.
-    group = (codes + 1).astype(np.int16 if len(names) < 2**15 - 1 else np.int64)
+    group = (codes[is_model] + 1).astype(np.int16 if len(names) < 2**15 - 1 else np.int64)
+    del codes
     sizes = np.bincount(group, minlength=len(names) + 1)
     bounds = np.r_[0, np.cumsum(sizes)]
     by_group = np.argsort(group, kind="stable")
-    families = table["family"].to_numpy(dtype=object)[model_rows]
-    ambiguous = table["ambiguous"].to_numpy()[model_rows]
+    del group
+    family_codes, family_names = codes_of(table["family"])
+    family_codes = family_codes[is_model]
+    ambiguous = table["ambiguous"].to_numpy()[is_model]
     # Usage figures are rare (debug logs): looked at per model only when some request has any.
-    with_usage = has_usage(table)
-    named = sorted(range(1, len(names) + 1), key=lambda g: (-int(sizes[g]), str(names[g - 1])))
+    model_rows = np.flatnonzero(is_model) if has_usage(table) else None
+    present = [g for g in range(1, len(names) + 1) if sizes[g]]  # a category may go unused
+    named = sorted(present, key=lambda g: (-int(sizes[g]), str(names[g - 1])))
     result = []
     for g in [*named, 0] if sizes[0] else named:
         rows = by_group[bounds[g] : bounds[g + 1]]
@@ -388,10 +428,11 @@ def _model_metrics(
         n, n_ok = len(rows), int(group_ok.sum())
         timed = ~np.isnan(latencies)
         inferred = int((ambiguous[rows][group_ok] & timed).sum())
+        family = _first_code(family_codes[rows])
         result.append(
             ModelMetrics(
                 model=names[g - 1] if g else None,
-                family=_first_known(families[rows]),
+                family=None if family < 0 else str(family_names[family]),
                 requests=n,
                 succeeded=n_ok,
                 failed=n - n_ok,
@@ -400,36 +441,36 @@ def _model_metrics(
                 latency_unknown=int(np.isnan(latencies).sum()),
                 ambiguous=int(ambiguous[rows].sum()),
                 inferred_share=inferred / int(timed.sum()) if timed.any() else 0.0,
-                usage=usage_metrics(table, model_rows[rows], ok[rows]) if with_usage else None,
+                usage=None
+                if model_rows is None
+                else usage_metrics(table, model_rows[rows], ok[rows]),
             )
         )
     return tuple(result)
 
 
-def _first_known(values: np.ndarray) -> str | None:
-    """The first value that is not missing, as text; None when all are."""
+def _first_code(codes: np.ndarray) -> int:
+    """The first code that is not missing (-1); -1 when all are."""
     import numpy as np
-    import pandas as pd
 
-    if len(values) and not pd.isna(values[0]):  # the usual case: no scan of the group
-        return str(values[0])
-    known = np.flatnonzero(pd.notna(values))
-    return str(values[known[0]]) if len(known) else None
+    if len(codes) and codes[0] >= 0:  # the usual case: no scan of the group
+        return int(codes[0])
+    known = np.flatnonzero(codes >= 0)
+    return int(codes[known[0]]) if len(known) else -1
 
 
 def _error_metrics(
     table: pd.DataFrame,
     failed_rows: np.ndarray,
-    end_all: np.ndarray,
+    ends: np.ndarray,
     model_requests: int,
     max_examples: int,
 ) -> tuple[ErrorClassMetrics, ...]:
-    """Failed model requests per error class, in ERROR_CLASSES order."""
+    """Failed model requests per error class, in ERROR_CLASSES order (``ends``: their ends)."""
     import pandas as pd
 
-    classes = table["error_class"].to_numpy()[failed_rows]
+    classes = text_values(table["error_class"], failed_rows)
     messages = text_values(table["error_message"], failed_rows)
-    ends = end_all[failed_rows]
     errors = []
     for name in ERROR_CLASSES:
         in_class = classes == name

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import _label_in, _labels, _text_at
 from claude_perf.analysis.error_classes import classify_errors
-from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, _Events
+from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, SparseTexts, _Events
 from claude_perf.analysis.usage import USAGE_COLUMNS, usage_table
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.families import family_of
@@ -59,7 +59,7 @@ class TableEvents:
 
     ts_ns: np.ndarray
     model: np.ndarray  # object: str or None
-    message: np.ndarray  # object: str or None
+    message: SparseTexts  # str or None by position
     request_id: np.ndarray  # int32 codes, -1 none
     id_texts: pa.Array  # the ids of the codes
     path_codes: np.ndarray
@@ -146,7 +146,7 @@ def finish(
     out["method"] = _category_col(text_values(ev["method"], pos))
     out["path"] = _coded(events.path_codes[pos], events.path_labels[:-1])
     out["error_records"] = _count_col(raw.pop("error_count"))
-    out["error_message"] = arrow_text(_text_at(events.message, raw.pop("first_error_at")))
+    out["error_message"] = arrow_text(events.message[raw.pop("first_error_at")])
     id_codes = np.where(raw["has_id"], events.request_id[pos], -1)
     ids = events.id_texts.take(pa.array(id_codes, mask=id_codes < 0))  # Arrow to Arrow
     out["request_id"] = pd.Series(pd.arrays.ArrowExtensionArray(ids), copy=False)

@@ -169,7 +169,7 @@ class StoredLines:
                 want = self.chunk_bytes
                 if table.num_rows:
                     tally.lines += table.num_rows
-                    tally.times.append(table.column("ts").combine_chunks())
+                    tally.add_times(table.column("ts"))
                     yield LineChunk(table.drop_columns(["part"]), first_row)
                     first_row += table.num_rows
                 if limit_ns is None:
@@ -182,8 +182,7 @@ class StoredLines:
         classified chunk by chunk and is gone, as the pipeline drops it anyway)."""
         import pyarrow as pa
 
-        ts_type = pa.timestamp("ns", tz="UTC")
-        times = pa.chunked_array(tally.times, ts_type) if tally.times else pa.array([], ts_type)
+        times = tally.times()
         own: list[str] = []
         if tally.duplicates:
             own.append(
