@@ -18,6 +18,7 @@ wall 0.90 (7 pairs), peak 353 against 342 MiB; 3M lines CPU 0.85 (3 pairs), peak
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -47,11 +48,14 @@ def release_unused() -> None:
         trim(0)
 
 
+# ``.inside``: this thread runs one part of a runtime.parallel.parallel_map (set there). Kept in
+# this module, which parallel imports, so that release_unused reads it without importing back.
+part_state = threading.local()
+
+
 def _inside_part() -> bool:
     """Whether this thread runs one part of a runtime.parallel.parallel_map."""
-    from claude_perf.runtime import parallel  # imported here: parallel imports this module
-
-    return bool(getattr(parallel._state, "inside", False))
+    return bool(getattr(part_state, "inside", False))
 
 
 @contextmanager

@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 # parse/ and analysis/ import release_unused from here; it lives with the glibc calls.
+from claude_perf.runtime.memory import part_state
 from claude_perf.runtime.memory import release_unused as release_unused
 
 PARALLEL_MIN_ROWS = 100_000
 WORKERS = 2
 _executor: Any = None  # one pool of WORKERS threads, made on first use
-_state = threading.local()  # .inside: this thread runs one part of a parallel_map
+_state = part_state  # .inside: this thread runs one part of a parallel_map
 
 T = TypeVar("T")
 R = TypeVar("R")
