@@ -13,8 +13,9 @@ from claude_perf.errors import StoreError
 from claude_perf.ingest.session import SAMPLE_COLUMNS, Sample
 from claude_perf.store import db as store_mod
 from claude_perf.store.db import Store, store_path
-from claude_perf.store.read import iter_lines, load_session
+from claude_perf.store.read import load_session
 from claude_perf.store.schema import MIGRATIONS, SCHEMA_VERSION
+from claude_perf.store.window import iter_lines
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S

@@ -24,7 +24,8 @@ from claude_perf.ingest.chunks import ChunkTally
 from claude_perf.ingest.files import read_logs
 from claude_perf.store.db import Store
 from claude_perf.store.pending import StoredLines
-from claude_perf.store.read import iter_lines, load_session
+from claude_perf.store.read import load_session
+from claude_perf.store.window import iter_lines
 
 try:
     from benchmarks.gen_log import generate

@@ -7,7 +7,7 @@ room says; ``lines(tally, notes)`` the LogLines the whole read would have made (
 ``read_whole()`` the whole read itself.
 
 The whole read (``read_whole``) puts every chosen container's lines in the store's read order
-(store/read.iter_lines) and merges them with ``combine``: by engine time, then container, then
+(store/window.iter_lines) and merges them with ``combine``: by engine time, then container, then
 position. Chunks take the same order a stretch of time at a time: the containers' lines are
 read ahead in turn, always the one read least far in time, until a chunk's worth is held; every
 line earlier than the least far container's last line read is then final (nothing still in the
@@ -28,7 +28,7 @@ from claude_perf.ingest.chunks import ChunkTally, Cut, LineChunk
 from claude_perf.ingest.files import InputInfo, LogLines, combine
 from claude_perf.store.blocks import rows_table
 from claude_perf.store.db import Store
-from claude_perf.store.read import iter_lines
+from claude_perf.store.window import iter_lines
 
 if TYPE_CHECKING:
     import pyarrow as pa
