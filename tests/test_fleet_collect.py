@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from claude_perf.collect import run as run_mod
+from claude_perf.collect.dispatch import collect
 from claude_perf.collect.engines import EngineSpec, engine_facts, engine_specs
-from claude_perf.collect.run import CollectOutcome, CollectRequest, ContainerOutcome, collect
+from claude_perf.collect.run import CollectOutcome, CollectRequest, ContainerOutcome
 from claude_perf.errors import EngineError, PartialCollect, TargetError, UsageError
 
 

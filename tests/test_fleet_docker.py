@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from claude_perf.cli.commands import CollectOptions, ReportOptions, collect, report
+from claude_perf.collect.dispatch import collect as run_collect
 from claude_perf.collect.run import CollectRequest
-from claude_perf.collect.run import collect as run_collect
 from claude_perf.config.schema import Config
 from claude_perf.store.db import Store
 from claude_perf.store.read import line_rows

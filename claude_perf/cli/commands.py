@@ -184,8 +184,8 @@ class CollectOptions:
 
 def collect(options: CollectOptions) -> CollectOutcome:
     """Store logs, samples and facts of the target containers; returns a CollectOutcome."""
+    from claude_perf.collect.dispatch import collect as run_collect
     from claude_perf.collect.run import CollectRequest
-    from claude_perf.collect.run import collect as run_collect
     from claude_perf.durations import parse_duration_s, parse_instant_ns
 
     if any(not label or label.startswith("=") for label in options.labels):

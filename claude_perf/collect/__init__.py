@@ -17,6 +17,7 @@ Rooms, in the order a collect uses them:
 Exports ``collect``, ``CollectRequest``, ``CollectOutcome``, ``ContainerOutcome``.
 """
 
-from claude_perf.collect.run import CollectOutcome, CollectRequest, ContainerOutcome, collect
+from claude_perf.collect.dispatch import collect
+from claude_perf.collect.run import CollectOutcome, CollectRequest, ContainerOutcome
 
 __all__ = ["CollectOutcome", "CollectRequest", "ContainerOutcome", "collect"]

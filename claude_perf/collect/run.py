@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_perf.collect.engine import connect, engine_error
-from claude_perf.collect.engines import EngineSpec, engine_facts, engine_specs
+from claude_perf.collect.engines import EngineSpec, engine_facts
 from claude_perf.collect.facts import container_facts, created_ns, engine_events
 from claude_perf.collect.logs import BATCH_LINES, LOGS_INTERRUPTED, Progress, collect_logs
 from claude_perf.collect.sampling import INTERRUPTED_NOTE, prime, sample_containers
@@ -30,7 +30,7 @@ from claude_perf.collect.services import (
 )
 from claude_perf.collect.targets import DEFAULT_PATTERN, resolve_targets
 from claude_perf.durations import NS_PER_S, now_ns
-from claude_perf.errors import EngineError, UsageError
+from claude_perf.errors import EngineError
 from claude_perf.store.db import Store, store_path
 
 
@@ -119,26 +119,6 @@ class CollectOutcome:
     @property
     def samples(self) -> int:
         return sum(c.samples for c in self.containers)
-
-
-def collect(request: CollectRequest) -> CollectOutcome:
-    """Resolve targets, then store facts, events, logs, and samples for each."""
-
-    if request.interval_s <= 0:
-        raise UsageError("--interval must be positive")
-    if request.since_ns and request.until_ns and request.until_ns < request.since_ns:
-        raise UsageError("--until is before --since")
-    contexts = (request.context,) if request.context else ()
-    specs = engine_specs(request.hosts, (*contexts, *request.contexts))
-    if len(specs) == 1:
-        return collect_engine(specs[0], request)
-    from claude_perf.collect.fleet import collect_engines
-
-    # Each engine's thread opens the store: create it, switch it to WAL and migrate it here
-    # first, since two first opens race on the journal-mode switch ("database is locked").
-    with Store(store_path(request.store)):
-        pass
-    return collect_engines(specs, request)
 
 
 def collect_engine(

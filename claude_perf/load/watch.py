@@ -13,9 +13,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from claude_perf.collect.dispatch import collect
 from claude_perf.collect.engine import connect
 from claude_perf.collect.facts import container_facts
-from claude_perf.collect.run import CollectOutcome, CollectRequest, collect
+from claude_perf.collect.run import CollectOutcome, CollectRequest
 from claude_perf.collect.sampling import sample_containers
 from claude_perf.collect.targets import DEFAULT_PATTERN, resolve_targets
 from claude_perf.durations import NS_PER_S

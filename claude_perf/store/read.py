@@ -26,7 +26,6 @@ from claude_perf.store.schema import SAMPLE_FIELDS
 from claude_perf.store.window import bounds as _bounds
 
 if TYPE_CHECKING:
-
     from claude_perf.ingest.session import Session
 
 
