@@ -54,14 +54,19 @@ def test_new_store_is_private_and_wal(tmp_path: Path) -> None:
         os.umask(old)
 
 
-def test_migrations_apply_in_order_to_an_older_store(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    # A store as the first release wrote it: only migration 1 applied.
+def store_at_version(path: Path, version: int) -> Store:
+    """A store as an older release wrote it: only the first ``version`` migrations applied."""
     store = Store.__new__(Store)
     store.path = path
     store_mod._create_private(path)
     store.conn = sqlite3.connect(path, isolation_level=None)
-    store.migrate(MIGRATIONS[:1])
+    store.migrate(MIGRATIONS[:version])
+    return store
+
+
+def test_migrations_apply_in_order_to_an_older_store(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = store_at_version(path, 1)  # as the first release wrote it
     assert store.schema_version() == 1
     store.conn.execute("INSERT INTO containers VALUES (1, 'a', 'n', NULL, '{}', 0)")
     store.close()
@@ -248,11 +253,7 @@ def test_migration_5_moves_old_rows_into_blocks_and_reads_them_in_the_same_order
     """A store of schema 4 (a row per line): its lines, any text, come back the same, and new
     batches are compared with them (nothing stored twice)."""
     path = tmp_path / "v4.db"
-    store = Store.__new__(Store)
-    store.path = path
-    store_mod._create_private(path)
-    store.conn = sqlite3.connect(path, isolation_level=None)
-    store.migrate(MIGRATIONS[:4])
+    store = store_at_version(path, 4)
     store.conn.execute("INSERT INTO containers VALUES (7, '', 'c1', 'proxy', NULL, '{}', 0)")
     old = [(T0 + i * 7 * S, "stdout" if i % 3 else "stderr", f"line {i}") for i in range(40)]
     old += [(T0, "stdout", "nul\x00inside"), (T0, "stdout", "new\nline"), (T0 + 1, "stderr", "")]
