@@ -231,15 +231,12 @@ def evaluate(gates: Gates, summary: Mapping[str, Any]) -> tuple[GateResult, ...]
             name = entry.get("model") or model
             latency = entry.get("latency_s") or {}
             p95 = latency.get("p95")
-            gate = f"max-p95 {name}"
             if p95 is None:
                 text = f"p95 latency of {name} unknown (no succeeded request with a known latency)"
-                results.append(GateResult(gate, None, limit_s, False, text))
+                results.append(GateResult(f"max-p95 {name}", None, limit_s, False, text))
                 continue
-            ok = p95 <= limit_s
-            op = "<=" if ok else ">"
-            text = f"p95 latency of {name} {_fmt(p95)} s {op} {_fmt(limit_s)} s (n={latency['n']})"
-            results.append(GateResult(gate, float(p95), limit_s, ok, text))
+            label = f"p95 latency of {name}"
+            results.append(_p95_at_most(f"max-p95 {name}", label, latency, limit_s))
     if gates.max_replica_p95_s is not None:
         results.append(_replica_p95(gates.max_replica_p95_s, summary))
     if gates.max_error_rate_pct is not None:
@@ -283,10 +280,7 @@ def _client_results(gates: Gates, summary: Mapping[str, Any]) -> list[GateResult
             text = f"p95 TTFT of {model} unknown (no succeeded streamed request from a client)"
             results.append(GateResult(gate, None, limit_s, False, text))
             continue
-        ok = p95 <= limit_s
-        op = "<=" if ok else ">"
-        text = f"p95 TTFT of {model} {_fmt(p95)} s {op} {_fmt(limit_s)} s (n={ttft['n']})"
-        results.append(GateResult(gate, float(p95), limit_s, ok, text))
+        results.append(_p95_at_most(gate, f"p95 TTFT of {model}", ttft, limit_s))
     if gates.min_goodput_pct is not None:
         limit = gates.min_goodput_pct
         goodput = (summary.get("client") or {}).get("goodput")
@@ -315,14 +309,17 @@ def _replica_p95(limit_s: float, summary: Mapping[str, Any]) -> GateResult:
     ]
     if not timed:
         return GateResult(gate, None, limit_s, False, "no replica has a timed request")
-    p95, slowest = max(timed, key=lambda pair: pair[0])
+    _, slowest = max(timed, key=lambda pair: pair[0])
+    label = f"slowest replica {slowest.get('container') or '?'}: p95"
+    return _p95_at_most(gate, label, slowest["latency_s"], limit_s)
+
+
+def _p95_at_most(gate: str, label: str, stats: Mapping[str, Any], limit_s: float) -> GateResult:
+    """``stats``' p95 (known) against an upper limit: "LABEL 9.55 s > 5 s (n=10)"."""
+    p95 = float(stats["p95"])
     ok = p95 <= limit_s
     op = "<=" if ok else ">"
-    name = slowest.get("container") or "?"
-    text = (
-        f"slowest replica {name}: p95 {_fmt(p95)} s {op} {_fmt(limit_s)} s "
-        f"(n={slowest['latency_s']['n']})"
-    )
+    text = f"{label} {_fmt(p95)} s {op} {_fmt(limit_s)} s (n={stats['n']})"
     return GateResult(gate, p95, limit_s, ok, text)
 
 
