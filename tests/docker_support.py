@@ -312,6 +312,18 @@ def logs_text(container: Any, timestamps: bool = True) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def logs_once(
+    container: Any, check: Callable[[str], bool], what: str, deadline_s: float = 30.0
+) -> str:
+    """The container's log (``logs_text``) once ``check`` holds for it. A proxy answers its
+    client before its last lines reach the engine (stdout and stderr are separate pipes, and a
+    loaded machine delays either): a test reads the log when it holds what it will assert on,
+    polled (bounded), never after a fixed time."""
+    return str(
+        poll(lambda: text if check(text := logs_text(container)) else None, what, deadline_s)
+    )
+
+
 # --------------------------------------------------------------------------- workload
 
 

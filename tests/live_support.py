@@ -27,7 +27,7 @@ import pytest
 from claude_perf.durations import parse_instant_ns
 from tests.cli_support import run_cli
 from tests.conftest import DockerRun, run_container
-from tests.docker_support import Outcome, logs_text, poll
+from tests.docker_support import Outcome, logs_once, logs_text
 
 CHAT = "/v1/chat/completions"
 LOG_DEADLINE_S = 30.0  # the engine copies log lines within milliseconds; this is a bound only
@@ -256,7 +256,7 @@ def running(
 def stop_when_logged(container: Any, check: Callable[[str], bool], what: str) -> str:
     """Wait until the log shows the end of the workload, stop the container (SIGTERM; the
     engine has copied every line once it reports the container stopped) and return the log."""
-    poll(lambda: check(logs_text(container)), what, LOG_DEADLINE_S)
+    logs_once(container, check, what, LOG_DEADLINE_S)
     container.stop(timeout=10)
     return logs_text(container)
 

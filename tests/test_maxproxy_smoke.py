@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DockerRun, remove_quietly
-from tests.docker_support import logs_text, poll
+from tests.docker_support import logs_once, logs_text
 from tests.maxproxy_support import (
     STANDIN_MAX_DIR,
     MaxStep,
@@ -56,12 +56,11 @@ def settled_logs(container: Any, last: str | None = None) -> str:
     log for those conditions (bounded), not for a time.
     """
 
-    def settled() -> str | None:
-        logs = logs_text(container)
+    def settled(logs: str) -> bool:
         closed = len(CLOSED.findall(logs)) >= len(SPAWNED.findall(logs))
-        return logs if closed and (last is None or last in logs) else None
+        return closed and (last is None or last in logs)
 
-    return str(poll(settled, f"every spawned CLI's close line and {last!r}", 30.0))
+    return logs_once(container, settled, f"every spawned CLI's close line and {last!r}")
 
 
 def run_standin(*args: str) -> subprocess.CompletedProcess[str]:

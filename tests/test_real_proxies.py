@@ -37,7 +37,7 @@ from tests.docker_support import (
     Step,
     drive_concurrent,
     drive_workload,
-    logs_text,
+    logs_once,
     rfc3339_utc,
     start_standin_proxy,
 )
@@ -55,7 +55,6 @@ from tests.live_support import (
     client_p50_by_model,
     collect,
     engine_probes_in_log,
-    poll,
     report,
     running,
     seen_max,
@@ -229,8 +228,8 @@ def wrapper_run(
     ) as (container, url):
 
         def logged(n: int) -> None:
-            poll(
-                lambda: len(EXTERNAL_ACCESS.findall(logs_text(container))) >= n, f"{n} access lines"
+            logs_once(
+                container, lambda text: len(EXTERNAL_ACCESS.findall(text)) >= n, f"{n} access lines"
             )
 
         seen = seen_wrapper(drive(url, logged))

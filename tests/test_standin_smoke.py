@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.docker_support import Step, drive_workload, logs_text, poll
+from tests.docker_support import Step, drive_workload, logs_once
 
 pytestmark = pytest.mark.docker
 
@@ -86,12 +86,9 @@ def test_standin_proxy_real_engine(standin_proxy: tuple[Any, str]) -> None:
     # request's access line is in it (they can reach the log after the answers on a loaded
     # machine: a bounded poll, not a time)
     chats = len(EXPECTED)
-
-    def settled() -> str | None:
-        text = logs_text(container)
-        return text if text.count('"POST /v1/chat/completions') >= chats else None
-
-    lines = str(poll(settled, f"{chats} chat access lines", 30.0)).splitlines()
+    chat_line = '"POST /v1/chat/completions'
+    text = logs_once(container, lambda t: t.count(chat_line) >= chats, f"{chats} access lines")
+    lines = text.splitlines()
     assert lines and all(re.match(TS, line) for line in lines), lines[:5]
     access = [m for m in map(ACCESS.match, lines) if m]
     records = [m for m in map(RECORD.match, lines) if m]

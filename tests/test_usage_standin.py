@@ -19,7 +19,7 @@ from claude_perf.analysis.pipeline import analyse
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import read_logs
 from claude_perf.report.summary import build
-from tests.docker_support import Step, drive_workload, poll
+from tests.docker_support import Step, drive_workload, logs_once
 
 pytestmark = pytest.mark.docker
 
@@ -54,14 +54,15 @@ def test_standin_debug_usage_is_the_clis_own(
     outcomes = drive_workload(base_url, PLAN)
     assert [o.status for o in outcomes] == [200] * 6 + [401]
 
-    def settled() -> bytes | None:
-        # The last request's duration record (stderr) and access line (stdout) can reach the
-        # log after the client had its answer on a loaded machine: wait for both (bounded).
-        logs = bytes(container.logs(timestamps=True))
-        return logs if b"Response: 401 in " in logs and b'HTTP/1.1" 401' in logs else None
-
+    # The refused request's duration record (stderr) and access line (stdout) may reach the
+    # log after the client had its answer.
+    text = logs_once(
+        container,
+        lambda t: "Response: 401 in " in t and 'HTTP/1.1" 401' in t,
+        "the refused request's lines",
+    )
     log = tmp_path / "docker-logs-t.txt"
-    log.write_bytes(poll(settled, "the refused request's lines in the log", 30.0))
+    log.write_text(text, encoding="utf-8")
     summary = build(analyse(read_logs([str(log)]), Config()))
     models = {m["model"]: m for m in summary["models"]}
     sums: dict[str, dict[str, float]] = {}
