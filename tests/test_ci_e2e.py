@@ -24,7 +24,7 @@ import pytest
 
 from tests.cli_support import ROOT, cli_argv, run_cli
 from tests.conftest import DockerRun, standin_of_run
-from tests.docker_support import Step, drive_workload, logs_text, poll
+from tests.docker_support import Step, drive_workload, logs_once
 
 pytestmark = pytest.mark.docker
 
@@ -134,7 +134,7 @@ def unlimited_standin_proxy(docker_run: DockerRun) -> Iterator[tuple[Any, str]]:
 def wait_for_access_lines(container: Any, count: int, timeout_s: float = 30.0) -> None:
     """Poll the engine's log until it holds ``count`` chat-completion access lines."""
     chat = '"POST /v1/chat/completions HTTP/1.1"'
-    poll(lambda: logs_text(container).count(chat) >= count, f"{count} access lines", timeout_s)
+    logs_once(container, lambda text: text.count(chat) >= count, f"{count} access lines", timeout_s)
 
 
 def regression_rows(markdown: str) -> set[tuple[str, str]]:

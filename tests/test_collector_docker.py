@@ -28,7 +28,7 @@ from claude_perf.durations import engine_timestamp, now_ns, parse_instant_ns
 from claude_perf.store.db import Store
 from claude_perf.store.read import line_rows
 from tests.cli_support import ROOT, cli_argv, run_cli
-from tests.docker_support import Step, drive_workload, logs_text, poll
+from tests.docker_support import Step, drive_workload, logs_once, logs_text, poll
 
 DEADLINE_S = 120.0
 
@@ -63,7 +63,7 @@ def test_workload_collected_and_reported_as_the_client_saw_it(
     seen = {o.label: o.status for o in outcomes}
     assert seen["bad key"] == 401 and seen["malformed"] == 422 and seen["crash"] == 500
     # every completion is logged when the response is sent: wait for the last access line
-    poll(lambda: logs_text(container).count('"POST /v1/chat/completions') >= len(PLAN), "logs")
+    logs_once(container, lambda text: text.count('"POST /v1/chat/completions') >= len(PLAN), "logs")
     until_ns = now_ns()
     store = tmp_path / "store.db"
     options = CollectOptions(
