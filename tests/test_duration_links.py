@@ -85,3 +85,17 @@ def test_a_rival_more_than_the_stamps_resolution_away_leaves_the_pair_sure() -> 
 def test_a_record_without_a_start_in_reach_gives_only_its_duration() -> None:
     events = [("start", 100.0, 100.0, 0), ("duration", 900.0, 900.0, 0.2), ("end", 901.0, None, 0)]
     assert link(events) == ([], [], [])
+
+
+def test_a_proxy_slower_to_log_than_the_captures_still_gets_its_rivals() -> None:
+    # The record lands 4 ms after its own start's stamp (the captures: at most 2.4 ms); another
+    # open start 4.5 ms on the other side fits as well: unsure, not a sure pairing by luck.
+    events = [
+        ("start", 95.5, 95.5, 0),
+        ("start", 104.0, 104.0, 0),
+        ("duration", 900.0, 900.0, 0.8),  # implies 100.0: 4.0 and 4.5 ms from the starts
+        ("end", 900.5, 900.0, 0),
+    ]
+    assert link(events) == ([1], [3], [True])
+    # alone at 4 ms, it is sure
+    assert link(events[1:]) == ([0], [2], [False])

@@ -44,6 +44,8 @@ _LINK_BLOCK = 1 << 16
 # -0.82 to +0.84 ms (wrapper-debug-concurrent, 44 records), -0.91 to +2.40 ms
 # (wrapper-debug-sequential, 27). Another open start this close is a rival: the pair is unsure.
 APP_MATCH_S = 0.003
+# The proxy's stamps are cut to this: two starts this much farther than the nearest fit as well.
+APP_RESOLUTION_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,16 @@ def link_durations(
                 continue
             if app_starts is not None and not math.isnan(own_s):
                 start, rival = app_starts.nearest(
-                    own_s - seconds, START_MATCH_NS / 1e9, APP_MATCH_S, start_taken
+                    own_s - seconds,
+                    START_MATCH_NS / 1e9,
+                    APP_MATCH_S,
+                    APP_RESOLUTION_S,
+                    start_taken,
                 )
             else:  # the engine's lag makes any start in the window a rival
                 implied = time - int(seconds * 1e9)
                 start, rival = engine_starts.nearest(
-                    implied, START_MATCH_NS, START_MATCH_NS, start_taken
+                    implied, START_MATCH_NS, START_MATCH_NS, 1, start_taken
                 )
             cls = int(path_class[start]) if start >= 0 else -1
             best, best_gap = -1, CARRY_WINDOW_NS + 1
@@ -179,25 +185,27 @@ class _StartClock:
         self.times = clock[self.events]
 
     def nearest(
-        self, at: float, tolerance: float, rival_within: float, taken: np.ndarray
+        self, at: float, tolerance: float, rival_within: float, resolution: float, taken: np.ndarray
     ) -> tuple[int, bool]:
         """(the untaken start nearest ``at`` within ``tolerance`` (-1: none), whether another
-        untaken start lies within ``rival_within`` of ``at`` too)."""
+        untaken start fits as well: within ``rival_within`` of ``at``, or, when the nearest is
+        itself farther than that (a proxy slower to log than the captures), within its own
+        distance plus the clock's ``resolution``). Times in the clock's own unit."""
         import numpy as np
 
         lo = int(np.searchsorted(self.times, at - tolerance))
         hi = int(np.searchsorted(self.times, at + tolerance, side="right"))
-        best, best_gap, close = -1, 0.0, 0
-        for i in range(lo, hi):
-            event = int(self.events[i])
-            if taken[event]:
-                continue
-            gap = abs(float(self.times[i]) - at)
-            close += gap <= rival_within
-            if best < 0 or gap < best_gap:  # at a tie the earlier start
-                best, best_gap = event, gap
-        rival = close > (1 if best >= 0 and best_gap <= rival_within else 0)
-        return best, rival
+        gaps = [
+            (abs(float(self.times[i]) - at), int(self.events[i]))
+            for i in range(lo, hi)
+            if not taken[int(self.events[i])]
+        ]
+        if not gaps:
+            return -1, False
+        # the nearest; at a tie the earlier start (min keeps the first of equal keys)
+        best_gap, best = min(gaps, key=lambda g: g[0])
+        reach = max(rival_within, best_gap + resolution)
+        return best, sum(gap <= reach for gap, _ in gaps) > 1
 
 
 def ids_without_completion(
