@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from claude_perf.ingest.client_records import record_from_json
 from claude_perf.store.clients import read_client_records
 from tests.cli_support import ROOT, cli_argv, run_cli
+from tests.docker_support import poll
 from tests.load_fake import fake_proxy
 
 DEADLINE_S = 60.0
@@ -115,14 +115,6 @@ def test_a_run_prints_its_table_and_exits_0(tmp_path: Path) -> None:
     assert len(read_client_records(tmp_path / "s.db")) == 3
 
 
-def _poll(check, what: str) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + DEADLINE_S
-    while not check():
-        if time.monotonic() > end:
-            raise TimeoutError(f"gave up waiting for {what}")
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_a_stop_keeps_every_finished_record(tmp_path: Path, signum: int) -> None:
     """ok/slow alternate with 2 in flight: the two ok requests finish, then both slots hold a
@@ -158,8 +150,12 @@ def test_a_stop_keeps_every_finished_record(tmp_path: Path, signum: int) -> None
             text=True,
         )
         try:
-            _poll(lambda: out.exists() and len(out.read_text().splitlines()) == 2, "2 records")
-            _poll(lambda: len(fake.seen) == 4, "4 requests sent")
+            poll(
+                lambda: out.exists() and len(out.read_text().splitlines()) == 2,
+                "2 records",
+                DEADLINE_S,
+            )
+            poll(lambda: len(fake.seen) == 4, "4 requests sent", DEADLINE_S)
             proc.send_signal(signum)
             _, stderr = proc.communicate(timeout=DEADLINE_S)
         finally:
