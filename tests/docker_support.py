@@ -222,6 +222,7 @@ def start_standin_proxy(
     health_interval_s: float = HEALTH_INTERVAL_S,
     mem_limit: str | None = None,
     debug: bool = False,
+    server: str = "uvicorn",
     **env: str,
 ) -> tuple[Any, str]:
     """Run the stand-in proxy; return ``(container, base_url)`` once the engine says healthy.
@@ -229,7 +230,9 @@ def start_standin_proxy(
     ``env`` goes to the container (e.g. ``API_KEY``, ``RATE_LIMIT_PER_MIN``,
     ``STANDIN_MODEL_DELAYS="haiku=0.2,opus=1"``, ``VERBOSE="true"``). ``API_KEY`` defaults to
     ``DEFAULT_API_KEY``; ``debug=True`` adds ``DEBUG_MODE=true``. Port 8000 is published on
-    127.0.0.1 at a port the engine picks.
+    127.0.0.1 at a port the engine picks. ``server="gunicorn"`` serves the same app the way many
+    FastAPI images do (tiangolo/uvicorn-gunicorn-fastapi's gunicorn_conf: uvicorn workers, access
+    log to stdout through gunicorn's loggers): two worker processes, gunicorn's own records.
     """
     if debug:
         env = {"DEBUG_MODE": "true", **env}
@@ -247,16 +250,7 @@ def start_standin_proxy(
     interval_ns = int(health_interval_s * 1e9)
     container = client.containers.run(
         BUSYBOX_TAG,
-        command=[
-            python,
-            "-m",
-            "uvicorn",
-            "src.main:app",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(PROXY_PORT),
-        ],
+        command=_server_command(python, server),
         name=name,
         working_dir="/app",
         environment=environment,
@@ -291,6 +285,28 @@ def start_standin_proxy(
         container.remove(force=True)
         raise
     return container, f"http://127.0.0.1:{host_port}"
+
+
+def _server_command(python: str, server: str) -> list[str]:
+    """The stand-in's command line: uvicorn alone, or gunicorn with two uvicorn workers."""
+    if server == "uvicorn":
+        return [
+            python,
+            "-m",
+            "uvicorn",
+            "src.main:app",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(PROXY_PORT),
+        ]
+    if server == "gunicorn":
+        return [
+            *(python, "-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "2"),
+            *("--access-logfile", "-", "--error-logfile", "-", "-b", f"0.0.0.0:{PROXY_PORT}"),
+            "src.main:app",
+        ]
+    raise ValueError(f"unknown server {server!r}")
 
 
 def poll(check: Callable[[], Any], what: str, deadline_s: float = 120.0) -> Any:

@@ -210,7 +210,7 @@ Drive = Callable[[str, Callable[[int], None]], list[Outcome]]
 
 
 def wrapper_run(
-    docker_run: DockerRun, store: Path, debug: bool, drive: Drive
+    docker_run: DockerRun, store: Path, debug: bool, drive: Drive, server: str = "uvicorn"
 ) -> tuple[list[Seen], str, str]:
     """Start the stand-in wrapper, drive it, stop it, collect into ``store``:
     (seen, container name, its whole log). ``drive(url, logged)`` may call ``logged(n)`` to
@@ -222,6 +222,7 @@ def wrapper_run(
             docker_run.client,
             n,
             debug=debug,
+            server=server,
             RATE_LIMIT_PER_MIN="0",
             STANDIN_MODEL_DELAYS=WRAPPER_DELAYS,
         ),
@@ -364,3 +365,37 @@ def test_wrapper_plain_concurrent_counts_exact_and_p50_or_flagged(
         )
         checked += 1
     assert checked >= 2
+
+
+def test_wrapper_under_gunicorn_counts_exact_and_p50_or_flagged(
+    docker_run: DockerRun, tmp_path: Path
+) -> None:
+    """The same app served by gunicorn with two uvicorn workers, as FastAPI images often are:
+    bare access lines through gunicorn's handler, gunicorn's own records, two processes
+    interleaving. 8 requests one at a time (malformed JSON among them: its validation errors
+    are logged between a 200 and its own 422), then 11 with 3 in flight (every 4th streamed, a
+    CLI crash mid-stream, a client health check)."""
+    steps = wrapper_steps(16, "g", 4)
+    steps[5:5] = [Step("malformed", "sonnet", raw_body=MALFORMED)]
+    steps[11:11] = [Step("stream cli crash", "opus", prompt="CRASH please", stream=True)]
+    steps[14:14] = [CLIENT_HEALTH]
+
+    def drive(url: str, _logged: Callable[[int], None]) -> list[Outcome]:
+        return drive_workload(url, steps[:8]) + drive_concurrent(url, steps[8:], in_flight=3)
+
+    store = tmp_path / "store.db"
+    seen, name, log = wrapper_run(docker_run, store, False, drive, server="gunicorn")
+    assert "Booting worker with pid" in log
+    assert [s.label for s in seen if s.failed] == ["malformed", "stream cli crash"]
+    rep = report(store, tmp_path / "report")
+    assert_wrapper_counts(rep, seen, log)
+    assert rep.summary["errors"]["by_class"] == {"validation": 1, "cli": 1}
+    assert rep.summary["data_quality"]["dialects"] == {
+        f"store:{name}": ["claude-code-openai-wrapper", "gunicorn"]
+    }
+    client_p50 = client_p50_by_model(seen)
+    for m in rep.summary["models"]:
+        if m["model"] is None or not m["latency_s"]:
+            continue
+        p50, truth = m["latency_s"]["p50"], client_p50[m["model"]]
+        assert p50 == pytest.approx(truth, rel=0.15) or m["inferred_share"] > 0, m["model"]

@@ -127,6 +127,72 @@ def test_uvicorn_access_lines_through_a_formatter_are_completions():
     assert a.quality.dialects == {"source-0.log": ("uvicorn-access-formatted",)}
 
 
+def validation_errors(engine_s: float, stamp_s: float) -> list[str]:
+    """The wrapper's two records for a malformed body (stamped by the proxy at ``stamp_s``, read
+    by the engine at ``engine_s``), logged before its 422."""
+    return [
+        f"{engine(engine_s)} {asctime(stamp_s)} - src.main - ERROR - ❌ Request validation failed for POST http://h/v1/chat/completions",
+        f"{engine(engine_s + 0.0003)} {asctime(stamp_s + 0.0003)} - src.main - ERROR - ❌ Validation errors: [{{'type': 'json_invalid'}}]",
+    ]
+
+
+# The container's clock zone against the engine's UTC: none, Paris in winter, Kathmandu.
+ZONES_S = (0.0, 3600.0, 5 * 3600.0 + 45 * 60.0)
+
+
+@pytest.mark.parametrize("zone_s", ZONES_S)
+def test_error_records_written_after_a_completion_are_not_its_own(zone_s: float):
+    """gunicorn logged a 200's access line, then a malformed request's validation errors 3.5 ms
+    later, then that request's 422 3.7 ms after them: the 200 is nearer, but its line was out
+    before the errors were written (their own stamps say so), so they are the 422's."""
+    lines = [
+        *wrapper_request(0.0, 1.0, "sonnet"),  # 200 at 1.000
+        *validation_errors(1.0036, 1.0035 + zone_s),
+        access(1.0076, 422),
+    ]
+    got = requests(analysis(lines))
+    assert list(got["status"]) == [200, 422]
+    assert list(got["outcome"]) == ["succeeded", "failed"]
+    assert list(got["error_records"]) == [0, 2]
+    assert list(text_values(got["error_class"])) == [None, "validation"]
+
+
+@pytest.mark.parametrize("zone_s", ZONES_S)
+def test_error_records_written_before_a_completion_stay_with_it(zone_s: float):
+    """The sample session's shape: a request's error records written before its 200 (stamped
+    by the proxy 1 ms before the access line) but read by the engine after it, and a 401 that
+    logs nothing right behind: the records are the 200's."""
+    lines = [
+        *wrapper_request(0.0, 1.0, "sonnet"),
+        *validation_errors(1.0005, 0.999 + zone_s),
+        access(1.003, 401),
+    ]
+    got = requests(analysis(lines))
+    assert list(got["status"]) == [200, 401]
+    assert list(got["error_records"]) == [2, 0]
+
+
+def test_gunicorn_uvicorn_worker_access_lines_are_completions():
+    """gunicorn + uvicorn workers (tiangolo/uvicorn-gunicorn-fastapi): bare access lines with no
+    `INFO:` head and no reason phrase; gunicorn's own records are not requests, and a killed
+    worker is an error outside any request."""
+    lines = [
+        f"{engine(0.0)} [2026-11-29 00:00:00 +0000] [1] [INFO] Booting worker with pid: 7",
+        f'{engine(1.0)} 172.17.0.1:52118 - "POST /v1/chat/completions HTTP/1.1" 200',
+        f'{engine(1.5)} 127.0.0.1:46988 - "GET /health HTTP/1.1" 200',
+        f'{engine(2.0)} 172.17.0.1:52120 - "POST /v1/chat/completions?x=1 HTTP/1.1" 422',
+        f"{engine(9.0)} [2026-11-29 00:00:09 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:7)",
+    ]
+    a = analysis(lines)
+    got = requests(a)
+    assert list(got["status"]) == [200, 422]
+    assert list(got["outcome"]) == ["succeeded", "failed"]
+    assert list(got["client"]) == ["172.17.0.1", "172.17.0.1"]
+    assert len(requests(a, "health")) == 1
+    assert a.requests.orphan_error_records == 1
+    assert a.quality.dialects == {"source-0.log": ("gunicorn",)}
+
+
 @pytest.mark.parametrize(
     ("line", "dialect", "latency_s"),
     [

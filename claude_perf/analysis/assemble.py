@@ -315,7 +315,13 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     # Only a start known for sure (not an inferred pairing) can rule a request out for an error.
     sure_start_ns = np.where(pairs.ambiguous_event[model_ends], NAT_NS, end_start_ns)
     error_count, error_text, first_error, orphan_errors = _attach_errors(
-        events.ts_ns, error_events, model_ends, events.message, streaming_end, sure_start_ns
+        events.ts_ns,
+        error_events,
+        model_ends,
+        events.message,
+        streaming_end,
+        sure_start_ns,
+        _written_at(src, error_events),
     )
     # An end record that is itself an error (a JSON completion at level error) counts too; its
     # message stands in for the text when no error record was attached, and for the first
@@ -362,6 +368,19 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
         "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],
     }
     return part, orphan_errors, len(arrived)
+
+
+def _written_at(src: _Source, rows: np.ndarray) -> np.ndarray | None:
+    """Per event of ``rows`` (sorted): the earliest engine time it can have been written
+    (decoded.written_after), NAT_NS where its line carries no stamp of the proxy's own."""
+    import numpy as np
+
+    if src.written is None:
+        return None
+    at, ns = src.written
+    i = np.minimum(np.searchsorted(at, rows), max(len(at) - 1, 0))
+    hit = (at[i] == rows) if len(at) else np.zeros(len(rows), dtype=bool)
+    return np.where(hit, ns[i] if len(at) else NAT_NS, NAT_NS)
 
 
 def _assemble_source(

@@ -17,7 +17,7 @@ from claude_perf.analysis.correlate import (
 from claude_perf.analysis.pairing import SparseTexts, _Events
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
-from claude_perf.durations import series_ns
+from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.parse.events import ids_of, text_values
 
 if TYPE_CHECKING:
@@ -40,6 +40,9 @@ class _Source:
     alone: np.ndarray  # completions that are whole requests by themselves (take no start)
     stream: np.ndarray | None  # the stream flag column, when any line names one
     links: DurationLinks
+    # events whose own stamp is known (error records): their positions, and the earliest time
+    # on the engine's clock they can have been written (written_after)
+    written: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def plain(self) -> np.ndarray:
@@ -110,6 +113,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         none = np.zeros(0, dtype=np.int64)
         links = DurationLinks(durations, none, none, 0, 0)
     stream = ev["stream"].to_numpy(dtype=object) if "stream" in ev.columns else None
+    written = written_after(ev["app_s"], events.ts_ns) if "app_s" in ev.columns else None
     return _Source(
         ev=ev,
         events=events,
@@ -125,4 +129,41 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         else np.zeros(n, bool),
         stream=stream if stream is not None and pd.notna(stream).any() else None,
         links=links,
+        written=written,
     )
+
+
+# Time zones are whole quarter hours from UTC (Nepal's +05:45, Chatham's +12:45 included).
+_ZONE_STEP_NS = 15 * 60 * 10**9
+
+
+def written_after(app_s: pd.Series, ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(positions, ns) of the events that carry the proxy's own stamp: the earliest time on
+    the engine's clock at which each line can have been written.
+
+    Python logging's asctime is the record's creation time cut to its millisecond, so the stamp
+    is never later than the truth; it is local time, read as ``app_timezone``. A container's
+    zone may differ from that by whole quarter hours (one host clock): the median of engine
+    time minus stamp, rounded to the quarter hour, is that difference (the engine's lag behind
+    the writer, milliseconds, vanishes in the rounding)."""
+    import numpy as np
+    import pandas as pd
+
+    values = app_s.array
+    if isinstance(values, pd.arrays.SparseArray):
+        at = np.asarray(values.sp_index.indices, dtype=np.int64)
+        seconds = np.asarray(values.sp_values, dtype=float)
+    else:
+        dense = app_s.to_numpy(dtype=float)
+        at = np.flatnonzero(~np.isnan(dense))
+        seconds = dense[at]
+    known = ~np.isnan(seconds)
+    at, stamp_ns = at[known], np.round(seconds[known] * 1e9).astype(np.int64)
+    engine = ts_ns[at]
+    both = engine != NAT_NS
+    if not both.any():
+        return None
+    zone_ns = (
+        int(np.round(np.median(engine[both] - stamp_ns[both]) / _ZONE_STEP_NS)) * _ZONE_STEP_NS
+    )
+    return at, stamp_ns + zone_ns

@@ -23,7 +23,7 @@ from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.dialect_match import ActiveDialects, apply_dialects, detect
 from claude_perf.parse.entries import Entries
-from claude_perf.parse.events import OPTIONAL_COLUMNS, _events_frame
+from claude_perf.parse.events import OPTIONAL_COLUMNS, SPARSE_COLUMNS, _events_frame
 from claude_perf.parse.fields import _extract_fields, _message_text
 from claude_perf.parse.formats import (
     _CONTINUATION_GAP_NS,
@@ -148,6 +148,7 @@ def safe_cuts(lines: pa.Table, first: int, stop: int) -> np.ndarray:
 
 def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
     """One Entries from the parts' (their rows shifted to whole-input line numbers)."""
+    import numpy as np
     import pandas as pd
 
     for part, start in zip(parts, starts, strict=True):
@@ -156,7 +157,12 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
     for name, absent in OPTIONAL_COLUMNS.items():
         if any(name in p.events.columns for p in parts):
             for p in parts:
-                if name not in p.events.columns:
+                if name in p.events.columns:
+                    continue
+                if name in SPARSE_COLUMNS:
+                    nothing = pd.arrays.SparseArray(np.full(len(p.events), absent))
+                    p.events[name] = pd.Series(nothing, index=p.events.index)
+                else:
                     dtype = object if absent is None else float
                     p.events[name] = pd.Series(absent, index=p.events.index, dtype=dtype)
     # Column by column, each taken out of the parts as it is joined: the parts' columns are
