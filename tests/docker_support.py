@@ -232,7 +232,7 @@ def start_standin_proxy(
     ``DEFAULT_API_KEY``; ``debug=True`` adds ``DEBUG_MODE=true``. Port 8000 is published on
     127.0.0.1 at a port the engine picks. ``server="gunicorn"`` serves the same app the way many
     FastAPI images do (tiangolo/uvicorn-gunicorn-fastapi's gunicorn_conf: uvicorn workers, access
-    log to stdout through gunicorn's loggers): two worker processes, gunicorn's own records.
+    log to stdout through gunicorn's loggers): two worker processes, gunicorn's own records; ``"hypercorn"``: hypercorn, access log on.
     """
     if debug:
         env = {"DEBUG_MODE": "true", **env}
@@ -288,7 +288,8 @@ def start_standin_proxy(
 
 
 def _server_command(python: str, server: str) -> list[str]:
-    """The stand-in's command line: uvicorn alone, or gunicorn with two uvicorn workers."""
+    """The stand-in's command line: uvicorn alone, gunicorn with two uvicorn workers, or
+    hypercorn with its access log on."""
     if server == "uvicorn":
         return [
             python,
@@ -305,6 +306,11 @@ def _server_command(python: str, server: str) -> list[str]:
             *(python, "-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "2"),
             *("--access-logfile", "-", "--error-logfile", "-", "-b", f"0.0.0.0:{PROXY_PORT}"),
             "src.main:app",
+        ]
+    if server == "hypercorn":
+        return [
+            *(python, "-m", "hypercorn", "src.main:app", "--bind", f"0.0.0.0:{PROXY_PORT}"),
+            *("--access-logfile", "-", "--error-logfile", "-"),
         ]
     raise ValueError(f"unknown server {server!r}")
 

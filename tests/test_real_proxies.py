@@ -367,12 +367,16 @@ def test_wrapper_plain_concurrent_counts_exact_and_p50_or_flagged(
     assert checked >= 2
 
 
-def test_wrapper_under_gunicorn_counts_exact_and_p50_or_flagged(
-    docker_run: DockerRun, tmp_path: Path
+@pytest.mark.parametrize(
+    ("server", "marker"), [("gunicorn", "Booting worker with pid"), ("hypercorn", "Running on")]
+)
+def test_wrapper_under_other_servers_counts_exact_and_p50_or_flagged(
+    docker_run: DockerRun, tmp_path: Path, server: str, marker: str
 ) -> None:
-    """The same app served by gunicorn with two uvicorn workers, as FastAPI images often are:
-    bare access lines through gunicorn's handler, gunicorn's own records, two processes
-    interleaving. 8 requests one at a time (malformed JSON among them: its validation errors
+    """The same app served as FastAPI images often serve it: by gunicorn with two uvicorn
+    workers (bare access lines through gunicorn's handler, gunicorn's own records, two
+    processes interleaving), or by hypercorn (its own access format after its logger's head).
+    8 requests one at a time (malformed JSON among them: its validation errors
     are logged between a 200 and its own 422), then 11 with 3 in flight (every 4th streamed, a
     CLI crash mid-stream, a client health check)."""
     steps = wrapper_steps(16, "g", 4)
@@ -384,14 +388,14 @@ def test_wrapper_under_gunicorn_counts_exact_and_p50_or_flagged(
         return drive_workload(url, steps[:8]) + drive_concurrent(url, steps[8:], in_flight=3)
 
     store = tmp_path / "store.db"
-    seen, name, log = wrapper_run(docker_run, store, False, drive, server="gunicorn")
-    assert "Booting worker with pid" in log
+    seen, name, log = wrapper_run(docker_run, store, False, drive, server=server)
+    assert marker in log
     assert [s.label for s in seen if s.failed] == ["malformed", "stream cli crash"]
     rep = report(store, tmp_path / "report")
     assert_wrapper_counts(rep, seen, log)
     assert rep.summary["errors"]["by_class"] == {"validation": 1, "cli": 1}
     assert rep.summary["data_quality"]["dialects"] == {
-        f"store:{name}": ["claude-code-openai-wrapper", "gunicorn"]
+        f"store:{name}": ["claude-code-openai-wrapper", server]
     }
     client_p50 = client_p50_by_model(seen)
     for m in rep.summary["models"]:

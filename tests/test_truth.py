@@ -216,6 +216,16 @@ def test_gunicorn_uvicorn_worker_access_lines_are_completions():
             "caddy",
             4.873,
         ),
+        (
+            '[2026-11-30 12:00:05 +0000] [14826] [INFO] 172.17.0.1:43026 - - [30/Nov/2026:12:00:05 +0000] "POST /v1/chat/completions?x=1 1.1" 200 275 "-" "curl/7.88.1"',
+            "hypercorn",
+            None,
+        ),
+        (
+            '[2026-11-30 12:00:05 +0000] [14826] [INFO] ::1:43026 - - [30/Nov/2026:12:00:05 +0000] "POST /v1/chat/completions 2" 200 275 "-" "curl/7.88.1"',
+            "hypercorn",
+            None,
+        ),
     ],
 )
 def test_front_proxy_access_logs_are_requests(line, dialect, latency_s):
