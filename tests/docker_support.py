@@ -232,7 +232,8 @@ def start_standin_proxy(
     ``DEFAULT_API_KEY``; ``debug=True`` adds ``DEBUG_MODE=true``. Port 8000 is published on
     127.0.0.1 at a port the engine picks. ``server="gunicorn"`` serves the same app the way many
     FastAPI images do (tiangolo/uvicorn-gunicorn-fastapi's gunicorn_conf: uvicorn workers, access
-    log to stdout through gunicorn's loggers): two worker processes, gunicorn's own records; ``"hypercorn"``: hypercorn, access log on.
+    log to stdout through gunicorn's loggers): two worker processes, gunicorn's own records; ``"hypercorn"``: hypercorn, access log on; ``"uvicorn-json"``: every
+    record as JSON through python-json-logger (tests/standin/json-logging.json).
     """
     if debug:
         env = {"DEBUG_MODE": "true", **env}
@@ -306,6 +307,11 @@ def _server_command(python: str, server: str) -> list[str]:
             *(python, "-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "2"),
             *("--access-logfile", "-", "--error-logfile", "-", "-b", f"0.0.0.0:{PROXY_PORT}"),
             "src.main:app",
+        ]
+    if server == "uvicorn-json":  # every record as JSON (python-json-logger), on stdout
+        return [
+            *(python, "-m", "uvicorn", "src.main:app", "--host", "0.0.0.0"),
+            *("--port", str(PROXY_PORT), "--log-config", "/app/json-logging.json"),
         ]
     if server == "hypercorn":
         return [

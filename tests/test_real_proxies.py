@@ -368,14 +368,20 @@ def test_wrapper_plain_concurrent_counts_exact_and_p50_or_flagged(
 
 
 @pytest.mark.parametrize(
-    ("server", "marker"), [("gunicorn", "Booting worker with pid"), ("hypercorn", "Running on")]
+    ("server", "marker", "access_dialect"),
+    [
+        ("gunicorn", "Booting worker with pid", "gunicorn"),
+        ("hypercorn", "Running on", "hypercorn"),
+        ("uvicorn-json", '"name": "uvicorn.error"', "uvicorn-access-json"),
+    ],
 )
 def test_wrapper_under_other_servers_counts_exact_and_p50_or_flagged(
-    docker_run: DockerRun, tmp_path: Path, server: str, marker: str
+    docker_run: DockerRun, tmp_path: Path, server: str, marker: str, access_dialect: str
 ) -> None:
     """The same app served as FastAPI images often serve it: by gunicorn with two uvicorn
     workers (bare access lines through gunicorn's handler, gunicorn's own records, two
-    processes interleaving), or by hypercorn (its own access format after its logger's head).
+    processes interleaving), by hypercorn (its own access format after its logger's head), or
+    by uvicorn with every record as JSON (python-json-logger).
     8 requests one at a time (malformed JSON among them: its validation errors
     are logged between a 200 and its own 422), then 11 with 3 in flight (every 4th streamed, a
     CLI crash mid-stream, a client health check)."""
@@ -395,7 +401,7 @@ def test_wrapper_under_other_servers_counts_exact_and_p50_or_flagged(
     assert_wrapper_counts(rep, seen, log)
     assert rep.summary["errors"]["by_class"] == {"validation": 1, "cli": 1}
     assert rep.summary["data_quality"]["dialects"] == {
-        f"store:{name}": ["claude-code-openai-wrapper", server]
+        f"store:{name}": ["claude-code-openai-wrapper", access_dialect]
     }
     client_p50 = client_p50_by_model(seen)
     for m in rep.summary["models"]:

@@ -226,6 +226,23 @@ def test_gunicorn_uvicorn_worker_access_lines_are_completions():
             "hypercorn",
             None,
         ),
+        ("POST /v1/chat/completions 200 275 - 4873.120 ms", "morgan", 4.87312),
+        ("POST /v1/chat/completions?stream=1 200 - - 4873.120 ms", "morgan", 4.87312),
+        (
+            "::ffff:172.17.0.1 - POST /v1/chat/completions HTTP/1.1 200 275 - 4873.120 ms",
+            "morgan",
+            4.87312,
+        ),
+        (
+            '{"asctime": "2026-11-30 12:00:05,100", "name": "uvicorn.access", "levelname": "INFO", "message": "172.17.0.1:44558 - \\"POST /v1/chat/completions HTTP/1.1\\" 200"}',
+            "uvicorn-access-json",
+            None,
+        ),
+        (
+            '{"event": "172.17.0.1:44558 - \\"POST /v1/chat/completions?x=1 HTTP/1.1\\" 200", "logger": "uvicorn.access", "level": "info"}',
+            "uvicorn-access-json",
+            None,
+        ),
     ],
 )
 def test_front_proxy_access_logs_are_requests(line, dialect, latency_s):
