@@ -233,7 +233,8 @@ def start_standin_proxy(
     127.0.0.1 at a port the engine picks. ``server="gunicorn"`` serves the same app the way many
     FastAPI images do (tiangolo/uvicorn-gunicorn-fastapi's gunicorn_conf: uvicorn workers, access
     log to stdout through gunicorn's loggers): two worker processes, gunicorn's own records; ``"hypercorn"``: hypercorn, access log on; ``"uvicorn-json"``: every
-    record as JSON through python-json-logger (tests/standin/json-logging.json).
+    record as JSON through python-json-logger (tests/standin/json-logging.json); ``"granian"``:
+    granian (Rust) with its access log on.
     """
     if debug:
         env = {"DEBUG_MODE": "true", **env}
@@ -312,6 +313,11 @@ def _server_command(python: str, server: str) -> list[str]:
         return [
             *(python, "-m", "uvicorn", "src.main:app", "--host", "0.0.0.0"),
             *("--port", str(PROXY_PORT), "--log-config", "/app/json-logging.json"),
+        ]
+    if server == "granian":
+        return [
+            *(python, "-m", "granian", "--interface", "asgi", "--host", "0.0.0.0"),
+            *("--port", str(PROXY_PORT), "--access-log", "src.main:app"),
         ]
     if server == "hypercorn":
         return [

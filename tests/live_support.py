@@ -39,14 +39,15 @@ LATENCY_ABS_S = 0.05  # ... plus 50 ms (process start, HTTP, the engine's log co
 START_SLACK_S = 0.5
 # uvicorn's own access lines (`INFO:     ` head, reason phrase), gunicorn's (neither),
 # hypercorn's (its logger's head, `- - [time]` after the client, a bare HTTP version), or
-# uvicorn's through a JSON formatter (the line is the record's message, quotes escaped)
-_HEAD = r'(?:INFO:     |\[[^\]]+\] \[\d+\] \[INFO\] |\{.*"message": ")?'
+# uvicorn's through a JSON formatter (the line is the record's message, quotes escaped), or
+# granian's (`[time] client - "..."`, no port)
+_HEAD = r'(?:INFO:     |\[[^\]]+\] (?:\[\d+\] \[INFO\] )?|\{.*"message": ")?'
 _IDENT = r'- (?:- \[[^\]]+\] )?\\?"'
 PROBE = re.compile(
-    rf"^(\S+) {_HEAD}127\.0\.0\.1:\d+ {_IDENT}GET /health (?:HTTP/)?1\.1\\?\" \d{{3}}(?: |$|\")",
+    rf"^(\S+) {_HEAD}127\.0\.0\.1(?::\d+)? {_IDENT}GET /health (?:HTTP/)?1\.1\\?\" \d{{3}}(?: |$|\")",
     re.M,
 )
-EXTERNAL_ACCESS = re.compile(rf"^\S+ {_HEAD}(?!127\.0\.0\.1:)[\d.]+:\d+ {_IDENT}", re.M)
+EXTERNAL_ACCESS = re.compile(rf"^\S+ {_HEAD}(?!127\.0\.0\.1[: ])[\d.]+(?::\d+)? {_IDENT}", re.M)
 MAXPROXY_CLOSED = "[Subprocess] Process closed with code: "
 
 

@@ -373,6 +373,7 @@ def test_wrapper_plain_concurrent_counts_exact_and_p50_or_flagged(
         ("gunicorn", "Booting worker with pid", "gunicorn"),
         ("hypercorn", "Running on", "hypercorn"),
         ("uvicorn-json", '"name": "uvicorn.error"', "uvicorn-access-json"),
+        ("granian", "Starting granian", "granian"),
     ],
 )
 def test_wrapper_under_other_servers_counts_exact_and_p50_or_flagged(
@@ -381,7 +382,8 @@ def test_wrapper_under_other_servers_counts_exact_and_p50_or_flagged(
     """The same app served as FastAPI images often serve it: by gunicorn with two uvicorn
     workers (bare access lines through gunicorn's handler, gunicorn's own records, two
     processes interleaving), by hypercorn (its own access format after its logger's head), or
-    by uvicorn with every record as JSON (python-json-logger).
+    by uvicorn with every record as JSON (python-json-logger), or by granian (its access line
+    at the response's end, with the whole response time).
     8 requests one at a time (malformed JSON among them: its validation errors
     are logged between a 200 and its own 422), then 11 with 3 in flight (every 4th streamed, a
     CLI crash mid-stream, a client health check)."""

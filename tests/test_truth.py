@@ -226,6 +226,11 @@ def test_gunicorn_uvicorn_worker_access_lines_are_completions():
             "hypercorn",
             None,
         ),
+        (
+            '[2026-11-30 12:00:05 +0000] 172.17.0.1 - "POST /v1/chat/completions HTTP/1.1" 200 4873.120',
+            "granian",
+            4.87312,
+        ),
         ("POST /v1/chat/completions 200 275 - 4873.120 ms", "morgan", 4.87312),
         ("POST /v1/chat/completions?stream=1 200 - - 4873.120 ms", "morgan", 4.87312),
         (
