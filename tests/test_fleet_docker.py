@@ -342,6 +342,19 @@ def test_service_replicas_are_collected_and_reported(
         assert {r["task"] for r in entries} == tasks
         assert [r["requests"]["total"] for r in entries] == [3, 3]
         assert summary["requests"]["total"] == 6
+        # The same service saved as users save it (the docker CLI's `service logs -t`, task
+        # names before a `|`): one source per task, the same counts.
+        saved = tmp_path / "service.log"
+        logs = subprocess.run(
+            ["docker", "service", "logs", "-t", name], capture_output=True, check=True, timeout=60
+        )
+        saved.write_bytes(logs.stdout)
+        done = run_cli("report", "-i", str(saved), "-f", "json")
+        assert done.returncode == 0, done.stderr
+        from_file = json.loads(done.stdout)
+        assert from_file["requests"]["total"] == 6
+        assert sorted(r["requests"]["total"] for r in from_file["replicas"]) == [3, 3]
+        assert all("@" in r["container"] for r in from_file["replicas"])
     finally:
         service.remove()
         # ignore_removed: a container removed between the engine's list and its inspect

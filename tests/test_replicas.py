@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from claude_perf.analysis.replicas import fleet_of
 from claude_perf.ci.gates import evaluate, parse_gates
 from claude_perf.config.schema import Config
 from claude_perf.errors import UsageError
+from claude_perf.ingest.compose import compose_parts
 from claude_perf.ingest.files import read_logs
 from claude_perf.ingest.kubectl import kubectl_parts
 from claude_perf.report.build import build
@@ -193,6 +195,87 @@ def test_kubectl_prefix_lines_are_one_source_per_pod(tmp_path: Path) -> None:
     assert any(
         "kubectl --prefix output, 2 source(s)" in n for n in summary["data_quality"]["notes"]
     )
+
+
+def _compose_line(name: str, width: int, line: str, timed: bool = True) -> str:
+    """`docker compose logs [-t]`: the replica's name padded, `| `, the line (time first)."""
+    return f"{name.ljust(width)}| {line if timed else line.split(' ', 1)[1]}"
+
+
+def _swarm_line(task: str, width: int, line: str) -> str:
+    """`docker service logs -t`: the time, the task and node padded, `| `, the line."""
+    at, text = line.split(" ", 1)
+    return f"{at} {task.ljust(width)}| {text}"
+
+
+@pytest.mark.parametrize(
+    ("names", "form", "render"),
+    [
+        (("proxy-1", "proxy-2"), "docker compose logs", _compose_line),  # compose v2
+        (("proxy_1", "proxy_2"), "docker compose logs", _compose_line),  # compose v1
+        (
+            ("proxy.1.k2j8t0q3m1@node-a", "proxy.2.x9c1r7p2d4@node-b"),
+            "docker service logs",
+            _swarm_line,
+        ),
+    ],
+)
+def test_compose_and_service_logs_are_one_source_per_replica(
+    tmp_path: Path, names: tuple[str, str], form: str, render: Any
+) -> None:
+    a_lines = events_log("a", A_LATENCIES_S)
+    b_lines = events_log("b", B_LATENCIES_S)
+    width = max(len(n) for n in names) + 2
+    merged = sorted(
+        [(line, names[0]) for line in a_lines] + [(line, names[1]) for line in b_lines],
+        key=lambda pair: pair[0].split(" ", 1)[0],
+    )
+    path = tmp_path / "saved.log"
+    path.write_text("".join(render(name, width, line) for line, name in merged))
+    logs = read_logs([str(path)])
+    assert logs.sources == names
+    assert logs.total == len(merged)
+    summary = summary_of(analyse(logs, Config()))
+    assert [r["requests"]["total"] for r in summary["replicas"]] == [10, 20]
+    assert summary["latency_s"]["p95"] == pytest.approx(8.55)
+    assert any(f"{form} output, 2 source(s)" in n for n in summary["data_quality"]["notes"])
+
+
+def test_a_large_service_log_is_split_before_any_chunked_read(tmp_path: Path) -> None:
+    """`docker service logs -t` starts with times like `docker logs -t`: a file over the chunk
+    size must still be split per task, not read in chunks as one container's log."""
+    from claude_perf.ingest.chunks import chunked_file
+
+    path = tmp_path / "service.log"
+    path.write_text(
+        "".join(_swarm_line("p.1.abc@n", 12, line) for line in events_log("a", [1.0] * 50))
+    )
+    plain = tmp_path / "plain.log"
+    plain.write_text("".join(events_log("a", [1.0] * 50)))
+    assert chunked_file([str(path)], size=1000) is None
+    assert chunked_file([str(plain)], size=1000) is not None
+
+
+def test_compose_logs_without_times_say_so(tmp_path: Path) -> None:
+    lines = events_log("a", A_LATENCIES_S)
+    path = tmp_path / "saved.log"
+    path.write_text("".join(_compose_line("proxy-1", 9, line, timed=False) for line in lines))
+    logs = read_logs([str(path)])
+    assert logs.sources == ("proxy-1",)
+    summary = summary_of(analyse(logs, Config()))
+    assert summary["requests"]["total"] == 10
+    assert any("without -t (no engine times" in n for n in summary["data_quality"]["notes"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "INFO     | request done model=opus duration=5.9s status=200\n" * 10,  # a logger's `|`
+        "2026-11-30T10:00:00.000000000Z 2026-11-30 10:00:00.000 | INFO | app:run:12 - ok\n" * 10,
+    ],
+)
+def test_a_logger_that_writes_bars_is_not_taken_for_compose(text: str) -> None:
+    assert compose_parts(text.encode()) is None
 
 
 def test_plain_docker_logs_are_not_taken_for_kubectl(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claude_perf.errors import InputError
+from claude_perf.ingest.compose import is_swarm
 from claude_perf.ingest.files import FORM_DOCKER, InputInfo, LogLines, combine, read_log, sniff_form
 
 if TYPE_CHECKING:
@@ -298,8 +299,8 @@ def chunked_file(paths: Sequence[str], size: int | None = None) -> ChunkedFile |
             head = fh.read(1 << 20)
     except OSError:
         return None  # the whole read says what is wrong, in its own words
-    if head[:2] == b"\x1f\x8b" or sniff_form(head) != FORM_DOCKER:
-        return None
+    if head[:2] == b"\x1f\x8b" or sniff_form(head) != FORM_DOCKER or is_swarm(head):
+        return None  # (a swarm service's log is split per task first: ingest/prefixed.py)
     return ChunkedFile(paths[0], path.stat().st_size, limit)
 
 

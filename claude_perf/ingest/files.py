@@ -470,8 +470,8 @@ def _is_sorted(table: pa.Table) -> bool:
 
 def read_logs(paths: Sequence[str], limits: Limits | None = None) -> LogLines:
     """Read and merge several log inputs, each within the ``[limits]`` caps (`kubectl logs
-    --prefix` output: one input per source)."""
-    from claude_perf.ingest.kubectl import input_parts
+    --prefix`, `docker compose logs`, `docker service logs` output: one input per source)."""
+    from claude_perf.ingest.prefixed import input_parts
 
     tables, infos, counts = [], [], []
     for path in paths:

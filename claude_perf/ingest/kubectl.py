@@ -10,7 +10,6 @@ sources) and a Kubernetes deployment is analysed like a set of containers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 # [kind/name/container] then an RFC 3339 time: kubectl's --prefix with --timestamps.
 _PREFIXED = re.compile(
@@ -56,17 +55,3 @@ def kubectl_parts(data: bytes) -> list[tuple[str, bytes]] | None:
             current = parts.setdefault("kubectl-unprefixed", [])
             current.append(line)
     return [(name, b"".join(lines)) for name, lines in parts.items()]
-
-
-def input_parts(path: str, data: bytes, notes: list[str]) -> Iterator[tuple[str, bytes, list[str]]]:
-    """An input as (name, data, notes) parts: one per source of kubectl --prefix output, else
-    the input itself; the read's notes go with the first part. A generator, so that the raw
-    bytes are released as soon as the caller has read the last part."""
-    parts = kubectl_parts(data)
-    if parts is None:
-        yield path, data, notes
-        return
-    del data
-    notes = [*notes, f"{path}: kubectl --prefix output, {len(parts)} source(s)"]
-    for i, (name, part) in enumerate(parts):
-        yield name, part, notes if i == 0 else []
