@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from claude_perf.analysis.assemble import Requests, assemble
 from claude_perf.analysis.client_view import ClientView, client_view
 from claude_perf.analysis.correlate import CARRY_WINDOW_NS
+from claude_perf.analysis.front import FrontTier, front_sources, split_front
 from claude_perf.analysis.metrics import Metrics, compute
+from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import LogLines
 from claude_perf.ingest.session import Session
@@ -57,6 +59,7 @@ class Analysis:
     samples: pd.DataFrame | None = None  # resource samples, when collected
     containers: tuple[dict[str, object], ...] = ()  # container facts, when collected
     client: ClientView | None = None  # what the clients saw, when client records were given
+    front: FrontTier | None = None  # a front proxy's log set apart (analysis/front.py)
 
 
 def window_of(logs: LogLines, entries: Entries) -> tuple[datetime | None, datetime | None]:
@@ -130,6 +133,11 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
             requests = assemble(entries, config, logs.sources, consume=True)
             entries = counts_only
             release_unused()
+    requests, front = split_front(requests, *_front_of(logs, entries, config))
+    if front is not None:
+        logs = replace(logs, notes=(*logs.notes, _front_note(front, logs, clients)))
+        if front.records and not clients:
+            clients = front.records
     with stage("metrics"):
         metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
         quality = _quality(logs, entries, requests, metrics, config)
@@ -137,7 +145,36 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
     client = (
         client_view(clients, aggregates, requests.table, config) if clients or aggregates else None
     )
-    return Analysis(config, logs, entries, requests, metrics, quality, samples, containers, client)
+    return Analysis(
+        config, logs, entries, requests, metrics, quality, samples, containers, client, front
+    )
+
+
+def _front_of(
+    logs: LogLines, entries: Entries, config: Config
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The front proxy sources (analysis/front.py) and the front dialects found in them."""
+    front_dialects = frozenset(d.name for d in dialects_for(config.dialects) if d.front)
+    by_name = _dialects_by_name(logs, entries)
+    sources = front_sources(by_name, front_dialects)
+    return sources, tuple(sorted({d for name in sources for d in by_name[name]}))
+
+
+def _front_note(front: FrontTier, logs: LogLines, clients: object) -> str:
+    app = [name for name in logs.sources if name not in front.sources]
+    note = (
+        f"{', '.join(front.sources)}: a front proxy's access log ({', '.join(front.dialects)}) "
+        f"beside {', '.join(app) or 'the application'}: its {front.requests} request(s) are the "
+        "same traffic, counted once (from the application's log)"
+    )
+    if front.records and not clients:
+        note += (
+            f"; the {len(front.records)} with their logged duration are the client view (the "
+            "front proxy's time includes the hop to the application)"
+        )
+    elif front.records:
+        note += "; its own timings are not shown: the client records given are the client view"
+    return note
 
 
 def _quality(

@@ -74,7 +74,8 @@ class Fleet:
 def fleet_of(analysis: Analysis) -> Fleet:
     """The replicas of a session (one per source with lines) and the fleet totals."""
     table = analysis.requests.table
-    sources = list(analysis.logs.sources)
+    front = analysis.front.sources if analysis.front is not None else ()
+    sources = [name for name in analysis.logs.sources if name not in front]  # not a replica
     facts = {str(c.get("source") or ""): c for c in analysis.containers}
     window = (analysis.metrics.window_start, analysis.metrics.window_end)
     source = table["source"].to_numpy()

@@ -147,6 +147,11 @@ class Dialect:
     exclusive: bool = key(
         False, "in its sources, lines it does not know get no generic start or end reading"
     )
+    front: bool = key(
+        False,
+        "a front proxy's access log (nginx, Traefik, Caddy): beside an application's log, the "
+        "same traffic, counted once from the application and joined as its client view",
+    )
 
     def problem(self) -> str | None:
         if not self.name:

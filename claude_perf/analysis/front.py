@@ -1,0 +1,100 @@
+"""A front proxy's access log beside the application's: the same traffic, counted once.
+
+nginx, Traefik or Caddy in front of a Claude proxy log every request the proxy logs. Collected
+or given together, each request would be counted twice (once per tier) and the front proxy
+would pass for a replica that took no model request. When some sources speak only dialects
+marked ``front = true`` and others speak something else, the front sources' rows leave the
+request table; those with a logged duration become client records (the front proxy is a client
+of the application: its time includes the hop between them), which the client view joins with
+the application's rows like any client's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from claude_perf.ingest.client_records import ClientRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from claude_perf.analysis.assemble import Requests
+
+
+@dataclass(frozen=True)
+class FrontTier:
+    """The front proxy sources set apart: their names, their requests, and those with a
+    logged duration as client records."""
+
+    sources: tuple[str, ...]
+    dialects: tuple[str, ...]
+    requests: int
+    records: tuple[ClientRecord, ...]
+
+
+def front_sources(
+    dialects: Mapping[str, Sequence[str]], front_dialects: frozenset[str]
+) -> tuple[str, ...]:
+    """The sources that speak only front dialects, when another source speaks something else
+    (a front proxy alone is the only view there is: it stays)."""
+    front = tuple(n for n, found in dialects.items() if found and set(found) <= front_dialects)
+    app = [n for n, found in dialects.items() if not found or not set(found) <= front_dialects]
+    return front if app else ()
+
+
+def split_front(
+    requests: Requests, sources: Sequence[str], dialects: Sequence[str]
+) -> tuple[Requests, FrontTier | None]:
+    """The requests without the front sources' rows, and the front tier (None: no front)."""
+    if not sources:
+        return requests, None
+    table = requests.table
+    mine = table["source"].isin(list(sources)).to_numpy()
+    if not mine.any():
+        return requests, FrontTier(tuple(sources), tuple(dialects), 0, ())
+    front = table[mine]
+    rest = table[~mine].reset_index(drop=True)
+    if hasattr(rest["source"], "cat"):
+        rest["source"] = rest["source"].cat.remove_unused_categories()
+    kept = replace(requests, table=rest, ambiguous_pairings=int(rest["ambiguous"].sum()))
+    tier = FrontTier(tuple(sources), tuple(dialects), int(mine.sum()), _records(front))
+    return kept, tier
+
+
+def _records(front: pd.DataFrame) -> tuple[ClientRecord, ...]:
+    """Client records of the front rows whose duration the front proxy logged."""
+    import numpy as np
+    import pandas as pd
+
+    latency = front["latency_s"].to_numpy(dtype=float)
+    explicit = (front["latency_source"].astype(object) == "explicit").to_numpy()
+    end = front["end"]
+    end_ns = end.to_numpy(dtype="datetime64[ns]").view(np.int64) if len(front) else np.zeros(0)
+    known = explicit & ~np.isnan(latency) & ~pd.isna(end).to_numpy()
+    status = front["status"].to_numpy(dtype=float, na_value=np.nan)
+    records = []
+    for i in np.flatnonzero(known):
+        code = None if np.isnan(status[i]) else int(status[i])
+        failed = code is None or code >= 400
+        records.append(
+            ClientRecord(
+                id=f"{front['source'].iloc[i]}#{i}",
+                tool=f"front proxy ({front['source'].iloc[i]})",
+                start_ns=int(end_ns[i] - round(latency[i] * 1e9)),
+                end_ns=int(end_ns[i]),
+                method=str(front["method"].iloc[i] or "POST"),
+                path=None if pd.isna(front["path"].iloc[i]) else str(front["path"].iloc[i]),
+                status=code,
+                ok=not failed,
+                error_class=None if not failed else _class(code),
+            )
+        )
+    return tuple(records)
+
+
+def _class(status: int | None) -> str:
+    if status is None:
+        return "other"
+    return "http_5xx" if status >= 500 else "http_4xx"

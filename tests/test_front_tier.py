@@ -1,0 +1,60 @@
+"""A front proxy's access log beside the application's (analysis/front.py): the same traffic,
+counted once, and its timings as the client view."""
+
+from __future__ import annotations
+
+import pytest
+
+from claude_perf.analysis.replicas import fleet_of
+from tests.test_truth import analysis, engine, requests, wrapper_request
+
+# (start s, latency s, model) of three requests; nginx logs each 1 ms after the application,
+# with its $request_time 2 ms longer (the hop).
+TRAFFIC = [(1.0, 0.9, "sonnet"), (5.0, 0.4, "haiku"), (9.0, 1.9, "opus")]
+
+
+def nginx_line(start: float, latency: float, status: int = 200) -> str:
+    return (
+        f"{engine(start + latency + 0.001)} 172.18.0.1 - - [30/Nov/2026:12:00:05 +0000] "
+        f'"POST /v1/chat/completions HTTP/1.1" {status} 512 "-" "curl/8.5.0" {latency + 0.002:.3f}'
+    )
+
+
+def app_log() -> list[str]:
+    return [line for start, lat, model in TRAFFIC for line in wrapper_request(start, lat, model)]
+
+
+def test_a_front_proxy_beside_the_application_is_counted_once() -> None:
+    a = analysis(app_log(), [nginx_line(s, lat) for s, lat, _ in TRAFFIC])
+    got = requests(a)
+    assert len(got) == 3
+    assert set(got["source"].astype(str)) == {"source-0.log"}
+    assert sorted(got["model"].astype(str)) == ["haiku", "opus", "sonnet"]
+    assert a.front is not None and a.front.sources == ("source-1.log",)
+    assert a.front.requests == 3 and a.front.dialects == ("nginx",)
+    assert [r.source for r in fleet_of(a).replicas] == ["source-0.log"]
+    assert any("a front proxy's access log (nginx)" in n for n in a.quality.notes)
+    # its logged durations are the client view, joined with the application's rows
+    assert a.client is not None
+    join = a.client.join
+    assert (len(join.pairs), len(join.unmatched_client), len(join.unmatched_server)) == (3, 0, 0)
+    (model,) = a.client.models
+    assert model.latency_s is not None
+    assert model.latency_s.p50 == pytest.approx(0.902)
+
+
+def test_a_front_proxy_alone_is_the_only_view_and_stays() -> None:
+    a = analysis([nginx_line(s, lat) for s, lat, _ in TRAFFIC])
+    assert len(requests(a)) == 3
+    assert a.front is None and a.client is None
+
+
+def test_a_front_request_the_application_never_logged_is_unmatched() -> None:
+    """nginx answered a 502 itself (the application was down): not in the application's
+    log, so not a request of it, but the client view shows it unmatched and failed."""
+    front = [nginx_line(s, lat) for s, lat, _ in TRAFFIC] + [nginx_line(12.0, 0.01, 502)]
+    a = analysis(app_log(), front)
+    assert len(requests(a)) == 3
+    assert a.client is not None
+    assert (len(a.client.join.pairs), len(a.client.join.unmatched_client)) == (3, 1)
+    assert a.client.error_classes == (("http_5xx", 1),)
