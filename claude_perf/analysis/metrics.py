@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.analysis.assemble import Requests
 from claude_perf.analysis.error_classes import ERROR_CLASSES
 from claude_perf.analysis.numeric import (
+    bounding_n,
     bursts,
     in_flight_at_start,
     max_in_flight,
     peak_per_window,
     percentile,
+    quantile_interval,
 )
 from claude_perf.analysis.usage import UsageMetrics, has_usage, usage_metrics
 from claude_perf.durations import NAT_NS, series_ns
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MIN_RANKABLE = 5  # fewer samples than this are "too few to rank"
+# the fewest timed requests whose p50 / p95 a 95 % interval bounds (6 and 72)
+P50_BOUNDED_N, P95_BOUNDED_N = bounding_n(50), bounding_n(95)
 QUANTILE_METHOD = "linear interpolation between closest ranks (Hyndman-Fan type 7)"
 
 
@@ -50,6 +54,10 @@ class LatencyStats:
     min: float
     max: float
     stdev: float | None  # undefined for a single sample
+    # 95 % distribution-free intervals for the p50 and p95 (numeric.quantile_interval): two of
+    # the values; None when too few values bound it (the p50 needs 6, the p95 72)
+    p50_ci95: tuple[float, float] | None = None
+    p95_ci95: tuple[float, float] | None = None
 
     @property
     def too_few(self) -> bool:
@@ -176,6 +184,8 @@ def latency_stats(values: Sequence[float] | np.ndarray) -> LatencyStats | None:
         min=float(array[0]),
         max=float(array[-1]),
         stdev=float(array.std(ddof=1)) if n > 1 else None,
+        p50_ci95=quantile_interval(array, 50),
+        p95_ci95=quantile_interval(array, 95),
     )
 
 

@@ -35,7 +35,14 @@ def latency_dict(stats: LatencyStats | None) -> dict[str, Any] | None:
         "max": _r(stats.max),
         "stdev": _r(stats.stdev),
         "too_few_to_rank": stats.too_few,
+        # 95 % distribution-free intervals (analysis/numeric.quantile_interval); null: too few
+        "p50_ci95": _interval(stats.p50_ci95),
+        "p95_ci95": _interval(stats.p95_ci95),
     }
+
+
+def _interval(bounds: tuple[float, float] | None) -> list[float | None] | None:
+    return None if bounds is None else [_r(bounds[0]), _r(bounds[1])]
 
 
 def _spread(spread: Spread | None, digits: int) -> dict[str, Any] | None:

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from claude_perf.analysis.formatting import fmt_s, fmt_time
-from claude_perf.analysis.metrics import MIN_RANKABLE, LatencyStats, ModelMetrics
+from claude_perf.analysis.metrics import (
+    MIN_RANKABLE,
+    P50_BOUNDED_N,
+    P95_BOUNDED_N,
+    LatencyStats,
+    ModelMetrics,
+)
 from claude_perf.report.cells import fmt_cell_s, fmt_count, fmt_share, row
 from claude_perf.report.context import Context, available_charts
 from claude_perf.report.model import (
@@ -83,6 +89,7 @@ def _models_table(models: Sequence[ModelMetrics]) -> Table:
                 fmt_cell_s(st.mean if st else None),
                 fmt_cell_s(st.p50 if st else None),
                 fmt_cell_s(st.p95 if st else None),
+                _interval_cell(st),
                 fmt_cell_s(st.p99 if st else None),
                 f"{st.min:.2f}–{st.max:.2f} s" if st else "–",
                 fmt_cell_s(st.stdev if st else None),
@@ -99,6 +106,7 @@ def _models_table(models: Sequence[ModelMetrics]) -> Table:
             "Mean",
             "p50",
             "p95",
+            "p95, 95% interval",
             "p99",
             "Min–max",
             "Stdev",
@@ -106,8 +114,18 @@ def _models_table(models: Sequence[ModelMetrics]) -> Table:
             "Note",
         ),
         tuple(rows),
-        ("l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"),
+        ("l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"),
     )
+
+
+def _interval_cell(st: LatencyStats | None) -> str:
+    """Where the true p95 lies, 95 % sure, from the values alone; or why that cannot be said."""
+    if st is None:
+        return "–"
+    if st.p95_ci95 is None:
+        return f"needs ≥ {P95_BOUNDED_N} (n={st.n})"
+    low, high = st.p95_ci95
+    return f"{fmt_s(low)} – {fmt_s(high)}"
 
 
 def _overall_facts(st: LatencyStats | None) -> list[tuple[str, Text]]:
@@ -118,6 +136,7 @@ def _overall_facts(st: LatencyStats | None) -> list[tuple[str, Text]]:
     else:
         items += [
             ("Overall mean", ours(f"{fmt_s(st.mean)} (n={st.n})")),
+            ("Overall p50 and p95", ours(_bounded(st))),
             ("Overall range", ours(f"{fmt_s(st.min)} to {fmt_s(st.max)} (n={st.n})")),
             (
                 "Consistency",
@@ -139,6 +158,25 @@ def _overall_facts(st: LatencyStats | None) -> list[tuple[str, Text]]:
         )
     )
     return items
+
+
+def _bounded(st: LatencyStats) -> str:
+    """The overall p50 and p95 with where each truly lies, 95 % sure (order statistics)."""
+    parts = []
+    for name, value, bounds, needed in (
+        ("p50", st.p50, st.p50_ci95, P50_BOUNDED_N),
+        ("p95", st.p95, st.p95_ci95, P95_BOUNDED_N),
+    ):
+        where = (
+            f"95% interval {fmt_s(bounds[0])} – {fmt_s(bounds[1])}"
+            if bounds is not None
+            else f"no 95% interval: it needs {needed} timed requests, there are {st.n}"
+        )
+        parts.append(f"{name} {fmt_s(value)} ({where})")
+    return (
+        "; ".join(parts)
+        + ". The intervals come from the values' ranks alone, whatever their distribution"
+    )
 
 
 def processing_statement(c: Context) -> str:
