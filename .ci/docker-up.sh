@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bring up a real Docker Engine on this machine (idempotent).
-#  - installs Debian's docker.io (dockerd) and busybox-static when missing;
+#  - installs Debian's docker.io (dockerd), busybox-static and nginx when missing;
 #  - starts dockerd in the background (log: /tmp/dockerd.log) when no engine answers;
 #  - waits up to 60 s for /var/run/docker.sock to answer `docker info`;
 #  - prints the engine version.
@@ -28,6 +28,22 @@ fi
 if [ ! -x /bin/busybox ] || ! dpkg -s busybox-static >/dev/null 2>&1; then
     echo "docker-up: installing busybox-static"
     apt_install busybox-static
+fi
+# Debian's nginx: its binary runs in a test container in front of the stand-in proxy
+# (tests/test_front_live.py); the package's own service is not wanted on this machine.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    echo "docker-up: installing nginx"
+    # policy-rc.d exit 101: the package's scripts do not start its service (Debian's way for
+    # containers and chroots), so a busy port 80 cannot fail the install
+    made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    apt_install nginx
+    if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+    pkill -x nginx >/dev/null 2>&1 || true
 fi
 
 engine_answers() {

@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 import tarfile
 import threading
@@ -287,6 +288,79 @@ def start_standin_proxy(
         container.remove(force=True)
         raise
     return container, f"http://127.0.0.1:{host_port}"
+
+
+NGINX_PORT = 8080
+# nginx in front of one upstream: the combined format plus $request_time, to the engine's stdout
+_NGINX_CONF = """user root;
+worker_processes 1;
+pid /tmp/nginx.pid;
+events { worker_connections 64; }
+http {
+    client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy; fastcgi_temp_path /tmp/fcgi;
+    uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;
+    log_format timed '$remote_addr - $remote_user [$time_local] "$request" $status '
+                     '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time';
+    access_log /dev/stdout timed;
+    error_log stderr warn;
+    server {
+        listen %(port)d;
+        location / {
+            proxy_pass http://%(upstream)s;
+            proxy_buffering off;
+            proxy_read_timeout 60s;
+        }
+    }
+}
+"""
+
+
+def start_nginx(client: Any, name: str, upstream: str, conf_dir: Path) -> tuple[Any, str]:
+    """Debian's nginx (the host's binary, its libraries bound read-only, as the stand-in's
+    Python is) in front of ``upstream`` (``IP:PORT``); ``(container, base_url)`` once it
+    answers. ``conf_dir`` receives the configuration."""
+    build_busybox_image(client)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    (conf_dir / "nginx.conf").write_text(_NGINX_CONF % {"port": NGINX_PORT, "upstream": upstream})
+    binds = {nginx: {"bind": "/usr/sbin/nginx", "mode": "ro"}}
+    binds[str(conf_dir)] = {"bind": "/conf", "mode": "ro"}
+    for path in ("/etc/passwd", "/etc/group"):
+        binds[path] = {"bind": path, "mode": "ro"}
+    for d in ("/lib", "/lib64"):
+        if os.path.exists(d):
+            binds[os.path.realpath(d)] = {"bind": d, "mode": "ro"}
+    remove_container(client, name)
+    container = client.containers.run(
+        BUSYBOX_TAG,
+        command=["/usr/sbin/nginx", "-e", "stderr", "-c", "/conf/nginx.conf", "-g", "daemon off;"],
+        name=name,
+        volumes=binds,
+        tmpfs={"/tmp": "rw,size=16m"},
+        ports={f"{NGINX_PORT}/tcp": ("127.0.0.1", None)},
+        log_config=LogConfig(type="json-file", config={"max-size": "20m"}),
+        labels={**LABELS, f"{TEST_LABEL}.role": "nginx"},
+        detach=True,
+    )
+    try:
+        container.reload()
+        host_port = container.attrs["NetworkSettings"]["Ports"][f"{NGINX_PORT}/tcp"][0]["HostPort"]
+        base_url = f"http://127.0.0.1:{host_port}"
+        poll(lambda: _answers(f"{base_url}/health"), "nginx answering", 30)
+    except BaseException:
+        container.remove(force=True)
+        raise
+    return container, base_url
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
 
 
 def _server_command(python: str, server: str) -> list[str]:

@@ -393,9 +393,9 @@ def evaluate(
         skipped.append(
             ("slow_model", f"{ranked} model(s) have {MIN_RANKABLE}+ timed requests (needs 2)")
         )
-    if len(analysis.logs.sources) > 1:  # replicas to compare (analysis.replicas)
-        from claude_perf.analysis.replicas import fleet_of, imbalance_findings
+    from claude_perf.analysis.replicas import fleet_of, imbalance_findings, replica_sources
 
+    if len(replica_sources(analysis)) > 1:  # replicas to compare (analysis.replicas)
         more, why = imbalance_findings(fleet_of(analysis), t)
         found += more
         skipped += why

@@ -71,11 +71,16 @@ class Fleet:
     latency_s: LatencyStats | None
 
 
+def replica_sources(analysis: Analysis) -> list[str]:
+    """The sources that are replicas: all but a front proxy's (analysis/front.py)."""
+    front = analysis.front.sources if analysis.front is not None else ()
+    return [name for name in analysis.logs.sources if name not in front]
+
+
 def fleet_of(analysis: Analysis) -> Fleet:
     """The replicas of a session (one per source with lines) and the fleet totals."""
     table = analysis.requests.table
-    front = analysis.front.sources if analysis.front is not None else ()
-    sources = [name for name in analysis.logs.sources if name not in front]  # not a replica
+    sources = replica_sources(analysis)
     facts = {str(c.get("source") or ""): c for c in analysis.containers}
     window = (analysis.metrics.window_start, analysis.metrics.window_end)
     source = table["source"].to_numpy()

@@ -198,9 +198,10 @@ def replicas_part(analysis: Analysis) -> dict[str, Any]:
 
     The keys above keep their fleet-wide meaning (counts summed, percentiles pooled).
     """
-    if len(analysis.logs.sources) < 2:
+    from claude_perf.analysis.replicas import fleet_of, replica_sources
+
+    if len(replica_sources(analysis)) < 2:
         return {}
-    from claude_perf.analysis.replicas import fleet_of
 
     return {
         "replicas": [

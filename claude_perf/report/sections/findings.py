@@ -7,6 +7,7 @@ named, so "no finding" never hides "not measured".
 from __future__ import annotations
 
 from claude_perf.analysis.findings import REPLICA_RULES, RULES
+from claude_perf.analysis.replicas import replica_sources
 from claude_perf.report.cells import row
 from claude_perf.report.context import Context
 from claude_perf.report.model import (
@@ -41,7 +42,7 @@ def bottlenecks_section(c: Context) -> Section:
         blocks.append(Paragraph(ours("No rule fired on the figures that were measured.")))
     fired = {x.rule for x in f.findings}
     skipped = {r for r, _ in f.not_evaluated}
-    rules = (*RULES, *REPLICA_RULES) if len(c.analysis.logs.sources) > 1 else RULES
+    rules = (*RULES, *REPLICA_RULES) if len(replica_sources(c.analysis)) > 1 else RULES
     clear = [r for r in rules if r not in fired and r not in skipped]
     if clear:
         blocks.append(Facts((("Evaluated, nothing found", ours(", ".join(clear))),)))

@@ -8,7 +8,7 @@ Names come from container facts and logs: they are quoted (redacted and escaped)
 from __future__ import annotations
 
 from claude_perf.analysis.formatting import fmt_bytes
-from claude_perf.analysis.replicas import Fleet, Replica, fleet_of
+from claude_perf.analysis.replicas import Fleet, Replica, fleet_of, replica_sources
 from claude_perf.report.cells import fmt_cell_s, fmt_count, fmt_share, row
 from claude_perf.report.context import Context
 from claude_perf.report.model import Block, Paragraph, Section, Table, Text, ours, quoted
@@ -30,7 +30,7 @@ _HEAD = (
 
 def replicas_section(c: Context) -> Section | None:
     """Replicas: one row per source, then the fleet row; None with a single source."""
-    if len(c.analysis.logs.sources) < 2:
+    if len(replica_sources(c.analysis)) < 2:
         return None
     fleet = fleet_of(c.analysis)
     rows = [_row(r) for r in fleet.replicas]
