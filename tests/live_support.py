@@ -30,6 +30,8 @@ from tests.conftest import DockerRun, run_container
 from tests.docker_support import Outcome, logs_once, logs_text
 
 CHAT = "/v1/chat/completions"
+MESSAGES = "/v1/messages"  # the wrapper's Anthropic Messages API: never streamed
+MODEL_PATHS = (CHAT, MESSAGES)
 LOG_DEADLINE_S = 30.0  # the engine copies log lines within milliseconds; this is a bound only
 CLI_TIMEOUT_S = 180.0
 LATENCY_REL = 0.10  # per-request latency: within 10 % of the client's elapsed ...
@@ -68,7 +70,7 @@ class Seen:
 
     @property
     def is_model(self) -> bool:
-        return self.path == CHAT
+        return self.path in MODEL_PATHS
 
     @property
     def is_health(self) -> bool:
@@ -108,8 +110,8 @@ def seen_wrapper(outcomes: Sequence[Outcome]) -> list[Seen]:
         Seen(
             o.label,
             o.path,
-            o.model if o.path == CHAT else None,
-            o.stream,
+            o.model if o.path in MODEL_PATHS else None,
+            o.stream and o.path == CHAT,  # /v1/messages answers one JSON whatever was asked
             o.started_at,
             o.elapsed_s,
             o.status != 200 or (o.stream and _sse_error(o.body)),

@@ -411,3 +411,38 @@ def test_wrapper_under_other_servers_counts_exact_and_p50_or_flagged(
             continue
         p50, truth = m["latency_s"]["p50"], client_p50[m["model"]]
         assert p50 == pytest.approx(truth, rel=0.15) or m["inferred_share"] > 0, m["model"]
+
+
+def test_wrapper_messages_api_requests_have_their_start_and_model(
+    docker_run: DockerRun, tmp_path: Path
+) -> None:
+    """The wrapper's /v1/messages (Anthropic Messages API, v2.2.0) logs its start with the
+    model as asked, full ids included: one at a time, beside chats, each /v1/messages request
+    is timed and named for sure, its p50 the client's (15 %). A `stream: true` is ignored by
+    the proxy (one JSON answer), and the report does not call it a stream either."""
+    messages = [
+        Step(f"msg {i}", model, path="/v1/messages", stream=(i == 4))
+        for i, model in enumerate(
+            ["opus", "claude-haiku-4-5-20251001", "sonnet", "opus", "claude-haiku-4-5-20251001"]
+        )
+    ]
+    steps = [*messages[:2], Step("chat 1", "sonnet"), *messages[2:], Step("chat 2", "haiku")]
+
+    def drive(url: str, _logged: Callable[[int], None]) -> list[Outcome]:
+        return drive_workload(url, steps)
+
+    store = tmp_path / "store.db"
+    seen, _name, log = wrapper_run(docker_run, store, False, drive)
+    assert "Anthropic Messages API request: model=claude-haiku-4-5-20251001" in log
+    assert not [s.label for s in seen if s.failed]
+    rep = report(store, tmp_path / "report")
+    assert_wrapper_counts(rep, seen, log)
+    rows = [r for r in rep.rows if r["path"] == "/v1/messages"]
+    assert len(rows) == len(messages)
+    assert [r["model"] for r in rows] == [s.model for s in messages]
+    assert all(r["latency_source"] == "paired" and r["ambiguous"] == "False" for r in rows), rows
+    assert all(r["stream"] != "True" for r in rows)
+    client_p50 = client_p50_by_model([s for s in seen if s.path == "/v1/messages"])
+    by_model = {m["model"]: m for m in rep.summary["models"]}
+    for model, truth in client_p50.items():
+        assert by_model[model]["latency_s"]["p50"] == pytest.approx(truth, rel=0.15), model

@@ -405,6 +405,60 @@ async def chat_completions(
     return JSONResponse(completion(body, out.text, out.result))
 
 
+class AnthropicMessagesRequest(BaseModel):
+    """The wrapper's src/models.py AnthropicMessagesRequest (v2.2.0), as far as it is read."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    messages: list[Message]
+    max_tokens: int = 4096
+    system: str | None = None
+    stream: bool | None = False  # accepted, never honoured: the answer is always one JSON
+
+
+@app.post("/v1/messages", response_model=None)
+async def anthropic_messages(body: AnthropicMessagesRequest, request: Request) -> JSONResponse:
+    """The wrapper's /v1/messages (v2.2.0 src/main.py anthropic_messages): rate-limited as chat,
+    no model check and no `Tools disabled` line (tools are on for Anthropic SDK clients), one
+    INFO record as it starts, never a stream; an unexpected failure is logged and answered 500."""
+    key = client_key(request)
+    if not limiter.hit(key):
+        ratelimit_logger.warning(
+            "ratelimit %s (%s) exceeded at endpoint: %s",
+            limiter.description,
+            key,
+            request.url.path,
+        )
+        return JSONResponse(
+            status_code=429, content={"error": f"Rate limit exceeded: {limiter.description}"}
+        )
+    verify_api_key(request)
+    validate_claude_code_auth()
+    try:
+        logger.info(f"Anthropic Messages API request: model={body.model}")
+        prompt = prompt_of(ChatCompletionRequest(model=body.model, messages=body.messages))
+        out = await claude_cli.run(prompt, body.model)
+        if not out.text:
+            raise HTTPException(status_code=500, detail="No response from Claude Code")
+        return JSONResponse(
+            {
+                "id": f"msg_{uuid.uuid4().hex[:24]}",
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "text", "text": out.text}],
+                "model": body.model,
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": len(prompt) // 4, "output_tokens": len(out.text) // 4},
+            }
+        )
+    except HTTPException:
+        raise
+    except Exception as e:
+        logger.error(f"Anthropic Messages API error: {e}")
+        raise HTTPException(status_code=500, detail=str(e)) from e
+
+
 @app.get("/health")
 async def health() -> dict[str, str]:
     return {"status": "healthy", "service": "claude-code-openai-wrapper"}
