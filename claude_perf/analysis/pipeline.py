@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from claude_perf.analysis.assemble import Requests, assemble
 from claude_perf.analysis.client_view import ClientView, client_view
 from claude_perf.analysis.correlate import CARRY_WINDOW_NS
-from claude_perf.analysis.front import FrontTier, front_sources, split_front
+from claude_perf.analysis.front import MAX_FRONT_RECORDS, FrontTier, front_sources, split_front
 from claude_perf.analysis.metrics import Metrics, compute
 from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
@@ -174,6 +174,11 @@ def _front_note(front: FrontTier, logs: LogLines, clients: object) -> str:
         )
     elif front.records:
         note += "; its own timings are not shown: the client records given are the client view"
+    elif front.requests > MAX_FRONT_RECORDS:
+        note += (
+            f"; its timings are not joined as a client view (more than {MAX_FRONT_RECORDS:,} "
+            "requests)"
+        )
     return note
 
 
