@@ -549,3 +549,12 @@ def test_a_request_that_spans_a_json_file_rotation_pairs_across_the_parts():
     assert logs.sources == ("c/ab-json.log",)
     got = requests(analyse(logs, Config()))
     assert list(zip(got["model"], got["latency_s"].round(6), strict=True)) == [("opus", 3.0)]
+
+
+def test_starts_without_a_single_completion_say_the_access_log_is_off():
+    """uvicorn --no-access-log: the wrapper's starts are there, no access line at all."""
+    lines = [line for t in (1.0, 5.0, 9.0) for line in wrapper_request(t, 0.5, "opus")[:2]]
+    a = analysis(lines)
+    assert len(requests(a)) == 0
+    assert a.requests.unmatched_starts == 3
+    assert any("the access log looks switched off" in n for n in a.quality.notes)

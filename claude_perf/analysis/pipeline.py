@@ -215,7 +215,14 @@ def _quality(
             f"{requests.durations_unmatched} logged response time(s) found no completion "
             f"within {CARRY_WINDOW_NS / 1e6:g} ms in their source"
         )
-    if requests.unmatched_starts:
+    if requests.unmatched_starts and not len(requests.table):
+        notes.append(
+            f"{requests.unmatched_starts} request(s) started and not one completion is in these "
+            "logs: the access log looks switched off (uvicorn --no-access-log or --log-level "
+            "warning, gunicorn without --access-logfile); their count, outcome and latency need "
+            "it on, or client records"
+        )
+    elif requests.unmatched_starts:
         notes.append(
             f"{requests.unmatched_starts} request start(s) have no completion in the window "
             "(still running at the end, or their completion was not logged)"
