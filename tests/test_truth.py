@@ -558,3 +558,26 @@ def test_starts_without_a_single_completion_say_the_access_log_is_off():
     assert len(requests(a)) == 0
     assert a.requests.unmatched_starts == 3
     assert any("the access log looks switched off" in n for n in a.quality.notes)
+
+
+def test_hono_logger_lines_are_starts_and_ends():
+    """hono/logger (Hono 4.13, real output): `<--` as a request comes in, `-->` with a coloured
+    status and `873ms` under a second, whole seconds (`6s`) above: those are too coarse, so the
+    lines' own times give that latency."""
+    lines = [
+        f"{engine(1.0)} <-- POST /v1/chat/completions",
+        f"{engine(1.873)} --> POST /v1/chat/completions \x1b[32m200\x1b[0m 873ms",
+        f"{engine(3.0)} <-- POST /v1/chat/completions",
+        f"{engine(8.91)} --> POST /v1/chat/completions \x1b[32m200\x1b[0m 6s",
+        f"{engine(9.0)} <-- GET /health",
+        f"{engine(9.001)} --> GET /health \x1b[32m200\x1b[0m 1ms",
+        f"{engine(10.0)} <-- POST /v1/messages",
+        f"{engine(10.2)} --> POST /v1/messages \x1b[33m429\x1b[0m 0ms",
+    ]
+    a = analysis(lines)
+    got = requests(a)
+    assert list(got["status"]) == [200, 200, 429]
+    assert got["latency_s"].round(3).tolist() == [0.873, 5.91, 0.0]
+    assert list(text_values(got["latency_source"])) == ["explicit", "paired", "explicit"]
+    assert len(requests(a, "health")) == 1
+    assert a.quality.dialects == {"source-0.log": ("hono",)}
