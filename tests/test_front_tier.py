@@ -58,3 +58,22 @@ def test_a_front_request_the_application_never_logged_is_unmatched() -> None:
     assert a.client is not None
     assert (len(a.client.join.pairs), len(a.client.join.unmatched_client)) == (3, 1)
     assert a.client.error_classes == (("http_5xx", 1),)
+
+
+def test_a_front_format_log_without_durations_stays_a_source_of_its_own() -> None:
+    """nginx's plain combined format has no request time: nothing to join by, so its requests
+    are not taken away on the format alone (the note says how to have them joined)."""
+    untimed = [line.rsplit(" ", 1)[0] for line in (nginx_line(s, lat) for s, lat, _ in TRAFFIC)]
+    a = analysis(app_log(), untimed)
+    assert len(requests(a)) == 6 and a.front is None and a.client is None
+    assert any("its lines carry no duration to join them by" in n for n in a.quality.notes)
+
+
+def test_another_service_in_a_front_format_is_not_taken_for_a_front_proxy() -> None:
+    """A Flask service on gunicorn's sync workers writes the combined format with its own
+    traffic (other times): it does not join the wrapper's rows, so it stays a replica."""
+    other = [nginx_line(20.0 + 3 * i, 0.2) for i in range(5)]
+    a = analysis(app_log(), other)
+    assert len(requests(a)) == 8 and a.front is None and a.client is None
+    assert any("its requests do not line up with source-0.log's" in n for n in a.quality.notes)
+    assert [r.source for r in fleet_of(a).replicas] == ["source-0.log", "source-1.log"]

@@ -3,10 +3,13 @@
 nginx, Traefik or Caddy in front of a Claude proxy log every request the proxy logs. Collected
 or given together, each request would be counted twice (once per tier) and the front proxy
 would pass for a replica that took no model request. When some sources speak only dialects
-marked ``front = true`` and others speak something else, the front sources' rows leave the
-request table; those with a logged duration become client records (the front proxy is a client
-of the application: its time includes the hop between them), which the client view joins with
-the application's rows like any client's.
+marked ``front = true`` and others speak something else, those with a logged duration become
+client records (the front proxy is a client of the application: its time includes the hop
+between them). When most of them join the application's rows (FRONT_MATCH_SHARE), the front
+sources' rows leave the request table and that join is the client view; otherwise (no duration
+logged, or another service's traffic in a front proxy's format, e.g. gunicorn's sync workers
+writing the combined format) the source stays one of its own, and a note says why
+(analysis/pipeline.py).
 """
 
 from __future__ import annotations
@@ -62,6 +65,12 @@ def split_front(
     tier = FrontTier(tuple(sources), tuple(dialects), int(mine.sum()), _records(front))
     return kept, tier
 
+
+# A front proxy's timed requests that succeeded must mostly join the application's rows to be
+# taken for the same traffic (its failures may be its own: a 502 with the application down). Not
+# all: it serves some paths alone, and a join under concurrency can miss a few; a clear
+# majority, never a coincidence of two unrelated services' counts.
+FRONT_MATCH_SHARE = 0.8
 
 # Front rows become client records (Python objects joined one by one): past this many the
 # client view from the front proxy is left out, with a note, rather than slowing the report
