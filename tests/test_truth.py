@@ -581,3 +581,22 @@ def test_hono_logger_lines_are_starts_and_ends():
     assert list(text_values(got["latency_source"])) == ["explicit", "paired", "explicit"]
     assert len(requests(a, "health")) == 1
     assert a.quality.dialects == {"source-0.log": ("hono",)}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '172.17.0.1 - - [30/Nov/2026 12:00:05] "POST /v1/chat/completions HTTP/1.1" 200 -',
+        'INFO:werkzeug:172.17.0.1 - - [30/Nov/2026 12:00:05] "POST /v1/chat/completions HTTP/1.1" 200 -',
+        '2026-11-30 12:00:05,100 - werkzeug - INFO - 172.17.0.1 - - [30/Nov/2026 12:00:05] "POST /v1/chat/completions HTTP/1.1" 200 -',
+        '172.17.0.1 - - [30/Nov/2026 12:00:05] "\x1b[35m\x1b[1mPOST /v1/chat/completions HTTP/1.1\x1b[0m" 500 -',
+    ],
+)
+def test_werkzeug_access_lines_are_completions(line: str):
+    """Flask's development server (werkzeug 3, real output): its bare line, behind a logging
+    prefix, and coloured for a 5xx."""
+    a = analysis([f"{engine(5.0)} {line}"])
+    got = requests(a)
+    assert list(got["path"]) == ["/v1/chat/completions"]
+    assert list(got["client"]) == ["172.17.0.1"]
+    assert a.quality.dialects == {"source-0.log": ("werkzeug",)}
