@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from claude_perf.ingest.sniff import most_lines_match
+
 _TIME = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)"
 # compose: a name (no spaces, no `|`), padding, `| `, then the line (a time first with -t)
 _COMPOSE = re.compile(rb"^([A-Za-z0-9][\w.-]*?) *\| ")
@@ -26,31 +28,15 @@ _COMPOSE_TIMED = re.compile(rb"^[A-Za-z0-9][\w.-]*? *\| " + _TIME + rb" ")
 _COMPOSE_REPLICA = re.compile(rb"^[A-Za-z0-9][\w.-]*?[-_]\d+ +\| ")
 # swarm: the engine time, a task name with its node (`@`), padding, `| `
 _SWARM = re.compile(rb"^(" + _TIME + rb") ([^\s|@]+@[^\s|]+) *\| ")
-_SNIFF_LINES = 50
-
-
-def _sniff(data: bytes, pattern: re.Pattern[bytes]) -> bool:
-    """Whether most of the first non-empty lines match ``pattern``."""
-    seen = hits = start = 0
-    while seen < _SNIFF_LINES and start < len(data) and start < 1 << 20:
-        end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end
-        line = data[start:end].rstrip(b"\r")
-        start = end + 1
-        if not line.strip():
-            continue
-        seen += 1
-        hits += bool(pattern.match(line))
-    return seen > 0 and hits * 2 > seen
 
 
 def compose_parts(data: bytes) -> tuple[str, list[tuple[str, bytes]]] | None:
     """(form, [(replica name, its lines without the prefix)]) in order of first appearance, or
     None when the data is neither form. A line without the prefix (a long line the tool wrapped,
     rare) stays with the replica of the line before it."""
-    if _sniff(data, _SWARM):
+    if most_lines_match(data, _SWARM):
         form, pattern = "docker service logs", _SWARM
-    elif _sniff(data, _COMPOSE_TIMED) or _sniff(data, _COMPOSE_REPLICA):
+    elif most_lines_match(data, _COMPOSE_TIMED) or most_lines_match(data, _COMPOSE_REPLICA):
         form, pattern = "docker compose logs", _COMPOSE
     else:
         return None
@@ -75,9 +61,9 @@ def compose_parts(data: bytes) -> tuple[str, list[tuple[str, bytes]]] | None:
 def is_swarm(data: bytes) -> bool:
     """Whether the data is `docker service logs -t` output (it starts with times, like
     ``docker logs -t``, so a chunked read must not take it for one)."""
-    return _sniff(data, _SWARM)
+    return most_lines_match(data, _SWARM)
 
 
 def is_timed_compose(data: bytes) -> bool:
     """Whether compose output carries the engine's times (``-t``)."""
-    return _sniff(data, _COMPOSE_TIMED)
+    return most_lines_match(data, _COMPOSE_TIMED)

@@ -11,28 +11,18 @@ from __future__ import annotations
 
 import re
 
+from claude_perf.ingest.sniff import most_lines_match
+
 # [kind/name/container] then an RFC 3339 time: kubectl's --prefix with --timestamps.
 _PREFIXED = re.compile(
     rb"^\[([a-z]+/[^/\]\s]+/[^\]\s]+)\] "
     rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) "
 )
-_SNIFF_LINES = 50
 
 
 def is_kubectl(data: bytes) -> bool:
     """Whether most of the first non-empty lines carry kubectl's prefix and a time."""
-    seen = hits = 0
-    start = 0
-    while seen < _SNIFF_LINES and start < len(data) and start < 1 << 20:
-        end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end
-        line = data[start:end].rstrip(b"\r")
-        start = end + 1
-        if not line.strip():
-            continue
-        seen += 1
-        hits += bool(_PREFIXED.match(line))
-    return seen > 0 and hits * 2 > seen
+    return most_lines_match(data, _PREFIXED)
 
 
 def kubectl_parts(data: bytes) -> list[tuple[str, bytes]] | None:

@@ -369,21 +369,30 @@ async def stream_response(body: ChatCompletionRequest, prompt: str) -> AsyncIter
     yield "data: [DONE]\n\n"
 
 
+def rate_limited(request: Request) -> JSONResponse | None:
+    """slowapi's 429 and its WARNING when the client is over the limit (the wrapper's
+    @rate_limit_endpoint("chat") on both chat endpoints), else None."""
+    key = client_key(request)
+    if limiter.hit(key):
+        return None
+    ratelimit_logger.warning(
+        "ratelimit %s (%s) exceeded at endpoint: %s",
+        limiter.description,
+        key,
+        request.url.path,
+    )
+    return JSONResponse(
+        status_code=429, content={"error": f"Rate limit exceeded: {limiter.description}"}
+    )
+
+
 @app.post("/v1/chat/completions", response_model=None)
 async def chat_completions(
     body: ChatCompletionRequest, request: Request
 ) -> JSONResponse | StreamingResponse:
-    key = client_key(request)
-    if not limiter.hit(key):
-        ratelimit_logger.warning(
-            "ratelimit %s (%s) exceeded at endpoint: %s",
-            limiter.description,
-            key,
-            request.url.path,
-        )
-        return JSONResponse(
-            status_code=429, content={"error": f"Rate limit exceeded: {limiter.description}"}
-        )
+    refused = rate_limited(request)
+    if refused is not None:
+        return refused
     verify_api_key(request)
     validate_claude_code_auth()
     if logger.isEnabledFor(logging.DEBUG):
@@ -421,17 +430,9 @@ async def anthropic_messages(body: AnthropicMessagesRequest, request: Request) -
     """The wrapper's /v1/messages (v2.2.0 src/main.py anthropic_messages): rate-limited as chat,
     no model check and no `Tools disabled` line (tools are on for Anthropic SDK clients), one
     INFO record as it starts, never a stream; an unexpected failure is logged and answered 500."""
-    key = client_key(request)
-    if not limiter.hit(key):
-        ratelimit_logger.warning(
-            "ratelimit %s (%s) exceeded at endpoint: %s",
-            limiter.description,
-            key,
-            request.url.path,
-        )
-        return JSONResponse(
-            status_code=429, content={"error": f"Rate limit exceeded: {limiter.description}"}
-        )
+    refused = rate_limited(request)
+    if refused is not None:
+        return refused
     verify_api_key(request)
     validate_claude_code_auth()
     try:
