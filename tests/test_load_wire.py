@@ -72,7 +72,9 @@ def test_reads_carry_the_arrival_time_not_the_read_time(monkeypatch: pytest.Monk
         clock[0] = 300
         inbox.data_received(b"abcdef")
         clock[0] = 900  # read long after both arrived
+        assert inbox.transport.written == []  # held until the request is whole
         got = [await stream.read(1024)]
+        assert inbox.transport.written == [b"POST / HTTP/1.1\r\n\r\nbody"]  # one send
         assert (marks.started_ns, marks.first_ns, marks.last_ns) == (100, 200, 200)
         got.append(await stream.read(4))  # a chunk read in parts keeps its arrival
         got.append(await stream.read(4))
@@ -210,12 +212,12 @@ def test_slow_parsing_is_not_latency(
         assert r.chunks == 5 and r.first_token_ns == r.end_ns and r.chunk_gaps_s == (0.0,) * 4
 
 
-def test_the_driver_clients_use_the_timed_backend() -> None:
-    """httpx has no network-backend option; timed_client replaces its pool: this must hold."""
+def test_the_driver_transports_use_the_timed_backend() -> None:
+    """httpx has no network-backend option; timed_transport replaces its pool: this must hold."""
 
     async def go() -> tuple[object, wire.Marks]:
-        client, marks = wire.timed_client(httpx.create_ssl_context(), httpx.Timeout(10))
-        async with client:
+        transport, marks = wire.timed_transport(httpx.create_ssl_context())
+        async with httpx.AsyncClient(transport=transport) as client:
             resp = await client.post(url, content=b'{"stream": false}')
             return resp.extensions["network_stream"], marks
 
