@@ -1,8 +1,9 @@
 """`claude-perf load`'s network layer (load/wire.py): a record's times are when bytes arrived.
 
 Known answers: chunks handed to the protocol at set clock values must come out of the stream
-with those arrival times, whenever they are read; and a whole answer sent in one write must be
-recorded at its arrival even when reading it costs 0.1 s.
+with those arrival times, whenever they are read; a whole answer sent in one write must be
+recorded at its arrival even when reading it costs 0.1 s; https goes through the same streams
+(a certificate made by openssl for the test).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +23,8 @@ import httpcore
 import httpx
 import pytest
 
-from claude_perf.load import answers, wire
+from claude_perf.ingest.client_records import ClientRecord
+from claude_perf.load import answers, driver, wire
 from claude_perf.load.plan import build_plan
 from claude_perf.load.run import run_load
 
@@ -226,3 +230,66 @@ def test_the_driver_transports_use_the_timed_backend() -> None:
     assert isinstance(network_stream, wire.TimedStream)
     assert marks.started_ns is not None and marks.first_ns is not None
     assert marks.started_ns < marks.first_ns == marks.last_ns
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by openssl for this run only."""
+    tmp = tmp_path_factory.mktemp("tls")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+    command += ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        [*command, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@contextlib.contextmanager
+def tls_server(cert: Path, key: Path) -> Iterator[str]:
+    """The one-write server behind TLS (one connection)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            raw, _ = listener.accept()
+            with context.wrap_socket(raw, server_side=True) as conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                conn.sendall(_JSON)
+                conn.recv(1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(10)
+
+
+def drive_once(url: str, tmp_path: Path) -> ClientRecord:
+    plan = build_plan(url=url, models=["m"], requests=1, concurrency=1, timeout="10s")
+    (record,) = run_load(plan, store=tmp_path / "s.db").records
+    return record
+
+
+def test_https_through_the_timed_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, self_signed: tuple[Path, Path]
+) -> None:
+    cert, key = self_signed
+    with tls_server(cert, key) as url:  # not trusted: the handshake refuses it, one line
+        refused = drive_once(url, tmp_path)
+    assert refused.error_class == "connect" and "CERTIFICATE_VERIFY_FAILED" in (refused.error or "")
+    trusting = ssl.create_default_context(cafile=str(cert))
+    monkeypatch.setattr(driver.httpx, "create_ssl_context", lambda: trusting)
+    with tls_server(cert, key) as url:
+        r = drive_once(url, tmp_path)
+    assert r.ok and r.status == 200, r.error
+    assert r.start_ns < r.first_byte_ns <= r.end_ns  # type: ignore[operator]
