@@ -126,7 +126,8 @@ class _Inbox(asyncio.Protocol):
         self.size -= len(data)
         if self.reading_paused and self.size < _LOW_BYTES:
             self.reading_paused = False
-            self.transport.resume_reading()
+            if self.ended_ns is None:  # a closed transport has nothing to resume
+                self.transport.resume_reading()
         return data, at_ns
 
 
@@ -294,6 +295,9 @@ def timed_transport(tls: ssl.SSLContext) -> tuple[httpx.AsyncHTTPTransport, Mark
         ssl_context=tls,
         max_connections=1,
         max_keepalive_connections=1,
+        # httpx's default (5 s): an idle connection older is not reused (Node closes its idle
+        # ones after 5 s; a request sent as it closes would fail).
+        keepalive_expiry=httpx.Limits().keepalive_expiry,
         network_backend=TimedBackend(marks),
     )
     return transport, marks
