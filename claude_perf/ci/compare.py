@@ -178,6 +178,27 @@ def _resource(
     return Delta(metric, "resources", base, cur, change, rel, verdict, reason)
 
 
+def _resources(b_res: Any, c_res: Any, t: Thresholds, notes: list[str]) -> list[Delta]:
+    """Mean and p95 CPU % and peak memory, when both summaries have a resources section."""
+    if not (isinstance(b_res, Mapping) and isinstance(c_res, Mapping)):
+        if b_res is not None or c_res is not None:
+            notes.append("resource figures are on one side only: not compared")
+        else:
+            notes.append("neither summary has resource samples: resources not compared")
+        return []
+    n_b, n_c = int(b_res.get("samples") or 0), int(c_res.get("samples") or 0)
+    b_cpu, c_cpu = b_res.get("cpu_pct") or {}, c_res.get("cpu_pct") or {}
+    b_mem, c_mem = b_res.get("mem_bytes") or {}, c_res.get("mem_bytes") or {}
+    made = (
+        _resource("cpu_pct_mean", b_cpu.get("mean"), c_cpu.get("mean"), n_b, n_c, t.cpu_abs_pct, t),
+        _resource("cpu_pct_p95", b_cpu.get("p95"), c_cpu.get("p95"), n_b, n_c, t.cpu_abs_pct, t),
+        _resource(
+            "mem_bytes_max", b_mem.get("max"), c_mem.get("max"), n_b, n_c, t.mem_abs_bytes, t
+        ),
+    )
+    return [d for d in made if d]
+
+
 def _counts(section: Mapping[str, Any], ok_key: str, total_key: str) -> tuple[int, int]:
     return int(section.get(ok_key) or 0), int(section.get(total_key) or 0)
 
@@ -264,28 +285,7 @@ def compare(
     pairs = [(n, b_models[n], c_models[n]) for n in b_models if n in c_models]
     deltas += _server_token_rates(pairs, t, notes)
     deltas += client_deltas(baseline, current, t, notes)
-    b_res, c_res = baseline.get("resources"), current.get("resources")
-    if isinstance(b_res, Mapping) and isinstance(c_res, Mapping):
-        n_b, n_c = int(b_res.get("samples") or 0), int(c_res.get("samples") or 0)
-        b_cpu, c_cpu = b_res.get("cpu_pct") or {}, c_res.get("cpu_pct") or {}
-        b_mem, c_mem = b_res.get("mem_bytes") or {}, c_res.get("mem_bytes") or {}
-        for delta in (
-            _resource(
-                "cpu_pct_mean", b_cpu.get("mean"), c_cpu.get("mean"), n_b, n_c, t.cpu_abs_pct, t
-            ),
-            _resource(
-                "cpu_pct_p95", b_cpu.get("p95"), c_cpu.get("p95"), n_b, n_c, t.cpu_abs_pct, t
-            ),
-            _resource(
-                "mem_bytes_max", b_mem.get("max"), c_mem.get("max"), n_b, n_c, t.mem_abs_bytes, t
-            ),
-        ):
-            if delta:
-                deltas.append(delta)
-    elif b_res is not None or c_res is not None:
-        notes.append("resource figures are on one side only: not compared")
-    else:
-        notes.append("neither summary has resource samples: resources not compared")
+    deltas += _resources(baseline.get("resources"), current.get("resources"), t, notes)
     notes.append(
         "the summaries hold percentiles, not raw samples: verdicts use n-aware thresholds "
         "and a two-proportion z-test on counts, not a rank test"
