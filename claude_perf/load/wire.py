@@ -15,8 +15,8 @@ with benchmarks/load_bench.py:
 
 ``Marks`` holds one request's times (``perf_counter_ns``): when it started (the connection
 being opened, or its first byte written on a kept-alive one), the first chunk that arrived for
-it and the latest chunk its reader has taken. One ``Marks`` per client, as each client has one
-connection and one request at a time (driver.py).
+it and the latest chunk its reader has taken. One ``Marks`` per transport, as each transport
+has one connection and one request at a time (driver.py).
 
 Exceptions are httpcore's (``ConnectError``, ``ReadTimeout`` ...) as its own backends raise
 them, so httpx maps them to its own as usual.
@@ -132,7 +132,7 @@ class _Inbox(asyncio.Protocol):
 
 
 class TimedStream(httpcore.AsyncNetworkStream):
-    """One connection; every read notes its chunk's arrival in the client's ``Marks``."""
+    """One connection; every read notes its chunk's arrival in the transport's ``Marks``."""
 
     def __init__(self, transport: Any, inbox: _Inbox, marks: Marks) -> None:
         self._transport, self._inbox, self._marks = transport, inbox, marks
@@ -234,7 +234,7 @@ class TimedStream(httpcore.AsyncNetworkStream):
 
 
 class TimedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend for one client: its connections share the client's Marks."""
+    """httpcore's network backend of one transport: its connections share its Marks."""
 
     def __init__(self, marks: Marks) -> None:
         self.marks = marks
