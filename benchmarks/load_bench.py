@@ -14,8 +14,11 @@ driver costs:
 - record latency at saturation: with instant answers the loop runs as fast as it can, so a
   record's latency is queueing (Little's law: concurrency / rate), not a fixed overhead;
 - added to a 100 ms answer: the same concurrency against answers that take 100 ms (the loop not
-  saturated); a record's latency beyond 100 ms is what the driver (and the loopback) adds to a
-  measured latency.
+  saturated); a record's latency beyond 100 ms is what the driver (and the loopback, and this
+  server's own turns at writing 16 answers) adds to a measured latency. All 16 answers arrive
+  together, the case where one core reads them in turns;
+- the yardstick: when ``hey`` (Go, several cores) is on the PATH, what it adds to the same
+  100 ms answers against the same server (its ``-o csv`` per-request times, 0.1 ms steps).
 
 Run: ``python -m benchmarks.load_bench [--requests N] [--concurrency C]``; ``--serve PORT``
 runs only the server (for a yardstick such as ``hey`` against the same server).
@@ -29,6 +32,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -149,6 +153,29 @@ def drive(
     }
 
 
+def hey_added(url: str, requests: int, concurrency: int) -> tuple[float, float] | None:
+    """p50 and p95 of what ``hey`` adds to the 100 ms answers (None when it is not installed)."""
+    hey = shutil.which("hey")
+    if hey is None:
+        return None
+    body = json.dumps({"model": "delayed", "stream": False, "messages": []})
+    command = [hey, "-n", str(requests), "-c", str(concurrency), "-m", "POST"]
+    command += ["-T", "application/json", "-d", body, "-o", "csv", url + "/v1/chat/completions"]
+    out = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    # The csv: response-time (s) first, status-code seventh; a header line first.
+    rows = [line.split(",") for line in out.splitlines()[1:] if line.count(",") >= 6]
+    lat = sorted(float(r[0]) for r in rows if r[6] == "200")
+    if not lat:
+        return None
+    return statistics.median(lat) - DELAY_S, lat[int(0.95 * (len(lat) - 1))] - DELAY_S
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -185,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"  record latency at saturation: p50 {1000 * f['p50_s']:.2f} ms, p95 "
-                f"{1000 * f['p95_s']:.2f} ms (queueing: {args.concurrency} in flight / the rate)"
+                f"{1000 * f['p95_s']:.2f} ms (times at the bytes' arrival: the wait for a "
+                "turn to parse is not in them)"
             )
             # Not saturated: answers that take DELAY_S; what a record measures beyond that is
             # what the driver (and the loopback) adds to a measured latency.
@@ -197,6 +225,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{d['rate']:,.0f}/s): p50 {1000 * added_p50:.2f} ms, p95 {1000 * added_p95:.2f} "
                 f"ms  target p50 < {1000 * OVERHEAD_TARGET_S:.0f} ms  "
                 f"{_verdict(added_p50 < OVERHEAD_TARGET_S)}"
+            )
+        n = max(1, min(args.requests, int(20 * args.concurrency / DELAY_S)))
+        yardstick = hey_added(url, n, args.concurrency)
+        if yardstick is not None:
+            print(
+                f"hey (Go), JSON, concurrency {args.concurrency}, added to a "
+                f"{1000 * DELAY_S:.0f} ms answer ({n} requests): p50 {1000 * yardstick[0]:.2f} "
+                f"ms, p95 {1000 * yardstick[1]:.2f} ms (the yardstick, same server)"
             )
     print(f"(pid {os.getpid()}; figures from one run on a shared machine)")
     return 0

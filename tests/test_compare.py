@@ -143,6 +143,75 @@ def test_models_on_one_side_are_listed_not_regressions() -> None:
     assert not result.regressions
 
 
+def rated(m: dict[str, Any], n: int | None, p50: float | None = None) -> dict[str, Any]:
+    """A model with the server-side token rate of its logs' usage (n None: the key is null)."""
+    per_request = None if n is None else {"n": n, "mean": p50, "p50": p50, "p95": p50}
+    overall = None if p50 is None else p50
+    return {**m, "output_tokens_per_s": {"overall": overall, "per_request": per_request}}
+
+
+def test_server_side_token_rate_by_the_client_rules() -> None:
+    ok = model("x", 9, 1, 1, 9, 9)
+    base = summary(
+        [
+            rated({**ok, "model": "sonnet"}, 10, 40.0),
+            rated({**ok, "model": "haiku"}, 10, 50.0),
+            rated({**ok, "model": "opus"}, 3, 40.0),
+            rated({**ok, "model": "mini"}, 10, 100.0),
+            rated({**ok, "model": "plain"}, 10, 30.0),
+            {**ok, "model": "old", "output_tokens_per_s": None},
+        ]
+    )
+    cur = summary(
+        [
+            rated({**ok, "model": "sonnet"}, 10, 30.0),  # -25 %: lower is worse
+            rated({**ok, "model": "haiku"}, 10, 60.0),  # +20 %
+            rated({**ok, "model": "opus"}, 3, 20.0),  # -50 % of 3 requests
+            rated({**ok, "model": "mini"}, 10, 90.0),  # -10 %: within ±15 %
+            {**ok, "model": "plain"},  # a summary from before the key: absent
+            rated({**ok, "model": "old"}, 10, 30.0),
+        ]
+    )
+    result = compare(base, cur)
+    rates = {d.scope: d for d in result.deltas if d.metric == "p50_output_tokens_per_s"}
+    assert {s: d.verdict for s, d in rates.items()} == {
+        "sonnet": REGRESSION,
+        "haiku": IMPROVEMENT,
+        "opus": NOISE,
+        "mini": NOISE,
+    }
+    sonnet = rates["sonnet"]
+    assert (sonnet.baseline, sonnet.current, sonnet.change) == (40.0, 30.0, -10.0)
+    assert sonnet.change_rel == pytest.approx(-0.25) and sonnet.higher_is_better
+    assert sonnet.reason == "-25.0%, beyond ±15% (n=10 vs 10)"
+    assert rates["opus"].reason == "too few samples (n=3 vs 3, need 5 on each side)"
+    assert (
+        "server-side output tokens/s of plain: only the baseline logs carry usage figures: "
+        "not compared" in result.notes
+    )
+    assert (
+        "server-side output tokens/s of old: only the current logs carry usage figures: "
+        "not compared" in result.notes
+    )
+    assert regression_message(result) == (
+        "1 regression against the baseline: sonnet p50_output_tokens_per_s 40.0 tok/s → 30.0 tok/s"
+    )
+    row = next(line for line in to_markdown(result).splitlines() if "| sonnet |" in line)
+    assert "| -10.0 tok/s (-25%) | 🔴 regression |" in row
+
+
+def test_no_server_side_token_rate_is_said_not_guessed() -> None:
+    base = summary([model("sonnet", 20, 2.0, 4.0, 20, 20)])
+    nulls = summary([rated(model("sonnet", 20, 2.0, 4.0, 20, 20), None)])
+    for a, b in ((base, base), (base, nulls), (nulls, nulls)):
+        result = compare(a, b)
+        assert not [d for d in result.deltas if d.metric.endswith("tokens_per_s")]
+        assert (
+            "neither summary has server-side token figures (the logs carry no usage): "
+            "server-side token rates not compared" in result.notes
+        )
+
+
 def test_json_output_schema_and_verdict() -> None:
     base = summary([model("sonnet", 20, 2.0, 4.0, 20, 20)])
     cur = summary([model("sonnet", 20, 3.0, 4.0, 20, 20)])

@@ -18,6 +18,10 @@ The summaries hold percentiles and counts, not the raw latency samples, so no ra
 - Client view (when both summaries have ``client`` records), per model asked: TTFT p50 and p95
   by the latency rules (the same ``latency_rel``, ``latency_abs_s`` and ``min_samples``), and
   the per-request output-token rate p50 by ``latency_rel`` with ``min_samples`` (lower is worse).
+- Server-side token rate (per model, from the logs' usage figures: ``models[].
+  output_tokens_per_s.per_request``): its p50 by the same rule as the client's token rate. When
+  one side's logs carry no usage (null or absent) the model's rate is not compared, and a note
+  says so; no verdict is made from one side.
 
 Models present on one side only are listed as added or removed, never as a regression.
 """
@@ -40,6 +44,7 @@ from claude_perf.ci.delta import (
     change_of,
     latency_delta,
     pct_text,
+    token_rate_delta,
 )
 from claude_perf.errors import InputError
 from claude_perf.report.summary import SCHEMA as SUMMARY_SCHEMA
@@ -173,8 +178,60 @@ def _resource(
     return Delta(metric, "resources", base, cur, change, rel, verdict, reason)
 
 
+def _resources(b_res: Any, c_res: Any, t: Thresholds, notes: list[str]) -> list[Delta]:
+    """Mean and p95 CPU % and peak memory, when both summaries have a resources section."""
+    if not (isinstance(b_res, Mapping) and isinstance(c_res, Mapping)):
+        if b_res is not None or c_res is not None:
+            notes.append("resource figures are on one side only: not compared")
+        else:
+            notes.append("neither summary has resource samples: resources not compared")
+        return []
+    n_b, n_c = int(b_res.get("samples") or 0), int(c_res.get("samples") or 0)
+    b_cpu, c_cpu = b_res.get("cpu_pct") or {}, c_res.get("cpu_pct") or {}
+    b_mem, c_mem = b_res.get("mem_bytes") or {}, c_res.get("mem_bytes") or {}
+    made = (
+        _resource("cpu_pct_mean", b_cpu.get("mean"), c_cpu.get("mean"), n_b, n_c, t.cpu_abs_pct, t),
+        _resource("cpu_pct_p95", b_cpu.get("p95"), c_cpu.get("p95"), n_b, n_c, t.cpu_abs_pct, t),
+        _resource(
+            "mem_bytes_max", b_mem.get("max"), c_mem.get("max"), n_b, n_c, t.mem_abs_bytes, t
+        ),
+    )
+    return [d for d in made if d]
+
+
 def _counts(section: Mapping[str, Any], ok_key: str, total_key: str) -> tuple[int, int]:
     return int(section.get(ok_key) or 0), int(section.get(total_key) or 0)
+
+
+def _server_token_rates(
+    pairs: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]], t: Thresholds, notes: list[str]
+) -> list[Delta]:
+    """Per model on both sides: the server-side per-request output-token rate p50, when both
+    sides' logs carry usage; a note for each model known on one side, one when on neither."""
+    deltas: list[Delta] = []
+    known = 0
+    for name, b, c in pairs:
+        b_rate = (b.get("output_tokens_per_s") or {}).get("per_request")
+        c_rate = (c.get("output_tokens_per_s") or {}).get("per_request")
+        if b_rate is None and c_rate is None:
+            continue
+        known += 1
+        if b_rate is None or c_rate is None:
+            side = "current" if b_rate is None else "baseline"
+            notes.append(
+                f"server-side output tokens/s of {name}: only the {side} logs carry usage "
+                "figures: not compared"
+            )
+            continue
+        delta = token_rate_delta(name, b_rate, c_rate, t)
+        if delta:
+            deltas.append(delta)
+    if pairs and not known:
+        notes.append(
+            "neither summary has server-side token figures (the logs carry no usage): "
+            "server-side token rates not compared"
+        )
+    return deltas
 
 
 def compare(
@@ -225,29 +282,10 @@ def compare(
     notes: list[str] = []
     from claude_perf.ci.client_compare import client_deltas
 
+    pairs = [(n, b_models[n], c_models[n]) for n in b_models if n in c_models]
+    deltas += _server_token_rates(pairs, t, notes)
     deltas += client_deltas(baseline, current, t, notes)
-    b_res, c_res = baseline.get("resources"), current.get("resources")
-    if isinstance(b_res, Mapping) and isinstance(c_res, Mapping):
-        n_b, n_c = int(b_res.get("samples") or 0), int(c_res.get("samples") or 0)
-        b_cpu, c_cpu = b_res.get("cpu_pct") or {}, c_res.get("cpu_pct") or {}
-        b_mem, c_mem = b_res.get("mem_bytes") or {}, c_res.get("mem_bytes") or {}
-        for delta in (
-            _resource(
-                "cpu_pct_mean", b_cpu.get("mean"), c_cpu.get("mean"), n_b, n_c, t.cpu_abs_pct, t
-            ),
-            _resource(
-                "cpu_pct_p95", b_cpu.get("p95"), c_cpu.get("p95"), n_b, n_c, t.cpu_abs_pct, t
-            ),
-            _resource(
-                "mem_bytes_max", b_mem.get("max"), c_mem.get("max"), n_b, n_c, t.mem_abs_bytes, t
-            ),
-        ):
-            if delta:
-                deltas.append(delta)
-    elif b_res is not None or c_res is not None:
-        notes.append("resource figures are on one side only: not compared")
-    else:
-        notes.append("neither summary has resource samples: resources not compared")
+    deltas += _resources(baseline.get("resources"), current.get("resources"), t, notes)
     notes.append(
         "the summaries hold percentiles, not raw samples: verdicts use n-aware thresholds "
         "and a two-proportion z-test on counts, not a rank test"
@@ -377,6 +415,9 @@ def to_markdown(comparison: Comparison) -> str:
         f"{t.min_samples} samples on each side (fewer is always noise).",
         f"- Rates: at least {t.rate_abs * 100:g} points and a two-proportion z-test with "
         f"|z| ≥ {t.z_critical:g}.",
+        "- Output tokens/s (p50 per request; server side from the logs' usage, and client "
+        f"side): at least {t.latency_rel:.0%} (a drop is a regression), with at least "
+        f"{t.min_samples} samples on each side.",
         f"- Resources: at least {t.resource_rel:.0%}, {t.cpu_abs_pct:g} CPU points or "
         f"{t.mem_abs_bytes / (1024 * 1024):g} MiB of memory, "
         f"with at least {t.min_samples} samples.",

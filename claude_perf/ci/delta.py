@@ -1,6 +1,7 @@
 """One figure on both sides of a comparison: its change and its verdict (regression,
-improvement, noise) with the reason; the latency rule, shared by the summary's figures
-(ci/compare.py) and the client view's (ci/client_compare.py). See compare.py for the rules."""
+improvement, noise) with the reason; the latency and token-rate rules, shared by the summary's
+figures (ci/compare.py) and the client view's (ci/client_compare.py). See compare.py for the
+rules."""
 
 from __future__ import annotations
 
@@ -63,6 +64,29 @@ def latency_delta(metric: str, scope: str, base: Any, cur: Any, t: Thresholds) -
         f"{change:+.3f} s ({pct_text(rel)}) within ±{t.latency_rel:.0%} or ±{t.latency_abs_s:g} s"
     )
     return Delta(metric, scope, b, c, change, rel, NOISE, reason)
+
+
+def token_rate_delta(scope: str, base: Any, cur: Any, t: Thresholds) -> Delta | None:
+    """Per-request output tokens/s p50 (``{"n", "p50", ...}`` on each side): a drop of at
+    least ``latency_rel`` with ``min_samples`` on each side is a regression (lower is worse)."""
+    b_stats, c_stats = base or {}, cur or {}
+    b, c = b_stats.get("p50"), c_stats.get("p50")
+    metric = "p50_output_tokens_per_s"
+    if b is None and c is None:
+        return None
+    change, rel = change_of(b, c)
+    if change is None:
+        return Delta(metric, scope, b, c, None, None, NOISE, "known on one side only", True)
+    n_b, n_c = int(b_stats.get("n") or 0), int(c_stats.get("n") or 0)
+    if min(n_b, n_c) < t.min_samples:
+        reason = f"too few samples (n={n_b} vs {n_c}, need {t.min_samples} on each side)"
+        return Delta(metric, scope, b, c, change, rel, NOISE, reason, True)
+    if rel is not None and abs(rel) >= t.latency_rel:
+        verdict = REGRESSION if change < 0 else IMPROVEMENT
+        reason = f"{pct_text(rel)}, beyond ±{t.latency_rel:.0%} (n={n_b} vs {n_c})"
+        return Delta(metric, scope, b, c, change, rel, verdict, reason, True)
+    reason = f"{pct_text(rel)} within ±{t.latency_rel:.0%}"
+    return Delta(metric, scope, b, c, change, rel, NOISE, reason, True)
 
 
 def pct_text(rel: float | None) -> str:
