@@ -101,8 +101,8 @@ def test_access_fields_are_what_the_whole_regex_reads():
     found = [(i, re.search(_ACCESS, line)) for i, line in enumerate(lines)]
     expected = [(i, m) for i, m in found if m is not None]
     assert rows.tolist() == [i for i, _ in expected] == [0, 1, 3, 4]
-    for name in ("client", "method", "path"):
-        assert fields[name].tolist() == [m[name] for _, m in expected]
+    for name in ("client", "method", "path"):  # codes (columns.Coded), read as texts
+        assert fields[name].values().tolist() == [m[name] for _, m in expected]
     assert fields["status"].tolist() == [float(m["status"]) for _, m in expected]
 
 

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.dialect import Dialect, DialectLine
-from claude_perf.parse.columns import _Columns
+from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.formats import _ANSI
 from claude_perf.parse.shapes import HEAD_CHARS, _Templates, digit_agnostic, tail_safe
 from claude_perf.parse.text import (
+    _coded,
     _durations,
     _extract,
     _field,
     _has_escape_byte,
     _np_bool,
-    _same,
     _status_codes,
 )
 
@@ -198,7 +198,7 @@ def apply_dialects(
             _read_groups(parts, rows, line.duration_unit or "s", no_engine_time, cols)
             if line.fields:
                 _read_fields(text, rows, line.fields, cols)
-            cols.add("role", rows, _same(len(rows), line.role))
+            cols.add("role", rows, Coded.constant(len(rows), line.role))
             if line.alone:
                 cols.add("alone", rows, np.ones(len(rows)))
             if line.error or line.role == "error":
@@ -403,7 +403,7 @@ def _read_groups(
     names = {f.name for f in parts.type}
     for name in ("level", "model", "method", "path", "request_id", "client"):
         if name in names:
-            cols.add(name, rows, _field(parts, name))
+            cols.add(name, rows, _coded(parts.field(name)))
     if "status" in names:
         cols.add("status", rows, _status_codes(parts.field("status")))
     if "duration" in names:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from claude_perf.parse.columns import Coded
 from claude_perf.parse.formats import _ACCESS_REQUEST
 from claude_perf.parse.text import (
-    _field,
-    _field_values,
+    _coded,
     _line_lengths,
     _np_bool,
     _slices,
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     """uvicorn access lines among ``rows``: (the rows that are, their client/method/path/status).
 
     Exactly what _ACCESS finds on each line, but without running it over the lines: a line is
@@ -63,9 +63,12 @@ def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[s
     matched = np.zeros(m, dtype=bool)
     matched[head_at] = True
     matched &= request_ok[codes]
-    client = _field_values(got["client"])[matched[head_at]]
+    client = _coded(got["client"])[matched[head_at]]
     codes = codes[matched]
-    fields = {name: _field(parts, name)[codes] for name in ("method", "path")}
+    fields: dict[str, Any] = {}
+    for name in ("method", "path"):  # coded per distinct request, then per line
+        per_request = _coded(parts.field(name))
+        fields[name] = Coded(per_request.codes[codes], per_request.labels)
     fields["status"] = _status_codes(parts.field("status"))[codes]
     fields["client"] = client
     return rows[matched], fields

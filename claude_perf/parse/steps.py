@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
-from claude_perf.parse.columns import _Columns
+from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.formats import (
     _ANSI,
     _MORGAN,
@@ -28,6 +28,7 @@ from claude_perf.parse.formats import (
 )
 from claude_perf.parse.heads import _HEAD_BYTES, _access_fields, _pylog_heads
 from claude_perf.parse.text import (
+    _coded,
     _durations,
     _extract,
     _field,
@@ -163,7 +164,7 @@ class _Part:
             self.claim(rows, K_ACCESS)
             for name, values in fields.items():
                 self.cols.add(name, rows, values)
-            self.cols.add("role", rows, _same(len(rows), "end"))
+            self.cols.add("role", rows, Coded.constant(len(rows), "end"))
 
     def read_python_logging(self) -> Shared | None:
         """Leveled lines: Python logging with asctime (its usual layout, then any other).
@@ -194,7 +195,7 @@ class _Part:
         release_unused()
         return shared
 
-    def _claim_leveled(self, rows: np.ndarray, level: np.ndarray, logger: np.ndarray) -> None:
+    def _claim_leveled(self, rows: np.ndarray, level: Any, logger: Any) -> None:
         self.claim(rows, K_LEVELED)
         self.cols.add("level", rows, level)
         self.cols.add("logger", rows, logger)
@@ -224,12 +225,15 @@ class _Part:
         if not len(rows):
             return None
         codes = codes[line_ok]
-        level_u = np.full(len(tails), None, dtype=object)
-        logger_u = np.full(len(tails), None, dtype=object)
         valid_head = head.filter(pa.array(tail_ok))
-        level_u[tail_ok] = _field(valid_head, "level")
-        logger_u[tail_ok] = _field(valid_head, "logger")
-        self._claim_leveled(rows, level_u[codes], logger_u[codes])
+        # Per distinct tail, then per line: codes, no object per line (columns.Coded).
+        per_line = {}
+        for name in ("level", "logger"):
+            per_tail = np.full(len(tails), -1, dtype=np.int32)
+            found = _coded(valid_head.field(name))
+            per_tail[tail_ok] = found.codes
+            per_line[name] = Coded(per_tail[codes], found.labels)
+        self._claim_leveled(rows, per_line["level"], per_line["logger"])
         no_time = self.ts_ns[rows] == NAT_NS
         if no_time.any():
             heads = self.text.take(pa.array(rows[no_time])).view(pa.large_binary())
@@ -260,7 +264,7 @@ class _Part:
                 self.cols.add(name, rows, _field(parts, name))
             self.cols.add("status", rows, _status_codes(parts.field("status")))
             self.cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
-            self.cols.add("role", rows, _same(len(rows), "end"))
+            self.cols.add("role", rows, Coded.constant(len(rows), "end"))
 
     def read_json_and_kv(self) -> np.ndarray:
         """JSON objects (complete ones only: a truncated object stays `other`), then key=value
