@@ -301,24 +301,25 @@ def _error_messages(
     """Per entry, the error record's text with up to 20 continuation lines (None elsewhere)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     messages = np.full(len(rows), None, dtype=object)
     if not len(error_positions):
         return messages
     # Each error record with up to 20 continuation lines after it, fetched in one take.
     wanted_rows = rows[error_positions]
-    owner = np.repeat(np.arange(len(wanted_rows)), 21)
     candidate = np.repeat(wanted_rows, 21) + np.tile(np.arange(21), len(wanted_rows))
     inside = candidate < len(kind)
     is_cont = np.zeros(len(candidate), dtype=bool)
     is_cont[inside] = kind[candidate[inside]] == K_CONT
     steps = is_cont.reshape(-1, 21)
     steps[:, 0] = True  # the record itself
-    keep = np.cumprod(steps, axis=1).astype(bool).ravel()
-    texts = text.take(pa.array(candidate[keep])).to_pylist()
-    joined: dict[int, list[str]] = {}
-    for who, line in zip(owner[keep].tolist(), texts, strict=True):
-        joined.setdefault(who, []).append(line)
-    for who, parts in joined.items():
-        messages[error_positions[who]] = "\n".join(parts)
+    keep = np.cumprod(steps, axis=1).astype(bool)
+    # Each record's lines as one list, joined by Arrow (no Python loop over the lines).
+    ends = np.zeros(len(wanted_rows) + 1, dtype=np.int64)
+    np.cumsum(keep.sum(axis=1), out=ends[1:])
+    lines = text.take(pa.array(candidate[keep.ravel()]))
+    newline = pa.scalar("\n", lines.type)
+    joined = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(ends), lines), newline)
+    messages[error_positions] = joined.to_numpy(zero_copy_only=False)
     return messages

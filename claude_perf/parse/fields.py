@@ -93,7 +93,6 @@ def _extract_fields(
     runs on the shapes with ``\\d`` there, and its digits are checked in the real text.
     """
     import numpy as np
-    import pandas as pd
     import pyarrow.compute as pc
 
     if len(messages) == 0:
@@ -132,21 +131,25 @@ def _extract_fields(
     if len(positions):
         # A unit in the key (duration_ms, durationMs, responseTime of pino-http) wins; a bare
         # number after a plain key is read from its magnitude later (parse/units.py). Keys and
-        # units repeat: each distinct one is looked at once.
-        key_codes, distinct_keys = pd.factorize(_field_values(got["k"]), use_na_sentinel=False)
-        lowered = [str(k).lower() for k in distinct_keys.tolist()]
+        # units repeat: each distinct one is looked at once (their codes, no object per line).
+        keys = _coded(got["k"])
         key_ms = np.array(
-            [k.endswith("ms") or k in ("responsetime", "response_time") for k in lowered], bool
-        )[key_codes]
-        units = _field_values(got["u"])
-        no_unit = pd.isna(units)
-        bare = no_unit & ~key_ms
-        units = np.where(no_unit, np.where(key_ms, "ms", "s"), units)
-        add("duration_s", positions, _durations_with_units(got["v"], units))
+            [k.endswith("ms") or k in ("responsetime", "response_time") for k in _lowered(keys)]
+            + [False],  # code -1: no key
+            dtype=bool,
+        )[keys.codes]
+        units = _coded(got["u"])
+        bare = (units.codes < 0) & ~key_ms
+        # no unit: "ms" after a key in ms, else "s"
+        add(
+            "duration_s",
+            positions,
+            _durations_with_units(got["v"], units, np.where(key_ms, 1e-3, 1.0)),
+        )
         add("duration_bare", positions[bare], np.ones(int(bare.sum())))
     positions, got = shapes.extract(_FIELD_PROSE_DURATION, ("v", "u"))
     if len(positions):
-        add("duration_s", positions, _durations_with_units(got["v"], _field_values(got["u"])))
+        add("duration_s", positions, _durations_with_units(got["v"], _coded(got["u"])))
     positions, got = shapes.extract(_FIELD_REQUEST_ID, ("v",))
     add("request_id", positions, _coded(got["v"]))
     positions, got = shapes.extract(_FIELD_METHOD_PATH, ("method", "path"))
@@ -161,6 +164,10 @@ def _extract_fields(
     rows, values = expand(np.flatnonzero(start), Coded.constant(int(start.sum()), "start"))
     keep = ~marks.no_generic_start[rows] if marks else np.ones(len(rows), dtype=bool)
     cols.add("role", rows[keep], values[keep])
+
+
+def _lowered(coded: Coded) -> list[str]:
+    return [str(label).lower() for label in coded.labels.to_pylist()]
 
 
 def _json_levels(levels: pa.Array) -> Coded:

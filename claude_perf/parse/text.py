@@ -219,16 +219,17 @@ def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
     return out
 
 
-def _durations_with_units(values: pa.Array, units: np.ndarray) -> np.ndarray:
-    """Numbers (an Arrow string array of digits and a dot) times their units' scale, seconds."""
+def _durations_with_units(
+    values: pa.Array, units: Coded, no_unit_scale: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """Numbers (an Arrow string array of digits and a dot) times their units' scale, seconds;
+    ``no_unit_scale`` where a number has none (per value, or one for all)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     numbers = np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
     # Units repeat (a handful of distinct ones): look each up once, not once per line.
-    import pandas as pd
-
-    codes, distinct = pd.factorize(units, use_na_sentinel=False)
-    scale = np.array([_DURATION_SCALE.get(str(u), 1.0) for u in distinct.tolist()])
-    return numbers * scale[codes]
+    labels = units.labels.to_pylist()
+    scale = np.array([_DURATION_SCALE.get(str(u), 1.0) for u in labels] + [np.nan])[units.codes]
+    return numbers * np.where(units.codes < 0, no_unit_scale, scale)
