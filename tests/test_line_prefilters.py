@@ -56,9 +56,16 @@ def test_prefiltered_tests_agree_with_the_kernels_on_every_line():
         "GET /x 200 1.0 ms",
         "[::1] - - POST / 200 1 ms",
         "x=1",
+        "INFO",
+        "INFO;x",
+        "IN",
     ]
     part = _part(texts)
     text = pa.array(texts, pa.large_string())
+    for prefix in ("INFO:", "{"):  # read from the bytes at the offsets, not by the kernel
+        assert part.starts_with(prefix.encode()).tolist() == (
+            pc.starts_with(text, prefix).to_pylist()
+        )
     assert part.test(pc.utf8_is_space, first=steps._SPACE_FIRST).tolist() == (
         pc.utf8_is_space(text).to_pylist()
     )
