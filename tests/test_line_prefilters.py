@@ -153,3 +153,13 @@ def test_escape_byte_looked_for_in_the_slice_only(monkeypatch):
     assert [text_module._has_escape_byte(c) for c in cases] == expected
     monkeypatch.setattr(memory, "_glibc", lambda name: None)  # no C library: numpy's scan
     assert [text_module._has_escape_byte(c) for c in cases] == expected
+
+
+def test_source_masks_agree_with_isin_one_source_or_several():
+    from claude_perf.parse.dialect_match import _SourceMasks
+
+    for source in ([3, 3, 3], [0, 2, 2, 1], []):
+        lines = np.array(source, dtype=np.int32)
+        masks = _SourceMasks(lines)
+        for wanted in ([], [3], [2], [1, 3]):
+            assert masks.mask(wanted).tolist() == np.isin(lines, wanted).tolist()

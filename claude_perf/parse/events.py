@@ -139,7 +139,10 @@ def _events_frame(
     coded = {name: cols.gather_codes(name, rows, where) for name in _CODED_COLUMNS}
     data.update(dict.fromkeys(_CODED_COLUMNS))  # their places; filled below
     status = cols.gather("status", rows, where=where)
-    data["status"] = pd.array(status, dtype="Int16")
+    # Int16 from its values and mask (statuses are whole numbers: parse/text._status_codes),
+    # not by pd.array's conversion of each float
+    unknown = np.isnan(status)
+    data["status"] = pd.arrays.IntegerArray(np.where(unknown, 0, status).astype(np.int16), unknown)
     data["duration_s"] = cols.gather("duration_s", rows, where=where)
     # Columns only some dialects fill are in the frame only where a line has a value (see
     # OPTIONAL_COLUMNS: absent means all unknown), which saves gathering and joining them.
@@ -204,11 +207,13 @@ def _categorical_of(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
     import numpy as np
     import pandas as pd
 
-    known = codes[codes >= 0]
-    used = np.flatnonzero(np.bincount(known, minlength=len(labels)) if len(known) else [])
+    used = np.flatnonzero(np.bincount(codes + 1, minlength=len(labels) + 1)[1:])  # -1 first
     present = sorted({labels[i] for i in used})
     index = {label: i for i, label in enumerate(present)}
-    lookup = np.array([index.get(label, -1) for label in labels] + [-1], dtype=np.int32)
+    # the codes' type pandas would choose (so from_codes keeps them as they are)
+    n = len(present)
+    dtype = np.int8 if n < 127 else np.int16 if n < 32767 else np.int32
+    lookup = np.array([index.get(label, -1) for label in labels] + [-1], dtype=dtype)
     return pd.Categorical.from_codes(lookup[codes], categories=pd.Index(present, dtype=object))
 
 
