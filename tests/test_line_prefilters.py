@@ -56,9 +56,16 @@ def test_prefiltered_tests_agree_with_the_kernels_on_every_line():
         "GET /x 200 1.0 ms",
         "[::1] - - POST / 200 1 ms",
         "x=1",
+        "INFO",
+        "INFO;x",
+        "IN",
     ]
     part = _part(texts)
     text = pa.array(texts, pa.large_string())
+    for prefix in ("INFO:", "{"):  # read from the bytes at the offsets, not by the kernel
+        assert part.starts_with(prefix.encode()).tolist() == (
+            pc.starts_with(text, prefix).to_pylist()
+        )
     assert part.test(pc.utf8_is_space, first=steps._SPACE_FIRST).tolist() == (
         pc.utf8_is_space(text).to_pylist()
     )
@@ -101,8 +108,8 @@ def test_access_fields_are_what_the_whole_regex_reads():
     found = [(i, re.search(_ACCESS, line)) for i, line in enumerate(lines)]
     expected = [(i, m) for i, m in found if m is not None]
     assert rows.tolist() == [i for i, _ in expected] == [0, 1, 3, 4]
-    for name in ("client", "method", "path"):
-        assert fields[name].tolist() == [m[name] for _, m in expected]
+    for name in ("client", "method", "path"):  # codes (columns.Coded), read as texts
+        assert fields[name].values().tolist() == [m[name] for _, m in expected]
     assert fields["status"].tolist() == [float(m["status"]) for _, m in expected]
 
 
@@ -146,3 +153,13 @@ def test_escape_byte_looked_for_in_the_slice_only(monkeypatch):
     assert [text_module._has_escape_byte(c) for c in cases] == expected
     monkeypatch.setattr(memory, "_glibc", lambda name: None)  # no C library: numpy's scan
     assert [text_module._has_escape_byte(c) for c in cases] == expected
+
+
+def test_source_masks_agree_with_isin_one_source_or_several():
+    from claude_perf.parse.dialect_match import _SourceMasks
+
+    for source in ([3, 3, 3], [0, 2, 2, 1], []):
+        lines = np.array(source, dtype=np.int32)
+        masks = _SourceMasks(lines)
+        for wanted in ([], [3], [2], [1, 3]):
+            assert masks.mask(wanted).tolist() == np.isin(lines, wanted).tolist()

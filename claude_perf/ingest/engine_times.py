@@ -40,7 +40,7 @@ _NS_PER_S = 1_000_000_000
 
 
 def fixed_layout_times(
-    data: bytes | bytearray, offsets: np.ndarray, raw: pa.Array
+    data: bytes | bytearray | memoryview, offsets: np.ndarray, raw: pa.Array
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which lines are in the fixed layout, and their times in ns (garbage for the others)."""
     import numpy as np
@@ -52,9 +52,9 @@ def fixed_layout_times(
     # line end are then one slice), so at least _BLOCK bytes; the others go the general way.
     long_enough = np.diff(offsets) >= _BLOCK
     fixed = long_enough.copy()
-    if count and not data.endswith(b"\n"):
+    if count and data[-1:] != b"\n":  # (a memoryview, a mapped file's, has no endswith)
         fixed[-1] = False
-    if b"\r" in data:  # memchr: cheap when, as usual, there is none
+    if _holds_byte(data, 13):  # memchr: cheap when, as usual, there is no "\r"
         buf = np.frombuffer(data, dtype=np.uint8)
         fixed &= buf[np.maximum(offsets[1:] - 2, 0)] != 13
 
@@ -72,6 +72,26 @@ def fixed_layout_times(
     ts_ns, valid = _block_times_ns(block)
     fixed &= valid
     return fixed, ts_ns
+
+
+def _holds_byte(data: bytes | bytearray | memoryview, byte: int) -> bool:
+    """Whether ``byte`` occurs in data: ``in`` (memchr) for bytes, the C library's memchr for
+    a memoryview (where ``in`` would compare the bytes with its items, ints: always False)."""
+    import numpy as np
+
+    from claude_perf.runtime.memory import libc_function
+
+    if not isinstance(data, memoryview):
+        return bytes((byte,)) in data
+    buf = np.frombuffer(data, dtype=np.uint8)
+    memchr = libc_function("memchr")
+    if memchr is None or not len(buf):
+        return bool((buf == byte).any())
+    import ctypes
+
+    memchr.restype = ctypes.c_void_p
+    memchr.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+    return memchr(buf.ctypes.data, byte, len(buf)) is not None
 
 
 def _rows_in_layout(block: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 # A log's bytes: read whole (bytes) or a chunk read into a buffer (bytearray: ingest/chunks.py).
-Bytes = bytes | bytearray
+Bytes = bytes | bytearray | memoryview
 
 FORM_DOCKER = "docker-timestamps"
 FORM_JSON_FILE = "json-file"
@@ -150,7 +150,7 @@ def _utf8_lines(data: Bytes) -> tuple[Bytes, np.ndarray, pa.Array, int]:
         half = count // 2
         parallel_map(lambda part: part.validate(full=True), [array[:half], array[half:]])
     except pa.ArrowInvalid:
-        fixed = data.decode("utf-8", errors="replace")
+        fixed = str(data, "utf-8", "replace")  # (data may be a view of a mapped file)
         invalid = sum(1 for line in fixed.split("\n") if "\ufffd" in line)
         repaired = fixed.encode("utf-8")
         del fixed

@@ -2,12 +2,50 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.dialect import FIELDS
 
 if TYPE_CHECKING:
     import numpy as np
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Coded:
+    """Text values as integer codes (-1 unknown) into ``labels`` (an Arrow string array).
+
+    The extractors find a few distinct texts (paths, models, levels) on many lines: kept as
+    codes, no Python object is made per line between the extractors and the entries frame
+    (events._events_frame makes its categoricals from the codes and the request ids an Arrow
+    column from the labels). ``labels`` may hold a text twice; the frame's build joins them.
+    """
+
+    codes: np.ndarray
+    labels: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: Any) -> Coded:
+        return Coded(self.codes[index], self.labels)
+
+    @staticmethod
+    def constant(n: int, label: str | None) -> Coded:
+        """n values, each ``label`` (None: unknown)."""
+        import numpy as np
+        import pyarrow as pa
+
+        code = -1 if label is None else 0
+        return Coded(np.full(n, code, dtype=np.int32), pa.array([label or ""], pa.string()))
+
+    def values(self) -> np.ndarray:
+        """As an object array, None unknown (each distinct text one shared object)."""
+        import numpy as np
+
+        labels = np.asarray([*self.labels.to_pylist(), None], dtype=object)
+        return labels[self.codes]  # code -1 picks the None
 
 
 class _Columns:
@@ -34,12 +72,20 @@ class _Columns:
 
     def __init__(self, n_lines: int) -> None:
         self.n_lines = n_lines
-        self.chunks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in self.NAMES}
+        self.chunks: dict[str, list[tuple[np.ndarray, np.ndarray | Coded]]] = {
+            n: [] for n in self.NAMES
+        }
 
-    def add(self, name: str, rows: np.ndarray, values: np.ndarray) -> None:
+    def add(self, name: str, rows: np.ndarray, values: np.ndarray | Coded) -> None:
         import numpy as np
 
         if len(rows) == 0:
+            return
+        if isinstance(values, Coded):
+            known = values.codes >= 0
+            if not known.all():
+                rows, values = rows[known], values[known]
+            self.chunks[name].append((rows, values))
             return
         keep = values != None if values.dtype == object else ~np.isnan(values)  # noqa: E711
         if not keep.all():
@@ -89,5 +135,29 @@ class _Columns:
         for rows, values in reversed(self.chunks[name]):
             pos = where[rows]
             inside = pos >= 0
+            if isinstance(values, Coded):
+                values = values.values()
             out[pos[inside]] = values[inside]
         return out
+
+    def gather_codes(self, name: str, at: np.ndarray, where: np.ndarray) -> Coded:
+        """A text column's values at the given rows as codes (-1 where no chunk set one) into
+        the chunks' labels put end to end; ``where`` from positions(at)."""
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
+
+        out = np.full(len(at), -1, dtype=np.int64)
+        labels: list[pa.Array] = []
+        base = 0
+        # Later chunks first, so that earlier (more specific) chunks overwrite them.
+        for rows, values in reversed(self.chunks[name]):
+            if not isinstance(values, Coded):  # an object chunk (a few lines): coded here
+                codes, uniques = pd.factorize(values)
+                values = Coded(codes, pa.array(list(uniques), pa.string()))
+            pos = where[rows]
+            inside = pos >= 0
+            out[pos[inside]] = values.codes[inside] + base
+            labels.append(values.labels.cast(pa.string()))
+            base += len(values.labels)
+        return Coded(out, pa.concat_arrays(labels) if labels else pa.array([], pa.string()))

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.dialect import Dialect, DialectLine
-from claude_perf.parse.columns import _Columns
+from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.formats import _ANSI
 from claude_perf.parse.shapes import HEAD_CHARS, _Templates, digit_agnostic, tail_safe
 from claude_perf.parse.text import (
+    _coded,
     _durations,
     _extract,
     _field,
     _has_escape_byte,
     _np_bool,
-    _same,
     _status_codes,
 )
 
@@ -186,10 +186,11 @@ def apply_dialects(
     matched = np.zeros(n, dtype=bool)
     error = np.zeros(n, dtype=bool)
     dialects = active.dialects()
-    in_any = np.isin(source, [s for s in active.by_source]) & ~skip if dialects else matched
+    of_sources = _SourceMasks(source)
+    in_any = of_sources.mask(list(active.by_source)) & ~skip if dialects else matched
     candidates = _candidates(text, in_any, [line for d in dialects for line in d.lines], tails)
     for dialect in dialects:
-        inside = candidates & np.isin(source, active.sources_of(dialect.name))
+        inside = candidates & of_sources.mask(active.sources_of(dialect.name))
         for line in dialect.lines:
             rows, parts = _match_line(text, inside & ~matched, line, tails)
             if parts is None or len(rows) == 0:
@@ -198,16 +199,32 @@ def apply_dialects(
             _read_groups(parts, rows, line.duration_unit or "s", no_engine_time, cols)
             if line.fields:
                 _read_fields(text, rows, line.fields, cols)
-            cols.add("role", rows, _same(len(rows), line.role))
+            cols.add("role", rows, Coded.constant(len(rows), line.role))
             if line.alone:
                 cols.add("alone", rows, np.ones(len(rows)))
             if line.error or line.role == "error":
                 error[rows] = True
 
     def sources_mask(role: str) -> np.ndarray:
-        return np.isin(source, active.exclusive_sources(role))
+        return of_sources.mask(active.exclusive_sources(role))
 
     return DialectMarks(matched, error, sources_mask("start"), sources_mask("end"))
+
+
+class _SourceMasks:
+    """Which lines come from some of the sources: np.isin over every line (a few ms each, four
+    or more times a part) unless, as usual, all the lines come from one source."""
+
+    def __init__(self, source: np.ndarray) -> None:
+        self.source = source
+        self.only = int(source[0]) if len(source) and source.min() == source.max() else None
+
+    def mask(self, sources: Sequence[int]) -> np.ndarray:
+        import numpy as np
+
+        if self.only is None:
+            return np.isin(self.source, list(sources))
+        return np.full(len(self.source), self.only in sources, dtype=bool)
 
 
 def _subset(text: pa.Array, rows: np.ndarray) -> pa.Array:
@@ -403,7 +420,7 @@ def _read_groups(
     names = {f.name for f in parts.type}
     for name in ("level", "model", "method", "path", "request_id", "client"):
         if name in names:
-            cols.add(name, rows, _field(parts, name))
+            cols.add(name, rows, _coded(parts.field(name)))
     if "status" in names:
         cols.add("status", rows, _status_codes(parts.field("status")))
     if "duration" in names:

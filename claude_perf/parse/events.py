@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
-from claude_perf.parse.columns import _Columns
+from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.dialect_match import DialectMarks
 from claude_perf.parse.formats import _ERROR_LEVELS, K_CONT, K_LEVELED, KINDS
 from claude_perf.parse.times import _parse_times
@@ -108,6 +108,10 @@ def _categorical(values: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
 
 
+# The text columns the extractors give as codes (columns.Coded), in the frame's order.
+_CODED_COLUMNS = ("level", "logger", "method", "path", "client", "model", "request_id", "role")
+
+
 def _events_frame(
     text: pa.Array,
     kind: np.ndarray,
@@ -117,7 +121,11 @@ def _events_frame(
     source: np.ndarray,
     marks: DialectMarks,
 ) -> pd.DataFrame:
-    """The entries that matter for requests, one row per line, as a DataFrame."""
+    """The entries that matter for requests, one row per line, as a DataFrame.
+
+    The text columns go from the extractors' codes straight to categoricals (request ids to an
+    Arrow column): no Python object per line (a third of a part's time went on object arrays
+    made categorical by pandas' factorize)."""
     import numpy as np
     import pandas as pd
 
@@ -132,10 +140,13 @@ def _events_frame(
     # pandas from consolidating the object columns into one block, a copy of all of them).
     data: dict[str, Any] = {"row": rows}
     where = cols.positions(rows)
-    for name in ("level", "logger", "method", "path", "client", "model", "request_id", "role"):
-        data[name] = cols.gather(name, rows, where=where)
+    coded = {name: cols.gather_codes(name, rows, where) for name in _CODED_COLUMNS}
+    data.update(dict.fromkeys(_CODED_COLUMNS))  # their places; filled below
     status = cols.gather("status", rows, where=where)
-    data["status"] = pd.array(status, dtype="Int16")
+    # Int16 from its values and mask (statuses are whole numbers: parse/text._status_codes),
+    # not by pd.array's conversion of each float
+    unknown = np.isnan(status)
+    data["status"] = pd.arrays.IntegerArray(np.where(unknown, 0, status).astype(np.int16), unknown)
     data["duration_s"] = cols.gather("duration_s", rows, where=where)
     # Columns only some dialects fill are in the frame only where a line has a value (see
     # OPTIONAL_COLUMNS: absent means all unknown), which saves gathering and joining them.
@@ -145,12 +156,13 @@ def _events_frame(
     data["source"] = source[rows]
     data["kind"] = pd.Categorical.from_codes(kind[rows], categories=list(KINDS))
     is_error = error_mask[rows]
-    _settle_roles(data, status, is_error, marks.no_generic_end[rows])
+    role_labels = _settle_roles(coded, status, data["duration_s"], is_error, marks, rows)
     data["is_error"] = is_error
-    is_duration = data["role"] == "duration"
+    role = coded["role"].codes
+    is_duration = np.isin(role, _codes_of(role_labels, "duration"))
     wanted_app = is_error.copy()
     if is_duration.any():
-        wanted_app |= is_duration | (data["role"] == "start")
+        wanted_app |= is_duration | np.isin(role, _codes_of(role_labels, "start"))
     if wanted_app.any():
         app_s = _app_seconds(text, rows, wanted_app, config.app_timezone)
         if not np.isnan(app_s).all():
@@ -168,13 +180,12 @@ def _events_frame(
     stamps = pd.Series(chosen.view("datetime64[ns]")).where(chosen != nat)
     data["ts"] = stamps.dt.tz_localize("UTC").array
     source_code = np.where(engine_ts != nat, 0, np.where(app_ts != nat, 1, 2))
-    data["ts_source"] = np.array(["engine", "app", "none"], dtype=object)[source_code]
+    data["ts_source"] = _categorical_of(source_code, ["engine", "app", "none"])
     # Error messages (with their continuation lines) for classification and examples.
-    messages = _error_messages(text, kind, rows, np.flatnonzero(is_error))
-    data["message"] = messages
-    for name in CATEGORY_COLUMNS:
-        data[name] = _categorical(data[name])
-    data["request_id"] = arrow_text(data["request_id"])
+    data["message"] = _error_messages(text, kind, rows, np.flatnonzero(is_error))
+    for name in _CODED_COLUMNS:
+        labels = role_labels if name == "role" else None
+        data[name] = _frame_column(name, coded.pop(name), labels)
     if "app_s" in data:  # optional, so where classify._column_order puts it: the last of them
         names = [name for name in data if name != "app_s"]
         at = names.index("source")
@@ -189,17 +200,50 @@ def _events_frame(
     return pd.DataFrame(columns, copy=False)
 
 
-def _error_lines(cols: _Columns, marks: DialectMarks) -> np.ndarray:
-    """Error records: a level of ERROR or worse, or a dialect's or pattern's error line."""
+def _frame_column(name: str, coded: Coded, labels: list[str] | None) -> Any:
+    """A coded text column as the frame holds it: a categorical with sorted categories, the
+    request ids an Arrow string column (their labels never become Python strings)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if name == "request_id":
+        codes = coded.codes
+        ids = coded.labels.take(pa.array(codes, mask=codes < 0)).cast(pa.string())
+        return pd.Series(pd.arrays.ArrowExtensionArray(ids), copy=False)
+    return _categorical_of(coded.codes, coded.labels.to_pylist() if labels is None else labels)
+
+
+def _categorical_of(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
+    """Codes (-1 unknown) into labels (a text may be there twice, or unused) as a categorical
+    whose categories are the texts used, sorted: what _categorical makes of the same values."""
     import numpy as np
     import pandas as pd
 
+    used = np.flatnonzero(np.bincount(codes + 1, minlength=len(labels) + 1)[1:])  # -1 first
+    present = sorted({labels[i] for i in used})
+    index = {label: i for i, label in enumerate(present)}
+    # the codes' type pandas would choose (so from_codes keeps them as they are)
+    n = len(present)
+    dtype = np.int8 if n < 127 else np.int16 if n < 32767 else np.int32
+    lookup = np.array([index.get(label, -1) for label in labels] + [-1], dtype=dtype)
+    return pd.Categorical.from_codes(lookup[codes], categories=pd.Index(present, dtype=object))
+
+
+def _codes_of(labels: list[str], label: str) -> list[int]:
+    return [i for i, value in enumerate(labels) if value == label]
+
+
+def _error_lines(cols: _Columns, marks: DialectMarks) -> np.ndarray:
+    """Error records: a level of ERROR or worse, or a dialect's or pattern's error line."""
+    import numpy as np
+
     level_rows = cols.rows("level")
-    # Levels repeat: test each distinct one (np.isin on objects compares every row to each).
-    level_codes, distinct_levels = pd.factorize(cols.gather("level", level_rows))
-    error_level = np.isin(np.asarray(distinct_levels, dtype=object), _ERROR_LEVELS)
+    # Levels repeat: test each distinct one (their codes), not each row.
+    levels = cols.gather_codes("level", level_rows, cols.positions(level_rows))
+    error_level = [label in _ERROR_LEVELS for label in levels.labels.to_pylist()]
+    error_at = np.array([*error_level, False], dtype=bool)[levels.codes]  # -1: the False
     error_mask = marks.error.copy()
-    error_mask[level_rows[error_level[level_codes] & (level_codes >= 0)]] = True
+    error_mask[level_rows[error_at]] = True
     return error_mask
 
 
@@ -228,32 +272,44 @@ def _app_seconds(text: pa.Array, rows: np.ndarray, wanted: np.ndarray, timezone:
 
 
 def _settle_roles(
-    data: dict[str, Any], status: np.ndarray, is_error: np.ndarray, no_generic_end: np.ndarray
-) -> None:
+    coded: dict[str, Coded],
+    status: np.ndarray,
+    duration_s: np.ndarray,
+    is_error: np.ndarray,
+    marks: DialectMarks,
+    rows: np.ndarray,
+) -> list[str]:
     """Roles of the lines no format gave one: a status and a duration on a line that names its
     request end it; else an error record is `error`; a line naming only a model is `model`.
+    Set in the role codes in place; returns the role codes' labels.
 
     A line without method, path or id is not a completion even with both: `upstream call
-    status=200 duration=3.9s` is the proxy's own call upstream. (Assigned in place, not by
-    np.where: each label is then one shared string object.)
+    status=200 duration=3.9s` is the proxy's own call upstream.
     """
     import numpy as np
 
-    role = data["role"]
-    unset = role == None  # noqa: E711
+    role = coded["role"].codes
+    labels: list[str] = coded["role"].labels.to_pylist()
+
+    def code(label: str) -> int:
+        labels.append(label)
+        return len(labels) - 1
+
+    unset = role < 0
     # The few lines with both a status and a duration, and no role yet: do they name a request?
     both = np.flatnonzero(
-        unset & ~np.isnan(status) & ~np.isnan(data["duration_s"]) & ~no_generic_end
+        unset & ~np.isnan(status) & ~np.isnan(duration_s) & ~marks.no_generic_end[rows]
     )
-    names = (data["method"][both] != None) | (data["path"][both] != None)  # noqa: E711
-    names |= data["request_id"][both] != None  # noqa: E711
-    role[both[names]] = "end"
+    names = (coded["method"].codes[both] >= 0) | (coded["path"].codes[both] >= 0)
+    names |= coded["request_id"].codes[both] >= 0
+    role[both[names]] = code("end")
     unset[both[names]] = False
-    role[unset & is_error] = "error"
+    role[unset & is_error] = code("error")
     rest = np.flatnonzero(unset & ~is_error)
-    has_model = data["model"][rest] != None  # noqa: E711
-    role[rest[has_model]] = "model"
-    role[rest[~has_model]] = "info"
+    has_model = coded["model"].codes[rest] >= 0
+    role[rest[has_model]] = code("model")
+    role[rest[~has_model]] = code("info")
+    return labels
 
 
 def _error_messages(
@@ -262,24 +318,25 @@ def _error_messages(
     """Per entry, the error record's text with up to 20 continuation lines (None elsewhere)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     messages = np.full(len(rows), None, dtype=object)
     if not len(error_positions):
         return messages
     # Each error record with up to 20 continuation lines after it, fetched in one take.
     wanted_rows = rows[error_positions]
-    owner = np.repeat(np.arange(len(wanted_rows)), 21)
     candidate = np.repeat(wanted_rows, 21) + np.tile(np.arange(21), len(wanted_rows))
     inside = candidate < len(kind)
     is_cont = np.zeros(len(candidate), dtype=bool)
     is_cont[inside] = kind[candidate[inside]] == K_CONT
     steps = is_cont.reshape(-1, 21)
     steps[:, 0] = True  # the record itself
-    keep = np.cumprod(steps, axis=1).astype(bool).ravel()
-    texts = text.take(pa.array(candidate[keep])).to_pylist()
-    joined: dict[int, list[str]] = {}
-    for who, line in zip(owner[keep].tolist(), texts, strict=True):
-        joined.setdefault(who, []).append(line)
-    for who, parts in joined.items():
-        messages[error_positions[who]] = "\n".join(parts)
+    keep = np.cumprod(steps, axis=1).astype(bool)
+    # Each record's lines as one list, joined by Arrow (no Python loop over the lines).
+    ends = np.zeros(len(wanted_rows) + 1, dtype=np.int64)
+    np.cumsum(keep.sum(axis=1), out=ends[1:])
+    lines = text.take(pa.array(candidate[keep.ravel()]))
+    newline = pa.scalar("\n", lines.type)
+    joined = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(ends), lines), newline)
+    messages[error_positions] = joined.to_numpy(zero_copy_only=False)
     return messages

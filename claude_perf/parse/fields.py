@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.parse.columns import _Columns
+from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.dialect_match import DialectMarks
 from claude_perf.parse.formats import (
     _END_WORDS,
@@ -23,10 +23,10 @@ from claude_perf.parse.formats import (
 )
 from claude_perf.parse.shapes import _Templates
 from claude_perf.parse.text import (
+    _coded,
     _durations_with_units,
     _extract,
     _field_values,
-    _same,
     _status_codes,
 )
 
@@ -61,16 +61,17 @@ def _message_text(
     k = len(tails)
     texts = pa.concat_arrays([tails.cast(pa.large_string()), whole.cast(pa.large_string())])
 
-    def expand(positions: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def expand(positions: np.ndarray, values: Any) -> tuple[np.ndarray, Any]:
         split = int(np.searchsorted(positions, k))
         lookup = np.full(k, -1, dtype=np.int64)
         lookup[positions[:split]] = np.arange(split)
         chosen = lookup[codes]
         hit = chosen >= 0
-        return (
-            np.concatenate([shared_rows[hit], rows[positions[split:] - k]]),
-            np.concatenate([values[:split][chosen[hit]], values[split:]]),
-        )
+        line_rows = np.concatenate([shared_rows[hit], rows[positions[split:] - k]])
+        if isinstance(values, Coded):  # codes expanded, the labels as they are
+            line_codes = np.concatenate([values.codes[:split][chosen[hit]], values.codes[split:]])
+            return line_rows, Coded(line_codes, values.labels)
+        return line_rows, np.concatenate([values[:split][chosen[hit]], values[split:]])
 
     return texts, expand
 
@@ -92,14 +93,13 @@ def _extract_fields(
     runs on the shapes with ``\\d`` there, and its digits are checked in the real text.
     """
     import numpy as np
-    import pandas as pd
     import pyarrow.compute as pc
 
     if len(messages) == 0:
         return
     shapes = _Templates(messages)
 
-    def add(name: str, positions: np.ndarray, values: np.ndarray) -> None:
+    def add(name: str, positions: np.ndarray, values: np.ndarray | Coded) -> None:
         cols.add(name, *expand(positions, values))
 
     def add_json(name: str, regex: str, group: str, lines: np.ndarray, convert: Any) -> None:
@@ -111,10 +111,10 @@ def _extract_fields(
     # JSON keys first: for JSON lines they win over the same facts read from free text.
     add_json("level", _FIELD_JSON_LEVEL, "v", json_lines, _json_levels)
     add_json("app_time", _FIELD_JSON_TIME, "v", json_untimed, _field_values)
-    add_json("path", _FIELD_JSON_PATH, "path", json_lines, _field_values)
-    add_json("method", _FIELD_JSON_METHOD, "method", json_lines, _field_values)
+    add_json("path", _FIELD_JSON_PATH, "path", json_lines, _coded)
+    add_json("method", _FIELD_JSON_METHOD, "method", json_lines, _coded)
     positions, got = shapes.extract(_FIELD_MODEL, ("v",))
-    add("model", positions, _field_values(got["v"]))
+    add("model", positions, _coded(got["v"]))
     positions, got = shapes.extract(_FIELD_STATUS_SHAPE, ("v",))
     status = _status_codes(got["v"])
     first_digit_ok = np.isin(status // 100, [1, 2, 3, 4, 5])
@@ -131,50 +131,52 @@ def _extract_fields(
     if len(positions):
         # A unit in the key (duration_ms, durationMs, responseTime of pino-http) wins; a bare
         # number after a plain key is read from its magnitude later (parse/units.py). Keys and
-        # units repeat: each distinct one is looked at once.
-        key_codes, distinct_keys = pd.factorize(_field_values(got["k"]), use_na_sentinel=False)
-        lowered = [str(k).lower() for k in distinct_keys.tolist()]
+        # units repeat: each distinct one is looked at once (their codes, no object per line).
+        keys = _coded(got["k"])
         key_ms = np.array(
-            [k.endswith("ms") or k in ("responsetime", "response_time") for k in lowered], bool
-        )[key_codes]
-        units = _field_values(got["u"])
-        no_unit = pd.isna(units)
-        bare = no_unit & ~key_ms
-        units = np.where(no_unit, np.where(key_ms, "ms", "s"), units)
-        add("duration_s", positions, _durations_with_units(got["v"], units))
+            [k.endswith("ms") or k in ("responsetime", "response_time") for k in _lowered(keys)]
+            + [False],  # code -1: no key
+            dtype=bool,
+        )[keys.codes]
+        units = _coded(got["u"])
+        bare = (units.codes < 0) & ~key_ms
+        # no unit: "ms" after a key in ms, else "s"
+        add(
+            "duration_s",
+            positions,
+            _durations_with_units(got["v"], units, np.where(key_ms, 1e-3, 1.0)),
+        )
         add("duration_bare", positions[bare], np.ones(int(bare.sum())))
     positions, got = shapes.extract(_FIELD_PROSE_DURATION, ("v", "u"))
     if len(positions):
-        add("duration_s", positions, _durations_with_units(got["v"], _field_values(got["u"])))
+        add("duration_s", positions, _durations_with_units(got["v"], _coded(got["u"])))
     positions, got = shapes.extract(_FIELD_REQUEST_ID, ("v",))
-    add("request_id", positions, _field_values(got["v"]))
+    add("request_id", positions, _coded(got["v"]))
     positions, got = shapes.extract(_FIELD_METHOD_PATH, ("method", "path"))
-    add("method", positions, _field_values(got["method"]))
-    add("path", positions, _field_values(got["path"]))
+    add("method", positions, _coded(got["method"]))
+    add("path", positions, _coded(got["path"]))
     end = shapes.matching(pc.match_substring_regex, _END_WORDS)
     start = shapes.matching(pc.match_substring_regex, _START_WORDS) & ~end
     # Where a source's dialect declares its own starts or ends, these words mean nothing there.
-    rows, values = expand(np.flatnonzero(end), _same(int(end.sum()), "end"))
+    rows, values = expand(np.flatnonzero(end), Coded.constant(int(end.sum()), "end"))
     keep = ~marks.no_generic_end[rows] if marks else np.ones(len(rows), dtype=bool)
     cols.add("role", rows[keep], values[keep])
-    rows, values = expand(np.flatnonzero(start), _same(int(start.sum()), "start"))
+    rows, values = expand(np.flatnonzero(start), Coded.constant(int(start.sum()), "start"))
     keep = ~marks.no_generic_start[rows] if marks else np.ones(len(rows), dtype=bool)
     cols.add("role", rows[keep], values[keep])
 
 
-def _json_levels(levels: pa.Array) -> np.ndarray:
+def _lowered(coded: Coded) -> list[str]:
+    return [str(label).lower() for label in coded.labels.to_pylist()]
+
+
+def _json_levels(levels: pa.Array) -> Coded:
     """pino's numeric levels (30 info, 40 warn, 50 error, 60 fatal) → names; names upper-cased."""
-    import numpy as np
+    import pyarrow as pa
 
-    values = _field_values(levels)
-
+    coded = _coded(levels)
     numeric = {"10": "TRACE", "20": "DEBUG", "30": "INFO", "40": "WARNING", "50": "ERROR"}
     names = {"warn": "WARNING", "err": "ERROR", "60": "FATAL"}
-    # Once per distinct value: equal names then share one string object (less memory).
-    names_of = {
-        v: numeric.get(str(v)) or names.get(str(v).lower()) or str(v).upper()
-        for v in set(values.tolist())
-    }
-    out = np.empty(len(values), dtype=object)
-    out[:] = [names_of[v] for v in values.tolist()]
-    return out
+    # Once per distinct value (the codes stay as they are).
+    named = [numeric.get(v) or names.get(v.lower()) or v.upper() for v in coded.labels.to_pylist()]
+    return Coded(coded.codes, pa.array(named, pa.string()))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from claude_perf.parse.columns import Coded
 from claude_perf.parse.formats import _ACCESS_REQUEST
 from claude_perf.parse.text import (
-    _field,
-    _field_values,
+    _coded,
     _line_lengths,
     _np_bool,
     _slices,
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     """uvicorn access lines among ``rows``: (the rows that are, their client/method/path/status).
 
     Exactly what _ACCESS finds on each line, but without running it over the lines: a line is
@@ -44,16 +44,17 @@ def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[s
         return rows, {}
     lines = text.take(pa.array(rows))
     cut = np.asarray(pc.find_substring(lines, _ACCESS_SEPARATOR).to_numpy(), dtype=np.int64)
-    cut_at = np.flatnonzero(cut >= 0)
-    if len(cut_at) < len(lines):
-        lines, rows, cut = lines.take(pa.array(cut_at)), rows[cut_at], cut[cut_at]
+    # The lines holding the separator are cut from this copy where they are (no second copy
+    # of them: 18.8 against 20.7 ms per 130k lines, best of 9, medians of 3 runs).
+    at = np.flatnonzero(cut >= 0)
+    rows, cut = rows[at], cut[at]
     m = len(rows)
     if m == 0:
         return rows, {}
-    everywhere, sizes = np.ones(m, dtype=bool), _line_lengths(lines, np.arange(m))
-    head = _slices(lines, np.arange(m), np.zeros(m, dtype=np.int64), cut, everywhere)
+    everywhere, sizes = np.ones(m, dtype=bool), _line_lengths(lines, at)
+    head = _slices(lines, at, np.zeros(m, dtype=np.int64), cut, everywhere)
     after = cut + len(_ACCESS_SEPARATOR)
-    request = pc.dictionary_encode(_slices(lines, np.arange(m), after, sizes - after, everywhere))
+    request = pc.dictionary_encode(_slices(lines, at, after, sizes - after, everywhere))
     del lines
     parts = pc.extract_regex(request.dictionary, _ACCESS_REQUEST)
     request_ok = np.append(_np_bool(parts.is_valid()), False)
@@ -63,9 +64,12 @@ def _access_fields(text: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, dict[s
     matched = np.zeros(m, dtype=bool)
     matched[head_at] = True
     matched &= request_ok[codes]
-    client = _field_values(got["client"])[matched[head_at]]
+    client = _coded(got["client"])[matched[head_at]]
     codes = codes[matched]
-    fields = {name: _field(parts, name)[codes] for name in ("method", "path")}
+    fields: dict[str, Any] = {}
+    for name in ("method", "path"):  # coded per distinct request, then per line
+        per_request = _coded(parts.field(name))
+        fields[name] = Coded(per_request.codes[codes], per_request.labels)
     fields["status"] = _status_codes(parts.field("status"))[codes]
     fields["client"] = client
     return rows[matched], fields

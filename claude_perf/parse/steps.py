@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
-from claude_perf.parse.columns import _Columns
+from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.formats import (
     _ANSI,
     _MORGAN,
@@ -28,6 +28,7 @@ from claude_perf.parse.formats import (
 )
 from claude_perf.parse.heads import _HEAD_BYTES, _access_fields, _pylog_heads
 from claude_perf.parse.text import (
+    _coded,
     _durations,
     _extract,
     _field,
@@ -55,8 +56,7 @@ if TYPE_CHECKING:
 _SPACE_FIRST = bytes(range(0x21)) + bytes(range(0x80, 0x100))  # any white space, ASCII or not
 _UPPER_FIRST = bytes(range(ord("A"), ord("Z") + 1))
 _MORGAN_FIRST = b"0123456789.:abcdef[]" + _UPPER_FIRST  # _MORGAN_PREFIX's first item
-_ACCESS_FIRST = b"I"  # "INFO:"
-_JSON_FIRST = b"{"
+_JSON_FIRST = b"{"  # (the access and JSON tests read their prefixes' bytes: _Part.starts_with)
 
 # Leveled lines grouped by what follows their asctime head: (rows, code per row, distinct tails)
 Shared = tuple["np.ndarray", "np.ndarray", "pa.Array"]
@@ -117,6 +117,30 @@ class _Part:
             out[rows[_np_bool(_kernel(fn, self.text.take(pa.array(rows)), *args))]] = True
         return out
 
+    def starts_with(self, prefix: bytes) -> np.ndarray:
+        """The lines not yet classified that start with these bytes (Arrow's starts_with),
+        read from the bytes at each line's offset: no copy of the lines (Arrow's take) nor a
+        kernel over them. One core, 500k lines of the generated 1M log, best of 7: the access
+        lines' test (131k lines start with ``I``) 3.1 against 4.8 ms, the JSON lines' 0.7
+        against 3.1 ms."""
+        import numpy as np
+
+        mask = self.unassigned & (self.first_byte == prefix[0])
+        rows = np.flatnonzero(mask)
+        if len(prefix) == 1 or not len(rows):
+            return mask
+        offsets = np.frombuffer(self.text.buffers()[1], dtype=np.int64)[self.text.offset :]
+        data = np.frombuffer(self.text.buffers()[2], dtype=np.uint8)
+        begin = offsets[rows]
+        ok = offsets[rows + 1] - begin >= len(prefix)
+        rows, begin = rows[ok], begin[ok]
+        for k in range(1, len(prefix)):
+            same = data[begin + k] == prefix[k]
+            rows, begin = rows[same], begin[same]
+        out = np.zeros(self.n, dtype=bool)
+        out[rows] = True
+        return out
+
     def read_patterns(self, config: Config) -> None:
         """The user's [[patterns]]: each claims the lines it matches, with its role."""
         import pyarrow as pa
@@ -156,14 +180,12 @@ class _Part:
             self.claim(
                 np.flatnonzero(self.test(pc.utf8_is_space, first=_SPACE_FIRST) | empty), K_BLANK
             )
-        rows, fields = _access_fields(
-            self.text, np.flatnonzero(self.test(pc.starts_with, "INFO:", first=_ACCESS_FIRST))
-        )
+        rows, fields = _access_fields(self.text, np.flatnonzero(self.starts_with(b"INFO:")))
         if len(rows):
             self.claim(rows, K_ACCESS)
             for name, values in fields.items():
                 self.cols.add(name, rows, values)
-            self.cols.add("role", rows, _same(len(rows), "end"))
+            self.cols.add("role", rows, Coded.constant(len(rows), "end"))
 
     def read_python_logging(self) -> Shared | None:
         """Leveled lines: Python logging with asctime (its usual layout, then any other).
@@ -194,7 +216,7 @@ class _Part:
         release_unused()
         return shared
 
-    def _claim_leveled(self, rows: np.ndarray, level: np.ndarray, logger: np.ndarray) -> None:
+    def _claim_leveled(self, rows: np.ndarray, level: Any, logger: Any) -> None:
         self.claim(rows, K_LEVELED)
         self.cols.add("level", rows, level)
         self.cols.add("logger", rows, logger)
@@ -224,12 +246,15 @@ class _Part:
         if not len(rows):
             return None
         codes = codes[line_ok]
-        level_u = np.full(len(tails), None, dtype=object)
-        logger_u = np.full(len(tails), None, dtype=object)
         valid_head = head.filter(pa.array(tail_ok))
-        level_u[tail_ok] = _field(valid_head, "level")
-        logger_u[tail_ok] = _field(valid_head, "logger")
-        self._claim_leveled(rows, level_u[codes], logger_u[codes])
+        # Per distinct tail, then per line: codes, no object per line (columns.Coded).
+        per_line = {}
+        for name in ("level", "logger"):
+            per_tail = np.full(len(tails), -1, dtype=np.int32)
+            found = _coded(valid_head.field(name))
+            per_tail[tail_ok] = found.codes
+            per_line[name] = Coded(per_tail[codes], found.labels)
+        self._claim_leveled(rows, per_line["level"], per_line["logger"])
         no_time = self.ts_ns[rows] == NAT_NS
         if no_time.any():
             heads = self.text.take(pa.array(rows[no_time])).view(pa.large_binary())
@@ -260,7 +285,7 @@ class _Part:
                 self.cols.add(name, rows, _field(parts, name))
             self.cols.add("status", rows, _status_codes(parts.field("status")))
             self.cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
-            self.cols.add("role", rows, _same(len(rows), "end"))
+            self.cols.add("role", rows, Coded.constant(len(rows), "end"))
 
     def read_json_and_kv(self) -> np.ndarray:
         """JSON objects (complete ones only: a truncated object stays `other`), then key=value
@@ -268,7 +293,7 @@ class _Part:
         import numpy as np
         import pyarrow.compute as pc
 
-        json_like = self.test(pc.starts_with, "{", first=_JSON_FIRST)
+        json_like = self.starts_with(b"{")
         if json_like.any():
             candidates = np.flatnonzero(json_like)
             closed = self._closed_objects(candidates)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from claude_perf.parse.columns import Coded
 from claude_perf.runtime.parallel import kernel as _kernel
 
 if TYPE_CHECKING:
@@ -64,6 +65,24 @@ def _field_values(values: Any) -> np.ndarray:
     uniques = np.asarray([*distinct, None], dtype=object)
     codes = encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)
     return uniques[codes]
+
+
+def _coded(values: Any) -> Coded:
+    """A string array as codes into its distinct values, null and empty strings unknown (-1):
+    what _field_values gives, without an object per value (see columns.Coded)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary
+    lookup = np.arange(len(distinct) + 1, dtype=np.int32)
+    lookup[-1] = -1  # a null value
+    if len(distinct):
+        empty = np.flatnonzero(_np_bool(pc.equal(pc.binary_length(distinct), 0)))
+        lookup[empty] = -1
+    codes = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+    return Coded(lookup[codes], distinct if len(distinct) else pa.array([], pa.string()))
 
 
 def _status_codes(values: Any) -> np.ndarray:
@@ -200,16 +219,17 @@ def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
     return out
 
 
-def _durations_with_units(values: pa.Array, units: np.ndarray) -> np.ndarray:
-    """Numbers (an Arrow string array of digits and a dot) times their units' scale, seconds."""
+def _durations_with_units(
+    values: pa.Array, units: Coded, no_unit_scale: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """Numbers (an Arrow string array of digits and a dot) times their units' scale, seconds;
+    ``no_unit_scale`` where a number has none (per value, or one for all)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     numbers = np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
     # Units repeat (a handful of distinct ones): look each up once, not once per line.
-    import pandas as pd
-
-    codes, distinct = pd.factorize(units, use_na_sentinel=False)
-    scale = np.array([_DURATION_SCALE.get(str(u), 1.0) for u in distinct.tolist()])
-    return numbers * scale[codes]
+    labels = units.labels.to_pylist()
+    scale = np.array([_DURATION_SCALE.get(str(u), 1.0) for u in labels] + [np.nan])[units.codes]
+    return numbers * np.where(units.codes < 0, no_unit_scale, scale)
