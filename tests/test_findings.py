@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -39,7 +39,7 @@ from claude_perf.analysis.reliability import HealthFigures, Reliability, reliabi
 from claude_perf.analysis.utilisation import LoadSplit, Utilisation
 from claude_perf.config.load import config_from_mapping
 from claude_perf.errors import ConfigError
-from tests.report_support import analysis_of, health_line, request_lines, requests_frame
+from tests.report_support import T0, analysis_of, health_line, request_lines, requests_frame
 
 T = RULE_DEFAULTS
 
@@ -330,7 +330,40 @@ def test_evaluate_orders_by_severity_and_lists_missing_inputs(tmp_path) -> None:
     assert {f.rule for f in found.findings} >= {"error_rate", "error_burst", "health_failing"}
     skipped = dict(found.not_evaluated)
     assert skipped["cpu_saturation"] == "no resource samples collected"
-    assert "restarts" in skipped
+    # the wrapper's dialect reads its start-up banner: restarts are judged from the logs (none)
+    assert "restarts" not in skipped and "restarts" not in {f.rule for f in found.findings}
+
+
+def banner_line(at_s: float) -> str:
+    """uvicorn's lifespan line, which the wrapper prints as it (re)starts."""
+    t = T0 + timedelta(seconds=at_s)
+    return f"{t.strftime('%Y-%m-%dT%H:%M:%S.%f')}000Z INFO:     Application startup complete."
+
+
+def test_a_start_up_banner_after_served_requests_is_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Logs only: the banner at the start is the first start; one after requests had been
+    served is a restart (two workers' banners together are one start)."""
+    lines = [
+        banner_line(0),
+        banner_line(0.01),
+        *request_lines(1, 1),
+        banner_line(5),
+        banner_line(5.01),
+        *request_lines(8, 1),
+    ]
+    a = analysis_of(tmp_path, lines)
+    found = evaluate(a, ())
+    restart = [f for f in found.findings if f.rule == "restarts"]
+    assert len(restart) == 1 and restart[0].title == "Proxy restarted"
+    assert "1 restart(s) seen in the logs" in restart[0].evidence
+    (times,) = a.restarts_seen.values()
+    assert times == (T0 + timedelta(seconds=5),)
+
+
+def test_restarts_are_unknown_when_no_dialect_logs_a_banner(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    lines = [health_line(1), health_line(3)]
+    found = evaluate(analysis_of(tmp_path, lines), ())
+    assert dict(found.not_evaluated)["restarts"].startswith("no container facts collected")
 
 
 def test_parse_time_reads_iso_and_rejects_docker_zero() -> None:

@@ -93,7 +93,16 @@ def rule_thresholds(scoring: Scoring) -> Mapping[str, float]:
 def rule_restarts(reliability: Reliability) -> Finding | None:
     """The container restarted, exited or was OOM-killed."""
     if not reliability.facts:
-        return None
+        if not reliability.restarts:
+            return None
+        return Finding(
+            "restarts",
+            "warning",
+            "Proxy restarted",
+            f"{reliability.restarts} restart(s) seen in the logs (its start-up banner after it "
+            "had served requests)",
+            "Read the log just before each restart; requests in flight were lost",
+        )
     restarts, exits = reliability.restarts or 0, reliability.exits_in_window or 0
     if reliability.oom_killed:
         return Finding(
@@ -352,8 +361,10 @@ def evaluate(
         rule_health_failing(reliability.health, t),
     ]
     skipped: list[tuple[str, str]] = []
-    if not analysis.containers:
-        skipped.append(("restarts", "no container facts collected (logs only)"))
+    if not analysis.containers and reliability.restarts is None:
+        skipped.append(
+            ("restarts", "no container facts collected (logs only), and no start-up banner known")
+        )
     if reliability.health.source == "none":
         skipped.append(("health_failing", "no health checks in the logs and no engine Health log"))
     if utilisation:

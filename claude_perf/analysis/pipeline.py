@@ -18,6 +18,7 @@ from claude_perf.analysis.front import (
     split_front,
 )
 from claude_perf.analysis.metrics import Metrics, compute
+from claude_perf.analysis.reliability import restarts_seen
 from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import LogLines
@@ -66,6 +67,10 @@ class Analysis:
     containers: tuple[dict[str, object], ...] = ()  # container facts, when collected
     client: ClientView | None = None  # what the clients saw, when client records were given
     front: FrontTier | None = None  # a front proxy's log set apart (analysis/front.py)
+    # start-up banners that were restarts, per source (reliability.restarts_seen), and whether
+    # any source's dialect logs its start-up at all (else restarts are unknown from the logs)
+    restarts_seen: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+    startups_logged: bool = False
 
 
 def window_of(logs: LogLines, entries: Entries) -> tuple[datetime | None, datetime | None]:
@@ -131,6 +136,7 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
             logs = replace(logs, table=logs.table.drop_columns(["text"]))
             release_unused()
     window = window_of(logs, entries)
+    startups = startup_times(entries, logs)  # before the assembly gives the entries up
     with stage("assemble"):
         if keep_events:
             requests = assemble(entries, config, logs.sources)
@@ -164,8 +170,47 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
     else:
         client = None
     return Analysis(
-        config, logs, entries, requests, metrics, quality, samples, containers, client, front
+        config,
+        logs,
+        entries,
+        requests,
+        metrics,
+        quality,
+        samples,
+        containers,
+        client,
+        front,
+        restarts_seen=restarts_seen(startups, requests.table),
+        startups_logged=_startups_known(entries, config),
     )
+
+
+def _startups_known(entries: Entries, config: Config) -> bool:
+    """Whether a dialect active in some source reads the proxy's start-up banner (then a
+    restart would show in the logs; else restarts are unknown from them)."""
+    active = {name for found in entries.dialects.values() for name in found}
+    return any(d.name in active and "startup" in d.roles for d in dialects_for(config.dialects))
+
+
+def startup_times(entries: Entries, logs: LogLines) -> dict[str, list[int]]:
+    """Per source name, the times (ns) of the lines a dialect reads as the proxy's start-up."""
+    import numpy as np
+
+    ev = entries.events
+    if not len(ev) or "role" not in ev.columns:
+        return {}
+    banner = (ev["role"] == "startup").to_numpy(dtype=bool)
+    if not banner.any():
+        return {}
+    ts = ev["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)[banner]
+    codes = ev["source"].to_numpy()[banner] if "source" in ev.columns else np.zeros(len(ts), int)
+    names = list(logs.sources) or ["input"]
+    out: dict[str, list[int]] = {}
+    for code, at in zip(codes.tolist(), ts.tolist(), strict=True):
+        if at != np.iinfo(np.int64).min:
+            name = names[code] if code < len(names) else f"source-{code}"
+            out.setdefault(name, []).append(at)
+    return out
 
 
 def _front_of(

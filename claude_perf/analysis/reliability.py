@@ -7,12 +7,14 @@ else from the proxy's access log. Rules, scores and the report all read the same
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from claude_perf.analysis.metrics import Metrics
     from claude_perf.analysis.pipeline import Analysis
 
@@ -38,11 +40,13 @@ class Reliability:
     facts: bool  # container facts were collected
     uptime_fraction: float | None  # of the analysed window
     downtime_s: float | None
-    restarts: int | None  # the engine's restart count
+    restarts: int | None  # the engine's restart count, else the restarts seen in the logs
     exits_in_window: int | None  # 'die' events inside the window
     oom_killed: bool | None
     status: str | None
     health: HealthFigures
+    # when ``restarts`` comes from the logs (no container facts): each restart's banner
+    restarts_in_logs: tuple[datetime, ...] = ()
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -176,13 +180,39 @@ def _downtime_s(facts: Mapping[str, Any], start: datetime, end: datetime) -> flo
     return down
 
 
+def restarts_seen(
+    startup_ns: Mapping[str, Sequence[int]], table: pd.DataFrame
+) -> dict[str, tuple[datetime, ...]]:
+    """Per source, the start-up banners that were restarts: those with a request completed in
+    that source since the banner before them (or since its first line). Several banners with
+    no request between them are one start (gunicorn's workers each print one)."""
+    import numpy as np
+    import pandas as pd
+
+    out: dict[str, tuple[datetime, ...]] = {}
+    ends = table["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    sources = table["source"].astype(object).to_numpy()
+    for name, banners in startup_ns.items():
+        served = np.sort(ends[(sources == name) & (ends != np.iinfo(np.int64).min)])
+        restarts, previous = [], None
+        for at in sorted(banners):
+            since = np.searchsorted(served, previous, side="right") if previous is not None else 0
+            if np.searchsorted(served, at, side="left") > since:
+                restarts.append(pd.Timestamp(at, tz="UTC").to_pydatetime(warn=False))
+            previous = at
+        out[name] = tuple(restarts)
+    return out
+
+
 def reliability_of(analysis: Analysis) -> Reliability:
     """Uptime, restarts, OOM kills and health checks, from container facts when collected."""
     m = analysis.metrics
     containers = cast("tuple[dict[str, Any], ...]", analysis.containers)
     health = health_figures(m, containers)
     if not containers:
-        return Reliability(False, None, None, None, None, None, None, health)
+        seen = tuple(sorted(t for times in analysis.restarts_seen.values() for t in times))
+        restarts = len(seen) if analysis.startups_logged else None
+        return Reliability(False, None, None, restarts, None, None, None, health, seen)
     restarts = sum(int(c.get("restart_count") or 0) for c in containers)
     oom = any(bool(c.get("oom_killed")) for c in containers)
     statuses = sorted({str(c.get("status")) for c in containers if c.get("status")})

@@ -144,6 +144,10 @@ def score_reliability(metrics: Metrics, reliability: Reliability, rubric: Rubric
         penalty = incidents * rubric.other["restart_penalty"]
         value = max(0.0, value - penalty)
         why += f"; {incidents} restart/exit/OOM incident(s) → −{penalty:g}"
+    elif reliability.restarts is not None:
+        penalty = reliability.restarts * rubric.other["restart_penalty"]
+        value = max(0.0, value - penalty)
+        why += f"; {reliability.restarts} restart(s) seen in the logs → −{penalty:g}"
     else:
         why += "; restarts unknown (no container facts)"
     return Score("reliability", value, why)

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 from claude_perf.config.keys import key
 
-ROLES = ("start", "end", "error", "duration", "model", "usage", "info")
+# startup: the proxy's start-up banner (a restart, when requests were served before it)
+ROLES = ("start", "end", "error", "duration", "model", "usage", "startup", "info")
 # Figures a line's ``fields`` regexes may name: tokens (counts), the cost in US dollars, the
 # CLI's own run time and the part of it spent waiting on the API (milliseconds, as the CLI
 # logs them: ResultMessage.duration_ms and duration_api_ms).

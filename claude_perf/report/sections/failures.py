@@ -89,6 +89,13 @@ def reliability_section(c: Context) -> Section:
         oom = "yes" if r.oom_killed else "no"
     else:
         uptime = restarts = oom = "unknown: no container facts were collected (logs only)"
+        if r.restarts is not None:
+            when = ", ".join(fmt_time(t) for t in r.restarts_in_logs)
+            restarts = (
+                f"{r.restarts} seen in the logs (the proxy's start-up banner after it had served "
+                f"requests{': ' + when if when else ''}); the engine's own count needs container "
+                "facts (collect)"
+            )
     if h.checks and h.success_rate is not None:
         source = (
             "the engine's Health log (the engine keeps only the latest probes)"
