@@ -150,3 +150,22 @@ def test_debug_mode_per_model_counts_and_failures_are_exact(name: str) -> None:
     assert Counter(model["model"]) == Counter(r["model"] for r in client)
     got_failed = Counter(model[model["outcome"] == "failed"]["model"])
     assert got_failed == Counter(r["model"] for r in client if failed(r))
+
+
+@pytest.mark.parametrize(
+    ("name", "restarts"),
+    [
+        ("maxproxy-crash-restart", 1),  # the proxy threw, exited 1, the engine started it again
+        ("maxproxy-plain-sequential", 0),
+        ("maxproxy-debug-concurrent", 0),
+        ("wrapper-debug-concurrent", 0),
+        ("wrapper-plain-concurrent", 0),
+    ],
+)
+def test_restarts_from_the_logs_alone_match_the_capture(name: str, restarts: int) -> None:
+    """No container facts: a restart is the proxy's start-up banner after requests were served."""
+    from claude_perf.analysis.reliability import reliability_of
+
+    r = reliability_of(analysis(name))
+    assert (r.facts, r.restarts) == (False, restarts)
+    assert len(r.restarts_in_logs) == restarts
