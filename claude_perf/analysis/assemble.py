@@ -380,7 +380,7 @@ def _assemble_source(
     """
     import numpy as np
 
-    src = _decode(ev, config)
+    src = _decode(ev, config, consume=consume)
     if consume:
         drop_decoded(ev, keep_row=keep_row)
         release_unused()  # the dropped Arrow columns sit in Arrow's pool until handed back
