@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from claude_perf.analysis.arrays import _gather
+from claude_perf.analysis.arrays import _gather, _narrow_positions
 from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
 from claude_perf.analysis.decoded import _decode, _Source
 from claude_perf.analysis.pairing import (
@@ -281,7 +281,7 @@ def _stream_flags(
     return stream_source, streaming_end
 
 
-def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int, int]:
+def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     """The id-less requests: model completions with what attaches to them (model, stream flag,
     error records), then health checks and other requests; and (orphan error records, arrivals).
     """
@@ -321,9 +321,11 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     # message stands in for the text when no error record was attached, and for the first
     # message when no attached record had one.
     own_error = events.is_error[model_ends]
-    error_text = np.where(own_error & (error_count == 0), events.message[model_ends], error_text)
+    own_text = np.flatnonzero(own_error & (error_count == 0))
+    error_text = error_text.filled(own_text, events.message[model_ends[own_text]])
+    del own_text
     first_error = np.where(own_error & (first_error < 0), model_ends, first_error)
-    error_count = error_count + own_error
+    error_count = (error_count + own_error).astype(np.int32)  # records: fewer than the events
     usage_at, usage_inferred = plain_usage(
         events,
         src.ev,
@@ -336,29 +338,30 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, np.ndarray], int
     # A row whose start was inferred may carry another request's model: the figures it was
     # given, right for its completion or its start, may then count for the wrong model.
     usage_inferred = usage_inferred | (pairs.ambiguous_event[model_ends] & (usage_at >= 0))
-    n_other = len(other_rows)
+    n_other, n = len(other_rows), len(events.ts_ns)
+
+    def positions(model_part: np.ndarray) -> np.ndarray:
+        """Per request, an event (-1 none): the model completions' given, none for the others."""
+        at = _narrow_positions(model_part, n)
+        return np.concatenate([at, np.full(n_other, -1, dtype=at.dtype)])
+
     part = {
-        "pos": rows,
+        "pos": _narrow_positions(rows, n),
         "kind": np.concatenate(
             [
                 np.full(len(model_ends), _MODEL, dtype=np.int8),
                 np.where(src.health_path[other_rows], _HEALTH, _OTHER).astype(np.int8),
             ]
         ),
-        "start_ns": np.concatenate(
-            [
-                end_start_ns,
-                np.full(n_other, NAT_NS, dtype=np.int64),
-            ]
-        ),
-        "model_at": model_at,
-        "error_count": np.concatenate([error_count, np.zeros(n_other, dtype=np.int64)]),
-        "error_text": np.concatenate([error_text, np.full(n_other, None, dtype=object)]),
-        "first_error_at": np.concatenate([first_error, np.full(n_other, -1, dtype=np.int64)]),
+        "start_ns": np.concatenate([end_start_ns, np.full(n_other, NAT_NS, dtype=np.int64)]),
+        "model_at": _narrow_positions(model_at, n),
+        "error_count": np.concatenate([error_count, np.zeros(n_other, dtype=np.int32)]),
+        "error_text": error_text.extended(n_other),
+        "first_error_at": positions(first_error),
         "has_id": np.concatenate([np.zeros(len(model_ends), dtype=bool), src.has_id[other_rows]]),
         "ambiguous": pairs.ambiguous_event[rows],
-        "stream_at": np.concatenate([stream_at, np.full(n_other, -1, dtype=np.int64)]),
-        "usage_at": np.r_[usage_at, np.full(n_other, -1, dtype=np.int64)],
+        "stream_at": positions(stream_at),
+        "usage_at": positions(usage_at),
         "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],
     }
     return part, orphan_errors, len(arrived)
@@ -404,7 +407,7 @@ def _assemble_source(
     # 2-3. No ids: duration records' pairs, else first-in-first-out.
     pairs = _pair_plain(src, config)
     plain_part, orphan_errors, arrived = _plain_part(src, pairs)
-    columns = joined_columns(id_part, plain_part, len(ev))
+    columns = joined_columns(id_part, plain_part)
     del id_part, plain_part
     unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
     del pairs  # per event: not needed by the table (free before its peak)

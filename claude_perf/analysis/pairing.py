@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import (
     _NO_POS,
+    SparseTexts,
     _first_in_group,
     _gather,
     _join_per_group,
+    _narrow_positions,
     _positions,
 )
 from claude_perf.durations import MAX_NS, NAT_NS
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
 
 # An error record with no request in flight belongs to the next completion only if that
@@ -155,41 +156,6 @@ _KIND_NAMES = ("other", "model", "health")
 _OTHER, _MODEL, _HEALTH = range(3)
 
 
-class SparseTexts:
-    """A text column indexed by position like an object array (None where it has no text),
-    holding only the texts that are there: messages are logged on error records only (216,790
-    of 6.5M events at 10M lines), and an object array of every event held 52 MB through the
-    pairing and the table's build (the assembly's peak)."""
-
-    def __init__(self, n: int, at: np.ndarray, texts: np.ndarray) -> None:
-        self._n, self._at, self._texts = n, at, texts  # at: ascending positions of the texts
-
-    @classmethod
-    def of(cls, column: pd.Series) -> SparseTexts:
-        """The column's texts (None, NaN and NA are no text)."""
-        import numpy as np
-
-        at = np.flatnonzero(column.notna().to_numpy(dtype=bool))
-        return cls(len(column), at, np.asarray(column.to_numpy(dtype=object)[at], dtype=object))
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, index: np.ndarray) -> np.ndarray:
-        """The texts at integer positions as objects; None at a position of -1 (none), unlike
-        an array's last item (``arrays._text_at``'s rule: every caller passes -1 for none)."""
-        import numpy as np
-
-        wanted = np.asarray(index, dtype=np.int64)
-        out = np.full(wanted.shape, None, dtype=object)
-        if len(self._at) == 0 or wanted.size == 0:
-            return out
-        slot = np.minimum(np.searchsorted(self._at, wanted), len(self._at) - 1)
-        hit = self._at[slot] == wanted
-        out[hit] = self._texts[slot[hit]]
-        return out
-
-
 @dataclass(frozen=True)
 class _Events:
     """The events frame's columns as numpy arrays, each decoded once (roles as masks).
@@ -213,7 +179,7 @@ class _Events:
     is_usage_record: np.ndarray  # role usage: figures of a request, on a line of their own
 
 
-def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, Any], int]:
     """Requests whose records carry an id: the last completion, the first start, any model.
 
     ``rows`` are the id-carrying records (ascending); the result has one entry per id that has
@@ -261,18 +227,19 @@ def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndar
     has_start = np.bincount(ids[is_start], minlength=n_ids) > 0
     unmatched = int((has_start & (last_end < 0)).sum())
     done = np.flatnonzero(last_end >= 0)
+    n = len(events.ts_ns)
     part = {
-        "pos": rows[last_end[done]],
+        "pos": _narrow_positions(rows[last_end[done]], n),
         "kind": np.full(len(done), _MODEL, dtype=np.int8),
         "start_ns": first_ns[done],
-        "model_at": _positions(rows, model_at[done]),
-        "error_count": counts[done],
-        "error_text": texts[done],
-        "first_error_at": _positions(rows, first_error[done]),
+        "model_at": _narrow_positions(_positions(rows, model_at[done]), n),
+        "error_count": counts[done].astype(np.int32),  # records: fewer than the events
+        "error_text": texts.rows(done),
+        "first_error_at": _narrow_positions(_positions(rows, first_error[done]), n),
         "has_id": np.ones(len(done), dtype=bool),
         "ambiguous": np.zeros(len(done), dtype=bool),
-        "stream_at": np.full(len(done), -1, dtype=np.int64),
-        "usage_at": _positions(rows, usage_at[done]),
+        "stream_at": _narrow_positions(np.full(len(done), -1), n),
+        "usage_at": _narrow_positions(_positions(rows, usage_at[done]), n),
         "usage_inferred": np.zeros(len(done), dtype=bool),
     }
     return part, unmatched
@@ -338,7 +305,7 @@ def _attach_errors(
     messages: SparseTexts,
     streaming_end: np.ndarray | None = None,
     end_start_ns: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, SparseTexts, np.ndarray, int]:
     """Each run of error records goes to the completion closest to it in time.
 
     A request's error records are logged just before its response, but the engine stamps stdout
@@ -350,17 +317,16 @@ def _attach_errors(
     and had started by then (its start time ``end_start_ns``, NAT_NS when unknown); else to
     none (counted as outside any request).
 
-    Returns, per model completion: the error records attached, their joined text (None when
-    none) and the event of the first one with a message (-1 when none); and the number of error
-    records left unattached.
+    Returns, per model completion: the error records attached, their joined text (sparse: no
+    text when none) and the event of the first one with a message (-1 when none); and the
+    number of error records left unattached.
     """
     import numpy as np
     import pandas as pd
 
     n_ends = len(model_ends)
     if len(errors) == 0:
-        no_text = np.full(n_ends, None, dtype=object)
-        return np.zeros(n_ends, dtype=np.int64), no_text, np.full(n_ends, -1), 0
+        return np.zeros(n_ends, dtype=np.int64), SparseTexts.none(n_ends), np.full(n_ends, -1), 0
     j = np.searchsorted(model_ends, errors)
     err_ts = ts[errors]
     known = err_ts != NAT_NS

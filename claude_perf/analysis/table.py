@@ -9,9 +9,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.analysis.arrays import _label_in, _labels, _text_at
+from claude_perf.analysis.arrays import SparseTexts, _label_in, _labels, _text_at
 from claude_perf.analysis.error_classes import classify_errors
-from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, SparseTexts, _Events
+from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, _Events
 from claude_perf.analysis.usage import USAGE_COLUMNS, usage_table
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.families import family_of
@@ -79,7 +79,7 @@ class TableEvents:
 
 
 def finish(
-    raw: dict[str, np.ndarray],
+    raw: dict[str, Any],
     ev: pd.DataFrame,
     events: TableEvents,
     config: Config,
@@ -214,7 +214,7 @@ def _count_col(counts: np.ndarray) -> np.ndarray:
     logged in a file under max_input_bytes, and sums of the column are taken in int64."""
     import numpy as np
 
-    return counts.astype(np.int32)
+    return counts.astype(np.int32, copy=False)
 
 
 # Usage figures whose every value (NaN for unknown) is a float16 or float32 exactly, stored as
@@ -336,25 +336,24 @@ def _latency(
     return start, latency, ttfb, source_code
 
 
-def _failed(raw: dict[str, np.ndarray], ev: pd.DataFrame, status: np.ndarray) -> np.ndarray:
+def _failed(raw: dict[str, Any], ev: pd.DataFrame, status: np.ndarray) -> np.ndarray:
     """4xx/5xx, an attached error record, or a CLI run that exited non-zero (claude-max-api-
     proxy's `Process closed with code: 1`; its text then says so, for the error class)."""
     import numpy as np
-    import pandas as pd
 
     failed = (status >= 400) | (raw["error_count"] > 0)
     if "exit_code" in ev.columns:
         exit_code = ev["exit_code"].to_numpy(dtype=float)[raw["pos"]]
         cli_failed = ~np.isnan(exit_code) & (exit_code != 0)
         failed |= cli_failed
-        no_text = cli_failed & pd.isna(raw["error_text"])
-        raw["error_text"] = raw["error_text"].copy()
-        raw["error_text"][no_text] = [f"CLI exited with code {c:g}" for c in exit_code[no_text]]
+        no_text = np.flatnonzero(cli_failed & ~raw["error_text"].present())
+        texts = [f"CLI exited with code {c:g}" for c in exit_code[no_text]]
+        raw["error_text"] = raw["error_text"].filled(no_text, np.array(texts, dtype=object))
     return failed
 
 
 def _models_and_classes(
-    raw: dict[str, np.ndarray],
+    raw: dict[str, Any],
     events: TableEvents,
     config: Config,
     status: np.ndarray,
@@ -394,28 +393,24 @@ def _models_and_classes(
 _READ_AFTER_DECODE = ("row", "status", "client", "method", "exit_code", *FIELDS)
 
 
-# Per-request columns holding event positions (-1: none): int32 while the events fit, instead
-# of int64. With the dropped sort order and pairs, the 3M-line bench log's assembly peak went
-# from 780 to 731 MB (whole-process report, one run each).
-_POSITION_COLUMNS = ("pos", "model_at", "first_error_at", "stream_at", "usage_at")
-
-
-def joined_columns(
-    id_part: dict[str, np.ndarray], plain_part: dict[str, np.ndarray], n_events: int
-) -> dict[str, np.ndarray]:
+def joined_columns(id_part: dict[str, Any], plain_part: dict[str, Any]) -> dict[str, Any]:
     """The two parts' per-request columns as one, in completion order; the parts' arrays are
-    taken out as they are joined (the caller drops the dicts' last references)."""
+    taken out as they are joined (the caller drops the dicts' last references). Event
+    positions come narrow (int32 while the events fit: arrays._narrow_positions) and
+    error_text sparse (arrays.SparseTexts): with int32 positions, the 3M-line bench log's
+    assembly peak went from 780 to 731 MB (whole-process report, one run each)."""
     import numpy as np
 
     # Id rows first, so that a completion in both parts keeps that order (stable sort).
     order = np.argsort(np.concatenate([id_part["pos"], plain_part["pos"]]), kind="stable")
-    narrow = n_events < 2**31 - 1
-    columns = {}
+    columns: dict[str, Any] = {}
     for name in list(plain_part):
-        joined = np.concatenate([id_part.pop(name), plain_part.pop(name)])[order]
-        if narrow and name in _POSITION_COLUMNS:
-            joined = joined.astype(np.int32)
-        columns[name] = joined
+        first, second = id_part.pop(name), plain_part.pop(name)
+        if isinstance(first, SparseTexts):
+            columns[name] = SparseTexts.joined(first, second, order)
+        else:
+            columns[name] = np.concatenate([first, second])[order]
+        del first, second
     return columns
 
 
