@@ -367,6 +367,14 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     return part, orphan_errors, len(arrived)
 
 
+# Between the assembly's steps, their freed temporaries are handed back (runtime/memory
+# .release_unused): most of them are arrays of a few MB to 32 MB that glibc's malloc serves from
+# its heap and keeps when freed, so that each step's RSS stood on top of the one before. Measured
+# at 10M lines (one report, RSS before -> after each call, 3-7 ms each): 975 -> 720 MB after the
+# id pairing, 964 -> 791 after the id-less pairing, 1188 -> 1020 after its requests, 1107 ->
+# 933 after their joining.
+
+
 def _assemble_source(
     ev: pd.DataFrame,
     config: Config,
@@ -404,11 +412,16 @@ def _assemble_source(
     )
     id_part, unmatched_id_starts = _by_request_id(events, id_rows)
     del records, id_rows
+    # Each step's temporaries handed back before the next one (see above _assemble_source).
+    release_unused()
     # 2-3. No ids: duration records' pairs, else first-in-first-out.
     pairs = _pair_plain(src, config)
+    release_unused()
     plain_part, orphan_errors, arrived = _plain_part(src, pairs)
+    release_unused()
     columns = joined_columns(id_part, plain_part)
     del id_part, plain_part
+    release_unused()
     unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
     del pairs  # per event: not needed by the table (free before its peak)
     usage_records = int(events.is_usage_record.sum())
