@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,12 +88,17 @@ def _join_per_group(groups: np.ndarray, messages: np.ndarray, n_groups: int) -> 
     return SparseTexts(n_groups, sorted_groups[begins][found], texts[found])
 
 
-def _narrow_positions(values: np.ndarray, n_events: int) -> np.ndarray:
-    """Event positions (-1 none) as int32 while the events fit in it, else as they are: the
-    per-request columns hold several (4 bytes a request each instead of 8)."""
+def _position_type(n_events: int) -> np.dtype[Any]:
+    """The integer type of event positions (-1 none): int32 while the events fit in it (4
+    bytes a position instead of 8), else int64."""
     import numpy as np
 
-    return values.astype(np.int32, copy=False) if n_events < 2**31 - 1 else values
+    return np.dtype(np.int32 if n_events < 2**31 - 1 else np.int64)
+
+
+def _narrow_positions(values: np.ndarray, n_events: int) -> np.ndarray:
+    """Event positions (-1 none) in _position_type: the per-request columns hold several."""
+    return values.astype(_position_type(n_events), copy=False)
 
 
 def _positions(rows: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -202,13 +207,11 @@ class SparseTexts:
         return SparseTexts(self._n + n_more, self._at, self._texts)
 
     @staticmethod
-    def joined(first: SparseTexts, second: SparseTexts, order: np.ndarray) -> SparseTexts:
-        """``first`` then ``second`` as one column, its positions taken in ``order`` (a
-        permutation: the joined column's i-th position is the concatenation's ``order[i]``)."""
+    def joined(first: SparseTexts, second: SparseTexts, rank: np.ndarray) -> SparseTexts:
+        """``first`` then ``second`` as one column, the concatenation's i-th position moved to
+        ``rank[i]`` (a permutation)."""
         import numpy as np
 
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
         positions = rank[np.concatenate([first._at, second._at + first._n])]
         texts = np.concatenate([first._texts, second._texts])
         sort = np.argsort(positions, kind="stable")

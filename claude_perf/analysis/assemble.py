@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.analysis.arrays import _gather, _narrow_positions
+from claude_perf.analysis.arrays import _gather, _narrow_positions, _position_type
 from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
 from claude_perf.analysis.decoded import _decode, _Source
 from claude_perf.analysis.pairing import (
@@ -174,7 +174,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
         seq_index, seq_kind = seq_index[~expired], seq_kind[~expired]
     partner, queue_before, start_matched = _fifo_pairs(seq_kind)
     matched = np.flatnonzero(partner >= 0)
-    partner_event = np.full(n, -1, dtype=np.int64)
+    partner_event = np.full(n, -1, dtype=_position_type(n))
     partner_event[seq_index[matched]] = seq_index[partner[matched]]
     partner_event[seq_index[partner[matched]]] = seq_index[matched]
     # A pairing is ambiguous when another id-less request was open at any moment of its life:
@@ -419,11 +419,11 @@ def _assemble_source(
     release_unused()
     plain_part, orphan_errors, arrived = _plain_part(src, pairs)
     release_unused()
+    unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
+    del pairs  # per event: not needed by the table (freed before the parts are joined)
     columns = joined_columns(id_part, plain_part)
     del id_part, plain_part
     release_unused()
-    unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
-    del pairs  # per event: not needed by the table (free before its peak)
     usage_records = int(events.is_usage_record.sum())
     usage_attached = int(np.isin(columns["usage_at"], np.flatnonzero(events.is_usage_record)).sum())
     rows = ev["row"].to_numpy()[columns["pos"]] if keep_row else None

@@ -12,6 +12,7 @@ from claude_perf.analysis.arrays import (
     _gather,
     _join_per_group,
     _narrow_positions,
+    _position_type,
     _positions,
 )
 from claude_perf.durations import MAX_NS, NAT_NS
@@ -263,7 +264,7 @@ def _attach_models(
 
     n = len(partner_event)
     with_model = plain & events.has_model
-    target = np.full(n, -1, dtype=np.int64)
+    target = np.full(n, -1, dtype=_position_type(n))
     rank = np.full(n, 9, dtype=np.int8)  # widened only at the candidates, for the key below
     own_end = with_model & events.is_end
     target[own_end] = np.flatnonzero(own_end)
@@ -293,9 +294,15 @@ def _attach_models(
         rank[records] = 2
     # Per target, the candidate of lowest (rank, position): one integer key, minimum per target.
     chosen = np.flatnonzero(target >= 0)
+    keys, targets = rank[chosen].astype(np.int64) * n + chosen, target[chosen]
+    del target, rank, chosen  # per event: freed before the per-event minimum
     best = np.full(n, _NO_POS, dtype=np.int64)
-    np.minimum.at(best, target[chosen], rank[chosen].astype(np.int64) * n + chosen)
-    return np.where(best != _NO_POS, best % max(n, 1), -1)
+    np.minimum.at(best, targets, keys)
+    del keys, targets
+    found = np.flatnonzero(best != _NO_POS)
+    out = np.full(n, -1, dtype=_position_type(n))
+    out[found] = best[found] % n
+    return out
 
 
 def _attach_errors(

@@ -403,13 +403,21 @@ def joined_columns(id_part: dict[str, Any], plain_part: dict[str, Any]) -> dict[
 
     # Id rows first, so that a completion in both parts keeps that order (stable sort).
     order = np.argsort(np.concatenate([id_part["pos"], plain_part["pos"]]), kind="stable")
+    # Each part's rows written straight to their places (no concatenation of the two first).
+    rank = np.empty(len(order), dtype=order.dtype)
+    rank[order] = np.arange(len(order))
+    del order
+    n_first = len(id_part["pos"])
     columns: dict[str, Any] = {}
     for name in list(plain_part):
         first, second = id_part.pop(name), plain_part.pop(name)
         if isinstance(first, SparseTexts):
-            columns[name] = SparseTexts.joined(first, second, order)
-        else:
-            columns[name] = np.concatenate([first, second])[order]
+            columns[name] = SparseTexts.joined(first, second, rank)
+            continue
+        joined = np.empty(len(rank), dtype=np.result_type(first, second))
+        joined[rank[:n_first]] = first
+        joined[rank[n_first:]] = second
+        columns[name] = joined
         del first, second
     return columns
 
