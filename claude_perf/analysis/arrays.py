@@ -158,13 +158,17 @@ class SparseTexts:
         an array's last item (``arrays._text_at``'s rule: every caller passes -1 for none)."""
         import numpy as np
 
-        wanted = np.asarray(index, dtype=np.int64)
+        wanted = np.asarray(index).ravel()
         out = np.full(wanted.shape, None, dtype=object)
         if len(self._at) == 0 or wanted.size == 0:
             return out
-        slot = np.minimum(np.searchsorted(self._at, wanted), len(self._at) - 1)
-        hit = self._at[slot] == wanted
-        out[hit] = self._texts[slot[hit]]
+        # Only the positions given (most per-request ones are -1: no error message) are looked
+        # up: no int64 search over every request.
+        asked = np.flatnonzero(wanted >= 0)
+        looked = wanted[asked].astype(np.int64)
+        slot = np.minimum(np.searchsorted(self._at, looked), len(self._at) - 1)
+        hit = self._at[slot] == looked
+        out[asked[hit]] = self._texts[slot[hit]]
         return out
 
     @classmethod
