@@ -220,3 +220,34 @@ class SparseTexts:
         texts = np.concatenate([first._texts, second._texts])
         sort = np.argsort(positions, kind="stable")
         return SparseTexts(first._n + second._n, positions[sort], texts[sort])
+
+
+class CodedTexts:
+    """A text column indexed by position like an object array (None where it has no text),
+    held as small integer codes (-1 none) and the texts of the codes (``labels``, with a
+    trailing None that code -1 picks): the events' models, 1-2 bytes an event instead of an
+    8-byte pointer (52 MB at 10M lines, held through the pairing and the table's build)."""
+
+    def __init__(self, codes: np.ndarray, labels: np.ndarray) -> None:
+        self.codes, self.labels = codes, labels
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        """The texts at integer positions as objects (None: no text)."""
+        return self.labels[self.codes[index]]
+
+
+def used_labels(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into ``labels`` (-1: the trailing None) renumbered over the labels they use, in
+    the smallest integer type, and those labels with the trailing None: what arrays._labels
+    gives for ``labels[codes]``, the labels in another order."""
+    import numpy as np
+
+    used = np.zeros(len(labels), dtype=bool)
+    used[codes] = True  # code -1 marks the last slot: unknown
+    kept = np.flatnonzero(used[:-1])
+    remap = np.full(len(labels), -1, dtype=np.min_scalar_type(-len(kept) - 1))
+    remap[kept] = np.arange(len(kept))
+    return remap[codes], np.array([*labels[kept], None], dtype=object)

@@ -233,21 +233,23 @@ def _known_not_stream(src: _Source, ends: np.ndarray) -> np.ndarray:
 
 
 def _start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
-    """Per event, the model its start names: its own field, else a model record logged right
-    after it (within the stdout/stderr skew, before the next start)."""
+    """Per event, the code of the model its start names (-1 none; events.model's codes): its
+    own field, else a model record logged right after it (within the stdout/stderr skew,
+    before the next start)."""
     import numpy as np
 
-    model = np.full(len(events.ts_ns), None, dtype=object)
+    codes = events.model.codes
+    model = np.full(len(events.ts_ns), -1, dtype=codes.dtype)
     own = start_events[events.has_model[start_events]]
-    model[own] = events.model[own]
+    model[own] = codes[own]
     records = np.flatnonzero(events.has_model & events.is_model_record)
     if len(records) and len(start_events):
         i = np.searchsorted(start_events, records) - 1
         ok = i >= 0
         start_of = start_events[np.maximum(i, 0)]
         near = ok & (events.ts_ns[records] - events.ts_ns[start_of] <= _SKEW_NS)
-        free = near & (model[start_of] == None)  # noqa: E711
-        model[start_of[free]] = events.model[records[free]]
+        free = near & (model[start_of] < 0)
+        model[start_of[free]] = codes[records[free]]
     return model
 
 
@@ -264,7 +266,7 @@ def _stream_flags(
     stream_source = np.full(n, -1, dtype=np.int64)
     streaming_end = np.zeros(len(model_ends), dtype=bool)
     if src.stream is not None:
-        streams = replace(events, model=src.stream, has_model=pd.notna(src.stream))
+        streams = replace(events, has_model=pd.notna(src.stream))  # the flag as the "model"
         stream_source = _attach_models(streams, plain, partner_event, starts, model_ends)
         # A streaming response goes on after its completion line: its errors come later.
         at = stream_source[model_ends]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from claude_perf.analysis.arrays import _label_in, _labels
+from claude_perf.analysis.arrays import CodedTexts, _label_in, _labels, used_labels
 from claude_perf.analysis.correlate import (
     DurationLinks,
     ids_without_completion,
@@ -75,7 +75,8 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
     has_id = request_ids >= 0
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
     loose = ids_without_completion(request_ids, has_id, is_end)
-    model_col = lend_id_models(text_values(take("model")), request_ids, loose, is_start)
+    model_codes, model_labels = _codes_and_labels(take("model"))
+    model_codes = lend_id_models(model_codes, request_ids, loose, is_start)
     path_codes, path_labels = _codes_and_labels(take("path"))
     # A few paths: 1 byte an event, not 8 (held through the pairing and the table's build)
     path_codes = path_codes.astype(np.min_scalar_type(-len(path_labels)))
@@ -90,8 +91,8 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
         is_end=is_end,
         is_model_record=is_model_record,
         is_error=is_error,
-        has_model=pd.notna(model_col),
-        model=model_col,
+        has_model=model_codes >= 0,
+        model=CodedTexts(model_codes, model_labels),
         message=message,
         request_id=request_ids,
         id_texts=id_texts,
@@ -187,11 +188,5 @@ def _codes_and_labels(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     if not isinstance(column.dtype, pd.CategoricalDtype):
         return _labels(text_values(column))
-    codes = column.cat.codes.to_numpy()
     categories = np.asarray(column.cat.categories, dtype=object)
-    used = np.zeros(len(categories) + 1, dtype=bool)
-    used[codes] = True  # code -1 marks the last slot: unknown
-    kept = np.flatnonzero(used[:-1])
-    remap = np.full(len(categories) + 1, -1, dtype=np.min_scalar_type(-len(kept) - 1))
-    remap[kept] = np.arange(len(kept))
-    return remap[codes], np.array([*categories[kept], None], dtype=object)
+    return used_labels(column.cat.codes.to_numpy(), np.array([*categories, None], dtype=object))

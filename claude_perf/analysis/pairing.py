@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import (
     _NO_POS,
+    CodedTexts,
     SparseTexts,
     _first_in_group,
     _gather,
@@ -170,7 +171,7 @@ class _Events:
     is_model_record: np.ndarray
     is_error: np.ndarray
     has_model: np.ndarray
-    model: np.ndarray  # object: str or None
+    model: CodedTexts  # str or None by position (codes and labels)
     message: SparseTexts  # str or None by position
     request_id: np.ndarray  # int32 codes of the request ids, -1 none (events.ids_of)
     id_texts: pa.Array  # the ids of the codes (Arrow strings)

@@ -9,7 +9,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.analysis.arrays import SparseTexts, _label_in, _labels, _text_at
+from claude_perf.analysis.arrays import (
+    CodedTexts,
+    SparseTexts,
+    _label_in,
+    _labels,
+    _text_at,
+    used_labels,
+)
 from claude_perf.analysis.error_classes import classify_errors
 from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, _Events
 from claude_perf.analysis.usage import USAGE_COLUMNS, usage_table
@@ -59,7 +66,7 @@ class TableEvents:
     masks, so that those are freed before the table's build)."""
 
     ts_ns: np.ndarray
-    model: np.ndarray  # object: str or None
+    model: CodedTexts  # str or None by position
     message: SparseTexts  # str or None by position
     request_id: np.ndarray  # int32 codes, -1 none
     id_texts: pa.Array  # the ids of the codes
@@ -396,8 +403,10 @@ def _models_and_classes(
     import numpy as np
 
     named = raw["model_at"] >= 0
-    model_codes, models = _labels(events.model[np.where(named, raw["model_at"], 0)])
-    model_codes[~named] = -1
+    model_codes, models = used_labels(
+        np.where(named, events.model.codes[np.where(named, raw["model_at"], 0)], -1),
+        events.model.labels,
+    )
     families = np.array(
         [family_of(m, config.aliases) if isinstance(m, str) else None for m in models],
         dtype=object,
