@@ -251,3 +251,36 @@ def used_labels(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.n
     remap = np.full(len(labels), -1, dtype=np.min_scalar_type(-len(kept) - 1))
     remap[kept] = np.arange(len(kept))
     return remap[codes], np.array([*labels[kept], None], dtype=object)
+
+
+class SparseFloats:
+    """Floats by position like a float array, NaN where none is known, holding only the known
+    ones: the events' logged durations (on 1.7M of 6.6M events at 10M lines; a float64 per
+    event held 52 MB through the pairing and the table's build, read at the requests only)."""
+
+    def __init__(self, n: int, at: np.ndarray, values: np.ndarray) -> None:
+        self._n, self._at, self._values = n, at, values  # at: ascending positions
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> SparseFloats:
+        """The known (not NaN) values of a float array."""
+        import numpy as np
+
+        at = np.flatnonzero(~np.isnan(values))
+        return cls(len(values), _narrow_positions(at, len(values)), values[at])
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        """The values at integer positions (NaN where none is known), as float64."""
+        import numpy as np
+
+        wanted = np.asarray(index).ravel()
+        out = np.full(wanted.shape, np.nan)
+        if len(self._at) == 0 or wanted.size == 0:
+            return out
+        slot = np.minimum(np.searchsorted(self._at, wanted), len(self._at) - 1)
+        hit = self._at[slot] == wanted
+        out[hit] = self._values[slot[hit]]
+        return out

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from claude_perf.analysis.arrays import SparseFloats
 from claude_perf.durations import NAT_NS
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class DurationLinks:
     (a record names both: its start is ``duration`` before it). A pair is sure only when no
     other open start lies as close to the record's time minus its duration (``uncertain``)."""
 
-    duration_s: np.ndarray  # per event: the completion's duration (NaN unknown)
+    duration_s: SparseFloats  # per event: the completion's duration (NaN unknown)
     ends: np.ndarray  # completion events paired through a record
     starts: np.ndarray  # their start events
     carried: int
@@ -94,7 +95,7 @@ def link_durations(
     ends = np.flatnonzero(is_end)
     none = np.zeros(0, dtype=np.int64)
     if not len(records) or not len(ends):
-        return DurationLinks(out, none, none, 0, len(records))
+        return DurationLinks(SparseFloats.of(out), none, none, 0, len(records))
     engine_starts = _StartClock(np.flatnonzero(is_start & (ts_ns != NAT_NS)), ts_ns)
     # The proxy's own stamps only where given (a per-event array of NaN would cost 8 bytes an
     # event for nothing).
@@ -165,7 +166,7 @@ def link_durations(
                 linked_starts.append(start)
                 uncertain.append(rival)
     return DurationLinks(
-        out,
+        SparseFloats.of(out),
         np.asarray(linked_ends, dtype=np.int64),
         np.asarray(linked_starts, dtype=np.int64),
         carried,

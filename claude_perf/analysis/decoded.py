@@ -7,7 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from claude_perf.analysis.arrays import CodedTexts, _label_in, _labels, used_labels
+from claude_perf.analysis.arrays import (
+    CodedTexts,
+    SparseFloats,
+    _label_in,
+    _labels,
+    used_labels,
+)
 from claude_perf.analysis.correlate import (
     DurationLinks,
     ids_without_completion,
@@ -136,7 +142,7 @@ def _links(
     durations = take("duration_s").to_numpy(dtype=float)
     if not is_duration.any():  # no dialect here logs durations apart from their completions
         none = np.zeros(0, dtype=np.int64)
-        return DurationLinks(durations, none, none, 0, 0)
+        return DurationLinks(SparseFloats.of(durations), none, none, 0, 0)
     path_codes = events.path_codes
     return link_durations(
         events.ts_ns,

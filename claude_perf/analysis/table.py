@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import (
     CodedTexts,
+    SparseFloats,
     SparseTexts,
     _label_in,
     _labels,
@@ -91,7 +92,7 @@ def finish(
     ev: pd.DataFrame,
     events: TableEvents,
     config: Config,
-    durations: np.ndarray,
+    durations: SparseFloats,
     stream_col: np.ndarray | None,
     source: str,
 ) -> pd.DataFrame:
