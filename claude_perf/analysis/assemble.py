@@ -422,19 +422,20 @@ def _assemble_source(
     plain_part, orphan_errors, arrived = _plain_part(src, pairs)
     release_unused()
     unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
-    del pairs  # per event: not needed by the table (freed before the parts are joined)
+    usage_events = np.flatnonzero(events.is_usage_record)
+    error_records = int(events.is_error.sum())
+    links, stream = src.links, src.stream
+    # The table reads a few of the events' columns: the pairs, masks and codes of the pairing
+    # are freed before the parts are joined and the table is built (the assembly's peaks).
+    table_events = TableEvents.of(events)
+    del pairs, src, events
     columns = joined_columns(id_part, plain_part)
     del id_part, plain_part
     release_unused()
-    usage_records = int(events.is_usage_record.sum())
-    usage_attached = int(np.isin(columns["usage_at"], np.flatnonzero(events.is_usage_record)).sum())
+    usage_attached = int(np.isin(columns["usage_at"], usage_events).sum())
+    usage_records = len(usage_events)
+    del usage_events
     rows = ev["row"].to_numpy()[columns["pos"]] if keep_row else None
-    error_records = int(events.is_error.sum())
-    links, stream = src.links, src.stream
-    # The table reads a few of the events' columns: the masks and codes of the pairing are
-    # freed before its build (the assembly's peak).
-    table_events = TableEvents.of(events)
-    del src, events
     # finish takes the per-request arrays out of ``columns`` as it turns them into the table
     table = finish(columns, ev, table_events, config, links.duration_s, stream, source)
     if rows is not None:  # for putting several sources' tables in completion order
