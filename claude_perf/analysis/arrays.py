@@ -158,18 +158,17 @@ class SparseTexts:
         an array's last item (``arrays._text_at``'s rule: every caller passes -1 for none)."""
         import numpy as np
 
-        wanted = np.asarray(index).ravel()
+        wanted = _positions_asked(index, self._n)
         out = np.full(wanted.shape, None, dtype=object)
-        if len(self._at) == 0 or wanted.size == 0:
-            return out
-        # Only the positions given (most per-request ones are -1: no error message) are looked
-        # up: no int64 search over every request.
-        asked = np.flatnonzero(wanted >= 0)
-        looked = wanted[asked].astype(np.int64)
-        slot = np.minimum(np.searchsorted(self._at, looked), len(self._at) - 1)
-        hit = self._at[slot] == looked
-        out[asked[hit]] = self._texts[slot[hit]]
-        return out
+        if len(self._at) and wanted.size:
+            # Only the positions given (most per-request ones are -1: no error message) are
+            # looked up: no int64 search over every request.
+            asked = np.flatnonzero(wanted >= 0)
+            looked = wanted[asked].astype(np.int64)
+            slot = np.minimum(np.searchsorted(self._at, looked), len(self._at) - 1)
+            hit = self._at[slot] == looked
+            out[asked[hit]] = self._texts[slot[hit]]
+        return out.reshape(np.shape(index))
 
     @classmethod
     def none(cls, n: int) -> SparseTexts:
@@ -276,11 +275,28 @@ class SparseFloats:
         """The values at integer positions (NaN where none is known), as float64."""
         import numpy as np
 
-        wanted = np.asarray(index).ravel()
+        wanted = _positions_asked(index, self._n)
         out = np.full(wanted.shape, np.nan)
-        if len(self._at) == 0 or wanted.size == 0:
-            return out
-        slot = np.minimum(np.searchsorted(self._at, wanted), len(self._at) - 1)
-        hit = self._at[slot] == wanted
-        out[hit] = self._values[slot[hit]]
-        return out
+        if len(self._at) and wanted.size:
+            slot = np.minimum(np.searchsorted(self._at, wanted), len(self._at) - 1)
+            hit = self._at[slot] == wanted
+            out[hit] = self._values[slot[hit]]
+        return out.reshape(np.shape(index))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """The whole column, dense (np.asarray, numpy's testing helpers)."""
+        import numpy as np
+
+        dense = self[np.arange(self._n)]
+        return dense if dtype is None else dense.astype(dtype)
+
+
+def _positions_asked(index: Any, n: int) -> np.ndarray:
+    """An index into a sparse column as a flat array of positions; a single position out of
+    range raises IndexError, as an array's would (so that iterating one ends)."""
+    import numpy as np
+
+    wanted = np.asarray(index)
+    if wanted.ndim == 0 and not -1 <= int(wanted) < n:
+        raise IndexError(f"position {int(wanted)} out of range for {n}")
+    return wanted.ravel()
