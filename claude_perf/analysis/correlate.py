@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from claude_perf.analysis.arrays import SparseFloats
 from claude_perf.durations import NAT_NS
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class DurationLinks:
     (a record names both: its start is ``duration`` before it). A pair is sure only when no
     other open start lies as close to the record's time minus its duration (``uncertain``)."""
 
-    duration_s: np.ndarray  # per event: the completion's duration (NaN unknown)
+    duration_s: SparseFloats  # per event: the completion's duration (NaN unknown)
     ends: np.ndarray  # completion events paired through a record
     starts: np.ndarray  # their start events
     carried: int
@@ -94,7 +95,7 @@ def link_durations(
     ends = np.flatnonzero(is_end)
     none = np.zeros(0, dtype=np.int64)
     if not len(records) or not len(ends):
-        return DurationLinks(out, none, none, 0, len(records))
+        return DurationLinks(SparseFloats.of(out), none, none, 0, len(records))
     engine_starts = _StartClock(np.flatnonzero(is_start & (ts_ns != NAT_NS)), ts_ns)
     # The proxy's own stamps only where given (a per-event array of NaN would cost 8 bytes an
     # event for nothing).
@@ -165,7 +166,7 @@ def link_durations(
                 linked_starts.append(start)
                 uncertain.append(rival)
     return DurationLinks(
-        out,
+        SparseFloats.of(out),
         np.asarray(linked_ends, dtype=np.int64),
         np.asarray(linked_starts, dtype=np.int64),
         carried,
@@ -231,20 +232,20 @@ def lend_id_models(
     model: np.ndarray, request_id: np.ndarray, loose: np.ndarray, is_start: np.ndarray
 ) -> np.ndarray:
     """Models for the loose (id-only) starts from any record of the same id (first wins);
-    ``request_id``: per event its id, as a code (events.ids_of) or a text."""
+    ``model``: per event a model code (-1 none); ``request_id``: per event its id, as a code
+    (events.ids_of) or a text."""
     import numpy as np
-    import pandas as pd
 
     rows = np.flatnonzero(loose)
     if not len(rows):
         return model
     out = model.copy()
-    first: dict[object, object] = {}
-    for rid, name in zip(request_id[rows].tolist(), model[rows].tolist(), strict=True):
-        if isinstance(name, str) and rid not in first:
-            first[rid] = name
-    starts = rows[is_start[rows] & pd.isna(model[rows])]
-    out[starts] = np.array([first.get(r) for r in request_id[starts].tolist()], dtype=object)
+    first: dict[object, int] = {}
+    for rid, code in zip(request_id[rows].tolist(), model[rows].tolist(), strict=True):
+        if code >= 0 and rid not in first:
+            first[rid] = code
+    starts = rows[is_start[rows] & (model[rows] < 0)]
+    out[starts] = np.array([first.get(r, -1) for r in request_id[starts].tolist()], dtype=int)
     return out
 
 
@@ -278,22 +279,18 @@ def swap_by_likelihood(
     the swap clearly likelier; ``partner_event`` is changed in place; returns the swaps made.
 
     ``ends``: the inferred (ambiguous) completions, in log order; ``start_model``: per event,
-    the model its start names (None unknown); ``unambiguous_ends``: completions paired for
-    sure, whose latency fits each model's log-normal (median and MAD of log latency). Two
+    the code of the model its start names (-1 unknown; read at starts only);
+    ``unambiguous_ends``: completions paired for sure, whose latency fits each model's
+    log-normal (median and MAD of log latency). Two
     neighbours (e1, e2) with starts (s1, s2) swap when e1 − s2 > 0 and the summed squared
     z-scores drop by SWAP_MARGIN; even then odd neighbours (no two swaps of a round touch),
-    SWAP_ROUNDS times. Models are integer codes throughout (one factorization).
+    SWAP_ROUNDS times. Models are integer codes throughout.
     """
     import numpy as np
-    import pandas as pd
 
     if len(ends) < 2:
         return 0
-    # Only starts name a model: factorize those (None → -1), not every event.
-    starts = partner_event[np.concatenate([ends, unambiguous_ends])]
-    starts = starts[starts >= 0]
-    codes = np.full(len(partner_event), -1, dtype=np.int32)  # a few models: int32 is plenty
-    codes[starts] = pd.factorize(start_model[starts])[0]
+    codes = start_model
     median, spread = _fits(ts_ns, unambiguous_ends, partner_event, codes)
     if not np.isfinite(median).any():
         return 0

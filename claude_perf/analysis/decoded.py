@@ -7,7 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from claude_perf.analysis.arrays import _label_in, _labels
+from claude_perf.analysis.arrays import (
+    CodedTexts,
+    SparseFloats,
+    _label_in,
+    _labels,
+    used_labels,
+)
 from claude_perf.analysis.correlate import (
     DurationLinks,
     ids_without_completion,
@@ -15,10 +21,12 @@ from claude_perf.analysis.correlate import (
     link_durations,
 )
 from claude_perf.analysis.pairing import SparseTexts, _Events
+from claude_perf.analysis.table import _READ_AFTER_DECODE
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.parse.events import ids_of, text_values
+from claude_perf.runtime.memory import release_unused
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,27 +57,36 @@ class _Source:
         return ~self.has_id
 
 
-def _decode(ev: pd.DataFrame, config: Config) -> _Source:
-    """Roles, paths and ids as masks and codes, once; duration records linked."""
+def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
+    """Roles, paths and ids as masks and codes, once; duration records linked.
+
+    ``consume``: the caller gives the entries up; each column is dropped from ``ev`` (in place)
+    as soon as it is decoded, so that the entries and the arrays made from them are never both
+    whole (table.drop_decoded keeps the few the table still reads)."""
     import numpy as np
     import pandas as pd
 
     n = len(ev)
-    # Roles repeat: compare each distinct one, then spread by code (not six passes of object
-    # comparisons over every entry).
-    role_codes, role_names = pd.factorize(text_values(ev["role"]))
-    names = np.asarray([*role_names, None], dtype=object)  # code -1 (no role) picks the None
+    take = _Taker(ev, consume)
+    take.drop_unread()
+    role_codes, role_names = _codes_and_labels(take("role"))
 
     def role_is(name: str) -> np.ndarray:
-        return (names == name)[role_codes]
+        return (role_names == name)[role_codes]
 
     is_start, is_end = role_is("start"), role_is("end")
-    request_ids, id_texts = ids_of(ev["request_id"])  # codes: no Python string per id
+    is_model_record, is_duration, is_usage = role_is("model"), role_is("duration"), role_is("usage")
+    message = SparseTexts.of(take("message"))
+    ts_ns = series_ns(take("ts"))
+    is_error = take("is_error").to_numpy(dtype=bool)
+    request_ids, id_texts = ids_of(take("request_id"))  # codes: no Python string per id
+    take.release()  # the dictionary encoding's hash table sits in Arrow's pool
     has_id = request_ids >= 0
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
     loose = ids_without_completion(request_ids, has_id, is_end)
-    model_col = lend_id_models(text_values(ev["model"]), request_ids, loose, is_start)
-    path_codes, path_labels = _labels(text_values(ev["path"]))
+    model_codes, model_labels = _codes_and_labels(take("model"))
+    model_codes = lend_id_models(model_codes, request_ids, loose, is_start)
+    path_codes, path_labels = _codes_and_labels(take("path"))
     # A few paths: 1 byte an event, not 8 (held through the pairing and the table's build)
     path_codes = path_codes.astype(np.min_scalar_type(-len(path_labels)))
     # Usage figures are optional columns: present only where a dialect line read some.
@@ -78,42 +95,30 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         if name in ev.columns:
             has_figures |= ~np.isnan(ev[name].to_numpy(dtype=float))
     events = _Events(
-        ts_ns=series_ns(ev["ts"]),
+        ts_ns=ts_ns,
         is_start=is_start,
         is_end=is_end,
-        is_model_record=role_is("model"),
-        is_error=ev["is_error"].to_numpy(dtype=bool),
-        has_model=pd.notna(model_col),
-        model=model_col,
-        message=SparseTexts.of(ev["message"]),
+        is_model_record=is_model_record,
+        is_error=is_error,
+        has_model=model_codes >= 0,
+        model=CodedTexts(model_codes, model_labels),
+        message=message,
         request_id=request_ids,
         id_texts=id_texts,
         path_codes=path_codes,
         path_labels=path_labels,
         has_figures=has_figures,
-        is_usage_record=role_is("usage") & has_figures,
+        is_usage_record=is_usage & has_figures,
     )
     health_path = _label_in(path_codes, path_labels, config.health_paths)
     model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
-    # Duration records: each completion's logged duration, and exact start ↔ completion pairs.
-    is_duration = role_is("duration")
-    durations = ev["duration_s"].to_numpy(dtype=float)
-    if is_duration.any():
-        links = link_durations(
-            events.ts_ns,
-            is_duration,
-            events.is_start,
-            events.is_end,
-            ev["status"].to_numpy(dtype=float, na_value=np.nan),
-            durations,
-            np.where(health_path, 0, np.where(path_codes < 0, -1, np.where(model_path, 1, 2))),
-            ev["app_s"].to_numpy(dtype=float) if "app_s" in ev.columns else None,
-        )
-    else:  # no dialect here logs durations apart from their completions
-        none = np.zeros(0, dtype=np.int64)
-        links = DurationLinks(durations, none, none, 0, 0)
-    stream = ev["stream"].to_numpy(dtype=object) if "stream" in ev.columns else None
-    written = written_after(ev["app_s"], events.ts_ns) if "app_s" in ev.columns else None
+    # the proxy's own stamps (sparse): error records' (written_after), duration links' starts
+    app_s = take("app_s") if "app_s" in ev.columns else None
+    written = written_after(app_s, events.ts_ns) if app_s is not None else None
+    links = _links(take, events, is_duration, health_path, model_path, app_s)
+    del app_s
+    stream = take("stream").to_numpy(dtype=object) if "stream" in ev.columns else None
+    alone = take("alone").to_numpy(dtype=float) == 1.0 if "alone" in ev.columns else None
     return _Source(
         ev=ev,
         events=events,
@@ -124,9 +129,7 @@ def _decode(ev: pd.DataFrame, config: Config) -> _Source:
         start_mask=events.is_start & ~health_path & model_path,
         is_model_end=events.is_end & ~health_path & model_path,
         is_other_end=events.is_end & ~health_path & ~model_path,
-        alone=ev["alone"].to_numpy(dtype=float) == 1.0
-        if "alone" in ev.columns
-        else np.zeros(n, bool),
+        alone=alone if alone is not None else np.zeros(n, bool),
         stream=stream if stream is not None and pd.notna(stream).any() else None,
         links=links,
         written=written,
@@ -167,3 +170,74 @@ def written_after(app_s: pd.Series, ts_ns: np.ndarray) -> tuple[np.ndarray, np.n
         int(np.round(np.median(engine[both] - stamp_ns[both]) / _ZONE_STEP_NS)) * _ZONE_STEP_NS
     )
     return at, stamp_ns + zone_ns
+
+
+def _links(
+    take: _Taker,
+    events: _Events,
+    is_duration: np.ndarray,
+    health_path: np.ndarray,
+    model_path: np.ndarray,
+    app_s: pd.Series | None,
+) -> DurationLinks:
+    """Duration records: each completion's logged duration, and exact start ↔ completion pairs."""
+    import numpy as np
+
+    ev = take.ev
+    durations = take("duration_s").to_numpy(dtype=float)
+    if not is_duration.any():  # no dialect here logs durations apart from their completions
+        none = np.zeros(0, dtype=np.int64)
+        return DurationLinks(SparseFloats.of(durations), none, none, 0, 0)
+    path_codes = events.path_codes
+    return link_durations(
+        events.ts_ns,
+        is_duration,
+        events.is_start,
+        events.is_end,
+        ev["status"].to_numpy(dtype=float, na_value=np.nan),
+        durations,
+        np.where(health_path, 0, np.where(path_codes < 0, -1, np.where(model_path, 1, 2))),
+        app_s.to_numpy(dtype=float) if app_s is not None else None,
+    )
+
+
+class _Taker:
+    """The entries' columns for decoding: ``take(name)`` gives one, and drops it from the frame
+    at once when the entries are given up (``consume``) and the table does not read it after."""
+
+    def __init__(self, ev: pd.DataFrame, consume: bool) -> None:
+        self.ev, self._consume = ev, consume
+
+    def __call__(self, name: str) -> pd.Series:
+        column = self.ev[name]
+        if self._consume and name not in _READ_AFTER_DECODE:
+            del self.ev[name]
+        return column
+
+    def drop_unread(self) -> None:
+        """Drop the columns the decoding does not read either (levels, loggers, kinds...)."""
+        if self._consume:
+            for name in [c for c in self.ev.columns if c in _UNREAD]:
+                del self.ev[name]
+
+    def release(self) -> None:
+        if self._consume:
+            release_unused()
+
+
+# The entry columns neither the decoding nor the table reads (the classifier's own).
+_UNREAD = ("level", "logger", "kind", "ts_source", "source")
+
+
+def _codes_and_labels(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as per-row codes and per code its text, plus a trailing None that code -1
+    (unknown) picks: arrays._labels over text_values, with the labels in another order. A
+    categorical column's own codes are used (no object array of every row), its categories no
+    row uses left out."""
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return _labels(text_values(column))
+    categories = np.asarray(column.cat.categories, dtype=object)
+    return used_labels(column.cat.codes.to_numpy(), np.array([*categories, None], dtype=object))

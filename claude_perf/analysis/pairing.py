@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import (
     _NO_POS,
+    CodedTexts,
+    SparseTexts,
     _first_in_group,
     _gather,
     _join_per_group,
+    _narrow_positions,
+    _position_type,
     _positions,
 )
 from claude_perf.durations import MAX_NS, NAT_NS
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
 
 # An error record with no request in flight belongs to the next completion only if that
@@ -155,41 +158,6 @@ _KIND_NAMES = ("other", "model", "health")
 _OTHER, _MODEL, _HEALTH = range(3)
 
 
-class SparseTexts:
-    """A text column indexed by position like an object array (None where it has no text),
-    holding only the texts that are there: messages are logged on error records only (216,790
-    of 6.5M events at 10M lines), and an object array of every event held 52 MB through the
-    pairing and the table's build (the assembly's peak)."""
-
-    def __init__(self, n: int, at: np.ndarray, texts: np.ndarray) -> None:
-        self._n, self._at, self._texts = n, at, texts  # at: ascending positions of the texts
-
-    @classmethod
-    def of(cls, column: pd.Series) -> SparseTexts:
-        """The column's texts (None, NaN and NA are no text)."""
-        import numpy as np
-
-        at = np.flatnonzero(column.notna().to_numpy(dtype=bool))
-        return cls(len(column), at, np.asarray(column.to_numpy(dtype=object)[at], dtype=object))
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, index: np.ndarray) -> np.ndarray:
-        """The texts at integer positions as objects; None at a position of -1 (none), unlike
-        an array's last item (``arrays._text_at``'s rule: every caller passes -1 for none)."""
-        import numpy as np
-
-        wanted = np.asarray(index, dtype=np.int64)
-        out = np.full(wanted.shape, None, dtype=object)
-        if len(self._at) == 0 or wanted.size == 0:
-            return out
-        slot = np.minimum(np.searchsorted(self._at, wanted), len(self._at) - 1)
-        hit = self._at[slot] == wanted
-        out[hit] = self._texts[slot[hit]]
-        return out
-
-
 @dataclass(frozen=True)
 class _Events:
     """The events frame's columns as numpy arrays, each decoded once (roles as masks).
@@ -203,7 +171,7 @@ class _Events:
     is_model_record: np.ndarray
     is_error: np.ndarray
     has_model: np.ndarray
-    model: np.ndarray  # object: str or None
+    model: CodedTexts  # str or None by position (codes and labels)
     message: SparseTexts  # str or None by position
     request_id: np.ndarray  # int32 codes of the request ids, -1 none (events.ids_of)
     id_texts: pa.Array  # the ids of the codes (Arrow strings)
@@ -213,7 +181,7 @@ class _Events:
     is_usage_record: np.ndarray  # role usage: figures of a request, on a line of their own
 
 
-def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, Any], int]:
     """Requests whose records carry an id: the last completion, the first start, any model.
 
     ``rows`` are the id-carrying records (ascending); the result has one entry per id that has
@@ -261,18 +229,19 @@ def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, np.ndar
     has_start = np.bincount(ids[is_start], minlength=n_ids) > 0
     unmatched = int((has_start & (last_end < 0)).sum())
     done = np.flatnonzero(last_end >= 0)
+    n = len(events.ts_ns)
     part = {
-        "pos": rows[last_end[done]],
+        "pos": _narrow_positions(rows[last_end[done]], n),
         "kind": np.full(len(done), _MODEL, dtype=np.int8),
         "start_ns": first_ns[done],
-        "model_at": _positions(rows, model_at[done]),
-        "error_count": counts[done],
-        "error_text": texts[done],
-        "first_error_at": _positions(rows, first_error[done]),
+        "model_at": _narrow_positions(_positions(rows, model_at[done]), n),
+        "error_count": counts[done].astype(np.int32),  # records: fewer than the events
+        "error_text": texts.rows(done),
+        "first_error_at": _narrow_positions(_positions(rows, first_error[done]), n),
         "has_id": np.ones(len(done), dtype=bool),
         "ambiguous": np.zeros(len(done), dtype=bool),
-        "stream_at": np.full(len(done), -1, dtype=np.int64),
-        "usage_at": _positions(rows, usage_at[done]),
+        "stream_at": _narrow_positions(np.full(len(done), -1), n),
+        "usage_at": _narrow_positions(_positions(rows, usage_at[done]), n),
         "usage_inferred": np.zeros(len(done), dtype=bool),
     }
     return part, unmatched
@@ -296,7 +265,7 @@ def _attach_models(
 
     n = len(partner_event)
     with_model = plain & events.has_model
-    target = np.full(n, -1, dtype=np.int64)
+    target = np.full(n, -1, dtype=_position_type(n))
     rank = np.full(n, 9, dtype=np.int8)  # widened only at the candidates, for the key below
     own_end = with_model & events.is_end
     target[own_end] = np.flatnonzero(own_end)
@@ -326,9 +295,15 @@ def _attach_models(
         rank[records] = 2
     # Per target, the candidate of lowest (rank, position): one integer key, minimum per target.
     chosen = np.flatnonzero(target >= 0)
+    keys, targets = rank[chosen].astype(np.int64) * n + chosen, target[chosen]
+    del target, rank, chosen  # per event: freed before the per-event minimum
     best = np.full(n, _NO_POS, dtype=np.int64)
-    np.minimum.at(best, target[chosen], rank[chosen].astype(np.int64) * n + chosen)
-    return np.where(best != _NO_POS, best % max(n, 1), -1)
+    np.minimum.at(best, targets, keys)
+    del keys, targets
+    found = np.flatnonzero(best != _NO_POS)
+    out = np.full(n, -1, dtype=_position_type(n))
+    out[found] = best[found] % n
+    return out
 
 
 def _attach_errors(
@@ -339,7 +314,7 @@ def _attach_errors(
     streaming_end: np.ndarray | None = None,
     end_start_ns: np.ndarray | None = None,
     written_ns: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, SparseTexts, np.ndarray, int]:
     """Each run of error records goes to the completion closest to it in time.
 
     A request's error records are logged just before its response, but the engine stamps stdout
@@ -354,17 +329,16 @@ def _attach_errors(
     time on the engine's clock it can have been written, NAT_NS unknown) is never that
     completion's: a request logs its errors before its response line.
 
-    Returns, per model completion: the error records attached, their joined text (None when
-    none) and the event of the first one with a message (-1 when none); and the number of error
-    records left unattached.
+    Returns, per model completion: the error records attached, their joined text (sparse: no
+    text when none) and the event of the first one with a message (-1 when none); and the
+    number of error records left unattached.
     """
     import numpy as np
     import pandas as pd
 
     n_ends = len(model_ends)
     if len(errors) == 0:
-        no_text = np.full(n_ends, None, dtype=object)
-        return np.zeros(n_ends, dtype=np.int64), no_text, np.full(n_ends, -1), 0
+        return np.zeros(n_ends, dtype=np.int64), SparseTexts.none(n_ends), np.full(n_ends, -1), 0
     j = np.searchsorted(model_ends, errors)
     err_ts = ts[errors]
     known = err_ts != NAT_NS
@@ -393,8 +367,8 @@ def _attach_errors(
         # Behind gunicorn's access handler a 422's line came 3.7 ms after its validation errors
         # and the 200 before them 3.5 ms: the nearer completion, but one already logged.
         unknown = np.iinfo(np.int64).min
-        first = np.minimum.reduceat(np.where(written_ns == NAT_NS, unknown, written_ns), run_begins)
-        written_first = first[run_id]
+        run_written = np.where(written_ns == NAT_NS, unknown, written_ns)
+        written_first = np.minimum.reduceat(run_written, run_begins)[run_id]
         use_prev &= ~((written_first != unknown) & (prev_ts != NAT_NS) & (written_first > prev_ts))
     # Only adjacency ties an id-less error record to a request: one logged in the middle of a
     # long request (a background task's error) belongs to no request and fails none.

@@ -9,15 +9,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.analysis.arrays import _label_in, _labels, _text_at
+from claude_perf.analysis.arrays import (
+    CodedTexts,
+    SparseFloats,
+    SparseTexts,
+    _label_in,
+    _labels,
+    _text_at,
+    used_labels,
+)
 from claude_perf.analysis.error_classes import classify_errors
-from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, SparseTexts, _Events
+from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, _Events
 from claude_perf.analysis.usage import USAGE_COLUMNS, usage_table
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.families import family_of
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.events import text_values
+from claude_perf.runtime.memory import release_unused
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,7 +67,7 @@ class TableEvents:
     masks, so that those are freed before the table's build)."""
 
     ts_ns: np.ndarray
-    model: np.ndarray  # object: str or None
+    model: CodedTexts  # str or None by position
     message: SparseTexts  # str or None by position
     request_id: np.ndarray  # int32 codes, -1 none
     id_texts: pa.Array  # the ids of the codes
@@ -79,11 +88,11 @@ class TableEvents:
 
 
 def finish(
-    raw: dict[str, np.ndarray],
+    raw: dict[str, Any],
     ev: pd.DataFrame,
     events: TableEvents,
     config: Config,
-    durations: np.ndarray,
+    durations: SparseFloats,
     stream_col: np.ndarray | None,
     source: str,
 ) -> pd.DataFrame:
@@ -107,34 +116,45 @@ def finish(
     out: dict[str, Any] = {"kind": pd.Categorical.from_codes(raw["kind"], kinds)}
     # The steps with the largest intermediates first, while little of the table stands yet.
     # the requests' rows first (Int16), then widened: not every event's status as int64
-    status_int = ev["status"].array[pos].to_numpy(dtype=np.int64, na_value=0)
+    # Statuses are Int16 in the entries: int32 holds them whatever the frame, at half of int64.
+    status_int = ev["status"].array[pos].to_numpy(dtype=np.int32, na_value=0)
     failed = _failed(raw, ev, status_int)
     models, model_codes, families, error_class = _models_and_classes(
         raw, events, config, status_int, failed
     )
     del raw["error_text"]
+    release_unused()  # the error classes' texts (Arrow) and the statuses: see below
     out["status"] = pd.arrays.IntegerArray(status_int.astype(np.int16), status_int == 0)
     del status_int
     out["model"] = _coded(model_codes, models[:-1])
-    out["family"] = _category_col(families[model_codes])
+    out["family"] = _family_col(families, model_codes)
     del model_codes
     out["outcome"] = _coded(failed.view(np.int8), ["succeeded", "failed"])
     out["error_class"] = _category_col(error_class)
     del failed, error_class
     end_ns = events.ts_ns[pos]
-    stream = _text_at(stream_col, raw.pop("stream_at")) if stream_col is not None else None
-    if stream is None:
-        stream = np.full(len(pos), None, dtype=object)
+    if stream_col is None:  # no line names a stream flag: every request's is unknown
+        streaming = np.zeros(len(pos), dtype=bool)
+        out["stream"] = arrow_flags(np.full(len(pos), None, dtype=object))
+    else:
+        stream = _text_at(stream_col, raw.pop("stream_at"))
+        streaming = stream == True  # noqa: E712  (object array of True / False / None)
+        out["stream"] = arrow_flags(stream)
+        del stream
     start_ns, latency, ttfb, source_code = _latency(
-        raw.pop("start_ns"), end_ns, durations[pos], stream
+        raw.pop("start_ns"), end_ns, durations[pos], streaming
     )
-    out["stream"] = arrow_flags(stream)
-    del stream
+    del streaming
     out["start"], out["end"] = _times(start_ns), _times(end_ns)
     del start_ns, end_ns
+    # Handed back here and after the error classes: at 10M lines (RSS before -> after, one
+    # report) 999 -> 759 and 983 -> 807 MB, so that the rest of the table is built lower.
+    release_unused()
     out["latency_source"] = _coded(np.where(source_code == 2, -1, source_code), _SOURCE_NAMES)
     del source_code
-    out["ttfb_s"] = ttfb
+    # Exact in a narrower float where it can be (_narrow_floats: all unknown where no line
+    # names a stream, as in most logs); its one reader takes it with to_numpy(dtype=float).
+    out["ttfb_s"] = _narrow_floats(ttfb)
     out.update(
         _narrow_usage(usage_table(ev, raw.pop("usage_at"), raw.pop("usage_inferred"), latency))
     )
@@ -214,7 +234,7 @@ def _count_col(counts: np.ndarray) -> np.ndarray:
     logged in a file under max_input_bytes, and sums of the column are taken in int64."""
     import numpy as np
 
-    return counts.astype(np.int32)
+    return counts.astype(np.int32, copy=False)
 
 
 # Usage figures whose every value (NaN for unknown) is a float16 or float32 exactly, stored as
@@ -266,11 +286,30 @@ def _coded(codes: np.ndarray, distinct: Iterable[object]) -> pd.Categorical:
 
     labels = list(distinct)
     order = np.argsort(np.asarray([str(label) for label in labels], dtype=object), kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    sorted_codes = np.where(codes >= 0, rank[np.maximum(codes, 0)] if len(rank) else -1, -1)
+    # Each code's sorted rank by lookup, -1 (unknown) picking the last slot: one array of the
+    # smallest integer type per request (np.where over int64 took three of 8 bytes).
+    lookup = np.empty(len(order) + 1, dtype=np.min_scalar_type(-len(order) - 1))
+    lookup[order] = np.arange(len(order))
+    lookup[-1] = -1
+    sorted_codes = lookup[codes]
     categories = pd.Index([labels[i] for i in order], dtype=object)
     return pd.Categorical.from_codes(sorted_codes, categories)
+
+
+def _family_col(families: np.ndarray, model_codes: np.ndarray) -> pd.Categorical:
+    """The family column from each request's model code (-1 none) and each model's family
+    (``families``: per model label, the last the None of code -1): _category_col over
+    ``families[model_codes]``, the same categories and codes, without an object per request."""
+    import numpy as np
+    import pandas as pd
+
+    used = np.zeros(len(families), dtype=bool)
+    used[model_codes] = True
+    present = np.flatnonzero(used)
+    family_codes, distinct = pd.factorize(families[present])
+    per_model = np.full(len(families), -1, dtype=np.int64)
+    per_model[present] = family_codes
+    return _coded(per_model[model_codes], distinct)
 
 
 def _category_col(values: np.ndarray) -> pd.Categorical:
@@ -303,13 +342,14 @@ def concat_tables(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _latency(
-    start_ns: np.ndarray, end_ns: np.ndarray, duration: np.ndarray, stream: np.ndarray
+    start_ns: np.ndarray, end_ns: np.ndarray, duration: np.ndarray, streaming: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(start, latency, time to first byte, source code: 0 explicit, 1 paired, 2 unknown).
 
     An explicit duration wins over completion − start; with one, the start is known as
     end − duration even without a start line. A streaming request's completion is logged when
     its response starts: what was measured is its time to the first byte, not its latency.
+    ``start_ns`` is taken over (changed in place into the start returned).
     """
     import numpy as np
 
@@ -317,44 +357,41 @@ def _latency(
     # values are those of the plain np.where form, element by element.
     explicit = ~np.isnan(duration)
     paired_ok = (start_ns != NAT_NS) & (end_ns != NAT_NS)
-    latency = np.full(len(end_ns), np.nan)
-    latency[paired_ok] = (end_ns[paired_ok] - start_ns[paired_ok]) / 1e9
+    latency = end_ns - start_ns  # int64, then seconds: the same division where both known
+    latency = latency / 1e9
+    latency[~paired_ok] = np.nan
     latency[explicit] = duration[explicit]
     source_code = np.full(len(end_ns), 2, dtype=np.int8)
     source_code[paired_ok] = 1
     source_code[explicit] = 0
     del paired_ok
-    streaming = stream == True  # noqa: E712  (object array of True / False / None)
     ttfb = np.full(len(end_ns), np.nan)
     ttfb[streaming] = latency[streaming]
     latency[streaming] = np.nan
     source_code[streaming] = 2
-    del streaming
-    start = start_ns.copy()
     derive = (start_ns == NAT_NS) & explicit & (end_ns != NAT_NS)
-    start[derive] = end_ns[derive] - np.nan_to_num(duration[derive] * 1e9).astype(np.int64)
-    return start, latency, ttfb, source_code
+    start_ns[derive] = end_ns[derive] - np.nan_to_num(duration[derive] * 1e9).astype(np.int64)
+    return start_ns, latency, ttfb, source_code
 
 
-def _failed(raw: dict[str, np.ndarray], ev: pd.DataFrame, status: np.ndarray) -> np.ndarray:
+def _failed(raw: dict[str, Any], ev: pd.DataFrame, status: np.ndarray) -> np.ndarray:
     """4xx/5xx, an attached error record, or a CLI run that exited non-zero (claude-max-api-
     proxy's `Process closed with code: 1`; its text then says so, for the error class)."""
     import numpy as np
-    import pandas as pd
 
     failed = (status >= 400) | (raw["error_count"] > 0)
     if "exit_code" in ev.columns:
         exit_code = ev["exit_code"].to_numpy(dtype=float)[raw["pos"]]
         cli_failed = ~np.isnan(exit_code) & (exit_code != 0)
         failed |= cli_failed
-        no_text = cli_failed & pd.isna(raw["error_text"])
-        raw["error_text"] = raw["error_text"].copy()
-        raw["error_text"][no_text] = [f"CLI exited with code {c:g}" for c in exit_code[no_text]]
+        no_text = np.flatnonzero(cli_failed & ~raw["error_text"].present())
+        texts = [f"CLI exited with code {c:g}" for c in exit_code[no_text]]
+        raw["error_text"] = raw["error_text"].filled(no_text, np.array(texts, dtype=object))
     return failed
 
 
 def _models_and_classes(
-    raw: dict[str, np.ndarray],
+    raw: dict[str, Any],
     events: TableEvents,
     config: Config,
     status: np.ndarray,
@@ -367,8 +404,10 @@ def _models_and_classes(
     import numpy as np
 
     named = raw["model_at"] >= 0
-    model_codes, models = _labels(events.model[np.where(named, raw["model_at"], 0)])
-    model_codes[~named] = -1
+    model_codes, models = used_labels(
+        np.where(named, events.model.codes[np.where(named, raw["model_at"], 0)], -1),
+        events.model.labels,
+    )
     families = np.array(
         [family_of(m, config.aliases) if isinstance(m, str) else None for m in models],
         dtype=object,
@@ -394,28 +433,32 @@ def _models_and_classes(
 _READ_AFTER_DECODE = ("row", "status", "client", "method", "exit_code", *FIELDS)
 
 
-# Per-request columns holding event positions (-1: none): int32 while the events fit, instead
-# of int64. With the dropped sort order and pairs, the 3M-line bench log's assembly peak went
-# from 780 to 731 MB (whole-process report, one run each).
-_POSITION_COLUMNS = ("pos", "model_at", "first_error_at", "stream_at", "usage_at")
-
-
-def joined_columns(
-    id_part: dict[str, np.ndarray], plain_part: dict[str, np.ndarray], n_events: int
-) -> dict[str, np.ndarray]:
+def joined_columns(id_part: dict[str, Any], plain_part: dict[str, Any]) -> dict[str, Any]:
     """The two parts' per-request columns as one, in completion order; the parts' arrays are
-    taken out as they are joined (the caller drops the dicts' last references)."""
+    taken out as they are joined (the caller drops the dicts' last references). Event
+    positions come narrow (int32 while the events fit: arrays._narrow_positions) and
+    error_text sparse (arrays.SparseTexts): with int32 positions, the 3M-line bench log's
+    assembly peak went from 780 to 731 MB (whole-process report, one run each)."""
     import numpy as np
 
     # Id rows first, so that a completion in both parts keeps that order (stable sort).
     order = np.argsort(np.concatenate([id_part["pos"], plain_part["pos"]]), kind="stable")
-    narrow = n_events < 2**31 - 1
-    columns = {}
+    # Each part's rows written straight to their places (no concatenation of the two first).
+    rank = np.empty(len(order), dtype=order.dtype)
+    rank[order] = np.arange(len(order))
+    del order
+    n_first = len(id_part["pos"])
+    columns: dict[str, Any] = {}
     for name in list(plain_part):
-        joined = np.concatenate([id_part.pop(name), plain_part.pop(name)])[order]
-        if narrow and name in _POSITION_COLUMNS:
-            joined = joined.astype(np.int32)
+        first, second = id_part.pop(name), plain_part.pop(name)
+        if isinstance(first, SparseTexts):
+            columns[name] = SparseTexts.joined(first, second, rank)
+            continue
+        joined = np.empty(len(rank), dtype=np.result_type(first, second))
+        joined[rank[:n_first]] = first
+        joined[rank[n_first:]] = second
         columns[name] = joined
+        del first, second
     return columns
 
 
