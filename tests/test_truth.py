@@ -600,3 +600,55 @@ def test_werkzeug_access_lines_are_completions(line: str):
     assert list(got["path"]) == ["/v1/chat/completions"]
     assert list(got["client"]) == ["172.17.0.1"]
     assert a.quality.dialects == {"source-0.log": ("werkzeug",)}
+
+
+def debug_start(t: float) -> str:
+    return f"{engine(t)} {asctime(t)} - src.main - DEBUG - 🔍 [unknown] Incoming request: POST http://h/v1/chat/completions"
+
+
+def debug_body(t: float, model: str) -> list[str]:
+    return [
+        f"{engine(t)} {asctime(t)} - src.main - DEBUG - 🔍 Request body: {{",
+        f'{engine(t)}   "model": "{model}",',
+        f'{engine(t)}   "stream": false',
+        f"{engine(t)} }}",
+    ]
+
+
+def debug_end(start: float, latency: float) -> list[str]:
+    t = start + latency
+    return [
+        f"{engine(t)} {asctime(t)} - src.main - DEBUG - 🔍 Response: 200 in {latency * 1000:.2f}ms",
+        access(t + 0.001),
+    ]
+
+
+def test_a_body_read_after_another_request_started_marks_both_models_inferred():
+    """DEBUG mode under load: request B's start came between request A's start and A's body.
+    The pairings are sure (each response's logged time names its start), but which body is
+    whose is not: both rows say so instead of one sure row carrying the other's model."""
+    lines = [
+        debug_start(0.0),
+        debug_start(0.010),
+        *debug_body(0.020, "haiku"),
+        *debug_body(0.030, "opus"),
+        *debug_end(0.0, 0.4),
+        *debug_end(0.010, 1.0),
+    ]
+    got = requests(analysis(lines))
+    assert len(got) == 2
+    assert list(got["ambiguous"]) == [True, True]
+
+
+def test_bodies_read_before_the_next_start_are_sure():
+    lines = [
+        debug_start(0.0),
+        *debug_body(0.005, "haiku"),
+        debug_start(0.010),
+        *debug_body(0.015, "opus"),
+        *debug_end(0.0, 0.4),
+        *debug_end(0.010, 1.0),
+    ]
+    got = requests(analysis(lines))
+    assert list(text_values(got["model"])) == ["haiku", "opus"]
+    assert list(got["ambiguous"]) == [False, False]

@@ -29,6 +29,7 @@ from claude_perf.analysis.pairing import (
     _Events,
     _expired_starts,
     _fifo_pairs,
+    contested_models,
     spare_end_after,
     startless_guess,
 )
@@ -308,6 +309,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     # The attached model, else the completion's own field.
     model_at = np.where(model_source[rows] >= 0, model_source[rows], rows)
     del model_source
+    model_contested = contested_models(events, plain, partner_event, starts)[rows]
     stream_source, streaming_end = _stream_flags(src, pairs, model_ends)
     stream_at = stream_source[model_ends]
     del stream_source
@@ -367,7 +369,8 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
         "error_text": error_text.extended(n_other),
         "first_error_at": positions(first_error),
         "has_id": np.concatenate([np.zeros(len(model_ends), dtype=bool), src.has_id[other_rows]]),
-        "ambiguous": pairs.ambiguous_event[rows],
+        # inferred: the pairing (several requests in flight), or the model its record gave
+        "ambiguous": pairs.ambiguous_event[rows] | model_contested,
         "stream_at": positions(stream_at),
         "usage_at": positions(usage_at),
         "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],

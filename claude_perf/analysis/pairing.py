@@ -306,6 +306,38 @@ def _attach_models(
     return out
 
 
+def contested_models(
+    events: _Events, plain: np.ndarray, partner_event: np.ndarray, start_events: np.ndarray
+) -> np.ndarray:
+    """Per event, whether the completion's model may be another request's: a model record
+    goes to the newest open start, but when the start before that one was still open and had
+    had no model record of its own since it began, the record may be that one's (the wrapper
+    in DEBUG mode reads each body after an await, so under load request B's start can come
+    between request A's start and A's body: both completions are then marked, never one of
+    them sure with the other's model)."""
+    import numpy as np
+
+    n = len(partner_event)
+    out = np.zeros(n, dtype=bool)
+    records = np.flatnonzero(plain & events.has_model & events.is_model_record)
+    if not len(records) or len(start_events) < 2:
+        return out
+    i = np.searchsorted(start_events, records) - 1
+    ok = i >= 1
+    at, i = records[ok], i[ok]
+    newest, before = start_events[i], start_events[i - 1]
+    before_end = partner_event[before]
+    before_open = (before_end > at) | (before_end < 0)
+    # no model record (of all of them) between the earlier start and this one: none was its own
+    none_since = np.searchsorted(records, at) - np.searchsorted(records, before, "right") == 0
+    own = events.has_model[before] & events.is_start[before]
+    contested = before_open & none_since & ~own
+    for starts in (newest[contested], before[contested]):
+        ends = partner_event[starts]
+        out[ends[ends >= 0]] = True
+    return out
+
+
 def _attach_errors(
     ts: np.ndarray,
     errors: np.ndarray,
