@@ -18,7 +18,7 @@ from claude_perf.analysis.front import (
     split_front,
 )
 from claude_perf.analysis.metrics import Metrics, compute
-from claude_perf.analysis.reliability import restarts_seen
+from claude_perf.analysis.restarts import restarts_seen
 from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import LogLines
@@ -67,7 +67,7 @@ class Analysis:
     containers: tuple[dict[str, object], ...] = ()  # container facts, when collected
     client: ClientView | None = None  # what the clients saw, when client records were given
     front: FrontTier | None = None  # a front proxy's log set apart (analysis/front.py)
-    # start-up banners that were restarts, per source (reliability.restarts_seen), and whether
+    # start-up banners that were restarts, per source (restarts.restarts_seen), and whether
     # any source's dialect logs its start-up at all (else restarts are unknown from the logs)
     restarts_seen: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
     startups_logged: bool = False
