@@ -77,3 +77,12 @@ def test_another_service_in_a_front_format_is_not_taken_for_a_front_proxy() -> N
     assert len(requests(a)) == 8 and a.front is None and a.client is None
     assert any("its requests do not line up with source-0.log's" in n for n in a.quality.notes)
     assert [r.source for r in fleet_of(a).replicas] == ["source-0.log", "source-1.log"]
+
+
+def test_a_front_log_too_large_to_join_says_so(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import claude_perf.analysis.front as front
+
+    monkeypatch.setattr(front, "MAX_FRONT_RECORDS", 2)
+    a = analysis(app_log(), [nginx_line(s, lat) for s, lat, _ in TRAFFIC])
+    assert len(requests(a)) == 6 and a.front is None
+    assert any("it holds more than 2 requests to join" in n for n in a.quality.notes)

@@ -18,6 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from claude_perf.analysis.client_view import ClientView, client_view
+from claude_perf.config.load import dialects_for
+from claude_perf.config.schema import Config
 from claude_perf.ingest.client_records import ClientRecord
 
 if TYPE_CHECKING:
@@ -47,16 +50,46 @@ def front_sources(
     return front if app else ()
 
 
-def split_front(
-    requests: Requests, sources: Sequence[str], dialects: Sequence[str]
-) -> tuple[Requests, FrontTier | None]:
-    """The requests without the front sources' rows, and the front tier (None: no front)."""
+@dataclass(frozen=True)
+class FrontOutcome:
+    """What set_apart decided: the requests to analyse, the front tier when it was set apart
+    (else None), its join with the application's rows (the client view it gives), and the
+    data-quality note (None: no front proxy beside an application)."""
+
+    requests: Requests
+    front: FrontTier | None
+    view: ClientView | None
+    note: str | None
+
+
+def set_apart(
+    requests: Requests,
+    dialects: Mapping[str, Sequence[str]],
+    config: Config,
+    clients_given: bool,
+) -> FrontOutcome:
+    """The requests without a front proxy's rows when it is seen to be the same traffic as
+    the application's (``dialects``: per source name, the dialects found in it)."""
+    front_dialects = frozenset(d.name for d in dialects_for(config.dialects) if d.front)
+    sources = front_sources(dialects, front_dialects)
     if not sources:
-        return requests, None
+        return FrontOutcome(requests, None, None, None)
+    found = tuple(sorted({d for name in sources for d in dialects[name]}))
+    apart, front = _split(requests, sources, found)
+    view = _same_traffic(front, apart, config)
+    app = [name for name in dialects if name not in sources]
+    note = _note(front, app, clients_given, view)
+    if view is None:
+        return FrontOutcome(requests, None, None, note)
+    return FrontOutcome(apart, front, view, note)
+
+
+def _split(
+    requests: Requests, sources: Sequence[str], dialects: Sequence[str]
+) -> tuple[Requests, FrontTier]:
+    """The requests without the front sources' rows, and those rows as the front tier."""
     table = requests.table
     mine = table["source"].isin(list(sources)).to_numpy()
-    if not mine.any():
-        return requests, FrontTier(tuple(sources), tuple(dialects), 0, ())
     front = table[mine]
     rest = table[~mine].reset_index(drop=True)
     if hasattr(rest["source"], "cat"):
@@ -64,6 +97,52 @@ def split_front(
     kept = replace(requests, table=rest, ambiguous_pairings=int(rest["ambiguous"].sum()))
     tier = FrontTier(tuple(sources), tuple(dialects), int(mine.sum()), _records(front))
     return kept, tier
+
+
+def _same_traffic(front: FrontTier, apart: Requests, config: Config) -> ClientView | None:
+    """The front tier's timed requests joined with the application's rows, when most of those
+    that succeeded join (the same traffic); None otherwise."""
+    if not front.records:
+        return None
+    view = client_view(front.records, (), apart.table, config)
+    # its answers that succeeded: a failure may be the front proxy's own (a 502 with the
+    # application down), which the application never saw
+    ok = [i for i, record in enumerate(front.records) if record.ok]
+    joined = {i for i, _row in view.join.pairs}
+    same = bool(ok) and sum(i in joined for i in ok) >= FRONT_MATCH_SHARE * len(ok)
+    return view if same else None
+
+
+def _note(
+    front: FrontTier, app: Sequence[str], clients_given: bool, view: ClientView | None
+) -> str:
+    beside = ", ".join(app) or "the application"
+    form = f"{', '.join(front.sources)}: a front proxy's access log ({', '.join(front.dialects)})"
+    if view is None:
+        if not front.records and front.requests > MAX_FRONT_RECORDS:
+            why = f"it holds more than {MAX_FRONT_RECORDS:,} requests to join"
+        elif not front.records:
+            why = "its lines carry no duration to join them by"
+        else:
+            why = f"its requests do not line up with {beside}'s"
+        return (
+            f"{form} beside {beside}, but {why}: counted as a source of its own (if it is in "
+            "front of the application, its requests are counted twice; log its request time, "
+            "e.g. nginx's $request_time, to have them joined)"
+        )
+    note = (
+        f"{form} beside {beside}: its {front.requests} request(s) are the same traffic "
+        f"({len(view.join.pairs)} of its {len(front.records)} timed ones join the "
+        "application's rows), counted once (from the application's log)"
+    )
+    if clients_given:
+        return (
+            note + "; its own timings are not shown: the client records given are the client view"
+        )
+    return note + (
+        f"; the {len(front.records)} with their logged duration are the client view (the "
+        "front proxy's time includes the hop to the application)"
+    )
 
 
 # A front proxy's timed requests that succeeded must mostly join the application's rows to be

@@ -10,13 +10,7 @@ from typing import TYPE_CHECKING
 from claude_perf.analysis.assemble import Requests, assemble
 from claude_perf.analysis.client_view import ClientView, client_view
 from claude_perf.analysis.correlate import CARRY_WINDOW_NS
-from claude_perf.analysis.front import (
-    FRONT_MATCH_SHARE,
-    MAX_FRONT_RECORDS,
-    FrontTier,
-    front_sources,
-    split_front,
-)
+from claude_perf.analysis.front import FrontTier, set_apart
 from claude_perf.analysis.metrics import Metrics, compute
 from claude_perf.analysis.restarts import restarts_seen
 from claude_perf.config.load import dialects_for
@@ -145,26 +139,16 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
             requests = assemble(entries, config, logs.sources, consume=True)
             entries = counts_only
             release_unused()
-    front_view = None
-    candidates = _front_of(logs, entries, config)
-    if candidates[0]:
-        apart, front = split_front(requests, *candidates)
-        # Set apart only what is seen to be the same traffic: its timed requests join the
-        # application's rows (front.FRONT_MATCH_SHARE); else it is a source of its own.
-        front_view = _same_traffic(front, apart, config)
-        if front_view is not None:
-            requests = apart
-        logs = replace(logs, notes=(*logs.notes, _front_note(front, logs, clients, front_view)))
-        if front_view is None:
-            front = None
-    else:
-        front = None
+    outcome = set_apart(requests, _dialects_by_name(logs, entries), config, bool(clients))
+    requests, front = outcome.requests, outcome.front
+    if outcome.note is not None:
+        logs = replace(logs, notes=(*logs.notes, outcome.note))
     with stage("metrics"):
         metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
         quality = _quality(logs, entries, requests, metrics, config)
         release_unused()  # the metrics' column temporaries, about 300 MB at 10M lines
-    if front_view is not None and not (clients or aggregates) and front_view.records:
-        client: ClientView | None = front_view
+    if outcome.view is not None and not (clients or aggregates):
+        client: ClientView | None = outcome.view
     elif clients or aggregates:
         client = client_view(clients, aggregates, requests.table, config)
     else:
@@ -211,63 +195,6 @@ def startup_times(entries: Entries, logs: LogLines) -> dict[str, list[int]]:
             name = names[code] if code < len(names) else f"source-{code}"
             out.setdefault(name, []).append(at)
     return out
-
-
-def _front_of(
-    logs: LogLines, entries: Entries, config: Config
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The front proxy sources (analysis/front.py) and the front dialects found in them."""
-    front_dialects = frozenset(d.name for d in dialects_for(config.dialects) if d.front)
-    by_name = _dialects_by_name(logs, entries)
-    sources = front_sources(by_name, front_dialects)
-    return sources, tuple(sorted({d for name in sources for d in by_name[name]}))
-
-
-def _same_traffic(front: FrontTier | None, apart: Requests, config: Config) -> ClientView | None:
-    """The front tier's timed requests joined with the application's rows, when most of them
-    join (the same traffic); None otherwise (not set apart)."""
-    if front is None or not front.records or len(front.records) > MAX_FRONT_RECORDS:
-        return None
-    view = client_view(front.records, (), apart.table, config)
-    # its answers that succeeded: a failure may be the front proxy's own (a 502 with the
-    # application down), which the application never saw
-    ok = [i for i, record in enumerate(front.records) if record.ok]
-    joined = {i for i, _row in view.join.pairs}
-    same = sum(i in joined for i in ok) >= FRONT_MATCH_SHARE * len(ok) if ok else False
-    return view if same else None
-
-
-def _front_note(
-    front: FrontTier | None, logs: LogLines, clients: object, view: ClientView | None
-) -> str:
-    assert front is not None
-    app = [name for name in logs.sources if name not in front.sources]
-    beside = ", ".join(app) or "the application"
-    form = f"{', '.join(front.sources)}: a front proxy's access log ({', '.join(front.dialects)})"
-    if view is None:
-        why = (
-            "its lines carry no duration to join them by"
-            if not front.records
-            else f"its requests do not line up with {beside}'s"
-        )
-        return (
-            f"{form} beside {beside}, but {why}: counted as a source of its own (if it is in "
-            "front of the application, its requests are counted twice; log its request time, "
-            "e.g. nginx's $request_time, to have them joined)"
-        )
-    note = (
-        f"{form} beside {beside}: its {front.requests} request(s) are the same traffic "
-        f"({len(view.join.pairs)} of its {len(front.records)} timed ones join the "
-        "application's rows), counted once (from the application's log)"
-    )
-    if front.records and not clients:
-        note += (
-            f"; the {len(front.records)} with their logged duration are the client view (the "
-            "front proxy's time includes the hop to the application)"
-        )
-    elif front.records:
-        note += "; its own timings are not shown: the client records given are the client view"
-    return note
 
 
 def _quality(
