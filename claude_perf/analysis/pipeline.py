@@ -12,8 +12,7 @@ from claude_perf.analysis.client_view import ClientView, client_view
 from claude_perf.analysis.correlate import CARRY_WINDOW_NS
 from claude_perf.analysis.front import FrontTier, set_apart
 from claude_perf.analysis.metrics import Metrics, compute
-from claude_perf.analysis.restarts import restarts_seen
-from claude_perf.config.load import dialects_for
+from claude_perf.analysis.restarts import restarts_seen, startup_times, startups_known
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import LogLines
 from claude_perf.ingest.session import Session
@@ -165,36 +164,8 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
         client,
         front,
         restarts_seen=restarts_seen(startups, requests.table),
-        startups_logged=_startups_known(entries, config),
+        startups_logged=startups_known(entries, config),
     )
-
-
-def _startups_known(entries: Entries, config: Config) -> bool:
-    """Whether a dialect active in some source reads the proxy's start-up banner (then a
-    restart would show in the logs; else restarts are unknown from them)."""
-    active = {name for found in entries.dialects.values() for name in found}
-    return any(d.name in active and "startup" in d.roles for d in dialects_for(config.dialects))
-
-
-def startup_times(entries: Entries, logs: LogLines) -> dict[str, list[int]]:
-    """Per source name, the times (ns) of the lines a dialect reads as the proxy's start-up."""
-    import numpy as np
-
-    ev = entries.events
-    if not len(ev) or "role" not in ev.columns:
-        return {}
-    banner = (ev["role"] == "startup").to_numpy(dtype=bool)
-    if not banner.any():
-        return {}
-    ts = ev["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)[banner]
-    codes = ev["source"].to_numpy()[banner] if "source" in ev.columns else np.zeros(len(ts), int)
-    names = list(logs.sources) or ["input"]
-    out: dict[str, list[int]] = {}
-    for code, at in zip(codes.tolist(), ts.tolist(), strict=True):
-        if at != np.iinfo(np.int64).min:
-            name = names[code] if code < len(names) else f"source-{code}"
-            out.setdefault(name, []).append(at)
-    return out
 
 
 def _quality(
