@@ -76,7 +76,7 @@ def test_prefiltered_tests_agree_with_the_kernels_on_every_line():
         assert part.test(pc.match_substring_regex, regex, first=first).tolist() == (
             pc.match_substring_regex(text, regex).to_pylist()
         )
-    json_rows = np.flatnonzero(part.test(pc.starts_with, "{", first=steps._JSON_FIRST))
+    json_rows = np.flatnonzero(part.test(pc.starts_with, "{", first=b"{"))
     closed = pc.ends_with(pc.utf8_rtrim_whitespace(text.take(pa.array(json_rows))), "}")
     assert (
         part._closed_objects(json_rows).tolist()

@@ -264,7 +264,7 @@ def test_migration_5_moves_old_rows_into_blocks_and_reads_them_in_the_same_order
         assert upgraded.schema_version() == SCHEMA_VERSION
         assert upgraded.line_count(7) == len(old)
         blocks = upgraded.conn.execute("SELECT COUNT(*) FROM log_blocks").fetchone()[0]
-        assert blocks == 5  # one per container-minute: 40 lines 7 s apart span 5 minutes
+        assert blocks == 1  # 43 lines: one block (at most MAX_BLOCK_LINES each)
         assert stored_rows(upgraded, 7) == sorted(old)
         assert stored_rows(upgraded, 7, T0 + 100 * S) == sorted(
             r for r in old if r[0] >= T0 + 100 * S
@@ -341,3 +341,41 @@ def test_first_opens_of_one_new_store_at_once_all_succeed(tmp_path: Path) -> Non
         for thread in threads:
             thread.join()
     assert failures == []
+
+
+def test_a_large_batch_or_old_store_is_kept_in_bounded_blocks(tmp_path: Path) -> None:
+    """A Swarm service's whole log comes as one batch, an old store's rows in one migration:
+    both are cut into blocks of at most MAX_BLOCK_LINES, which a window read decodes one at a
+    time (a block of 300k lines made the chunked read's peak that of a whole read)."""
+    from claude_perf.store.blocks import MAX_BLOCK_LINES
+
+    n = 2 * MAX_BLOCK_LINES + 5
+    rows = [(T0 + i * 1000, "stdout", f"line {i}") for i in range(n)]
+    with Store(tmp_path / "new.db") as store:
+        key = store.save_container(facts())
+        assert store.add_lines(key, rows, 0) == n
+        sizes = [r[0] for r in store.conn.execute("SELECT lines FROM log_blocks ORDER BY id")]
+        assert sizes == [MAX_BLOCK_LINES, MAX_BLOCK_LINES, 5]
+        assert stored_rows(store, key) == rows
+        assert store.add_lines(key, rows[-10:], 0) == 0  # compared with every block it meets
+    path = tmp_path / "v4.db"
+    old_store = store_at_version(path, 4)
+    old_store.conn.execute("INSERT INTO containers VALUES (7, '', 'c1', 'proxy', NULL, '{}', 0)")
+    old_store.conn.executemany("INSERT INTO log_lines VALUES (7, ?, ?, ?)", rows)
+    old_store.close()
+    with Store(path) as upgraded:
+        sizes = [r[0] for r in upgraded.conn.execute("SELECT lines FROM log_blocks ORDER BY id")]
+        assert sorted(sizes) == [5, MAX_BLOCK_LINES, MAX_BLOCK_LINES]
+        assert stored_rows(upgraded, 7) == rows
+
+
+def test_a_damaged_block_is_a_store_error_not_a_traceback(tmp_path: Path) -> None:
+    from claude_perf.store.read import load_session
+
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        key = store.save_container(facts())
+        store.add_lines(key, [(T0 + i, "stdout", f"line {i}") for i in range(10)], 0)
+        store.conn.execute("UPDATE log_blocks SET ts = ?", (b"\x00" * 8,))
+    with pytest.raises(StoreError, match="block of stored log lines is damaged"):
+        load_session(path).logs.table.num_rows  # noqa: B018

@@ -75,23 +75,18 @@ def fixed_layout_times(
 
 
 def _holds_byte(data: bytes | bytearray | memoryview, byte: int) -> bool:
-    """Whether ``byte`` occurs in data: ``in`` (memchr) for bytes, the C library's memchr for
-    a memoryview (where ``in`` would compare the bytes with its items, ints: always False)."""
+    """Whether ``byte`` occurs in data: ``in`` (memchr) for bytes; for a memoryview (where
+    ``in`` would compare the bytes with its items, ints: always False) the C library's memchr
+    (runtime.memory.holds_byte), else numpy."""
     import numpy as np
 
-    from claude_perf.runtime.memory import libc_function
+    from claude_perf.runtime.memory import holds_byte
 
     if not isinstance(data, memoryview):
         return bytes((byte,)) in data
     buf = np.frombuffer(data, dtype=np.uint8)
-    memchr = libc_function("memchr")
-    if memchr is None or not len(buf):
-        return bool((buf == byte).any())
-    import ctypes
-
-    memchr.restype = ctypes.c_void_p
-    memchr.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
-    return memchr(buf.ctypes.data, byte, len(buf)) is not None
+    found = holds_byte(buf.ctypes.data, len(buf), byte) if len(buf) else False
+    return bool((buf == byte).any()) if found is None else found
 
 
 def _rows_in_layout(block: np.ndarray) -> np.ndarray:

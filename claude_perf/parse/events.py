@@ -72,14 +72,6 @@ def text_values(column: pd.Series, at: np.ndarray | None = None) -> np.ndarray:
 # (a categorical's would be, one per id, and the chunks' other ones freed around them: the
 # memory stays fragmented; measured, the process grew). The assembly works on its codes and
 # takes the table's ids from Arrow (ids_of); text_values reads it with None for unknown.
-def arrow_text(values: np.ndarray) -> pd.Series:
-    """Strings (None unknown) as an Arrow string column (NA unknown)."""
-    import pandas as pd
-    import pyarrow as pa
-
-    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa.string())), copy=False)
-
-
 def ids_of(column: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """A text column as codes (int32, -1 unknown; equal texts one code) and the texts of the
     codes (an Arrow string array), without a Python string per line or per distinct text (an

@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 _SPACE_FIRST = bytes(range(0x21)) + bytes(range(0x80, 0x100))  # any white space, ASCII or not
 _UPPER_FIRST = bytes(range(ord("A"), ord("Z") + 1))
 _MORGAN_FIRST = b"0123456789.:abcdef[]" + _UPPER_FIRST  # _MORGAN_PREFIX's first item
-_JSON_FIRST = b"{"  # (the access and JSON tests read their prefixes' bytes: _Part.starts_with)
 
 # Leveled lines grouped by what follows their asctime head: (rows, code per row, distinct tails)
 Shared = tuple["np.ndarray", "np.ndarray", "pa.Array"]

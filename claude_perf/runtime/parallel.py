@@ -20,7 +20,6 @@ from claude_perf.runtime.memory import release_unused as release_unused
 PARALLEL_MIN_ROWS = 100_000
 WORKERS = 2
 _executor: Any = None  # one pool of WORKERS threads, made on first use
-_state = part_state  # .inside: this thread runs one part of a parallel_map
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -71,7 +70,7 @@ def kernel(fn: Any, array: Any, *args: Any, **kwargs: Any) -> Any:
     import pyarrow as pa
 
     n = len(array)
-    if n < PARALLEL_MIN_ROWS or getattr(_state, "inside", False):
+    if n < PARALLEL_MIN_ROWS or getattr(part_state, "inside", False):
         return fn(array, *args, **kwargs)
     halves = parallel_map(
         lambda part: fn(part, *args, **kwargs), [array[: n // 2], array[n // 2 :]]
@@ -87,7 +86,7 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     part, it runs the items one after another.
     """
     global _executor
-    if len(items) < 2 or getattr(_state, "inside", False):
+    if len(items) < 2 or getattr(part_state, "inside", False):
         # Inside a part already: run here (a part waiting on parts of its own could deadlock).
         return [fn(item) for item in items]
     if _executor is None:
@@ -96,11 +95,11 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         _executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="claude-perf-part")
 
     def run(item: T) -> R:
-        _state.inside = True
+        part_state.inside = True
         try:
             return fn(item)
         finally:
-            _state.inside = False
+            part_state.inside = False
 
     futures = [_executor.submit(run, item) for item in items]
     errors = [future.exception() for future in futures]

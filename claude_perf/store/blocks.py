@@ -21,9 +21,15 @@ from array import array
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from claude_perf.errors import StoreError
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
+# The most lines one block holds: a window of the store is read a block at a time, so this
+# bounds what one read decodes (a collect batch is 20,000 lines; a Swarm service's log or an
+# old store's migrated rows come whole and are cut to it). schema.py's migration 5 repeats it.
+MAX_BLOCK_LINES = 20_000
 FORM_LINES = "lines"
 FORM_JSON = "json"
 
@@ -47,6 +53,19 @@ def encode(rows: Sequence[tuple[int, str, str]]) -> tuple[int, str, bytes | None
 
 def decode_rows(block: Block) -> list[tuple[int, str, str]]:
     """The block's rows as (ts_ns, stream, text), in the order they were stored."""
+    try:
+        return _rows(block)
+    except (ValueError, TypeError) as exc:  # JSON errors are ValueErrors; uneven parts too
+        raise _damaged(exc) from exc
+
+
+def _damaged(exc: Exception) -> StoreError:
+    return StoreError(
+        f"a block of stored log lines is damaged ({exc}); collect again into a new store"
+    )
+
+
+def _rows(block: Block) -> list[tuple[int, str, str]]:
     form, ts, streams, texts = block
     if form == FORM_JSON:
         return [(int(t), str(s), str(x)) for t, s, x in json.loads(texts)]
@@ -65,14 +84,17 @@ def decode_table(block: Block) -> pa.Table:
     form, ts, streams, texts = block
     if form == FORM_JSON:
         return rows_table(decode_rows(block))
-    times = pa.array(np.frombuffer(ts or b"", dtype="<i8").astype(np.int64, copy=False))
-    return pa.table(
-        {
-            "ts": times,
-            "stream": _split(streams or "", pa.string()),
-            "text": _split(texts, pa.large_string()),
-        }
-    )
+    try:
+        times = pa.array(np.frombuffer(ts or b"", dtype="<i8").astype(np.int64, copy=False))
+        return pa.table(
+            {
+                "ts": times,
+                "stream": _split(streams or "", pa.string()),
+                "text": _split(texts, pa.large_string()),
+            }
+        )
+    except (ValueError, TypeError, pa.ArrowInvalid) as exc:  # parts of uneven lengths
+        raise _damaged(exc) from exc
 
 
 def _split(joined: str, kind: Any) -> pa.Array:

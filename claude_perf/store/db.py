@@ -307,7 +307,8 @@ class Store:
         ``from_ns`` is where this fetch started; the cursor covers [from_ns, last ts stored]
         once joined with what it covered before. Returns how many lines were new.
 
-        The lines not stored yet become one block (schema migration 5, store/blocks.py),
+        The lines not stored yet become a block (schema migration 5, store/blocks.py; more
+        than blocks.MAX_BLOCK_LINES become several),
         encoded with a few C-level joins for the whole batch, so there is no Python work per
         line here and the GIL is released for the one insert (the collector's reader thread
         runs meanwhile).
@@ -319,20 +320,21 @@ class Store:
             if found is None:
                 raise sqlite3.IntegrityError(f"FOREIGN KEY constraint failed: container {key}")
             fresh, low, high = self._unstored(conn, key, rows)
-            block_id = None
-            if fresh:
+            block_id, part = None, fresh
+            for at in range(0, len(fresh), blocks.MAX_BLOCK_LINES):
+                part = fresh[at : at + blocks.MAX_BLOCK_LINES]
                 first, last = low, high
-                if len(fresh) < len(rows):
-                    first, last = min(r[0] for r in fresh), max(r[0] for r in fresh)
+                if len(part) < len(rows):
+                    first, last = min(r[0] for r in part), max(r[0] for r in part)
                 block_id = conn.execute(
                     "INSERT INTO log_blocks (container_key, min_ts_ns, max_ts_ns, lines, "
                     "text_chars, form, ts, streams, texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, first, last, len(fresh), *blocks.encode(fresh)),
+                    (key, first, last, len(part), *blocks.encode(part)),
                 ).lastrowid
             if rows:
                 self._advance(conn, key, from_ns, high, now_ns())
         if block_id is not None:  # committed: the next batch compares with it from memory
-            self._last_block = (key, int(block_id), fresh)
+            self._last_block = (key, int(block_id), part)
         return len(fresh)
 
     def _unstored(

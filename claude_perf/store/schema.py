@@ -117,7 +117,8 @@ MIGRATIONS: tuple[str, ...] = (
     # or 'json' (``texts`` a JSON array of [ts_ns, stream, text]; ``ts`` and ``streams``
     # NULL). A line is stored once (Store.add_lines compares a batch with the blocks its time
     # span meets). ``text_chars`` (the texts' characters) sizes a window before it is read.
-    # The rows of older stores move into 'json' blocks of one container-minute.
+    # The rows of older stores move into 'json' blocks of at most 20,000 lines of one container
+    # (blocks.MAX_BLOCK_LINES: a window is read a block at a time, so a block bounds its memory).
     """
     CREATE TABLE log_blocks (
         id INTEGER PRIMARY KEY,
@@ -135,7 +136,11 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO log_blocks (container_key, min_ts_ns, max_ts_ns, lines, text_chars, form, texts)
         SELECT container_key, MIN(ts_ns), MAX(ts_ns), COUNT(*), SUM(LENGTH(line)), 'json',
             json_group_array(json_array(ts_ns, stream, line))
-        FROM log_lines GROUP BY container_key, ts_ns / 60000000000;
+        FROM (
+            SELECT container_key, ts_ns, stream, line, (ROW_NUMBER() OVER (
+                PARTITION BY container_key ORDER BY ts_ns, stream, line) - 1) / 20000 AS part
+            FROM log_lines
+        ) GROUP BY container_key, part;
     DROP TABLE log_lines;
     """,
 )
