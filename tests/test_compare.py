@@ -283,3 +283,19 @@ def test_load_summary_errors(tmp_path: Path) -> None:
     good = summary([])
     (tmp_path / "good.json").write_text(json.dumps(good))
     assert load_summary(tmp_path / "good.json") == good
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("opus", r"models\[0\] is not an object"),
+        ({"model": "opus", "output_tokens_per_s": 42.0}, r"output_tokens_per_s is not an object"),
+        ({"model": "opus", "latency_s": "fast"}, r"models\[0\]\.latency_s is not an object"),
+        ({"model": "opus", "latency_s": {"p50": 1.0}}, r"latency_s has no n, p95"),
+    ],
+)
+def test_an_edited_summary_is_one_clear_line(tmp_path: Path, entry: object, message: str) -> None:
+    edited = {**summary([]), "models": [entry]}
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    with pytest.raises(InputError, match=message):
+        load_summary(tmp_path / "edited.json")

@@ -110,7 +110,29 @@ def load_summary(path: Path) -> dict[str, Any]:
         )
     if not isinstance(data.get("models"), list) or not isinstance(data.get("requests"), dict):
         raise InputError(f"{path}: summary is missing its 'models' or 'requests' section")
+    _check_models(path, data["models"])
     return data
+
+
+# A model entry's parts that compare reads as objects (null where the logs tell nothing).
+_MODEL_SECTIONS = ("latency_s", "output_tokens_per_s")
+_STATS_KEYS = ("n", "p50", "p95")
+
+
+def _check_models(path: Path, models: list[Any]) -> None:
+    """Each model entry, and the parts of it that compare reads, of the right kind: an edited
+    or foreign summary gets one line naming what is wrong, not an internal error."""
+    for i, entry in enumerate(models):
+        if not isinstance(entry, dict):
+            raise InputError(f"{path}: models[{i}] is not an object")
+        for key in _MODEL_SECTIONS:
+            part = entry.get(key)
+            if part is not None and not isinstance(part, dict):
+                raise InputError(f"{path}: models[{i}].{key} is not an object or null")
+        stats = entry.get("latency_s")
+        missing = [k for k in _STATS_KEYS if stats is not None and k not in stats]
+        if missing:
+            raise InputError(f"{path}: models[{i}].latency_s has no {', '.join(missing)}")
 
 
 def two_proportion_z(k1: int, n1: int, k2: int, n2: int) -> float:

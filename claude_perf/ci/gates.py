@@ -229,14 +229,15 @@ def evaluate(gates: Gates, summary: Mapping[str, Any]) -> tuple[GateResult, ...]
     for model, limit_s in gates.max_p95_s:
         for entry in _entries_for(summary, model) or [{"model": model}]:
             name = entry.get("model") or model
-            latency = entry.get("latency_s") or {}
-            p95 = latency.get("p95")
-            if p95 is None:
-                text = f"p95 latency of {name} unknown (no succeeded request with a known latency)"
-                results.append(GateResult(f"max-p95 {name}", None, limit_s, False, text))
-                continue
-            label = f"p95 latency of {name}"
-            results.append(_p95_at_most(f"max-p95 {name}", label, latency, limit_s))
+            results.append(
+                _p95_at_most(
+                    f"max-p95 {name}",
+                    f"p95 latency of {name}",
+                    entry.get("latency_s") or {},
+                    limit_s,
+                    "no succeeded request with a known latency",
+                )
+            )
     if gates.max_replica_p95_s is not None:
         results.append(_replica_p95(gates.max_replica_p95_s, summary))
     if gates.max_error_rate_pct is not None:
@@ -274,13 +275,15 @@ def _client_results(gates: Gates, summary: Mapping[str, Any]) -> list[GateResult
     by_model = {m.get("model"): m for m in client_models(summary)}
     for model, limit_s in gates.max_ttft_p95_s:
         ttft = (by_model.get(model) or {}).get("ttft_s") or {}
-        gate = f"max-ttft-p95 {model}"
-        p95 = ttft.get("p95")
-        if p95 is None:
-            text = f"p95 TTFT of {model} unknown (no succeeded streamed request from a client)"
-            results.append(GateResult(gate, None, limit_s, False, text))
-            continue
-        results.append(_p95_at_most(gate, f"p95 TTFT of {model}", ttft, limit_s))
+        results.append(
+            _p95_at_most(
+                f"max-ttft-p95 {model}",
+                f"p95 TTFT of {model}",
+                ttft,
+                limit_s,
+                "no succeeded streamed request from a client",
+            )
+        )
     if gates.min_goodput_pct is not None:
         limit = gates.min_goodput_pct
         goodput = (summary.get("client") or {}).get("goodput")
@@ -314,13 +317,18 @@ def _replica_p95(limit_s: float, summary: Mapping[str, Any]) -> GateResult:
     return _p95_at_most(gate, label, slowest["latency_s"], limit_s)
 
 
-def _p95_at_most(gate: str, label: str, stats: Mapping[str, Any], limit_s: float) -> GateResult:
-    """``stats``' p95 (known) against an upper limit: "LABEL 9.55 s > 5 s (n=10)"."""
+def _p95_at_most(
+    gate: str, label: str, stats: Mapping[str, Any], limit_s: float, unknown: str = ""
+) -> GateResult:
+    """``stats``' p95 against an upper limit: "LABEL 9.55 s > 5 s (n=10)"; a failure saying
+    "LABEL unknown (UNKNOWN)" when there is none."""
+    if stats.get("p95") is None:
+        return GateResult(gate, None, limit_s, False, f"{label} unknown ({unknown})")
     p95 = float(stats["p95"])
     ok = p95 <= limit_s
     op = "<=" if ok else ">"
-    text = f"{label} {_fmt(p95)} s {op} {_fmt(limit_s)} s (n={stats['n']})"
-    return GateResult(gate, p95, limit_s, ok, text)
+    n = f" (n={stats['n']})" if stats.get("n") is not None else ""
+    return GateResult(gate, p95, limit_s, ok, f"{label} {_fmt(p95)} s {op} {_fmt(limit_s)} s{n}")
 
 
 def failure_of(results: Sequence[GateResult]) -> GateFailure | None:
