@@ -30,7 +30,15 @@ from typing import TYPE_CHECKING
 
 from claude_perf.errors import InputError
 from claude_perf.ingest.compose import is_swarm
-from claude_perf.ingest.files import FORM_DOCKER, InputInfo, LogLines, combine, read_log, sniff_form
+from claude_perf.ingest.files import (
+    FORM_DOCKER,
+    InputInfo,
+    LogLines,
+    combine,
+    duplicates_note,
+    read_log,
+    sniff_form,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -193,9 +201,7 @@ class ChunkedFile:
         info = InputInfo(self.path, FORM_DOCKER, tally.lines, self.size_bytes, tuple(own))
         times = tally.times()
         if tally.duplicates:
-            own.append(
-                f"{tally.duplicates} duplicate line(s) (same time and text) were counted once"
-            )
+            own.append(duplicates_note(tally.duplicates))
         return LogLines(
             table=pa.table({"ts": times}),
             inputs=(info,),

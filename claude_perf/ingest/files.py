@@ -380,6 +380,11 @@ def read_log(
     return table, info, counts
 
 
+def duplicates_note(count: int) -> str:
+    """The data-quality note for exact duplicates, however the lines were read."""
+    return f"{count} duplicate line(s) (same time and text) were counted once"
+
+
 def combine(
     tables: Sequence[pa.Table], infos: Sequence[InputInfo], counts: Sequence[dict[str, int]]
 ) -> LogLines:
@@ -442,7 +447,7 @@ def combine(
             table = table.filter(pa.array(~duplicate))
     notes = [note for info in infos for note in info.notes]
     if duplicates:
-        notes.append(f"{duplicates} duplicate line(s) (same time and text) were counted once")
+        notes.append(duplicates_note(duplicates))
     return LogLines(
         table=table,
         inputs=tuple(infos),

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claude_perf.ingest.chunks import ChunkTally, Cut, LineChunk
-from claude_perf.ingest.files import InputInfo, LogLines, combine
+from claude_perf.ingest.files import InputInfo, LogLines, combine, duplicates_note
 from claude_perf.store.blocks import rows_table
 from claude_perf.store.db import Store
 from claude_perf.store.window import iter_lines
@@ -185,9 +185,7 @@ class StoredLines:
         times = tally.times()
         own: list[str] = []
         if tally.duplicates:
-            own.append(
-                f"{tally.duplicates} duplicate line(s) (same time and text) were counted once"
-            )
+            own.append(duplicates_note(tally.duplicates))
         return LogLines(
             table=pa.table({"ts": times}),
             inputs=tuple(self._infos(counted=True)),
