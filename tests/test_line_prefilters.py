@@ -163,3 +163,20 @@ def test_source_masks_agree_with_isin_one_source_or_several():
         masks = _SourceMasks(lines)
         for wanted in ([], [3], [2], [1, 3]):
             assert masks.mask(wanted).tolist() == np.isin(lines, wanted).tolist()
+
+
+def test_first_byte_sets_hold_every_byte_their_regex_can_start_with():
+    """The first-byte sets are written by hand beside their regexes: a line of any ASCII first
+    byte, followed by what would complete a match, is tested the same with and without the set
+    (a regex that grows a character the set lacks fails here, not by skipping lines)."""
+    tails = ["", " - - GET / 200 1 ms", "ET / 200 1 ms", "NFO:", "0 - - POST /x 200 2.0 ms"]
+    texts = [chr(b) + tail for b in range(1, 128) for tail in tails]
+    part = _part(texts)
+    text = pa.array(texts, pa.large_string())
+    for regex, first in (
+        (r"^[A-Z]{4,8}:", steps._UPPER_FIRST),
+        (_MORGAN_PREFIX, steps._MORGAN_FIRST),
+    ):
+        assert part.test(pc.match_substring_regex, regex, first=first).tolist() == (
+            pc.match_substring_regex(text, regex).to_pylist()
+        ), regex

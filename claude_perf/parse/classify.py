@@ -23,7 +23,12 @@ from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.dialect_match import ActiveDialects, apply_dialects, detect
 from claude_perf.parse.entries import Entries
-from claude_perf.parse.events import OPTIONAL_COLUMNS, SPARSE_COLUMNS, _events_frame
+from claude_perf.parse.events import (
+    OPTIONAL_COLUMNS,
+    SPARSE_COLUMNS,
+    _events_frame,
+    column_order,
+)
 from claude_perf.parse.fields import _extract_fields, _message_text
 from claude_perf.parse.formats import (
     _CONTINUATION_GAP_NS,
@@ -170,7 +175,7 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
     # freed pieces handed back to the system after each (glibc and Arrow keep them otherwise:
     # at 10M lines the classification's peak went from 927 to 707 MB, one run each).
     columns = {}
-    for name in _column_order(list(parts[0].events.columns)):
+    for name in column_order(list(parts[0].events.columns)):
         columns[name] = _join([part.events.pop(name) for part in parts])
         release_unused()
     return Entries(
@@ -195,15 +200,6 @@ def _join(pieces: list[pd.Series]) -> pd.Series:
         categories = pd.Index(joined.categories, dtype=object)
         return pd.Series(pd.Categorical.from_codes(joined.codes, categories), copy=False)
     return pd.concat(pieces, ignore_index=True)
-
-
-def _column_order(names: list[str]) -> list[str]:
-    """The columns as one piece orders them (events._events_frame): the optional ones, in
-    OPTIONAL_COLUMNS order, right after duration_s, whichever part had them first."""
-    optional = [name for name in OPTIONAL_COLUMNS if name in names]
-    base = [name for name in names if name not in OPTIONAL_COLUMNS]
-    at = base.index("duration_s") + 1 if "duration_s" in base else len(base)
-    return [*base[:at], *optional, *base[at:]]
 
 
 def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> Entries:

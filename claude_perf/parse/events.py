@@ -34,6 +34,17 @@ OPTIONAL_COLUMNS = {
 # Optional columns held as pandas SparseArrays (NaN fill): mostly unknown, so that they cost
 # their known values only (error records: 216,790 of 6.5M entries at 10M bench lines).
 SPARSE_COLUMNS = frozenset({"app_s"})
+
+
+def column_order(names: list[str]) -> list[str]:
+    """The entries' columns in their one order: the optional ones (OPTIONAL_COLUMNS order)
+    right after duration_s, whichever were made first (a chunk's frame, classify's join)."""
+    optional = [name for name in OPTIONAL_COLUMNS if name in names]
+    base = [name for name in names if name not in OPTIONAL_COLUMNS]
+    at = base.index("duration_s") + 1 if "duration_s" in base else len(base)
+    return [*base[:at], *optional, *base[at:]]
+
+
 # An application timestamp at the head of a line (Python logging's asctime, ISO 8601): the
 # clock the proxy's middleware timed the request with, to the millisecond.
 _APP_STAMP = r"^(?P<at>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
@@ -178,10 +189,8 @@ def _events_frame(
     for name in _CODED_COLUMNS:
         labels = role_labels if name == "role" else None
         data[name] = _frame_column(name, coded.pop(name), labels)
-    if "app_s" in data:  # optional, so where classify._column_order puts it: the last of them
-        names = [name for name in data if name != "app_s"]
-        at = names.index("source")
-        data = {name: data[name] for name in [*names[:at], "app_s", *names[at:]]}
+    if "app_s" in data:  # made after the other columns: put where every optional one goes
+        data = {name: data[name] for name in column_order(list(data))}
     # object dtype keeps None for "unknown" (pandas 3 would infer str and turn it into NaN)
     columns = {
         name: pd.Series(values, dtype=object, copy=False)
