@@ -116,7 +116,9 @@ class Driver:
             (m, s): request_body(plan, m, s) for m, _ in plan.models for s in (False, True)
         }
         self.url = httpx.URL(plan.url)  # parsed once (httpx parses a str at every request)
-        # The headers httpx's client adds, then ours: the same request on the wire as before.
+        # The headers httpx's client adds by default, then ours. Accept-Encoding is fixed to
+        # gzip and deflate: httpx's client would add br or zstd when brotli or zstandard happen
+        # to be installed, and two machines' runs would then not ask for the same answer.
         self.headers = {
             "Accept-Encoding": "gzip, deflate",
             "Connection": "keep-alive",
