@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 # bounds what one read decodes (a collect batch is 20,000 lines; a Swarm service's log or an
 # old store's migrated rows come whole and are cut to it). schema.py's migration 5 repeats it.
 MAX_BLOCK_LINES = 20_000
+# The bytes a stored line's engine stamp and newline take in a ``docker logs -t`` file
+# ("2026-11-29T00:50:45.792168672Z " and "\n"): a window of the store is sized as that file.
+STAMP_BYTES = 32
 FORM_LINES = "lines"
 FORM_JSON = "json"
 

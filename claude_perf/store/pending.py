@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from claude_perf.ingest.chunks import ChunkTally, Cut, LineChunk
 from claude_perf.ingest.files import InputInfo, LogLines, combine, duplicates_note
-from claude_perf.store.blocks import rows_table
+from claude_perf.store.blocks import STAMP_BYTES, rows_table
 from claude_perf.store.db import Store
 from claude_perf.store.window import iter_lines
 
@@ -40,7 +40,6 @@ _COLUMNS = ["ts", "stream", "text", "seq", "source"]
 # of a chunk's lines for lines of ~128 bytes; the default chunk: 8,192 lines): what the other
 # containers hold beyond the chunk's end stays small.
 READ_STEP_DIVISOR = 4096
-STAMP_BYTES = 32  # "2026-11-29T00:50:45.792168672Z " and the newline, per line of a file
 
 
 def _numbered(table: pa.Table, first_seq: int) -> pa.Table:

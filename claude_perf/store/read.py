@@ -243,15 +243,17 @@ def load_session(
 def window_bytes(
     store: Store, keys: Sequence[int], since_ns: int | None, until_ns: int | None
 ) -> int:
-    """The characters of text in the blocks that meet the window (a bound of the window's)."""
+    """About the bytes the blocks that meet the window would take as a ``docker logs -t`` file
+    (their texts' characters and a stamp a line: blocks.STAMP_BYTES), the measure a chunk's
+    size is in, so that a window is read in chunks when a file of it would be."""
     if not keys:
         return 0
     low, high = _bounds(since_ns, until_ns)
     marks = ", ".join("?" * len(keys))
     row = store.conn.execute(
-        f"SELECT SUM(text_chars) FROM log_blocks WHERE container_key IN "
+        f"SELECT SUM(text_chars) + ? * SUM(lines) FROM log_blocks WHERE container_key IN "
         f"({marks}) AND max_ts_ns >= ? AND min_ts_ns <= ?",
-        (*keys, low, high),
+        (blocks.STAMP_BYTES, *keys, low, high),
     ).fetchone()
     return int(row[0] or 0)
 
