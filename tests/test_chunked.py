@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from claude_perf.analysis.pipeline import Analysis, analyse_session
 from claude_perf.config.schema import Config
+from claude_perf.errors import InputError
 from claude_perf.ingest import chunks
 from claude_perf.ingest.chunks import ChunkTally
 from claude_perf.ingest.files import LogLines, read_logs
@@ -302,3 +303,61 @@ def test_the_tally_keeps_the_line_count_and_the_window_of_the_times(
     one = ChunkTally()
     one.add_times(pa.array([7], ts_type))
     assert one.times().cast(pa.int64()).to_pylist() == [7]
+
+
+def halves(table: object) -> int | None:
+    """A cut for the tests below: the next chunk starts half-way through this one."""
+    rows = table.num_rows  # type: ignore[attr-defined]
+    return rows // 2 or None
+
+
+def test_a_file_cut_shorter_while_it_is_read_is_one_input_error(tmp_path: Path) -> None:
+    # logrotate's copytruncate empties the file under the reader: an error naming the file,
+    # never a SIGBUS (a mapped chunk) nor a report silently missing the rest of the lines.
+    path = tmp_path / "proxy.log"
+    data = docker_log([BODIES[5]] * 200, [10_000_000] * 200)
+    path.write_bytes(data)
+    chunked = chunks.chunked_file([str(path)], 2_000)
+    assert chunked is not None
+    read = chunked.chunks(halves, ChunkTally())
+    assert next(read).table.num_rows > 0
+    path.write_bytes(data[: len(data) // 3])  # (open for writing cuts it first)
+    with pytest.raises(InputError, match=r"proxy\.log: the file got shorter while"):
+        list(read)
+
+
+def test_the_chunk_buffer_is_reused_unless_a_view_of_it_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    path = tmp_path / "proxy.log"
+    path.write_bytes(docker_log([BODIES[5]] * 200, [10_000_000] * 200))
+    buffers: list[int] = []
+    original_of = chunks._Window.of
+
+    def of(*args: object) -> object:
+        window = original_of(*args)  # type: ignore[arg-type]
+        if window is not None:
+            buffers.append(id(window.buffer))
+        return window
+
+    monkeypatch.setattr(chunks._Window, "of", staticmethod(of))
+    whole = chunks.ChunkedFile(str(path), path.stat().st_size, 2_000)
+    rows = sum(chunk.table.num_rows for chunk in whole.chunks(halves, ChunkTally()))
+    assert rows == 200 and len(buffers) > 3
+    assert len(set(buffers)) == 1  # one buffer, read into again and again
+
+    kept: list[object] = []
+    original_read_log = chunks.read_log
+
+    def keeping(path: str, data: memoryview) -> object:
+        kept.append(pa.py_buffer(data))  # as a zero-copy array of the chunk's bytes would
+        return original_read_log(path, data)
+
+    monkeypatch.setattr(chunks, "read_log", keeping)
+    buffers.clear()
+    rows = sum(chunk.table.num_rows for chunk in whole.chunks(halves, ChunkTally()))
+    assert rows == 200
+    assert len(set(buffers)) == len(buffers)  # a held buffer is never written over
+    assert [bytes(view)[:30] for view in kept[:1]] == [path.read_bytes()[:30]]

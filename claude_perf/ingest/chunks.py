@@ -19,8 +19,6 @@ several files, stdin, gzip, json-file, plain output, files smaller than a chunk 
 
 from __future__ import annotations
 
-import contextlib
-import mmap
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -140,9 +138,8 @@ class ChunkedFile:
     def chunks(self, cut: Cut, tally: ChunkTally) -> Iterator[LineChunk]:
         """The file's lines, chunk after chunk, cut where ``cut`` says (see the module doc).
 
-        Each chunk is the file's bytes from where the last one was cut, mapped (mmap) rather
-        than read into a buffer of our own: no buffer zeroed and faulted in, no copy from the
-        page cache, no carried lines copied (see _Window)."""
+        Each chunk is the file's bytes from where the last one was cut, read into one buffer
+        reused from chunk to chunk (see _Window)."""
         rows = 0
         last_ns: int | None = None
         try:
@@ -151,12 +148,13 @@ class ChunkedFile:
             raise InputError(f"{self.path}: cannot read ({exc.strerror or exc})") from exc
         with fh:
             start, size = 0, self.chunk_bytes  # the next chunk: its first byte, its length
+            spare: bytearray | None = None
             while True:
-                window = _Window.of(fh, start, size)
+                window = _Window.of(fh, start, size, spare, self.size_bytes)
                 if window is None:
                     return
-                with window:
-                    read = window.read(self.path, cut)
+                read = window.read(self.path, cut)
+                spare = window.spare()
                 if read is None:  # no whole line, or no place to cut: a larger window
                     size += self.chunk_bytes
                     continue
@@ -216,46 +214,49 @@ _REPLACEMENT = "\ufffd".encode()
 
 
 class _Window:
-    """The file's bytes [start, start + size) (fewer at its end), mapped read-only.
+    """The file's bytes [start, start + size) (fewer at its end), read into a buffer of ours.
 
-    Against reading each chunk into a new buffer after the carried lines (the previous way):
-    a 32 MiB bytearray is 13 ms of zeroing under the GIL, then its page faults and the copy
-    from the page cache (20-40 ms a chunk in all, on the main thread while both cores wait),
-    where mapping the same bytes with MAP_POPULATE takes about 3 ms. The mapping is closed as
-    soon as the chunk's table is made (the table holds copies of the texts), so it adds
-    nothing to the memory the classification peaks at. A file cut shorter while it is read
-    could fault (SIGBUS) on a page no longer there; a log is appended to, not cut.
+    The buffer is reused from chunk to chunk unless something still holds a view of it (then
+    the next chunk gets a new one), so it is zeroed and faulted in once. A mapping of the file
+    (mmap, the way before) saved the copy from the page cache, but a file cut shorter while it
+    was read (logrotate's copytruncate) ended the process with SIGBUS and no message; a read
+    that comes back short is an InputError instead. Measured against the mapping on the 1M-
+    line bench log (whole-process report, alternating pairs): see the README's performance
+    section.
     """
 
-    def __init__(self, mapping: mmap.mmap, skew: int, size: int, last: bool) -> None:
-        self.mapping, self.skew, self.size, self.last = mapping, skew, size, last
+    def __init__(self, buffer: bytearray, size: int, last: bool) -> None:
+        self.buffer, self.size, self.last = buffer, size, last
+        self.held = False  # something kept a view of the buffer: the next chunk needs a new one
 
     @staticmethod
-    def of(fh: BufferedReader, start: int, size: int) -> _Window | None:
-        """The window, or None when the file has no byte from ``start`` on."""
+    def of(
+        fh: BufferedReader, start: int, size: int, spare: bytearray | None, least_bytes: int
+    ) -> _Window | None:
+        """The window, or None when the file has no byte from ``start`` on. ``spare`` is the
+        last window's buffer when it may be written over; a file now shorter than
+        ``least_bytes`` (its size when the reading began) was cut: InputError."""
         file_size = os.fstat(fh.fileno()).st_size
+        if file_size < least_bytes:
+            raise _cut_error(fh.name)
         size = min(size, file_size - start)
         if size <= 0:
             return None
-        skew = start % mmap.ALLOCATIONGRANULARITY  # a mapping starts at such a multiple
-        if hasattr(mmap, "MAP_SHARED"):  # POSIX: the pages mapped at once (Linux)
-            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-            mapping = mmap.mmap(
-                fh.fileno(), skew + size, flags=flags, prot=mmap.PROT_READ, offset=start - skew
-            )
-        else:
-            mapping = mmap.mmap(
-                fh.fileno(), skew + size, access=mmap.ACCESS_READ, offset=start - skew
-            )
-        return _Window(mapping, skew, size, start + size >= file_size)
+        buffer = spare if spare is not None and len(spare) >= size else bytearray(size)
+        got = 0
+        with memoryview(buffer) as view:
+            while got < size:  # (one read stops at 2 GiB on Linux)
+                step = os.preadv(fh.fileno(), [view[got:size]], start + got)
+                if step == 0:
+                    break
+                got += step
+        if got < size:
+            raise _cut_error(fh.name)
+        return _Window(buffer, size, start + size >= file_size)
 
-    def __enter__(self) -> _Window:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        # An array still holding the bytes would stop the close: unmapped when it lets go.
-        with contextlib.suppress(BufferError):
-            self.mapping.close()
+    def spare(self) -> bytearray | None:
+        """The buffer, for the next chunk to read into, unless a view of it is still held."""
+        return None if self.held else self.buffer
 
     def read(
         self, path: str, cut: Cut
@@ -263,12 +264,12 @@ class _Window:
         """(the table of the chunk's lines up to the cut, its info and counts, the bytes and
         lines kept, whether a line may hold U+FFFD), or None when the window holds no whole
         line or no place to cut (the caller takes a larger one)."""
-        skew, mapping = self.skew, self.mapping
-        end = self.size if self.last else mapping.rfind(b"\n", skew, skew + self.size) + 1 - skew
+        buffer = self.buffer
+        end = self.size if self.last else buffer.rfind(b"\n", 0, self.size) + 1
         if end <= 0:
             return None
-        whole = memoryview(mapping)
-        data = whole[skew : skew + end]
+        whole = memoryview(buffer)
+        data = whole[:end]
         try:
             table, info, counts = read_log(path, data)
             at = None if self.last else cut(table)
@@ -279,15 +280,23 @@ class _Window:
                 kept_end = _line_start(data, end, table.num_rows - at)
                 table, lines = table.slice(0, at), at
         finally:
-            for view in (data, whole):  # (as in __exit__: an array may still hold them)
-                with contextlib.suppress(BufferError):
+            for view in (data, whole):
+                try:
                     view.release()
+                except BufferError:  # an array still holds the bytes: not to be written over
+                    self.held = True
         # (0xEF leads U+FFFD: where no byte is one, a one-byte search said so fast.)
         replaced = counts["invalid_utf8"] > 0 or (
-            mapping.find(b"\xef", skew, skew + kept_end) >= 0
-            and mapping.find(_REPLACEMENT, skew, skew + kept_end) >= 0
+            buffer.find(b"\xef", 0, kept_end) >= 0 and buffer.find(_REPLACEMENT, 0, kept_end) >= 0
         )
         return table, info, counts, kept_end, lines, replaced
+
+
+def _cut_error(path: str) -> InputError:
+    return InputError(
+        f"{path}: the file got shorter while it was read (cut by log rotation?); "
+        "report on a copy of it"
+    )
 
 
 def _line_start(data: bytes | bytearray | memoryview, end: int, lines_after: int) -> int:
