@@ -169,3 +169,25 @@ def test_restarts_from_the_logs_alone_match_the_capture(name: str, restarts: int
     r = reliability_of(analysis(name))
     assert (r.facts, r.restarts) == (False, restarts)
     assert len(r.restarts_in_logs) == restarts
+
+
+# claude-code-openai-wrapper up to v2.0.0 (July-November 2025, `uvicorn main:app` in its
+# Dockerfile) kept its modules at the top: the same records, logged by `main` and `claude_cli`
+# instead of `src.main` and `src.claude_cli` (or by `__main__` when run as `python main.py`).
+@pytest.mark.parametrize("name", ["wrapper-plain-concurrent", "wrapper-debug-concurrent"])
+@pytest.mark.parametrize("module", ["main", "__main__"])
+def test_the_wrapper_before_v2_1_is_read_as_the_same_session(
+    name: str, module: str, tmp_path: Path
+) -> None:
+    text = (CAPTURES / name / "docker-logs-t.txt").read_text(encoding="utf-8")
+    old = text.replace(" - src.main - ", f" - {module} - ").replace(" - src.", " - ")
+    assert old != text and " - src." not in old
+    path = tmp_path / "docker-logs-t.txt"
+    path.write_text(old, encoding="utf-8")
+    then = build(analyse(read_logs([str(path)]), Config()))
+    now = build(analysis(name))
+    for summary in (then, now):  # (the input's path aside)
+        summary.pop("inputs", None)
+        summary["data_quality"]["dialects"] = list(summary["data_quality"]["dialects"].values())
+    assert then["requests"]["total"] == len(view(name))
+    assert then == now
