@@ -94,6 +94,24 @@ def test_a_bare_json_duration_is_read_from_its_magnitude():
     assert any("carry no unit" in note and "milliseconds" in note for note in a.quality.notes)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [  # Echo v4's default logger; Echo v5's (log/slog's JSONHandler): time.Duration as ns
+        '{{"time":"2026-11-30T12:00:05.1Z","id":"","remote_ip":"172.17.0.1","host":"localhost:8080","method":"POST","uri":"/v1/messages","user_agent":"curl/8.5.0","status":200,"error":"","latency":{ns},"latency_human":"{human}","bytes_in":90,"bytes_out":512}}',
+        '{{"time":"2026-11-30T12:00:05.1Z","level":"INFO","msg":"REQUEST","method":"POST","uri":"/v1/messages","status":200,"latency":{ns},"host":"localhost:8080","bytes_in":"","bytes_out":512,"user_agent":"curl/8.5.0","remote_ip":"172.17.0.1","request_id":""}}',
+    ],
+)
+def test_go_durations_in_whole_nanoseconds_are_read_as_such(line: str):
+    latencies_s = [0.000412, 0.85, 4.873, 12.5]  # a health check among them
+    lines = [
+        f"{engine(5.0 * i)} " + line.format(ns=round(s * 1e9), human=f"{s}s")
+        for i, s in enumerate(latencies_s)
+    ]
+    a = analysis(lines)
+    assert requests(a)["latency_s"].round(6).tolist() == latencies_s
+    assert any("read as nanoseconds" in note for note in a.quality.notes)
+
+
 def test_a_bare_duration_in_seconds_stays_seconds():
     lines = [
         f'{engine(t)} {{"event":"request.complete","path":"/v1/messages","status":200,"duration":{s}}}'
@@ -247,6 +265,46 @@ def test_gunicorn_uvicorn_worker_access_lines_are_completions():
             '{"event": "172.17.0.1:44558 - \\"POST /v1/chat/completions?x=1 HTTP/1.1\\" 200", "logger": "uvicorn.access", "level": "info"}',
             "uvicorn-access-json",
             None,
+        ),
+        (  # gin's default logger before 2025 (%13v), and after it (%8v, truncated latencies)
+            '[GIN] 2026/11/30 - 12:00:05 | 200 |    4.873120s |      172.17.0.1 | POST     "/v1/chat/completions"',
+            "gin",
+            4.87312,
+        ),
+        (
+            '[GIN] 2026/11/30 - 12:00:05 | 200 | 1m20s |      172.17.0.1 | POST     "/v1/chat/completions?beta=true"',
+            "gin",
+            80.0,
+        ),
+        (
+            '[GIN] 2026/11/30 - 12:00:05 | 200 | 873.45ms |      172.17.0.1 | POST     "/v1/chat/completions"',
+            "gin",
+            0.87345,
+        ),
+        (  # on a terminal (docker run -t): colours around status, latency and method
+            '[GIN] 2026/11/30 - 12:00:05 |\x1b[97;42m 200 \x1b[0m|\x1b[97;41m  45.67µs \x1b[0m|      172.17.0.1 |\x1b[97;46m POST    \x1b[0m "/v1/chat/completions"',
+            "gin",
+            45.67e-6,
+        ),
+        (  # actix-web's Logger (default format) through env_logger, then through tracing-log
+            '[2026-11-30T12:00:05Z INFO  actix_web::middleware::logger] 172.17.0.1 "POST /v1/chat/completions HTTP/1.1" 200 512 "-" "curl/8.5.0" 4.873120',
+            "actix-web",
+            4.87312,
+        ),
+        (
+            '2026-11-30T12:00:05.123456Z  INFO actix_web::middleware::logger: 172.17.0.1 "POST /v1/chat/completions?x=1 HTTP/1.1" 200 - "-" "python-httpx/0.28.1" 0.000731',
+            "actix-web",
+            0.000731,
+        ),
+        (
+            "2026-11-30T12:00:05.123456Z DEBUG request{method=POST uri=/v1/chat/completions version=HTTP/1.1}: tower_http::trace::on_response: finished processing request latency=4873 ms status=200",
+            "tower-http",
+            4.873,
+        ),
+        (
+            "2026-11-30T12:00:05.123456Z  INFO request{method=POST uri=/v1/chat/completions?beta=true version=HTTP/2.0}: tower_http::trace::on_response: finished processing request latency=4873120 μs status=200",
+            "tower-http",
+            4.87312,
         ),
     ],
 )
@@ -652,3 +710,22 @@ def test_bodies_read_before_the_next_start_are_sure():
     got = requests(analysis(lines))
     assert list(text_values(got["model"])) == ["haiku", "opus"]
     assert list(got["ambiguous"]) == [False, False]
+
+
+def tower(t: float, latency: str | None = None, status: int = 200) -> str:
+    span = "request{method=POST uri=/v1/messages version=HTTP/1.1}"
+    head = f"{engine(t)} {engine(t)[:26]}Z DEBUG {span}: tower_http::trace"
+    if latency is None:
+        return f"{head}::on_request: started processing request"
+    return f"{head}::on_response: finished processing request latency={latency} status={status}"
+
+
+def test_tower_http_completions_place_their_own_starts():
+    # Two requests overlap; first-in-first-out would give the first start the first completion.
+    a = analysis([tower(0.0), tower(0.5), tower(1.0, "500 ms"), tower(3.0, "3000 ms", 500)])
+    got = requests(a).sort_values("end").reset_index(drop=True)
+    assert got["latency_s"].tolist() == [0.5, 3.0]
+    assert [t.timestamp() for t in got["start"]] == [at(0.5).timestamp(), at(0.0).timestamp()]
+    assert got["outcome"].tolist() == ["succeeded", "failed"]
+    assert got["latency_source"].tolist() == ["explicit", "explicit"]
+    assert not any("first-in-first-out" in note for note in a.quality.notes)

@@ -67,7 +67,7 @@ GROUPS = frozenset(
         "stream",
     }
 )
-UNITS = ("s", "ms", "us")
+UNITS = ("s", "ms", "us", "ns")
 
 
 def regex_problem(regex: str) -> str | None:

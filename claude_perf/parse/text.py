@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.parse.columns import Coded
@@ -196,22 +197,38 @@ def _slices(
     return cut
 
 
-_DURATION_SCALE = {"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "s": 1.0, "sec": 1.0, "secs": 1.0}
+_DURATION_SCALE = {
+    "ns": 1e-9,
+    "ms": 1e-3,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,  # (U+03BC, Greek mu: tower-http's spelling; µ above is U+00B5, the micro sign)
+    "s": 1.0,
+    "sec": 1.0,
+    "secs": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|us|µs|μs|ns|s|sec|secs|seconds)?\s*")
+# Go's time.Duration as it prints (String()): "1m20s", "2h0m0s", "1.5s", "850ns" (gin, logrus).
+_GO_DURATION_RE = re.compile(r"\s*((?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))+)\s*")
+_GO_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
 
 
 def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
-    """Parse '5.91s', '986.00ms', '859' (default unit) into seconds."""
-    import re
-
+    """Parse '5.91s', '986.00ms', '859' (default unit), Go's '1m20s' into seconds."""
     import numpy as np
 
     out = np.full(len(values), np.nan)
-    pattern = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|us|µs|s|sec|secs|seconds)?\s*")
     for i, value in enumerate(values.tolist()):
-        match = pattern.fullmatch(str(value))
+        text = str(value)
+        match = _DURATION_RE.fullmatch(text)
         if match:
             unit = match.group(2) or default_unit
             out[i] = float(match.group(1)) * _DURATION_SCALE.get(unit, 1.0)
+        elif (go := _GO_DURATION_RE.fullmatch(text)) is not None:
+            parts = _GO_PART_RE.findall(go.group(1))
+            out[i] = sum(float(number) * _DURATION_SCALE[unit] for number, unit in parts)
     return out
 
 

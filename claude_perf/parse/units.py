@@ -4,7 +4,12 @@
 the key (``durationMs``, ``duration_ms``) or in a dialect line (``duration_unit``) always wins;
 only bare numbers after a plain key get here. A Claude request takes from a few hundred
 milliseconds to a few minutes, so a median of 100 or more cannot be seconds (that would be a
-median request of 100 s and more) and is read as milliseconds; below it, as seconds.
+median request of 100 s and more) and is read as milliseconds; below it, as seconds. Go's JSON
+loggers write a time.Duration as whole nanoseconds (log/slog's JSONHandler, as Echo v5 logs
+each request; logrus; Echo v4's `"latency"`): when the 99th percentile is 10^8 or more, which
+as milliseconds would be 28 hours and as nanoseconds is 0.1 s, it is read as nanoseconds.
+(Microseconds, which no logger we know writes bare, would be read as nanoseconds too: the note
+says which unit was taken, and a dialect's ``duration_unit`` settles it.)
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ if TYPE_CHECKING:
     from claude_perf.parse.entries import Entries
 
 BARE_MS_MEDIAN = 100.0
+BARE_NS_P99 = 1e8
+_UNIT_WORDS = {1.0: "seconds", 1e-3: "milliseconds", 1e-9: "nanoseconds"}
 
 
 def infer_bare_units(entries: Entries) -> Entries:
@@ -36,13 +43,15 @@ def infer_bare_units(entries: Entries) -> Entries:
     for s in np.unique(source[bare]).tolist():
         rows = bare & (source == s)
         median = float(np.nanmedian(values[rows]))
-        in_ms = median >= BARE_MS_MEDIAN
-        if in_ms:
-            scaled[rows] = values[rows] / 1000.0
+        p99 = float(np.nanpercentile(values[rows], 99))
+        scale = 1e-9 if p99 >= BARE_NS_P99 else 1e-3 if median >= BARE_MS_MEDIAN else 1.0
+        if scale != 1.0:
+            scaled[rows] = values[rows] * scale
         notes.append(
             f'{int(rows.sum())} duration(s) carry no unit (e.g. {{"duration": 850}}): read as '
-            f"{'milliseconds' if in_ms else 'seconds'} from their magnitude (median {median:g}; "
-            f"{BARE_MS_MEDIAN:g} or more is read as milliseconds)"
+            f"{_UNIT_WORDS[scale]} from their magnitude (median {median:g}, 99th percentile "
+            f"{p99:g}; a median of {BARE_MS_MEDIAN:g} or more is read as milliseconds, a 99th "
+            f"percentile of {BARE_NS_P99:g} or more as nanoseconds)"
         )
     ev["duration_s"] = scaled
     return replace(entries, events=ev, notes=(*entries.notes, *notes))
