@@ -95,13 +95,19 @@ def test_a_bare_json_duration_is_read_from_its_magnitude():
 
 
 @pytest.mark.parametrize(
-    "line",
-    [  # Echo v4's default logger; Echo v5's (log/slog's JSONHandler): time.Duration as ns
-        '{{"time":"2026-11-30T12:00:05.1Z","id":"","remote_ip":"172.17.0.1","host":"localhost:8080","method":"POST","uri":"/v1/messages","user_agent":"curl/8.5.0","status":200,"error":"","latency":{ns},"latency_human":"{human}","bytes_in":90,"bytes_out":512}}',
-        '{{"time":"2026-11-30T12:00:05.1Z","level":"INFO","msg":"REQUEST","method":"POST","uri":"/v1/messages","status":200,"latency":{ns},"host":"localhost:8080","bytes_in":"","bytes_out":512,"user_agent":"curl/8.5.0","remote_ip":"172.17.0.1","request_id":""}}',
+    ("line", "dialect"),
+    [  # Echo v4's default logger (its dialect says ns); Echo v5's (log/slog's JSONHandler, bare)
+        (
+            '{{"time":"2026-11-30T12:00:05.1Z","id":"","remote_ip":"172.17.0.1","host":"localhost:8080","method":"POST","uri":"/v1/messages","user_agent":"curl/8.5.0","status":200,"error":"","latency":{ns},"latency_human":"{human}","bytes_in":90,"bytes_out":512}}',
+            "echo",
+        ),
+        (
+            '{{"time":"2026-11-30T12:00:05.1Z","level":"INFO","msg":"REQUEST","method":"POST","uri":"/v1/messages","status":200,"latency":{ns},"host":"localhost:8080","bytes_in":"","bytes_out":512,"user_agent":"curl/8.5.0","remote_ip":"172.17.0.1","request_id":""}}',
+            None,
+        ),
     ],
 )
-def test_go_durations_in_whole_nanoseconds_are_read_as_such(line: str):
+def test_go_durations_in_whole_nanoseconds_are_read_as_such(line: str, dialect: str | None):
     latencies_s = [0.000412, 0.85, 4.873, 12.5]  # a health check among them
     lines = [
         f"{engine(5.0 * i)} " + line.format(ns=round(s * 1e9), human=f"{s}s")
@@ -109,7 +115,9 @@ def test_go_durations_in_whole_nanoseconds_are_read_as_such(line: str):
     ]
     a = analysis(lines)
     assert requests(a)["latency_s"].round(6).tolist() == latencies_s
-    assert any("read as nanoseconds" in note for note in a.quality.notes)
+    assert a.quality.dialects["source-0.log"] == ((dialect,) if dialect else ())
+    noted = any("read as nanoseconds" in note for note in a.quality.notes)
+    assert noted == (dialect is None)  # a bare number's unit is said; a dialect's is known
 
 
 def test_a_bare_duration_in_seconds_stays_seconds():
