@@ -737,3 +737,26 @@ def test_tower_http_completions_place_their_own_starts():
     assert got["outcome"].tolist() == ["succeeded", "failed"]
     assert got["latency_source"].tolist() == ["explicit", "explicit"]
     assert not any("first-in-first-out" in note for note in a.quality.notes)
+
+
+def test_koa_logger_lines_are_starts_and_ends_with_their_own_times():
+    """koa-logger (koajs/logger index.js): `<--` in, `-->` / `xxx` (an error thrown) out, the
+    time humanize-number's milliseconds under 10 s ("1,234ms"), whole seconds above."""
+    a = analysis(
+        [
+            f"{engine(0.0)}   <-- POST /v1/messages",
+            f"{engine(0.5)}   <-- POST /v1/messages?beta=true",
+            f"{engine(1.734)}   --> POST /v1/messages?beta=true 200 1,234ms 1.2kb",
+            f"{engine(2.0)}   xxx POST /v1/messages 500 2,000ms -",
+            f"{engine(3.0)}   <-- GET /health",
+            f"{engine(3.001)}   --> GET /health 200 1ms 2b",
+            f"{engine(10.0)}   <-- POST /v1/messages",
+            f"{engine(22.2)}   --> POST /v1/messages 200 12s 5kb",  # 12 s: paired instead
+        ]
+    )
+    got = requests(a)
+    assert got["latency_s"].round(3).tolist() == [1.234, 2.0, 12.2]
+    assert got["outcome"].tolist() == ["succeeded", "failed", "succeeded"]
+    assert got["latency_source"].tolist() == ["explicit", "explicit", "paired"]
+    assert len(requests(a, "health")) == 1
+    assert a.quality.dialects["source-0.log"] == ("koa",)

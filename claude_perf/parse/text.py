@@ -222,6 +222,8 @@ def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
     out = np.full(len(values), np.nan)
     for i, value in enumerate(values.tolist()):
         text = str(value)
+        if "," in text:  # thousands commas (koa-logger's humanize-number: "1,234ms")
+            text = text.replace(",", "")
         match = _DURATION_RE.fullmatch(text)
         if match:
             unit = match.group(2) or default_unit
