@@ -200,18 +200,24 @@ _DURATION_SCALE = {"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "s": 1.0, "sec": 1.0, "s
 
 
 def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
-    """Parse '5.91s', '986.00ms', '859' (default unit) into seconds."""
+    """Parse '5.91s', '986.00ms', '859' (default unit), '1m12s' into seconds."""
     import re
 
     import numpy as np
 
     out = np.full(len(values), np.nan)
     pattern = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|us|µs|s|sec|secs|seconds)?\s*")
+    # Go's time.Duration text from a minute on (gin's logger, CLIProxyAPI's request line:
+    # "1m12s", "1h0m5s"); Go always ends it in seconds.
+    go = re.compile(r"\s*(?:(\d+)h)?(?:(\d+)m)?(\d+(?:\.\d+)?)s\s*")
     for i, value in enumerate(values.tolist()):
         match = pattern.fullmatch(str(value))
         if match:
             unit = match.group(2) or default_unit
             out[i] = float(match.group(1)) * _DURATION_SCALE.get(unit, 1.0)
+        elif parts := go.fullmatch(str(value)):
+            hours, minutes, seconds = parts.groups()
+            out[i] = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds)
     return out
 
 
