@@ -298,3 +298,27 @@ def test_a_duration_go_never_writes_stays_unknown() -> None:
     from claude_perf.parse.text import _durations
 
     assert np.isnan(_durations(np.array(["5m", "1h", "m5s"], dtype=object), "s")).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_second_start_up_banner_after_requests_is_a_restart(name: str) -> None:
+    from datetime import timedelta
+
+    from claude_perf.analysis.reliability import reliability_of
+    from claude_perf.ingest.files import combine
+
+    lines = (FIXTURES / name / "docker-logs-t.txt").read_text(encoding="utf-8").splitlines()
+    again = []
+    other_ids = str.maketrans("0123456789abcdef", "fedcba9876543210")
+    for line in lines:  # the same session once more, ten minutes later, with its own ids
+        stamp, text = line.split(" ", 1)
+        later = datetime.fromisoformat(stamp[:26] + "+00:00") + timedelta(minutes=10)
+        text = re.sub(r"\] \[([0-9a-f]{8})\] ", lambda m: f"] [{m[1].translate(other_ids)}] ", text)
+        again.append(f"{later:%Y-%m-%dT%H:%M:%S.%f}{stamp[26:29]}Z {text}")
+    data = ("\n".join(lines + again) + "\n").encode()
+    table, info, count = read_log("docker-logs-t.txt", data=data)
+    a = analyse(combine([table], [info], [count]), Config())
+    r = reliability_of(a)
+    assert (r.facts, r.restarts, len(r.restarts_in_logs)) == (False, 1, 1)  # from the logs
+    assert len(by_kind(a.requests.table, "model")) == 2 * sum(map(is_model, view(name)))
+    assert reliability_of(analysis(name)).restarts_in_logs == ()
