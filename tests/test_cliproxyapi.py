@@ -322,3 +322,48 @@ def test_a_second_start_up_banner_after_requests_is_a_restart(name: str) -> None
     assert (r.facts, r.restarts, len(r.restarts_in_logs)) == (False, 1, 1)  # from the logs
     assert len(by_kind(a.requests.table, "model")) == 2 * sum(map(is_model, view(name)))
     assert reliability_of(analysis(name)).restarts_in_logs == ()
+
+
+def test_an_id_that_comes_back_hours_later_is_another_request() -> None:
+    # CLIProxyAPI's ids are 8 random hex digits: in a log of 100,000 requests about one pair
+    # shares an id (n^2 / 2^33). Two completions of one id further apart than max_latency_s
+    # are two requests, each with the model logged under it before its completion.
+    from claude_perf.ingest.files import combine
+
+    def lines(at: str, model: str, took: str) -> list[str]:
+        head = "[2026-11-30 17:00:00] [1840f7dc] [{}] [{}]"
+        return [
+            f"2026-11-30T{at}.100000000Z {head.format('debug', 'conductor_execution.go:1508')}"
+            f" Use OAuth provider=claude auth_file=a.json for model {model}",
+            f"2026-11-30T{at}.900000000Z {head.format('info ', 'gin_logger.go:97')} 200 |"
+            f'        {took} |      172.17.0.1 | POST    "/v1/messages"',
+        ]
+
+    log = lines("09:00:01", "claude-opus-4-1-20250805", "2.814s")
+    log += lines("11:00:01", "claude-haiku-4-5-20251001", "913ms")
+    table, info, count = read_log("x.log", data=("\n".join(log) + "\n").encode())
+    got = by_kind(analyse(combine([table], [info], [count]), Config()).requests.table, "model")
+    assert list(got["model"]) == ["claude-opus-4-1-20250805", "claude-haiku-4-5-20251001"]
+    assert list(got["latency_s"]) == [2.814, 0.913]
+
+
+def test_id_occurrences_split_only_completions_far_apart() -> None:
+    import numpy as np
+
+    from claude_perf.analysis.correlate import id_occurrences
+    from claude_perf.durations import NAT_NS
+
+    s = 1_000_000_000
+    ids = np.array([0, 0, 1, 0, 0, 1, 0, 0])
+    end = np.array([0, 1, 0, 1, 1, 1, 0, 0], dtype=bool)
+    ts = np.array([0, 1, 2, 3, 3000, 3001, 3002, 9000]) * s
+    got = id_occurrences(ids, end, ts, 900 * s)
+    # id 0: completions at 1 s and 3 s are one request (close: the last wins, as before); the
+    # one at 3000 s another, with the record at 3002 s (within 900 s after it); the record at
+    # 9000 s is alone (a start whose completion is not in the log); id 1 is one request.
+    assert got[0] == got[1] == got[3]
+    assert got[4] == got[6] != got[0]
+    assert len({got[7], got[0], got[4]}) == 3
+    assert got[2] == got[5] and got[2] not in (got[0], got[4], got[7])
+    assert id_occurrences(ids, end, np.full(8, NAT_NS), 900 * s) is ids  # no times: as before
+    assert id_occurrences(ids, end, np.arange(8) * s, 900 * s) is ids  # none far: as before
