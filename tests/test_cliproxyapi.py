@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from claude_perf.analysis.pipeline import Analysis, analyse, analyse_session
 from claude_perf.config.families import family_of
@@ -61,14 +63,19 @@ def by_kind(table: Any, kind: str) -> Any:
     return table[table["kind"] == kind]
 
 
-def test_the_fixtures_are_what_the_generator_makes() -> None:
+def _generator() -> Any:
+    """fixtures/cliproxy/make_cliproxy.py, the fixtures' generator, as a module."""
     sys.path.insert(0, str(FIXTURES))
     try:
         import make_cliproxy
     finally:
         sys.path.remove(str(FIXTURES))
+    return make_cliproxy
+
+
+def test_the_fixtures_are_what_the_generator_makes() -> None:
     for name in NAMES:
-        logs, client = make_cliproxy.render(name)
+        logs, client = _generator().render(name)
         assert (FIXTURES / name / "docker-logs-t.txt").read_text(encoding="utf-8") == logs
         assert (FIXTURES / name / "client-view.json").read_text(encoding="utf-8") == client
 
@@ -365,3 +372,58 @@ def test_id_occurrences_split_only_completions_far_apart() -> None:
     assert got[2] == got[5] and got[2] not in (got[0], got[4], got[7])
     assert id_occurrences(ids, end, np.full(8, NAT_NS), 900 * s) is ids  # no times: as before
     assert id_occurrences(ids, end, np.arange(8) * s, 900 * s) is ids  # none far: as before
+
+
+_REQUESTS = st.lists(
+    st.tuples(
+        st.sampled_from([200, 200, 200, 401, 429, 500, 502]),
+        st.integers(0, 200_000),  # latency, ms
+        st.sampled_from(["/v1/messages", "/v1/chat/completions", "/healthz", "/v1/models"]),
+        st.booleans(),  # with the debug and warning lines around it
+        st.sampled_from(["v7", "v6"]),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_REQUESTS)
+def test_property_each_request_line_is_one_request_with_its_logged_time(requests: list) -> None:
+    # Whatever the mix of shapes, statuses, latencies and the lines around them (model lines,
+    # warnings with duration= and model=, thinking lines with model=), the report has one
+    # request per request line and its latency is the line's; no generic reader adds any.
+    from datetime import UTC, timedelta
+
+    from claude_perf.ingest.files import combine
+
+    gen = _generator()
+    t0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    lines, expected = [], []
+    for i, (status, ms, path, noisy, shape) in enumerate(requests):
+        at = t0 + timedelta(seconds=300 * i)
+        rid = f"{i:08x}" if path != "/healthz" else "--------"
+        step = gen.Step(
+            "x", "POST" if "/v1/m" in path or "/chat" in path else "GET", path, status=status
+        )
+        stamp = f"{at:%Y-%m-%dT%H:%M:%S}.000000000Z "
+        if noisy and shape == "v7":
+            lines.append(
+                stamp
+                + f"{gen.head(at, rid, 'debug', 'conductor_execution.go:1508')} Use OAuth provider=claude auth_file=a.json for model claude-opus-4-1"
+            )
+            lines.append(
+                stamp
+                + f"{gen.head(at, '--------', 'debug', 'apply.go:286')} thinking: no config found, passthrough | provider=claude model=claude-opus-4-1"
+            )
+            lines.append(
+                stamp
+                + f"{gen.head(at, rid, 'warn', 'conductor_execution.go:1602')} upstream execution failed: provider=claude model=claude-opus-4-1 auth=provider=claude auth_file=a.json duration=1.5s err=500 status=500"
+            )
+        latency = gen.gin_latency(ms / 1000)
+        lines.append(stamp + gen.gin_line(at, rid, step, latency, shape == "v6"))
+        expected.append(ms // 1000 if ms > 60_000 else ms / 1000)  # cut as gin_logger.go does
+    table, info, count = read_log("p.log", data=("\n".join(lines) + "\n").encode())
+    got = analyse(combine([table], [info], [count]), Config()).requests.table.sort_values("end")
+    assert len(got) == len(requests)
+    assert list(got["latency_s"]) == pytest.approx(expected)
