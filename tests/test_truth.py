@@ -258,6 +258,28 @@ def test_gunicorn_uvicorn_worker_access_lines_are_completions():
             4.87312,
         ),
         ("POST /v1/chat/completions 200 275 - 4873.120 ms", "morgan", 4.87312),
+        # CLIProxyAPI's request line, v6.6.52 and later (gin_logger.go); a latency over a
+        # minute is cut to the second in Go's Duration text; then v6.6.50-51 and v6.0.4-6.6.49
+        (
+            '[2026-11-30 20:00:05] [1840f7dc] [info ] [gin_logger.go:97] 200 |        4.873s |      172.17.0.1 | POST    "/v1/chat/completions"',
+            "cliproxyapi",
+            4.873,
+        ),
+        (
+            '[2026-11-30 20:00:05] [0b68fa22] [info ] [gin_logger.go:97] 200 |         1m12s |      172.17.0.1 | POST    "/v1/chat/completions?beta=true"',
+            "cliproxyapi",
+            72.0,
+        ),
+        (
+            '[2025-12-24 20:00:05] [info ] [gin_logger.go:86] | 1840f7dc | 200 |         873ms |      172.17.0.1 | POST    "/v1/chat/completions"',
+            "cliproxyapi",
+            0.873,
+        ),
+        (
+            '[2025-11-24 10:07:40] [info] [gin_logger.go:58] [GIN] 2025/11/24 - 10:07:40 | 200 |        4.873s | fd2b:6d4:c6af:cafe::185 | POST    "/v1/chat/completions"',
+            "cliproxyapi",
+            4.873,
+        ),
         ("POST /v1/chat/completions?stream=1 200 - - 4873.120 ms", "morgan", 4.87312),
         (
             "::ffff:172.17.0.1 - POST /v1/chat/completions HTTP/1.1 200 275 - 4873.120 ms",

@@ -434,7 +434,7 @@ def _assemble_source(
             | events.is_usage_record
         )
     )
-    id_part, unmatched_id_starts = _by_request_id(events, id_rows)
+    id_part, unmatched_id_starts = _by_request_id(events, id_rows, int(config.max_latency_s * 1e9))
     del records, id_rows
     # Each step's temporaries handed back before the next one (see above _assemble_source).
     release_unused()

@@ -16,6 +16,7 @@ from claude_perf.analysis.arrays import (
     _position_type,
     _positions,
 )
+from claude_perf.analysis.correlate import id_occurrences
 from claude_perf.durations import MAX_NS, NAT_NS
 
 if TYPE_CHECKING:
@@ -181,17 +182,19 @@ class _Events:
     is_usage_record: np.ndarray  # role usage: figures of a request, on a line of their own
 
 
-def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, Any], int]:
+def _by_request_id(events: _Events, rows: np.ndarray, max_ns: int) -> tuple[dict[str, Any], int]:
     """Requests whose records carry an id: the last completion, the first start, any model.
 
     ``rows`` are the id-carrying records (ascending); the result has one entry per id that has
-    a completion, plus the number of ids that have a start but none.
+    a completion, plus the number of ids that have a start but none. An id that completes
+    again more than ``max_ns`` later is another request (correlate.id_occurrences).
     """
     import numpy as np
     import pandas as pd
 
-    ids, names = pd.factorize(events.request_id[rows])
-    n_ids = len(names)
+    ids = pd.factorize(events.request_id[rows])[0]
+    ids = id_occurrences(ids, events.is_end[rows], events.ts_ns[rows], max_ns)
+    n_ids = int(ids.max()) + 1 if len(ids) else 0
     is_end = events.is_end[rows]
     is_start = events.is_start[rows]
     is_error = events.is_error[rows]
