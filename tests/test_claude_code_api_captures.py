@@ -338,3 +338,89 @@ def test_what_the_gateway_never_logs_stays_unknown(name: str) -> None:
     if "fd618dc" in name:  # nothing below WARNING: neither a start nor a model
         assert model_rows(name)["latency_s"].isna().all()
         assert [m["model"] for m in s["models"]] == [None]
+
+
+# ------------------------------------------------------------------ the load's own records
+
+
+@pytest.mark.parametrize(
+    ("name", "unmatched_server"),
+    [
+        ("ccapi-info-load", 2),  # the recorder's CLI crash and login failure (no 400, no health)
+        ("ccapi-debug-load", 5),  # and its malformed body and 2 health checks (access lines)
+    ],
+)
+def test_the_load_records_join_every_logged_load_request(name: str, unmatched_server: int) -> None:
+    from claude_perf.analysis.pipeline import analyse_session
+    from claude_perf.ingest.client_files import read_client_file
+    from claude_perf.ingest.session import Session
+
+    records = read_client_file(CAPTURES / name / "client-records.jsonl").records
+    logs = read_logs([str(CAPTURES / name / "docker-logs-t.txt")])
+    view = analyse_session(Session(logs, clients=records), Config()).client
+    assert view is not None
+    join = view.join
+    got = (len(join.pairs), len(join.unmatched_client), len(join.unmatched_server))
+    assert got == (len(records), 0, unmatched_server)
+    assert abs(join.clock_offset_s) < 0.05  # the same host's clock
+
+
+# ------------------------------------------------------------------ known answers, by hand
+
+
+def _json(at: str, event: str, **kv: Any) -> str:
+    """One event as a80b302's JSON renderer writes it (keys in call order, then the rest)."""
+    tail = {"event": event, "logger": "claude_code_api.x", "level": "info", "timestamp": at}
+    return json.dumps({**kv, **tail})
+
+
+def _console(at: str, event: str, logger: str, **kv: Any) -> str:
+    """The same as structlog's ConsoleRenderer writes it, colours stripped (keys sorted)."""
+    pairs = " ".join(f"{k}={v}" for k, v in sorted(kv.items()))
+    return f"{at} [info     ] {event:<30} [{logger}] {pairs}"
+
+
+@pytest.mark.parametrize("form", ["json", "console"])
+def test_overlapping_requests_pair_by_their_session_id(form: str) -> None:
+    # Two requests overlap, the second (haiku) ends first: by id each keeps its own latency.
+    from claude_perf.ingest.files import combine, read_log
+
+    ids = ("a" * 8 + "-1111-2222-3333-" + "4" * 12, "b" * 8 + "-1111-2222-3333-" + "4" * 12)
+    opus, haiku = "claude-opus-4-6-20260205", "claude-haiku-4-5-20251001"
+
+    def line(t: float, event: str, logger: str, **kv: Any) -> str:
+        stamp = f"2026-12-01T00:00:{t:09.6f}Z"
+        text = _json(stamp, event, **kv) if form == "json" else _console(stamp, event, logger, **kv)
+        if form == "json":
+            text = text.replace('"claude_code_api.x"', f'"{logger}"')
+        return f"2026-12-01T00:00:{t:09.6f}000Z {text}"
+
+    manager, sessions = (
+        "claude_code_api.core.claude_manager",
+        "claude_code_api.core.session_manager",
+    )
+    created = {"project_id": "default-testclient"}
+    lines = [
+        line(1.0, "Raw request received", "claude_code_api.api.chat", body_size=90),
+        line(1.01, "Session created", sessions, session_id=ids[0], **created, model=opus),
+        line(1.2, "Raw request received", "claude_code_api.api.chat", body_size=90),
+        line(1.21, "Session created", sessions, session_id=ids[1], **created, model=haiku),
+        line(1.6, "Claude process output stream ended", manager, session_id=ids[1]),
+        line(
+            1.62,
+            "Creating non-streaming response",
+            "claude_code_api.utils.streaming",
+            session_id=ids[1],
+            model=haiku,
+            messages_count=4,
+            completion_id="chatcmpl-1",
+        ),
+        line(2.5, "Claude process output stream ended", manager, session_id=ids[0]),  # a stream
+    ]
+    table, info, count = read_log("x.log", data=("\n".join(lines) + "\n").encode())
+    a = analyse(combine([table], [info], [count]), Config())
+    rows = a.requests.table
+    got = sorted(zip(rows["model"], rows["latency_s"].round(3), strict=True))
+    assert got == [(haiku, 0.41), (opus, 1.49)]
+    assert a.quality.dialects == {"x.log": ("claude-code-api-info",)}
+    assert a.quality.ambiguous_pairings == 0
