@@ -13,6 +13,7 @@ from claude_perf.analysis.correlate import CARRY_WINDOW_NS
 from claude_perf.analysis.front import FrontTier, set_apart
 from claude_perf.analysis.metrics import Metrics, compute
 from claude_perf.analysis.restarts import restarts_seen, startup_times, startups_known
+from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import LogLines
 from claude_perf.ingest.session import Session
@@ -213,6 +214,7 @@ def _quality(
             f"{requests.unmatched_starts} request start(s) have no completion in the window "
             "(still running at the end, or their completion was not logged)"
         )
+    notes += _silent_dialects(requests, entries, config)
     if requests.stale_starts:
         notes.append(
             f"{requests.stale_starts} request start(s) had no completion within max_latency_s "
@@ -251,6 +253,22 @@ def _quality(
         dialects=_dialects_by_name(logs, entries),
         arrivals_only=requests.arrivals_only,
     )
+
+
+def _silent_dialects(requests: Requests, entries: Entries, config: Config) -> list[str]:
+    """Without one model request read, what each dialect found says its log cannot tell: a
+    proxy whose logging mode writes no request at all (codingworkflow/claude-code-api by
+    default) must not read as "no requests in the window" alone."""
+    table = requests.table
+    if len(table) and bool((table["kind"] == "model").any()):
+        return []
+    found = {name for names in entries.dialects.values() for name in names}
+    return [
+        f"no model request is in these logs, and {d.name} ({d.proxy}) is found: its log "
+        f"cannot tell {d.cannot}"
+        for d in dialects_for(config.dialects)
+        if d.name in found and d.cannot
+    ]
 
 
 def _dialects_by_name(logs: LogLines, entries: Entries) -> dict[str, tuple[str, ...]]:
