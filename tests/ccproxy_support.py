@@ -33,14 +33,12 @@ from typing import Any
 import pytest
 
 from claude_perf.ingest.client_records import ClientRecord
-
 from tests.docker_support import LABELS, TEST_LABEL, logs_text, remove_container
 from tests.maxproxy_support import (
     BASE_TAG,
     STANDIN_MAX_DIR,
     build_base_image,
     node_binary,
-    rfc3339_us,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

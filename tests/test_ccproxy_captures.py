@@ -219,9 +219,7 @@ def test_generic_readers_do_not_count_a_request_twice(name: str) -> None:
 
 def test_the_dialect_is_not_found_on_other_proxies_captures() -> None:
     others = sorted(
-        p
-        for p in CAPTURES.glob("*/docker-logs-t.txt")
-        if not p.parent.name.startswith("ccproxy-")
+        p for p in CAPTURES.glob("*/docker-logs-t.txt") if not p.parent.name.startswith("ccproxy-")
     )
     assert len(others) >= 6
     for path in others:

@@ -691,7 +691,14 @@ def test_ccproxy_api_requests_pair_by_id_and_take_their_plugin_requests_model():
         *cc_request(0.0, 0.01, "h1", None, path="/health"),
         *cc_request(1.0, 0.85, "a1", "claude-sonnet-4-5-20250929"),
         # a stream on the Anthropic route; its usage line names a fixed default model
-        *cc_request(2.0, 0.35, "a2", "claude-haiku-4-5-20251001", stream=True, path="/claude/sdk/v1/messages")[:2],
+        *cc_request(
+            2.0,
+            0.35,
+            "a2",
+            "claude-haiku-4-5-20251001",
+            stream=True,
+            path="/claude/sdk/v1/messages",
+        )[:2],
         f"{cc_head(2.34, 'claude_sdk_stream_end_emitted', 'ccproxy.plugins.claude_sdk.hooks')} cmd_id=7cc89a08 cost_usd=0.0025664 model=claude-3-5-sonnet-20241022 request_id=a2 tokens_input=4 tokens_output=12",
         cc_request(2.0, 0.35, "a2", None, stream=True, path="/claude/sdk/v1/messages")[-1],
         *cc_request(3.0, 0.25, "a3", "claude-opus-4-5-20251101", status=500),
@@ -699,9 +706,17 @@ def test_ccproxy_api_requests_pair_by_id_and_take_their_plugin_requests_model():
     a = analysis(lines)
     got = requests(a)
     assert list(got["request_id"]) == ["a1", "a2", "a3"]
-    assert list(got["path"]) == ["/claude/sdk/v1/chat/completions", "/claude/sdk/v1/messages", "/claude/sdk/v1/chat/completions"]
+    assert list(got["path"]) == [
+        "/claude/sdk/v1/chat/completions",
+        "/claude/sdk/v1/messages",
+        "/claude/sdk/v1/chat/completions",
+    ]
     assert got["latency_s"].round(6).tolist() == [0.85, 0.35, 0.25]
-    assert list(got["model"]) == ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "claude-opus-4-5-20251101"]
+    assert list(got["model"]) == [
+        "claude-sonnet-4-5-20250929",
+        "claude-haiku-4-5-20251001",
+        "claude-opus-4-5-20251101",
+    ]
     assert list(got["outcome"]) == ["succeeded", "succeeded", "failed"]
     assert got["output_tokens"].tolist()[1] == 12
     assert len(requests(a, "health")) == 1
@@ -738,9 +753,36 @@ def test_ccproxy_api_json_lines_are_read_too():
 
     url = "http://127.0.0.1:8000/claude/sdk/v1/messages"
     lines = [
-        js(0.0, request_id="j1", method="POST", url=url, has_body=True, event="request_started", logger="root"),
-        js(0.001, plugin="claude_sdk", endpoint="/claude/sdk/v1/messages", model="claude-opus-4-5-20251101", is_streaming=False, event="plugin_request", logger="ccproxy.plugins.claude_sdk.adapter"),
-        js(1.5, request_id="j1", method="POST", url=url, origin="client", status_code=200, duration_ms=1498.5, streaming=True, event="request_completed", logger="ccproxy.api.middleware.streaming_hooks"),
+        js(
+            0.0,
+            request_id="j1",
+            method="POST",
+            url=url,
+            has_body=True,
+            event="request_started",
+            logger="root",
+        ),
+        js(
+            0.001,
+            plugin="claude_sdk",
+            endpoint="/claude/sdk/v1/messages",
+            model="claude-opus-4-5-20251101",
+            is_streaming=False,
+            event="plugin_request",
+            logger="ccproxy.plugins.claude_sdk.adapter",
+        ),
+        js(
+            1.5,
+            request_id="j1",
+            method="POST",
+            url=url,
+            origin="client",
+            status_code=200,
+            duration_ms=1498.5,
+            streaming=True,
+            event="request_completed",
+            logger="ccproxy.api.middleware.streaming_hooks",
+        ),
     ]
     a = analysis(lines)
     got = requests(a)

@@ -37,6 +37,8 @@ def is_model_path(path: str, model_paths: tuple[str, ...]) -> bool:
     prefix (ccproxy-api serves ``/claude/sdk/v1/messages`` and ``/claude/v1/chat/completions``;
     a model path starts with "/", so the prefix ends at a segment boundary)."""
     return any(path == p or (p.startswith("/") and path.endswith(p)) for p in model_paths)
+
+
 DEFAULT_HEALTH_PATHS = ("/health", "/healthz", "/ready", "/livez")
 TIER_STATISTICS = ("p50", "mean", "p95")
 
