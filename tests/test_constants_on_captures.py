@@ -59,14 +59,26 @@ def test_error_records_are_next_to_their_completion(path: Path):
     # A non-streaming request's error records come right before its completion line (or right
     # after it, the engine stamping stdout and stderr apart); a stream's come later and have
     # their own rule: here 294 ms after the stream's completion line. The two populations must
-    # stay apart from the 50 ms skew on either side.
+    # stay apart from the 50 ms skew on either side. Only records and completions without a
+    # request id go by adjacency (ccproxy-api's and claude-code-api's go by id, and their
+    # start-up errors come 176 ms before the first request's completion).
     ev, ts, role, _ = events(path)
-    ends = np.flatnonzero(role == "end")
-    errors = np.flatnonzero(ev["is_error"].to_numpy(dtype=bool) & (role != "end"))
+    no_id = ev["request_id"].isna().to_numpy()
+    ends = np.flatnonzero((role == "end") & no_id)
+    errors = np.flatnonzero(ev["is_error"].to_numpy(dtype=bool) & (role != "end") & no_id)
     gaps = [int(np.min(np.abs(ts[ends] - ts[e]))) for e in errors] if len(ends) else []
     near = [g for g in gaps if g <= pairing._ORPHAN_ERROR_WINDOW_NS]
     print(f"{path.parent.name}: error→completion gaps (ms) {[round(g / 1e6, 1) for g in gaps]}")
     assert all(g * 2 <= pairing._SKEW_NS or g >= 4 * pairing._SKEW_NS for g in near)
+
+
+def test_some_captures_pair_errors_by_adjacency():
+    # (else the test above would hold of nothing)
+    paired = 0
+    for path in CAPTURES:
+        ev, _, role, _ = events(path)
+        paired += int(((role == "end") & ev["request_id"].isna().to_numpy()).sum() > 0)
+    assert paired >= 5
 
 
 def test_continuation_lines_follow_their_record_within_the_gap():

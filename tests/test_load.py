@@ -330,3 +330,24 @@ def test_requests_end_a_run_before_its_duration(tmp_path: Path) -> None:
         plan = build_plan(url=fake.url, models=["ok"], requests=5, concurrency=5, duration="1h")
         outcome = run_load(plan, store=tmp_path / "s.db")
     assert (outcome.drive.ended_by, len(outcome.records), outcome.drive.sent) == ("requests", 5, 5)
+
+
+def test_an_anthropic_stream_may_end_with_done_after_message_stop() -> None:
+    # ccproxy-api sends `data: [DONE]` after an Anthropic stream's message_stop; Anthropic's
+    # SDKs stop reading at it. Without message_stop it is still a cut stream.
+    from claude_perf.load.answers import Reading
+
+    def stream(*events: tuple[str, str]) -> ClientRecord:
+        reading = Reading("r-1", "anthropic", "/v1/messages", "haiku", True)
+        reading.headers(200, None, 1)
+        for i, (name, data) in enumerate(events):
+            reading.event(name, data, 2 + i)
+        return reading.record(10)
+
+    delta = ("content_block_delta", '{"type":"content_block_delta","delta":{"text":"hi"}}')
+    stop = ("message_stop", '{"type":"message_stop"}')
+    done = ("message", "[DONE]")
+    ended = stream(delta, stop, done)
+    assert (ended.ok, ended.error_class, ended.chunks) == (True, None, 1)
+    cut = stream(delta, done)
+    assert (cut.ok, cut.error_class) == (False, "stream_cut")

@@ -782,3 +782,140 @@ def test_koa_logger_lines_are_starts_and_ends_with_their_own_times():
     assert got["latency_source"].tolist() == ["explicit", "explicit", "paired"]
     assert len(requests(a, "health")) == 1
     assert a.quality.dialects["source-0.log"] == ("koa",)
+
+
+def cc_head(seconds: float, event: str, logger: str, level: str = "info") -> str:
+    """ccproxy-api's structlog console head (ANSI colours stripped), padded as it pads."""
+    return f"{engine(seconds)} {asctime(seconds).replace(',', '.')} [{level:<9}] [core        ] [http      ] {event:<30} [{logger}]"
+
+
+def cc_request(
+    start: float,
+    latency: float,
+    rid: str,
+    model: str | None,
+    stream: bool = False,
+    status: int = 200,
+    path: str = "/claude/sdk/v1/chat/completions",
+) -> list[str]:
+    """One request as ccproxy-api 0.2.10 logs it by default (keys sorted, as its renderer does);
+    a streamed one ends with sse_connection_ended."""
+    url = f"url=http://127.0.0.1:8000{path}"
+    method = "GET" if path == "/health" else "POST"
+    lines = [
+        f"{cc_head(start, 'request_started', 'root')} body_size=112 cmd_id=7cc89a08 method={method} origin=client request_id={rid} streaming=False {url}"
+    ]
+    if model is not None:
+        lines.append(
+            f"{cc_head(start + 0.001, 'plugin_request', 'ccproxy.plugins.claude_sdk.adapter')} cmd_id=7cc89a08 endpoint={path} is_streaming={stream} model={model} plugin=claude_sdk session_id=None"
+        )
+    end = "sse_connection_ended" if stream else "request_completed"
+    lines.append(
+        f"{cc_head(start + latency, end, 'ccproxy.api.middleware.streaming_hooks')} body_size=1657 closed_by=server cmd_id=7cc89a08 duration_ms={latency * 1000:.3f} method={method} origin=client request_id={rid} status_code={status} streaming=True success=True {url}"
+    )
+    return lines
+
+
+def test_ccproxy_api_requests_pair_by_id_and_take_their_plugin_requests_model():
+    lines = [
+        *cc_request(0.0, 0.01, "h1", None, path="/health"),
+        *cc_request(1.0, 0.85, "a1", "claude-sonnet-4-5-20250929"),
+        # a stream on the Anthropic route; its usage line names a fixed default model
+        *cc_request(
+            2.0,
+            0.35,
+            "a2",
+            "claude-haiku-4-5-20251001",
+            stream=True,
+            path="/claude/sdk/v1/messages",
+        )[:2],
+        f"{cc_head(2.34, 'claude_sdk_stream_end_emitted', 'ccproxy.plugins.claude_sdk.hooks')} cmd_id=7cc89a08 cost_usd=0.0025664 model=claude-3-5-sonnet-20241022 request_id=a2 tokens_input=4 tokens_output=12",
+        cc_request(2.0, 0.35, "a2", None, stream=True, path="/claude/sdk/v1/messages")[-1],
+        *cc_request(3.0, 0.25, "a3", "claude-opus-4-5-20251101", status=500),
+    ]
+    a = analysis(lines)
+    got = requests(a)
+    assert list(got["request_id"]) == ["a1", "a2", "a3"]
+    assert list(got["path"]) == [
+        "/claude/sdk/v1/chat/completions",
+        "/claude/sdk/v1/messages",
+        "/claude/sdk/v1/chat/completions",
+    ]
+    assert got["latency_s"].round(6).tolist() == [0.85, 0.35, 0.25]
+    assert list(got["model"]) == [
+        "claude-sonnet-4-5-20250929",
+        "claude-haiku-4-5-20251001",
+        "claude-opus-4-5-20251101",
+    ]
+    assert list(got["outcome"]) == ["succeeded", "succeeded", "failed"]
+    assert got["output_tokens"].tolist()[1] == 12
+    assert len(requests(a, "health")) == 1
+    assert a.quality.dialects == {"source-0.log": ("ccproxy-api",)}
+
+
+def test_ccproxy_api_model_record_between_two_starts_names_neither():
+    # Two requests arrive together: each plugin_request has both starts in its window, so
+    # neither request is given a model (not guessed); a later one alone is.
+    a1, a2, a3 = (
+        cc_request(0.0, 0.9, "a1", "claude-sonnet-4-5-20250929"),
+        cc_request(0.004, 0.4, "a2", "claude-haiku-4-5-20251001"),
+        cc_request(2.0, 0.4, "a3", "claude-haiku-4-5-20251001"),
+    )
+    lines = [a1[0], a2[0], a1[1], a2[1], a2[2], a1[2], *a3]
+    got = requests(analysis(lines)).set_index("request_id")
+    assert got["model"].isna()[["a1", "a2"]].all()
+    assert got.loc["a3", "model"] == "claude-haiku-4-5-20251001"
+
+
+def test_ccproxy_api_streamed_cli_crash_fails_its_200():
+    rid = "c1"
+    lines = cc_request(0.0, 0.24, rid, "claude-haiku-4-5-20251001", stream=True)
+    crash = f"{cc_head(0.238, 'claude_sdk_process_failed', 'ccproxy.plugins.claude_sdk.client', 'error')} cmd_id=7cc89a08 error='Command failed with exit code 1 (exit code: 1)' error_type=ProcessError operation=direct_query request_id={rid}"
+    got = requests(analysis([*lines[:2], crash, lines[2]]))
+    assert (got.loc[0, "status"], got.loc[0, "outcome"]) == (200, "failed")
+
+
+def test_ccproxy_api_json_lines_are_read_too():
+    def js(t: float, **kv: object) -> str:
+        import json as _json
+
+        return f"{engine(t)} {_json.dumps(kv)}"
+
+    url = "http://127.0.0.1:8000/claude/sdk/v1/messages"
+    lines = [
+        js(
+            0.0,
+            request_id="j1",
+            method="POST",
+            url=url,
+            has_body=True,
+            event="request_started",
+            logger="root",
+        ),
+        js(
+            0.001,
+            plugin="claude_sdk",
+            endpoint="/claude/sdk/v1/messages",
+            model="claude-opus-4-5-20251101",
+            is_streaming=False,
+            event="plugin_request",
+            logger="ccproxy.plugins.claude_sdk.adapter",
+        ),
+        js(
+            1.5,
+            request_id="j1",
+            method="POST",
+            url=url,
+            origin="client",
+            status_code=200,
+            duration_ms=1498.5,
+            streaming=True,
+            event="request_completed",
+            logger="ccproxy.api.middleware.streaming_hooks",
+        ),
+    ]
+    a = analysis(lines)
+    got = requests(a)
+    assert got[["request_id", "model"]].values.tolist() == [["j1", "claude-opus-4-5-20251101"]]
+    assert got["latency_s"].round(6).tolist() == [1.4985]
+    assert a.quality.dialects == {"source-0.log": ("ccproxy-api",)}

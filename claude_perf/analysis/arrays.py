@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,6 +30,14 @@ def _label_in(codes: np.ndarray, labels: np.ndarray, wanted: Iterable[str]) -> n
 
     chosen = set(wanted)
     return np.array([label in chosen for label in labels], dtype=bool)[codes]
+
+
+def _label_where(codes: np.ndarray, labels: np.ndarray, test: Callable[[str], bool]) -> np.ndarray:
+    """Per row of a factorized column, whether ``test`` holds of its value (tested per label;
+    a missing label is False, as in ``_label_in``)."""
+    import numpy as np
+
+    return np.array([isinstance(lab, str) and test(lab) for lab in labels], dtype=bool)[codes]
 
 
 def _gather(values: np.ndarray, index: np.ndarray, valid: np.ndarray, default: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from claude_perf.analysis.arrays import (
     CodedTexts,
     SparseFloats,
     _label_in,
+    _label_where,
     _labels,
     used_labels,
 )
@@ -18,12 +19,13 @@ from claude_perf.analysis.correlate import (
     DurationLinks,
     ids_without_completion,
     lend_id_models,
+    lend_ids_to_model_records,
     link_durations,
 )
 from claude_perf.analysis.pairing import SparseTexts, _Events
 from claude_perf.analysis.table import _READ_AFTER_DECODE
 from claude_perf.config.dialect import FIELDS
-from claude_perf.config.schema import Config
+from claude_perf.config.schema import Config, is_model_path
 from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.parse.events import ids_of, text_values
 from claude_perf.runtime.memory import release_unused
@@ -85,10 +87,28 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.
     loose = ids_without_completion(request_ids, has_id, is_end)
     model_codes, model_labels = _codes_and_labels(take("model"))
-    model_codes = lend_id_models(model_codes, request_ids, loose, is_start)
     path_codes, path_labels = _codes_and_labels(take("path"))
     # A few paths: 1 byte an event, not 8 (held through the pairing and the table's build)
     path_codes = path_codes.astype(np.min_scalar_type(-len(path_labels)))
+    health_path = _label_in(path_codes, path_labels, config.health_paths)
+    model_path = (path_codes < 0) | _label_where(
+        path_codes, path_labels, lambda path: is_model_path(path, config.model_paths)
+    )
+    if is_model_record.any() and has_id.any():
+        # id-less model records (ccproxy-api) name the model request that started around them
+        durations = ev["duration_s"].to_numpy(dtype=float) if "duration_s" in ev.columns else None
+        model_request = model_path & ~health_path
+        request_ids = lend_ids_to_model_records(
+            ts_ns,
+            request_ids,
+            is_start & model_request,
+            is_end & model_request,
+            durations,
+            is_model_record & (model_codes >= 0),
+        )
+        has_id = request_ids >= 0
+        loose = ids_without_completion(request_ids, has_id, is_end)
+    model_codes = lend_id_models(model_codes, request_ids, loose, is_start)
     # Usage figures are optional columns: present only where a dialect line read some.
     has_figures = np.zeros(n, dtype=bool)
     for name in FIELDS:
@@ -110,8 +130,6 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
         has_figures=has_figures,
         is_usage_record=is_usage & has_figures,
     )
-    health_path = _label_in(path_codes, path_labels, config.health_paths)
-    model_path = (path_codes < 0) | _label_in(path_codes, path_labels, config.model_paths)
     # the proxy's own stamps (sparse): error records' (written_after), duration links' starts
     app_s = take("app_s") if "app_s" in ev.columns else None
     written = written_after(app_s, events.ts_ns) if app_s is not None else None

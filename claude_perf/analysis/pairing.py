@@ -207,10 +207,13 @@ def _by_request_id(events: _Events, rows: np.ndarray, max_ns: int) -> tuple[dict
     np.minimum.at(first_ns, ids[timed], ts[timed])
     first_ns[first_ns == MAX_NS] = NAT_NS
 
-    # The completion's own model wins, then the start's, then any other record of the request.
+    # The completion's own model wins, then the start's, then any other record of the request
+    # but a usage record: that one gives figures (ccproxy-api's stream usage line carries a
+    # fixed default model, not the one that answered).
     named = events.has_model[rows]
     model_at = _first_in_group(ids, n_ids, named & is_end)
-    for candidates in (named & is_start, named & ~is_end & ~is_start):
+    others = named & ~is_end & ~is_start & ~events.is_usage_record[rows]
+    for candidates in (named & is_start, others):
         model_at = np.where(model_at >= 0, model_at, _first_in_group(ids, n_ids, candidates))
 
     errors = np.flatnonzero(is_error)

@@ -170,8 +170,11 @@ class Reading:
 
     def event(self, name: str, data: str, at_ns: int) -> None:
         """One SSE event (httpx-sse has parsed the framing)."""
-        if self.api == "openai" and data.strip() == "[DONE]":
-            self.finished = True
+        if data.strip() == "[DONE]":
+            # OpenAI's end of a stream. ccproxy-api sends it after an Anthropic stream's
+            # message_stop too; Anthropic's SDKs stop reading at it (their _streaming.py), so
+            # it is no error there, and only message_stop ends an Anthropic stream.
+            self.finished = self.finished or self.api == "openai"
             return
         if not data.strip():
             return

@@ -438,7 +438,10 @@ def _read_groups(
         cols.add("exit_code", rows, numbers)
     if "stream" in names:
         flags = _field(parts, "stream")
-        cols.add("stream", rows, np.array([f == "true" if f else None for f in flags], object))
+        # "true"/"false" (JSON) or Python's "True"/"False" (structlog's console, ccproxy-api)
+        cols.add(
+            "stream", rows, np.array([f.lower() == "true" if f else None for f in flags], object)
+        )
     if "ts" in names:
         untimed = no_time[rows]
         if untimed.any():
