@@ -919,3 +919,19 @@ def test_ccproxy_api_json_lines_are_read_too():
     assert got[["request_id", "model"]].values.tolist() == [["j1", "claude-opus-4-5-20251101"]]
     assert got["latency_s"].round(6).tolist() == [1.4985]
     assert a.quality.dialects == {"source-0.log": ("ccproxy-api",)}
+
+
+def test_an_alias_warning_is_not_lent_to_an_id_carrying_request_beside_it():
+    # One source mixing the wrapper (no ids; its alias warning names the model of the request it
+    # just started) and id-carrying lines: the warning is the id-less request's, not the one
+    # whose id'd start is 2 ms away (ids are lent to id-less model records only where every
+    # request carries one, as in ccproxy-api's logs).
+    lines = [
+        *wrapper_request(0.0, 1.5, "opus")[:2],
+        f"{engine(0.002)} request started request_id=r-1 path=/v1/messages",
+        f"{engine(0.9)} request done request_id=r-1 status=200 duration=0.898s",
+        wrapper_request(0.0, 1.5, "opus")[2],
+    ]
+    got = requests(analysis(lines))
+    models = dict(zip(got["request_id"].fillna("-"), text_values(got["model"]), strict=True))
+    assert models == {"r-1": None, "-": "opus"}

@@ -94,10 +94,13 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
     model_path = (path_codes < 0) | _label_where(
         path_codes, path_labels, lambda path: is_model_path(path, config.model_paths)
     )
-    if is_model_record.any() and has_id.any():
-        # id-less model records (ccproxy-api) name the model request that started around them
+    model_request = model_path & ~health_path
+    if is_model_record.any() and has_id.any() and not (is_start & ~has_id & model_request).any():
+        # id-less model records (ccproxy-api) name the model request that started around them,
+        # in a source whose requests all carry ids: where some start without one (the wrapper,
+        # whose alias warning is an id-less model record of an id-less start or of a stream that
+        # logs no start), a record near an id'd start may as well be theirs.
         durations = ev["duration_s"].to_numpy(dtype=float) if "duration_s" in ev.columns else None
-        model_request = model_path & ~health_path
         request_ids = lend_ids_to_model_records(
             ts_ns,
             request_ids,
