@@ -41,7 +41,7 @@ MODELS = [
     "fake,slow-model=20%",
     "fake,broken-model=10%",
 ]
-LATENCY_REL = 0.05  # a shared 2-core machine: the log's p50 against the client's (1.6 % measured)
+LATENCY_REL = 0.05  # a shared 2-core machine: the log's p50 against the client's (within 1.6 % on the captures)
 
 
 def _load(base_url: str, out: Path) -> list[ClientRecord]:
