@@ -229,3 +229,29 @@ def test_generic_and_dialect_readings_never_count_a_request_twice(data: st.DataO
     lines = [line for rid, line in owned if rid is None or rid in kept]
     health = {rid for rid, line in owned if rid in kept and '"url":"/health"' in line}
     assert _requests_of(lines) == (len(kept) - len(health), len(health))
+
+
+# --------------------------------------------------------------------------- plain fastify
+
+
+@pytest.mark.parametrize("version", ["4.29.1", "5.12.8"])
+def test_plain_fastify_logs_read_by_the_fastify_dialect_alone(version: str) -> None:
+    # fixtures/captures/fastify-plain: a fastify app's own stdout (no claude-code-router).
+    path = CAPTURES / "fastify-plain" / f"fastify-{version}.log"
+    proc = run_cli("report", "-i", str(path), "-f", "json")
+    s = json.loads(proc.stdout)
+    assert s["requests"] == {
+        "total": 5,
+        "succeeded": 3,
+        "failed": 2,
+        "success_rate": 0.6,
+        "other_endpoints": 0,
+    }
+    assert s["health"]["checks"] == 1
+    assert s["errors"]["by_class"] == {"validation": 1, "server": 1}
+    assert s["data_quality"]["dialects"] == {str(path): ["fastify"]}
+    # succeeded: 200 ms, 600 ms and a 400 ms stream (its four chunks), each within 5 ms
+    latency = s["latency_s"]
+    assert latency["n"] == 3
+    assert abs(latency["min"] - 0.2) < 0.005 and abs(latency["max"] - 0.6) < 0.005
+    assert abs(latency["p50"] - 0.4) < 0.005
