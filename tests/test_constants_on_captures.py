@@ -60,7 +60,7 @@ def test_error_records_are_next_to_their_completion(path: Path):
     # after it, the engine stamping stdout and stderr apart); a stream's come later and have
     # their own rule: here 294 ms after the stream's completion line. The two populations must
     # stay apart from the 50 ms skew on either side. Only records and completions without a
-    # request id go by adjacency (ccproxy-api's and claude-code-api's go by id, and their
+    # request id go by adjacency (ccproxy-api's, claude-code-api's and claude-code-router's go by id, and their
     # start-up errors come 176 ms before the first request's completion).
     ev, ts, role, _ = events(path)
     no_id = ev["request_id"].isna().to_numpy()

@@ -10,6 +10,8 @@ class a person reading the line would give it. Sources, cited per case:
 - WRAPPER: RichardAtCT/claude-code-openai-wrapper at f6994d0, ``src/*.py`` (the log calls and the
   status codes they go with; Python logging's ``%(asctime)s - %(name)s - %(levelname)s -`` head).
 - MAXPROXY: npm claude-max-api-proxy 1.0.0, ``dist/server/*.js`` and ``dist/subprocess/*.js``.
+- CCR: npm @musistudio/claude-code-router 2.0.0 (dist/cli.js) and its captures
+  ``fixtures/captures/ccr-*``.
 - CLI: texts the Claude CLI (@anthropic-ai/claude-code) prints, as quoted in issues of
   anthropics/claude-code (issue number given); a proxy passes them on as the CLI's stderr or answer.
 """
@@ -212,6 +214,26 @@ CASES: dict[str, Case] = {
         ),
         True,
         "server",
+    ),
+    # CCR fixtures/captures/ccr-info-sequential/ccr.log (req-9): claude-code-router's provider
+    # answered 503; its model ("provider,model") has no Claude family, which alone would say routing.
+    "ccr provider 503": Case(
+        503,
+        (
+            '{"level":50,"time":1796093916284,"pid":1,"hostname":"5036e159cd60","reqId":"req-9",'
+            '"err":{"type":"Error","message":"Error from provider(fake,broken-model: 503): '
+            '{\\"error\\":{\\"message\\":\\"service unavailable\\",\\"type\\":'
+            '\\"server_error\\"}}"',  # the line's head, up to its stack trace
+        ),
+        False,
+        "server",
+    ),
+    # CCR dist/cli.js: a provider's 404 for a model it does not serve stays routing.
+    "ccr provider 404 model": Case(
+        404,
+        ("Error from provider(openrouter,gpt-9: 404): model not found",),
+        False,
+        "routing",
     ),
     # ---- other
     # WRAPPER src/main.py: GET /v1/sessions/<id> for an unknown id -> 404, nothing logged.

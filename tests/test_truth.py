@@ -935,3 +935,79 @@ def test_an_alias_warning_is_not_lent_to_an_id_carrying_request_beside_it():
     got = requests(analysis(lines))
     models = dict(zip(got["request_id"].fillna("-"), text_values(got["model"]), strict=True))
     assert models == {"r-1": None, "-": "opus"}
+
+
+def fastify_lines(t: float, rid: str, method: str, path: str, latency_ms: float, status: int = 200):
+    """One request as fastify logs it with pino (claude-code-router 2.0.0's shape), in
+    `docker logs -t` form: `incoming request` with the path, `request completed` without."""
+
+    def pino(at_s: float, body: str) -> str:
+        ms = int(at(at_s).timestamp() * 1000)
+        return f'{engine(at_s)} {{"level":30,"time":{ms},"pid":1,"hostname":"h",{body}}}'
+
+    return [
+        pino(
+            t,
+            f'"reqId":"{rid}","req":{{"method":"{method}","url":"{path}","host":"127.0.0.1:3456",'
+            '"remoteAddress":"172.17.0.1","remotePort":50000},"msg":"incoming request"',
+        ),
+        pino(
+            t + latency_ms / 1000,
+            f'"reqId":"{rid}","res":{{"statusCode":{status}}},"responseTime":{latency_ms},'
+            '"msg":"request completed"',
+        ),
+    ]
+
+
+def test_fastify_health_checks_are_health_checks_once():
+    # The completion carries no path: it takes its start's (by reqId). Counted before as an
+    # arrival-only health check AND a model request of unknown path.
+    lines = [
+        *fastify_lines(0.0, "req-1", "GET", "/health", 0.5),
+        *fastify_lines(1.0, "req-2", "POST", "/v1/messages", 800.0),
+    ]
+    a = analysis(lines)
+    assert requests(a)["latency_s"].round(6).tolist() == [0.8]
+    assert list(requests(a)["path"]) == ["/v1/messages"]
+    assert list(requests(a)["client"]) == ["172.17.0.1"]
+    assert len(requests(a, "health")) == 1
+    assert a.requests.arrivals_only == 0
+    assert a.quality.dialects == {"source-0.log": ("fastify",)}
+
+
+def test_fastify_request_ids_start_again_after_a_restart():
+    # fastify counts req-1, req-2, ... from 1 in each process: after the restart's banner,
+    # req-1 is a new request. Grouped by id alone, the first life's requests were lost.
+    banner = (
+        f'{engine(5.0)} {{"level":30,"time":1,"pid":1,"hostname":"h",'
+        '"msg":"Server listening at http://0.0.0.0:3456"}'
+    )
+    lines = [
+        *fastify_lines(0.0, "req-1", "POST", "/v1/messages", 300.0),
+        *fastify_lines(1.0, "req-2", "POST", "/v1/messages", 1500.0, status=503),
+        banner,
+        *fastify_lines(6.0, "req-1", "POST", "/v1/messages", 800.0),
+        *fastify_lines(7.0, "req-2", "POST", "/v1/messages", 400.0),
+    ]
+    got = requests(analysis(lines))
+    assert got["latency_s"].round(6).tolist() == [0.3, 1.5, 0.8, 0.4]
+    assert got["status"].tolist() == [200, 503, 200, 200]
+    assert list(got["request_id"]) == ["req-1", "req-2", "req-1#2", "req-2#2"]
+
+
+def test_claude_code_router_names_the_model_asked_provider_and_all():
+    # claude-code-router logs the body of each /v1/messages request ("request body"): its
+    # model is "provider,model" (the generic reader cut it at the comma: "fake").
+    lines = fastify_lines(0.0, "req-1", "POST", "/v1/messages", 300.0)
+    body = (
+        f'{engine(0.001)} {{"level":30,"time":1,"pid":1,"hostname":"h","reqId":"req-1",'
+        '"data":{"model":"openrouter,google/gemini-2.5-pro","max_tokens":64,'
+        '"messages":[{"role":"user","content":"hi"}],"stream":true},"type":"request body"}'
+    )
+    a = analysis([lines[0], body, lines[1]])
+    got = requests(a)
+    assert list(got["model"]) == ["openrouter,google/gemini-2.5-pro"]
+    # its completion comes at the stream's end: the whole time, not a time to first byte
+    assert got["latency_s"].round(6).tolist() == [0.3]
+    assert got["ttfb_s"].isna().all()
+    assert a.quality.dialects == {"source-0.log": ("claude-code-router", "fastify")}

@@ -58,6 +58,13 @@ _TEXT_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# A router's provider answered 5xx: the upstream failed, whatever the model's name. Before the
+# "unknown model" rule, which would call it routing: a router's models are other providers'
+# (claude-code-router: `Error from provider(fake,broken-model: 503): {...}`, its dist/cli.js;
+# fixtures/captures/ccr-*), never a Claude family.
+_PROVIDER_FAILED = re.compile(r"error from provider\(", re.I)
+
+
 def classify_error(status: int | None, messages: Iterable[str], model_known: bool) -> str:
     """Error class of a failed request: status first, then what its error records say."""
     if status in (401, 403):
@@ -72,6 +79,8 @@ def classify_error(status: int | None, messages: Iterable[str], model_known: boo
     for name, pattern in _TEXT_CLASSES[:-1]:
         if pattern.search(text):
             return name
+    if status is not None and status >= 500 and _PROVIDER_FAILED.search(text):
+        return "server"
     if not model_known:
         return "routing"
     if _TEXT_CLASSES[-1][1].search(text):
@@ -107,6 +116,9 @@ def classify_errors(status: np.ndarray, texts: np.ndarray, model_known: np.ndarr
         unset = out == None  # noqa: E711
         if unset.any():
             out[matches(unset, pattern)] = name
+    unset = (out == None) & (status >= 500)  # noqa: E711
+    if unset.any():
+        out[matches(unset, _PROVIDER_FAILED)] = "server"
     out[(out == None) & ~model_known] = "routing"  # noqa: E711
     unset = out == None  # noqa: E711
     if unset.any():

@@ -1,0 +1,114 @@
+"""Request ids made whole before the assembly: one id a request, and a request's facts on its end.
+
+Two things a proxy's request ids leave to the reader, both seen on fastify's pino logs
+(claude-code-router, fixtures/captures/ccr-*):
+
+- **An id lives once per process.** fastify numbers requests ``req-1``, ``req-2``, … from 1 in
+  each process: after a restart ``req-1`` is a new request. Grouped by id alone, the two would
+  be one request (the later completion kept, the earlier lost). A start that comes after a
+  completion of its id opens a new life of that id; the records after it belong to it. Ids in a
+  later life get ``#2``, ``#3``, … appended (the first life keeps its id as logged).
+- **The start names the request, the completion ends it.** fastify's ``incoming request`` line
+  carries the method, path and client, its ``request completed`` line only the status and time.
+  A completion without a path would count as a model request (an unknown path is one): a
+  ``/health`` check's completion was counted twice, once as an arrival and once as a model
+  request. A completion's missing path, method and client are taken from the first record of the
+  same id (and life) that has them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from claude_perf.parse.events import ids_of
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+# The columns a completion may lack and its request's other records may carry.
+LENT_COLUMNS = ("path", "method", "client")
+
+
+def make_ids_whole(ev: pd.DataFrame) -> None:
+    """Give each life of a reused id its own id, and lend a completion its start's path, method
+    and client (in place; ``ev``: one source's events in log order). Nothing changes in a
+    source without request ids, or where every completion already has them."""
+    import numpy as np
+    import pandas as pd
+
+    if "request_id" not in ev.columns or "role" not in ev.columns:
+        return
+    codes, texts = ids_of(ev["request_id"])
+    rows = np.flatnonzero(codes >= 0)
+    if not len(rows):
+        return
+    role = ev["role"]
+    is_start = (role == "start").to_numpy(dtype=bool)[rows]
+    is_end = (role == "end").to_numpy(dtype=bool)[rows]
+    ids = codes[rows].astype(np.int64)
+    life = _lives(ids, is_start, is_end)
+    if life.any():
+        later = np.flatnonzero(life > 0)
+        names = texts.to_pylist()
+        column = ev["request_id"].to_numpy(dtype=object, copy=True)
+        renamed = zip(ids[later].tolist(), life[later].tolist(), strict=True)
+        column[rows[later]] = [f"{names[i]}#{n + 1}" for i, n in renamed]
+        ev["request_id"] = pd.Series(column, index=ev.index, dtype=ev["request_id"].dtype)
+    group = ids * (int(life.max()) + 1) + life  # one code per (id, life)
+    for name in LENT_COLUMNS:
+        if name in ev.columns:
+            _lend(ev, name, rows, group, is_end)
+
+
+def _lives(ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray) -> np.ndarray:
+    """Per record of an id (in log order): which life of its id it belongs to (0 the first).
+    A start opens life k, k being the completions of its id before it; a record that is no
+    start belongs to the life its id's last start opened (0 before any start)."""
+    import numpy as np
+    import pandas as pd
+
+    # The usual case, every id started at most once and never completed before its start: one
+    # life each, found without the group-wise sums (30 of 65 ms on the 1M-line bench log).
+    starts = ids[is_start]
+    if not len(starts) or np.bincount(starts).max() < 2:
+        start_at = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
+        start_at[starts] = np.flatnonzero(is_start)
+        if not (is_end & (np.arange(len(ids)) < start_at[ids])).any():
+            return np.zeros(len(ids), dtype=np.int64)
+    ends_before = pd.Series(is_end.astype(np.int64)).groupby(ids).cumsum().to_numpy() - is_end
+    opened = pd.Series(np.where(is_start, ends_before, np.nan))
+    life = opened.groupby(ids).ffill().fillna(0).to_numpy()
+    return np.asarray(life, dtype=np.int64)
+
+
+def _lend(
+    ev: pd.DataFrame, name: str, rows: np.ndarray, group: np.ndarray, is_end: np.ndarray
+) -> None:
+    """A completion's missing ``name`` from the first record of its (id, life) that has one.
+
+    On the column's categorical codes (the entries' text columns are categoricals): an object
+    array of the column was 0.1 s of the 1M-line bench log's 1.4 s and 8 bytes a row."""
+    import numpy as np
+    import pandas as pd
+
+    column = ev[name]
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype("category")
+    all_codes = column.cat.codes.to_numpy()
+    codes = all_codes[rows]
+    need = is_end & (codes < 0)
+    if not need.any():
+        return
+    known = np.flatnonzero(codes >= 0)  # in log order: the first of a group is its first record
+    if not len(known):
+        return
+    groups, first = np.unique(group[known], return_index=True)
+    at = np.searchsorted(groups, group[need])
+    found = (at < len(groups)) & (groups[np.minimum(at, len(groups) - 1)] == group[need])
+    if not found.any():
+        return
+    filled = all_codes.copy()
+    targets = rows[np.flatnonzero(need)[found]]
+    filled[targets] = codes[known[first[at[found]]]]
+    ev[name] = pd.Categorical.from_codes(filled, dtype=column.dtype)

@@ -1,0 +1,57 @@
+"""Known answers and a property for analysis/id_lives: which life of its id a record is in."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from claude_perf.analysis.id_lives import _lives
+
+
+def reference_lives(ids: list[int], roles: list[str]) -> list[int]:
+    """One record at a time: a start opens the life numbered by its id's completions so far."""
+    ends: dict[int, int] = {}
+    life: dict[int, int] = {}
+    out = []
+    for i, role in zip(ids, roles, strict=True):
+        if role == "start":
+            life[i] = ends.get(i, 0)
+        out.append(life.get(i, 0))
+        if role == "end":
+            ends[i] = ends.get(i, 0) + 1
+    return out
+
+
+def lives(ids: list[int], roles: list[str]) -> list[int]:
+    got = _lives(
+        np.array(ids, dtype=np.int64),
+        np.array([r == "start" for r in roles]),
+        np.array([r == "end" for r in roles]),
+    )
+    return got.tolist()
+
+
+def test_a_restarted_process_reuses_its_first_id_as_a_new_request():
+    roles = ["start", "end", "start", "end", "start", "end"]
+    assert lives([0, 0, 1, 1, 0, 0], roles) == [0, 0, 0, 0, 1, 1]
+
+
+def test_a_completion_before_its_ids_only_start_is_another_life():
+    assert lives([0, 0, 0], ["end", "start", "end"]) == [0, 1, 1]
+
+
+def test_ids_started_once_and_completed_after_have_one_life():
+    assert lives([0, 1, 0, 1], ["start", "start", "end", "end"]) == [0, 0, 0, 0]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.sampled_from(["start", "end", "info"])),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_lives_equal_the_one_at_a_time_reading(records):
+    ids, roles = [i for i, _ in records], [r for _, r in records]
+    assert lives(ids, roles) == reference_lives(ids, roles)
