@@ -330,3 +330,24 @@ def test_requests_end_a_run_before_its_duration(tmp_path: Path) -> None:
         plan = build_plan(url=fake.url, models=["ok"], requests=5, concurrency=5, duration="1h")
         outcome = run_load(plan, store=tmp_path / "s.db")
     assert (outcome.drive.ended_by, len(outcome.records), outcome.drive.sent) == ("requests", 5, 5)
+
+
+def test_anthropic_stream_with_openai_done_trailer_is_whole() -> None:
+    """1rgs/claude-code-proxy (LiteLLM) ends its Anthropic stream with message_stop and then
+    OpenAI's ``data: [DONE]`` (fixtures/captures/1rgs-default): a whole stream, not an error.
+    A ``[DONE]`` before message_stop still is one (the stream did not finish)."""
+    from claude_perf.load.answers import Reading
+
+    def read(events: list[tuple[str, str]]) -> ClientRecord:
+        r = Reading("r1", "anthropic", "/v1/messages", "sonnet", stream=True)
+        r.start_ns, r.status = 1, 200
+        for i, (name, data) in enumerate(events):
+            r.event(name, data, 10 + i)
+        return r.record(100)
+
+    delta = json.dumps({"type": "content_block_delta", "delta": {"text": "hi"}})
+    stop = json.dumps({"type": "message_stop"})
+    whole = read([("content_block_delta", delta), ("message_stop", stop), ("", "[DONE]")])
+    assert (whole.ok, whole.error_class, whole.chunks) == (True, None, 1)
+    early = read([("content_block_delta", delta), ("", "[DONE]")])
+    assert (early.ok, early.error_class) == (False, "error_in_content")

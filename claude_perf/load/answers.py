@@ -170,7 +170,9 @@ class Reading:
 
     def event(self, name: str, data: str, at_ns: int) -> None:
         """One SSE event (httpx-sse has parsed the framing)."""
-        if self.api == "openai" and data.strip() == "[DONE]":
+        if data.strip() == "[DONE]" and (self.api == "openai" or self.finished):
+            # LiteLLM-based Anthropic proxies (1rgs/claude-code-proxy) send OpenAI's [DONE]
+            # after message_stop: the stream was whole, the trailer is not an error.
             self.finished = True
             return
         if not data.strip():
