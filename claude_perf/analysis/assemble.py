@@ -281,6 +281,9 @@ def _stream_flags(
             at = stream_source[model_ends]
             flag_known[at >= 0] = pd.notna(src.stream[at[at >= 0]])
         streaming_end |= (partner_event[model_ends] < 0) & ~flag_known
+    # A completion logged as its request arrived (1rgs/claude-code-proxy's printed request
+    # line) comes before all the request's work: like a stream's, its errors come after it.
+    streaming_end |= src.arrival[model_ends]
     return stream_source, streaming_end
 
 
@@ -318,6 +321,11 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
     # Only a start known for sure (not an inferred pairing) can rule a request out for an error.
     sure_start_ns = np.where(pairs.ambiguous_event[model_ends], NAT_NS, end_start_ns)
+    # A line logged on arrival is its request's start as well (for the errors only: the
+    # latency stays unknown): an error record before it is never its own.
+    arrived_ends = src.arrival[model_ends]
+    sure_start_ns[arrived_ends] = events.ts_ns[model_ends[arrived_ends]]
+    del arrived_ends
     error_count, error_text, first_error, orphan_errors = _attach_errors(
         events.ts_ns,
         error_events,
