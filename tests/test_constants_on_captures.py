@@ -63,7 +63,9 @@ NO_STREAM_FLAG = {"fuergaosi-info", "fuergaosi-warning"}
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in CAPTURES if p.parent.name not in NO_STREAM_FLAG], ids=lambda p: p.parent.name
+    "path",
+    [p for p in CAPTURES if p.parent.name not in NO_STREAM_FLAG],
+    ids=lambda p: p.parent.name,
 )
 def test_error_records_are_next_to_their_completion(path: Path):
     # A non-streaming request's error records come right before its completion line (or right
