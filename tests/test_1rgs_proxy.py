@@ -118,3 +118,25 @@ def test_rows_time_is_an_arrival_inside_its_client_request(a) -> None:
         if len(cands) == 1:
             assert (ns(row["end"]) - cands[0].start_ns) / 1e9 < 0.1
     assert pd.notna(rows(a)["end"]).all()
+
+
+def test_the_client_join_places_an_arrival_at_the_clients_start(a) -> None:
+    # Its rows' one line is the request's arrival (latency_source "arrival"), so the join
+    # sets it beside the client's start: read as an end line, the four failed requests (1.5 s
+    # of upstream retries after that line) matched nothing and 34 of the 38 joined.
+    from claude_perf.analysis.client_join import join_clients
+    from claude_perf.config.schema import Config
+    from tests.openai_proxy_support import clients
+
+    table = a.requests.table
+    assert (table["latency_source"].astype(object) == "arrival").sum() == 38
+    records = clients(NAME)
+    joined = join_clients(records, table, Config())
+    assert len(joined.pairs) >= 37  # of the 38 logged; the rest are 422s and GETs, never logged
+    assert len(joined.unmatched_server) <= 1
+    for record_index, row_index in joined.pairs:
+        record, row = records[record_index], table.iloc[row_index]
+        assert record.path == "/v1/messages" and record.status != 422
+        assert ns(row["end"]) >= record.start_ns - 50_000_000  # never before the client sent it
+    failed = {i for i, r in enumerate(records) if not r.ok and r.status != 422}
+    assert failed <= {i for i, _ in joined.pairs}

@@ -382,6 +382,8 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
         "stream_at": positions(stream_at),
         "usage_at": positions(usage_at),
         "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],
+        # its only line is its arrival (a dialect's ``arrival`` end): see table.finish
+        "arrival": np.r_[src.arrival[model_ends], np.zeros(n_other, dtype=bool)],
     }
     return part, orphan_errors, len(arrived)
 

@@ -243,6 +243,7 @@ def _by_request_id(events: _Events, rows: np.ndarray) -> tuple[dict[str, Any], i
         "stream_at": _narrow_positions(np.full(len(done), -1), n),
         "usage_at": _narrow_positions(_positions(rows, usage_at[done]), n),
         "usage_inferred": np.zeros(len(done), dtype=bool),
+        "arrival": np.zeros(len(done), dtype=bool),
     }
     return part, unmatched
 

@@ -150,8 +150,17 @@ def finish(
     # Handed back here and after the error classes: at 10M lines (RSS before -> after, one
     # report) 999 -> 759 and 983 -> 807 MB, so that the rest of the table is built lower.
     release_unused()
-    out["latency_source"] = _coded(np.where(source_code == 2, -1, source_code), _SOURCE_NAMES)
-    del source_code
+    source_code = np.where(source_code == 2, -1, source_code)
+    # "arrival": the row's only line was logged as its request arrived (latency unknown; the
+    # client join places that line at the client's start, not its end). A label only where
+    # such rows are, so that other tables keep their categories.
+    arrival = raw.pop("arrival")
+    names = _SOURCE_NAMES
+    if arrival.any():
+        source_code[arrival] = len(names)
+        names = (*names, "arrival")
+    out["latency_source"] = _coded(source_code, names)
+    del source_code, arrival
     # Exact in a narrower float where it can be (_narrow_floats: all unknown where no line
     # names a stream, as in most logs); its one reader takes it with to_numpy(dtype=float).
     out["ttfb_s"] = _narrow_floats(ttfb)
