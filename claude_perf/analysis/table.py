@@ -155,7 +155,7 @@ def finish(
     # client join places that line at the client's start, not its end). A label only where
     # such rows are, so that other tables keep their categories.
     arrival = raw.pop("arrival")
-    names = _SOURCE_NAMES
+    names: tuple[str, ...] = _SOURCE_NAMES
     if arrival.any():
         source_code[arrival] = len(names)
         names = (*names, "arrival")
