@@ -690,7 +690,7 @@ def test_1rgs_requests_are_arrivals_and_an_error_is_the_one_before():
     assert a.quality.dialects == {"source-0.log": ("1rgs-claude-code-proxy",)}
 
 
-def test_fuergaosi_debug_pairs_plain_starts_and_leaves_streams_unpaired():
+def test_fuergaosi_debug_puts_a_stream_start_back_before_its_access_line():
     def record(t: float, level: str, message: str) -> str:
         return f"{engine(t)} {asctime(t)} - {level} - {message}"
 
@@ -701,15 +701,17 @@ def test_fuergaosi_debug_pairs_plain_starts_and_leaves_streams_unpaired():
         record(1.2, "INFO", upstream),
         access(1.201, path="/v1/messages"),
         # a stream's access line can come before its start line (stdout against stderr)
-        access(2.0005, path="/v1/messages"),
-        record(2.0, "DEBUG", "Processing Claude request: model=claude-opus-4, stream=True"),
+        access(2.0, path="/v1/messages"),
+        record(2.00004, "DEBUG", "Processing Claude request: model=claude-opus-4, stream=True"),
         record(2.01, "INFO", upstream),
         record(3.0, "DEBUG", "Processing Claude request: model=claude-3-5-haiku, stream=False"),
         access(3.3, path="/v1/messages"),
     ]
     a = analysis(lines)
     got = requests(a)
-    assert got["model"].tolist()[0::2] == ["claude-sonnet-4", "claude-3-5-haiku"]
+    assert got["model"].tolist() == ["claude-sonnet-4", "claude-opus-4", "claude-3-5-haiku"]
     assert got["latency_s"].round(3).tolist()[0::2] == [1.201, 0.3]
-    assert pd.isna(got["model"][1]) and pd.isna(got["latency_s"][1])  # the stream
+    # the stream: its time to first byte, never negative (the two lines were written together)
+    assert pd.isna(got["latency_s"][1]) and got["ttfb_s"][1] == 0.0
+    assert a.requests.ambiguous_pairings == 0 and a.requests.unmatched_starts == 0
     assert a.quality.dialects == {"source-0.log": ("fuergaosi233-claude-code-proxy-debug",)}

@@ -433,7 +433,10 @@ def _read_groups(
         cols.add("exit_code", rows, numbers)
     if "stream" in names:
         flags = _field(parts, "stream")
-        cols.add("stream", rows, np.array([f == "true" if f else None for f in flags], object))
+        # JSON's true, and Python's True (fuergaosi233/claude-code-proxy logs `stream=True`)
+        cols.add(
+            "stream", rows, np.array([f.lower() == "true" if f else None for f in flags], object)
+        )
     if "ts" in names:
         untimed = no_time[rows]
         if untimed.any():
