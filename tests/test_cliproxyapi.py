@@ -359,7 +359,7 @@ def test_an_id_that_comes_back_hours_later_is_another_request() -> None:
 def test_id_occurrences_split_only_completions_far_apart() -> None:
     import numpy as np
 
-    from claude_perf.analysis.correlate import id_occurrences
+    from claude_perf.analysis.id_lives import id_occurrences
     from claude_perf.durations import NAT_NS
 
     s = 1_000_000_000

@@ -54,7 +54,19 @@ def test_duration_records_land_near_their_start_and_completion():
     assert max(start) * 2 <= correlate.START_MATCH_NS
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.parent.name)
+# Captures whose logs cannot say which requests streamed, so that a stream's late error record
+# may land anywhere near another request's line: fuergaosi233/claude-code-proxy at INFO logs a
+# failed stream's traceback when its client's retries ran out (1.4 s after the stream's access
+# line), and on its capture 69 ms before the next request's (a 422). Its DEBUG capture says
+# which requests streamed and stays in.
+NO_STREAM_FLAG = {"fuergaosi-info", "fuergaosi-warning"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in CAPTURES if p.parent.name not in NO_STREAM_FLAG],
+    ids=lambda p: p.parent.name,
+)
 def test_error_records_are_next_to_their_completion(path: Path):
     # A non-streaming request's error records come right before its completion line (or right
     # after it, the engine stamping stdout and stderr apart); a stream's come later and have

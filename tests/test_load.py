@@ -333,7 +333,8 @@ def test_requests_end_a_run_before_its_duration(tmp_path: Path) -> None:
 
 
 def test_an_anthropic_stream_may_end_with_done_after_message_stop() -> None:
-    # ccproxy-api sends `data: [DONE]` after an Anthropic stream's message_stop; Anthropic's
+    # ccproxy-api and 1rgs/claude-code-proxy (LiteLLM; fixtures/captures/1rgs-default) send
+    # `data: [DONE]` after an Anthropic stream's message_stop; Anthropic's
     # SDKs stop reading at it. Without message_stop it is still a cut stream.
     from claude_perf.load.answers import Reading
 

@@ -64,6 +64,8 @@ KEY_NAMES = [
 
 # Known non-secrets: ids, counts, times, paths, model ids, hashes; none may change.
 NON_SECRETS = [
+    # already masked by the proxy (fuergaosi233/claude-code-proxy's start-up line)
+    " Configuration loaded: API_KEY=********************..., BASE_URL='http://127.0.0.1:9100/v1'",
     "request_id=req_011CUaBcDeFgHiJkLmNoPq model=claude-sonnet-4-5-20250929",
     "session_id='0c7e2a4e-7e34-4c8e-9f7e-1b2c3d4e5f60' duration_ms=2345 total_cost_usd=0.0123",
     "ResultMessage(subtype='success', duration_ms=2345, is_error=False, num_turns=1, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from claude_perf.analysis.pipeline import Analysis, analyse
@@ -1011,3 +1012,65 @@ def test_claude_code_router_names_the_model_asked_provider_and_all():
     assert got["latency_s"].round(6).tolist() == [0.3]
     assert got["ttfb_s"].isna().all()
     assert a.quality.dialects == {"source-0.log": ("claude-code-router", "fastify")}
+
+
+def rgs_request(t: float, model: str, mapped: str = "gpt-4.1") -> list[str]:
+    """The two lines 1rgs/claude-code-proxy print()s as a request reaches LiteLLM (coloured)."""
+    bold, green, cyan, reset = "\x1b[1m", "\x1b[92m", "\x1b[96m", "\x1b[0m"
+    return [
+        f"{engine(t)} {bold}POST /v1/messages{reset} {green}✓ 200 OK{reset}",
+        f"{engine(t)} {cyan}{model}{reset} → {green}{mapped}{reset} "
+        "\x1b[95m0 tools\x1b[0m \x1b[94m1 messages\x1b[0m",
+    ]
+
+
+def test_1rgs_requests_are_arrivals_and_an_error_is_the_one_before():
+    # 1rgs/claude-code-proxy logs a request only as it arrives; a failure 1.5 s later (its
+    # upstream retries) is the request before it, not the next one arriving 10 ms after it.
+    lines = [
+        *rgs_request(0.0, "claude-3-5-haiku-20241022", "gpt-4.1-mini"),
+        *rgs_request(1.0, "claude-sonnet-4-20250514"),
+        f"{engine(2.5)} {asctime(2.5)} - ERROR - Error processing request: {{",
+        f'{engine(2.5)}   "status_code": 500,',
+        f"{engine(2.5)} }}",
+        *rgs_request(2.51, "claude-3-5-haiku-20241022", "gpt-4.1-mini"),
+        f"{engine(3.0)} \x1b[1mPOST /v1/messages/count_tokens\x1b[0m \x1b[92m✓ 200 OK\x1b[0m",
+        f"{engine(3.0)} gpt-4.1 → gpt-4.1 0 tools 1 messages",
+    ]
+    a = analysis(lines)
+    got = requests(a)
+    assert list(got["model"]) == [
+        "claude-3-5-haiku-20241022",
+        "claude-sonnet-4-20250514",
+        "claude-3-5-haiku-20241022",
+    ]
+    assert list(got["outcome"]) == ["succeeded", "failed", "succeeded"]
+    assert got["latency_s"].isna().all() and got["status"].isna().all()
+    assert a.quality.dialects == {"source-0.log": ("1rgs-claude-code-proxy",)}
+
+
+def test_fuergaosi_debug_puts_a_stream_start_back_before_its_access_line():
+    def record(t: float, level: str, message: str) -> str:
+        return f"{engine(t)} {asctime(t)} - {level} - {message}"
+
+    upstream = 'HTTP Request: POST http://127.0.0.1:9100/v1/chat/completions "HTTP/1.1 200 OK"'
+    lines = [
+        record(0.0, "DEBUG", "Processing Claude request: model=claude-sonnet-4, stream=False"),
+        record(0.001, "DEBUG", "Building HTTP request: method=POST retries_taken=0"),
+        record(1.2, "INFO", upstream),
+        access(1.201, path="/v1/messages"),
+        # a stream's access line can come before its start line (stdout against stderr)
+        access(2.0, path="/v1/messages"),
+        record(2.00004, "DEBUG", "Processing Claude request: model=claude-opus-4, stream=True"),
+        record(2.01, "INFO", upstream),
+        record(3.0, "DEBUG", "Processing Claude request: model=claude-3-5-haiku, stream=False"),
+        access(3.3, path="/v1/messages"),
+    ]
+    a = analysis(lines)
+    got = requests(a)
+    assert got["model"].tolist() == ["claude-sonnet-4", "claude-opus-4", "claude-3-5-haiku"]
+    assert got["latency_s"].round(3).tolist()[0::2] == [1.201, 0.3]
+    # the stream: its time to first byte, never negative (the two lines were written together)
+    assert pd.isna(got["latency_s"][1]) and got["ttfb_s"][1] == 0.0
+    assert a.requests.ambiguous_pairings == 0 and a.requests.unmatched_starts == 0
+    assert a.quality.dialects == {"source-0.log": ("fuergaosi233-claude-code-proxy-debug",)}

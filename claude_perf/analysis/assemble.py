@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import _gather, _narrow_positions, _position_type
-from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
+from claude_perf.analysis.correlate import arrivals, streams_first, swap_by_likelihood
 from claude_perf.analysis.decoded import _decode, _Source
 from claude_perf.analysis.id_lives import make_ids_whole
 from claude_perf.analysis.pairing import (
@@ -158,6 +158,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     ts, n = src.events.ts_ns, len(src.ev)
     seq_index = np.flatnonzero(src.plain & (src.start_mask | (src.is_model_end & ~src.alone)))
     seq_kind = np.where(src.start_mask[seq_index], 1, -1).astype(np.int8)  # sums are int64
+    seq_index, seq_kind, seq_ts = streams_first(src, seq_index, seq_kind, ts)
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
     # per-event pass runs only when the vectorised pairing shows such a pair.
@@ -171,9 +172,9 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     stale_pair = bool((known & (ts[e_ev] - ts[s_ev] > max_ns)).any())
     del s_ev, e_ev, known
     if stale_pair:
-        expired = _expired_starts(seq_kind, ts[seq_index], max_ns)
+        expired = _expired_starts(seq_kind, seq_ts, max_ns)
         stale_dropped = int(expired.sum())
-        seq_index, seq_kind = seq_index[~expired], seq_kind[~expired]
+        seq_index, seq_kind, seq_ts = seq_index[~expired], seq_kind[~expired], seq_ts[~expired]
     partner, queue_before, start_matched = _fifo_pairs(seq_kind)
     matched = np.flatnonzero(partner >= 0)
     partner_event = np.full(n, -1, dtype=_position_type(n))
@@ -184,7 +185,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     crowded = np.concatenate([[0], np.cumsum((queue_before + seq_kind) > 1)])
     ambiguous_event = np.zeros(n, dtype=bool)
     crowded_pair = (crowded[matched] - crowded[partner[matched]]) > 0
-    spare = spare_end_after(seq_kind, partner, matched, ts[seq_index], max_ns)
+    spare = spare_end_after(seq_kind, partner, matched, seq_ts, max_ns)
     ambiguous_event[seq_index[matched]] = crowded_pair | (
         spare & ~_known_not_stream(src, seq_index[matched])
     )
@@ -195,7 +196,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     # A completion left without a start is a guess too while an inferred pairing's start, in
     # time for it, could be its own instead.
     ambiguous_event[seq_index] |= startless_guess(
-        seq_kind, partner, ambiguous_event[seq_index], ts[seq_index], max_ns
+        seq_kind, partner, ambiguous_event[seq_index], seq_ts, max_ns
     )
     # Pairs a duration record names are exact: they replace first-in-first-out's guesses.
     links = src.links
@@ -282,6 +283,9 @@ def _stream_flags(
             at = stream_source[model_ends]
             flag_known[at >= 0] = pd.notna(src.stream[at[at >= 0]])
         streaming_end |= (partner_event[model_ends] < 0) & ~flag_known
+    # A completion logged as its request arrived (1rgs/claude-code-proxy's printed request
+    # line) comes before all the request's work: like a stream's, its errors come after it.
+    streaming_end |= src.arrival[model_ends]
     return stream_source, streaming_end
 
 
@@ -319,6 +323,11 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
     # Only a start known for sure (not an inferred pairing) can rule a request out for an error.
     sure_start_ns = np.where(pairs.ambiguous_event[model_ends], NAT_NS, end_start_ns)
+    # A line logged on arrival is its request's start as well (for the errors only: the
+    # latency stays unknown): an error record before it is never its own.
+    arrived_ends = src.arrival[model_ends]
+    sure_start_ns[arrived_ends] = events.ts_ns[model_ends[arrived_ends]]
+    del arrived_ends
     error_count, error_text, first_error, orphan_errors = _attach_errors(
         events.ts_ns,
         error_events,
@@ -375,6 +384,8 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
         "stream_at": positions(stream_at),
         "usage_at": positions(usage_at),
         "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],
+        # its only line is its arrival (a dialect's ``arrival`` end): see table.finish
+        "arrival": np.r_[src.arrival[model_ends], np.zeros(n_other, dtype=bool)],
     }
     return part, orphan_errors, len(arrived)
 

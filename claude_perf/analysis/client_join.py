@@ -10,7 +10,8 @@ In order of trust:
    requests next to a logged end line of their kind (least median of distances, ``_offset``),
    with a tolerance of four robust standard deviations, widened for few requests
    (``_spread``), never under 1 ms nor the clocks' resolution.
-   A row is placed by its end line, and by its start line only where that is surely its own
+   A row is placed by its end line (a line logged on the request's arrival, latency_source
+   ``arrival``, counts as its start line), and by its start line only where that is surely its own
    (the log pairs starts and ends by order when no ids say more: a guess while another request
    is open, the row's ``ambiguous``). Every client request may take a row of the same kind (same
    path when both know it, same status when both know it) whose lines can be its own
@@ -101,12 +102,15 @@ def _rows(table: pd.DataFrame) -> list[_Row]:
         list(text_values(table["request_id"])),  # Arrow text: None (not NA) for unknown
         table["ambiguous"].tolist(),
         ((text_values(table["stream"]) == True) & table["latency_s"].isna()).tolist(),  # noqa: E712
+        _arrivals(table),
         strict=True,
     )
     rows = []
-    for i, (start, end, kind, path, status, rid, ambiguous, at_fb) in enumerate(columns):
+    for i, (start, end, kind, path, status, rid, ambiguous, at_fb, arrived) in enumerate(columns):
         if start == NAT_NS and end == NAT_NS:
             continue  # a row without any time cannot be placed beside a client's request
+        if arrived:  # its one line was logged as the request arrived: it stands for the start
+            start, end, ambiguous = end, NAT_NS, False
         # An ambiguous row's start line was given to its end line by order alone (another
         # id-less request was open meanwhile, analysis/assemble.py): its end is the request's
         # own, its start may be a neighbour's, so only the end places it.
@@ -126,6 +130,13 @@ def _rows(table: pd.DataFrame) -> list[_Row]:
             )
         )
     return rows
+
+
+def _arrivals(table: pd.DataFrame) -> list[bool]:
+    """Per row: its one line was logged as the request arrived (latency_source "arrival")."""
+    if "latency_source" not in table.columns:
+        return [False] * len(table)
+    return (text_values(table["latency_source"]) == "arrival").tolist()
 
 
 def _compatible(record: ClientRecord, kind: str, row: _Row) -> bool:

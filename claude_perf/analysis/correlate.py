@@ -9,6 +9,9 @@
 - *Arrivals*: where a source logs health checks (or other endpoints) only as they arrive (no
   completion record of that kind at all, e.g. claude-max-api-proxy with ``DEBUG=1``), each
   arrival counts as one request of its kind, its outcome and latency unknown.
+- *Streams started first*: a streamed request's start record and its access line, written a
+  millisecond apart to stderr and stdout, may reach the engine the other way round; the start
+  is put back before its completion (``streams_first``).
 
 The constants were measured on real captures of the proxies in Docker (``fixtures/captures``):
 the engine stamps stdout and stderr apart, and a line on one stream can land up to about 60 ms
@@ -22,10 +25,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claude_perf.analysis.arrays import SparseFloats
+from claude_perf.analysis.pairing import _SKEW_NS, _fifo_pairs
 from claude_perf.durations import NAT_NS
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from claude_perf.analysis.decoded import _Source
 
 # A duration record and the completion it describes are logged within this time of each other.
 CARRY_WINDOW_NS = 250_000_000
@@ -207,61 +213,6 @@ class _StartClock:
         best_gap, best = min(gaps, key=lambda g: g[0])
         reach = max(rival_within, best_gap + resolution)
         return best, sum(gap <= reach for gap, _ in gaps) > 1
-
-
-def id_occurrences(
-    ids: np.ndarray, is_end: np.ndarray, ts_ns: np.ndarray, max_ns: int
-) -> np.ndarray:
-    """Per record (rows in log order; ``ids``: codes, all >= 0), its request as a code: the id,
-    split where one id completes again more than ``max_ns`` after its previous completion (a
-    short random id that repeats in a long log: CLIProxyAPI's 8 hex digits, about one pair in
-    100,000 requests). A record takes the request of the next completion of its id; after the
-    last one, that one's while within ``max_ns`` of it, else a request of its own. Ids that
-    complete once (the usual case) keep their codes, found by one count over the completions."""
-    import numpy as np
-
-    if len(ids) < 2 or not is_end.any():
-        return ids
-    repeated = np.bincount(ids[is_end], minlength=int(ids.max()) + 1) >= 2
-    if not repeated.any():
-        return ids
-    rows = np.flatnonzero(repeated[ids])
-    codes = _occurrence_codes(ids[rows], is_end[rows], ts_ns[rows], max_ns)
-    if codes is None:
-        return ids
-    out = ids.copy()
-    out[rows] = int(ids.max()) + 1 + codes
-    return out
-
-
-def _occurrence_codes(
-    ids: np.ndarray, is_end: np.ndarray, ts_ns: np.ndarray, max_ns: int
-) -> np.ndarray | None:
-    """id_occurrences on the rows of ids that complete more than once: new codes from 0, or
-    None when no two completions of an id are further apart than ``max_ns``."""
-    import numpy as np
-    import pandas as pd
-
-    n = len(ids)
-    order = np.argsort(ids, kind="stable")
-    sid, end, ts = ids[order], is_end[order], ts_ns[order]
-    pos = np.arange(n)
-    first = np.searchsorted(sid, sid, side="left")  # where each row's id begins, in this order
-    last = np.searchsorted(sid, sid, side="right") - 1
-    prev_end = np.concatenate([[-1], np.maximum.accumulate(np.where(end, pos, -1))[:-1]])
-    before = ts[np.maximum(prev_end, 0)]
-    far = (prev_end >= first) & (ts != NAT_NS) & (before != NAT_NS) & (ts - before > max_ns)
-    new = end & far
-    if not new.any():
-        return None
-    count = np.cumsum(new)
-    occurrence = count - count[first]  # per row: its id's far completions up to it
-    next_end = np.minimum.accumulate(np.where(end, pos, n)[::-1])[::-1]
-    after_last = np.where(far, occurrence + 1, occurrence)
-    occurrence = np.where(next_end <= last, occurrence[np.minimum(next_end, n - 1)], after_last)
-    codes = np.empty(n, dtype=np.int64)
-    codes[order] = pd.factorize(sid.astype(np.int64) * (n + 1) + occurrence)[0]
-    return codes
 
 
 def ids_without_completion(
@@ -455,3 +406,61 @@ def _fits(
             median[m] = float(np.median(values))
             spread[m] = max(1.4826 * float(np.median(np.abs(values - median[m]))), 0.1)
     return median, spread
+
+
+# Passes of streams_first's search (each a few vectorised passes over the sequence).
+_STREAM_SWAP_PASSES = 32
+
+
+def streams_first(
+    src: _Source, seq_index: np.ndarray, seq_kind: np.ndarray, ts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairing's sequence with each streamed start put back before the access line the
+    engine stamped first (_streams_started_first), and the sequence's times (a moved
+    start takes its completion's time, so that they stay in order)."""
+    import numpy as np
+
+    seq_ts = ts[seq_index]
+    if src.stream is None or len(seq_index) < 2:
+        return seq_index, seq_kind, seq_ts
+    streaming = (seq_kind > 0) & (src.stream[seq_index] == True)  # noqa: E712
+    if not streaming.any():
+        return seq_index, seq_kind, seq_ts
+    status = src.ev["status"].to_numpy(dtype=float, na_value=np.nan)[seq_index]
+    ok_end = (seq_kind < 0) & (status >= 200) & (status < 300)
+    seq_index, seq_kind, moved = seq_index.copy(), seq_kind.copy(), []
+    # A swap empties the queue where it stood open by one: later completions may then find
+    # it empty too, so the search runs again on the new order (a bounded number of times: in
+    # a log where races come in long unbroken runs, the rest stay unpaired, as before).
+    for _ in range(_STREAM_SWAP_PASSES):
+        at = _streams_started_first(seq_kind, ts[seq_index], streaming, ok_end)
+        if len(at) == 0:
+            break
+        moved.append(at)
+        for column in (seq_index, seq_kind, streaming, ok_end):
+            column[at], column[at + 1] = column[at + 1], column[at].copy()
+    seq_ts = ts[seq_index]
+    for at in moved:  # a moved start takes its completion's time: the times stay in order
+        seq_ts[at] = seq_ts[at + 1]
+    return seq_index, seq_kind, seq_ts
+
+
+def _streams_started_first(
+    kinds: np.ndarray, ts_ns: np.ndarray, streaming_start: np.ndarray, ok_end: np.ndarray
+) -> np.ndarray:
+    """Positions ``i`` of the sequence where a completion and the start after it change places.
+
+    A streamed request's start record and its access line are written a millisecond or two
+    apart, to stderr and to stdout (uvicorn writes the access line as the response starts);
+    the engine reads the two pipes apart and may stamp the access line first (38 µs earlier on
+    fixtures/captures/fuergaosi-debug). Where a 2xx completion (``ok_end``) would find no open
+    start and the next event, within _SKEW_NS, is a start that says it streams, that start was
+    the completion's own. ``kinds``: +1 start, -1 completion, in log order.
+    """
+    import numpy as np
+
+    _, queue_before, _ = _fifo_pairs(kinds)
+    i = np.flatnonzero((kinds[:-1] < 0) & (queue_before[:-1] == 0) & ok_end[:-1])
+    after = i + 1
+    close = (ts_ns[after] != NAT_NS) & (ts_ns[i] != NAT_NS) & (ts_ns[after] - ts_ns[i] <= _SKEW_NS)
+    return i[close & (kinds[after] > 0) & streaming_start[after]]

@@ -48,6 +48,9 @@ class _Source:
     is_model_end: np.ndarray
     is_other_end: np.ndarray  # completions of neither a model nor a health endpoint
     alone: np.ndarray  # completions that are whole requests by themselves (take no start)
+    # of those, the ones logged as the request arrived (a dialect line's ``arrival``): the
+    # request's work, and its error records, come after the line
+    arrival: np.ndarray
     stream: np.ndarray | None  # the stream flag column, when any line names one
     links: DurationLinks
     # events whose own stamp is known (error records): their positions, and the earliest time
@@ -139,7 +142,7 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
     links = _links(take, events, is_duration, health_path, model_path, app_s)
     del app_s
     stream = take("stream").to_numpy(dtype=object) if "stream" in ev.columns else None
-    alone = take("alone").to_numpy(dtype=float) == 1.0 if "alone" in ev.columns else None
+    alone_code = take("alone").to_numpy(dtype=float) if "alone" in ev.columns else None
     return _Source(
         ev=ev,
         events=events,
@@ -150,7 +153,8 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
         start_mask=events.is_start & ~health_path & model_path,
         is_model_end=events.is_end & ~health_path & model_path,
         is_other_end=events.is_end & ~health_path & ~model_path,
-        alone=alone if alone is not None else np.zeros(n, bool),
+        alone=alone_code >= 1.0 if alone_code is not None else np.zeros(n, bool),
+        arrival=alone_code == 2.0 if alone_code is not None else np.zeros(n, bool),
         stream=stream if stream is not None and pd.notna(stream).any() else None,
         links=links,
         written=written,

@@ -14,12 +14,18 @@ Two things a proxy's request ids leave to the reader, both seen on fastify's pin
   ``/health`` check's completion was counted twice, once as an arrival and once as a model
   request. A completion's missing path, method and client are taken from the first record of the
   same id (and life) that has them.
+
+And one thing a short id leaves: **an id may come back** by chance (CLIProxyAPI's 8 random hex
+digits, about one pair per 100,000 requests): an id that completes again more than
+``max_latency_s`` after its previous completion is another request (``id_occurrences``, used by
+the pairing).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from claude_perf.durations import NAT_NS
 from claude_perf.parse.events import ids_of
 
 if TYPE_CHECKING:
@@ -112,3 +118,58 @@ def _lend(
     targets = rows[np.flatnonzero(need)[found]]
     filled[targets] = codes[known[first[at[found]]]]
     ev[name] = pd.Categorical.from_codes(filled, dtype=column.dtype)
+
+
+def id_occurrences(
+    ids: np.ndarray, is_end: np.ndarray, ts_ns: np.ndarray, max_ns: int
+) -> np.ndarray:
+    """Per record (rows in log order; ``ids``: codes, all >= 0), its request as a code: the id,
+    split where one id completes again more than ``max_ns`` after its previous completion (a
+    short random id that repeats in a long log: CLIProxyAPI's 8 hex digits, about one pair in
+    100,000 requests). A record takes the request of the next completion of its id; after the
+    last one, that one's while within ``max_ns`` of it, else a request of its own. Ids that
+    complete once (the usual case) keep their codes, found by one count over the completions."""
+    import numpy as np
+
+    if len(ids) < 2 or not is_end.any():
+        return ids
+    repeated = np.bincount(ids[is_end], minlength=int(ids.max()) + 1) >= 2
+    if not repeated.any():
+        return ids
+    rows = np.flatnonzero(repeated[ids])
+    codes = _occurrence_codes(ids[rows], is_end[rows], ts_ns[rows], max_ns)
+    if codes is None:
+        return ids
+    out = ids.copy()
+    out[rows] = int(ids.max()) + 1 + codes
+    return out
+
+
+def _occurrence_codes(
+    ids: np.ndarray, is_end: np.ndarray, ts_ns: np.ndarray, max_ns: int
+) -> np.ndarray | None:
+    """id_occurrences on the rows of ids that complete more than once: new codes from 0, or
+    None when no two completions of an id are further apart than ``max_ns``."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(ids)
+    order = np.argsort(ids, kind="stable")
+    sid, end, ts = ids[order], is_end[order], ts_ns[order]
+    pos = np.arange(n)
+    first = np.searchsorted(sid, sid, side="left")  # where each row's id begins, in this order
+    last = np.searchsorted(sid, sid, side="right") - 1
+    prev_end = np.concatenate([[-1], np.maximum.accumulate(np.where(end, pos, -1))[:-1]])
+    before = ts[np.maximum(prev_end, 0)]
+    far = (prev_end >= first) & (ts != NAT_NS) & (before != NAT_NS) & (ts - before > max_ns)
+    new = end & far
+    if not new.any():
+        return None
+    count = np.cumsum(new)
+    occurrence = count - count[first]  # per row: its id's far completions up to it
+    next_end = np.minimum.accumulate(np.where(end, pos, n)[::-1])[::-1]
+    after_last = np.where(far, occurrence + 1, occurrence)
+    occurrence = np.where(next_end <= last, occurrence[np.minimum(next_end, n - 1)], after_last)
+    codes = np.empty(n, dtype=np.int64)
+    codes[order] = pd.factorize(sid.astype(np.int64) * (n + 1) + occurrence)[0]
+    return codes

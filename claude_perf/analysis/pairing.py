@@ -16,7 +16,7 @@ from claude_perf.analysis.arrays import (
     _position_type,
     _positions,
 )
-from claude_perf.analysis.correlate import id_occurrences
+from claude_perf.analysis.id_lives import id_occurrences
 from claude_perf.durations import MAX_NS, NAT_NS
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def _by_request_id(events: _Events, rows: np.ndarray, max_ns: int) -> tuple[dict
 
     ``rows`` are the id-carrying records (ascending); the result has one entry per id that has
     a completion, plus the number of ids that have a start but none. An id that completes
-    again more than ``max_ns`` later is another request (correlate.id_occurrences).
+    again more than ``max_ns`` later is another request (id_lives.id_occurrences).
     """
     import numpy as np
     import pandas as pd
@@ -249,6 +249,7 @@ def _by_request_id(events: _Events, rows: np.ndarray, max_ns: int) -> tuple[dict
         "stream_at": _narrow_positions(np.full(len(done), -1), n),
         "usage_at": _narrow_positions(_positions(rows, usage_at[done]), n),
         "usage_inferred": np.zeros(len(done), dtype=bool),
+        "arrival": np.zeros(len(done), dtype=bool),
     }
     return part, unmatched
 

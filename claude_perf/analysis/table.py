@@ -150,8 +150,17 @@ def finish(
     # Handed back here and after the error classes: at 10M lines (RSS before -> after, one
     # report) 999 -> 759 and 983 -> 807 MB, so that the rest of the table is built lower.
     release_unused()
-    out["latency_source"] = _coded(np.where(source_code == 2, -1, source_code), _SOURCE_NAMES)
-    del source_code
+    source_code = np.where(source_code == 2, -1, source_code)
+    # "arrival": the row's only line was logged as its request arrived (latency unknown; the
+    # client join places that line at the client's start, not its end). A label only where
+    # such rows are, so that other tables keep their categories.
+    arrival = raw.pop("arrival")
+    names: tuple[str, ...] = _SOURCE_NAMES
+    if arrival.any():
+        source_code[arrival] = len(names)
+        names = (*names, "arrival")
+    out["latency_source"] = _coded(source_code, names)
+    del source_code, arrival
     # Exact in a narrower float where it can be (_narrow_floats: all unknown where no line
     # names a stream, as in most logs); its one reader takes it with to_numpy(dtype=float).
     out["ttfb_s"] = _narrow_floats(ttfb)
@@ -357,6 +366,10 @@ def _latency(
     # values are those of the plain np.where form, element by element.
     explicit = ~np.isnan(duration)
     paired_ok = (start_ns != NAT_NS) & (end_ns != NAT_NS)
+    # A streamed start put back before the access line the engine stamped first
+    # (assemble._streams_first) can be stamped microseconds after it: the two were written
+    # together, so the start is taken at the completion, never after it.
+    np.minimum(start_ns, end_ns, out=start_ns, where=paired_ok)
     latency = end_ns - start_ns  # int64, then seconds: the same division where both known
     latency = latency / 1e9
     latency[~paired_ok] = np.nan

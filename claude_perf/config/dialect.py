@@ -101,6 +101,11 @@ class DialectLine:
     duration_unit: str = key("s", "unit of a bare number in the duration group", choices=UNITS)
     error: bool = key(False, "the line is itself an error record (besides its role)")
     alone: bool = key(False, "an end that is a whole request by itself: it pairs with no start")
+    arrival: bool = key(
+        False,
+        "an alone end logged as its request arrives, before any work (its latency is unknown):"
+        " the error records after it are its own",
+    )
     fields: tuple[str, ...] = key(
         (),
         "regexes searched separately in a matching line, named groups from FIELDS (tokens, cost,"

@@ -171,9 +171,10 @@ class Reading:
     def event(self, name: str, data: str, at_ns: int) -> None:
         """One SSE event (httpx-sse has parsed the framing)."""
         if data.strip() == "[DONE]":
-            # OpenAI's end of a stream. ccproxy-api sends it after an Anthropic stream's
-            # message_stop too; Anthropic's SDKs stop reading at it (their _streaming.py), so
-            # it is no error there, and only message_stop ends an Anthropic stream.
+            # OpenAI's end of a stream. ccproxy-api and LiteLLM-based proxies (1rgs/claude-code-
+            # proxy) send it after an Anthropic stream's message_stop too; Anthropic's SDKs stop
+            # reading at it (their _streaming.py), so it is no error there, and only
+            # message_stop ends an Anthropic stream.
             self.finished = self.finished or self.api == "openai"
             return
         if not data.strip():

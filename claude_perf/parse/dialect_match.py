@@ -200,8 +200,8 @@ def apply_dialects(
             if line.fields:
                 _read_fields(text, rows, line.fields, cols)
             cols.add("role", rows, Coded.constant(len(rows), line.role))
-            if line.alone:
-                cols.add("alone", rows, np.ones(len(rows)))
+            if line.alone or line.arrival:  # 2: logged on arrival (analysis/decoded.py)
+                cols.add("alone", rows, np.full(len(rows), 2.0 if line.arrival else 1.0))
             if line.error or line.role == "error":
                 error[rows] = True
 
@@ -438,7 +438,8 @@ def _read_groups(
         cols.add("exit_code", rows, numbers)
     if "stream" in names:
         flags = _field(parts, "stream")
-        # "true"/"false" (JSON) or Python's "True"/"False" (structlog's console, ccproxy-api)
+        # "true"/"false" (JSON) or Python's "True"/"False" (structlog's console, ccproxy-api;
+        # fuergaosi233/claude-code-proxy's `stream=True`)
         cols.add(
             "stream", rows, np.array([f.lower() == "true" if f else None for f in flags], object)
         )

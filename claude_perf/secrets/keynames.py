@@ -68,8 +68,18 @@ def secret_key(name: str) -> str | None:
     return None
 
 
+# A value its writer already masked: fuergaosi233/claude-code-proxy prints
+# `API_KEY=********************...` at start-up.
+_MASKED = re.compile(r"\*{3,}(?:\.{3}|…)?")
+
+
 def _placeholder(value: str) -> bool:
-    return value.strip("\"'").lower() in _PLACEHOLDERS or value.startswith(MARKER)
+    bare = value.strip("\"'")
+    return (
+        bare.lower() in _PLACEHOLDERS
+        or value.startswith(MARKER)
+        or _MASKED.fullmatch(bare.rstrip(",;")) is not None
+    )
 
 
 def _looks_secret(value: str) -> bool:
