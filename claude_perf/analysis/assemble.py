@@ -158,7 +158,9 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     ts, n = src.events.ts_ns, len(src.ev)
     seq_index = np.flatnonzero(src.plain & (src.start_mask | (src.is_model_end & ~src.alone)))
     seq_kind = np.where(src.start_mask[seq_index], 1, -1).astype(np.int8)  # sums are int64
-    seq_index, seq_kind, seq_ts = streams_first(src, seq_index, seq_kind, ts)
+    seq_index, seq_kind, seq_ts = streams_first(
+        src.stream, src.ev["status"], seq_index, seq_kind, ts
+    )
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
     # per-event pass runs only when the vectorised pairing shows such a pair.

@@ -30,8 +30,7 @@ from claude_perf.durations import NAT_NS
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from claude_perf.analysis.decoded import _Source
+    import pandas as pd
 
 # A duration record and the completion it describes are logged within this time of each other.
 CARRY_WINDOW_NS = 250_000_000
@@ -413,20 +412,25 @@ _STREAM_SWAP_PASSES = 32
 
 
 def streams_first(
-    src: _Source, seq_index: np.ndarray, seq_kind: np.ndarray, ts: np.ndarray
+    stream: np.ndarray | None,
+    status_column: pd.Series,
+    seq_index: np.ndarray,
+    seq_kind: np.ndarray,
+    ts: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pairing's sequence with each streamed start put back before the access line the
     engine stamped first (_streams_started_first), and the sequence's times (a moved
-    start takes its completion's time, so that they stay in order)."""
+    start takes its completion's time, so that they stay in order). ``stream`` and
+    ``status_column``: the source's per-event stream flags (None: none known) and statuses."""
     import numpy as np
 
     seq_ts = ts[seq_index]
-    if src.stream is None or len(seq_index) < 2:
+    if stream is None or len(seq_index) < 2:
         return seq_index, seq_kind, seq_ts
-    streaming = (seq_kind > 0) & (src.stream[seq_index] == True)  # noqa: E712
+    streaming = (seq_kind > 0) & (stream[seq_index] == True)  # noqa: E712
     if not streaming.any():
         return seq_index, seq_kind, seq_ts
-    status = src.ev["status"].to_numpy(dtype=float, na_value=np.nan)[seq_index]
+    status = status_column.to_numpy(dtype=float, na_value=np.nan)[seq_index]
     ok_end = (seq_kind < 0) & (status >= 200) & (status < 300)
     seq_index, seq_kind, moved = seq_index.copy(), seq_kind.copy(), []
     # A swap empties the queue where it stood open by one: later completions may then find
