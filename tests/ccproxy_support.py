@@ -21,7 +21,6 @@ import dataclasses
 import http.client
 import json
 import os
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Sequence
@@ -30,10 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from claude_perf.ingest.client_records import ClientRecord
-from tests.docker_support import LABELS, TEST_LABEL, logs_text, remove_container
+from tests.docker_support import (
+    LABELS,
+    TEST_LABEL,
+    logs_text,
+    remove_container,
+    run_up_script,
+)
 from tests.maxproxy_support import (
     BASE_TAG,
     STANDIN_MAX_DIR,
@@ -51,12 +54,6 @@ POLL_S = 0.1
 # The SDK prefers the CLI it bundles (claude_agent_sdk/_internal/transport/subprocess_cli.py,
 # _find_cli: bundled first, then PATH): the stand-in is bound over that file.
 BUNDLED_CLI = "claude_agent_sdk/_bundled/claude"
-
-
-def _fail_or_skip(msg: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg, pytrace=False)
-    pytest.skip(msg)
 
 
 def site_packages(venv: Path = VENV) -> Path:
@@ -80,11 +77,7 @@ def ensure_installed() -> Path:
     """The venv holding the pinned ccproxy-api, installing it when missing."""
     ok = (VENV / "bin" / "ccproxy").exists()
     if not ok or installed_version() != PINNED_VERSION:
-        proc = subprocess.run(
-            ["bash", str(UP_SCRIPT)], capture_output=True, text=True, timeout=900, check=False
-        )
-        if proc.returncode != 0:
-            _fail_or_skip(f".ci/ccproxy-up.sh failed: {proc.stderr.strip()[-500:]}")
+        run_up_script(UP_SCRIPT, timeout_s=900)
     version = installed_version()
     if version != PINNED_VERSION:
         raise RuntimeError(f"{VENV} has ccproxy-api {version}, pinned {PINNED_VERSION}")

@@ -23,17 +23,19 @@ import contextlib
 import http.client
 import json
 import os
-import shutil
-import subprocess
 import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from claude_perf.ingest.client_records import ClientRecord
-from tests.docker_support import LABELS, TEST_LABEL, logs_text, remove_container
+from tests.docker_support import (
+    LABELS,
+    TEST_LABEL,
+    ensure_npm_package,
+    logs_text,
+    remove_container,
+)
 from tests.maxproxy_support import BASE_TAG, build_base_image, node_binary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,27 +53,9 @@ GNU_TAIL = "/usr/bin/tail"
 POLL_S = 0.1
 
 
-def _fail_or_skip(msg: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg, pytrace=False)
-    pytest.skip(msg)
-
-
 def ensure_installed() -> Path:
     """The package folder of the pinned claude-code-router, installing it when missing."""
-    pkg = CACHE_DIR / "node_modules" / PACKAGE
-    if not (pkg / "package.json").is_file():
-        if not (shutil.which("node") and shutil.which("npm")):
-            _fail_or_skip("node/npm missing - claude-code-router tests not run: bash .ci/ccr-up.sh")
-        proc = subprocess.run(
-            ["bash", str(UP_SCRIPT)], capture_output=True, text=True, timeout=600, check=False
-        )
-        if proc.returncode != 0:
-            _fail_or_skip(f".ci/ccr-up.sh failed: {proc.stderr.strip()[-500:]}")
-    version = json.loads((pkg / "package.json").read_text())["version"]
-    if version != PINNED_VERSION:
-        raise RuntimeError(f"{pkg} is {version}, pinned {PINNED_VERSION}: bash .ci/ccr-up.sh")
-    return pkg
+    return ensure_npm_package(CACHE_DIR, PACKAGE, PINNED_VERSION, UP_SCRIPT)
 
 
 def standin_models() -> dict[str, Any]:

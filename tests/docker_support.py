@@ -103,6 +103,42 @@ def engine_summary(client: Any) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- installs
+
+
+def fail_or_skip(msg: str) -> None:
+    """A missing prerequisite: a failure under CI (where .ci/run installs everything), else a
+    skip that says how to install it."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg, pytrace=False)
+    pytest.skip(msg)
+
+
+def run_up_script(script: Path, timeout_s: int = 600) -> None:
+    """Run an idempotent .ci/*-up.sh install script; fail_or_skip with its stderr's tail."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    if proc.returncode != 0:
+        fail_or_skip(f".ci/{script.name} failed: {proc.stderr.strip()[-500:]}")
+
+
+def ensure_npm_package(cache_dir: Path, package: str, pinned: str, script: Path) -> Path:
+    """The folder of the pinned npm ``package`` under ``cache_dir``/node_modules, installed by
+    ``script`` when missing (node and npm required)."""
+    pkg = cache_dir / "node_modules" / package
+    if not (pkg / "package.json").is_file():
+        if not (shutil.which("node") and shutil.which("npm")):
+            fail_or_skip(f"node/npm missing - {package} tests not run. Run: bash .ci/{script.name}")
+        run_up_script(script)
+    version = json.loads((pkg / "package.json").read_text())["version"]
+    if version != pinned:
+        raise RuntimeError(f"{pkg} is {version}, pinned {pinned}: bash .ci/{script.name}")
+    return pkg
+
+
 # --------------------------------------------------------------------------- images
 
 

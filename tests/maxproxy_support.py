@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Sequence
@@ -28,14 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.docker_support import (
     BUSYBOX_TAG,
     LABELS,
     TEST_LABEL,
     _tar_context,
     build_busybox_image,
+    ensure_npm_package,
+    fail_or_skip,
     logs_text,
     remove_container,
 )
@@ -60,36 +59,16 @@ def standin_spec() -> dict[str, Any]:
     return spec
 
 
-def _fail_or_skip(msg: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg, pytrace=False)
-    pytest.skip(msg)
-
-
 def ensure_installed() -> Path:
     """The package folder of the pinned claude-max-api-proxy, installing it when missing."""
-    pkg = CACHE_DIR / "node_modules" / PACKAGE
-    if not (pkg / "package.json").is_file():
-        if not (shutil.which("node") and shutil.which("npm")):
-            _fail_or_skip(
-                "node/npm missing - claude-max-api-proxy tests not run. Run: bash .ci/maxproxy-up.sh"
-            )
-        proc = subprocess.run(
-            ["bash", str(UP_SCRIPT)], capture_output=True, text=True, timeout=600, check=False
-        )
-        if proc.returncode != 0:
-            _fail_or_skip(f".ci/maxproxy-up.sh failed: {proc.stderr.strip()[-500:]}")
-    version = json.loads((pkg / "package.json").read_text())["version"]
-    if version != PINNED_VERSION:
-        raise RuntimeError(f"{pkg} is {version}, pinned {PINNED_VERSION}: bash .ci/maxproxy-up.sh")
-    return pkg
+    return ensure_npm_package(CACHE_DIR, PACKAGE, PINNED_VERSION, UP_SCRIPT)
 
 
 def node_binary() -> Path:
     """This host's node (the container bind-mounts it read-only); it must be >= 20."""
     found = shutil.which("node")
     if found is None:
-        _fail_or_skip("node missing - run: bash .ci/maxproxy-up.sh")
+        fail_or_skip("node missing - run: bash .ci/maxproxy-up.sh")
     return Path(str(found)).resolve()
 
 
