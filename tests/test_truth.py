@@ -1074,3 +1074,17 @@ def test_fuergaosi_debug_puts_a_stream_start_back_before_its_access_line():
     assert pd.isna(got["latency_s"][1]) and got["ttfb_s"][1] == 0.0
     assert a.requests.ambiguous_pairings == 0 and a.requests.unmatched_starts == 0
     assert a.quality.dialects == {"source-0.log": ("fuergaosi233-claude-code-proxy-debug",)}
+
+
+def test_a_health_check_between_a_start_and_its_body_takes_neither_its_model_nor_doubt():
+    """DEBUG mode on a loaded machine: Docker's HEALTHCHECK probe arrived between a chat
+    request's start and its body (read after an await). A body names a model request's model:
+    the probe is no candidate for it, so the request keeps its model, sure (the live test's
+    sequential phase once reported it inferred)."""
+    health = debug_health(0.005)  # its start, its response 1 ms later, its access line
+    lines = [debug_start(0.0), health[0], *debug_body(0.0055, "opus"), *health[1:]]
+    a = analysis([*lines, *debug_end(0.0, 1.2)])
+    got = requests(a)
+    assert list(text_values(got["model"])) == ["opus"]
+    assert list(got["ambiguous"]) == [False]
+    assert len(requests(a, "health")) == 1
