@@ -1088,3 +1088,21 @@ def test_a_health_check_between_a_start_and_its_body_takes_neither_its_model_nor
     assert list(text_values(got["model"])) == ["opus"]
     assert list(got["ambiguous"]) == [False]
     assert len(requests(a, "health")) == 1
+
+
+def test_a_health_check_starting_within_a_fast_requests_window_is_no_rival():
+    """DEBUG mode: a request refused in 2 ms (a bad key's 401) and Docker's health probe that
+    arrived 1 ms after it, whose own response record comes later. Both starts fit the 401's
+    logged time, but the completion beside its record is a chat completion's: the probe is
+    another kind of request, so the pairing is sure (it was marked inferred)."""
+    post = f"{engine(0.0)} {asctime(0.0)} - src.main - DEBUG - 🔍 [unknown] Incoming request: POST http://h/v1/chat/completions"
+    probe = f"{engine(0.001)} {asctime(0.001)} - src.main - DEBUG - 🔍 [unknown] Incoming request: GET http://h/health"
+    refused = f"{engine(0.002)} {asctime(0.002)} - src.main - DEBUG - 🔍 Response: 401 in 2.00ms"
+    probed = f"{engine(0.003)} {asctime(0.003)} - src.main - DEBUG - 🔍 Response: 200 in 2.00ms"
+    lines = [post, probe, refused, access(0.0024, 401), probed, access(0.0034, path="/health")]
+    a = analysis(lines)
+    got = requests(a)
+    assert list(got["status"]) == [401]
+    assert list(got["ambiguous"]) == [False]
+    health = requests(a, "health")
+    assert list(health["latency_s"].round(3)) == [0.002]

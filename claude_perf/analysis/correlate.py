@@ -136,19 +136,20 @@ def link_durations(
         for record, at, time, code, seconds, own_s in rows:
             if time == NAT_NS:
                 continue
-            if app_starts is not None and not math.isnan(own_s):
-                start, rival = app_starts.nearest(
-                    own_s - seconds,
-                    START_MATCH_NS / 1e9,
-                    APP_MATCH_S,
-                    APP_RESOLUTION_S,
-                    start_taken,
+            clock = app_starts if app_starts is not None and not math.isnan(own_s) else None
+            start, rival = _start_of(clock, engine_starts, own_s, time, seconds, start_taken)
+            if rival:
+                # Two starts fit: the completion beside this record says which kind of request
+                # it describes (a health check that arrived within the window is no rival).
+                ks = range(max(at - 1, 0), min(at + _CARRY_LOOKAHEAD, len(ends)))
+                wanted = _nearest_class(
+                    ks, lo, end_times, end_codes, end_classes, taken, time, code
                 )
-            else:  # the engine's lag makes any start in the window a rival
-                implied = time - int(seconds * 1e9)
-                start, rival = engine_starts.nearest(
-                    implied, START_MATCH_NS, START_MATCH_NS, 1, start_taken
-                )
+                if wanted >= 0:
+                    kind = (path_class, wanted)
+                    found = _start_of(clock, engine_starts, own_s, time, seconds, start_taken, kind)
+                    if found[0] >= 0:
+                        start, rival = found
             cls = int(path_class[start]) if start >= 0 else -1
             best, best_gap = -1, CARRY_WINDOW_NS + 1
             for k in range(max(at - 1, 0), min(at + _CARRY_LOOKAHEAD, len(ends))):
@@ -180,6 +181,51 @@ def link_durations(
     )
 
 
+def _start_of(
+    clock: _StartClock | None,
+    engine_starts: _StartClock,
+    own_s: float,
+    time: int,
+    seconds: float,
+    taken: np.ndarray,
+    kind: tuple[np.ndarray, int] | None = None,
+) -> tuple[int, bool]:
+    """link_durations' start for a record: on the proxy's own clock where both lines carry its
+    stamp (``clock``), else on the engine's, where its lag makes any start in the window a
+    rival."""
+    if clock is not None:
+        at_s = own_s - seconds
+        return clock.nearest(at_s, START_MATCH_NS / 1e9, APP_MATCH_S, APP_RESOLUTION_S, taken, kind)
+    implied = time - int(seconds * 1e9)
+    return engine_starts.nearest(implied, START_MATCH_NS, START_MATCH_NS, 1, taken, kind)
+
+
+def _nearest_class(
+    ks: range,
+    lo: int,
+    end_times: list[int],
+    end_codes: list[float],
+    end_classes: list[int],
+    taken: np.ndarray,
+    time: int,
+    code: float,
+) -> int:
+    """The path class of the undescribed completion of the record's status (``code``, NaN
+    unknown) nearest ``time`` among ends ``ks`` (their times, statuses and classes listed from
+    end ``lo`` on); -1: none within CARRY_WINDOW_NS, or its class unknown."""
+    best, best_gap = -1, CARRY_WINDOW_NS + 1
+    for k in ks:
+        j = k - lo
+        if taken[k] or end_times[j] == NAT_NS:
+            continue
+        if not (math.isnan(code) or math.isnan(end_codes[j]) or code == end_codes[j]):
+            continue
+        gap = abs(end_times[j] - time)
+        if gap < best_gap:
+            best, best_gap = int(end_classes[j]), gap
+    return best
+
+
 class _StartClock:
     """Start events ordered by one clock (the engine's ns or the proxy's own seconds)."""
 
@@ -191,12 +237,19 @@ class _StartClock:
         self.times = clock[self.events]
 
     def nearest(
-        self, at: float, tolerance: float, rival_within: float, resolution: float, taken: np.ndarray
+        self,
+        at: float,
+        tolerance: float,
+        rival_within: float,
+        resolution: float,
+        taken: np.ndarray,
+        kind: tuple[np.ndarray, int] | None = None,
     ) -> tuple[int, bool]:
         """(the untaken start nearest ``at`` within ``tolerance`` (-1: none), whether another
         untaken start fits as well: within ``rival_within`` of ``at``, or, when the nearest is
         itself farther than that (a proxy slower to log than the captures), within its own
-        distance plus the clock's ``resolution``). Times in the clock's own unit."""
+        distance plus the clock's ``resolution``). Times in the clock's own unit. ``kind``:
+        (per event path class, the one wanted): starts of another known class are left out."""
         import numpy as np
 
         lo = int(np.searchsorted(self.times, at - tolerance))
@@ -205,6 +258,7 @@ class _StartClock:
             (abs(float(self.times[i]) - at), int(self.events[i]))
             for i in range(lo, hi)
             if not taken[int(self.events[i])]
+            and (kind is None or kind[0][int(self.events[i])] in (-1, kind[1]))
         ]
         if not gaps:
             return -1, False
