@@ -323,10 +323,13 @@ def test_wrapper_debug_sequential_then_concurrent(docker_run: DockerRun, tmp_pat
     if by_model != want:
         # Under load a request's body can be read after another request started: which body is
         # whose is then unknown, and both rows are marked inferred (never one sure row with the
-        # other's model). Seen once in a loaded full run: haiku 6 of 7, one model unknown.
-        differing = {m for m in {*by_model, *want} if by_model.get(m) != want.get(m)}
-        marked = {r["model"] or None for r in whole.rows if r["ambiguous"] == "True"}
-        assert differing <= marked, (by_model, want, marked)
+        # other's model). Seen in loaded full runs: haiku 6 of 7, or opus 6 of 7, one model
+        # unknown. A model with more requests than the client sent has a marked row; the
+        # requests missing from the others are no more than the marked rows.
+        marked = [r["model"] or None for r in whole.rows if r["ambiguous"] == "True"]
+        surplus = {m for m in by_model if by_model[m][0] > want.get(m, (0, 0))[0]}
+        missing = sum(max(want[m][0] - by_model.get(m, (0, 0))[0], 0) for m in want)
+        assert surplus <= set(marked) and missing <= len(marked), (by_model, want, marked)
     second = report(store, tmp_path / "concurrent", since=marks[1], until=marks[2])
     assert_counts(second, seen[n_seq:])
     assert second.summary["throughput"]["max_in_flight"] >= 3
