@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import _gather, _narrow_positions, _position_type
-from claude_perf.analysis.correlate import arrivals, streams_first, swap_by_likelihood
+from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
 from claude_perf.analysis.decoded import _decode, _Source
 from claude_perf.analysis.id_lives import make_ids_whole
 from claude_perf.analysis.pairing import (
@@ -34,6 +34,7 @@ from claude_perf.analysis.pairing import (
     spare_end_after,
     startless_guess,
 )
+from claude_perf.analysis.stream_order import streams_first
 from claude_perf.analysis.table import (
     TableEvents,
     concat_tables,

@@ -9,9 +9,6 @@
 - *Arrivals*: where a source logs health checks (or other endpoints) only as they arrive (no
   completion record of that kind at all, e.g. claude-max-api-proxy with ``DEBUG=1``), each
   arrival counts as one request of its kind, its outcome and latency unknown.
-- *Streams started first*: a streamed request's start record and its access line, written a
-  millisecond apart to stderr and stdout, may reach the engine the other way round; the start
-  is put back before its completion (``streams_first``).
 
 The constants were measured on real captures of the proxies in Docker (``fixtures/captures``):
 the engine stamps stdout and stderr apart, and a line on one stream can land up to about 60 ms
@@ -25,12 +22,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claude_perf.analysis.arrays import SparseFloats
-from claude_perf.analysis.pairing import _SKEW_NS, _fifo_pairs
 from claude_perf.durations import NAT_NS
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
 # A duration record and the completion it describes are logged within this time of each other.
 CARRY_WINDOW_NS = 250_000_000
@@ -459,66 +454,3 @@ def _fits(
             median[m] = float(np.median(values))
             spread[m] = max(1.4826 * float(np.median(np.abs(values - median[m]))), 0.1)
     return median, spread
-
-
-# Passes of streams_first's search (each a few vectorised passes over the sequence).
-_STREAM_SWAP_PASSES = 32
-
-
-def streams_first(
-    stream: np.ndarray | None,
-    status_column: pd.Series,
-    seq_index: np.ndarray,
-    seq_kind: np.ndarray,
-    ts: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The pairing's sequence with each streamed start put back before the access line the
-    engine stamped first (_streams_started_first), and the sequence's times (a moved
-    start takes its completion's time, so that they stay in order). ``stream`` and
-    ``status_column``: the source's per-event stream flags (None: none known) and statuses."""
-    import numpy as np
-
-    seq_ts = ts[seq_index]
-    if stream is None or len(seq_index) < 2:
-        return seq_index, seq_kind, seq_ts
-    streaming = (seq_kind > 0) & (stream[seq_index] == True)  # noqa: E712
-    if not streaming.any():
-        return seq_index, seq_kind, seq_ts
-    status = status_column.to_numpy(dtype=float, na_value=np.nan)[seq_index]
-    ok_end = (seq_kind < 0) & (status >= 200) & (status < 300)
-    seq_index, seq_kind, moved = seq_index.copy(), seq_kind.copy(), []
-    # A swap empties the queue where it stood open by one: later completions may then find
-    # it empty too, so the search runs again on the new order (a bounded number of times: in
-    # a log where races come in long unbroken runs, the rest stay unpaired, as before).
-    for _ in range(_STREAM_SWAP_PASSES):
-        at = _streams_started_first(seq_kind, ts[seq_index], streaming, ok_end)
-        if len(at) == 0:
-            break
-        moved.append(at)
-        for column in (seq_index, seq_kind, streaming, ok_end):
-            column[at], column[at + 1] = column[at + 1], column[at].copy()
-    seq_ts = ts[seq_index]
-    for at in moved:  # a moved start takes its completion's time: the times stay in order
-        seq_ts[at] = seq_ts[at + 1]
-    return seq_index, seq_kind, seq_ts
-
-
-def _streams_started_first(
-    kinds: np.ndarray, ts_ns: np.ndarray, streaming_start: np.ndarray, ok_end: np.ndarray
-) -> np.ndarray:
-    """Positions ``i`` of the sequence where a completion and the start after it change places.
-
-    A streamed request's start record and its access line are written a millisecond or two
-    apart, to stderr and to stdout (uvicorn writes the access line as the response starts);
-    the engine reads the two pipes apart and may stamp the access line first (38 µs earlier on
-    fixtures/captures/fuergaosi-debug). Where a 2xx completion (``ok_end``) would find no open
-    start and the next event, within _SKEW_NS, is a start that says it streams, that start was
-    the completion's own. ``kinds``: +1 start, -1 completion, in log order.
-    """
-    import numpy as np
-
-    _, queue_before, _ = _fifo_pairs(kinds)
-    i = np.flatnonzero((kinds[:-1] < 0) & (queue_before[:-1] == 0) & ok_end[:-1])
-    after = i + 1
-    close = (ts_ns[after] != NAT_NS) & (ts_ns[i] != NAT_NS) & (ts_ns[after] - ts_ns[i] <= _SKEW_NS)
-    return i[close & (kinds[after] > 0) & streaming_start[after]]

@@ -367,7 +367,7 @@ def _latency(
     explicit = ~np.isnan(duration)
     paired_ok = (start_ns != NAT_NS) & (end_ns != NAT_NS)
     # A streamed start put back before the access line the engine stamped first
-    # (correlate.streams_first) can be stamped microseconds after it: the two were written
+    # (stream_order.streams_first) can be stamped microseconds after it: the two were written
     # together, so the start is taken at the completion, never after it.
     np.minimum(start_ns, end_ns, out=start_ns, where=paired_ok)
     latency = end_ns - start_ns  # int64, then seconds: the same division where both known
