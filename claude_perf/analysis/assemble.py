@@ -301,7 +301,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
 
     events, plain = src.events, src.plain
     model_ends = np.flatnonzero(plain & src.is_model_end)
-    starts, partner_event = pairs.start_events, pairs.partner_event
+    partner_event = pairs.partner_event
     # Health checks and other endpoints logged only as they arrive count as such.
     is_health_end = events.is_end & src.health_path
     arrived = np.concatenate(
@@ -316,14 +316,14 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     # A request body's records (its model, its stream flag) are a model request's: a health
     # check that arrived between a request's start and its body (the wrapper in DEBUG mode reads
     # the body after an await) is no candidate for them.
-    starts = starts[~src.health_path[starts]]
+    body_starts = pairs.start_events[~src.health_path[pairs.start_events]]
     # Per-event results are taken at the requests' rows at once (not held per event to the end).
-    model_source = _attach_models(events, plain, partner_event, starts, model_ends)
+    model_source = _attach_models(events, plain, partner_event, body_starts, model_ends)
     # The attached model, else the completion's own field.
     model_at = np.where(model_source[rows] >= 0, model_source[rows], rows)
     del model_source
-    model_contested = contested_models(events, plain, partner_event, starts)[rows]
-    stream_source, streaming_end = _stream_flags(src, pairs, model_ends, starts)
+    model_contested = contested_models(events, plain, partner_event, body_starts)[rows]
+    stream_source, streaming_end = _stream_flags(src, pairs, model_ends, body_starts)
     stream_at = stream_source[model_ends]
     del stream_source
     error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
