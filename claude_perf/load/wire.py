@@ -146,10 +146,7 @@ class TimedStream(httpcore.AsyncNetworkStream):
         if not inbox.chunks and inbox.ended_ns is None:
             inbox.waiter = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await inbox.waiter
-            except TimeoutError as exc:
-                raise httpcore.ReadTimeout(exc) from exc
+                await _within(inbox.waiter, timeout, httpcore.ReadTimeout)
             finally:
                 inbox.waiter = None
         if inbox.chunks:
@@ -179,10 +176,7 @@ class TimedStream(httpcore.AsyncNetworkStream):
         if inbox.writing_paused:
             inbox.drained = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await inbox.drained
-            except TimeoutError as exc:
-                raise httpcore.WriteTimeout(exc) from exc
+                await _within(inbox.drained, timeout, httpcore.WriteTimeout)
             finally:
                 inbox.drained = None
 
@@ -301,3 +295,15 @@ def timed_transport(tls: ssl.SSLContext) -> tuple[httpx.AsyncHTTPTransport, Mark
         network_backend=TimedBackend(marks),
     )
     return transport, marks
+
+
+async def _within(
+    future: asyncio.Future[None], timeout: float | None, error: type[Exception]
+) -> None:
+    """Wait for ``future``; past ``timeout`` seconds raise httpcore's ``error`` (its read or
+    write timeout), as its own network backends do."""
+    try:
+        async with asyncio.timeout(timeout):
+            await future
+    except TimeoutError as exc:
+        raise error(exc) from exc
