@@ -55,3 +55,29 @@ def test_ids_started_once_and_completed_after_have_one_life():
 def test_lives_equal_the_one_at_a_time_reading(records):
     ids, roles = [i for i, _ in records], [r for _, r in records]
     assert lives(ids, roles) == reference_lives(ids, roles)
+
+
+def test_a_later_life_gets_a_code_and_a_text_of_its_own_and_a_completion_its_starts_path():
+    import pandas as pd
+
+    from claude_perf.analysis.id_lives import make_ids_whole
+    from claude_perf.parse.events import ids_of
+
+    ev = pd.DataFrame(
+        {
+            "request_id": pd.Series(["req-1", "req-1", None, "req-1", "req-1"], dtype=object),
+            "role": pd.Categorical(["start", "end", "startup", "start", "end"]),
+            "path": pd.Categorical(["/health", None, None, "/v1/messages", None]),
+        }
+    )
+    role = ev["role"].to_numpy(dtype=object)
+    codes, texts = make_ids_whole(ev, *ids_of(ev["request_id"]), role == "start", role == "end")
+    assert [texts[c].as_py() if c >= 0 else None for c in codes] == [
+        "req-1",
+        "req-1",
+        None,
+        "req-1#2",
+        "req-1#2",
+    ]
+    paths = [p if isinstance(p, str) else None for p in ev["path"]]
+    assert paths == ["/health", "/health", None, "/v1/messages", "/v1/messages"]

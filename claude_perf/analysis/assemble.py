@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.analysis.arrays import _gather, _narrow_positions, _position_type
 from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
 from claude_perf.analysis.decoded import _decode, _Source
-from claude_perf.analysis.id_lives import make_ids_whole
 from claude_perf.analysis.pairing import (
     _HEALTH,
     _MODEL,
@@ -435,7 +434,6 @@ def _assemble_source(
     """
     import numpy as np
 
-    make_ids_whole(ev)  # an id per request's life, a completion's path from its start
     src = _decode(ev, config, consume=consume)
     if consume:
         drop_decoded(ev, keep_row=keep_row)

@@ -22,6 +22,7 @@ from claude_perf.analysis.correlate import (
     lend_ids_to_model_records,
     link_durations,
 )
+from claude_perf.analysis.id_lives import make_ids_whole
 from claude_perf.analysis.pairing import SparseTexts, _Events
 from claude_perf.analysis.table import _READ_AFTER_DECODE
 from claude_perf.config.dialect import FIELDS
@@ -85,6 +86,8 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
     ts_ns = series_ns(take("ts"))
     is_error = take("is_error").to_numpy(dtype=bool)
     request_ids, id_texts = ids_of(take("request_id"))  # codes: no Python string per id
+    # an id per request's life, a completion's path from its start (before paths are taken)
+    request_ids, id_texts = make_ids_whole(ev, request_ids, id_texts, is_start, is_end)
     take.release()  # the dictionary encoding's hash table sits in Arrow's pool
     has_id = request_ids >= 0
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.

@@ -26,45 +26,52 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from claude_perf.durations import NAT_NS
-from claude_perf.parse.events import ids_of
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 # The columns a completion may lack and its request's other records may carry.
 LENT_COLUMNS = ("path", "method", "client")
 
 
-def make_ids_whole(ev: pd.DataFrame) -> None:
-    """Give each life of a reused id its own id, and lend a completion its start's path, method
-    and client (in place; ``ev``: one source's events in log order). Nothing changes in a
-    source without request ids, or where every completion already has them."""
+def make_ids_whole(
+    ev: pd.DataFrame,
+    codes: np.ndarray,
+    texts: pa.Array,
+    starts: np.ndarray,
+    ends: np.ndarray,
+) -> tuple[np.ndarray, pa.Array]:
+    """The source's request ids (``codes``, -1 none, and ``texts``: ``parse.events.ids_of`` of
+    its ``request_id`` column) with each later life of a reused id given a code of its own (its
+    text the id with ``#2``, ``#3``, … appended); and, in ``ev`` (in place), a completion's
+    missing path, method and client lent from its start. ``ev``: one source's events in log
+    order; ``starts``, ``ends``: per event, whether it is a start, a completion."""
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
-    if "request_id" not in ev.columns or "role" not in ev.columns:
-        return
-    codes, texts = ids_of(ev["request_id"])
     rows = np.flatnonzero(codes >= 0)
     if not len(rows):
-        return
-    role = ev["role"]
-    is_start = (role == "start").to_numpy(dtype=bool)[rows]
-    is_end = (role == "end").to_numpy(dtype=bool)[rows]
+        return codes, texts
+    is_start, is_end = starts[rows], ends[rows]
     ids = codes[rows].astype(np.int64)
     life = _lives(ids, is_start, is_end)
-    if life.any():
-        later = np.flatnonzero(life > 0)
-        names = texts.to_pylist()
-        column = ev["request_id"].to_numpy(dtype=object, copy=True)
-        renamed = zip(ids[later].tolist(), life[later].tolist(), strict=True)
-        column[rows[later]] = [f"{names[i]}#{n + 1}" for i, n in renamed]
-        ev["request_id"] = pd.Series(column, index=ev.index, dtype=ev["request_id"].dtype)
     group = ids * (int(life.max()) + 1) + life  # one code per (id, life)
+    if life.any():
+        # New codes after the texts' own, one per (id, later life): no Python string per row.
+        later = np.flatnonzero(life > 0)
+        new, first = pd.factorize(group[later])
+        codes = codes.copy()
+        codes[rows[later]] = len(texts) + new.astype(codes.dtype)
+        lives = int(life.max()) + 1
+        labels = [f"{texts[g // lives].as_py()}#{g % lives + 1}" for g in first.tolist()]
+        texts = pa.concat_arrays([texts, pa.array(labels, texts.type)])
     for name in LENT_COLUMNS:
         if name in ev.columns:
             _lend(ev, name, rows, group, is_end)
+    return codes, texts
 
 
 def _lives(ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray) -> np.ndarray:
