@@ -259,16 +259,15 @@ def _start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
 
 
 def _stream_flags(
-    src: _Source, pairs: _Pairs, model_ends: np.ndarray, starts: np.ndarray
+    src: _Source, pairs: _Pairs, model_ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per event, the event whose stream flag an id-less completion takes (-1 none); and per
-    model completion, whether its response may go on after its line (a stream). ``starts``:
-    the starts a request body's records may belong to."""
+    model completion, whether its response may go on after its line (a stream)."""
     import numpy as np
     import pandas as pd
 
     events, plain, n = src.events, src.plain, len(src.ev)
-    partner_event = pairs.partner_event
+    starts, partner_event = pairs.start_events, pairs.partner_event
     stream_source = np.full(n, -1, dtype=np.int64)
     streaming_end = np.zeros(len(model_ends), dtype=bool)
     if src.stream is not None:
@@ -277,7 +276,7 @@ def _stream_flags(
         # A streaming response goes on after its completion line: its errors come later.
         at = stream_source[model_ends]
         streaming_end[at >= 0] = src.stream[at[at >= 0]] == True  # noqa: E712
-    if len(pairs.start_events):
+    if len(starts):
         # Where a source logs starts, a completion without one is a streaming response (the
         # wrapper logs no start line for those): unless its flag says otherwise, it may still
         # be running after its completion line.
@@ -312,17 +311,14 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     other_rows = np.concatenate([np.flatnonzero(is_health_end | src.is_other_end), arrived])
     del is_health_end
     rows = np.concatenate([model_ends, other_rows])
-    # A request body's records (its model, its stream flag) are a model request's: a health
-    # check that arrived between a request's start and its body (the wrapper in DEBUG mode reads
-    # the body after an await) is no candidate for them.
-    body_starts = pairs.start_events[~src.health_path[pairs.start_events]]
+    starts = pairs.start_events  # (model requests' only: start_mask)
     # Per-event results are taken at the requests' rows at once (not held per event to the end).
-    model_source = _attach_models(events, plain, partner_event, body_starts, model_ends)
+    model_source = _attach_models(events, plain, partner_event, starts, model_ends)
     # The attached model, else the completion's own field.
     model_at = np.where(model_source[rows] >= 0, model_source[rows], rows)
     del model_source
-    model_contested = contested_models(events, plain, partner_event, body_starts)[rows]
-    stream_source, streaming_end = _stream_flags(src, pairs, model_ends, body_starts)
+    model_contested = contested_models(events, plain, partner_event, starts)[rows]
+    stream_source, streaming_end = _stream_flags(src, pairs, model_ends)
     stream_at = stream_source[model_ends]
     del stream_source
     error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
