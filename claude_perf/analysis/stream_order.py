@@ -43,20 +43,22 @@ def streams_first(
         return seq_index, seq_kind, seq_ts
     status = status_column.to_numpy(dtype=float, na_value=np.nan)[seq_index]
     ok_end = (seq_kind < 0) & (status >= 200) & (status < 300)
-    seq_index, seq_kind, moved = seq_index.copy(), seq_kind.copy(), []
+    seq_index, seq_kind = seq_index.copy(), seq_kind.copy()
+    moved = np.zeros(len(seq_index), dtype=bool)  # a start put back already: it moves once
     # A swap empties the queue where it stood open by one: later completions may then find
     # it empty too, so the search runs again on the new order (a bounded number of times: in
     # a log where races come in long unbroken runs, the rest stay unpaired, as before).
     for _ in range(_STREAM_SWAP_PASSES):
-        at = _streams_started_first(seq_kind, ts[seq_index], streaming, ok_end)
+        at = _streams_started_first(seq_kind, ts[seq_index], streaming & ~moved, ok_end)
         if len(at) == 0:
             break
-        moved.append(at)
-        for column in (seq_index, seq_kind, streaming, ok_end):
+        moved[at + 1] = True
+        for column in (seq_index, seq_kind, streaming, ok_end, moved):
             column[at], column[at + 1] = column[at + 1], column[at].copy()
     seq_ts = ts[seq_index]
-    for at in moved:  # a moved start takes its completion's time: the times stay in order
-        seq_ts[at] = seq_ts[at + 1]
+    # a moved start takes the time of its completion, now right after it: the times stay in order
+    back = np.flatnonzero(moved)
+    seq_ts[back] = seq_ts[back + 1]
     return seq_index, seq_kind, seq_ts
 
 
