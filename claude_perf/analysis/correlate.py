@@ -118,6 +118,7 @@ def link_durations(
         near = ends[lo : min(int(ats[-1]) + _CARRY_LOOKAHEAD, len(ends))]
         end_times, end_codes = ts_ns[near].tolist(), status[near].tolist()
         end_classes = path_class[near].tolist()
+        listed = (end_times, end_codes, end_classes)
         own = app_s[block].tolist() if app_s is not None else [math.nan] * len(block)
         rows = zip(
             block.tolist(),
@@ -131,31 +132,21 @@ def link_durations(
         for record, at, time, code, seconds, own_s in rows:
             if time == NAT_NS:
                 continue
+            ks = range(max(at - 1, 0), min(at + _CARRY_LOOKAHEAD, len(ends)))
             clock = app_starts if app_starts is not None and not math.isnan(own_s) else None
             start, rival = _start_of(clock, engine_starts, own_s, time, seconds, start_taken)
             if rival:
                 # Two starts fit: the completion beside this record says which kind of request
                 # it describes (a health check that arrived within the window is no rival).
-                ks = range(max(at - 1, 0), min(at + _CARRY_LOOKAHEAD, len(ends)))
-                wanted = _nearest_class(
-                    ks, lo, end_times, end_codes, end_classes, taken, time, code
-                )
+                beside = _nearest_end(ks, lo, listed, taken, time, code, -1)
+                wanted = end_classes[beside - lo] if beside >= 0 else -1
                 if wanted >= 0:
                     kind = (path_class, wanted)
                     found = _start_of(clock, engine_starts, own_s, time, seconds, start_taken, kind)
                     if found[0] >= 0:
                         start, rival = found
             cls = int(path_class[start]) if start >= 0 else -1
-            best, best_gap = -1, CARRY_WINDOW_NS + 1
-            for k in range(max(at - 1, 0), min(at + _CARRY_LOOKAHEAD, len(ends))):
-                j = k - lo
-                if taken[k] or end_times[j] == NAT_NS:
-                    continue
-                same = np.isnan(code) or np.isnan(end_codes[j]) or code == end_codes[j]
-                same &= cls < 0 or end_classes[j] < 0 or end_classes[j] == cls
-                gap = abs(end_times[j] - time)
-                if same and gap < best_gap:
-                    best, best_gap = k, gap
+            best = _nearest_end(ks, lo, listed, taken, time, code, cls)
             if best < 0:
                 continue
             taken[best] = True
@@ -195,19 +186,20 @@ def _start_of(
     return engine_starts.nearest(implied, START_MATCH_NS, START_MATCH_NS, 1, taken, kind)
 
 
-def _nearest_class(
+def _nearest_end(
     ks: range,
     lo: int,
-    end_times: list[int],
-    end_codes: list[float],
-    end_classes: list[int],
+    ends: tuple[list[int], list[float], list[int]],
     taken: np.ndarray,
     time: int,
     code: float,
+    cls: int,
 ) -> int:
-    """The path class of the undescribed completion of the record's status (``code``, NaN
-    unknown) nearest ``time`` among ends ``ks`` (their times, statuses and classes listed from
-    end ``lo`` on); -1: none within CARRY_WINDOW_NS, or its class unknown."""
+    """The undescribed completion (its index among the ends; -1: none within CARRY_WINDOW_NS)
+    nearest ``time`` among ends ``ks``, of the record's status (``code``, NaN unknown) and path
+    class (``cls``, -1 any); ``ends``: their times, statuses and classes listed from end ``lo``
+    on."""
+    end_times, end_codes, end_classes = ends
     best, best_gap = -1, CARRY_WINDOW_NS + 1
     for k in ks:
         j = k - lo
@@ -215,9 +207,11 @@ def _nearest_class(
             continue
         if not (math.isnan(code) or math.isnan(end_codes[j]) or code == end_codes[j]):
             continue
+        if not (cls < 0 or end_classes[j] < 0 or end_classes[j] == cls):
+            continue
         gap = abs(end_times[j] - time)
         if gap < best_gap:
-            best, best_gap = int(end_classes[j]), gap
+            best, best_gap = k, gap
     return best
 
 
