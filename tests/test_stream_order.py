@@ -1,5 +1,7 @@
 """Known answers for analysis/stream_order.streams_first: a streamed start the engine stamped
-just after its own completion is put back before it, once, and takes its completion's time."""
+just after its own completion is put back before it, once, and takes its completion's time; and
+analysis/table._latency, which takes such a raced start at its completion but reads a start far
+after its completion as no latency."""
 
 from __future__ import annotations
 
@@ -35,3 +37,29 @@ def test_a_start_moves_back_once_past_its_own_completion_only():
 
 def test_a_start_that_does_not_stream_stays_where_it_was_logged():
     assert order([-1, 1], [1.0, 1.04], [None, False]) == ([0, 1], [-1, 1], [1.0, 1.04])
+
+
+def latency_of(start_ms: float, end_ms: float, duration_s: float = float("nan")):
+    from claude_perf.analysis.table import _latency
+
+    start = np.array([int(start_ms * MS)], dtype=np.int64)
+    end = np.array([int(end_ms * MS)], dtype=np.int64)
+    got = _latency(start, end, np.array([duration_s]), np.array([False]))
+    return int(got[0][0]) / MS, float(got[1][0]), int(got[3][0])
+
+
+def test_a_start_raced_past_its_completion_is_taken_at_the_completion():
+    # 40 µs late: the two were written together (stderr/stdout); latency 0, paired
+    assert latency_of(1000.04, 1000.0) == (1000.0, 0.0, 1)
+
+
+def test_a_start_long_after_its_completion_is_no_latency_at_all():
+    # 2 s late is no race but a pairing that cannot be: unknown (code 2), never a 0 s answer;
+    # the request keeps its logged start
+    start_ms, latency_s, source = latency_of(3000.0, 1000.0)
+    assert (start_ms, source) == (3000.0, 2)
+    assert np.isnan(latency_s)
+
+
+def test_an_explicit_duration_still_wins_over_a_start_after_the_completion():
+    assert latency_of(3000.0, 1000.0, duration_s=1.5)[1:] == (1.5, 0)

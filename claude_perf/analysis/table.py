@@ -19,7 +19,7 @@ from claude_perf.analysis.arrays import (
     used_labels,
 )
 from claude_perf.analysis.error_classes import classify_errors
-from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, _Events
+from claude_perf.analysis.pairing import _HEALTH, _KIND_NAMES, _SKEW_NS, _Events
 from claude_perf.analysis.usage import USAGE_COLUMNS, usage_table
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.families import family_of
@@ -366,10 +366,18 @@ def _latency(
     # values are those of the plain np.where form, element by element.
     explicit = ~np.isnan(duration)
     paired_ok = (start_ns != NAT_NS) & (end_ns != NAT_NS)
-    # A streamed start put back before the access line the engine stamped first
-    # (stream_order.streams_first) can be stamped microseconds after it: the two were written
-    # together, so the start is taken at the completion, never after it.
-    np.minimum(start_ns, end_ns, out=start_ns, where=paired_ok)
+    # A start and its completion written together to stderr and stdout can reach the engine the
+    # other way round (stream_order.streams_first puts such a streamed start back; 38 µs on
+    # fixtures/captures/fuergaosi-debug): within _SKEW_NS the start is taken at the completion.
+    # A start later than that is no race but a pairing that cannot be: its latency is unknown
+    # (never a 0 s answer), and the request keeps its logged start.
+    late = paired_ok & (start_ns > end_ns)
+    if late.any():
+        raced = late & (start_ns - end_ns <= _SKEW_NS)
+        start_ns[raced] = end_ns[raced]
+        paired_ok &= ~(late & ~raced)
+        del raced
+    del late
     latency = end_ns - start_ns  # int64, then seconds: the same division where both known
     latency = latency / 1e9
     latency[~paired_ok] = np.nan
