@@ -41,6 +41,37 @@ def test_a_completion_before_its_ids_only_start_is_another_life():
     assert lives([0, 0, 0], ["end", "start", "end"]) == [0, 1, 1]
 
 
+def timed_lives(ids: list[int], roles: list[str], times_ms: list[float]) -> list[int]:
+    got = _lives(
+        np.array(ids, dtype=np.int64),
+        np.array([r == "start" for r in roles]),
+        np.array([r == "end" for r in roles]),
+        (np.array(times_ms) * 1e6).astype(np.int64),
+    )
+    return got.tolist()
+
+
+def test_a_completion_stamped_40_us_before_its_own_start_is_that_starts():
+    # stdout's access line and stderr's start, written together, read apart by the engine
+    assert timed_lives([0, 0], ["end", "start"], [1000.0, 1000.04]) == [0, 0]
+    # another id's records between them change nothing
+    assert timed_lives([0, 1, 0, 1], ["end", "start", "start", "end"], [1, 1.01, 1.04, 2]) == [
+        0,
+        0,
+        0,
+        0,
+    ]
+
+
+def test_a_completion_a_second_before_a_start_of_its_id_is_an_earlier_life():
+    assert timed_lives([0, 0, 0], ["end", "start", "end"], [1000.0, 2000.0, 3000.0]) == [0, 1, 1]
+
+
+def test_a_completion_that_closed_an_open_start_is_no_race():
+    roles = ["start", "end", "start", "end"]
+    assert timed_lives([0, 0, 0, 0], roles, [0.0, 1000.0, 1000.04, 3000.0]) == [0, 0, 1, 1]
+
+
 def test_ids_started_once_and_completed_after_have_one_life():
     assert lives([0, 1, 0, 1], ["start", "start", "end", "end"]) == [0, 0, 0, 0]
 
@@ -81,3 +112,16 @@ def test_a_later_life_gets_a_code_and_a_text_of_its_own_and_a_completion_its_sta
     ]
     paths = [p if isinstance(p, str) else None for p in ev["path"]]
     assert paths == ["/health", "/health", None, "/v1/messages", "/v1/messages"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.sampled_from(["start", "end", "info"])),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_records_a_second_apart_read_as_in_log_order(records):
+    ids, roles = [i for i, _ in records], [r for _, r in records]
+    times_ms = [1000.0 * k for k in range(len(ids))]
+    assert timed_lives(ids, roles, times_ms) == reference_lives(ids, roles)

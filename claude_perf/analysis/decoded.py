@@ -87,7 +87,7 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
     is_error = take("is_error").to_numpy(dtype=bool)
     request_ids, id_texts = ids_of(take("request_id"))  # codes: no Python string per id
     # an id per request's life, a completion's path from its start (before paths are taken)
-    request_ids, id_texts = make_ids_whole(ev, request_ids, id_texts, is_start, is_end)
+    request_ids, id_texts = make_ids_whole(ev, request_ids, id_texts, is_start, is_end, ts_ns)
     take.release()  # the dictionary encoding's hash table sits in Arrow's pool
     has_id = request_ids >= 0
     # Ids logged on starts only (none on any completion) cannot pair: those starts pair by time.

@@ -7,7 +7,10 @@ Two things a proxy's request ids leave to the reader, both seen on fastify's pin
   each process: after a restart ``req-1`` is a new request. Grouped by id alone, the two would
   be one request (the later completion kept, the earlier lost). A start that comes after a
   completion of its id opens a new life of that id; the records after it belong to it. Ids in a
-  later life get ``#2``, ``#3``, … appended (the first life keeps its id as logged).
+  later life get ``#2``, ``#3``, … appended (the first life keeps its id as logged). A
+  completion the engine stamped at most ``RACE_NS`` before a start of its id, with no start of
+  that id open before it, is that start's own (written together to stdout and stderr, read
+  apart): it opens no new life.
 - **The start names the request, the completion ends it.** fastify's ``incoming request`` line
   carries the method, path and client, its ``request completed`` line only the status and time.
   A completion without a path would count as a model request (an unknown path is one): a
@@ -35,6 +38,11 @@ if TYPE_CHECKING:
 # The columns a completion may lack and its request's other records may carry.
 LENT_COLUMNS = ("path", "method", "client")
 
+# How far apart the engine may stamp two records written together to stdout and stderr (it
+# reads the two pipes apart: 38 µs on fixtures/captures/fuergaosi-debug); the pairing's
+# _SKEW_NS, kept here as a number since the pairing imports this module.
+RACE_NS = 50_000_000
+
 
 def make_ids_whole(
     ev: pd.DataFrame,
@@ -42,12 +50,14 @@ def make_ids_whole(
     texts: pa.Array,
     starts: np.ndarray,
     ends: np.ndarray,
+    ts_ns: np.ndarray | None = None,
 ) -> tuple[np.ndarray, pa.Array]:
     """The source's request ids (``codes``, -1 none, and ``texts``: ``parse.events.ids_of`` of
     its ``request_id`` column) with each later life of a reused id given a code of its own (its
     text the id with ``#2``, ``#3``, … appended); and, in ``ev`` (in place), a completion's
     missing path, method and client lent from its start. ``ev``: one source's events in log
-    order; ``starts``, ``ends``: per event, whether it is a start, a completion."""
+    order; ``starts``, ``ends``: per event, whether it is a start, a completion; ``ts_ns``: its
+    engine times (None: a completion before a start of its id is always an earlier life)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -57,7 +67,7 @@ def make_ids_whole(
         return codes, texts
     is_start, is_end = starts[rows], ends[rows]
     ids = codes[rows].astype(np.int64)
-    life = _lives(ids, is_start, is_end)
+    life = _lives(ids, is_start, is_end, None if ts_ns is None else ts_ns[rows])
     group = ids * (int(life.max()) + 1) + life  # one code per (id, life)
     if life.any():
         # New codes after the texts' own, one per (id, later life): no Python string per row.
@@ -74,10 +84,61 @@ def make_ids_whole(
     return codes, texts
 
 
-def _lives(ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray) -> np.ndarray:
+def _lives(
+    ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray, ts_ns: np.ndarray | None = None
+) -> np.ndarray:
     """Per record of an id (in log order): which life of its id it belongs to (0 the first).
     A start opens life k, k being the completions of its id before it; a record that is no
-    start belongs to the life its id's last start opened (0 before any start)."""
+    start belongs to the life its id's last start opened (0 before any start). With ``ts_ns``,
+    a completion raced ahead of its own start (``_raced_ends``) is read as right after it."""
+    import numpy as np
+
+    moved = None if ts_ns is None else _raced_ends(ids, is_start, is_end, ts_ns)
+    if moved is None:
+        return _lives_in_order(ids, is_start, is_end)
+    # each raced completion read right after the start it raced
+    ends_at, starts_at = moved
+    key = np.arange(len(ids), dtype=np.float64)
+    key[ends_at] = starts_at + 0.5
+    order = np.argsort(key, kind="stable")
+    life = np.empty(len(ids), dtype=np.int64)
+    life[order] = _lives_in_order(ids[order], is_start[order], is_end[order])
+    return life
+
+
+def _raced_ends(
+    ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray, ts_ns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(positions of completions, positions of the starts they raced): a completion whose next
+    record of its id is a start at most RACE_NS later, while no start of that id stood open
+    before it. None when there are none (the usual case)."""
+    import numpy as np
+
+    if len(ids) < 2:
+        return None
+    order = np.argsort(ids, kind="stable")  # each id's records together, in log order
+    sid, end, start, ts = ids[order], is_end[order], is_start[order], ts_ns[order]
+    cand = np.flatnonzero(
+        end[:-1]
+        & start[1:]
+        & (sid[:-1] == sid[1:])
+        & (ts[:-1] != NAT_NS)
+        & (ts[1:] != NAT_NS)
+        & (ts[1:] - ts[:-1] <= RACE_NS)
+    )
+    if not len(cand):
+        return None
+    # starts open before the candidate: its id's starts minus completions before it
+    balance = np.concatenate([[0], np.cumsum(start.astype(np.int64) - end)])
+    first = np.searchsorted(sid, sid[cand], side="left")
+    cand = cand[balance[cand] - balance[first] <= 0]
+    if not len(cand):
+        return None
+    return order[cand], order[cand + 1]
+
+
+def _lives_in_order(ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray) -> np.ndarray:
+    """_lives with every record where the log put it."""
     import numpy as np
     import pandas as pd
 
