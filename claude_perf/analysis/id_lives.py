@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 LENT_COLUMNS = ("path", "method", "client")
 
 # How far apart the engine may stamp two records written together to stdout and stderr (it
-# reads the two pipes apart: 38 µs on fixtures/captures/fuergaosi-debug); the pairing's
-# _SKEW_NS, kept here as a number since the pairing imports this module.
+# reads the two pipes apart: 38 µs on fixtures/captures/fuergaosi-debug): the pairing's
+# _SKEW_NS too.
 RACE_NS = 50_000_000
 
 

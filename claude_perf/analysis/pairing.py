@@ -16,7 +16,7 @@ from claude_perf.analysis.arrays import (
     _position_type,
     _positions,
 )
-from claude_perf.analysis.id_lives import id_occurrences
+from claude_perf.analysis.id_lives import RACE_NS, id_occurrences
 from claude_perf.durations import MAX_NS, NAT_NS
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ _ORPHAN_ERROR_WINDOW_NS = 2_000_000_000
 
 
 # stdout and stderr are stamped separately by the engine; records this close may be out of order.
-_SKEW_NS = 50_000_000
+_SKEW_NS = RACE_NS
 
 
 def _fifo_pairs(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
