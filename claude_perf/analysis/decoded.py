@@ -28,6 +28,7 @@ from claude_perf.analysis.table import _READ_AFTER_DECODE
 from claude_perf.config.dialect import FIELDS
 from claude_perf.config.schema import Config, is_model_path
 from claude_perf.durations import NAT_NS, series_ns
+from claude_perf.parse.columns import ALONE_END, ARRIVAL_END
 from claude_perf.parse.events import ids_of, text_values
 from claude_perf.runtime.memory import release_unused
 
@@ -156,8 +157,8 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
         start_mask=events.is_start & ~health_path & model_path,
         is_model_end=events.is_end & ~health_path & model_path,
         is_other_end=events.is_end & ~health_path & ~model_path,
-        alone=alone_code >= 1.0 if alone_code is not None else np.zeros(n, bool),
-        arrival=alone_code == 2.0 if alone_code is not None else np.zeros(n, bool),
+        alone=alone_code >= ALONE_END if alone_code is not None else np.zeros(n, bool),
+        arrival=alone_code == ARRIVAL_END if alone_code is not None else np.zeros(n, bool),
         stream=stream if stream is not None and pd.notna(stream).any() else None,
         links=links,
         written=written,

@@ -11,6 +11,12 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+# The "alone" column's values (a float column, NaN for every other line): a completion that is
+# a whole request by itself (a dialect line's ``alone``), or one logged as its request arrives,
+# before any work (``arrival``: its latency is unknown, the error records after it its own).
+ALONE_END = 1.0
+ARRIVAL_END = 2.0
+
 
 @dataclass(frozen=True)
 class Coded:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.dialect import Dialect, DialectLine
-from claude_perf.parse.columns import Coded, _Columns
+from claude_perf.parse.columns import ALONE_END, ARRIVAL_END, Coded, _Columns
 from claude_perf.parse.formats import _ANSI
 from claude_perf.parse.shapes import HEAD_CHARS, _Templates, digit_agnostic, tail_safe
 from claude_perf.parse.text import (
@@ -200,8 +200,9 @@ def apply_dialects(
             if line.fields:
                 _read_fields(text, rows, line.fields, cols)
             cols.add("role", rows, Coded.constant(len(rows), line.role))
-            if line.alone or line.arrival:  # 2: logged on arrival (analysis/decoded.py)
-                cols.add("alone", rows, np.full(len(rows), 2.0 if line.arrival else 1.0))
+            if line.alone or line.arrival:
+                kind = ARRIVAL_END if line.arrival else ALONE_END
+                cols.add("alone", rows, np.full(len(rows), kind))
             if line.error or line.role == "error":
                 error[rows] = True
 
