@@ -177,8 +177,9 @@ def _quality(
     if latency_unknown:
         notes.append(
             f"{latency_unknown} succeeded model request(s) have no known latency: no start record "
-            "and no explicit duration (streaming responses in claude-code-openai-wrapper log no "
-            "start line, and uvicorn logs the access line when the response starts)"
+            "and no explicit duration (their source logs only a completion for them, such as an "
+            "access log without response times, or claude-code-openai-wrapper's streams: they "
+            "log no start line, and uvicorn logs the access line when the response starts)"
         )
     if requests.ambiguous_pairings:
         notes.append(
