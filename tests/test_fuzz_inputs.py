@@ -229,3 +229,27 @@ def test_config_files(tmp_path, text):
         tomllib.loads(text)
     with contextlib.suppress(ClaudePerfError):
         load_config(path)
+
+
+CAPTURES = sorted(Path(__file__).parent.parent.glob("fixtures/captures/*/docker-logs-t.txt"))
+
+
+@FUZZ
+@given(
+    st.sampled_from(CAPTURES),
+    st.randoms(use_true_random=False),
+    st.floats(0.05, 0.95),
+)
+def test_any_subset_of_a_real_captures_lines(tmp_path, capture, rnd, keep):
+    """Real proxies' lines with any of them lost (a cut, a rotation, a filter): usage records
+    with no completion left, completions without their starts, ids seen once... only typed
+    errors, never a traceback."""
+    lines = capture.read_bytes().splitlines(keepends=True)
+    kept = b"".join(line for line in lines if rnd.random() < keep)
+    path = tmp_path / "subset.log"
+    path.write_bytes(kept)
+    try:
+        summary = build(analyse(read_logs([str(path)], Limits()), Config()))
+    except ClaudePerfError:
+        return
+    json.loads(dumps(summary))

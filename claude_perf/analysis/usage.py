@@ -153,7 +153,7 @@ def plain_usage(
     usage_at = np.where(events.has_figures[model_ends], model_ends, -1)
     inferred = np.zeros(len(model_ends), dtype=bool)
     records = np.flatnonzero(plain & events.is_usage_record)
-    if not len(records):
+    if not len(records) or not len(model_ends):  # usage records with no completion to carry to
         return usage_at, inferred
 
     cli_duration_ms = (
