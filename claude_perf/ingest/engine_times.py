@@ -1,5 +1,5 @@
-"""The times of `docker logs -t` lines, read at fixed byte positions: ONE function,
-``fixed_layout_times``.
+"""The engines' times: `docker logs -t` lines' read at fixed byte positions (``fixed_layout_times``,
+the fast seam), and any RFC 3339 time the general way (``rfc3339_times``, ``TS_BODY``).
 
 `docker logs -t` prints every time in Go's RFC3339NanoFixed layout, so nearly every line's time
 sits at the same byte offsets. Here numpy reads the first 32 bytes of every line as one
@@ -192,3 +192,27 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1  # [0, 365], from 1 March
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
     return era * 146097 + day_of_era - 719468
+
+
+# An RFC 3339 time as engines write it: any sub-second precision, Z or an offset.
+TS_BODY = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)"
+
+
+def rfc3339_times(times: pa.Array) -> pa.Array:
+    """RFC 3339 strings (or nulls) as timestamp[ns, UTC]; a string in that shape that is no
+    instant Arrow can hold (month 13, 30 February, year 0, after 2262) becomes null.
+
+    Arrow's cast fails the whole array for one such string, so the failing part is found by
+    halving; the usual array, with none, costs one cast.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ts_type = pa.timestamp("ns", tz="UTC")
+    try:
+        return pc.cast(times, ts_type)
+    except pa.ArrowInvalid:
+        if len(times) == 1:
+            return pa.nulls(1, ts_type)
+        half = len(times) // 2
+        return pa.concat_arrays([rfc3339_times(times[:half]), rfc3339_times(times[half:])])

@@ -3,6 +3,9 @@
 Forms, detected per file from its first lines:
 - ``docker-timestamps``: ``docker logs --timestamps`` output (RFC 3339 time, a space, the line);
 - ``json-file``: Docker's json-file driver (``{"log": ..., "stream": ..., "time": ...}`` per line);
+- ``cri``: the CRI log format of containerd, CRI-O and Podman's k8s-file driver
+  (``TIME stdout|stderr F|P TEXT``; ``P`` is a part of a line the next record continues), as in
+  Kubernetes' /var/log/pods files;
 - ``plain``: process output without engine timestamps (the application's own time is used later).
 
 Every input line is kept (nothing is dropped here); invalid UTF-8 is replaced and counted.
@@ -11,7 +14,6 @@ Every input line is kept (nothing is dropped here); invalid UTF-8 is replaced an
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -20,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.config.schema import Limits
 from claude_perf.durations import NAT_NS
 from claude_perf.ingest.bounded import read_bounded
-from claude_perf.ingest.engine_times import FIXED_PREFIX, fixed_layout_times
+from claude_perf.ingest.engine_times import FIXED_PREFIX, TS_BODY, fixed_layout_times, rfc3339_times
+from claude_perf.ingest.runtime_records import cri_table, json_file_table
 from claude_perf.ingest.sources import source_name
 from claude_perf.runtime.memory import release_unused
 from claude_perf.runtime.parallel import parallel_map
@@ -34,11 +37,14 @@ Bytes = bytes | bytearray | memoryview
 
 FORM_DOCKER = "docker-timestamps"
 FORM_JSON_FILE = "json-file"
+FORM_CRI = "cri"
 FORM_PLAIN = "plain"
 
 _DOCKER_TS_RE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) ")
-_TS_BODY = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)"
 _JSON_FILE_RE = re.compile(rb'^\{.*"log"\s*:.*"time"\s*:', re.DOTALL)
+# github.com/kubernetes/cri-api: "<RFC 3339 nano time> <stream> <tag> <log>", tag F (full) or
+# P (partial: the runtime split a long line, the next record of the stream continues it).
+_CRI_RE = re.compile(rb"^\d{4}-\d\d-\d\dT\S+ (?:stdout|stderr) [FP](?: |$)")
 _SNIFF_LINES = 50
 
 
@@ -90,13 +96,15 @@ def read_bytes(path: str, limits: Limits | None = None) -> tuple[bytes, list[str
 
 def sniff_form(data: Bytes) -> str:
     """Decide the form from the first non-empty lines (the majority wins, junk tolerated)."""
-    docker = json_file = seen = 0
+    docker = json_file = cri = seen = 0
     for raw in io.BytesIO(data[: 1 << 20]):
         line = raw.strip(b"\r\n")
         if not line.strip():
             continue
         seen += 1
-        if _DOCKER_TS_RE.match(line):
+        if _CRI_RE.match(line):
+            cri += 1
+        elif _DOCKER_TS_RE.match(line):
             docker += 1
         elif _JSON_FILE_RE.match(line):
             json_file += 1
@@ -106,6 +114,8 @@ def sniff_form(data: Bytes) -> str:
         return FORM_PLAIN
     if json_file * 2 > seen:
         return FORM_JSON_FILE
+    if cri * 2 > seen:
+        return FORM_CRI
     if docker * 2 > seen:
         return FORM_DOCKER
     return FORM_PLAIN
@@ -223,122 +233,15 @@ def _docker_table_general(lines: pa.Array) -> pa.Table:
     import pyarrow.compute as pc
 
     trimmed = pc.utf8_rtrim(lines, characters="\r\n")
-    parts = pc.extract_regex(trimmed, rf"^(?P<ts>{_TS_BODY}) (?P<text>(?s:.*))$")
+    parts = pc.extract_regex(trimmed, rf"^(?P<ts>{TS_BODY}) (?P<text>(?s:.*))$")
     ts_text = pc.if_else(
         parts.is_valid(),
         parts.field("ts").cast(pa.large_string()),
         pa.scalar(None, pa.large_string()),
     )
-    ts = _engine_times(ts_text)
+    ts = rfc3339_times(ts_text)
     text = pc.if_else(ts.is_valid(), parts.field("text").cast(pa.large_string()), trimmed)
     return pa.table({"ts": ts, "text": text})
-
-
-def _engine_times(times: pa.Array) -> pa.Array:
-    """RFC 3339 strings (or nulls) as timestamp[ns, UTC]; a string in that shape that is no
-    instant Arrow can hold (month 13, 30 February, year 0, after 2262) becomes null.
-
-    Arrow's cast fails the whole array for one such string, so the failing part is found by
-    halving; the usual array, with none, costs one cast.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    ts_type = pa.timestamp("ns", tz="UTC")
-    try:
-        return pc.cast(times, ts_type)
-    except pa.ArrowInvalid:
-        if len(times) == 1:
-            return pa.nulls(1, ts_type)
-        half = len(times) // 2
-        return pa.concat_arrays([_engine_times(times[:half]), _engine_times(times[half:])])
-
-
-def _json_file_table(data: Bytes, lines: pa.Array) -> tuple[pa.Table, int, int]:
-    """Parse json-file lines with Arrow's JSON reader, falling back line by line on bad JSON."""
-    import pyarrow as pa
-    import pyarrow.json as pj
-
-    schema = pa.schema([("log", pa.large_string()), ("stream", pa.string()), ("time", pa.string())])
-    longest = 0
-    if len(lines):
-        import pyarrow.compute as pc
-
-        longest = int(pc.max(pc.binary_length(lines)).as_py() or 0)
-    try:
-        table = pj.read_json(
-            io.BytesIO(data),
-            read_options=pj.ReadOptions(block_size=max(1 << 20, longest + 2)),
-            parse_options=pj.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="ignore"
-            ),
-        )
-        if table.num_rows != len(lines):  # blank lines are skipped by the reader
-            raise pa.ArrowInvalid("row count differs from line count")
-        logs, streams, times = (table.column(c).to_pylist() for c in ("log", "stream", "time"))
-        broken = 0
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        logs, streams, times, broken = _json_file_slow(lines.to_pylist())
-    return _merge_partials(logs, streams, times, broken)
-
-
-def _json_file_slow(
-    raw_lines: list[str],
-) -> tuple[list[str | None], list[str | None], list[str | None], int]:
-    logs: list[str | None] = []
-    streams: list[str | None] = []
-    times: list[str | None] = []
-    broken = 0
-    for raw in raw_lines:
-        try:
-            obj = json.loads(raw)
-            if not isinstance(obj, dict) or not isinstance(obj.get("log"), str):
-                raise ValueError("not a json-file record")
-            logs.append(obj["log"])
-            streams.append(obj.get("stream") if isinstance(obj.get("stream"), str) else None)
-            times.append(obj.get("time") if isinstance(obj.get("time"), str) else None)
-        except ValueError:
-            broken += 1  # kept as its raw text, without a time: counted, never dropped
-            logs.append(raw + "\n")
-            streams.append(None)
-            times.append(None)
-    return logs, streams, times, broken
-
-
-def _merge_partials(
-    logs: list[str | None], streams: list[str | None], times: list[str | None], broken: int
-) -> tuple[pa.Table, int, int]:
-    """Join json-file partial records (no trailing newline: lines over 16 KiB) into one line."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    out_logs: list[str] = []
-    out_streams: list[str | None] = []
-    out_times: list[str | None] = []
-    pending: dict[str | None, int] = {}
-    merged = 0
-    for log, stream, time in zip(logs, streams, times, strict=True):
-        text = log or ""
-        complete = text.endswith("\n")
-        if stream in pending:
-            index = pending[stream]
-            out_logs[index] += text
-            merged += 1
-            if complete:
-                del pending[stream]
-            continue
-        out_logs.append(text)
-        out_streams.append(stream)
-        out_times.append(time)
-        if not complete and stream is not None:
-            pending[stream] = len(out_logs) - 1
-    texts = pc.utf8_rtrim(pa.array(out_logs, type=pa.large_string()), characters="\r\n")
-    time_array = pa.array(out_times, type=pa.string())
-    valid = pc.match_substring_regex(time_array, rf"^{_TS_BODY}$")
-    time_array = pc.if_else(pc.fill_null(valid, False), time_array, pa.scalar(None, pa.string()))
-    ts = _engine_times(time_array)
-    table = pa.table({"ts": ts, "stream": pa.array(out_streams, pa.string()), "text": texts})
-    return table, merged, broken
 
 
 def read_log(
@@ -360,7 +263,9 @@ def read_log(
     else:
         lines, invalid = _split_lines(data)
         if form == FORM_JSON_FILE:
-            table, counts["partial_merged"], counts["broken_json"] = _json_file_table(data, lines)
+            table, counts["partial_merged"], counts["broken_json"] = json_file_table(data, lines)
+        elif form == FORM_CRI:
+            table, counts["partial_merged"], _ = cri_table(lines)
         else:
             table = pa.table(
                 {

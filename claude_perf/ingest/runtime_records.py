@@ -1,0 +1,122 @@
+"""Container runtimes' own log records: Docker's json-file driver files and the CRI form
+(containerd, CRI-O, Podman's k8s-file driver), each a line split into parts the runtime marks,
+joined again here (``_merge_partials``)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING
+
+from claude_perf.ingest.engine_times import TS_BODY, rfc3339_times
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def json_file_table(
+    data: bytes | bytearray | memoryview, lines: pa.Array
+) -> tuple[pa.Table, int, int]:
+    """Parse json-file lines with Arrow's JSON reader, falling back line by line on bad JSON."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    schema = pa.schema([("log", pa.large_string()), ("stream", pa.string()), ("time", pa.string())])
+    longest = 0
+    if len(lines):
+        import pyarrow.compute as pc
+
+        longest = int(pc.max(pc.binary_length(lines)).as_py() or 0)
+    try:
+        table = pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(block_size=max(1 << 20, longest + 2)),
+            parse_options=pj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="ignore"
+            ),
+        )
+        if table.num_rows != len(lines):  # blank lines are skipped by the reader
+            raise pa.ArrowInvalid("row count differs from line count")
+        logs, streams, times = (table.column(c).to_pylist() for c in ("log", "stream", "time"))
+        broken = 0
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        logs, streams, times, broken = _json_file_slow(lines.to_pylist())
+    return _merge_partials(logs, streams, times, broken)
+
+
+def _json_file_slow(
+    raw_lines: list[str],
+) -> tuple[list[str | None], list[str | None], list[str | None], int]:
+    logs: list[str | None] = []
+    streams: list[str | None] = []
+    times: list[str | None] = []
+    broken = 0
+    for raw in raw_lines:
+        try:
+            obj = json.loads(raw)
+            if not isinstance(obj, dict) or not isinstance(obj.get("log"), str):
+                raise ValueError("not a json-file record")
+            logs.append(obj["log"])
+            streams.append(obj.get("stream") if isinstance(obj.get("stream"), str) else None)
+            times.append(obj.get("time") if isinstance(obj.get("time"), str) else None)
+        except ValueError:
+            broken += 1  # kept as its raw text, without a time: counted, never dropped
+            logs.append(raw + "\n")
+            streams.append(None)
+            times.append(None)
+    return logs, streams, times, broken
+
+
+def _merge_partials(
+    logs: list[str | None], streams: list[str | None], times: list[str | None], broken: int
+) -> tuple[pa.Table, int, int]:
+    """Join json-file partial records (no trailing newline: lines over 16 KiB) into one line."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out_logs: list[str] = []
+    out_streams: list[str | None] = []
+    out_times: list[str | None] = []
+    pending: dict[str | None, int] = {}
+    merged = 0
+    for log, stream, time in zip(logs, streams, times, strict=True):
+        text = log or ""
+        complete = text.endswith("\n")
+        if stream in pending:
+            index = pending[stream]
+            out_logs[index] += text
+            merged += 1
+            if complete:
+                del pending[stream]
+            continue
+        out_logs.append(text)
+        out_streams.append(stream)
+        out_times.append(time)
+        if not complete and stream is not None:
+            pending[stream] = len(out_logs) - 1
+    texts = pc.utf8_rtrim(pa.array(out_logs, type=pa.large_string()), characters="\r\n")
+    time_array = pa.array(out_times, type=pa.string())
+    valid = pc.match_substring_regex(time_array, rf"^{TS_BODY}$")
+    time_array = pc.if_else(pc.fill_null(valid, False), time_array, pa.scalar(None, pa.string()))
+    ts = rfc3339_times(time_array)
+    table = pa.table({"ts": ts, "stream": pa.array(out_streams, pa.string()), "text": texts})
+    return table, merged, broken
+
+
+def cri_table(lines: pa.Array) -> tuple[pa.Table, int, int]:
+    """CRI records (``TIME STREAM F|P TEXT``) as lines: a partial record (``P``) joined with
+    the records of its stream that continue it. A line not in the form keeps its whole text,
+    without a time (counted nowhere else: the plain reading of such a line)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = pc.extract_regex(
+        lines, rf"^(?P<ts>{TS_BODY}) (?P<stream>stdout|stderr) (?P<tag>[FP]) ?(?P<text>(?s:.*))$"
+    )
+    found = parts.is_valid()
+    texts = pc.if_else(found, parts.field("text").cast(pa.large_string()), lines).to_pylist()
+    tags = pc.if_else(found, parts.field("tag"), pa.scalar("F")).to_pylist()
+    streams = pc.if_else(found, parts.field("stream"), pa.scalar(None, pa.string())).to_pylist()
+    times = pc.if_else(found, parts.field("ts"), pa.scalar(None, pa.string())).to_pylist()
+    logs = [t if tag == "P" else t + "\n" for t, tag in zip(texts, tags, strict=True)]
+    return _merge_partials(logs, streams, times, 0)
