@@ -317,11 +317,11 @@ def contested_models(
     events: _Events, plain: np.ndarray, partner_event: np.ndarray, start_events: np.ndarray
 ) -> np.ndarray:
     """Per event, whether the completion's model may be another request's: a model record
-    goes to the newest open start, but when the start before that one was still open and had
-    had no model record of its own since it began, the record may be that one's (the wrapper
-    in DEBUG mode reads each body after an await, so under load request B's start can come
-    between request A's start and A's body: both completions are then marked, never one of
-    them sure with the other's model)."""
+    goes to the newest open start, but when an earlier start, begun since the model record
+    before this one, was still open and had no model of its own, the record may be that one's
+    (the wrapper in DEBUG mode reads each body after an await, so under load requests B and C
+    can start between request A's start and A's body: all their completions are then marked,
+    never one of them sure with another's model)."""
     import numpy as np
 
     n = len(partner_event)
@@ -329,19 +329,25 @@ def contested_models(
     records = np.flatnonzero(plain & events.has_model & events.is_model_record)
     if not len(records) or len(start_events) < 2:
         return out
-    i = np.searchsorted(start_events, records) - 1
-    ok = i >= 1
-    at, i = records[ok], i[ok]
-    newest, before = start_events[i], start_events[i - 1]
-    before_end = partner_event[before]
-    before_open = (before_end > at) | (before_end < 0)
-    # no model record (of all of them) between the earlier start and this one: none was its own
-    none_since = np.searchsorted(records, at) - np.searchsorted(records, before, "right") == 0
-    own = events.has_model[before] & events.is_start[before]
-    contested = before_open & none_since & ~own
-    for starts in (newest[contested], before[contested]):
-        ends = partner_event[starts]
-        out[ends[ends >= 0]] = True
+    # per record, the starts since the record before it: [lo, newest]
+    newest_at = np.searchsorted(start_events, records) - 1
+    lo = np.searchsorted(start_events, np.concatenate([[-1], records[:-1]]), "right")
+    earlier = np.maximum(newest_at - lo, 0)  # starts before the newest, in that range
+    if not earlier.any():
+        return out
+    owner = np.repeat(np.arange(len(records)), earlier)
+    first = np.repeat(lo, earlier)
+    offset = np.arange(len(owner)) - np.repeat(np.cumsum(earlier) - earlier, earlier)
+    starts = start_events[first + offset]
+    ends, at = partner_event[starts], records[owner]
+    is_open = (ends > at) | (ends < 0)
+    own = events.has_model[starts] & events.is_start[starts]
+    contested = is_open & ~own
+    rivals = starts[contested]
+    newest = start_events[newest_at[np.unique(owner[contested])]]
+    for group in (newest, rivals):
+        group_ends = partner_event[group]
+        out[group_ends[group_ends >= 0]] = True
     return out
 
 
