@@ -5,17 +5,20 @@ its own, may own it instead, and all their completions are marked."""
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
 from claude_perf.analysis.pairing import contested_models
 
 
-def marked(roles: list[str], partner: list[int], own_model: set[int] = frozenset()) -> list[int]:
+def marked(
+    roles: list[str], partner: list[int], own_model: frozenset[int] = frozenset()
+) -> list[int]:
     """``roles``: start / end / model per event; ``partner``: the pairing (-1 none)."""
     n = len(roles)
     is_start = np.array([r == "start" for r in roles])
-    events = SimpleNamespace(
+    events: Any = SimpleNamespace(
         is_start=is_start,
         is_model_record=np.array([r == "model" for r in roles]),
         has_model=np.array([r == "model" or i in own_model for i, r in enumerate(roles)]),
@@ -24,7 +27,7 @@ def marked(roles: list[str], partner: list[int], own_model: set[int] = frozenset
         events,
         np.ones(n, bool),
         np.array(partner),
-        np.flatnonzero(is_start),  # type: ignore[arg-type]
+        np.flatnonzero(is_start),
     )
     return np.flatnonzero(out).tolist()
 
@@ -42,7 +45,7 @@ def test_a_start_already_completed_is_no_rival():
 
 def test_starts_that_logged_their_own_model_are_no_rivals():
     roles = ["start", "start", "start", "model", "end", "end", "end"]
-    assert marked(roles, [6, 5, 4, -1, 2, 1, 0], own_model={0, 1}) == []
+    assert marked(roles, [6, 5, 4, -1, 2, 1, 0], own_model=frozenset({0, 1})) == []
 
 
 def test_a_start_before_the_previous_body_is_that_bodys_not_this_ones():
