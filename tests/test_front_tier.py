@@ -43,6 +43,26 @@ def test_a_front_proxy_beside_the_application_is_counted_once() -> None:
     assert model.latency_s.p50 == pytest.approx(0.902)
 
 
+def envoy_line(start: float, latency: float, n: int) -> str:
+    """Envoy's default format: the request's start in brackets, its whole time in whole ms."""
+    return (
+        f"{engine(start + latency + 0.001)} [2026-11-30T12:00:0{n}.000Z] "
+        f'"POST /v1/chat/completions HTTP/1.1" 200 - 90 512 {round((latency + 0.002) * 1000)} '
+        f'{round(latency * 1000)} "-" "curl/8.5.0" "envoy-{n}" "proxy:10000" "172.17.0.3:8000"'
+    )
+
+
+def test_envoy_in_front_is_counted_once_and_its_durations_are_the_client_view() -> None:
+    front = [envoy_line(s, lat, n) for n, (s, lat, _) in enumerate(TRAFFIC)]
+    a = analysis(app_log(), front)
+    assert len(requests(a)) == 3
+    assert a.front is not None and a.front.dialects == ("envoy",)
+    assert a.client is not None and len(a.client.join.pairs) == 3
+    (model,) = a.client.models
+    assert model.latency_s is not None
+    assert model.latency_s.p50 == pytest.approx(0.902)
+
+
 def test_a_front_proxy_alone_is_the_only_view_and_stays() -> None:
     a = analysis([nginx_line(s, lat) for s, lat, _ in TRAFFIC])
     assert len(requests(a)) == 3

@@ -337,6 +337,16 @@ def test_gunicorn_uvicorn_worker_access_lines_are_completions():
             "tower-http",
             4.87312,
         ),
+        (  # Envoy's default access log format (X-Forwarded-For unset: "-")
+            '[2026-11-30T12:00:00.127Z] "POST /v1/chat/completions HTTP/1.1" 200 - 90 512 4873 4872 "-" "curl/8.5.0" "2f0d6c1e-8a3b-4c55-9d1e-0c5a9b7e6f21" "localhost:10000" "172.17.0.3:8000"',
+            "envoy",
+            4.873,
+        ),
+        (
+            '[2026-11-30T12:00:00.127Z] "POST /v1/chat/completions?beta=true HTTP/2" 200 - 90 512 4873 - "172.17.0.1" "python-httpx/0.28.1" "-" "proxy:10000" "172.17.0.3:8000"',
+            "envoy",
+            4.873,
+        ),
     ],
 )
 def test_front_proxy_access_logs_are_requests(line, dialect, latency_s):
@@ -348,6 +358,21 @@ def test_front_proxy_access_logs_are_requests(line, dialect, latency_s):
     assert a.quality.dialects["source-0.log"] == (dialect,)
     if latency_s is not None:
         assert got["latency_s"][0] == pytest.approx(latency_s)
+
+
+def test_envoy_status_0_is_a_failed_request_with_its_request_id_and_client():
+    """RESPONSE_CODE 0: no response began (DC: the client went away; UF: no upstream)."""
+    lines = [
+        f'{engine(5.0)} [2026-11-30T12:00:00.100Z] "POST /v1/messages HTTP/1.1" 0 DC 90 0 4900 - "10.0.0.7, 172.17.0.1" "claude-cli/2.0" "load-1-000001" "proxy:10000" "172.17.0.3:8000"',
+        f'{engine(6.0)} [2026-11-30T12:00:05.900Z] "POST /v1/messages HTTP/1.1" 503 UF 90 91 2 - "-" "claude-cli/2.0" "load-1-000002" "proxy:10000" "172.17.0.3:8000"',
+    ]
+    got = requests(analysis(lines))
+    assert list(got["outcome"]) == ["failed", "failed"]
+    assert pd.isna(got["status"][0]) and got["status"][1] == 503
+    assert list(got["request_id"]) == ["load-1-000001", "load-1-000002"]
+    assert got["client"][0] == "10.0.0.7" and pd.isna(got["client"][1])
+    assert list(got["latency_s"].round(3)) == [4.9, 0.002]
+    assert list(got["error_class"]) == ["other", "server"]
 
 
 def test_a_background_error_does_not_fail_the_request_in_flight():
