@@ -347,6 +347,11 @@ def test_gunicorn_uvicorn_worker_access_lines_are_completions():
             "envoy",
             4.873,
         ),
+        (  # Istio's sidecar default: response code details and more after the flags
+            '[2026-11-30T12:00:00.127Z] "POST /v1/chat/completions HTTP/1.1" 200 - via_upstream - "-" 90 512 4873 4872 "-" "curl/8.5.0" "84961386-6d84-929d-98bd-c5aee93b5c88" "proxy:8000" "10.44.1.27:8000" outbound|8000||proxy.default.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default',
+            "envoy",
+            4.873,
+        ),
     ],
 )
 def test_front_proxy_access_logs_are_requests(line, dialect, latency_s):
