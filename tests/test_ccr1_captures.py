@@ -7,7 +7,8 @@ the Router rewrote the body, so it names the `provider,model` a Claude name was 
 sonnet to Router.default, fake,mid-model; the haiku to Router.background, fake,fast-model), not
 the name the client asked. The report's models are those; the client view keeps the names asked.
 
-On every capture with request lines (LOG_LEVEL debug, the default; info; trace) the report must
+On every capture with request lines (LOG_LEVEL debug, the default; info, a restart among them;
+trace) the report must
 tell the client's story: each request counted once, the failures the client saw with their
 classes, per routed model the requests and a p50 within LATENCY_REL of the client's (measured:
 -2.5 % to +0.4 %; the -2.5 % is 8 requests whose two middle values, 0.318 s and 0.326 s, the
@@ -40,6 +41,7 @@ LOGGED = [
     "ccr1-default-concurrent",
     "ccr1-info-sequential",
     "ccr1-info-concurrent",
+    "ccr1-info-restart",
     "ccr1-trace-sequential",
 ]
 ALL = [*LOGGED, "ccr1-warn-sequential", "ccr1-nolog"]
@@ -186,6 +188,15 @@ def test_every_client_record_joins_one_request(name: str) -> None:
     client = json.loads(proc.stdout)["client"]
     assert client["records"] == client["matched"] == len(clients(name))
     assert client["unmatched_client"] == client["unmatched_server"] == 0
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_the_restart_is_seen_and_its_reused_ids_are_two_requests(form: str) -> None:
+    # `docker restart` between two loads: a new log file, fastify's ids from req-1 again
+    path = CAPTURES / "ccr1-info-restart" / form
+    assert summary("ccr1-info-restart", form)["requests"]["total"] == 24
+    proc = run_cli("report", "-i", str(path), "-f", "markdown", "--no-charts")
+    assert "**Restarts:** 1 seen in the logs" in proc.stdout
 
 
 @pytest.mark.parametrize("form", FORMS)
