@@ -1,7 +1,9 @@
 """Helpers to run the REAL claude-code-router (npm) in a container, routing to a fake provider.
 
-- ``ensure_installed()``: the pinned package under ``.cache/ccr`` (runs ``.ci/ccr-up.sh`` when
-  missing); skips loudly without node/npm (fails under ``CI=true``).
+- ``ensure_installed(package)``: a pinned package, ``CCR2`` (2.0.0, the default) under
+  ``.cache/ccr`` (``.ci/ccr-up.sh``) or ``CCR1`` (1.0.73, the 1.0.x line) under ``.cache/ccr1``
+  (``.ci/ccr1-up.sh``), installed when missing; skips loudly without node/npm (fails under
+  ``CI=true``).
 - ``start_ccr(client, name, home, ...)``: ``FROM scratch`` + busybox (the maxproxy base image),
   read-only binds of this host's node, /lib, /lib64, the npm package and ``tests/standin_ccr``
   (``upstream.js``: an OpenAI-compatible fake provider on 127.0.0.1:8999 inside the same
@@ -9,8 +11,8 @@
   router's ``~/.claude-code-router``: its ``config.json`` in, its pino log files
   (``logs/ccr-<start time>.log``) out, as a Docker user mounts it. Returns ``(container, url)``
   once the router answers ``GET /health`` (one probe request, logged like any other).
-- The router (2.0.0) logs nothing on stdout but ``Loaded JSON config from: …``: its server log
-  is a file. With ``tail_log`` the container's command also tails that file to stdout
+- The router (2.0.0 and 1.0.73 alike) logs nothing on stdout but ``Loaded JSON config from: …``:
+  its server log is a file. With ``tail_log`` the container's command also tails that file to stdout
   (``tail -F``, the usual way to see a file-logging app in ``docker logs``; the host's GNU
   tail, bound read-only).
 - ``send_raw`` / ``raw_record``: one hand-made request (a bad body, no key, a health check) as a
@@ -25,6 +27,7 @@ import json
 import os
 import time
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,23 @@ UP_SCRIPT = REPO_ROOT / ".ci" / "ccr-up.sh"
 CACHE_DIR = Path(os.environ.get("CCR_CACHE", REPO_ROOT / ".cache" / "ccr"))
 PACKAGE = "@musistudio/claude-code-router"
 PINNED_VERSION = "2.0.0"
+
+
+@dataclass(frozen=True)
+class RouterPackage:
+    """One pinned version of the router: its npm folder and the script that installs it."""
+
+    version: str
+    cache_dir: Path
+    up_script: Path
+
+
+CCR2 = RouterPackage(PINNED_VERSION, CACHE_DIR, UP_SCRIPT)
+CCR1 = RouterPackage(
+    "1.0.73",
+    Path(os.environ.get("CCR1_CACHE", REPO_ROOT / ".cache" / "ccr1")),
+    REPO_ROOT / ".ci" / "ccr1-up.sh",
+)
 ENTRY = f"/app/node_modules/{PACKAGE}/dist/cli.js"
 ROUTER_PORT = 3456  # the package's default PORT (dist/cli.js: `t.PORT||3456`)
 UPSTREAM_PORT = 8999
@@ -53,9 +73,9 @@ GNU_TAIL = "/usr/bin/tail"
 POLL_S = 0.1
 
 
-def ensure_installed() -> Path:
-    """The package folder of the pinned claude-code-router, installing it when missing."""
-    return ensure_npm_package(CACHE_DIR, PACKAGE, PINNED_VERSION, UP_SCRIPT)
+def ensure_installed(package: RouterPackage = CCR2) -> Path:
+    """The package folder of a pinned claude-code-router, installing it when missing."""
+    return ensure_npm_package(package.cache_dir, PACKAGE, package.version, package.up_script)
 
 
 def standin_models() -> dict[str, Any]:
@@ -89,10 +109,10 @@ def router_config(log: bool | None = True, log_level: str | None = None) -> dict
     return config
 
 
-def _binds(home: Path) -> dict[str, dict[str, str]]:
+def _binds(home: Path, package: RouterPackage) -> dict[str, dict[str, str]]:
     binds: dict[str, dict[str, str]] = {
         str(node_binary()): {"bind": "/usr/bin/node", "mode": "ro"},
-        str(CACHE_DIR.resolve()): {"bind": "/app", "mode": "ro"},
+        str(package.cache_dir.resolve()): {"bind": "/app", "mode": "ro"},
         str(STANDIN_CCR_DIR): {"bind": "/opt/standin", "mode": "ro"},
         str(home.resolve()): {"bind": f"{HOME_IN_CONTAINER}/.claude-code-router", "mode": "rw"},
         # GNU tail follows with inotify, at once; busybox's polls once a second, which would
@@ -135,15 +155,21 @@ def wait_listening(container: Any, timeout_s: float = 60.0) -> tuple[str, Client
         time.sleep(POLL_S)
 
 
-def wait_logged(home: Path, requests: int, timeout_s: float = 30.0) -> None:
-    """Until the log files hold ``requests`` completions (fastify's ``request completed``).
-    The router writes its log through a stream that queues lines: stopped (SIGTERM) right after
-    its last answer, it lost the last lines once at LOG_LEVEL debug (the last two requests and
-    the third's completion), so a capture waits for them before it stops the container."""
+COMPLETED = '"msg":"request completed"'
+
+
+def wait_logged(
+    home: Path, requests: int, timeout_s: float = 30.0, marker: str = COMPLETED
+) -> None:
+    """Until the log files hold ``requests`` completions (fastify's ``request completed``; or
+    ``requests`` lines holding ``marker``, at a level that logs no completion). The router
+    writes its log through a stream that queues lines: stopped (SIGTERM) right after its last
+    answer, it lost the last lines once at LOG_LEVEL debug (the last two requests and the
+    third's completion), so a capture waits for them before it stops the container."""
     deadline = time.monotonic() + timeout_s
-    while log_file_text(home).count('"msg":"request completed"') < requests:
+    while log_file_text(home).count(marker) < requests:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"fewer than {requests} completions logged after {timeout_s}s")
+            raise TimeoutError(f"fewer than {requests} {marker} logged after {timeout_s}s")
         time.sleep(POLL_S)
 
 
@@ -184,10 +210,11 @@ def start_ccr(
     tail_log: bool = True,
     labels: dict[str, str] | None = None,
     timeout_s: float = 60.0,
+    package: RouterPackage = CCR2,
 ) -> tuple[Any, str, ClientRecord]:
     """Run ``ccr start`` on port 3456 (published on 127.0.0.1 at a port the engine picks);
     returns the container, its base URL and the readiness probe's record (see wait_listening)."""
-    ensure_installed()
+    ensure_installed(package)
     build_base_image(client)
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.json").write_text(json.dumps(config, indent=2))
@@ -200,7 +227,7 @@ def start_ccr(
         name=name,
         working_dir="/app",
         environment={"PATH": "/usr/bin:/bin", "HOME": HOME_IN_CONTAINER},
-        volumes=_binds(home),
+        volumes=_binds(home, package),
         tmpfs={"/tmp": "rw,size=64m"},
         ports={f"{ROUTER_PORT}/tcp": ("127.0.0.1", None)},
         log_config=LogConfig(type="json-file", config={"max-size": "20m"}),

@@ -1,10 +1,13 @@
-"""The REAL claude-code-router (npm 2.0.0) in a container, routing to the fake provider.
+"""The REAL claude-code-router (npm 2.0.0, and 1.0.73 of the 1.0.x line) in a container, routing
+to the fake provider.
 
 One short session: health checks, a request without the key (401), a malformed body (400) and
 `claude-perf load` over three models and a failing one (503), half streamed, two in flight. The
 report on the router's own log file and on `docker logs -t` (the container tails that file)
 must both give the client's counts, each model as asked, its p50 near the client's, and tokens
-unknown (LOG_LEVEL info). Without the tail, `docker logs` holds no request at all.
+unknown (LOG_LEVEL info); on both versions (the models asked are all `provider,model` names:
+1.0.73 logs the routed name, the same here). Without the tail, `docker logs` holds no request
+at all.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ import pytest
 from claude_perf.ingest.client_records import ClientRecord, record_from_json
 from tests.ccr_support import (
     API_KEY,
+    CCR1,
+    CCR2,
+    RouterPackage,
     log_file_text,
     router_config,
     send_raw,
@@ -74,21 +80,30 @@ def _summary(path: Path) -> dict[str, Any]:
     return out
 
 
-def _start(docker_run: DockerRun, home: Path, tail_log: bool) -> tuple[Any, str, ClientRecord]:
+def _start(
+    docker_run: DockerRun, home: Path, tail_log: bool, package: RouterPackage = CCR2
+) -> tuple[Any, str, ClientRecord]:
     name = f"claude-perf-test-ccr-{docker_run.run_id}-{uuid.uuid4().hex[:8]}"
     config = router_config(log=True, log_level="info")
     container, base_url, probe = start_ccr(
-        docker_run.client, name, home, config=config, tail_log=tail_log, labels=docker_run.labels
+        docker_run.client,
+        name,
+        home,
+        config=config,
+        tail_log=tail_log,
+        labels=docker_run.labels,
+        package=package,
     )
     docker_run.track(container)
     return container, base_url, probe
 
 
+@pytest.mark.parametrize("package", [CCR2, CCR1], ids=lambda p: p.version)
 def test_the_report_on_the_real_router_is_the_clients(
-    docker_run: DockerRun, tmp_path: Path
+    docker_run: DockerRun, tmp_path: Path, package: RouterPackage
 ) -> None:
     home = tmp_path / "home"
-    container, base_url, probe = _start(docker_run, home, tail_log=True)
+    container, base_url, probe = _start(docker_run, home, tail_log=True, package=package)
     try:
         records = _session(base_url, tmp_path, probe)
         wait_logged(home, len(records))
