@@ -33,6 +33,8 @@ BELOW_DEBUG = {
     "litellm-default-mixed": (PLAIN,),
     "litellm-json-mixed": (PLAIN, "uvicorn-access-json"),
     "litellm-info-mixed": (PLAIN,),
+    # JSON_LOGS=True with --detailed_debug: read as below DEBUG (see test_json_debug_...)
+    "litellm-jsondebug-mixed": (PLAIN, "uvicorn-access-json"),
 }
 DEBUG_CAPTURE = "litellm-debug-mixed"
 ALL = [*BELOW_DEBUG, DEBUG_CAPTURE]
@@ -48,6 +50,18 @@ def refused(record: ClientRecord) -> bool:
 def log_path(name: str) -> Path:
     plain = CAPTURES / name / "docker-logs-t.txt"
     return plain if plain.exists() else plain.with_suffix(".txt.gz")
+
+
+@cache
+def log_text(name: str) -> str:
+    """The capture's `docker logs -t` output (DEBUG's is gzip'd to stay under 500 KB)."""
+    import gzip
+
+    path = log_path(name)
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return f.read()
+    return path.read_text(encoding="utf-8")
 
 
 @cache
@@ -78,16 +92,12 @@ def error_lines(name: str) -> int:
     """LiteLLM's records of a request's failure, as each dialect reads them: the handler's ERROR
     (below DEBUG) or its `An error occurred:` right before the access line (DEBUG, the OpenAI
     route only), and the key check's ERROR."""
-    import gzip
-
     marks = (
         ("An error occurred: ",)
         if name == DEBUG_CAPTURE
         else ("_handle_llm_api_exception(): Exception occured",)
     ) + ("user_api_key_auth(): Exception occured",)
-    path = log_path(name)
-    with gzip.open(path, "rt") if path.suffix == ".gz" else path.open() as f:
-        return sum(any(m in line for m in marks) for line in f)
+    return sum(any(m in line for m in marks) for line in log_text(name).splitlines())
 
 
 # ---------------------------------------------------------------- every mode
@@ -290,3 +300,42 @@ def test_the_dialects_are_not_found_elsewhere(other: str) -> None:
     found = analyse(read_logs([str(CAPTURES / other / "docker-logs-t.txt")]), Config())
     for names in found.quality.dialects.values():
         assert PLAIN not in names and DEBUG not in names
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_captures_are_small_and_hold_no_key(name: str) -> None:
+    import re
+
+    folder = CAPTURES / name
+    assert all(f.stat().st_size < 500_000 for f in folder.iterdir())
+    text = log_text(name)
+    # the master key was made per run (sk- and 64 hex digits) and the upstream's is fake:
+    # LiteLLM logs neither (it redacts headers and keys at DEBUG too)
+    assert not re.search(r"sk-[0-9a-f]{64}", text)
+    assert "sk-fake-upstream-key" not in text and "sk-wrong" not in text
+
+
+def gaps_to_next_access_s(name: str, mark: str) -> list[float]:
+    """Per line holding ``mark``: seconds to the next access line (engine times)."""
+    lines = log_text(name).splitlines()
+    stamps = [pd.Timestamp(line[:30]) for line in lines]
+    access = [i for i, line in enumerate(lines) if 'HTTP/1.1" ' in line or 'HTTP/1.1\\" ' in line]
+    out = []
+    for i, line in enumerate(lines):
+        if mark in line:
+            nxt = next(j for j in access if j > i)
+            out.append((stamps[nxt] - stamps[i]).total_seconds())
+    return out
+
+
+@pytest.mark.parametrize("name", [DEBUG_CAPTURE, "litellm-jsondebug-mixed"])
+def test_at_debug_the_handlers_error_record_comes_long_before_its_answer(name: str) -> None:
+    # Why the DEBUG dialect reads `An error occurred:` (right before the access line) and not
+    # the handler's ERROR record: at DEBUG that record came 0.7-0.9 s before the access line
+    # of a failed chat completion, too far to be tied to it by adjacency, and with stream flags
+    # known the pairing gives such a record to the latest stream before it (13 s earlier on
+    # the capture). With JSON_LOGS=True its level ERROR makes it an error record whatever a
+    # dialect says, so JSON at DEBUG is read by litellm-proxy (no stream flags, no starts).
+    handler = gaps_to_next_access_s(name, "_handle_llm_api_exception(): Exception occured")
+    assert max(handler) > 0.5
+    assert max(gaps_to_next_access_s(name, "An error occurred: ")) < 0.01
