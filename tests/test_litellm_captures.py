@@ -339,3 +339,18 @@ def test_at_debug_the_handlers_error_record_comes_long_before_its_answer(name: s
     handler = gaps_to_next_access_s(name, "_handle_llm_api_exception(): Exception occured")
     assert max(handler) > 0.5
     assert max(gaps_to_next_access_s(name, "An error occurred: ")) < 0.01
+
+
+def test_debug_only_request_bodies_name_models() -> None:
+    # The upstream's answers are logged as JSON too (`RAW RESPONSE:` then `{"id": ...,
+    # "model": "gpt-4o", ...}`, the deployment's name): a request without a logged body (over
+    # 100 KB) must not take one of them. Model readings = the bodies logged, nothing else.
+    from claude_perf.parse.classify import classify
+
+    logs = read_logs([str(log_path(DEBUG_CAPTURE))])
+    events = classify(logs.table, Config()).events
+    lines = log_text(DEBUG_CAPTURE).splitlines()
+    bodies = sum(line.endswith("Request received by LiteLLM:") for line in lines)
+    answers = sum(line[31:].startswith('{"id": "chatcmpl-') for line in lines)
+    assert bodies == 30 and answers >= 10
+    assert int((events["role"] == "model").sum()) == bodies
