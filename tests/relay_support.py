@@ -40,6 +40,8 @@ from tests.maxproxy_support import BASE_TAG, build_base_image, node_binary
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STANDIN_RELAY_DIR = REPO_ROOT / "tests" / "standin_relay"
 SRC_DIR = Path(os.environ.get("RELAY_SRC", "/tmp/relay-src"))
+# The same for a release before v1.1.271 (2026-02-09), whose console format was another.
+OLD_SRC_DIR = Path(os.environ.get("RELAY_SRC_OLD", "/tmp/relay-src-old"))
 RELAY_PORT = 3000  # the official image's PORT (EXPOSE 3000)
 UPSTREAM_PORT = 8999
 ADMIN_USERNAME = "perf-admin"
@@ -56,38 +58,36 @@ def standin_models() -> dict[str, Any]:
     return spec
 
 
-def source_commit() -> str:
-    """The checkout's commit and version, as its README records them (RELAY_COMMIT, VERSION)."""
-    version = (SRC_DIR / "VERSION").read_text().strip() if (SRC_DIR / "VERSION").exists() else "?"
-    return f"{os.environ.get('RELAY_COMMIT', '?')} (VERSION {version})"
+def source_commit(src: Path = SRC_DIR, commit_env: str = "RELAY_COMMIT") -> str:
+    """The checkout's commit and version, as its README records them (``commit_env``, VERSION)."""
+    version = (src / "VERSION").read_text().strip() if (src / "VERSION").exists() else "?"
+    return f"{os.environ.get(commit_env, '?')} (VERSION {version})"
 
 
-def check_source() -> None:
+def check_source(src: Path = SRC_DIR) -> None:
     """The source tree is ready to run (node_modules, config.js, an .env the setup leaves alone)."""
-    missing = [
-        p for p in ("package.json", "src/app.js", "node_modules") if not (SRC_DIR / p).exists()
-    ]
+    missing = [p for p in ("package.json", "src/app.js", "node_modules") if not (src / p).exists()]
     if missing or not Path(REDIS_SERVER).exists():
         raise RuntimeError(
-            f"claude-relay-service not ready in {SRC_DIR} (missing {missing or REDIS_SERVER}):"
+            f"claude-relay-service not ready in {src} (missing {missing or REDIS_SERVER}):"
             " see fixtures/captures/relay-default-sequential/README.md"
         )
-    config = SRC_DIR / "config" / "config.js"
+    config = src / "config" / "config.js"
     if not config.exists():
-        shutil.copy(SRC_DIR / "config" / "config.example.js", config)
+        shutil.copy(src / "config" / "config.example.js", config)
     # scripts/setup.js writes .env from .env.example when none exists; /app is read-only here,
     # and every setting comes from the container's environment (dotenv does not override it).
     for sub in ("data", "logs", "temp"):  # mount points of the read-write binds
-        (SRC_DIR / sub).mkdir(exist_ok=True)
-    env = SRC_DIR / ".env"
+        (src / sub).mkdir(exist_ok=True)
+    env = src / ".env"
     if not env.exists():
         env.write_text("# settings come from the container's environment\n")
 
 
-def _binds(work: Path) -> dict[str, dict[str, str]]:
+def _binds(work: Path, src: Path) -> dict[str, dict[str, str]]:
     binds: dict[str, dict[str, str]] = {
         str(node_binary()): {"bind": "/usr/bin/node", "mode": "ro"},
-        str(SRC_DIR.resolve()): {"bind": "/app", "mode": "ro"},
+        str(src.resolve()): {"bind": "/app", "mode": "ro"},
         os.path.realpath(REDIS_SERVER): {"bind": "/usr/bin/redis-server", "mode": "ro"},
         str(STANDIN_RELAY_DIR): {"bind": "/opt/standin", "mode": "ro"},
     }
@@ -124,11 +124,13 @@ def start_relay(
     work: Path,
     *,
     log_level: str | None = None,
+    src: Path = SRC_DIR,
     labels: dict[str, str] | None = None,
     timeout_s: float = 90.0,
 ) -> tuple[Any, str]:
-    """Run the relay on port 3000 (published on 127.0.0.1 at a port the engine picks)."""
-    check_source()
+    """Run the relay in ``src`` on port 3000 (published on 127.0.0.1 at a port the engine
+    picks)."""
+    check_source(src)
     build_base_image(client)
     from docker.types import LogConfig
 
@@ -154,7 +156,7 @@ def start_relay(
         name=name,
         working_dir="/app",
         environment=env,
-        volumes=_binds(work),
+        volumes=_binds(work, src),
         tmpfs={"/tmp": "rw,size=64m"},
         ports={f"{RELAY_PORT}/tcp": ("127.0.0.1", None)},
         log_config=LogConfig(type="json-file", config={"max-size": "20m"}),
