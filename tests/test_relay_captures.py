@@ -20,6 +20,7 @@ client's 0.404 s: its lines read as starts and ends paired in order).
 
 from __future__ import annotations
 
+import csv
 import json
 import statistics
 import tempfile
@@ -39,6 +40,12 @@ NAMES = [
     "relay-debug-sequential",
     "relay-debug-concurrent",
 ]
+# its release v1.1.270, whose console and file lines were another format (one line a record,
+# the request logged at arrival with its id, the model on an id-less line)
+OLD = ["relay-v1.1.270-sequential", "relay-v1.1.270-concurrent"]
+# per request, the logged latency less the client's (joined by the relay's X-Request-ID):
+# measured -41.8 to +7.3 ms on the v1.1.270 captures (whole ms from Date.now())
+PER_REQUEST_MS = (-50.0, 10.0)
 ENDPOINT = "/api/v1/messages"
 OTHER = {"/web/auth/login", "/admin/claude-console-accounts", "/admin/api-keys"}
 LATENCY_REL = 0.04  # measured: the log's p50 0.3 % to 2.6 % below the client's
@@ -85,18 +92,19 @@ def summary(name: str, form: str, with_clients: bool = False) -> dict[str, Any]:
 FORMS = ["docker-logs-t.txt", "relay-file.log"]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, *OLD])
 def test_capture_files_are_there_and_small(name: str) -> None:
     for f in ["README.md", "clients.jsonl"]:
         assert 0 < (CAPTURES / name / f).stat().st_size < 500_000, f
     for form in FORMS:
         assert 0 < log_of(name, form).stat().st_size < 500_000, form
     readme = (CAPTURES / name / "README.md").read_text(encoding="utf-8")
-    assert "8479c7ce358b6bfd6a06287812c786f9533d27a4" in readme
+    commit = "61e772fd95f48a474be12d8f9ba1e1484ae76170 (VERSION 1.1.270)"
+    assert (commit if name in OLD else "8479c7ce358b6bfd6a06287812c786f9533d27a4") in readme
 
 
 @pytest.mark.parametrize("form", FORMS)
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, *OLD])
 def test_counts_and_failures_are_the_clients(name: str, form: str) -> None:
     records = clients(name)
     mine = calls(name)
@@ -190,3 +198,49 @@ def test_every_logged_client_request_joins_its_row(name: str) -> None:
     assert client["matched"] == len(records) - 2  # the two health checks are not logged
     assert client["unmatched_client"] == 2
     assert client["unmatched_server"] == 0
+
+
+# --------------------------------------------------------------------------- before v1.1.271
+
+
+def rows_by_id(name: str, form: str) -> dict[str, dict[str, str]]:
+    out = Path(tempfile.mkdtemp(prefix="relay-rows-")) / "requests.csv"
+    args = ["report", "-i", str(log_of(name, form)), "-f", "json", "--requests-csv", str(out)]
+    assert run_cli(*args).returncode == 0
+    with out.open(encoding="utf-8") as f:
+        return {row["request_id"]: row for row in csv.DictReader(f)}
+
+
+@pytest.mark.parametrize("name", OLD)
+def test_v1_1_270_each_request_is_the_clients_by_its_id(name: str) -> None:
+    # Its lines carry the request id the relay answers with (X-Request-ID, the client's
+    # server_request_id): each logged request is one client request, with its status and its
+    # latency within PER_REQUEST_MS of the client's; its model, read from an id-less record
+    # only when one request started within 15 ms before it, is the client's or unknown, never
+    # another request's.
+    rows = rows_by_id(name, "docker-logs-t.txt")
+    records = {r["server_request_id"]: r for r in clients(name) if r["path"] != "/health"}
+    assert set(rows) == set(records)
+    named = 0
+    for rid, row in rows.items():
+        client = records[rid]
+        assert int(row["status"]) == client["status"]
+        if row["latency_s"]:
+            gap_ms = float(row["latency_s"]) * 1000 - (client["end_ns"] - client["start_ns"]) / 1e6
+            assert PER_REQUEST_MS[0] <= gap_ms <= PER_REQUEST_MS[1], (rid, gap_ms)
+        if row["model"]:
+            assert row["model"] == client["model_asked"], rid
+            named += 1
+    load = [r for r in records.values() if r["tool"] == "claude-perf load"]
+    assert named >= 0.75 * len(load)  # measured: 18 of 20, 31 of 40
+
+
+@pytest.mark.parametrize("name", OLD)
+def test_v1_1_270_file_log_counts_but_cannot_name_models(name: str) -> None:
+    # its file lines have whole-second stamps and no engine time: the id-less model record
+    # cannot be placed within 15 ms of a start, so no model is given (never guessed)
+    s = summary(name, "relay-file.log")
+    assert [m["model"] for m in s["models"]] == [None]
+    assert s["models"][0]["requests"] == len(calls(name))
+    console = summary(name, "docker-logs-t.txt")
+    assert s["latency_s"] == console["latency_s"]  # the same logged durations
