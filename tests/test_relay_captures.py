@@ -14,8 +14,9 @@ captures), and the tokens the client got where the log carries them.
 Before the ``claude-relay-service`` dialect the same captures gave: from ``docker logs``, no
 request at all (788 and 1,332 unparsed lines); from the file log, 20 and 40 requests (the 4
 hand-made /api/v1/messages requests and the 3 admin ones missing) with the 401s and 400s
-classed "other", and with 4 in flight every model's latency wrong (haiku's p50 0.746 s for the
-client's 0.404 s: its lines read as starts and ends paired in order).
+classed "other", and with 4 in flight 11 failures for 12 and every model's latency wrong
+(haiku's p50 0.746 s for the client's 0.404 s: its lines read as starts and ends paired in
+order); from v1.1.270's logs, console or file, no request at all.
 """
 
 from __future__ import annotations
