@@ -153,7 +153,9 @@ def plain_usage(
     usage_at = np.where(events.has_figures[model_ends], model_ends, -1)
     inferred = np.zeros(len(model_ends), dtype=bool)
     records = np.flatnonzero(plain & events.is_usage_record)
-    if not len(records) or not len(model_ends):  # usage records with no completion to carry to
+    if not len(records) or not len(model_ends):
+        # (id-less usage records in a source whose completions all carry ids, as in
+        # claude-relay-service's file log: nothing here to give them to)
         return usage_at, inferred
 
     cli_duration_ms = (

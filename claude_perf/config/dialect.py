@@ -17,6 +17,11 @@ named groups and the *role* a matching line plays in a request's life:
   (see analysis/usage.py);
 - ``info``: known, and not about a request by itself (upstream calls).
 
+A line marked ``under`` is an indented line a proxy prints below a record's head, as part of
+the same record (claude-relay-service's winston console writes a request's id and body on
+``├─ key: value`` lines under its completion line): what its groups say (model, request id,
+client) is the end line's above it, when that head is an end line of the same dialect.
+
 A line's ``fields`` are extra regexes searched separately in a matching line, each with named
 groups from ``FIELDS`` (tokens, cost, CLI times: figures whose order or presence varies, as in a
 dict or a JSON object). They are read on ``end`` lines (the request's own figures) and ``usage``
@@ -68,6 +73,8 @@ GROUPS = frozenset(
     }
 )
 UNITS = ("s", "ms", "us", "ns")
+# What an ``under`` line may tell about the end line it is printed under.
+UNDER_GROUPS = ("model", "request_id", "client")
 
 
 def regex_problem(regex: str) -> str | None:
@@ -111,6 +118,11 @@ class DialectLine:
         "regexes searched separately in a matching line, named groups from FIELDS (tokens, cost,"
         " CLI times); read on end and usage lines",
     )
+    under: bool = key(
+        False,
+        "an indented line printed under an end line of this dialect, part of the same record:"
+        " its groups (model, request_id, client) are that end's; the line plays no role itself",
+    )
 
     def problem(self) -> str | None:
         trouble = regex_problem(self.regex) if self.regex else "'regex' must not be empty"
@@ -119,7 +131,17 @@ class DialectLine:
         unknown = set(re.compile(self.regex).groupindex) - GROUPS
         if unknown:
             return f"unknown named group(s) {sorted(unknown)}; allowed: {', '.join(sorted(GROUPS))}"
+        if self.under:
+            return self._under_problem()
         return self._fields_problem()
+
+    def _under_problem(self) -> str | None:
+        if self.role != "info" or self.fields or self.alone or self.arrival or self.error:
+            return "an 'under' line plays no role of its own: leave role, fields and flags out"
+        lent = set(re.compile(self.regex).groupindex) - set(UNDER_GROUPS)
+        if lent:
+            return f"an 'under' line names only {', '.join(UNDER_GROUPS)}, not {sorted(lent)}"
+        return None
 
     def _fields_problem(self) -> str | None:
         if self.fields and self.role not in FIELD_ROLES:

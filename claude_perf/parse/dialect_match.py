@@ -181,6 +181,8 @@ def apply_dialects(
     shape when it cannot tell digits apart (see shapes.digit_agnostic).
     """
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     n = len(source)
     matched = np.zeros(n, dtype=bool)
@@ -190,12 +192,21 @@ def apply_dialects(
     in_any = of_sources.mask(list(active.by_source)) & ~skip if dialects else matched
     candidates = _candidates(text, in_any, [line for d in dialects for line in d.lines], tails)
     for dialect in dialects:
-        inside = candidates & of_sources.mask(active.sources_of(dialect.name))
+        in_sources = of_sources.mask(active.sources_of(dialect.name))
+        inside = candidates & in_sources
+        ends: list[np.ndarray] = []  # rows read as this dialect's end lines
+        under: list[tuple[np.ndarray, pa.StructArray]] = []  # its `under` lines, to lend
         for line in dialect.lines:
             rows, parts = _match_line(text, inside & ~matched, line, tails)
             if parts is None or len(rows) == 0:
                 continue
             matched[rows] = True
+            if line.under:
+                cols.add("role", rows, Coded.constant(len(rows), "info"))
+                under.append((rows, parts))
+                continue
+            if line.role == "end":
+                ends.append(rows)
             _read_groups(parts, rows, line.duration_unit or "s", no_engine_time, cols)
             if line.fields:
                 _read_fields(text, rows, line.fields, cols)
@@ -205,11 +216,37 @@ def apply_dialects(
                 cols.add("alone", rows, np.full(len(rows), kind))
             if line.error or line.role == "error":
                 error[rows] = True
+        if under and ends:
+            heads = _where(text, in_sources, pc.match_substring_regex, r"^\S")
+            for rows, parts in under:
+                head = _head_ends(rows, np.flatnonzero(heads), np.concatenate(ends), source)
+                keep = head >= 0
+                if keep.any():
+                    lent = parts.filter(pa.array(keep))
+                    _read_groups(lent, head[keep], "s", no_engine_time, cols)
 
     def sources_mask(role: str) -> np.ndarray:
         return of_sources.mask(active.exclusive_sources(role))
 
     return DialectMarks(matched, error, sources_mask("start"), sources_mask("end"))
+
+
+def _head_ends(
+    rows: np.ndarray, heads: np.ndarray, ends: np.ndarray, source: np.ndarray
+) -> np.ndarray:
+    """Per ``under`` row, the end line it is printed under (-1: none): the nearest line above
+    it in the same source that is not indented (the head of its record), when that head is an
+    end line. Sources interleave in a merged input, so each source's heads are looked at apart."""
+    import numpy as np
+
+    out = np.full(len(rows), -1, dtype=np.int64)
+    for s in np.unique(source[rows]).tolist():
+        mine = source[rows] == s
+        own_heads = heads[source[heads] == s]
+        at = np.searchsorted(own_heads, rows[mine]) - 1
+        head = np.where(at >= 0, own_heads[np.maximum(at, 0)], -1)
+        out[mine] = np.where(np.isin(head, ends), head, -1)
+    return out
 
 
 class _SourceMasks:
