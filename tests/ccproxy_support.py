@@ -203,6 +203,13 @@ def start_ccproxy(
 
 CHAT = "/claude/sdk/v1/chat/completions"  # the SDK plugin's OpenAI route
 MESSAGES = "/claude/sdk/v1/messages"  # the SDK plugin's Anthropic route
+# the claude_api plugin's (direct mode: tests/ccproxy_direct_support.py) routes
+APIS = {
+    CHAT: "openai",
+    MESSAGES: "anthropic",
+    "/claude/v1/chat/completions": "openai",
+    "/claude/v1/messages": "anthropic",
+}
 TOOL = "ccproxy-recorder"
 # A CLI failure answered with 200: ccproxy-api wraps the text (``<text>\n…``), so the load
 # driver's start-anchored check (claude_perf/load/answers.py) is searched for anywhere here.
@@ -224,7 +231,7 @@ class CcStep:
 
     @property
     def api(self) -> str | None:
-        return {CHAT: "openai", MESSAGES: "anthropic"}.get(self.path)
+        return APIS.get(self.path)
 
 
 PROBE = CcStep("probe", path="/health", method="GET", model=None, timeout_s=2)
@@ -239,7 +246,7 @@ def _body(step: CcStep) -> bytes | None:
         "messages": [{"role": "user", "content": step.prompt}],
         "stream": step.stream,
     }
-    if step.path == MESSAGES:
+    if step.api == "anthropic":
         payload["max_tokens"] = 256
     if step.model is not None:
         payload["model"] = step.model
