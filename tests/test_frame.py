@@ -333,3 +333,18 @@ def test_a_pattern_status_that_is_not_three_digits_is_unknown():
         None,
         None,
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "model"),
+    [
+        ("request done model=opus status=200", "opus"),
+        ("request done model='claude-3-5-haiku-20241022' status=200", "claude-3-5-haiku-20241022"),
+        ('{"msg": "done", "model": "claude-sonnet-4-5"}', "claude-sonnet-4-5"),
+        # key=value with an empty model (ccproxy-api's access_log plugin): no model "path"
+        ("access_log model= path=/claude/v1/messages status=200", None),
+    ],
+)
+def test_model_fields_in_message_text(line, model):
+    ev = events_of(line).events
+    assert text_values(ev["model"]) == [model]

@@ -49,8 +49,10 @@ _PYLOG_TAIL = r"^(?P<logger>\S+) - (?P<level>[A-Z]+) - "
 _UVICORN = r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w.]+):)"
 
 
+# `model: X` may have spaces after its colon; `model=` is key=value, whose value follows at once:
+# `model= path=/v1` is an empty model (ccproxy-api's access_log plugin), not a model "path".
 _FIELD_MODEL = (
-    r"(?i)(?:\"model\"\s*:\s*\"|\bmodel[=:]\s*['\"]?|\bmodel ')(?P<v>[A-Za-z0-9][\w.\-:/@\[\]]*)"
+    r"(?i)(?:\"model\"\s*:\s*\"|\bmodel(?:=|:\s*)['\"]?|\bmodel ')(?P<v>[A-Za-z0-9][\w.\-:/@\[\]]*)"
 )
 
 
