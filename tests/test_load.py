@@ -87,6 +87,16 @@ def test_the_plan_reads_its_options() -> None:
     assert "sk-secret" not in repr(plan)
 
 
+def test_requests_accept_json_as_the_sdks_send_it() -> None:
+    # not "application/json, text/event-stream": ccproxy-api then answered a plain request with
+    # an empty stream (fixtures/captures/ccproxy-direct-*-concurrent)
+    from claude_perf.load.driver import base_headers
+
+    for api in ("openai", "anthropic"):
+        plan = build_plan(url="http://127.0.0.1:1", api=api, requests=1, concurrency=1, environ={})
+        assert base_headers(plan)["accept"] == "application/json"
+
+
 def test_endpoints_of_both_apis() -> None:
     assert endpoint_url("http://h:1", "anthropic") == "http://h:1/v1/messages"
     assert endpoint_url("http://h:1/v1/", "openai") == "http://h:1/v1/chat/completions"

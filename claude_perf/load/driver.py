@@ -87,7 +87,10 @@ def request_body(plan: LoadPlan, model: str, stream: bool) -> bytes:
 
 
 def base_headers(plan: LoadPlan) -> dict[str, str]:
-    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    # Accept as the OpenAI and Anthropic SDKs send it, streamed or not (the body's `stream`
+    # asks for a stream): ccproxy-api answered a plain request that also accepted
+    # text/event-stream with an empty stream (`data: [DONE]`, no message).
+    headers = {"content-type": "application/json", "accept": "application/json"}
     if plan.api == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION
         if plan.api_key:
