@@ -93,7 +93,14 @@ def test_requests_accept_json_as_the_sdks_send_it() -> None:
     from claude_perf.load.driver import base_headers
 
     for api in ("openai", "anthropic"):
-        plan = build_plan(url="http://127.0.0.1:1", api=api, requests=1, concurrency=1, environ={})
+        plan = build_plan(
+            url="http://127.0.0.1:1",
+            api=api,
+            models=["m=100%"],
+            requests=1,
+            concurrency=1,
+            environ={},
+        )
         assert base_headers(plan)["accept"] == "application/json"
 
 
