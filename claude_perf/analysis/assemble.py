@@ -463,7 +463,8 @@ def _assemble_source(
     error_records = int(events.is_error.sum())
     links, stream = src.links, src.stream
     # The table reads a few of the events' columns: the pairs, masks and codes of the pairing
-    # are freed before the parts are joined and the table is built (the assembly's peaks).
+    # are freed before the parts are joined and the table is built (the assembly's peaks), and
+    # finish takes the rest out as it reads them (no other reference to them is kept here).
     table_events = TableEvents.of(events)
     del pairs, src, events
     columns = joined_columns(id_part, plain_part)
@@ -474,7 +475,9 @@ def _assemble_source(
     del usage_events
     rows = ev["row"].to_numpy()[columns["pos"]] if keep_row else None
     # finish takes the per-request arrays out of ``columns`` as it turns them into the table
-    table = finish(columns, ev, table_events, config, links.duration_s, stream, source)
+    table = finish(
+        columns, ev, table_events, config, links.duration_s, stream, source, consume=consume
+    )
     if rows is not None:  # for putting several sources' tables in completion order
         table["_row"] = rows
     return Requests(
