@@ -494,5 +494,5 @@ def drop_decoded(ev: pd.DataFrame, keep_row: bool = True) -> None:
     entries no longer stay beside the table for the metrics and the report)."""
     for name in [c for c in ev.columns if c not in _READ_AFTER_DECODE]:
         del ev[name]
-    if not keep_row:  # the line numbers order several sources' tables only
+    if not keep_row and "row" in ev.columns:  # they order several sources' tables only
         del ev["row"]
