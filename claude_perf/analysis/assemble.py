@@ -185,8 +185,10 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     # A pairing is ambiguous when another id-less request was open at any moment of its life:
     # then its completion could as well have been the other one's.
     crowded = np.concatenate([[0], np.cumsum((queue_before + seq_kind) > 1)])
+    del queue_before
     ambiguous_event = np.zeros(n, dtype=bool)
     crowded_pair = (crowded[matched] - crowded[partner[matched]]) > 0
+    del crowded  # (each int64 per start and completion: freed before the next step's)
     spare = spare_end_after(seq_kind, partner, matched, seq_ts, max_ns)
     ambiguous_event[seq_index[matched]] = crowded_pair | (
         spare & ~_known_not_stream(src, seq_index[matched])

@@ -108,7 +108,10 @@ def spare_end_after(
     gap &= (seq_ts[1:] != NAT_NS) & (seq_ts[:-1] != NAT_NS)
     last = np.r_[np.flatnonzero(gap), len(seq_kind) - 1]
     segment_end = last[np.r_[0, np.cumsum(gap)]]
-    surplus_after = c - c[segment_end]
+    del gap, last
+    # taken at the matched ends only: no int64 surplus per position beside the others
+    surplus_after = c[matched] - c[segment_end[matched]]
+    del c, segment_end
     ends = np.flatnonzero(seq_kind < 0)
     nxt = np.searchsorted(ends, matched, side="right")
     has_next = nxt < len(ends)
@@ -117,7 +120,7 @@ def spare_end_after(
     in_time = has_next & (
         (start_ts == NAT_NS) | (next_ts == NAT_NS) | (next_ts - start_ts <= max_ns)
     )
-    return (surplus_after[matched] >= 1) & in_time
+    return (surplus_after >= 1) & in_time
 
 
 def startless_guess(
