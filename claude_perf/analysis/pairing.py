@@ -428,14 +428,17 @@ def _attach_errors(
         # unless the next completion is right there, they go to the latest streaming
         # completion before them (the only response known to be still running).
         stream_at = np.where(streaming_end, np.arange(n_ends), -1)
-        latest_stream = _gather(np.maximum.accumulate(stream_at), j - 1, has_prev, -1)
+        np.maximum.accumulate(stream_at, out=stream_at)  # in place: one per completion
+        latest_stream = _gather(stream_at, j - 1, has_prev, -1)
+        del stream_at
         to_stream = ~use_prev & ~adjacent_next & (latest_stream >= 0)
         target = np.where(to_stream, latest_stream, target)
     attach = target >= 0
     orphans = int((~attach).sum())
     ends = target[attach]
     attached = errors[attach]
-    count = np.bincount(ends, minlength=n_ends)
-    text = _join_per_group(ends, messages[attached], n_ends)
-    first = _positions(attached, _first_in_group(ends, n_ends, pd.notna(messages[attached])))
+    count = np.bincount(ends, minlength=n_ends).astype(np.int32)  # records: fewer than events
+    attached_texts = messages[attached]
+    text = _join_per_group(ends, attached_texts, n_ends)
+    first = _positions(attached, _first_in_group(ends, n_ends, pd.notna(attached_texts)))
     return count, text, first, orphans

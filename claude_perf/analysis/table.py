@@ -15,6 +15,7 @@ from claude_perf.analysis.arrays import (
     SparseTexts,
     _label_in,
     _labels,
+    _position_type,
     _text_at,
     used_labels,
 )
@@ -469,8 +470,8 @@ def joined_columns(id_part: dict[str, Any], plain_part: dict[str, Any]) -> dict[
     # Id rows first, so that a completion in both parts keeps that order (stable sort).
     order = np.argsort(np.concatenate([id_part["pos"], plain_part["pos"]]), kind="stable")
     # Each part's rows written straight to their places (no concatenation of the two first).
-    rank = np.empty(len(order), dtype=order.dtype)
-    rank[order] = np.arange(len(order))
+    rank = np.empty(len(order), dtype=_position_type(len(order)))  # int32: 4 bytes a request
+    rank[order] = np.arange(len(order), dtype=rank.dtype)
     del order
     n_first = len(id_part["pos"])
     columns: dict[str, Any] = {}
