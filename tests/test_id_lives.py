@@ -42,13 +42,17 @@ def test_a_completion_before_its_ids_only_start_is_another_life():
 
 
 def timed_lives(ids: list[int], roles: list[str], times_ms: list[float]) -> list[int]:
-    got = _lives(
-        np.array(ids, dtype=np.int64),
-        np.array([r == "start" for r in roles]),
-        np.array([r == "end" for r in roles]),
-        (np.array(times_ms) * 1e6).astype(np.int64),
-    )
-    return got.tolist()
+    """_lives, then the raced completions read after their starts (as make_ids_whole does)."""
+    from claude_perf.analysis.id_lives import _without_races
+
+    id_array = np.array(ids, dtype=np.int64)
+    starts = np.array([r == "start" for r in roles])
+    ends = np.array([r == "end" for r in roles])
+    life = _lives(id_array, starts, ends)
+    if not life.any():
+        return life.tolist()
+    ts = (np.array(times_ms) * 1e6).astype(np.int64)
+    return _without_races(id_array, starts, ends, ts, life).tolist()
 
 
 def test_a_completion_stamped_40_us_before_its_own_start_is_that_starts():
@@ -115,3 +119,26 @@ def test_a_later_life_gets_a_code_and_a_text_of_its_own_and_a_completion_its_sta
     ]
     paths = [p if isinstance(p, str) else None for p in ev["path"]]
     assert paths == ["/health", "/health", None, "/v1/messages", "/v1/messages"]
+
+
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "c", "d", None]), max_size=6), max_size=5))
+def test_ids_of_a_column_in_chunks_are_the_codes_of_the_column_combined(chunks):
+    """parse.events.ids_of encodes an Arrow column chunk by chunk (no combined copy): the codes
+    and texts are the ones of one encoding of the whole column, first occurrence first."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from claude_perf.parse.events import ids_of
+
+    pieces = [pd.Series(pd.arrays.ArrowExtensionArray(pa.array(c, pa.string()))) for c in chunks]
+    column = (
+        pd.concat(pieces, ignore_index=True)
+        if pieces
+        else pd.Series(pd.arrays.ArrowExtensionArray(pa.array([], pa.string())))
+    )
+    codes, texts = ids_of(column)
+    whole = pc.dictionary_encode(pa.array([v for c in chunks for v in c], pa.string()))
+    assert codes.dtype == np.int32
+    assert codes.tolist() == [-1 if i is None else i for i in whole.indices.to_pylist()]
+    assert texts.to_pylist() == whole.dictionary.to_pylist()

@@ -185,8 +185,10 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     # A pairing is ambiguous when another id-less request was open at any moment of its life:
     # then its completion could as well have been the other one's.
     crowded = np.concatenate([[0], np.cumsum((queue_before + seq_kind) > 1)])
+    del queue_before
     ambiguous_event = np.zeros(n, dtype=bool)
     crowded_pair = (crowded[matched] - crowded[partner[matched]]) > 0
+    del crowded  # (each int64 per start and completion: freed before the next step's)
     spare = spare_end_after(seq_kind, partner, matched, seq_ts, max_ns)
     ambiguous_event[seq_index[matched]] = crowded_pair | (
         spare & ~_known_not_stream(src, seq_index[matched])
@@ -261,20 +263,20 @@ def _start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
 def _stream_flags(
     src: _Source, pairs: _Pairs, model_ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per event, the event whose stream flag an id-less completion takes (-1 none); and per
-    model completion, whether its response may go on after its line (a stream)."""
+    """Per model completion, the event whose stream flag it takes (-1 none), and whether its
+    response may go on after its line (a stream). (Per completion, not per event: at 10M
+    lines an int64 per event was 52 MB at the id-less requests' peak.)"""
     import numpy as np
     import pandas as pd
 
-    events, plain, n = src.events, src.plain, len(src.ev)
+    events, plain = src.events, src.plain
     starts, partner_event = pairs.start_events, pairs.partner_event
-    stream_source = np.full(n, -1, dtype=np.int64)
+    at = np.full(len(model_ends), -1, dtype=np.int64)
     streaming_end = np.zeros(len(model_ends), dtype=bool)
     if src.stream is not None:
         streams = replace(events, has_model=pd.notna(src.stream))  # the flag as the "model"
-        stream_source = _attach_models(streams, plain, partner_event, starts, model_ends)
+        at = _attach_models(streams, plain, partner_event, starts, model_ends)[model_ends]
         # A streaming response goes on after its completion line: its errors come later.
-        at = stream_source[model_ends]
         streaming_end[at >= 0] = src.stream[at[at >= 0]] == True  # noqa: E712
     if len(starts):
         # Where a source logs starts, a completion without one is a streaming response (the
@@ -282,13 +284,12 @@ def _stream_flags(
         # be running after its completion line.
         flag_known = np.zeros(len(model_ends), dtype=bool)
         if src.stream is not None:
-            at = stream_source[model_ends]
             flag_known[at >= 0] = pd.notna(src.stream[at[at >= 0]])
         streaming_end |= (partner_event[model_ends] < 0) & ~flag_known
     # A completion logged as its request arrived (1rgs/claude-code-proxy's printed request
     # line) comes before all the request's work: like a stream's, its errors come after it.
     streaming_end |= src.arrival[model_ends]
-    return stream_source, streaming_end
+    return at, streaming_end
 
 
 def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
@@ -318,9 +319,8 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     model_at = np.where(model_source[rows] >= 0, model_source[rows], rows)
     del model_source
     model_contested = contested_models(events, plain, partner_event, starts)[rows]
-    stream_source, streaming_end = _stream_flags(src, pairs, model_ends)
-    stream_at = stream_source[model_ends]
-    del stream_source
+    stream_at, streaming_end = _stream_flags(src, pairs, model_ends)
+    release_unused()  # the per-event temporaries of the models' and flags' attachment
     error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
     model_partner = partner_event[model_ends]
     end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
@@ -340,6 +340,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
         sure_start_ns,
         _written_at(src, error_events),
     )
+    del sure_start_ns, model_partner, error_events
     # An end record that is itself an error (a JSON completion at level error) counts too; its
     # message stands in for the text when no error record was attached, and for the first
     # message when no attached record had one.
@@ -349,6 +350,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     del own_text
     first_error = np.where(own_error & (first_error < 0), model_ends, first_error)
     error_count = (error_count + own_error).astype(np.int32)  # records: fewer than the events
+    del own_error
     usage_at, usage_inferred = plain_usage(
         events,
         src.ev,
@@ -358,6 +360,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
         model_ends,
         streaming_end,
     )
+    del streaming_end
     # A row whose start was inferred may carry another request's model: the figures it was
     # given, right for its completion or its start, may then count for the wrong model.
     usage_inferred = usage_inferred | (pairs.ambiguous_event[model_ends] & (usage_at >= 0))
@@ -368,28 +371,36 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
         at = _narrow_positions(model_part, n)
         return np.concatenate([at, np.full(n_other, -1, dtype=at.dtype)])
 
-    part = {
-        "pos": _narrow_positions(rows, n),
-        "kind": np.concatenate(
-            [
-                np.full(len(model_ends), _MODEL, dtype=np.int8),
-                np.where(src.health_path[other_rows], _HEALTH, _OTHER).astype(np.int8),
-            ]
-        ),
-        "start_ns": np.concatenate([end_start_ns, np.full(n_other, NAT_NS, dtype=np.int64)]),
-        "model_at": _narrow_positions(model_at, n),
-        "error_count": np.concatenate([error_count, np.zeros(n_other, dtype=np.int32)]),
-        "error_text": error_text.extended(n_other),
-        "first_error_at": positions(first_error),
-        "has_id": np.concatenate([np.zeros(len(model_ends), dtype=bool), src.has_id[other_rows]]),
-        # inferred: the pairing (several requests in flight), or the model its record gave
-        "ambiguous": pairs.ambiguous_event[rows] | model_contested,
-        "stream_at": positions(stream_at),
-        "usage_at": positions(usage_at),
-        "usage_inferred": np.r_[usage_inferred, np.zeros(n_other, dtype=bool)],
-        # its only line is its arrival (a dialect's ``arrival`` end): see table.finish
-        "arrival": np.r_[src.arrival[model_ends], np.zeros(n_other, dtype=bool)],
-    }
+    # Column by column, each request-sized intermediate dropped once its column is made (at
+    # 10M lines they stood together at the id-less requests' peak).
+    part: dict[str, Any] = {"pos": _narrow_positions(rows, n)}
+    part["kind"] = np.concatenate(
+        [
+            np.full(len(model_ends), _MODEL, dtype=np.int8),
+            np.where(src.health_path[other_rows], _HEALTH, _OTHER).astype(np.int8),
+        ]
+    )
+    part["start_ns"] = np.concatenate([end_start_ns, np.full(n_other, NAT_NS, dtype=np.int64)])
+    del end_start_ns
+    part["model_at"] = _narrow_positions(model_at, n)
+    del model_at
+    part["error_count"] = np.concatenate([error_count, np.zeros(n_other, dtype=np.int32)])
+    del error_count
+    part["error_text"] = error_text.extended(n_other)
+    del error_text
+    part["first_error_at"] = positions(first_error)
+    del first_error
+    part["has_id"] = np.concatenate([np.zeros(len(model_ends), dtype=bool), src.has_id[other_rows]])
+    # inferred: the pairing (several requests in flight), or the model its record gave
+    part["ambiguous"] = pairs.ambiguous_event[rows] | model_contested
+    del model_contested
+    part["stream_at"] = positions(stream_at)
+    del stream_at
+    part["usage_at"] = positions(usage_at)
+    del usage_at
+    part["usage_inferred"] = np.r_[usage_inferred, np.zeros(n_other, dtype=bool)]
+    # its only line is its arrival (a dialect's ``arrival`` end): see table.finish
+    part["arrival"] = np.r_[src.arrival[model_ends], np.zeros(n_other, dtype=bool)]
     return part, orphan_errors, len(arrived)
 
 
@@ -430,6 +441,10 @@ def _assemble_source(
     """
     import numpy as np
 
+    if consume and not keep_row:
+        # The line numbers only put several sources' tables in order: dropped before the
+        # decoding, whose peak they were held through (52 MB at 10M lines).
+        del ev["row"]
     src = _decode(ev, config, consume=consume)
     if consume:
         drop_decoded(ev, keep_row=keep_row)
@@ -463,7 +478,8 @@ def _assemble_source(
     error_records = int(events.is_error.sum())
     links, stream = src.links, src.stream
     # The table reads a few of the events' columns: the pairs, masks and codes of the pairing
-    # are freed before the parts are joined and the table is built (the assembly's peaks).
+    # are freed before the parts are joined and the table is built (the assembly's peaks), and
+    # finish takes the rest out as it reads them (no other reference to them is kept here).
     table_events = TableEvents.of(events)
     del pairs, src, events
     columns = joined_columns(id_part, plain_part)
@@ -474,7 +490,9 @@ def _assemble_source(
     del usage_events
     rows = ev["row"].to_numpy()[columns["pos"]] if keep_row else None
     # finish takes the per-request arrays out of ``columns`` as it turns them into the table
-    table = finish(columns, ev, table_events, config, links.duration_s, stream, source)
+    table = finish(
+        columns, ev, table_events, config, links.duration_s, stream, source, consume=consume
+    )
     if rows is not None:  # for putting several sources' tables in completion order
         table["_row"] = rows
     return Requests(

@@ -66,9 +66,12 @@ def make_ids_whole(
     if not len(rows):
         return codes, texts
     is_start, is_end = starts[rows], ends[rows]
-    ids = codes[rows].astype(np.int64)
-    life = _lives(ids, is_start, is_end, None if ts_ns is None else ts_ns[rows])
-    group = ids * (int(life.max()) + 1) + life  # one code per (id, life)
+    ids = codes[rows]  # int32: no 8-byte copy of the codes (the decoding's peak at 10M lines)
+    life = _lives(ids, is_start, is_end)
+    if ts_ns is not None and life.any():  # only then can a race have opened a life
+        life = _without_races(ids, is_start, is_end, ts_ns[rows], life)
+    # one code per (id, life); the ids themselves when every id lives once (the usual case)
+    group = ids if not life.any() else ids.astype(np.int64) * (int(life.max()) + 1) + life
     if life.any():
         # New codes after the texts' own, one per (id, later life): no Python string per row.
         later = np.flatnonzero(life > 0)
@@ -84,26 +87,52 @@ def make_ids_whole(
     return codes, texts
 
 
-def _lives(
-    ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray, ts_ns: np.ndarray | None = None
-) -> np.ndarray:
+def _lives(ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray) -> np.ndarray:
     """Per record of an id (in log order): which life of its id it belongs to (0 the first).
     A start opens life k, k being the completions of its id before it; a record that is no
-    start belongs to the life its id's last start opened (0 before any start). With ``ts_ns``,
-    a completion raced ahead of its own start (``_raced_ends``) is read as right after it."""
+    start belongs to the life its id's last start opened (0 before any start)."""
     import numpy as np
 
-    moved = None if ts_ns is None else _raced_ends(ids, is_start, is_end, ts_ns)
+    # The usual case, every id started at most once and never completed before its start: one
+    # life each, found without the group-wise sums (30 of 65 ms on the 1M-line bench log). The
+    # other ids' lives are found on their own records only (a life depends on its id's records
+    # alone): the group-wise sums over every record were +100 MB at 10M lines.
+    n_ids = int(ids.max()) + 1
+    starts = ids[is_start]
+    again = np.bincount(starts, minlength=n_ids) >= 2
+    start_at = np.full(n_ids, -1, dtype=np.int64)
+    start_at[starts] = np.flatnonzero(is_start)
+    del starts
+    end_rows = np.flatnonzero(is_end)
+    again[ids[end_rows[end_rows < start_at[ids[end_rows]]]]] = True  # completed before its start
+    del start_at, end_rows
+    rows = np.flatnonzero(again[ids])
+    life = np.zeros(len(ids), dtype=np.int32)  # a life's number: its id's completions before
+    if len(rows):
+        life[rows] = _group_lives(ids[rows], is_start[rows], is_end[rows])
+    return life
+
+
+def _without_races(
+    ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray, ts_ns: np.ndarray, life: np.ndarray
+) -> np.ndarray:
+    """``life`` (from _lives) with each raced completion (``_raced_ends``) read right after the
+    start it raced; worked on the records of the ids that live more than once only (a life
+    depends on its id's records alone)."""
+    import numpy as np
+
+    sub = np.flatnonzero(np.isin(ids, np.unique(ids[life > 0])))
+    s_ids, s_start, s_end = ids[sub], is_start[sub], is_end[sub]
+    moved = _raced_ends(s_ids, s_start, s_end, ts_ns[sub])
     if moved is None:
-        return _lives_in_order(ids, is_start, is_end)
-    # each raced completion read right after the start it raced
+        return life
     ends_at, starts_at = moved
-    key = np.arange(len(ids), dtype=np.float64)
+    key = np.arange(len(sub), dtype=np.float64)
     key[ends_at] = starts_at + 0.5
     order = np.argsort(key, kind="stable")
-    life = np.empty(len(ids), dtype=np.int64)
-    life[order] = _lives_in_order(ids[order], is_start[order], is_end[order])
-    return life
+    out = life.copy()
+    out[sub[order]] = _lives(s_ids[order], s_start[order], s_end[order])
+    return out
 
 
 def _raced_ends(
@@ -111,7 +140,7 @@ def _raced_ends(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(positions of completions, positions of the starts they raced): a completion whose next
     record of its id is a start at most RACE_NS later, while no start of that id stood open
-    before it. None when there are none (the usual case)."""
+    before it. None when there are none."""
     import numpy as np
 
     if len(ids) < 2:
@@ -137,19 +166,11 @@ def _raced_ends(
     return order[cand], order[cand + 1]
 
 
-def _lives_in_order(ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray) -> np.ndarray:
-    """_lives with every record where the log put it."""
+def _group_lives(ids: np.ndarray, is_start: np.ndarray, is_end: np.ndarray) -> np.ndarray:
+    """_lives by group-wise sums over the given records (all the records of their ids)."""
     import numpy as np
     import pandas as pd
 
-    # The usual case, every id started at most once and never completed before its start: one
-    # life each, found without the group-wise sums (30 of 65 ms on the 1M-line bench log).
-    starts = ids[is_start]
-    if not len(starts) or np.bincount(starts).max() < 2:
-        start_at = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
-        start_at[starts] = np.flatnonzero(is_start)
-        if not (is_end & (np.arange(len(ids)) < start_at[ids])).any():
-            return np.zeros(len(ids), dtype=np.int64)
     ends_before = pd.Series(is_end.astype(np.int64)).groupby(ids).cumsum().to_numpy() - is_end
     opened = pd.Series(np.where(is_start, ends_before, np.nan))
     life = opened.groupby(ids).ffill().fillna(0).to_numpy()

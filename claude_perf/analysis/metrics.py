@@ -30,6 +30,7 @@ from claude_perf.analysis.numeric import (
 from claude_perf.analysis.usage import UsageMetrics, has_usage, usage_metrics
 from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.parse.events import text_values
+from claude_perf.runtime.memory import release_unused
 
 if TYPE_CHECKING:
     import numpy as np
@@ -256,11 +257,16 @@ def compute(
         table, np.flatnonzero(is_model)[failed_mask], failed_end_ns, n_model, max_examples
     )
     del is_model, is_health
+    # The freed column temporaries handed back before the sorted times and the Timeline are
+    # made (glibc keeps them otherwise, and the stage climbed on them): at 10M lines the
+    # stage's own peak (RSS sampled with the main thread's stack) went from 985 to 862 MB.
+    release_unused()
     event_ns = np.where(start_ns != NAT_NS, start_ns, end_ns)
     event_ns = np.sort(event_ns[event_ns != NAT_NS])
     peak, peak_at = peak_per_window(event_ns, 60_000_000_000)
     burst_list = _bursts(event_ns, burst_gap_s)
     del event_ns
+    release_unused()
     both = (start_ns != NAT_NS) & (end_ns != NAT_NS)
     window_start, window_end = window
     duration_min = (

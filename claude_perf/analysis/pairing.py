@@ -108,7 +108,10 @@ def spare_end_after(
     gap &= (seq_ts[1:] != NAT_NS) & (seq_ts[:-1] != NAT_NS)
     last = np.r_[np.flatnonzero(gap), len(seq_kind) - 1]
     segment_end = last[np.r_[0, np.cumsum(gap)]]
-    surplus_after = c - c[segment_end]
+    del gap, last
+    # taken at the matched ends only: no int64 surplus per position beside the others
+    surplus_after = c[matched] - c[segment_end[matched]]
+    del c, segment_end
     ends = np.flatnonzero(seq_kind < 0)
     nxt = np.searchsorted(ends, matched, side="right")
     has_next = nxt < len(ends)
@@ -117,7 +120,7 @@ def spare_end_after(
     in_time = has_next & (
         (start_ts == NAT_NS) | (next_ts == NAT_NS) | (next_ts - start_ts <= max_ns)
     )
-    return (surplus_after[matched] >= 1) & in_time
+    return (surplus_after >= 1) & in_time
 
 
 def startless_guess(
@@ -431,14 +434,17 @@ def _attach_errors(
         # unless the next completion is right there, they go to the latest streaming
         # completion before them (the only response known to be still running).
         stream_at = np.where(streaming_end, np.arange(n_ends), -1)
-        latest_stream = _gather(np.maximum.accumulate(stream_at), j - 1, has_prev, -1)
+        np.maximum.accumulate(stream_at, out=stream_at)  # in place: one per completion
+        latest_stream = _gather(stream_at, j - 1, has_prev, -1)
+        del stream_at
         to_stream = ~use_prev & ~adjacent_next & (latest_stream >= 0)
         target = np.where(to_stream, latest_stream, target)
     attach = target >= 0
     orphans = int((~attach).sum())
     ends = target[attach]
     attached = errors[attach]
-    count = np.bincount(ends, minlength=n_ends)
-    text = _join_per_group(ends, messages[attached], n_ends)
-    first = _positions(attached, _first_in_group(ends, n_ends, pd.notna(messages[attached])))
+    count = np.bincount(ends, minlength=n_ends).astype(np.int32)  # records: fewer than events
+    attached_texts = messages[attached]
+    text = _join_per_group(ends, attached_texts, n_ends)
+    first = _positions(attached, _first_in_group(ends, n_ends, pd.notna(attached_texts)))
     return count, text, first, orphans

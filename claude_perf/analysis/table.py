@@ -15,6 +15,7 @@ from claude_perf.analysis.arrays import (
     SparseTexts,
     _label_in,
     _labels,
+    _position_type,
     _text_at,
     used_labels,
 )
@@ -31,7 +32,6 @@ from claude_perf.runtime.memory import release_unused
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
 _IN_CONTAINER_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -64,27 +64,29 @@ COLUMNS = (
 @dataclass(frozen=True)
 class TableEvents:
     """The events' columns the table is built from (pairing._Events without the pairing's
-    masks, so that those are freed before the table's build)."""
+    masks, so that those are freed before the table's build), handed over to ``finish``: it
+    takes each one out (``take``) as it reads it, so that the table's last columns are built
+    with the events' arrays freed (the caller keeps no other reference to them)."""
 
-    ts_ns: np.ndarray
-    model: CodedTexts  # str or None by position
-    message: SparseTexts  # str or None by position
-    request_id: np.ndarray  # int32 codes, -1 none
-    id_texts: pa.Array  # the ids of the codes
-    path_codes: np.ndarray
-    path_labels: np.ndarray
+    held: dict[str, Any]
 
     @classmethod
     def of(cls, events: _Events) -> TableEvents:
         return cls(
-            events.ts_ns,
-            events.model,
-            events.message,
-            events.request_id,
-            events.id_texts,
-            events.path_codes,
-            events.path_labels,
+            {
+                "ts_ns": events.ts_ns,
+                "model": events.model,  # CodedTexts: str or None by position
+                "message": events.message,  # SparseTexts: str or None by position
+                "request_id": events.request_id,  # int32 codes, -1 none
+                "id_texts": events.id_texts,  # pa.Array: the ids of the codes
+                "path_codes": events.path_codes,
+                "path_labels": events.path_labels,
+            }
         )
+
+    def take(self, name: str) -> Any:
+        """One column, given up: it is freed once the caller drops it."""
+        return self.held.pop(name)
 
 
 def finish(
@@ -95,6 +97,7 @@ def finish(
     durations: SparseFloats,
     stream_col: np.ndarray | None,
     source: str,
+    consume: bool = False,
 ) -> pd.DataFrame:
     """Derive latency, family, outcome and error class (rows already in completion order).
 
@@ -103,24 +106,27 @@ def finish(
     first error message, -1 none), has_id, ambiguous, usage_at (event with its usage figures,
     -1 none), usage_inferred. The repeating text columns (CATEGORY_COLUMNS) come out as
     categoricals, unknown a missing code; the others (error_message, request_id, stream) as
-    object arrays with None for unknown (never NaN).
+    object arrays with None for unknown (never NaN). ``events`` is given up: each of its
+    columns is taken out as it is read; ``consume``: so are ``ev``'s (status, client, method),
+    which the caller gives up too.
     """
     import numpy as np
     import pandas as pd
     import pyarrow as pa
 
-    # Column by column, each intermediate dropped (and each of ``raw``'s arrays popped) as soon
-    # as its column is made: the table's build is the assembly's peak (table.drop_decoded).
+    # Column by column, each intermediate dropped (and each of ``raw``'s arrays and of the
+    # events' columns taken out) as soon as its column is made: the table's build is the
+    # assembly's peak (table.drop_decoded).
     pos = raw["pos"]
     kinds = pd.Index(_KIND_NAMES, dtype=object)
     out: dict[str, Any] = {"kind": pd.Categorical.from_codes(raw["kind"], kinds)}
     # The steps with the largest intermediates first, while little of the table stands yet.
     # the requests' rows first (Int16), then widened: not every event's status as int64
     # Statuses are Int16 in the entries: int32 holds them whatever the frame, at half of int64.
-    status_int = ev["status"].array[pos].to_numpy(dtype=np.int32, na_value=0)
+    status_int = _column(ev, "status", consume).array[pos].to_numpy(dtype=np.int32, na_value=0)
     failed = _failed(raw, ev, status_int)
     models, model_codes, families, error_class = _models_and_classes(
-        raw, events, config, status_int, failed
+        raw, events.take("model"), config, status_int, failed
     )
     del raw["error_text"]
     release_unused()  # the error classes' texts (Arrow) and the statuses: see below
@@ -132,7 +138,15 @@ def finish(
     out["outcome"] = _coded(failed.view(np.int8), ["succeeded", "failed"])
     out["error_class"] = _category_col(error_class)
     del failed, error_class
-    end_ns = events.ts_ns[pos]
+    # The events' texts and ids next, so that they are freed before the times are worked on.
+    out["error_message"] = arrow_text(events.take("message")[raw.pop("first_error_at")])
+    id_codes = np.where(raw["has_id"], events.take("request_id")[pos], -1)
+    ids = events.take("id_texts").take(pa.array(id_codes, mask=id_codes < 0))  # Arrow to Arrow
+    out["request_id"] = pd.Series(pd.arrays.ArrowExtensionArray(ids), copy=False)
+    del id_codes, ids
+    out["path"] = _coded(events.take("path_codes")[pos], events.take("path_labels")[:-1])
+    end_ns = events.take("ts_ns")[pos]
+    release_unused()
     if stream_col is None:  # no line names a stream flag: every request's is unknown
         streaming = np.zeros(len(pos), dtype=bool)
         out["stream"] = arrow_flags(np.full(len(pos), None, dtype=object))
@@ -168,18 +182,12 @@ def finish(
         _narrow_usage(usage_table(ev, raw.pop("usage_at"), raw.pop("usage_inferred"), latency))
     )
     out["latency_s"] = latency
-    client_codes, clients = _labels(text_values(ev["client"], pos))
+    client_codes, clients = _labels(text_values(_column(ev, "client", consume), pos))
     out["client"] = _coded(client_codes, clients[:-1])
     out["in_container"] = _label_in(client_codes, clients, _IN_CONTAINER_CLIENTS)
     del client_codes
-    out["method"] = _category_col(text_values(ev["method"], pos))
-    out["path"] = _coded(events.path_codes[pos], events.path_labels[:-1])
+    out["method"] = _category_col(text_values(_column(ev, "method", consume), pos))
     out["error_records"] = _count_col(raw.pop("error_count"))
-    out["error_message"] = arrow_text(events.message[raw.pop("first_error_at")])
-    id_codes = np.where(raw["has_id"], events.request_id[pos], -1)
-    ids = events.id_texts.take(pa.array(id_codes, mask=id_codes < 0))  # Arrow to Arrow
-    out["request_id"] = pd.Series(pd.arrays.ArrowExtensionArray(ids), copy=False)
-    del id_codes, ids
     out["ambiguous"] = raw["ambiguous"]
     out["source"] = _coded(np.zeros(len(pos), dtype=np.int8), [source])
     return pd.DataFrame({name: out.pop(name) for name in COLUMNS}, copy=False)
@@ -395,6 +403,11 @@ def _latency(
     return start_ns, latency, ttfb, source_code
 
 
+def _column(ev: pd.DataFrame, name: str, consume: bool) -> pd.Series:
+    """An entries column finish reads once: taken out of the frame when it is given up."""
+    return ev.pop(name) if consume else ev[name]
+
+
 def _failed(raw: dict[str, Any], ev: pd.DataFrame, status: np.ndarray) -> np.ndarray:
     """4xx/5xx, an attached error record, or a CLI run that exited non-zero (claude-max-api-
     proxy's `Process closed with code: 1`; its text then says so, for the error class)."""
@@ -413,7 +426,7 @@ def _failed(raw: dict[str, Any], ev: pd.DataFrame, status: np.ndarray) -> np.nda
 
 def _models_and_classes(
     raw: dict[str, Any],
-    events: TableEvents,
+    model: CodedTexts,
     config: Config,
     status: np.ndarray,
     failed: np.ndarray,
@@ -426,8 +439,8 @@ def _models_and_classes(
 
     named = raw["model_at"] >= 0
     model_codes, models = used_labels(
-        np.where(named, events.model.codes[np.where(named, raw["model_at"], 0)], -1),
-        events.model.labels,
+        np.where(named, model.codes[np.where(named, raw["model_at"], 0)], -1),
+        model.labels,
     )
     families = np.array(
         [family_of(m, config.aliases) if isinstance(m, str) else None for m in models],
@@ -465,8 +478,8 @@ def joined_columns(id_part: dict[str, Any], plain_part: dict[str, Any]) -> dict[
     # Id rows first, so that a completion in both parts keeps that order (stable sort).
     order = np.argsort(np.concatenate([id_part["pos"], plain_part["pos"]]), kind="stable")
     # Each part's rows written straight to their places (no concatenation of the two first).
-    rank = np.empty(len(order), dtype=order.dtype)
-    rank[order] = np.arange(len(order))
+    rank = np.empty(len(order), dtype=_position_type(len(order)))  # int32: 4 bytes a request
+    rank[order] = np.arange(len(order), dtype=rank.dtype)
     del order
     n_first = len(id_part["pos"])
     columns: dict[str, Any] = {}
@@ -490,5 +503,5 @@ def drop_decoded(ev: pd.DataFrame, keep_row: bool = True) -> None:
     entries no longer stay beside the table for the metrics and the report)."""
     for name in [c for c in ev.columns if c not in _READ_AFTER_DECODE]:
         del ev[name]
-    if not keep_row:  # the line numbers order several sources' tables only
+    if not keep_row and "row" in ev.columns:  # they order several sources' tables only
         del ev["row"]
