@@ -237,14 +237,18 @@ CAPTURES = sorted(Path(__file__).parent.parent.glob("fixtures/captures/*/docker-
 @FUZZ
 @given(
     st.sampled_from(CAPTURES),
+    st.one_of(st.none(), st.sampled_from(CAPTURES)),
     st.randoms(use_true_random=False),
-    st.floats(0.05, 0.95),
+    st.floats(0.05, 1.0),
 )
-def test_any_subset_of_a_real_captures_lines(tmp_path, capture, rnd, keep):
-    """Real proxies' lines with any of them lost (a cut, a rotation, a filter): usage records
-    with no completion left, completions without their starts, ids seen once... only typed
-    errors, never a traceback."""
+def test_any_subset_of_real_captures_lines(tmp_path, capture, other, rnd, keep):
+    """Real proxies' lines with any of them lost (a cut, a rotation, a filter), and with
+    another proxy's lines mixed in by time (two containers' logs in one file): usage records
+    with no completion left, completions without their starts, two dialects' lines in one
+    source... only typed errors, never a traceback."""
     lines = capture.read_bytes().splitlines(keepends=True)
+    if other is not None:
+        lines = sorted(lines + other.read_bytes().splitlines(keepends=True))
     kept = b"".join(line for line in lines if rnd.random() < keep)
     path = tmp_path / "subset.log"
     path.write_bytes(kept)

@@ -196,3 +196,20 @@ def test_the_dialect_is_found_in_its_own_logs() -> None:
             source = np.zeros(table.num_rows, dtype=np.int64)
             names = detect(table.column("text"), source, relay).names()
             assert names == {0: ("claude-relay-service",)}, path
+
+
+def test_a_groupless_line_read_both_through_asctime_tails_and_whole():
+    """A dialect line without named groups matched on a line with Python's asctime head (read
+    through its tail) and on one without (read whole): the two readings joined (they were two
+    struct types, an ArrowInvalid, on a log mixing two proxies' lines; found by tests/
+    test_fuzz_inputs' mixing of real captures)."""
+    from tests.test_truth import analysis, engine, requests
+
+    lines = [
+        f"{engine(1.0)} 2026-12-01 13:44:36,000 - src.main - INFO - 🔗 📥 /v1/messages request received",
+        f"{engine(1.1)} 13:44:36 🔗 📥 /v1/messages request received",
+        f"{engine(1.5)} 13:44:37 🟢 200 POST /api/v1/messages  422ms 302B",
+    ]
+    a = analysis(lines)
+    assert len(requests(a)) == 1
+    assert a.quality.dialects == {"source-0.log": ("claude-relay-service",)}

@@ -352,7 +352,10 @@ def _match_line(
         return found[0]
     all_rows = np.concatenate([r for r, _ in found])
     order = np.argsort(all_rows, kind="stable")
-    joined = pa.concat_arrays([p for _, p in found]).take(pa.array(order))
+    # a regex without groups reads as _no_groups on one path and as Arrow's empty struct on the
+    # other: one type before they are joined (a line of each in one log failed here)
+    same = [p if p.type.num_fields else _no_groups(len(p)) for _, p in found]
+    joined = pa.concat_arrays(same).take(pa.array(order))
     return all_rows[order], joined
 
 
