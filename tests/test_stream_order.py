@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from claude_perf.analysis.stream_order import streams_first
+from claude_perf.durations import NAT_NS
 
 MS = 1_000_000
 
@@ -55,11 +56,12 @@ def test_a_start_raced_past_its_completion_is_taken_at_the_completion():
 
 def test_a_start_long_after_its_completion_is_no_latency_at_all():
     # 2 s late is no race but a pairing that cannot be: unknown (code 2), never a 0 s answer;
-    # the request keeps its logged start
+    # its start unknown too (a start after its end would stand in the concurrency timeline)
     start_ms, latency_s, source = latency_of(3000.0, 1000.0)
-    assert (start_ms, source) == (3000.0, 2)
+    assert (start_ms, source) == (NAT_NS / MS, 2)
     assert np.isnan(latency_s)
 
 
 def test_an_explicit_duration_still_wins_over_a_start_after_the_completion():
-    assert latency_of(3000.0, 1000.0, duration_s=1.5)[1:] == (1.5, 0)
+    # and places the start: the completion less the duration
+    assert latency_of(3000.0, 1000.0, duration_s=1.5) == (-500.0, 1.5, 0)

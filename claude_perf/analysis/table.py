@@ -378,13 +378,16 @@ def _latency(
     # other way round (stream_order.streams_first puts such a streamed start back; 38 µs on
     # fixtures/captures/fuergaosi-debug): within _SKEW_NS the start is taken at the completion.
     # A start later than that is no race but a pairing that cannot be: its latency is unknown
-    # (never a 0 s answer), and the request keeps its logged start.
+    # (never a 0 s answer) and so is its start (end − an explicit duration, below, where one is
+    # logged): a start after its end would stand in the concurrency timeline.
     late = paired_ok & (start_ns > end_ns)
     if late.any():
         raced = late & (start_ns - end_ns <= _SKEW_NS)
         start_ns[raced] = end_ns[raced]
-        paired_ok &= ~(late & ~raced)
-        del raced
+        wrong = late & ~raced
+        paired_ok &= ~wrong
+        start_ns[wrong] = NAT_NS
+        del raced, wrong
     del late
     latency = end_ns - start_ns  # int64, then seconds: the same division where both known
     latency = latency / 1e9
