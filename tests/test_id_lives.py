@@ -67,6 +67,11 @@ def test_a_completion_stamped_40_us_before_its_own_start_is_that_starts():
     ]
 
 
+def test_a_completion_stamped_after_the_start_that_follows_it_is_no_race():
+    # stamps going backwards (a line out of time order) are not two records written together
+    assert timed_lives([0, 0, 0], ["end", "start", "end"], [1000.04, 1000.0, 3000.0]) == [0, 1, 1]
+
+
 def test_a_completion_a_second_before_a_start_of_its_id_is_an_earlier_life():
     assert timed_lives([0, 0, 0], ["end", "start", "end"], [1000.0, 2000.0, 3000.0]) == [0, 1, 1]
 

@@ -153,6 +153,7 @@ def _raced_ends(
         & (sid[:-1] == sid[1:])
         & (ts[:-1] != NAT_NS)
         & (ts[1:] != NAT_NS)
+        & (ts[1:] >= ts[:-1])  # stamps going backwards are no race
         & (ts[1:] - ts[:-1] <= RACE_NS)
     )
     if not len(cand):
