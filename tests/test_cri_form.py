@@ -16,13 +16,14 @@ from claude_perf.report.summary import build
 CAPTURES = sorted(Path(__file__).parent.parent.glob("fixtures/captures/*/docker-logs-t.txt"))
 
 
-def as_cri(docker_t: bytes, part_chars: int = 60) -> bytes:
+def as_cri(docker_t: bytes, part_chars: int = 60) -> bytes:  # 0: lines whole (no P record)
     """`docker logs -t` lines as CRI records, every line cut into parts of ``part_chars``
     characters (P records) and a last F record, as a runtime splits a long line."""
     out = []
     for raw in docker_t.decode("utf-8").splitlines():
         ts, _, text = raw.partition(" ")
-        parts = [text[i : i + part_chars] for i in range(0, len(text), part_chars)] or [""]
+        step = part_chars or max(len(text), 1)
+        parts = [text[i : i + step] for i in range(0, len(text), step)] or [""]
         for k, part in enumerate(parts):
             tag = "F" if k == len(parts) - 1 else "P"
             out.append(f"{ts} stdout {tag} {part}")
@@ -68,8 +69,9 @@ def summary_of(path: Path) -> dict:
     return json.loads(json.dumps(out, default=str))
 
 
+@pytest.mark.parametrize("part_chars", [60, 0], ids=["cut", "whole"])
 @pytest.mark.parametrize("capture", CAPTURES, ids=[c.parent.name for c in CAPTURES])
-def test_a_real_capture_read_as_cri_records_tells_the_same(tmp_path, capture):
+def test_a_real_capture_read_as_cri_records_tells_the_same(tmp_path, capture, part_chars):
     cri = tmp_path / "0.log"
-    cri.write_bytes(as_cri(capture.read_bytes()))
+    cri.write_bytes(as_cri(capture.read_bytes(), part_chars))
     assert summary_of(cri) == summary_of(capture)
