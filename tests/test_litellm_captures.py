@@ -354,3 +354,16 @@ def test_debug_only_request_bodies_name_models() -> None:
     answers = sum(line[31:].startswith('{"id": "chatcmpl-') for line in lines)
     assert bodies == 30 and answers >= 10
     assert int((events["role"] == "model").sum()) == bodies
+
+
+def test_the_litellm_sdks_own_logger_is_not_the_proxy(tmp_path: Path) -> None:
+    # other proxies use the LiteLLM SDK (1rgs/claude-code-proxy): its bare `LiteLLM` logger's
+    # line says nothing of the proxy being there
+    log = tmp_path / "sdk.log"
+    log.write_text(
+        "2026-12-01T00:00:00.000000000Z 00:00:00 - LiteLLM:WARNING: utils.py:123 - something\n"
+        '2026-12-01T00:00:01.000000000Z INFO:     172.17.0.1:1 - "POST /v1/messages HTTP/1.1"'
+        " 200 OK\n"
+    )
+    found = analyse(read_logs([str(log)]), Config())
+    assert PLAIN not in found.quality.dialects.get(str(log), ())
