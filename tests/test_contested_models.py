@@ -52,3 +52,10 @@ def test_a_start_before_the_previous_body_is_that_bodys_not_this_ones():
     # A starts, A's body, B starts, C starts, a body: only B and C contest it
     roles = ["start", "model", "start", "start", "model", "end", "end", "end"]
     assert marked(roles, [7, -1, 6, 5, -1, 3, 2, 0]) == [5, 6]
+
+
+def test_a_start_whose_body_may_have_gone_to_a_newer_one_stays_a_rival():
+    # A and B start, a body (to B, the newest: it may be A's), C starts, a body (to C: it may
+    # be A's own, still unclaimed): A, B and C all marked, C too (review of 2026-12-01)
+    roles = ["start", "start", "model", "start", "model", "end", "end", "end"]
+    assert marked(roles, [7, 6, -1, 5, -1, 3, 1, 0]) == [5, 6, 7]

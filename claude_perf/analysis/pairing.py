@@ -319,12 +319,16 @@ def _attach_models(
 def contested_models(
     events: _Events, plain: np.ndarray, partner_event: np.ndarray, start_events: np.ndarray
 ) -> np.ndarray:
-    """Per event, whether the completion's model may be another request's: a model record
-    goes to the newest open start, but when an earlier start, begun since the model record
-    before this one, was still open and had no model of its own, the record may be that one's
-    (the wrapper in DEBUG mode reads each body after an await, so under load requests B and C
-    can start between request A's start and A's body: all their completions are then marked,
-    never one of them sure with another's model)."""
+    """Per event, whether the completion's model may be another request's. A model record goes
+    to the newest start before it; every other start still open then, that named no model of
+    its own and had no record go to it yet, may own the record instead (the wrapper in DEBUG
+    mode reads each body after an await, so under load requests B and C can start between
+    request A's start and A's body). The newest start's completion and the rivals' are then
+    marked, never one of them sure with another's model.
+
+    A start is a rival from its own position until its completion or the first record that
+    goes to it, whichever comes first: a record is contested when any such span covers it
+    (counted by two sorted searches, not per record)."""
     import numpy as np
 
     n = len(partner_event)
@@ -332,25 +336,34 @@ def contested_models(
     records = np.flatnonzero(plain & events.has_model & events.is_model_record)
     if not len(records) or len(start_events) < 2:
         return out
-    # per record, the starts since the record before it: [lo, newest]
     newest_at = np.searchsorted(start_events, records) - 1
-    lo = np.searchsorted(start_events, np.concatenate([[-1], records[:-1]]), "right")
-    earlier = np.maximum(newest_at - lo, 0)  # starts before the newest, in that range
-    if not earlier.any():
+    ok = newest_at >= 0
+    records, newest_at = records[ok], newest_at[ok]
+    if not len(records):
         return out
-    owner = np.repeat(np.arange(len(records)), earlier)
-    first = np.repeat(lo, earlier)
-    offset = np.arange(len(owner)) - np.repeat(np.cumsum(earlier) - earlier, earlier)
-    starts = start_events[first + offset]
-    ends, at = partner_event[starts], records[owner]
-    is_open = (ends > at) | (ends < 0)
-    own = events.has_model[starts] & events.is_start[starts]
-    contested = is_open & ~own
-    rivals = starts[contested]
-    newest = start_events[newest_at[np.unique(owner[contested])]]
-    for group in (newest, rivals):
-        group_ends = partner_event[group]
-        out[group_ends[group_ends >= 0]] = True
+    # per start: the first record that goes to it (the records are in log order)
+    first_record = np.full(len(start_events), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_record, newest_at, records)
+    ends = partner_event[start_events]
+    span_end = np.where(ends >= 0, ends, np.iinfo(np.int64).max)
+    span_end = np.minimum(span_end, first_record)
+    own = events.has_model[start_events] & events.is_start[start_events]
+    rivals = np.flatnonzero(~own)
+    begin, stop = start_events[rivals], np.sort(span_end[rivals])
+    # spans covering each record: begun before it, not stopped at or before it
+    covering = np.searchsorted(np.sort(begin), records) - np.searchsorted(stop, records, "right")
+    contested = covering > 0
+    if not contested.any():
+        return out
+    # the rivals: spans that cover a contested record (any record a span covers is contested)
+    hit = records[contested]
+    lo = np.searchsorted(hit, start_events[rivals], "right")
+    hi = np.searchsorted(hit, span_end[rivals], "left")
+    marked_starts = np.concatenate(
+        [start_events[rivals[hi > lo]], start_events[newest_at[contested]]]
+    )
+    marked_ends = partner_event[marked_starts]
+    out[marked_ends[marked_ends >= 0]] = True
     return out
 
 
