@@ -89,3 +89,23 @@ def test_a_relay_failure_answered_200_is_a_failure(tmp_path: Path) -> None:
     assert row["status"] == 200 and row["outcome"] == "failed" and row["error_records"] == 2
     assert "won't retry" in row["error_message"] and abs(row["latency_s"] - 0.247072445) < 1e-9
     assert build(a)["lines"]["unparsed"] == 0  # the [SYS] and [FATAL] lines are known
+
+
+def test_gins_own_lines_in_a_one_api_source_are_still_requests(tmp_path) -> None:
+    """one-api's log and another gin service's (gin's default line, no request id) in one
+    file: one-api supersedes gin there, so its dialect reads gin's line too (review of
+    2026-12-01: 63 of 123 requests before)."""
+    captures = Path(__file__).parent.parent / "fixtures" / "captures"
+    logs = [
+        captures / name / "docker-logs-t.txt" for name in ("oneapi-v0.6.10-c6", "go-gin-release-c6")
+    ]
+    mixed = tmp_path / "mixed.log"
+    mixed.write_bytes(b"".join(sorted(b"".join(p.read_bytes() for p in logs).splitlines(True))))
+
+    def counts(path: Path) -> tuple[int, int]:
+        table = analyse(read_logs([str(path)]), Config()).requests.table
+        model = table[table["kind"] == "model"]
+        return len(model), int((model["outcome"] == "failed").sum())
+
+    alone = [counts(p) for p in logs]
+    assert counts(mixed) == (sum(n for n, _ in alone), sum(f for _, f in alone))
