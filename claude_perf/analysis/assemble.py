@@ -292,6 +292,14 @@ def _stream_flags(
     return at, streaming_end
 
 
+def _failed_status(src: _Source, ends: np.ndarray) -> np.ndarray:
+    """Per completion, whether its status says it failed (4xx, 5xx; unknown: no)."""
+    import numpy as np
+
+    status = src.ev["status"].to_numpy(dtype=float, na_value=np.nan)[ends]
+    return status >= 400
+
+
 def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     """The id-less requests: model completions with what attaches to them (model, stream flag,
     error records), then health checks and other requests; and (orphan error records, arrivals).
@@ -339,6 +347,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
         streaming_end,
         sure_start_ns,
         _written_at(src, error_events),
+        _failed_status(src, model_ends),
     )
     del sure_start_ns, model_partner, error_events
     # An end record that is itself an error (a JSON completion at level error) counts too; its

@@ -31,6 +31,11 @@ _ORPHAN_ERROR_WINDOW_NS = 2_000_000_000
 # stdout and stderr are stamped separately by the engine; records this close may be out of order.
 _SKEW_NS = RACE_NS
 
+# Two lines a server writes at once to one stream reach the engine microseconds apart (a 200's
+# and a 422's access lines 2.4 µs apart under hypercorn, tests/test_real_proxies.py): 1 ms
+# leaves room for a busy engine and stays far below two requests' own times.
+_WRITTEN_TOGETHER_NS = 1_000_000
+
 
 def _fifo_pairs(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """FIFO-match a sequence of +1 (start) / -1 (end) events.
@@ -375,6 +380,7 @@ def _attach_errors(
     streaming_end: np.ndarray | None = None,
     end_start_ns: np.ndarray | None = None,
     written_ns: np.ndarray | None = None,
+    failed_end: np.ndarray | None = None,
 ) -> tuple[np.ndarray, SparseTexts, np.ndarray, int]:
     """Each run of error records goes to the completion closest to it in time.
 
@@ -388,7 +394,10 @@ def _attach_errors(
     none (counted as outside any request). A run whose first record was written after the
     completion before it had reached the engine (``written_ns``, per error record: the earliest
     time on the engine's clock it can have been written, NAT_NS unknown) is never that
-    completion's: a request logs its errors before its response line.
+    completion's: a request logs its errors before its response line. When the completion
+    right after a run succeeded and the next one, written with it (within
+    ``_WRITTEN_TOGETHER_NS``), failed (``failed_end``: per completion, a 4xx/5xx status), the
+    run is the failure's: the server wrote the two access lines at once, in either order.
 
     Returns, per model completion: the error records attached, their joined text (sparse: no
     text when none) and the event of the first one with a message (-1 when none); and the
@@ -442,6 +451,14 @@ def _attach_errors(
     adjacent_next = ~use_prev & next_started & (to_next <= _SKEW_NS)
     use_next = ~use_prev & next_started & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
     target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
+    if failed_end is not None and n_ends > 1:
+        after = np.minimum(j + 1, n_ends - 1)
+        after_ts = ts[model_ends[after]]
+        together = (j + 1 < n_ends) & (next_ts != NAT_NS) & (after_ts != NAT_NS)
+        together &= after_ts - next_ts <= _WRITTEN_TOGETHER_NS
+        swap = adjacent_next & together & ~failed_end[np.minimum(j, n_ends - 1)] & failed_end[after]
+        target = np.where(swap, j + 1, target)
+        adjacent_next |= swap
     if streaming_end is not None and streaming_end.any():
         # A streaming response goes on after its completion line, so its errors come later:
         # unless the next completion is right there, they go to the latest streaming
