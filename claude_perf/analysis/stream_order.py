@@ -41,7 +41,7 @@ def streams_first(
     streaming = (seq_kind > 0) & (stream[seq_index] == True)  # noqa: E712
     if not streaming.any():
         return seq_index, seq_kind, seq_ts
-    status = status_column.to_numpy(dtype=float, na_value=np.nan)[seq_index]
+    status = status_column.take(seq_index).to_numpy(dtype=float, na_value=np.nan)
     ok_end = (seq_kind < 0) & (status >= 200) & (status < 300)
     seq_index, seq_kind = seq_index.copy(), seq_kind.copy()
     moved = np.zeros(len(seq_index), dtype=bool)  # a start put back already: it moves once
