@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.analysis.arrays import _gather, _narrow_positions, _position_type
 from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
-from claude_perf.analysis.decoded import _decode, _Source
+from claude_perf.analysis.decoded import _decode, _Source, failed_status, written_at
 from claude_perf.analysis.pairing import (
     _HEALTH,
     _MODEL,
@@ -292,16 +292,6 @@ def _stream_flags(
     return at, streaming_end
 
 
-def _failed_status(src: _Source, ends: np.ndarray) -> np.ndarray:
-    """Per completion, whether its status says it failed (4xx, 5xx; unknown: no)."""
-    import numpy as np
-
-    # at the completions only: a float per event of the whole column is 8 bytes a line at the
-    # id-less requests' peak
-    status = src.ev["status"].take(ends).to_numpy(dtype=float, na_value=np.nan)
-    return status >= 400
-
-
 def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     """The id-less requests: model completions with what attaches to them (model, stream flag,
     error records), then health checks and other requests; and (orphan error records, arrivals).
@@ -348,8 +338,8 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
         events.message,
         streaming_end,
         sure_start_ns,
-        _written_at(src, error_events),
-        _failed_status(src, model_ends),
+        written_at(src, error_events),
+        failed_status(src, model_ends),
     )
     del sure_start_ns, model_partner, error_events
     # An end record that is itself an error (a JSON completion at level error) counts too; its
@@ -413,19 +403,6 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     # its only line is its arrival (a dialect's ``arrival`` end): see table.finish
     part["arrival"] = np.r_[src.arrival[model_ends], np.zeros(n_other, dtype=bool)]
     return part, orphan_errors, len(arrived)
-
-
-def _written_at(src: _Source, rows: np.ndarray) -> np.ndarray | None:
-    """Per event of ``rows`` (sorted): the earliest engine time it can have been written
-    (decoded.written_after), NAT_NS where its line carries no stamp of the proxy's own."""
-    import numpy as np
-
-    if src.written is None:
-        return None
-    at, ns = src.written
-    i = np.minimum(np.searchsorted(at, rows), max(len(at) - 1, 0))
-    hit = (at[i] == rows) if len(at) else np.zeros(len(rows), dtype=bool)
-    return np.where(hit, ns[i] if len(at) else NAT_NS, NAT_NS)
 
 
 # Between the assembly's steps, their freed temporaries are handed back (runtime/memory

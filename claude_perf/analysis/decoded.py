@@ -279,3 +279,26 @@ def _codes_and_labels(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return _labels(text_values(column))
     categories = np.asarray(column.cat.categories, dtype=object)
     return used_labels(column.cat.codes.to_numpy(), np.array([*categories, None], dtype=object))
+
+
+def failed_status(src: _Source, ends: np.ndarray) -> np.ndarray:
+    """Per completion, whether its status says it failed (4xx, 5xx; unknown: no)."""
+    import numpy as np
+
+    # at the completions only: a float per event of the whole column is 8 bytes a line at the
+    # id-less requests' peak
+    status = src.ev["status"].take(ends).to_numpy(dtype=float, na_value=np.nan)
+    return status >= 400
+
+
+def written_at(src: _Source, rows: np.ndarray) -> np.ndarray | None:
+    """Per event of ``rows`` (sorted): the earliest engine time it can have been written
+    (decoded.written_after), NAT_NS where its line carries no stamp of the proxy's own."""
+    import numpy as np
+
+    if src.written is None:
+        return None
+    at, ns = src.written
+    i = np.minimum(np.searchsorted(at, rows), max(len(at) - 1, 0))
+    hit = (at[i] == rows) if len(at) else np.zeros(len(rows), dtype=bool)
+    return np.where(hit, ns[i] if len(at) else NAT_NS, NAT_NS)
