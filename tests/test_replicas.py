@@ -323,3 +323,31 @@ def _at():  # type: ignore[no-untyped-def]
     import datetime as dt
 
     return dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+
+
+def test_fleet_made_once_per_analysis_and_models_compared_by_name(tmp_path: Path) -> None:
+    """Its three readers get the one fleet of an analysis; another analysis gets its own. Per
+    model, a replica is compared with the same model on the others (codes stand for names)."""
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text("".join(events_log("a", [2.0] * 6) + events_log("c", [1.0] * 4, model="sonnet")))
+    b.write_text("".join(events_log("b", [4.0] * 5) + events_log("d", [3.0] * 3, model="haiku")))
+    first = analyse(read_logs([str(a), str(b)]), Config())
+    assert fleet_of(first) is fleet_of(first)
+    second = analyse(read_logs([str(a), str(b)]), Config())
+    assert fleet_of(second) is not fleet_of(first)
+    by_name = {r.container: r for r in fleet_of(second).replicas}
+
+    def compared(source: Path) -> list[tuple[str | None, int, float, int | None, float | None]]:
+        return [
+            (
+                c.model,
+                c.latency_s.n,
+                c.latency_s.p50,
+                c.rest_latency_s.n if c.rest_latency_s else None,
+                c.rest_latency_s.p50 if c.rest_latency_s else None,
+            )
+            for c in by_name[str(source)].by_model
+        ]
+
+    assert compared(a) == [("opus", 6, 2.0, 5, 4.0), ("sonnet", 4, 1.0, None, None)]
+    assert compared(b) == [("haiku", 3, 3.0, None, None), ("opus", 5, 4.0, 6, 2.0)]
