@@ -131,6 +131,25 @@ def test_entries_given_up_to_the_assembly_change_nothing(tmp_path: Path) -> None
     assert list(given_up.entries.events.columns) == list(kept.entries.events.columns)
 
 
+def test_several_sources_given_up_to_the_assembly_change_nothing(tmp_path: Path) -> None:
+    """With several sources (replicas) the given-up events are split by source column by column
+    and each source's dropped as it is assembled: the same requests, quality and summary."""
+    paths = [tmp_path / f"replica-{i}.log" for i in range(3)]
+    for seed, path in enumerate(paths):
+        generate(path, n_lines=6_000, seed=11 + seed)
+
+    def run(keep_events: bool) -> Analysis:
+        return analyse_session(
+            Session(read_logs([str(p) for p in paths])), Config(), keep_events=keep_events
+        )
+
+    kept, given_up = run(True), run(False)
+    assert kept.requests.table["source"].nunique() == 3
+    pd.testing.assert_frame_equal(given_up.requests.table, kept.requests.table)
+    assert given_up.quality == kept.quality
+    assert summary_mod.build(given_up) == summary_mod.build(kept)
+
+
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pairs=st.lists(

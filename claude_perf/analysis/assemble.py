@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.analysis.arrays import _gather, _narrow_positions, _position_type
+from claude_perf.analysis.arrays import (
+    _gather,
+    _narrow_positions,
+    _position_type,
+    split_by_group,
+)
 from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
 from claude_perf.analysis.decoded import _decode, _Source, failed_status, written_at
 from claude_perf.analysis.pairing import (
@@ -107,10 +112,18 @@ def assemble(
 
     if len(ids) == 1:
         return _assemble_source(ev, config, name(ids[0]), consume=consume)
-    parts = [
-        _assemble_source(ev[sources == s].reset_index(drop=True), config, name(s), keep_row=True)
-        for s in ids
-    ]
+    if not consume:
+        parts = [
+            _assemble_source(ev[sources == s].reset_index(drop=True), config, name(s), True)
+            for s in ids
+        ]
+        return _combine_sources(parts)
+    frames = split_by_group(ev, sources, ids)
+    del ev, sources
+    parts = []
+    for s in ids:  # each source's events dropped as it is assembled (not held to the end)
+        parts.append(_assemble_source(frames.pop(0), config, name(s), True, consume=True))
+        release_unused()
     return _combine_sources(parts)
 
 
