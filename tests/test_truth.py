@@ -200,6 +200,44 @@ def test_error_records_before_a_200_and_a_422_written_together_are_the_422s():
     assert list(got["error_records"]) == [0, 2]
 
 
+def test_a_failures_error_run_cut_in_two_by_a_success_is_the_failures():
+    """gunicorn with two uvicorn workers, under load (a live test, 1 run in 15): a malformed
+    request's "Request validation failed" (stamped .650, read .652096), the other worker's 200
+    at .652125, its "Validation errors" (.656, read .660057), its 422 at .660081. The 200's
+    line cut the 422's run in two: both records are the 422's, and the 200 succeeded."""
+    first, second = validation_errors(1.652096, 1.650)
+    second = second.replace(engine(1.652396), engine(1.660057))
+    assert engine(1.660057) in second
+    lines = [
+        *wrapper_request(0.58, 1.072125, "sonnet")[:2],
+        first,
+        access(1.652125, 200),
+        second,
+        access(1.660081, 422),
+    ]
+    got = requests(analysis(lines))
+    assert list(got["status"]) == [200, 422]
+    assert list(got["outcome"]) == ["succeeded", "failed"]
+    assert list(got["error_records"]) == [0, 2]
+
+
+def test_a_successs_own_errors_stay_when_the_next_failure_logs_its_own_later():
+    """The same shape, the failure's own record more than the 50 ms skew after the success's:
+    two runs of two requests, the first stays with the 200 it was written before."""
+    first, second = validation_errors(1.652096, 1.650)
+    second = second.replace(engine(1.652396), engine(1.760057))
+    assert engine(1.760057) in second
+    lines = [
+        *wrapper_request(0.58, 1.072125, "sonnet")[:2],
+        first,
+        access(1.652125, 200),
+        second,
+        access(1.760081, 422),
+    ]
+    got = requests(analysis(lines))
+    assert list(got["error_records"]) == [1, 1]
+
+
 @pytest.mark.parametrize("zone_s", ZONES_S)
 def test_error_records_written_before_a_completion_stay_with_it(zone_s: float):
     """The sample session's shape: a request's error records written before its 200 (stamped
