@@ -197,3 +197,24 @@ def test_any_subset_of_requests_is_read_whole(data: st.DataObject) -> None:
     if name == "copilot-verbose-sequential":
         models = Counter(m for m in table["model"].astype(object) if isinstance(m, str))
         assert models == Counter(r["model_asked"] for r in want if r.get("model_asked"))
+
+
+def test_consolas_basic_reporter_reads_the_same(tmp_path: Path) -> None:
+    # Under CI=true or a test runner consola writes `[info] …` and `[debug] …` for `ℹ …` and
+    # `⚙ …` (consola 3's BasicReporter; checked with its package here): the same summary.
+    name = "copilot-verbose-sequential"
+    text = (CAPTURES / name / "docker-logs-t.txt").read_text(encoding="utf-8")
+    basic = []
+    for line in text.splitlines():
+        stamp, _, message = line.partition(" ")
+        for icon, level in (("ℹ ", "[info] "), ("⚙ ", "[debug] ")):
+            if message.startswith(icon):
+                message = level + message[len(icon) :]
+        basic.append(f"{stamp} {message}")
+    path = tmp_path / "basic.txt"
+    path.write_text("\n".join(basic) + "\n", encoding="utf-8")
+    proc = run_cli("report", "-i", str(path), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    got, want = json.loads(proc.stdout), report(name)[0]
+    assert got["models"] == want["models"] and got["requests"] == want["requests"]
+    assert list(got["data_quality"]["dialects"].values()) == [["copilot-api-verbose"]]
