@@ -160,6 +160,42 @@ def test_verbose_concurrent_models_are_counted_and_marked_inferred() -> None:
     assert loaded and all(m["inferred_share"] == 1.0 for m in s["models"] if m["model"] in loaded)
 
 
+def _plain_tokens(seen: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Per model asked, the input and output tokens of its non-streamed answers (the client's)."""
+    out: dict[str, tuple[int, int]] = {}
+    for r in seen:
+        if r["ok"] and not r.get("stream") and r.get("model_asked"):
+            i, o = out.get(r["model_asked"], (0, 0))
+            out[r["model_asked"]] = (i + r["input_tokens"], o + r["output_tokens"])
+    return out
+
+
+def test_verbose_sequential_tokens_of_plain_answers_are_the_clients() -> None:
+    # Each non-streamed answer is logged whole (`Translated Anthropic response:`, `Non-streaming
+    # response:`) right before its `-->` line; a stream's tokens are only in its events (not read).
+    s, _ = report("copilot-verbose-sequential")
+    want = _plain_tokens(clients("copilot-verbose-sequential"))
+    got = {
+        m["model"]: (m["tokens"]["input"], m["tokens"]["output"])
+        for m in s["models"]
+        if m["tokens"]
+    }
+    assert got == want
+    assert all(m["usage"]["inferred"] == 0 for m in s["models"] if m["usage"])
+
+
+def test_verbose_concurrent_tokens_add_up_and_are_marked_inferred() -> None:
+    # With requests in flight each answer's tokens go to the completion logged right after them,
+    # but that completion's start (and model) is paired first-in-first-out: per model they are
+    # inferred; in all, they are the client's.
+    s, _ = report("copilot-verbose-concurrent")
+    want = _plain_tokens(clients("copilot-verbose-concurrent"))
+    with_tokens = [m for m in s["models"] if m["tokens"]]
+    assert sum(m["tokens"]["input"] for m in with_tokens) == sum(i for i, _ in want.values())
+    assert sum(m["tokens"]["output"] for m in with_tokens) == sum(o for _, o in want.values())
+    assert all(m["usage"]["inferred"] == m["usage"]["requests"] for m in with_tokens)
+
+
 # --------------------------------------------------------------------------- properties
 
 
