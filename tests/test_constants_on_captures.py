@@ -100,8 +100,11 @@ def test_continuation_lines_follow_their_record_within_the_gap():
 
     gaps = []
     for path in CAPTURES:
-        if "maxproxy" in path.parent.name:
-            continue  # Node's own stack traces follow records no dialect marks as leveled
+        if "maxproxy" in path.parent.name or "copilot" in path.parent.name:
+            # Node's own stack traces follow records no dialect marks as leveled, and Node
+            # writes an object's inspected lines in pieces the engine stamped up to 3.1 ms
+            # apart (copilot-nocolor-concurrent); this measures Python records, written at once.
+            continue
         table = read_logs([str(path)]).table
         ts = table.column("ts").cast("int64").to_numpy()
         for i, text in enumerate(table.column("text").to_pylist()[1:], start=1):
