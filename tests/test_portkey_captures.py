@@ -102,6 +102,34 @@ def test_the_client_records_are_kept_all_unmatched(name: str) -> None:
     assert out["errors"] == dict(Counter(r["error_class"] for r in records if not r["ok"]))
 
 
+def reached_provider(record: dict[str, Any]) -> bool:
+    """Past the gateway's header checks and body parsing: its request log has it."""
+    return record["status"] != 400 and "Something went wrong" not in record.get("error", "")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_ui_log_stream_has_each_request_that_reached_a_provider(name: str) -> None:
+    # Not read by the report (see the captures' README): the capture itself must hold what the
+    # gateway does log, one entry per request that reached a provider, with the client's status
+    # and, for an answer not streamed, a duration inside the client's latency.
+    text = (CAPTURES / name / "log-stream.sse").read_text(encoding="utf-8")
+    logged = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+    expected = [r for r in clients(name) if reached_provider(r)]
+    assert Counter(e["status"] for e in logged) == Counter(r["status"] for r in expected)
+    by_model = Counter(e["requestOptions"][0]["requestParams"]["model"] for e in logged)
+    assert by_model == Counter(r["model_asked"] for r in expected)
+    whole = sorted(e["duration"] for e in logged if e["status"] == 200 and not _streamed(e))
+    client = sorted(
+        (r["end_ns"] - r["start_ns"]) / 1e6 for r in expected if r["ok"] and not r["stream"]
+    )
+    assert len(whole) == len(client)
+    assert all(d <= c + 1 for d, c in zip(whole, client, strict=True))  # ms, rounded down
+
+
+def _streamed(entry: dict[str, Any]) -> bool:
+    return bool(entry["requestOptions"][0]["requestParams"].get("stream"))
+
+
 def _other_logs() -> list[Path]:
     """Every other proxy's log among the fixtures (captures, the sample session, ...)."""
     out = []
