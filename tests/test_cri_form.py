@@ -20,7 +20,8 @@ def as_cri(docker_t: bytes, part_chars: int = 60) -> bytes:  # 0: lines whole (n
     """`docker logs -t` lines as CRI records, every line cut into parts of ``part_chars``
     characters (P records) and a last F record, as a runtime splits a long line."""
     out = []
-    for raw in docker_t.decode("utf-8").splitlines():
+    # lines end at \n only, as a runtime cuts them: a \r inside one (a spinner's) stays in it
+    for raw in docker_t.decode("utf-8").removesuffix("\n").split("\n"):
         ts, _, text = raw.partition(" ")
         step = part_chars or max(len(text), 1)
         parts = [text[i : i + step] for i in range(0, len(text), step)] or [""]
