@@ -138,7 +138,7 @@ class LinePattern:
     role: str = key("info", "what a matching line is", choices=ROLES)
     name: str = key("", "a label for this pattern")
     duration_unit: str = key(
-        "s", "unit of a bare number in the duration group", choices=("s", "ms", "us")
+        "s", "unit of a bare number in the duration group", choices=("s", "ms", "us", "ns")
     )
 
     def problem(self) -> str | None:
