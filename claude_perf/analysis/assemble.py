@@ -41,7 +41,7 @@ from claude_perf.analysis.table import (
     finish,
     joined_columns,
 )
-from claude_perf.analysis.usage import plain_usage
+from claude_perf.analysis.usage import models_from_usage, plain_usage
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.runtime.memory import release_unused
@@ -76,6 +76,7 @@ class Requests:
     durations_unmatched: int = 0  # duration records no completion was found for
     usage_records: int = 0  # lines with usage figures (tokens, cost, CLI times)
     usage_unattached: int = 0  # usage records no request was found for
+    usage_models_differ: int = 0  # requests whose usage record names another model
 
 
 def assemble(
@@ -136,6 +137,7 @@ def _combine_sources(parts: list[Requests]) -> Requests:
         durations_unmatched=total("durations_unmatched"),
         usage_records=total("usage_records"),
         usage_unattached=total("usage_unattached"),
+        usage_models_differ=total("usage_models_differ"),
     )
 
 
@@ -472,6 +474,7 @@ def _assemble_source(
     del pairs, src, events
     columns = joined_columns(id_part, plain_part)
     del id_part, plain_part
+    usage_models_differ = models_from_usage(columns, table_events.held["model"])
     release_unused()
     usage_attached = int(np.isin(columns["usage_at"], usage_events).sum())
     usage_records = len(usage_events)
@@ -495,4 +498,5 @@ def _assemble_source(
         durations_unmatched=links.unmatched,
         usage_records=usage_records,
         usage_unattached=usage_records - usage_attached,
+        usage_models_differ=usage_models_differ,
     )
