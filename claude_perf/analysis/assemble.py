@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.analysis.arrays import _gather, _narrow_positions, _position_type
 from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
 from claude_perf.analysis.decoded import _decode, _Source, failed_status, written_at
+from claude_perf.analysis.fifo import in_route_order, route_groups
 from claude_perf.analysis.pairing import (
     _HEALTH,
     _MODEL,
@@ -163,12 +164,18 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     seq_index, seq_kind, seq_ts = streams_first(
         src.stream, src.ev["status"], seq_index, seq_kind, ts
     )
+    # Where every start and completion names its method and path (hono, koa), each route
+    # pairs apart (analysis/fifo.py): the sequence in route order, each walk restarting there.
+    ev_paths = (src.events.path_codes, src.events.path_labels)
+    routes = route_groups(src.ev["method"], *ev_paths, seq_index) if "method" in src.ev else None
+    if routes is not None:
+        routes, (seq_index, seq_kind, seq_ts) = in_route_order(routes, seq_index, seq_kind, seq_ts)
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
     # per-event pass runs only when the vectorised pairing shows such a pair.
     stale_dropped = 0
     max_ns = int(config.max_latency_s * 1e9)
-    partner = _fifo_pairs(seq_kind)[0]
+    partner = _fifo_pairs(seq_kind, routes)[0]
     ends = np.flatnonzero(partner >= 0)
     s_ev, e_ev = seq_index[partner[ends]], seq_index[ends]
     del partner, ends  # before the second pairing's arrays (the pairing's peak)
@@ -176,10 +183,11 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     stale_pair = bool((known & (ts[e_ev] - ts[s_ev] > max_ns)).any())
     del s_ev, e_ev, known
     if stale_pair:
-        expired = _expired_starts(seq_kind, seq_ts, max_ns)
+        expired = _expired_starts(seq_kind, seq_ts, max_ns, routes)
         stale_dropped = int(expired.sum())
         seq_index, seq_kind, seq_ts = seq_index[~expired], seq_kind[~expired], seq_ts[~expired]
-    partner, queue_before, start_matched = _fifo_pairs(seq_kind)
+        routes = routes[~expired] if routes is not None else None
+    partner, queue_before, start_matched = _fifo_pairs(seq_kind, routes)
     matched = np.flatnonzero(partner >= 0)
     partner_event = np.full(n, -1, dtype=_position_type(n))
     partner_event[seq_index[matched]] = seq_index[partner[matched]]
@@ -191,7 +199,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     ambiguous_event = np.zeros(n, dtype=bool)
     crowded_pair = (crowded[matched] - crowded[partner[matched]]) > 0
     del crowded  # (each int64 per start and completion: freed before the next step's)
-    spare = spare_end_after(seq_kind, partner, matched, seq_ts, max_ns)
+    spare = spare_end_after(seq_kind, partner, matched, seq_ts, max_ns, routes)
     ambiguous_event[seq_index[matched]] = crowded_pair | (
         spare & ~_known_not_stream(src, seq_index[matched])
     )
@@ -202,7 +210,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     # A completion left without a start is a guess too while an inferred pairing's start, in
     # time for it, could be its own instead.
     ambiguous_event[seq_index] |= startless_guess(
-        seq_kind, partner, ambiguous_event[seq_index], seq_ts, max_ns
+        seq_kind, partner, ambiguous_event[seq_index], seq_ts, max_ns, routes
     )
     # Pairs a duration record names are exact: they replace first-in-first-out's guesses.
     links = src.links
@@ -217,6 +225,8 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     ambiguous_event[linked_ends] = uncertain if len(uncertain) else False
     # Inferred pairings that the models' own latencies clearly contradict are swapped.
     start_events = seq_index[seq_kind > 0]
+    if routes is not None:  # (in log order, as without routes)
+        start_events = np.sort(start_events)
     ends = np.flatnonzero(ambiguous_event & (partner_event >= 0))
     if len(ends) > 1:
         alone_event[linked_ends] = ~uncertain if len(uncertain) else True
