@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from claude_perf.analysis.arrays import _gather, _narrow_positions, _position_type
 from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
 from claude_perf.analysis.decoded import _decode, _Source, failed_status, written_at
-from claude_perf.analysis.fifo import in_route_order, route_groups
+from claude_perf.analysis.fifo import by_route
 from claude_perf.analysis.pairing import (
     _HEALTH,
     _MODEL,
@@ -164,12 +164,8 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     seq_index, seq_kind, seq_ts = streams_first(
         src.stream, src.ev["status"], seq_index, seq_kind, ts
     )
-    # Where every start and completion names its method and path (hono, koa), each route
-    # pairs apart (analysis/fifo.py): the sequence in route order, each walk restarting there.
-    ev_paths = (src.events.path_codes, src.events.path_labels)
-    routes = route_groups(src.ev["method"], *ev_paths, seq_index) if "method" in src.ev else None
-    if routes is not None:
-        routes, (seq_index, seq_kind, seq_ts) = in_route_order(routes, seq_index, seq_kind, seq_ts)
+    # each method and path apart where all name theirs (hono, koa: analysis/fifo.py)
+    routes, seq_index, seq_kind, seq_ts = by_route(src, seq_index, seq_kind, seq_ts)
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
     # per-event pass runs only when the vectorised pairing shows such a pair.
@@ -225,8 +221,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     ambiguous_event[linked_ends] = uncertain if len(uncertain) else False
     # Inferred pairings that the models' own latencies clearly contradict are swapped.
     start_events = seq_index[seq_kind > 0]
-    if routes is not None:  # (in log order, as without routes)
-        start_events = np.sort(start_events)
+    start_events = start_events if routes is None else np.sort(start_events)  # in log order
     ends = np.flatnonzero(ambiguous_event & (partner_event >= 0))
     if len(ends) > 1:
         alone_event[linked_ends] = ~uncertain if len(uncertain) else True
