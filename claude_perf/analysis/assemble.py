@@ -164,8 +164,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     seq_index, seq_kind, seq_ts = streams_first(
         src.stream, src.ev["status"], seq_index, seq_kind, ts
     )
-    # each method and path apart where all name theirs (hono, koa: analysis/fifo.py)
-    routes, seq_index, seq_kind, seq_ts = by_route(src, seq_index, seq_kind, seq_ts)
+    routes, seq_index, seq_kind, seq_ts = by_route(src, seq_index, seq_kind, seq_ts)  # hono, koa
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
     # per-event pass runs only when the vectorised pairing shows such a pair.
