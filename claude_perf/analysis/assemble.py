@@ -23,6 +23,7 @@ from claude_perf.analysis.arrays import (
 )
 from claude_perf.analysis.correlate import arrivals, swap_by_likelihood
 from claude_perf.analysis.decoded import _decode, _Source, failed_status, written_at
+from claude_perf.analysis.fifo import by_route
 from claude_perf.analysis.pairing import (
     _HEALTH,
     _MODEL,
@@ -46,7 +47,7 @@ from claude_perf.analysis.table import (
     finish,
     joined_columns,
 )
-from claude_perf.analysis.usage import plain_usage
+from claude_perf.analysis.usage import models_from_usage, plain_usage
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.runtime.memory import release_unused
@@ -81,6 +82,7 @@ class Requests:
     durations_unmatched: int = 0  # duration records no completion was found for
     usage_records: int = 0  # lines with usage figures (tokens, cost, CLI times)
     usage_unattached: int = 0  # usage records no request was found for
+    usage_models_differ: int = 0  # requests whose usage record names another model
 
 
 def assemble(
@@ -149,6 +151,7 @@ def _combine_sources(parts: list[Requests]) -> Requests:
         durations_unmatched=total("durations_unmatched"),
         usage_records=total("usage_records"),
         usage_unattached=total("usage_unattached"),
+        usage_models_differ=total("usage_models_differ"),
     )
 
 
@@ -174,12 +177,13 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     seq_index, seq_kind, seq_ts = streams_first(
         src.stream, src.ev["status"], seq_index, seq_kind, ts
     )
+    routes, seq_index, seq_kind, seq_ts = by_route(src, seq_index, seq_kind, seq_ts)  # hono, koa
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
     # per-event pass runs only when the vectorised pairing shows such a pair.
     stale_dropped = 0
     max_ns = int(config.max_latency_s * 1e9)
-    partner = _fifo_pairs(seq_kind)[0]
+    partner = _fifo_pairs(seq_kind, routes)[0]
     ends = np.flatnonzero(partner >= 0)
     s_ev, e_ev = seq_index[partner[ends]], seq_index[ends]
     del partner, ends  # before the second pairing's arrays (the pairing's peak)
@@ -187,10 +191,11 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     stale_pair = bool((known & (ts[e_ev] - ts[s_ev] > max_ns)).any())
     del s_ev, e_ev, known
     if stale_pair:
-        expired = _expired_starts(seq_kind, seq_ts, max_ns)
+        expired = _expired_starts(seq_kind, seq_ts, max_ns, routes)
         stale_dropped = int(expired.sum())
         seq_index, seq_kind, seq_ts = seq_index[~expired], seq_kind[~expired], seq_ts[~expired]
-    partner, queue_before, start_matched = _fifo_pairs(seq_kind)
+        routes = routes[~expired] if routes is not None else None
+    partner, queue_before, start_matched = _fifo_pairs(seq_kind, routes)
     matched = np.flatnonzero(partner >= 0)
     partner_event = np.full(n, -1, dtype=_position_type(n))
     partner_event[seq_index[matched]] = seq_index[partner[matched]]
@@ -202,7 +207,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     ambiguous_event = np.zeros(n, dtype=bool)
     crowded_pair = (crowded[matched] - crowded[partner[matched]]) > 0
     del crowded  # (each int64 per start and completion: freed before the next step's)
-    spare = spare_end_after(seq_kind, partner, matched, seq_ts, max_ns)
+    spare = spare_end_after(seq_kind, partner, matched, seq_ts, max_ns, routes)
     ambiguous_event[seq_index[matched]] = crowded_pair | (
         spare & ~_known_not_stream(src, seq_index[matched])
     )
@@ -213,7 +218,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     # A completion left without a start is a guess too while an inferred pairing's start, in
     # time for it, could be its own instead.
     ambiguous_event[seq_index] |= startless_guess(
-        seq_kind, partner, ambiguous_event[seq_index], seq_ts, max_ns
+        seq_kind, partner, ambiguous_event[seq_index], seq_ts, max_ns, routes
     )
     # Pairs a duration record names are exact: they replace first-in-first-out's guesses.
     links = src.links
@@ -228,6 +233,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     ambiguous_event[linked_ends] = uncertain if len(uncertain) else False
     # Inferred pairings that the models' own latencies clearly contradict are swapped.
     start_events = seq_index[seq_kind > 0]
+    start_events = start_events if routes is None else np.sort(start_events)  # in log order
     ends = np.flatnonzero(ambiguous_event & (partner_event >= 0))
     if len(ends) > 1:
         alone_event[linked_ends] = ~uncertain if len(uncertain) else True
@@ -485,6 +491,7 @@ def _assemble_source(
     del pairs, src, events
     columns = joined_columns(id_part, plain_part)
     del id_part, plain_part
+    usage_models_differ = models_from_usage(columns, table_events.held["model"])
     release_unused()
     usage_attached = int(np.isin(columns["usage_at"], usage_events).sum())
     usage_records = len(usage_events)
@@ -508,4 +515,5 @@ def _assemble_source(
         durations_unmatched=links.unmatched,
         usage_records=usage_records,
         usage_unattached=usage_records - usage_attached,
+        usage_models_differ=usage_models_differ,
     )

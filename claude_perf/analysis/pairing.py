@@ -16,6 +16,9 @@ from claude_perf.analysis.arrays import (
     _position_type,
     _positions,
 )
+from claude_perf.analysis.fifo import _expired_starts as _expired_starts  # (re-exported)
+from claude_perf.analysis.fifo import _fifo_pairs as _fifo_pairs
+from claude_perf.analysis.fifo import route_firsts
 from claude_perf.analysis.id_lives import RACE_NS, id_occurrences
 from claude_perf.durations import MAX_NS, NAT_NS
 
@@ -37,59 +40,13 @@ _SKEW_NS = RACE_NS
 _WRITTEN_TOGETHER_NS = 1_000_000
 
 
-def _fifo_pairs(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """FIFO-match a sequence of +1 (start) / -1 (end) events.
-
-    Returns, per event: the matched start's position for ends (-1 when none), the queue length
-    just before the event, and whether each start got matched. Vectorised: the queue length is a
-    random walk reflected at zero, and an end that finds the queue empty is unmatched.
-    """
-    import numpy as np
-
-    c = np.cumsum(kinds)
-    floor = np.minimum(np.minimum.accumulate(c), 0)
-    queue = c - floor
-    queue_before = np.concatenate([[0], queue[:-1]])
-    is_end = kinds < 0
-    matched_end = is_end & (queue_before > 0)
-    start_positions = np.flatnonzero(kinds > 0)
-    end_positions = np.flatnonzero(matched_end)
-    k = min(len(start_positions), len(end_positions))
-    partner = np.full(len(kinds), -1, dtype=np.int64)
-    partner[end_positions[:k]] = start_positions[:k]
-    start_matched = np.zeros(len(kinds), dtype=bool)
-    start_matched[start_positions[:k]] = True
-    return partner, queue_before, start_matched
-
-
-def _expired_starts(kinds: np.ndarray, ts_ns: np.ndarray, max_ns: int) -> np.ndarray:
-    """Starts (+1) that FIFO pairing with expiry drops: at each end (-1), the oldest open starts
-    more than max_ns older than it (both times known) leave the queue before it takes one.
-
-    One pass per event in Python (about 1 µs each), run only when a stale pair exists.
-    """
-    from collections import deque
-
-    import numpy as np
-
-    expired = np.zeros(len(kinds), dtype=bool)
-    times = ts_ns.tolist()
-    queue: deque[int] = deque()
-    for i, kind in enumerate(kinds.tolist()):
-        if kind > 0:
-            queue.append(i)
-            continue
-        now = times[i]
-        if now != NAT_NS:
-            while queue and times[queue[0]] != NAT_NS and now - times[queue[0]] > max_ns:
-                expired[queue.popleft()] = True
-        if queue:
-            queue.popleft()
-    return expired
-
-
 def spare_end_after(
-    seq_kind: np.ndarray, partner: np.ndarray, matched: np.ndarray, seq_ts: np.ndarray, max_ns: int
+    seq_kind: np.ndarray,
+    partner: np.ndarray,
+    matched: np.ndarray,
+    seq_ts: np.ndarray,
+    max_ns: int,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per matched end (``matched``: positions in the start/end sequence): whether a later end
     could have been its start's instead, leaving this one a request without a start line.
@@ -101,6 +58,7 @@ def spare_end_after(
     next completion is within ``max_ns`` of the start, the start may own that one instead, and
     every start still finds a completion (Hall's condition, for starts whose candidates are all
     later completions). Without such a surplus the pairing is the only possible one.
+    ``groups``: in route order, each route apart (_fifo_pairs).
     """
     import numpy as np
 
@@ -111,6 +69,8 @@ def spare_end_after(
     c = np.cumsum(seq_kind)
     gap = np.diff(seq_ts) > max_ns
     gap &= (seq_ts[1:] != NAT_NS) & (seq_ts[:-1] != NAT_NS)
+    if groups is not None:
+        gap |= groups[1:] != groups[:-1]  # a route's surplus helps no other route
     last = np.r_[np.flatnonzero(gap), len(seq_kind) - 1]
     segment_end = last[np.r_[0, np.cumsum(gap)]]
     del gap, last
@@ -121,6 +81,8 @@ def spare_end_after(
     nxt = np.searchsorted(ends, matched, side="right")
     has_next = nxt < len(ends)
     next_ts = seq_ts[ends[np.minimum(nxt, len(ends) - 1)]] if len(ends) else seq_ts[matched]
+    if groups is not None and len(ends):
+        has_next &= groups[ends[np.minimum(nxt, len(ends) - 1)]] == groups[matched]
     start_ts = seq_ts[partner[matched]]
     in_time = has_next & (
         (start_ts == NAT_NS) | (next_ts == NAT_NS) | (next_ts - start_ts <= max_ns)
@@ -134,10 +96,12 @@ def startless_guess(
     ambiguous: np.ndarray,
     seq_ts: np.ndarray,
     max_ns: int,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per position of the start/end sequence: a completion first-in-first-out left without a
     start, while the latest start before it whose pairing is inferred is within ``max_ns``
-    (that start may be this completion's, and its inferred completion the start-less one)."""
+    (that start may be this completion's, and its inferred completion the start-less one).
+    ``groups``: in route order, the start of the completion's own route only."""
     import numpy as np
 
     n = len(seq_kind)
@@ -151,6 +115,8 @@ def startless_guess(
     latest = np.maximum.accumulate(np.where(inferred_start, np.arange(n), -1)) if n else out
     ends = np.flatnonzero(unmatched_end)
     s = latest[ends]
+    if groups is not None:
+        s = np.where(s >= route_firsts(groups)[ends], s, -1)
     near = (s >= 0) & (
         (seq_ts[np.maximum(s, 0)] == NAT_NS)
         | (seq_ts[ends] == NAT_NS)

@@ -198,6 +198,12 @@ def _quality(
             f"{requests.arrivals_only} health check(s) or other request(s) are logged only as "
             "they arrive: counted, with their outcome and latency unknown"
         )
+    if requests.usage_models_differ:
+        notes.append(
+            f"{requests.usage_models_differ} request(s) name another model than their usage "
+            "record (a router's or an account's mapping, or a record given to the wrong request "
+            "among several in flight): each keeps its own"
+        )
     if requests.durations_unmatched:
         notes.append(
             f"{requests.durations_unmatched} logged response time(s) found no completion "

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from claude_perf.analysis.arrays import CodedTexts
 from claude_perf.analysis.pairing import _SKEW_NS, _Events
 from claude_perf.config.dialect import FIELDS
 from claude_perf.durations import NAT_NS
@@ -182,6 +183,34 @@ def plain_usage(
     usage_at[at[take]] = records[take]
     inferred[at[take]] = links.inferred[take]
     return usage_at, inferred
+
+
+def models_from_usage(columns: dict[str, np.ndarray], model: CodedTexts) -> int:
+    """A request whose model is unknown takes the one its usage record names, marked inferred
+    (``ambiguous``) when the record's attachment was; where both are known and differ, the
+    request keeps its own. Returns how many differ. In place on the request ``columns``
+    (model_at, usage_at, usage_inferred, ambiguous: table.finish); ``model``: the events'.
+
+    Only a dialect line's model group names a usage record's model (parse/dialect_match
+    ``no_generic_model``): claude-relay-service's ``usage recorded - Model: X`` names the
+    model of the upstream's usage data, else the request body's (its normalizeUsageData).
+    """
+    import numpy as np
+
+    usage_at = np.asarray(columns["usage_at"], dtype=np.int64)
+    rows = np.flatnonzero(usage_at >= 0)
+    if not len(rows):
+        return 0
+    named = model[usage_at[rows]]
+    model_at = np.asarray(columns["model_at"], dtype=np.int64)[rows]
+    own = model[np.maximum(model_at, 0)]
+    has_named = np.array([m is not None for m in named], dtype=bool)
+    has_own = (model_at >= 0) & np.array([m is not None for m in own], dtype=bool)
+    take = rows[has_named & ~has_own]
+    columns["model_at"][take] = usage_at[take]
+    columns["ambiguous"][take] |= np.asarray(columns["usage_inferred"], dtype=bool)[take]
+    differ = has_named & has_own
+    return int(sum(a != b for a, b in zip(named[differ], own[differ], strict=True)))
 
 
 def _carry(

@@ -23,21 +23,14 @@ from typing import Any
 from claude_perf.config.dialect import Dialect, regex_problem
 from claude_perf.config.families import DEFAULT_ALIASES
 from claude_perf.config.keys import key, table
+from claude_perf.config.paths import DEFAULT_MODEL_PATHS
+from claude_perf.config.paths import is_model_path as is_model_path  # (its callers import it here)
 
 CONFIG_FILE = "claude-perf.toml"
 ROLES = ("start", "end", "error", "health", "info")
 PATTERN_GROUPS = frozenset(
     {"ts", "level", "model", "status", "method", "path", "duration", "request_id", "client"}
 )
-DEFAULT_MODEL_PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/completions")
-
-
-def is_model_path(path: str, model_paths: tuple[str, ...]) -> bool:
-    """Whether a request path is a model call: one of ``model_paths``, or one of them behind a
-    prefix (ccproxy-api serves ``/claude/sdk/v1/messages`` and ``/claude/v1/chat/completions``;
-    a model path starts with "/", so the prefix ends at a segment boundary)."""
-    return any(path == p or (p.startswith("/") and path.endswith(p)) for p in model_paths)
-
 
 DEFAULT_HEALTH_PATHS = ("/health", "/healthz", "/ready", "/livez")
 TIER_STATISTICS = ("p50", "mean", "p95")
@@ -138,7 +131,7 @@ class LinePattern:
     role: str = key("info", "what a matching line is", choices=ROLES)
     name: str = key("", "a label for this pattern")
     duration_unit: str = key(
-        "s", "unit of a bare number in the duration group", choices=("s", "ms", "us")
+        "s", "unit of a bare number in the duration group", choices=("s", "ms", "us", "ns")
     )
 
     def problem(self) -> str | None:
@@ -358,7 +351,8 @@ class Config:
     """Everything the pipeline needs to know besides its inputs (the top level of the file)."""
 
     model_paths: tuple[str, ...] = key(
-        DEFAULT_MODEL_PATHS, "request paths that are model calls (also behind a path prefix)"
+        DEFAULT_MODEL_PATHS,
+        "request paths that are model calls (also behind a path prefix; * is one segment's text)",
     )
     health_paths: tuple[str, ...] = key(
         DEFAULT_HEALTH_PATHS, "request paths that are health checks"

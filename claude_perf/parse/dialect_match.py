@@ -159,6 +159,9 @@ class DialectMarks:
     error: np.ndarray
     no_generic_start: np.ndarray
     no_generic_end: np.ndarray
+    # Usage lines whose dialect line has no model group: a model the generic reading finds in
+    # them is not the request's (ccproxy-api's stream usage names a fixed default model).
+    no_generic_model: np.ndarray
 
 
 def apply_dialects(
@@ -187,6 +190,7 @@ def apply_dialects(
     n = len(source)
     matched = np.zeros(n, dtype=bool)
     error = np.zeros(n, dtype=bool)
+    no_model = np.zeros(n, dtype=bool)
     dialects = active.dialects()
     of_sources = _SourceMasks(source)
     in_any = of_sources.mask(list(active.by_source)) & ~skip if dialects else matched
@@ -207,6 +211,8 @@ def apply_dialects(
                 continue
             if line.role == "end":
                 ends.append(rows)
+            if line.role == "usage" and "model" not in {f.name for f in parts.type}:
+                no_model[rows] = True
             _read_groups(parts, rows, line.duration_unit or "s", no_engine_time, cols)
             if line.fields:
                 _read_fields(text, rows, line.fields, cols)
@@ -228,7 +234,7 @@ def apply_dialects(
     def sources_mask(role: str) -> np.ndarray:
         return of_sources.mask(active.exclusive_sources(role))
 
-    return DialectMarks(matched, error, sources_mask("start"), sources_mask("end"))
+    return DialectMarks(matched, error, sources_mask("start"), sources_mask("end"), no_model)
 
 
 def _head_ends(

@@ -24,9 +24,11 @@ from claude_perf.parse.formats import (
 from claude_perf.parse.shapes import _Templates
 from claude_perf.parse.text import (
     _coded,
+    _durations,
     _durations_with_units,
     _extract,
     _field_values,
+    _np_bool,
     _status_codes,
 )
 
@@ -114,7 +116,9 @@ def _extract_fields(
     add_json("path", _FIELD_JSON_PATH, "path", json_lines, _coded)
     add_json("method", _FIELD_JSON_METHOD, "method", json_lines, _coded)
     positions, got = shapes.extract(_FIELD_MODEL, ("v",))
-    add("model", positions, _coded(got["v"]))
+    rows, values = expand(positions, _coded(got["v"]))
+    keep = ~marks.no_generic_model[rows] if marks else np.ones(len(rows), dtype=bool)
+    cols.add("model", rows[keep], values[keep])
     positions, got = shapes.extract(_FIELD_STATUS_SHAPE, ("v",))
     status = _status_codes(got["v"])
     first_digit_ok = np.isin(status // 100, [1, 2, 3, 4, 5])
@@ -127,25 +131,23 @@ def _extract_fields(
         rows, parts = _extract(shapes.messages, retry, _FIELD_STATUS)
         if parts is not None:
             add("status", rows, _status_codes(parts.field("v")))
-    positions, got = shapes.extract(_FIELD_DURATION, ("k", "v", "u"))
+    positions, got = shapes.extract(_FIELD_DURATION, ("k", "v", "u", "g"))
     if len(positions):
-        # A unit in the key (duration_ms, durationMs, responseTime of pino-http) wins; a bare
-        # number after a plain key is read from its magnitude later (parse/units.py). Keys and
-        # units repeat: each distinct one is looked at once (their codes, no object per line).
+        # A unit after the number wins, then one in the key (duration_ms, elapsed_us, pino-http's
+        # responseTime); a bare number after a plain key is read from its magnitude later
+        # (parse/units.py). Keys and units repeat: each distinct one is looked at once (their
+        # codes, no object per line).
         keys = _coded(got["k"])
-        key_ms = np.array(
-            [k.endswith("ms") or k in ("responsetime", "response_time") for k in _lowered(keys)]
-            + [False],  # code -1: no key
-            dtype=bool,
-        )[keys.codes]
+        key_scale = np.array([_key_scale(k) for k in _lowered(keys)] + [np.nan])[keys.codes]
         units = _coded(got["u"])
-        bare = (units.codes < 0) & ~key_ms
-        # no unit: "ms" after a key in ms, else "s"
-        add(
-            "duration_s",
-            positions,
-            _durations_with_units(got["v"], units, np.where(key_ms, 1e-3, 1.0)),
+        go = _np_bool(got["g"].is_valid())
+        seconds = _durations_with_units(
+            got["v"], units, np.where(np.isnan(key_scale), 1.0, key_scale)
         )
+        if go.any():  # Go's 1m2.5s: few (a minute or more), parsed one by one
+            seconds[go] = _durations(np.asarray(got["g"].filter(go).to_pylist(), dtype=object), "s")
+        bare = (units.codes < 0) & np.isnan(key_scale) & ~go
+        add("duration_s", positions, seconds)
         add("duration_bare", positions[bare], np.ones(int(bare.sum())))
     positions, got = shapes.extract(_FIELD_PROSE_DURATION, ("v", "u"))
     if len(positions):
@@ -164,6 +166,34 @@ def _extract_fields(
     rows, values = expand(np.flatnonzero(start), Coded.constant(int(start.sum()), "start"))
     keep = ~marks.no_generic_start[rows] if marks else np.ones(len(rows), dtype=bool)
     cols.add("role", rows[keep], values[keep])
+
+
+# Units a key names at its end (lower-cased): ``duration_ms``, ``durationMs``, ``elapsed_us``,
+# ``latency_ns``, ``took_s``; seconds only after an underscore or spelt (``durations`` is no unit).
+_KEY_UNIT_SCALES = (
+    (("milliseconds", "millis", "ms"), 1e-3),
+    (("microseconds", "micros", "us", "µs", "μs"), 1e-6),
+    (("nanoseconds", "nanos", "ns"), 1e-9),
+    (("seconds", "secs", "sec", "_s"), 1.0),
+)
+
+
+def _key_scale(key: str) -> float:
+    """Seconds per unit of a duration key's number (NaN: the key names no unit).
+
+    ``responseTime`` is pino-http's (and fastify's) response time, in milliseconds; the snake
+    ``response_time`` is seconds: LiteLLM's StandardLoggingPayload (docs.litellm.ai, "logging
+    spec": "response_time | float | Total response time") and nginx JSON formats' usual
+    ``"response_time": $upstream_response_time`` (nginx: seconds with millisecond resolution).
+    """
+    for ends, scale in _KEY_UNIT_SCALES:
+        if key.endswith(ends):
+            return scale
+    if key == "responsetime":
+        return 1e-3
+    if key == "response_time":
+        return 1.0
+    return float("nan")
 
 
 def _lowered(coded: Coded) -> list[str]:

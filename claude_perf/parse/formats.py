@@ -69,13 +69,24 @@ _FIELD_STATUS_SHAPE = (
 )
 
 
+# A unit after the number (``850ms``, ``1.2µs`` with either mu, ``5s``) is exact; so is one in
+# the key (``duration_ms``, ``durationMs``, ``elapsed_us``, ``latency_ns``, ``took_s``): see
+# parse/fields.py. Go's time.Duration prints whole minutes and hours as ``1m2.5s``, ``2h0m0s``
+# (group ``g``). A number with neither is bare: its unit is inferred and said (parse/units.py).
+_DURATION_KEY_UNITS = (
+    r"_?(?:ms|us|µs|μs|ns|millis|micros|nanos|milliseconds|microseconds|nanoseconds|secs?|seconds)"
+    r"|_s"
+)
+_VALUE_UNITS = r"ms|us|µs|μs|ns|s|sec|secs|seconds"
 _FIELD_DURATION = (
-    r"(?i)(?P<k>duration_?ms|elapsed_?ms|latency_?ms|response_?time(?:_?ms)?|took|duration|"
-    r"elapsed|latency)\"?\s*[=:]?\s*\"?(?P<v>\d+(?:\.\d+)?)\s*(?P<u>ms|us|µs|s|sec|secs|seconds)?\b"
+    rf"(?i)(?P<k>(?:duration|elapsed|latency|took|response_?time)(?:{_DURATION_KEY_UNITS})?)"
+    r"\"?\s*[=:]?\s*\"?"
+    r"(?:(?P<g>\d+(?:\.\d+)?[hm](?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|μs|ns))+)"
+    rf"|(?P<v>\d+(?:\.\d+)?)\s*(?P<u>{_VALUE_UNITS})?)\b"
 )
 
 
-_FIELD_PROSE_DURATION = r"\b(?:in|after) (?P<v>\d+(?:\.\d+)?) ?(?P<u>ms|us|µs|s|sec|seconds)\b"
+_FIELD_PROSE_DURATION = rf"\b(?:in|after) (?P<v>\d+(?:\.\d+)?) ?(?P<u>{_VALUE_UNITS})\b"
 
 
 _FIELD_REQUEST_ID = (

@@ -142,6 +142,7 @@ class _Part:
 
     def read_patterns(self, config: Config) -> None:
         """The user's [[patterns]]: each claims the lines it matches, with its role."""
+        import numpy as np
         import pyarrow as pa
 
         for pattern in config.patterns:
@@ -158,6 +159,9 @@ class _Part:
             if "duration" in names:
                 durations = _durations(_field(parts, "duration"), pattern.duration_unit)
                 self.cols.add("duration_s", rows, durations)
+                # The pattern said the unit (as a dialect line does, dialect_match._read_groups).
+                known = ~np.isnan(durations)
+                self.cols.add("duration_bare", rows[known], np.zeros(int(known.sum())))
             no_time = self.ts_ns[rows] == NAT_NS
             if "ts" in names and no_time.any():
                 stamps = _field(parts.filter(pa.array(no_time)), "ts")

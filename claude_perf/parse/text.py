@@ -206,13 +206,14 @@ _DURATION_SCALE = {
     "s": 1.0,
     "sec": 1.0,
     "secs": 1.0,
+    "seconds": 1.0,
     "m": 60.0,
     "h": 3600.0,
 }
 _DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|us|µs|μs|ns|s|sec|secs|seconds)?\s*")
 # Go's time.Duration as it prints (String()): "1m20s", "2h0m0s", "1.5s", "850ns" (gin, logrus).
-_GO_DURATION_RE = re.compile(r"\s*((?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))+)\s*")
-_GO_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+_GO_DURATION_RE = re.compile(r"\s*((?:\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|μs|ns))+)\s*")
+_GO_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|μs|ns)")
 
 
 def _durations(values: np.ndarray, default_unit: str) -> np.ndarray:
@@ -246,5 +247,7 @@ def _durations_with_units(
     numbers = np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
     # Units repeat (a handful of distinct ones): look each up once, not once per line.
     labels = units.labels.to_pylist()
-    scale = np.array([_DURATION_SCALE.get(str(u), 1.0) for u in labels] + [np.nan])[units.codes]
+    # (lower-cased: the field regexes ignore case, "850MS" is milliseconds too)
+    scale = np.array([_DURATION_SCALE.get(str(u).lower(), 1.0) for u in labels] + [np.nan])
+    scale = scale[units.codes]
     return numbers * np.where(units.codes < 0, no_unit_scale, scale)

@@ -8,8 +8,12 @@ median request of 100 s and more) and is read as milliseconds; below it, as seco
 loggers write a time.Duration as whole nanoseconds (log/slog's JSONHandler, as Echo v5 logs
 each request; logrus; Echo v4's `"latency"`): when the 99th percentile is 10^8 or more, which
 as milliseconds would be 28 hours and as nanoseconds is 0.1 s, it is read as nanoseconds.
-(Microseconds, which no logger we know writes bare, would be read as nanoseconds too: the note
-says which unit was taken, and a dialect's ``duration_unit`` settles it.)
+
+This is a guess, and the note says so: magnitude cannot tell microseconds (Apache's ``%D``
+writes them) from milliseconds or nanoseconds: a Claude request of 0.3-300 s is 3*10^5-3*10^8
+us, inside both other ranges, so bare microseconds come out 1000 times too long or too short. A
+unit in the key (``elapsed_us``) is exact (parse/fields.py); for a bare one, a dialect line's
+or a ``[[patterns]]`` line's ``duration_unit`` settles it, and the note names that way.
 """
 
 from __future__ import annotations
@@ -51,7 +55,9 @@ def infer_bare_units(entries: Entries) -> Entries:
             f'{int(rows.sum())} duration(s) carry no unit (e.g. {{"duration": 850}}): read as '
             f"{_UNIT_WORDS[scale]} from their magnitude (median {median:g}, 99th percentile "
             f"{p99:g}; a median of {BARE_MS_MEDIAN:g} or more is read as milliseconds, a 99th "
-            f"percentile of {BARE_NS_P99:g} or more as nanoseconds)"
+            f"percentile of {BARE_NS_P99:g} or more as nanoseconds). A guess: magnitude cannot "
+            "tell microseconds from milliseconds or nanoseconds; if the proxy logs another unit, "
+            "a [[patterns]] entry for the line with duration_unit (s, ms, us, ns) settles it"
         )
     ev["duration_s"] = scaled
     return replace(entries, events=ev, notes=(*entries.notes, *notes))
