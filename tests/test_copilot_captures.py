@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -147,17 +148,32 @@ def test_verbose_sequential_models_streams_and_latency_are_the_clients() -> None
         assert abs(p50 - statistics.median(ok)) <= LATENCY_REL * statistics.median(ok), m
 
 
-def test_verbose_concurrent_models_are_counted_and_marked_inferred() -> None:
+def test_verbose_concurrent_models_are_counted_and_sure_rows_are_the_clients() -> None:
     # Up to 4 in flight: the body lines name each model's request count right (each follows its
-    # own `<--` line), but which completion a start pairs with is first-in-first-out across both
-    # routes: per-model figures are marked inferred, never called sure.
-    s, _ = report("copilot-verbose-concurrent")
+    # own `<--` line). A completion takes the oldest open start of its own route (hono's lines
+    # name it on both); with another request of that route open the pairing is a guess, marked
+    # inferred. A row called sure is a request the client saw: its model, its time (the
+    # client's adds its own few ms).
+    s, rows = report("copilot-verbose-concurrent")
     seen = [r for r in clients("copilot-verbose-concurrent") if r["path"] in MODEL_PATHS]
     assert {m["model"]: m["requests"] for m in s["models"]} == dict(
         Counter(r.get("model_asked") for r in seen)
     )
-    loaded = {r["model_asked"] for r in seen if r["tool"] == "claude-perf load"}
-    assert loaded and all(m["inferred_share"] == 1.0 for m in s["models"] if m["model"] in loaded)
+    timed = [r for r in rows if r["kind"] == "model" and r["latency_s"] and r["model"]]
+    sure = [r for r in timed if r["ambiguous"] == "False"]
+    assert len(sure) >= 4 and len(timed) - len(sure) >= 4  # both kinds are there
+
+    def clients_own(row: dict[str, str]) -> bool:
+        end_ns = int(pd.Timestamp(row["end"]).value)
+        latency_ns = float(row["latency_s"]) * 1e9
+        return any(
+            r.get("model_asked") == row["model"]
+            and abs(r["end_ns"] - end_ns) <= 30e6
+            and 0 <= (r["end_ns"] - r["start_ns"]) - latency_ns <= 30e6
+            for r in seen
+        )
+
+    assert [r for r in sure if not clients_own(r)] == []
 
 
 def _plain_tokens(seen: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
@@ -184,16 +200,27 @@ def test_verbose_sequential_tokens_of_plain_answers_are_the_clients() -> None:
     assert all(m["usage"]["inferred"] == 0 for m in s["models"] if m["usage"])
 
 
-def test_verbose_concurrent_tokens_add_up_and_are_marked_inferred() -> None:
-    # With requests in flight each answer's tokens go to the completion logged right after them,
-    # but that completion's start (and model) is paired first-in-first-out: per model they are
-    # inferred; in all, they are the client's.
-    s, _ = report("copilot-verbose-concurrent")
-    want = _plain_tokens(clients("copilot-verbose-concurrent"))
+def test_verbose_concurrent_tokens_add_up_and_sure_ones_are_the_clients() -> None:
+    # With requests in flight each answer's tokens go to the completion logged right after them;
+    # that completion's start (and model) is paired within its route, a guess while another of
+    # the route was open, and an answer right before a completion passed over as a stream only
+    # by such a guess may be that one's. In all they are the client's; a row whose figures are
+    # called sure has an answer the client got for its model.
+    s, rows = report("copilot-verbose-concurrent")
+    seen = clients("copilot-verbose-concurrent")
+    want = _plain_tokens(seen)
     with_tokens = [m for m in s["models"] if m["tokens"]]
     assert sum(m["tokens"]["input"] for m in with_tokens) == sum(i for i, _ in want.values())
     assert sum(m["tokens"]["output"] for m in with_tokens) == sum(o for _, o in want.values())
-    assert all(m["usage"]["inferred"] == m["usage"]["requests"] for m in with_tokens)
+    sure = [r for r in rows if r["input_tokens"] and r["usage_inferred"] == "False"]
+    assert sure and sum(m["usage"]["inferred"] for m in with_tokens) >= 5
+    answers = {(r.get("model_asked"), r.get("input_tokens"), r.get("output_tokens")) for r in seen}
+    assert [
+        r
+        for r in sure
+        if (r["model"], int(float(r["input_tokens"])), int(float(r["output_tokens"])))
+        not in answers
+    ] == []
 
 
 # --------------------------------------------------------------------------- properties

@@ -379,6 +379,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
         pairs.partner_event,
         model_ends,
         streaming_end,
+        pairs.ambiguous_event,
     )
     del streaming_end
     # A row whose start was inferred may carry another request's model: the figures it was

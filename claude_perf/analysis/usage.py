@@ -76,6 +76,7 @@ def link_usage(
     ends: np.ndarray,
     partner_event: np.ndarray,
     may_end_early: np.ndarray,
+    guessed_early: np.ndarray | None = None,
 ) -> UsageLinks:
     """Give each usage record (event positions ``records``) to a request (module docstring).
 
@@ -103,7 +104,7 @@ def link_usage(
     delays: list[int] = []
     for r in order:  # 1. carry to the completion logged right after
         end, several = _carry(
-            ts_ns, ends, partner_event, may_end_early, given, rec_ts[r], implied[r]
+            ts_ns, ends, partner_event, may_end_early, given, rec_ts[r], implied[r], guessed_early
         )
         if end < 0:
             continue
@@ -145,10 +146,12 @@ def plain_usage(
     partner_event: np.ndarray,
     model_ends: np.ndarray,
     streaming_end: np.ndarray,
+    inferred_event: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per id-less model completion (``model_ends``; ``streaming_end``: its response may go on
-    after its line): the event with its usage figures (its own, else a usage record linked to
-    it, -1 none), and whether that link was inferred."""
+    after its line; ``inferred_event``: per event, its pairing is a guess): the event with its
+    usage figures (its own, else a usage record linked to it, -1 none), and whether that link
+    was inferred."""
     import numpy as np
 
     usage_at = np.where(events.has_figures[model_ends], model_ends, -1)
@@ -174,6 +177,7 @@ def plain_usage(
         model_ends,
         partner_event,
         may_end_early,
+        may_end_early & inferred_event if inferred_event is not None else None,
     )
     slot = np.full(len(ev), -1, dtype=np.int64)
     slot[model_ends] = np.arange(len(model_ends))
@@ -221,9 +225,13 @@ def _carry(
     given: np.ndarray,
     rec_ns: int,
     implied_ns: int,
+    guessed_early: np.ndarray | None = None,
 ) -> tuple[int, bool]:
     """(the completion a record carries its figures to, -1 none; whether several could).
-    ``ends`` are in time order."""
+    ``ends`` are in time order. A completion passed over as a stream only because its inferred
+    start said so (``guessed_early``) could be the record's as well: a rival. (copilot-api, 4
+    in flight: an answer's record right before its own 200, whose start was guessed to be a
+    stream's, went to a 429 95 ms later and was called sure.)"""
     import numpy as np
 
     end_ts = ts_ns[ends]
@@ -232,6 +240,9 @@ def _carry(
     best, best_gap, count = -1, CARRY_AFTER_NS + _SKEW_NS + 1, 0
     for end in ends[lo:hi].tolist():
         start = int(partner_event[end])
+        if guessed_early is not None and guessed_early[end] and not given[end]:
+            count += 1  # a rival, never the pick
+            continue
         if given[end] or may_end_early[end] or (start >= 0 and given[start]):
             continue
         if start >= 0 and ts_ns[start] != NAT_NS and ts_ns[start] > implied_ns + _SKEW_NS:
