@@ -97,3 +97,64 @@ def test_concurrency_latency_one_group_at_a_time(seed: int) -> None:
     )
     assert got.max_level == int(timeline.in_flight.max())
     assert np.array_equal(timeline.latency_s, before, equal_nan=True)  # left as it was given
+
+
+def test_entries_are_compact_and_read_as_before() -> None:
+    from claude_perf.analysis.arrays import SparseTexts
+    from claude_perf.config.schema import Config
+    from claude_perf.ingest.files import read_log
+    from claude_perf.parse.classify import classify
+
+    log = "\n".join(
+        [
+            '2026-11-29T00:50:49.000000000Z INFO:     172.17.0.1:1 - "POST /v1/messages HTTP/1.1" 200 OK',
+            "2026-11-29T00:50:50.000000000Z 2026-11-29 00:50:50,000 - src.main - ERROR - boom",
+            "2026-11-29T00:50:50.000100000Z Traceback (most recent call last):",
+            '2026-11-29T00:50:51.000000000Z INFO:     172.17.0.1:2 - "POST /v1/messages HTTP/1.1" 500 Internal Server Error',
+        ]
+    )
+    table, _, _ = read_log("test", data=(log + "\n").encode())
+    events = classify(table, Config()).events
+    assert events["row"].dtype == np.int32
+    assert events["source"].dtype == np.int8
+    assert isinstance(events["message"].dtype, pd.ArrowDtype)
+    assert list(events["row"]) == [0, 1, 3]
+    texts = SparseTexts.of(events["message"])
+    assert list(texts[np.array([0, 1, 2, -1])]) == [
+        None,
+        "2026-11-29 00:50:50,000 - src.main - ERROR - boom\nTraceback (most recent call last):",
+        None,
+        None,
+    ]
+
+
+def test_rows_shifted_past_int32_widen() -> None:
+    from claude_perf.parse.entries import row_numbers, shift_rows, source_codes
+
+    events = pd.DataFrame({"row": row_numbers(np.array([0, 5, 9]))})
+    assert events["row"].dtype == np.int32
+    shift_rows(events, 100)
+    assert events["row"].dtype == np.int32 and list(events["row"]) == [100, 105, 109]
+    shift_rows(events, 2**31 - 105)
+    assert events["row"].dtype == np.int64
+    assert list(events["row"]) == [2**31 - 5, 2**31, 2**31 + 4]
+    assert row_numbers(np.array([0, 2**31])).dtype == np.int64
+    assert source_codes(np.array([0, 3], dtype=np.int32)).dtype == np.int8
+    assert source_codes(np.array([0, 300], dtype=np.int32)).dtype == np.int16
+    assert source_codes(np.zeros(0, dtype=np.int32)).dtype == np.int8
+
+
+def test_message_parts_of_both_text_widths_join() -> None:
+    import pyarrow as pa
+
+    from claude_perf.parse.classify import _join
+    from claude_perf.parse.events import narrow_text
+
+    narrow = narrow_text(pa.array(["a", None], pa.large_string()))
+    assert narrow.type == pa.string()
+    pieces = [
+        pd.Series(pd.arrays.ArrowExtensionArray(narrow)),
+        pd.Series(pd.arrays.ArrowExtensionArray(pa.array([None, "b"], pa.large_string()))),
+    ]
+    joined = _join(pieces)
+    assert list(joined.to_numpy(dtype=object, na_value=None)) == ["a", None, None, "b"]
