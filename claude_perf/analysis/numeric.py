@@ -95,11 +95,12 @@ def _binomial_cdf(n: int, p: float) -> tuple[int, np.ndarray]:
     return first, np.cumsum(np.exp(log_pmf))
 
 
-def percentile_unsorted(values: np.ndarray, q: float) -> float:
+def percentile_unsorted(values: np.ndarray, q: float, overwrite: bool = False) -> float:
     """``percentile`` of values in any order, without sorting them all.
 
     ``percentile`` reads only the two ranks around the position, so a partition that puts those
-    two in place (linear time) gives the same value as a full sort.
+    two in place (linear time) gives the same value as a full sort. ``overwrite``: the caller's
+    own copy, partitioned in place (no second copy of the values).
     """
     import numpy as np
 
@@ -107,7 +108,11 @@ def percentile_unsorted(values: np.ndarray, q: float) -> float:
     if n == 0:
         raise ValueError("percentile of no values")
     low = math.floor((n - 1) * q / 100.0)
-    return percentile(np.partition(values, (low, min(low + 1, n - 1))), q)
+    kth = (low, min(low + 1, n - 1))
+    if overwrite:
+        values.partition(kth)
+        return percentile(values, q)
+    return percentile(np.partition(values, kth), q)
 
 
 def max_in_flight(starts_ns: np.ndarray, ends_ns: np.ndarray) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
+from claude_perf.durations import NAT_NS
 from claude_perf.ingest.files import LogLines
 from claude_perf.parse.entries import Entries
 
@@ -26,19 +27,35 @@ def restarts_seen(
     import numpy as np
     import pandas as pd
 
+    from claude_perf.analysis.metrics import is_value, ns_values
+
     out: dict[str, tuple[datetime, ...]] = {}
-    ends = table["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    sources = table["source"].astype(object).to_numpy()
+    if not startup_ns:  # no banner read: nothing to look up (most logs)
+        return out
+    # The table's own ends, read a block at a time: no sorted copy of every end (with an object
+    # array of the sources, +116 MB resident at 10M lines).
+    ends = ns_values(table["end"])
     for name, banners in startup_ns.items():
-        served = np.sort(ends[(sources == name) & (ends != np.iinfo(np.int64).min)])
-        restarts, previous = [], None
-        for at in sorted(banners):
-            since = np.searchsorted(served, previous, side="right") if previous is not None else 0
-            if np.searchsorted(served, at, side="left") > since:
-                restarts.append(pd.Timestamp(at, tz="UTC").to_pydatetime(warn=False))
-            previous = at
-        out[name] = tuple(restarts)
+        at = np.sort(np.asarray(banners, dtype=np.int64))
+        mine = is_value(table["source"], name)
+        # A banner is a restart when a request of its source completed strictly between the
+        # banner before it (or the first line) and itself: each end marks the first banner at
+        # or after it, unless it fell on that banner's very instant.
+        served = np.zeros(len(at), dtype=bool)
+        for first in range(0, len(ends), _BLOCK):
+            block = ends[first : first + _BLOCK][mine[first : first + _BLOCK]]
+            block = block[block != NAT_NS]
+            k = np.searchsorted(at, block, side="left")
+            inside = k < len(at)
+            k, block = k[inside], block[inside]
+            served[k[at[k] != block]] = True
+        out[name] = tuple(
+            pd.Timestamp(int(t), tz="UTC").to_pydatetime(warn=False) for t in at[served]
+        )
     return out
+
+
+_BLOCK = 1 << 16  # ends read at a time (restarts_seen): a few temporaries of 0.5 MB
 
 
 def startups_known(entries: Entries, config: Config) -> bool:

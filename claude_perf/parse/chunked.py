@@ -33,7 +33,7 @@ from claude_perf.parse.classify import (
     safe_cuts,
 )
 from claude_perf.parse.dialect_match import active_of, detect_found
-from claude_perf.parse.entries import Entries
+from claude_perf.parse.entries import Entries, shift_rows
 from claude_perf.parse.units import infer_bare_units
 from claude_perf.runtime.memory import release_unused
 
@@ -117,7 +117,7 @@ def _pass(
 
 
 def _shifted(entries: Entries, start: int) -> Entries:
-    entries.events["row"] += start
+    shift_rows(entries.events, start)
     return entries
 
 

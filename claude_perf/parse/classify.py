@@ -22,7 +22,7 @@ from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.dialect_match import ActiveDialects, apply_dialects, detect
-from claude_perf.parse.entries import Entries
+from claude_perf.parse.entries import Entries, shift_rows
 from claude_perf.parse.events import (
     OPTIONAL_COLUMNS,
     SPARSE_COLUMNS,
@@ -157,7 +157,7 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
     import pandas as pd
 
     for part, start in zip(parts, starts, strict=True):
-        part.events["row"] += start
+        shift_rows(part.events, start)
     # An optional column one part has and another lacks is filled with its absent value.
     for name, absent in OPTIONAL_COLUMNS.items():
         if any(name in p.events.columns for p in parts):
@@ -194,6 +194,12 @@ def _join(pieces: list[pd.Series]) -> pd.Series:
     from pandas.api.types import union_categoricals
 
     first = pieces[0].dtype
+    if isinstance(first, pd.ArrowDtype) and any(p.dtype != first for p in pieces):
+        # Arrow texts of both widths (a part's over 2 GB: events.narrow_text): the wider one
+        import pyarrow as pa
+
+        wide = pd.ArrowDtype(pa.large_string())
+        return pd.concat([p.astype(wide) for p in pieces], ignore_index=True)
     if isinstance(first, pd.CategoricalDtype) and any(p.dtype != first for p in pieces):
         joined = union_categoricals(pieces, sort_categories=True, ignore_order=True)
         # object categories, as events._categorical makes them (pandas 3 would infer str)
