@@ -28,15 +28,14 @@ from claude_perf.analysis.pairing import (
     _HEALTH,
     _MODEL,
     _OTHER,
-    _SKEW_NS,
     _attach_errors,
     _attach_models,
     _by_request_id,
-    _Events,
     _expired_starts,
     _fifo_pairs,
     contested_models,
     spare_end_after,
+    start_models,
     startless_guess,
 )
 from claude_perf.analysis.stream_order import streams_first
@@ -238,7 +237,7 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     if len(ends) > 1:
         alone_event[linked_ends] = ~uncertain if len(uncertain) else True
         sure = np.flatnonzero(src.events.is_end & alone_event & (partner_event >= 0))
-        start_model = _start_models(src.events, start_events)
+        start_model = start_models(src.events, start_events)
         swap_by_likelihood(ts, ends, partner_event, start_model, sure)
     return _Pairs(
         partner_event=partner_event,
@@ -256,27 +255,6 @@ def _known_not_stream(src: _Source, ends: np.ndarray) -> np.ndarray:
     if src.stream is None:
         return np.zeros(len(ends), dtype=bool)
     return src.stream[ends] == False  # noqa: E712
-
-
-def _start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
-    """Per event, the code of the model its start names (-1 none; events.model's codes): its
-    own field, else a model record logged right after it (within the stdout/stderr skew,
-    before the next start)."""
-    import numpy as np
-
-    codes = events.model.codes
-    model = np.full(len(events.ts_ns), -1, dtype=codes.dtype)
-    own = start_events[events.has_model[start_events]]
-    model[own] = codes[own]
-    records = np.flatnonzero(events.has_model & events.is_model_record)
-    if len(records) and len(start_events):
-        i = np.searchsorted(start_events, records) - 1
-        ok = i >= 0
-        start_of = start_events[np.maximum(i, 0)]
-        near = ok & (events.ts_ns[records] - events.ts_ns[start_of] <= _SKEW_NS)
-        free = near & (model[start_of] < 0)
-        model[start_of[free]] = codes[records[free]]
-    return model
 
 
 def _stream_flags(

@@ -480,3 +480,24 @@ def _attach_errors(
     text = _join_per_group(ends, attached_texts, n_ends)
     first = _positions(attached, _first_in_group(ends, n_ends, pd.notna(attached_texts)))
     return count, text, first, orphans
+
+
+def start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
+    """Per event, the code of the model its start names (-1 none; events.model's codes): its
+    own field, else a model record logged right after it (within the stdout/stderr skew,
+    before the next start)."""
+    import numpy as np
+
+    codes = events.model.codes
+    model = np.full(len(events.ts_ns), -1, dtype=codes.dtype)
+    own = start_events[events.has_model[start_events]]
+    model[own] = codes[own]
+    records = np.flatnonzero(events.has_model & events.is_model_record)
+    if len(records) and len(start_events):
+        i = np.searchsorted(start_events, records) - 1
+        ok = i >= 0
+        start_of = start_events[np.maximum(i, 0)]
+        near = ok & (events.ts_ns[records] - events.ts_ns[start_of] <= _SKEW_NS)
+        free = near & (model[start_of] < 0)
+        model[start_of[free]] = codes[records[free]]
+    return model
