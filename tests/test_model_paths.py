@@ -96,6 +96,12 @@ def test_a_star_is_one_segment() -> None:
         ("/v1/messages/", "model"),
         ("/v1/responses", "model"),
         ("/v1/messages/count_tokens", "other"),
+        # health paths are matched the same way: a probe's query, a trailing slash, a prefix
+        ("/health?probe=1", "health"),
+        ("/healthz/", "health"),
+        ("/api/health", "health"),
+        ("/readyz", "health"),
+        ("/healthcare", "other"),
     ],
 )
 def test_the_report_counts_them_so(path: str, kind: str) -> None:

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.config.schema import Config, is_model_path
+from claude_perf.config.schema import Config, is_health_path, is_model_path
 from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.ingest.client_records import ClientRecord
 from claude_perf.parse.events import text_values
@@ -85,7 +85,7 @@ class _Row:
 def _client_kind(record: ClientRecord, config: Config) -> str:
     if record.path is None or is_model_path(record.path, config.model_paths):
         return "model"  # tools that name no path (AIPerf) call a model endpoint
-    if record.path in config.health_paths:
+    if is_health_path(record.path, config.health_paths):
         return "health"
     return "path:" + record.path
 

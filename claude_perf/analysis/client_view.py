@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from claude_perf.analysis.client_join import ClientJoin, join_clients
 from claude_perf.analysis.metrics import LatencyStats, latency_stats
-from claude_perf.config.schema import Config, Slo
+from claude_perf.config.schema import Config, Slo, is_health_path
 from claude_perf.durations import series_ns
 from claude_perf.ingest.client_files import ClientAggregate
 from claude_perf.ingest.client_records import ClientRecord
@@ -268,10 +268,10 @@ def client_view(
     joined = join_clients(records, table, config)
     row_of = dict(joined.pairs)
     latency_of = server_latencies(records, joined, table)
-    model_records = [r for r in records if r.path is None or r.path not in config.health_paths]
+    model_records = [r for r in records if not is_health_path(r.path, config.health_paths)]
     by_model: dict[str | None, list[int]] = {}
     for i, record in enumerate(records):
-        if record.path is None or record.path not in config.health_paths:
+        if not is_health_path(record.path, config.health_paths):
             by_model.setdefault(record.model_asked, []).append(i)
     order = sorted(by_model, key=lambda m: (-len(by_model[m]), m is None, str(m)))
     models = tuple(

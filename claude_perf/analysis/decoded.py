@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from claude_perf.analysis.arrays import (
     CodedTexts,
     SparseFloats,
-    _label_in,
     _label_where,
     _labels,
     used_labels,
@@ -26,7 +25,7 @@ from claude_perf.analysis.id_lives import make_ids_whole
 from claude_perf.analysis.pairing import SparseTexts, _Events
 from claude_perf.analysis.table import _READ_AFTER_DECODE
 from claude_perf.config.dialect import FIELDS
-from claude_perf.config.schema import Config, is_model_path
+from claude_perf.config.schema import Config, is_health_path, is_model_path
 from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.parse.columns import ALONE_END, ARRIVAL_END
 from claude_perf.parse.events import ids_of, text_values
@@ -103,7 +102,9 @@ def _decode(ev: pd.DataFrame, config: Config, consume: bool = False) -> _Source:
     path_codes, path_labels = _codes_and_labels(take("path"))
     # A few paths: 1 byte an event, not 8 (held through the pairing and the table's build)
     path_codes = path_codes.astype(np.min_scalar_type(-len(path_labels)))
-    health_path = _label_in(path_codes, path_labels, config.health_paths)
+    health_path = _label_where(
+        path_codes, path_labels, lambda path: is_health_path(path, config.health_paths)
+    )
     model_path = (path_codes < 0) | _label_where(
         path_codes, path_labels, lambda path: is_model_path(path, config.model_paths)
     )

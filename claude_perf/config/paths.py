@@ -67,3 +67,10 @@ def is_model_path(path: str, model_paths: tuple[str, ...]) -> bool:
     """Whether a request path is a model call: one of ``model_paths`` (see the module)."""
     bare = bare_path(path)
     return any(_matcher(p).search(bare) is not None for p in model_paths)
+
+
+def is_health_path(path: str | None, health_paths: tuple[str, ...]) -> bool:
+    """Whether a request path is a health check: one of ``health_paths``, matched as model
+    paths are (bare, whole or behind a prefix at a segment boundary): a probe's
+    ``/health?probe=1``, ``/healthz/`` or ``/api/health`` is one, ``/healthcare`` is not."""
+    return path is not None and is_model_path(path, health_paths)

@@ -24,6 +24,7 @@ from claude_perf.config.dialect import Dialect, regex_problem
 from claude_perf.config.families import DEFAULT_ALIASES
 from claude_perf.config.keys import key, table
 from claude_perf.config.paths import DEFAULT_MODEL_PATHS
+from claude_perf.config.paths import is_health_path as is_health_path  # (callers import here)
 from claude_perf.config.paths import is_model_path as is_model_path  # (its callers import it here)
 
 CONFIG_FILE = "claude-perf.toml"
@@ -32,7 +33,8 @@ PATTERN_GROUPS = frozenset(
     {"ts", "level", "model", "status", "method", "path", "duration", "request_id", "client"}
 )
 
-DEFAULT_HEALTH_PATHS = ("/health", "/healthz", "/ready", "/livez")
+# Kubernetes' own probe endpoints are /healthz, /livez and /readyz.
+DEFAULT_HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz", "/livez")
 TIER_STATISTICS = ("p50", "mean", "p95")
 
 Curve = tuple[tuple[float, float], ...]
