@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claude_perf.ingest.engine_times import TS_BODY, rfc3339_times
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
 
@@ -107,6 +109,29 @@ def cri_table(lines: pa.Array) -> tuple[pa.Table, int, int]:
     """CRI records (``TIME STREAM F|P TEXT``) as lines: a partial record (``P``) joined with
     the records of its stream that continue it. A line not in the form keeps its whole text,
     without a time (counted nowhere else: the plain reading of such a line)."""
+    table, merged, _ = cri_runs(lines)
+    return table, merged, 0
+
+
+@dataclass(frozen=True)
+class CriRuns:
+    """Where the lines of CRI records that make each row of ``cri_table`` lie, for a reader
+    that cuts the records in chunks (ingest/chunks.py).
+
+    ``row_first``: the record (line) each row starts at (int64, one per row, increasing).
+    ``closed``: before which records no partial run is open in any stream (bool, one more than
+    the records: the last is after the last record). Records may be cut in two only there:
+    elsewhere a ``P`` run would be split from its end, which may come after other records
+    (stdout and stderr parts interleave).
+    """
+
+    row_first: np.ndarray
+    closed: np.ndarray
+
+
+def cri_runs(lines: pa.Array) -> tuple[pa.Table, int, CriRuns]:
+    """``cri_table``'s table and joined-record count, with where its rows' records lie."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -118,14 +143,40 @@ def cri_table(lines: pa.Array) -> tuple[pa.Table, int, int]:
     tags = pc.if_else(found, parts.field("tag"), pa.scalar("F"))
     streams = pc.if_else(found, parts.field("stream"), pa.scalar(None, pa.string()))
     times = pc.if_else(found, parts.field("ts"), pa.scalar(None, pa.string()))
+    n = len(lines)
     if not pc.any(pc.equal(tags, "P")).as_py():
         # no partial record (the usual file): no Python object per line. 1.2M lines: a Python
         # list per column was ~3x the memory of the same lines in `docker logs -t` form.
         texts = pc.utf8_rtrim(texts, characters="\r\n")
         table = pa.table({"ts": rfc3339_times(times), "stream": streams, "text": texts})
-        return table, 0, 0
+        return table, 0, CriRuns(np.arange(n, dtype=np.int64), np.ones(n + 1, dtype=bool))
+    runs = _runs(streams, tags)
     logs = [
         t if tag == "P" else t + "\n"
         for t, tag in zip(texts.to_pylist(), tags.to_pylist(), strict=True)
     ]
-    return _merge_partials(logs, streams.to_pylist(), times.to_pylist(), 0)
+    table, merged, _ = _merge_partials(logs, streams.to_pylist(), times.to_pylist(), 0)
+    return table, merged, runs
+
+
+def _runs(streams: pa.Array, tags: pa.Array) -> CriRuns:
+    """CriRuns of records with these streams (null: not a CRI record, never joined) and tags,
+    as _merge_partials joins them: a record continues a row when the last record of its stream
+    before it was a ``P``."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    n = len(streams)
+    partial = np.asarray(pc.equal(tags, "P").to_numpy(zero_copy_only=False), dtype=bool)
+    index = np.arange(n, dtype=np.int64)
+    open_before = np.zeros((2, n + 1), dtype=bool)  # per stream, before each record
+    continues = np.zeros(n, dtype=bool)
+    for k, name in enumerate(("stdout", "stderr")):
+        mine = pc.fill_null(pc.equal(streams, name), False).to_numpy(zero_copy_only=False)
+        mine = np.asarray(mine, dtype=bool)
+        # the last record of the stream at or before each record (-1: none yet)
+        last = np.maximum.accumulate(np.where(mine, index, -1)) if n else index
+        open_after = (last >= 0) & partial[np.maximum(last, 0)]
+        open_before[k, 1:] = open_after
+        continues |= mine & open_before[k, :-1]
+    return CriRuns(np.flatnonzero(~continues), ~(open_before[0] | open_before[1]))
