@@ -2,12 +2,15 @@
 
 Issue 13: at ten million lines the lines' bytes alone (about 1.3 GB) exceed the 600 MB the
 report may use, while what the analysis keeps of them is far smaller (one row per request-
-relevant line). One uncompressed ``docker logs -t`` file larger than a chunk is therefore read
-``chunk_bytes`` at a time (``CLAUDE_PERF_CHUNK_BYTES`` overrides the default, for tests) and
-each chunk is handed on as the table of lines ``combine`` would have made of it; the caller
-classifies it and lets it go. Where a chunk ends is the caller's to say (``cut``: the parse
-room knows which lines no record continues across); the lines after the cut are read again at
-the start of the next chunk.
+relevant line). One uncompressed ``docker logs -t`` or CRI-form file larger than a chunk is
+therefore read ``chunk_bytes`` at a time (``CLAUDE_PERF_CHUNK_BYTES`` overrides the default, for
+tests) and each chunk is handed on as the table of lines ``combine`` would have made of it; the
+caller classifies it and lets it go. Where a chunk ends is the caller's to say (``cut``: the
+parse room knows which lines no record continues across); the lines after the cut are read again
+at the start of the next chunk. In a CRI file a line the runtime split into partial (``P``)
+records is one row, and stdout's and stderr's parts interleave: the rows whose records run past
+the last place where no partial run is open are left for the next chunk before ``cut`` sees the
+rows, and a cut is moved back to a row before which every run is closed (_cri_chunk).
 
 The result must equal the whole-file read, so anything the whole-file read would reorder makes
 the file ``NotChunkable`` (the caller then reads it whole): a line without an engine time
@@ -278,7 +281,9 @@ class _Window:
         data = whole[:end]
         try:
             if form == FORM_CRI:
-                got = _cri_chunk(path, data, end, cut, self.last)
+                # (U+FFFD is searched for only where the bytes hold one: a fast byte search)
+                fffd = buffer.find(_REPLACEMENT, 0, end) >= 0
+                got = _cri_chunk(path, data, end, cut, self.last, fffd)
             else:
                 got = _docker_chunk(path, data, end, cut, self.last)
         finally:
@@ -316,10 +321,13 @@ def _docker_chunk(path: str, data: memoryview, end: int, cut: Cut, last: bool) -
     return table, info, counts, kept_end, 0
 
 
-def _cri_chunk(path: str, data: memoryview, end: int, cut: Cut, last: bool) -> _Chunk | None:
+def _cri_chunk(
+    path: str, data: memoryview, end: int, cut: Cut, last: bool, fffd: bool
+) -> _Chunk | None:
     """A CRI window's lines up to a cut that splits no partial run (a row is a line the
     runtime may have written as several records: runtime_records.CriRuns): (table, info,
-    counts, the bytes kept, how many kept records hold U+FFFD, as the whole read counts them).
+    counts, the bytes kept, how many kept records hold U+FFFD, as the whole read counts them;
+    ``fffd``: whether the window's bytes hold one).
 
     The rows of records after the last place where every run is closed may lack their end (in
     the next window): they are left out before ``cut`` sees the rows, and a cut it chooses
@@ -348,13 +356,16 @@ def _cri_chunk(path: str, data: memoryview, end: int, cut: Cut, last: bool) -> _
         kept_records = int(runs.row_first[at])
         table = table.slice(0, at)
     kept_end = end if kept_records == records else _line_start(data, end, records - kept_records)
-    # the whole read counts the records holding U+FFFD (files._utf8_lines), not the rows
-    found = pc.match_substring(lines.slice(0, kept_records), "\ufffd")
-    replaced = int(pc.sum(found).as_py() or 0)
+    # the whole read counts the records holding U+FFFD (files._utf8_lines), not the rows;
+    # ``fffd``: the window's bytes hold one
+    replaced = 0
+    if invalid or fffd:
+        found = pc.match_substring(lines.slice(0, kept_records), "\ufffd")
+        replaced = int(pc.sum(found).as_py() or 0)
     # each record joined to the one before it is one row less
     counts = {"invalid_utf8": invalid, "partial_merged": kept_records - table.num_rows}
     counts["broken_json"] = 0
-    del lines, found, merged
+    del lines, merged
     return table, InputInfo(path, FORM_CRI, table.num_rows, end), counts, kept_end, replaced
 
 
