@@ -1,6 +1,7 @@
 """Container runtimes' own log records: Docker's json-file driver files and the CRI form
 (containerd, CRI-O, Podman's k8s-file driver), each a line split into parts the runtime marks,
-joined again here (``_merge_partials``)."""
+joined again here (json-file: ``_merge_partials``; CRI: ``_joined``, by offsets, with where
+each line's records lie for a reader that cuts the file in chunks: ``CriRuns``)."""
 
 from __future__ import annotations
 
