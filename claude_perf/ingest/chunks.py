@@ -2,12 +2,15 @@
 
 Issue 13: at ten million lines the lines' bytes alone (about 1.3 GB) exceed the 600 MB the
 report may use, while what the analysis keeps of them is far smaller (one row per request-
-relevant line). One uncompressed ``docker logs -t`` file larger than a chunk is therefore read
-``chunk_bytes`` at a time (``CLAUDE_PERF_CHUNK_BYTES`` overrides the default, for tests) and
-each chunk is handed on as the table of lines ``combine`` would have made of it; the caller
-classifies it and lets it go. Where a chunk ends is the caller's to say (``cut``: the parse
-room knows which lines no record continues across); the lines after the cut are read again at
-the start of the next chunk.
+relevant line). One uncompressed ``docker logs -t`` or CRI-form file larger than a chunk is
+therefore read ``chunk_bytes`` at a time (``CLAUDE_PERF_CHUNK_BYTES`` overrides the default, for
+tests) and each chunk is handed on as the table of lines ``combine`` would have made of it; the
+caller classifies it and lets it go. Where a chunk ends is the caller's to say (``cut``: the
+parse room knows which lines no record continues across); the lines after the cut are read again
+at the start of the next chunk. In a CRI file a line the runtime split into partial (``P``)
+records is one row, and stdout's and stderr's parts interleave: the rows whose records run past
+the last place where no partial run is open are left for the next chunk before ``cut`` sees the
+rows, and a cut is moved back to a row before which every run is closed (_cri_chunk).
 
 The result must equal the whole-file read, so anything the whole-file read would reorder makes
 the file ``NotChunkable`` (the caller then reads it whole): a line without an engine time
@@ -29,14 +32,17 @@ from typing import TYPE_CHECKING
 from claude_perf.errors import InputError
 from claude_perf.ingest.compose import is_swarm
 from claude_perf.ingest.files import (
+    FORM_CRI,
     FORM_DOCKER,
     InputInfo,
     LogLines,
+    _split_lines,
     combine,
     duplicates_note,
     read_log,
     sniff_form,
 )
+from claude_perf.ingest.runtime_records import cri_runs
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -82,6 +88,7 @@ class ChunkTally:
     replaced: int = 0
     any_invalid: bool = False
     duplicates: int = 0
+    partial_merged: int = 0  # CRI records joined to the line they continue (runtime_records)
     # Of the lines' times only what the analysis reads after classifying: how many lines were
     # kept (duplicates counted once) and the earliest and latest time (the window). Keeping
     # every chunk's "ts" column instead held 8 bytes a line to the end (80 MB at 10M lines).
@@ -129,11 +136,12 @@ _NULL_PIECE_ROWS = 1 << 18  # 2 MiB of nulls, repeated
 
 @dataclass(frozen=True)
 class ChunkedFile:
-    """One large docker-timestamps file, to be read chunk by chunk."""
+    """One large docker-timestamps or CRI file, to be read chunk by chunk."""
 
     path: str
     size_bytes: int
     chunk_bytes: int
+    form: str = FORM_DOCKER
 
     def chunks(self, cut: Cut, tally: ChunkTally) -> Iterator[LineChunk]:
         """The file's lines, chunk after chunk, cut where ``cut`` says (see the module doc).
@@ -153,23 +161,23 @@ class ChunkedFile:
                 window = _Window.of(fh, start, size, spare, self.size_bytes)
                 if window is None:
                     return
-                read = window.read(self.path, cut)
+                read = window.read(self.path, cut, self.form)
                 spare = window.spare()
                 if read is None:  # no whole line, or no place to cut: a larger window
                     size += self.chunk_bytes
                     continue
-                table, info, counts, kept_bytes, lines, replaced = read
-                if info.form != FORM_DOCKER:
-                    raise NotChunkableError(f"{self.path}: a chunk is not docker-timestamps")
+                table, info, counts, kept_bytes, replaced = read
+                if info.form != self.form:
+                    raise NotChunkableError(f"{self.path}: a chunk is not {self.form}")
                 start, size = start + kept_bytes, self.chunk_bytes
                 tally.any_invalid |= counts["invalid_utf8"] > 0
-                if replaced:
-                    tally.replaced += _replaced_lines(table)
+                tally.replaced += replaced
                 last_ns = _check_order(table, last_ns, self.path)
                 merged = combine([table], [info], [counts])
+                tally.lines += table.num_rows
                 del table
-                tally.lines += lines
                 tally.duplicates += merged.duplicate_lines
+                tally.partial_merged += merged.partial_merged
                 tally.add_times(merged.table.column("ts"))
                 yield LineChunk(merged.table, rows)
                 rows += merged.table.num_rows
@@ -196,7 +204,7 @@ class ChunkedFile:
                 f"{self.path}: {tally.invalid_utf8} line(s) were not valid UTF-8 "
                 "(bad bytes replaced)"
             )
-        info = InputInfo(self.path, FORM_DOCKER, tally.lines, self.size_bytes, tuple(own))
+        info = InputInfo(self.path, self.form, tally.lines, self.size_bytes, tuple(own))
         times = tally.times()
         if tally.duplicates:
             own.append(duplicates_note(tally.duplicates))
@@ -204,6 +212,7 @@ class ChunkedFile:
             table=pa.table({"ts": times}),
             inputs=(info,),
             invalid_utf8_lines=tally.invalid_utf8,
+            partial_merged=tally.partial_merged,
             duplicate_lines=tally.duplicates,
             notes=(*own, *notes),
             sources=(source_name(self.path),),
@@ -259,11 +268,11 @@ class _Window:
         return None if self.held else self.buffer
 
     def read(
-        self, path: str, cut: Cut
-    ) -> tuple[pa.Table, InputInfo, dict[str, int], int, int, bool] | None:
-        """(the table of the chunk's lines up to the cut, its info and counts, the bytes and
-        lines kept, whether a line may hold U+FFFD), or None when the window holds no whole
-        line or no place to cut (the caller takes a larger one)."""
+        self, path: str, cut: Cut, form: str
+    ) -> tuple[pa.Table, InputInfo, dict[str, int], int, int] | None:
+        """(the table of the chunk's lines up to the cut, its info and counts, the bytes kept,
+        how many kept lines hold U+FFFD), or None when the window holds no whole line or no
+        place to cut (the caller takes a larger one)."""
         buffer = self.buffer
         end = self.size if self.last else buffer.rfind(b"\n", 0, self.size) + 1
         if end <= 0:
@@ -271,25 +280,93 @@ class _Window:
         whole = memoryview(buffer)
         data = whole[:end]
         try:
-            table, info, counts = read_log(path, data)
-            at = None if self.last else cut(table)
-            if not self.last and at is None:
-                return None
-            kept_end, lines = end, table.num_rows
-            if at is not None:
-                kept_end = _line_start(data, end, table.num_rows - at)
-                table, lines = table.slice(0, at), at
+            if form == FORM_CRI:
+                # (U+FFFD is searched for only where the bytes hold one: a fast byte search)
+                fffd = buffer.find(_REPLACEMENT, 0, end) >= 0
+                got = _cri_chunk(path, data, end, cut, self.last, fffd)
+            else:
+                got = _docker_chunk(path, data, end, cut, self.last)
         finally:
             for view in (data, whole):
                 try:
                     view.release()
                 except BufferError:  # an array still holds the bytes: not to be written over
                     self.held = True
+        if got is None:
+            return None
+        table, info, counts, kept_end, replaced_in = got
+        if form == FORM_CRI:
+            return table, info, counts, kept_end, replaced_in
         # (0xEF leads U+FFFD: where no byte is one, a one-byte search said so fast.)
         replaced = counts["invalid_utf8"] > 0 or (
             buffer.find(b"\xef", 0, kept_end) >= 0 and buffer.find(_REPLACEMENT, 0, kept_end) >= 0
         )
-        return table, info, counts, kept_end, lines, replaced
+        return table, info, counts, kept_end, _replaced_lines(table) if replaced else 0
+
+
+_Chunk = tuple["pa.Table", InputInfo, dict[str, int], int, int]
+
+
+def _docker_chunk(path: str, data: memoryview, end: int, cut: Cut, last: bool) -> _Chunk | None:
+    """A docker-timestamps window's lines up to the cut (a line is a row): (table, info,
+    counts, the bytes kept, 0: U+FFFD is counted by the caller, on the rows)."""
+    table, info, counts = read_log(path, data)
+    at = None if last else cut(table)
+    if not last and at is None:
+        return None
+    kept_end = end
+    if at is not None:
+        kept_end = _line_start(data, end, table.num_rows - at)
+        table = table.slice(0, at)
+    return table, info, counts, kept_end, 0
+
+
+def _cri_chunk(
+    path: str, data: memoryview, end: int, cut: Cut, last: bool, fffd: bool
+) -> _Chunk | None:
+    """A CRI window's lines up to a cut that splits no partial run (a row is a line the
+    runtime may have written as several records: runtime_records.CriRuns): (table, info,
+    counts, the bytes kept, how many kept records hold U+FFFD, as the whole read counts them;
+    ``fffd``: whether the window's bytes hold one).
+
+    The rows of records after the last place where every run is closed may lack their end (in
+    the next window): they are left out before ``cut`` sees the rows, and a cut it chooses
+    where a run is open (a stderr record amid a stdout run) is moved back to the row before
+    which every run is closed, and ``cut`` asked again about the rows before that."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    lines, invalid = _split_lines(data)
+    table, merged, runs = cri_runs(lines)
+    records = len(lines)
+    kept_records = records
+    if not last:
+        closed_rows = np.flatnonzero(runs.closed[runs.row_first])  # rows a cut may precede
+        # the rows whose records all come before the last place every run is closed
+        complete = int(np.searchsorted(runs.row_first, np.flatnonzero(runs.closed)[-1]))
+        at: int | None = complete
+        while at is not None:
+            at = cut(table.slice(0, at)) if at > 1 else None
+            if at is None or runs.closed[runs.row_first[at]]:
+                break
+            # the last row at or before ``at`` that a cut may precede; the rows up to it
+            at = int(closed_rows[np.searchsorted(closed_rows, at, side="right") - 1]) + 1
+        if at is None:
+            return None
+        kept_records = int(runs.row_first[at])
+        table = table.slice(0, at)
+    kept_end = end if kept_records == records else _line_start(data, end, records - kept_records)
+    # the whole read counts the records holding U+FFFD (files._utf8_lines), not the rows;
+    # ``fffd``: the window's bytes hold one
+    replaced = 0
+    if invalid or fffd:
+        found = pc.match_substring(lines.slice(0, kept_records), "\ufffd")
+        replaced = int(pc.sum(found).as_py() or 0)
+    # each record joined to the one before it is one row less
+    counts = {"invalid_utf8": invalid, "partial_merged": kept_records - table.num_rows}
+    counts["broken_json"] = 0
+    del lines, merged
+    return table, InputInfo(path, FORM_CRI, table.num_rows, end), counts, kept_end, replaced
 
 
 def _cut_error(path: str) -> InputError:
@@ -354,9 +431,10 @@ def chunked_file(paths: Sequence[str], size: int | None = None) -> ChunkedFile |
             head = fh.read(1 << 20)
     except OSError:
         return None  # the whole read says what is wrong, in its own words
-    if head[:2] == b"\x1f\x8b" or sniff_form(head) != FORM_DOCKER or is_swarm(head):
+    form = sniff_form(head)
+    if head[:2] == b"\x1f\x8b" or form not in (FORM_DOCKER, FORM_CRI) or is_swarm(head):
         return None  # (a swarm service's log is split per task first: ingest/prefixed.py)
-    return ChunkedFile(paths[0], path.stat().st_size, limit)
+    return ChunkedFile(paths[0], path.stat().st_size, limit, form)
 
 
 def pending_lines(paths: Sequence[str], size: int | None = None) -> LogLines | None:
