@@ -256,7 +256,7 @@ SMALL_OUTPUT = """\
 # claude-perf: the effective configuration; each value's comment says where it came from
 # origins: default, option, {path}
 model_paths = ["/v1/chat/completions", "/v1/messages", "/v1/completions", "/v1/responses", "/chat/completions", "/completions", "/responses", "/models/*:generateContent", "/models/*:streamGenerateContent", "/models/*:rawPredict", "/models/*:streamRawPredict", "/model/*/invoke", "/model/*/invoke-with-response-stream", "/model/*/converse", "/model/*/converse-stream"]  # default
-health_paths = ["/health", "/healthz", "/ready", "/livez"]  # default
+health_paths = ["/health", "/healthz", "/ready", "/readyz", "/livez"]  # default
 app_timezone = "UTC"  # default
 max_latency_s = 600.0  # {path}
 burst_gap_s = 60.0  # default
