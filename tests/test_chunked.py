@@ -55,6 +55,10 @@ BODIES = [
     "caf\xe9 au lait",  # becomes invalid UTF-8 below
     "something else entirely",
     "",
+    # the wrapper's DEBUG middleware: a start and a duration line, each with the proxy's stamp
+    "2026-11-29 00:50:48,898 - src.main - DEBUG - 🔍 [unknown] Incoming request: POST "
+    "http://127.0.0.1:8000/v1/chat/completions",
+    "2026-11-29 00:50:49,712 - src.main - DEBUG - 🔍 Response: 200 in 811.37ms",
 ]
 GAPS_NS = [0, 1_000_000, 5_000_000, 6_000_000, 250_000_000, 10**9]
 
@@ -148,6 +152,27 @@ def test_several_sources_given_up_to_the_assembly_change_nothing(tmp_path: Path)
     pd.testing.assert_frame_equal(given_up.requests.table, kept.requests.table)
     assert given_up.quality == kept.quality
     assert summary_mod.build(given_up) == summary_mod.build(kept)
+
+
+CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
+
+
+@pytest.mark.parametrize(
+    "capture",
+    [
+        # where a chunk without a duration line lost its starts' own stamps (they were read
+        # only where the part held a duration line): eight requests changed start
+        "wrapper-debug-concurrent",
+        "maxproxy-debug-concurrent",
+        "copilot-verbose-concurrent",
+        "ccr-info-concurrent",
+    ],
+)
+def test_a_real_capture_in_small_chunks_equals_the_whole(capture: str) -> None:
+    path = CAPTURES / capture / "docker-logs-t.txt"
+    for chunk_bytes in (1_500, 5_000):
+        whole, split = analyse_both(path, chunk_bytes)
+        assert_same(whole, split)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

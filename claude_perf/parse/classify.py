@@ -167,9 +167,11 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
                 if name in SPARSE_COLUMNS:
                     nothing = pd.arrays.SparseArray(np.full(len(p.events), absent))
                     p.events[name] = pd.Series(nothing, index=p.events.index)
+                elif absent is None:  # (pd.Series(None, dtype=object) holds NaN, not None)
+                    filled = np.full(len(p.events), None, dtype=object)
+                    p.events[name] = pd.Series(filled, index=p.events.index, copy=False)
                 else:
-                    dtype = object if absent is None else float
-                    p.events[name] = pd.Series(absent, index=p.events.index, dtype=dtype)
+                    p.events[name] = pd.Series(absent, index=p.events.index, dtype=float)
     # Column by column, each taken out of the parts as it is joined: the parts' columns are
     # freed one at a time instead of both whole frames standing beside the joined one, and the
     # freed pieces handed back to the system after each (glibc and Arrow keep them otherwise:

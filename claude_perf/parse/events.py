@@ -173,9 +173,11 @@ def _events_frame(
     data["is_error"] = is_error
     role = coded["role"].codes
     is_duration = np.isin(role, _codes_of(role_labels, "duration"))
-    wanted_app = is_error.copy()
-    if is_duration.any():
-        wanted_app |= is_duration | np.isin(role, _codes_of(role_labels, "start"))
+    # Starts' stamps too, whether or not this part holds a duration line: the lines a part
+    # holds depend on where a file was cut (parse/chunked.py), and a start's stamp was once
+    # read only where its part held a duration (a chunk of wrapper-debug-concurrent without
+    # one lost its starts' stamps, and eight requests their start).
+    wanted_app = is_error | is_duration | np.isin(role, _codes_of(role_labels, "start"))
     if wanted_app.any():
         app_s = _app_seconds(text, rows, wanted_app, config.app_timezone)
         if not np.isnan(app_s).all():
