@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claude_perf.analysis.pipeline import Analysis, analyse_session
-from claude_perf.config.schema import Config
+from claude_perf.config.schema import Config, Limits
 from claude_perf.errors import InputError
 from claude_perf.ingest import chunks
 from claude_perf.ingest.chunks import ChunkTally
@@ -75,10 +75,12 @@ def docker_log(bodies: list[str], gaps_ns: list[int]) -> bytes:
     return b"\n".join(lines) + b"\n"
 
 
-def analyse_both(path: Path, chunk_bytes: int) -> tuple[Analysis, Analysis]:
+def analyse_both(
+    path: Path, chunk_bytes: int, limits: Limits | None = None
+) -> tuple[Analysis, Analysis]:
     """(the whole-file analysis, the chunked one) of one file."""
-    whole = analyse_session(Session(read_logs([str(path)])), Config())
-    pending = chunks.pending_lines([str(path)], chunk_bytes)
+    whole = analyse_session(Session(read_logs([str(path)], limits)), Config())
+    pending = chunks.pending_lines([str(path)], chunk_bytes, limits)
     assert pending is not None and pending.pending is not None
     return whole, analyse_session(Session(pending), Config())
 
@@ -238,6 +240,65 @@ def test_a_file_the_whole_read_would_reorder_is_read_whole(tmp_path: Path, shuff
     whole, split = analyse_both(path, 1_000)
     assert_same(whole, split)
     assert split.logs.table.column_names != ["ts"]  # the whole-file path's table
+
+
+def long_lines_log(long_at: list[int], n: int = 200) -> bytes:
+    """A docker log of ``n`` lines, the ones at ``long_at`` an error record 700-1,900 bytes long
+    (a request body or a stack trace printed on one line)."""
+    bodies = [BODIES[4 + i % 3] for i in range(n)]
+    for k, i in enumerate(long_at):
+        bodies[i] = BODIES[0] + " " + "x" * (700 + 300 * k)
+    return docker_log(bodies, [10_000_000] * n)
+
+
+@pytest.mark.parametrize("chunk_bytes", [2_500, 4_000, 9_000])
+def test_lines_over_the_cap_are_cut_and_counted_once_as_the_whole_read_does(
+    tmp_path: Path, chunk_bytes: int
+) -> None:
+    path = tmp_path / "long.log"
+    path.write_bytes(long_lines_log([3, 40, 41, 90, 150]))
+    whole, split = analyse_both(path, chunk_bytes, Limits(max_line_bytes=500))
+    assert_same(whole, split)
+    assert split.logs.table.column_names == ["ts"]  # read in chunks
+    note = f"{path}: 5 line(s) longer than 500 bytes were cut to that length"
+    assert (
+        [n for n in split.logs.notes if n.startswith(note)]
+        == [n for n in whole.logs.notes if n.startswith(note)]
+        != []
+    )
+    assert split.entries.events["message"].str.len().max() < 500
+
+
+def test_a_line_longer_than_the_cap_and_a_chunk_sends_the_file_to_the_whole_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "long.log"
+    path.write_bytes(long_lines_log([100, 101, 102, 103, 104, 105, 106]))  # up to 2,500 bytes
+    limits = Limits(max_line_bytes=600)
+    whole, split = analyse_both(path, 1_500, limits)
+    assert_same(whole, split)
+    assert split.logs.table.column_names != ["ts"]  # the whole-file path's table
+    assert any("7 line(s) longer than 600 bytes" in n for n in split.logs.notes)
+    # and the whole read holds the file to max_input_bytes
+    small = Limits(max_line_bytes=600, max_input_bytes=path.stat().st_size - 1)
+    pending = chunks.pending_lines([str(path)], 1_500, small)
+    assert pending is not None
+    with pytest.raises(InputError, match=r"holds more than .* \[limits\] max_input_bytes"):
+        analyse_session(Session(pending), Config())
+
+
+def test_a_file_read_in_chunks_is_not_held_to_max_input_bytes(tmp_path: Path) -> None:
+    """Chunks hold one chunk whatever the file's size: the cap on what an input makes the tool
+    hold does not refuse it (a file read whole is refused: test_bounded)."""
+    path = tmp_path / "big.log"
+    path.write_bytes(long_lines_log([], n=400))
+    limits = Limits(max_input_bytes=path.stat().st_size // 4)
+    with pytest.raises(InputError):
+        read_logs([str(path)], limits)
+    pending = chunks.pending_lines([str(path)], 2_000, limits)
+    assert pending is not None
+    split = analyse_session(Session(pending), Config())
+    assert split.logs.total == 400
 
 
 def test_a_pending_source_that_cannot_give_chunks_is_read_through_its_own_read_whole(

@@ -72,7 +72,7 @@ def load_inputs(
 
     if not inputs:
         raise UsageError("nothing to analyse: give --input PATH (repeatable, '-' for stdin)")
-    pending = pending_lines(list(inputs)) if chunked else None
+    pending = pending_lines(list(inputs), limits=limits) if chunked else None
     return pending if pending is not None else read_logs(list(inputs), limits)
 
 

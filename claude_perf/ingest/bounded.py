@@ -196,6 +196,18 @@ def _read_handle(handle: BinaryIO, path: str, limits: Limits) -> Bounded:
     return Bounded(cap.data(), tuple(notes), cap.cut, total)
 
 
+def has_long_line(data: bytes | bytearray, end: int, cap: int) -> bool:
+    """Whether a line of data[:end] holds more than ``cap`` bytes before its newline (the
+    same jumps as _LineCap._fits: a few ``rfind`` calls per MiB, however many lines)."""
+    pos = 0
+    while end - pos > cap:
+        newline = data.rfind(b"\n", pos, pos + cap + 1)
+        if newline == -1:
+            return True
+        pos = newline + 1
+    return False
+
+
 def cap_lines(data: bytes, limits: Limits | None = None) -> Bounded:
     """`data` with every line cut to ``max_line_bytes`` (no copy when none is longer)."""
     limits = limits or Limits()

@@ -18,18 +18,27 @@ the file ``NotChunkable`` (the caller then reads it whole): a line without an en
 Exact duplicates (same time and text) are dropped within a chunk as ``combine`` drops them; a
 cut goes between lines of different times, so no duplicate pair crosses one. Other inputs —
 several files, stdin, gzip, json-file, plain output, files smaller than a chunk — are read whole.
+
+``[limits]``: a line longer than ``max_line_bytes`` is cut to it in each chunk, counted once and
+noted, as the whole read does (ingest/bounded.py); a line longer than the cap and a chunk (no
+newline in the window) makes the file NotChunkable, and the whole read, which cuts it as it
+streams, then holds ``max_input_bytes``. A file read in chunks is not held to
+``max_input_bytes``: that cap is on what an input makes the tool hold, and the chunks hold one
+chunk whatever the file's size.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BufferedReader
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from claude_perf.config.schema import Limits
 from claude_perf.errors import InputError
+from claude_perf.ingest.bounded import cap_lines, has_long_line
 from claude_perf.ingest.compose import is_swarm
 from claude_perf.ingest.files import (
     FORM_CRI,
@@ -89,6 +98,7 @@ class ChunkTally:
     any_invalid: bool = False
     duplicates: int = 0
     partial_merged: int = 0  # CRI records joined to the line they continue (runtime_records)
+    lines_cut: int = 0  # lines longer than [limits] max_line_bytes, cut to it
     # Of the lines' times only what the analysis reads after classifying: how many lines were
     # kept (duplicates counted once) and the earliest and latest time (the window). Keeping
     # every chunk's "ts" column instead held 8 bytes a line to the end (80 MB at 10M lines).
@@ -142,6 +152,7 @@ class ChunkedFile:
     size_bytes: int
     chunk_bytes: int
     form: str = FORM_DOCKER
+    limits: Limits = field(default_factory=Limits)
 
     def chunks(self, cut: Cut, tally: ChunkTally) -> Iterator[LineChunk]:
         """The file's lines, chunk after chunk, cut where ``cut`` says (see the module doc).
@@ -161,12 +172,19 @@ class ChunkedFile:
                 window = _Window.of(fh, start, size, spare, self.size_bytes)
                 if window is None:
                     return
-                read = window.read(self.path, cut, self.form)
+                cap = self.limits.max_line_bytes
+                read = window.read(self.path, cut, self.form, cap)
                 spare = window.spare()
                 if read is None:  # no whole line, or no place to cut: a larger window
+                    if window.size > cap and window.buffer.find(b"\n", 0, window.size) < 0:
+                        raise NotChunkableError(f"{self.path}: a line longer than {cap} bytes")
                     size += self.chunk_bytes
                     continue
                 table, info, counts, kept_bytes, replaced = read
+                if window.capped:  # (the lines cut in the kept part only: the rest comes again)
+                    kept = bytes(memoryview(window.buffer)[:kept_bytes])
+                    tally.lines_cut += cap_lines(kept, self.limits).lines_cut
+                    del kept
                 if info.form != self.form:
                     raise NotChunkableError(f"{self.path}: a chunk is not {self.form}")
                 start, size = start + kept_bytes, self.chunk_bytes
@@ -189,7 +207,7 @@ class ChunkedFile:
         whole read would: NotChunkableError). A store-backed source offers its own."""
         from claude_perf.ingest.files import read_logs
 
-        return read_logs([self.path])
+        return read_logs([self.path], self.limits)
 
     def lines(self, tally: ChunkTally, notes: Sequence[str] = ()) -> LogLines:
         """The LogLines a whole read would have made, but with the times only (the text has
@@ -199,6 +217,12 @@ class ChunkedFile:
         from claude_perf.ingest.sources import source_name
 
         own: list[str] = []
+        if tally.lines_cut:  # (the whole read's note, first as there: ingest/bounded.py)
+            own.append(
+                f"{self.path}: {tally.lines_cut} line(s) longer than "
+                f"{self.limits.max_line_bytes} bytes were cut to that length "
+                "([limits] max_line_bytes)"
+            )
         if tally.invalid_utf8:
             own.append(
                 f"{self.path}: {tally.invalid_utf8} line(s) were not valid UTF-8 "
@@ -237,6 +261,7 @@ class _Window:
     def __init__(self, buffer: bytearray, size: int, last: bool) -> None:
         self.buffer, self.size, self.last = buffer, size, last
         self.held = False  # something kept a view of the buffer: the next chunk needs a new one
+        self.capped = False  # a line was longer than max_line_bytes: read from a cut copy
 
     @staticmethod
     def of(
@@ -268,26 +293,31 @@ class _Window:
         return None if self.held else self.buffer
 
     def read(
-        self, path: str, cut: Cut, form: str
+        self, path: str, cut: Cut, form: str, line_cap: int
     ) -> tuple[pa.Table, InputInfo, dict[str, int], int, int] | None:
         """(the table of the chunk's lines up to the cut, its info and counts, the bytes kept,
         how many kept lines hold U+FFFD), or None when the window holds no whole line or no
-        place to cut (the caller takes a larger one)."""
+        place to cut (the caller takes a larger one). Lines over ``line_cap`` bytes are read
+        cut to it (from a copy: ``capped``); the bytes kept count the file's own bytes."""
         buffer = self.buffer
         end = self.size if self.last else buffer.rfind(b"\n", 0, self.size) + 1
         if end <= 0:
             return None
         whole = memoryview(buffer)
-        data = whole[:end]
+        raw = whole[:end]
+        self.capped = has_long_line(buffer, end, line_cap)
+        data = raw
+        if self.capped:
+            data = memoryview(cap_lines(bytes(raw), Limits(max_line_bytes=line_cap)).data)
         try:
             if form == FORM_CRI:
                 # (U+FFFD is searched for only where the bytes hold one: a fast byte search)
                 fffd = buffer.find(_REPLACEMENT, 0, end) >= 0
-                got = _cri_chunk(path, data, end, cut, self.last, fffd)
+                got = _cri_chunk(path, data, raw, cut, self.last, fffd)
             else:
-                got = _docker_chunk(path, data, end, cut, self.last)
+                got = _docker_chunk(path, data, raw, cut, self.last)
         finally:
-            for view in (data, whole):
+            for view in (data, raw, whole):
                 try:
                     view.release()
                 except BufferError:  # an array still holds the bytes: not to be written over
@@ -307,22 +337,25 @@ class _Window:
 _Chunk = tuple["pa.Table", InputInfo, dict[str, int], int, int]
 
 
-def _docker_chunk(path: str, data: memoryview, end: int, cut: Cut, last: bool) -> _Chunk | None:
+def _docker_chunk(
+    path: str, data: memoryview, raw: memoryview, cut: Cut, last: bool
+) -> _Chunk | None:
     """A docker-timestamps window's lines up to the cut (a line is a row): (table, info,
-    counts, the bytes kept, 0: U+FFFD is counted by the caller, on the rows)."""
+    counts, the bytes of ``raw`` kept, 0: U+FFFD is counted by the caller, on the rows).
+    ``data``: ``raw``, the window's bytes, or a copy with its long lines cut (as many lines)."""
     table, info, counts = read_log(path, data)
     at = None if last else cut(table)
     if not last and at is None:
         return None
-    kept_end = end
+    kept_end = len(raw)
     if at is not None:
-        kept_end = _line_start(data, end, table.num_rows - at)
+        kept_end = _line_start(raw, len(raw), table.num_rows - at)
         table = table.slice(0, at)
     return table, info, counts, kept_end, 0
 
 
 def _cri_chunk(
-    path: str, data: memoryview, end: int, cut: Cut, last: bool, fffd: bool
+    path: str, data: memoryview, raw: memoryview, cut: Cut, last: bool, fffd: bool
 ) -> _Chunk | None:
     """A CRI window's lines up to a cut that splits no partial run (a row is a line the
     runtime may have written as several records: runtime_records.CriRuns): (table, info,
@@ -336,6 +369,7 @@ def _cri_chunk(
     import numpy as np
     import pyarrow.compute as pc
 
+    end = len(raw)  # (``data``: as _docker_chunk's)
     lines, invalid = _split_lines(data)
     table, merged, runs = cri_runs(lines)
     records = len(lines)
@@ -355,7 +389,7 @@ def _cri_chunk(
             return None
         kept_records = int(runs.row_first[at])
         table = table.slice(0, at)
-    kept_end = end if kept_records == records else _line_start(data, end, records - kept_records)
+    kept_end = end if kept_records == records else _line_start(raw, end, records - kept_records)
     # the whole read counts the records holding U+FFFD (files._utf8_lines), not the rows;
     # ``fffd``: the window's bytes hold one
     replaced = 0
@@ -418,7 +452,9 @@ def _check_order(table: pa.Table, last_ns: int | None, path: str) -> int | None:
     return int(values[-1])
 
 
-def chunked_file(paths: Sequence[str], size: int | None = None) -> ChunkedFile | None:
+def chunked_file(
+    paths: Sequence[str], size: int | None = None, limits: Limits | None = None
+) -> ChunkedFile | None:
     """The one input as a ChunkedFile when it is worth and fit for chunked reading, else None."""
     if len(paths) != 1 or paths[0] == "-":
         return None
@@ -434,14 +470,16 @@ def chunked_file(paths: Sequence[str], size: int | None = None) -> ChunkedFile |
     form = sniff_form(head)
     if head[:2] == b"\x1f\x8b" or form not in (FORM_DOCKER, FORM_CRI) or is_swarm(head):
         return None  # (a swarm service's log is split per task first: ingest/prefixed.py)
-    return ChunkedFile(paths[0], path.stat().st_size, limit, form)
+    return ChunkedFile(paths[0], path.stat().st_size, limit, form, limits or Limits())
 
 
-def pending_lines(paths: Sequence[str], size: int | None = None) -> LogLines | None:
+def pending_lines(
+    paths: Sequence[str], size: int | None = None, limits: Limits | None = None
+) -> LogLines | None:
     """LogLines to be read by the analysis chunk by chunk (``pending``), or None (read whole)."""
     import pyarrow as pa
 
-    chunked = chunked_file(paths, size)
+    chunked = chunked_file(paths, size, limits)
     if chunked is None:
         return None
     empty = pa.table({"ts": pa.array([], pa.timestamp("ns", tz="UTC"))})

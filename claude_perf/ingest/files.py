@@ -87,13 +87,6 @@ class LogLines:
         return self.table.num_rows + self.duplicate_lines
 
 
-def read_bytes(path: str, limits: Limits | None = None) -> tuple[bytes, list[str]]:
-    """Read a path (``-`` is stdin), gunzipping as it streams, within the ``[limits]`` caps
-    (ingest/bounded.py); raise InputError for bad paths and inputs over the size cap."""
-    read = read_bounded(path, limits)
-    return read.data, list(read.notes)
-
-
 def sniff_form(data: Bytes) -> str:
     """Decide the form from the first non-empty lines (the majority wins, junk tolerated)."""
     docker = json_file = cri = seen = 0
@@ -251,8 +244,11 @@ def read_log(
     import pyarrow as pa
 
     notes: list[str] = []
+    size = None
     if data is None:
-        data, notes = read_bytes(path, limits)
+        read = read_bounded(path, limits)
+        data, notes, size = read.data, list(read.notes), read.bytes_read
+        del read
     form = sniff_form(data)
     counts = {"invalid_utf8": 0, "partial_merged": 0, "broken_json": 0}
     if form == FORM_DOCKER:
@@ -279,7 +275,8 @@ def read_log(
         notes.append(f"{path}: {invalid} line(s) were not valid UTF-8 (bad bytes replaced)")
     if counts["broken_json"]:
         notes.append(f"{path}: {counts['broken_json']} line(s) were not valid json-file records")
-    info = InputInfo(path, form, table.num_rows, len(data), tuple(notes))
+    # (the input's bytes, its cut lines' whole length included: a read in chunks says the same)
+    info = InputInfo(path, form, table.num_rows, size or len(data), tuple(notes))
     del data, lines
     release_unused()  # the raw bytes and the line array (~220 MB at 1M)
     return table, info, counts
@@ -385,8 +382,14 @@ def read_logs(paths: Sequence[str], limits: Limits | None = None) -> LogLines:
 
     tables, infos, counts = [], [], []
     for path in paths:
-        for name, data, notes in input_parts(path, *read_bytes(path, limits)):
+        read = read_bounded(path, limits)
+        size, cut = read.bytes_read, read.lines_cut
+        parts = input_parts(path, read.data, list(read.notes))
+        del read  # (the generator holds the bytes until it has split them)
+        for name, data, notes in parts:
             table, info, count = read_log(name, data, limits)
+            if cut and name == path:  # (the input's own bytes, its cut lines' whole length)
+                info = replace(info, bytes=size)
             del data  # the raw bytes go once the input's parts are read (input_parts yields)
             tables.append(table)
             infos.append(replace(info, notes=(*notes, *info.notes)) if notes else info)
