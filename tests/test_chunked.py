@@ -28,6 +28,7 @@ from claude_perf.ingest.files import LogLines, read_logs
 from claude_perf.ingest.session import Session
 from claude_perf.parse import chunked as parse_chunked
 from claude_perf.parse import dialect_match
+from claude_perf.parse.classify import classify
 from claude_perf.report import summary as summary_mod
 
 try:
@@ -63,6 +64,15 @@ BODIES = [
 GAPS_NS = [0, 1_000_000, 5_000_000, 6_000_000, 250_000_000, 10**9]
 
 
+def as_written(text: str) -> bytes:
+    """A line's bytes: latin-1 where it can be (``café`` becomes invalid UTF-8, as a proxy
+    printing raw bytes would write it), else UTF-8 (the wrapper's 🔍 lines)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
 def docker_log(bodies: list[str], gaps_ns: list[int]) -> bytes:
     """`docker logs -t` bytes: each body after the given gap from the line before (latin-1
     bodies become invalid UTF-8, as a proxy printing raw bytes would write them)."""
@@ -71,7 +81,7 @@ def docker_log(bodies: list[str], gaps_ns: list[int]) -> bytes:
         now += gap
         seconds, nanos = divmod(now, 1_000_000_000)
         stamp = pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
-        lines.append(f"{stamp}.{nanos:09d}Z {body}".encode("latin-1", "replace"))
+        lines.append(as_written(f"{stamp}.{nanos:09d}Z {body}"))
     return b"\n".join(lines) + b"\n"
 
 
@@ -175,6 +185,29 @@ def test_a_real_capture_in_small_chunks_equals_the_whole(capture: str) -> None:
     for chunk_bytes in (1_500, 5_000):
         whole, split = analyse_both(path, chunk_bytes)
         assert_same(whole, split)
+
+
+def test_starts_carry_their_own_stamps_where_a_dialect_logs_duration_records(
+    tmp_path: Path,
+) -> None:
+    """The same in every part of an input, whatever lines that part holds: where a dialect in
+    use has duration records (the wrapper's DEBUG middleware), every start's stamp is read,
+    also in a part without a duration line; elsewhere none (they would serve nothing)."""
+    debug_start, duration = BODIES[-2], BODIES[-1]  # "Incoming request", "Response: ... in"
+    path = tmp_path / "debug.log"
+
+    def stamps(bodies: list[str]) -> list[float]:
+        path.write_bytes(docker_log(bodies, [10_000_000] * len(bodies)))
+        events = classify(read_logs([str(path)]).table, Config()).events
+        if "app_s" not in events.columns:
+            return []
+        return events[events["role"] == "start"]["app_s"].dropna().round(3).tolist()
+
+    # 2026-11-29 00:50:48,898 (app_timezone UTC), each start's own
+    assert stamps([debug_start, BODIES[5], debug_start, duration]) == [1795913448.898] * 2
+    assert stamps([debug_start, BODIES[5], debug_start, BODIES[5]]) == [1795913448.898] * 2
+    plain_start = BODIES[4]  # the wrapper's "Chat completion:" start, no duration records
+    assert stamps([plain_start, BODIES[5], plain_start, BODIES[5]]) == []
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -24,7 +24,7 @@ from claude_perf.ingest.chunks import ChunkTally
 from claude_perf.ingest.engine_times import TS_BODY
 from claude_perf.ingest.files import FORM_CRI, read_log, read_logs
 from claude_perf.parse import dialect_match
-from tests.test_chunked import BODIES, T0_NS, analyse_both, assert_same
+from tests.test_chunked import BODIES, T0_NS, analyse_both, as_written, assert_same
 from tests.test_cri_form import as_cri
 
 
@@ -45,7 +45,7 @@ def records(ns: int, stream: str, body: str, part_chars: int, trim: bool) -> lis
     out = []
     for k, part in enumerate(parts):
         tag = "F" if k == len(parts) - 1 else "P"
-        out.append(f"{stamp(ns + k, trim)} {stream} {tag} {part}".encode("latin-1", "replace"))
+        out.append(as_written(f"{stamp(ns + k, trim)} {stream} {tag} {part}"))
     return out
 
 
@@ -191,7 +191,7 @@ def test_any_cri_records_in_any_chunks_equal_the_whole(
     if path.stat().st_size <= chunk_bytes:
         chunk_bytes = max(1, path.stat().st_size - 1)
     # each line whole again, in the order of its first record
-    written = [body.encode("latin-1", "replace").decode("utf-8", "replace") for body, *_ in lines]
+    written = [as_written(body).decode("utf-8", "replace") for body, *_ in lines]
     assert read_log(str(path))[0].column("text").to_pylist() == [
         *written,
         *(["the start of a"] if open_end else []),

@@ -237,7 +237,12 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
     del message_text
     release_unused()
     marks = replace(marks, error=marks.error | part.error)
-    events = _events_frame(part.text, part.kind, part.ts_ns, part.cols, config, source, marks)
+    # (a dialect or pattern with duration records: the starts' stamps may link them)
+    stamps = any("duration" in d.roles for d in active.dialects())
+    stamps |= any(p.role == "duration" for p in config.patterns)
+    events = _events_frame(
+        part.text, part.kind, part.ts_ns, part.cols, config, source, marks, stamps
+    )
     counts = np.bincount(part.kind, minlength=len(KINDS))
     return Entries(
         kind_counts={name: int(counts[i]) for i, name in enumerate(KINDS)},

@@ -133,8 +133,10 @@ def _events_frame(
     config: Config,
     source: np.ndarray,
     marks: DialectMarks,
+    start_stamps: bool,
 ) -> pd.DataFrame:
-    """The entries that matter for requests, one row per line, as a DataFrame.
+    """The entries that matter for requests, one row per line, as a DataFrame (the starts'
+    own stamps read when ``start_stamps``).
 
     The text columns go from the extractors' codes straight to categoricals (request ids to an
     Arrow column): no Python object per line (a third of a part's time went on object arrays
@@ -173,11 +175,14 @@ def _events_frame(
     data["is_error"] = is_error
     role = coded["role"].codes
     is_duration = np.isin(role, _codes_of(role_labels, "duration"))
-    # Starts' stamps too, whether or not this part holds a duration line: the lines a part
-    # holds depend on where a file was cut (parse/chunked.py), and a start's stamp was once
-    # read only where its part held a duration (a chunk of wrapper-debug-concurrent without
-    # one lost its starts' stamps, and eight requests their start).
-    wanted_app = is_error | is_duration | np.isin(role, _codes_of(role_labels, "start"))
+    # Starts' stamps link them to duration records (analysis/correlate.py): read wherever a
+    # dialect or pattern in use has such a line (``start_stamps``), the same in every part of
+    # an input. They were read only where the part held a duration line, and what a part
+    # holds depends on where the input was cut (parse/chunked.py): a chunk of
+    # wrapper-debug-concurrent without one lost its starts' stamps, eight requests their start.
+    wanted_app = is_error | is_duration
+    if start_stamps:
+        wanted_app |= np.isin(role, _codes_of(role_labels, "start"))
     if wanted_app.any():
         app_s = _app_seconds(text, rows, wanted_app, config.app_timezone)
         if not np.isnan(app_s).all():
