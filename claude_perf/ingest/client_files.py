@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from claude_perf.errors import InputError
+from claude_perf.ingest.client_aggregates import ClientAggregate
 from claude_perf.ingest.client_records import (
     SCHEMA,
     ClientRecord,
@@ -63,23 +64,6 @@ KNOWN_FORMATS = (
     "claude-perf JSON lines, k6 --out json, AIPerf profile_export.jsonl, "
     "GenAI-Perf profile_export.json, Locust --csv *_stats.csv"
 )
-
-
-@dataclass(frozen=True)
-class ClientAggregate:
-    """One endpoint's figures as an aggregate-only tool (Locust) wrote them; seconds."""
-
-    tool: str
-    name: str  # the endpoint (Locust's Name), or "Aggregated" for its total row
-    method: str | None
-    requests: int
-    failures: int
-    mean_s: float | None
-    p50_s: float | None
-    p95_s: float | None
-    p99_s: float | None
-    max_s: float | None
-    requests_per_s: float | None
 
 
 @dataclass(frozen=True)
