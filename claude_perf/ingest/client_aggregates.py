@@ -1,7 +1,9 @@
 """Aggregate rows of client tools whose records cannot be joined with the proxy's requests.
 
-Locust's ``*_stats.csv`` holds only aggregates (ingest/client_files.py). Their figures are shown
-as they are, beside the joined client view, never mixed into it.
+Locust's ``*_stats.csv`` holds only aggregates (ingest/client_files.py); ray-project/llmperf's
+summary holds aggregates and its individual responses carry no time, model or request id
+(ingest/llmperf_files.py). Their figures are shown as they are, beside the joined client view,
+never mixed into it.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ClientAggregate:
-    """One endpoint's figures as an aggregate-only tool (Locust) wrote them; seconds."""
+    """One endpoint's or run's figures from an aggregate-only tool; seconds, None when unknown."""
 
     tool: str
-    name: str  # the endpoint (Locust's Name), or "Aggregated" for its total row
+    name: str  # the endpoint (Locust's Name, "Aggregated" for its total row), or llmperf's model
     method: str | None
     requests: int
     failures: int
@@ -24,3 +26,6 @@ class ClientAggregate:
     p99_s: float | None
     max_s: float | None
     requests_per_s: float | None
+    # time to first token, where the tool measures it (llmperf); None for Locust, which does not
+    ttft_p50_s: float | None = None
+    ttft_p95_s: float | None = None
