@@ -580,6 +580,11 @@ def test_llmperf_figures_use_the_projects_quantiles(tmp_path: Path) -> None:
             _llmperf_summary(results_end_to_end_latency_s_max=[7.2]),
             "llmperf summary results_end_to_end_latency_s_max [7.2] is not a number",
         ),
+        (
+            "huge_summary.json",
+            _llmperf_summary(results_end_to_end_latency_s_mean=10**400),
+            "llmperf summary results_end_to_end_latency_s_mean is out of range",
+        ),
     ],
 )
 def test_bad_llmperf_files_are_one_line_errors_naming_the_file(

@@ -40,7 +40,7 @@ _NOT_JOINED = (
 def _document(text: str) -> Any:
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError, or an integer of over 4300 digits
         return None
 
 
@@ -84,7 +84,11 @@ def _number(value: Any, where: str) -> float | None:
             raise InputError(f"{where} {value!r} is not a number") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"{where} {value!r} is not a number")
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise InputError(f"{where} is out of range") from None
+    return number if math.isfinite(number) else None
 
 
 def _count(document: dict[str, Any], key: str, path: str) -> int:
