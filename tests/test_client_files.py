@@ -10,6 +10,9 @@ Each sample is written here in the shape its tool documents:
 - GenAI-Perf ``profile_export.json``: experiments[].requests[] with ``timestamp``,
   ``request_inputs.payload`` and ``response_timestamps`` (genai-perf's LLMProfileDataParser input).
 - Locust ``--csv``: the ``*_stats.csv`` header Locust writes (times in ms, an ``Aggregated`` row).
+- llmperf: ``*_summary.json`` as LLMPerfResults.to_dict flattens token_benchmark_ray.py's
+  metrics_summary (keys and figures of 01-ai-Yi-1-5-34B-Chat_550_150_summary.json in its repo) and
+  ``*_individual_responses.json`` records as its OpenAI chat client fills them (errors included).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -330,3 +334,292 @@ def test_several_files_merge_in_start_order_and_gzip_is_read(tmp_path: Path) -> 
     assert [r.id for r in merged.records] == ["r-1", "r-5"]
     assert merged.formats == ("claude-perf", "claude-perf", "locust")
     assert len(merged.aggregates) == 2 and len(merged.notes) == 1
+
+
+# ---------------------------------------------------------------- llmperf
+
+
+def _llmperf_stats(metric: str, quantiles: tuple[float, ...], rest: tuple[Any, ...]) -> dict:
+    """One metric as LLMPerfResults.to_dict flattens metrics_summary's nested dict."""
+    names = ("p25", "p50", "p75", "p90", "p95", "p99")
+    flat: dict[str, Any] = {
+        f"results_{metric}_quantiles_{n}": v for n, v in zip(names, quantiles, strict=True)
+    }
+    stats = (f"results_{metric}_{s}" for s in ("mean", "min", "max", "stddev"))
+    flat.update(zip(stats, rest, strict=True))
+    return flat
+
+
+def _llmperf_summary(**changes: Any) -> dict[str, Any]:
+    """llmperf's 01-ai-Yi-1-5-34B-Chat_550_150_summary.json (its repo), key order kept: the run's
+    parameters, metrics_summary flattened (token counts' min/max as strings: numpy ints through
+    json.dump(default=str)), a --metadata key, then the timestamp."""
+    summary: dict[str, Any] = {
+        "version": "2023-08-31",
+        "name": "01-ai-Yi-1-5-34B-Chat_550_150_summary",
+        "model": "01-ai/Yi-1.5-34B-Chat",
+        "mean_input_tokens": 550,
+        "stddev_input_tokens": 0,
+        "mean_output_tokens": 150,
+        "stddev_output_tokens": 0,
+        "num_concurrent_requests": 1,
+    }
+    summary |= _llmperf_stats(
+        "inter_token_latency_s",
+        (0.0449, 0.0451, 0.0453, 0.0455, 0.0456, 0.0458),
+        (0.0452, 0.0410, 0.0463, 0.0007),
+    )
+    summary |= _llmperf_stats(
+        "ttft_s", (0.5321, 0.5705, 0.6051, 0.6370, 0.6722, 0.7493), (0.5784, 0.4817, 0.8120, 0.0612)
+    )
+    summary |= _llmperf_stats(
+        "end_to_end_latency_s",
+        (7.1834, 7.1880, 7.1950, 7.2203, 7.2331, 7.2436),
+        (7.1799, 6.2535, 7.2444, 0.1039),
+    )
+    summary |= _llmperf_stats(
+        "request_output_throughput_token_per_s",
+        (20.80, 20.84, 20.88, 20.93, 20.97, 21.03),
+        (20.85, 20.65, 23.98, 0.36),
+    )
+    summary |= _llmperf_stats("number_input_tokens", (550.0,) * 6, (550.0, "550", "550", 0.0))
+    summary |= _llmperf_stats(
+        "number_output_tokens",
+        (150.0, 150.0, 150.0, 151.0, 151.0, 152.0),
+        (150.4, "130", "152", 2.3),
+    )
+    summary |= {
+        "results_num_requests_started": 83,
+        "results_error_rate": 0.0,
+        "results_number_errors": 0,
+        "results_error_code_frequency": "{}",
+        "results_mean_output_throughput_token_per_s": 21.67,
+        "results_num_completed_requests": 83,
+        "results_num_completed_requests_per_min": 8.21,
+        "purpose": "experiments",  # --metadata purpose=experiments: not GenAI-Perf's key
+        "timestamp": 1718205712,
+    }
+    return summary | changes
+
+
+LLMPERF_NOT_JOINED = (
+    "llmperf writes no wall-clock time, model per request or request id, "
+    "so nothing is joined with the proxy's requests"
+)
+
+
+def test_llmperf_summary_is_one_aggregate_row_with_its_figures(tmp_path: Path) -> None:
+    path = _write(tmp_path, "s_summary.json", json.dumps(_llmperf_summary(), indent=4))
+    read = read_client_file(path)
+    assert (read.format, read.records) == ("llmperf", ())
+    (row,) = read.aggregates
+    assert (row.tool, row.name, row.method, row.requests, row.failures) == (
+        "llmperf",
+        "01-ai/Yi-1.5-34B-Chat",
+        None,
+        83,
+        0,
+    )
+    # end-to-end latency: mean, p50, p95, p99, max; then TTFT p50, p95 as the file gives them
+    assert (row.mean_s, row.p50_s, row.p95_s, row.p99_s, row.max_s) == (
+        7.1799,
+        7.1880,
+        7.2331,
+        7.2436,
+        7.2444,
+    )
+    assert (row.ttft_p50_s, row.ttft_p95_s) == (0.5705, 0.6722)
+    assert row.requests_per_s == pytest.approx(8.21 / 60)  # completed requests per minute / 60
+    assert read.notes == (f"{path}: llmperf summary, aggregates only: {LLMPERF_NOT_JOINED}",)
+
+
+def test_an_llmperf_summary_on_one_line_is_read_too(tmp_path: Path) -> None:
+    path = _write(tmp_path, "s_summary.json", json.dumps(_llmperf_summary(model="m")) + "\n")
+    (row,) = read_client_file(path).aggregates
+    assert (row.name, row.requests, row.p50_s) == ("m", 83, 7.1880)
+
+
+def test_an_llmperf_summary_where_every_request_failed_has_unknown_figures(
+    tmp_path: Path,
+) -> None:
+    # metrics_summary over no successful request: pandas gives NaN quantiles, mean, min, max
+    # (json.dump writes NaN); a hand-trimmed file may lack the keys altogether
+    failed = {
+        "results_num_requests_started": 5,
+        "results_number_errors": 5,
+        "results_num_completed_requests": 0,
+        "results_num_completed_requests_per_min": 0.0,
+        "results_error_code_frequency": "{429: 5}",
+    }
+    nan = {k: float("nan") for k in _llmperf_summary() if k.startswith("results_") and "_s_" in k}
+    missing = {k: v for k, v in _llmperf_summary(**failed).items() if k not in nan}
+    for name, summary in (
+        ("nan_summary.json", _llmperf_summary(**nan, **failed)),
+        ("missing_summary.json", missing),
+    ):
+        text = json.dumps(summary, indent=4)
+        assert ("NaN" in text) == (name == "nan_summary.json")
+        (row,) = read_client_file(_write(tmp_path, name, text)).aggregates
+        assert (row.requests, row.failures, row.requests_per_s) == (5, 5, 0.0)
+        figures = (row.mean_s, row.p50_s, row.p95_s, row.p99_s, row.max_s)
+        assert (*figures, row.ttft_p50_s, row.ttft_p95_s) == (None,) * 7
+
+
+def _llmperf_response(e2e: float | None, ttft: float | None, **error: Any) -> dict[str, Any]:
+    """One record of *_individual_responses.json as token_benchmark_ray.py writes it."""
+    return {
+        "error_code": error.get("code"),
+        "error_msg": error.get("msg", ""),
+        "inter_token_latency_s": 0.0453 if e2e else 0,
+        "ttft_s": ttft,
+        "end_to_end_latency_s": e2e,
+        "request_output_throughput_token_per_s": 159 / e2e if e2e else 0,
+        "number_total_tokens": 709 if e2e else 550,
+        "number_output_tokens": 159 if e2e else 0,
+        "number_input_tokens": 550,
+    }
+
+
+LLMPERF_RESPONSES = [
+    # an error first: its record has every key too (the client sets them all), values 0
+    _llmperf_response(0, 0, code=429, msg="Too Many Requests"),
+    _llmperf_response(7.2014, 0.6051),
+    _llmperf_response(6.2535, 0.5112),
+    _llmperf_response(7.1880, 0.7320),
+    _llmperf_response(None, None, code=500, msg='{"error": "upstream"}'),
+    _llmperf_response(7.2444, 0.5987),
+    _llmperf_response(7.1834, 0.6604),
+]
+
+
+def test_llmperf_individual_responses_are_aggregated_without_their_errors(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, "m_individual_responses.json", json.dumps(LLMPERF_RESPONSES, indent=4))
+    read = read_client_file(path)
+    assert (read.format, read.records) == ("llmperf", ())
+    (row,) = read.aggregates
+    assert (row.tool, row.name, row.method) == (
+        "llmperf",
+        "individual responses (no model in the file)",
+        None,
+    )
+    assert (row.requests, row.failures, row.requests_per_s) == (7, 2, None)
+    # the 5 successes sorted: 6.2535 7.1834 7.1880 7.2014 7.2444 (the errors' 0 and null out);
+    # type 7: p95 at rank 3.8 = 7.2014 + 0.8 × 0.043, p99 at 3.96 = 7.2014 + 0.96 × 0.043
+    assert row.mean_s == pytest.approx(35.0707 / 5)
+    assert (row.p50_s, row.p95_s, row.p99_s, row.max_s) == pytest.approx(
+        (7.1880, 7.2358, 7.24268, 7.2444)
+    )
+    # TTFT of the successes: 0.5112 0.5987 0.6051 0.6604 0.7320; p95 = 0.6604 + 0.8 × 0.0716
+    assert (row.ttft_p50_s, row.ttft_p95_s) == pytest.approx((0.6051, 0.71768))
+    assert read.notes == (
+        f"{path}: llmperf individual responses, aggregated here: {LLMPERF_NOT_JOINED}",
+    )
+
+
+def test_llmperf_responses_a_zero_ttft_is_no_token_not_an_instant_one(tmp_path: Path) -> None:
+    # llmperf's clients start ttft at 0 and set it at the first content token
+    responses = [_llmperf_response(2.0, 0), _llmperf_response(4.0, 0.5)]
+    path = _write(tmp_path, "r.json", json.dumps(responses))
+    (row,) = read_client_file(path).aggregates
+    assert (row.requests, row.failures, row.p50_s) == (2, 0, 3.0)
+    assert (row.ttft_p50_s, row.ttft_p95_s) == (0.5, 0.5)
+
+
+def test_llmperf_figures_use_the_projects_quantiles(tmp_path: Path) -> None:
+    from claude_perf.analysis.metrics import latency_stats
+
+    latencies = [0.1 + ((i * 7919) % 1000) / 137.0 for i in range(257)]
+    path = _write(tmp_path, "r.json", json.dumps([_llmperf_response(v, v / 9) for v in latencies]))
+    (row,) = read_client_file(path).aggregates
+    expected = latency_stats(latencies)
+    assert expected is not None
+    assert (row.p50_s, row.p95_s, row.p99_s, row.max_s) == (
+        expected.p50,
+        expected.p95,
+        expected.p99,
+        expected.max,
+    )
+    assert row.mean_s == pytest.approx(expected.mean, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "document", "message"),
+    [
+        (
+            "items_individual_responses.json",
+            [_llmperf_response(1.0, 0.1), "oops"],
+            "llmperf response 2 is not a JSON object",
+        ),
+        (
+            "e2e_individual_responses.json",
+            [
+                _llmperf_response(1.0, 0.1),
+                _llmperf_response(1.0, 0.1) | {"end_to_end_latency_s": "slow"},
+            ],
+            "llmperf response 2 end_to_end_latency_s 'slow' is not a number",
+        ),
+        (
+            "count_summary.json",
+            _llmperf_summary(results_num_requests_started="83"),
+            "llmperf summary results_num_requests_started '83' is not a count (an integer)",
+        ),
+        (
+            "errors_summary.json",
+            _llmperf_summary(results_number_errors=1.5),
+            "llmperf summary results_number_errors 1.5 is not a count (an integer)",
+        ),
+        (
+            "more_summary.json",
+            _llmperf_summary(results_number_errors=84),
+            "llmperf summary has more errors (84) than requests",
+        ),
+        (
+            "figure_summary.json",
+            _llmperf_summary(results_end_to_end_latency_s_max=[7.2]),
+            "llmperf summary results_end_to_end_latency_s_max [7.2] is not a number",
+        ),
+        (
+            "huge_summary.json",
+            _llmperf_summary(results_end_to_end_latency_s_mean=10**400),
+            "llmperf summary results_end_to_end_latency_s_mean is out of range",
+        ),
+    ],
+)
+def test_bad_llmperf_files_are_one_line_errors_naming_the_file(
+    tmp_path: Path, name: str, document: Any, message: str
+) -> None:
+    path = _write(tmp_path, name, json.dumps(document, indent=4))
+    with pytest.raises(InputError) as error:
+        read_client_file(path)
+    assert str(error.value) == f"{path}: {message}"
+
+
+def test_json_arrays_and_objects_of_other_shapes_are_not_llmperf(tmp_path: Path) -> None:
+    other_arrays = (
+        [],
+        [{"ttft_s": 0.1}],  # no end_to_end_latency_s in the first object
+        ["end_to_end_latency_s", "ttft_s"],
+        [{"x": 1}, {"end_to_end_latency_s": 1.0, "ttft_s": 0.1}],
+    )
+    for n, document in enumerate(other_arrays):
+        path = _write(tmp_path, f"a{n}.json", json.dumps(document, indent=4))
+        with pytest.raises(InputError, match="not a client file claude-perf knows"):
+            read_client_file(path)
+    # a results_ key and a version but no llmperf figure: still unknown, one line
+    path = _write(tmp_path, "o.json", json.dumps({"notes": "results_ later"}, indent=4))
+    with pytest.raises(InputError, match="not a client file claude-perf knows"):
+        read_client_file(path)
+
+
+def test_a_genai_perf_export_with_llmperf_like_keys_is_still_genai_perf(tmp_path: Path) -> None:
+    document = {
+        "version": "1",
+        "results_note": "x",
+        "experiments": [
+            {"requests": [{"timestamp": 1_000, "response_timestamps": [3_000, 4_000]}]}
+        ],
+    }
+    read = read_client_file(_write(tmp_path, "profile_export.json", json.dumps(document, indent=2)))
+    assert (read.format, len(read.records), read.aggregates) == ("genai-perf", 1, ())

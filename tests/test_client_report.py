@@ -300,3 +300,175 @@ def test_a_bundle_carries_its_client_records(
     assert read_bundle(tmp_path / "bundle").notes == ()
     result = run_cli("report", "-i", str(tmp_path / "bundle"), *SLO, "-f", "json")
     assert json.loads(result.stdout)["client"] == EXPECTED_CLIENT
+
+
+# ---------------------------------------------------------------- aggregate-only client files
+
+LOCUST_STATS = """\
+Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%
+POST,/v1/chat/completions,120,3,1100,1234.5,800,4100,512,2.0,0.05,1100,1300,1400,1500,2000,2500,3500,4000,4100,4100,4100
+"""
+# llmperf's *_summary.json: LLMPerfResults.to_dict's flat keys (a shortened set), token counts'
+# min/max as json.dump(default=str) writes numpy ints, and a --metadata key
+LLMPERF_SUMMARY = {
+    "version": "2023-08-31",
+    "name": "claude-sonnet_550_150_summary",
+    "model": "claude-sonnet",
+    "mean_input_tokens": 550,
+    "num_concurrent_requests": 2,
+    "results_ttft_s_quantiles_p50": 0.25,
+    "results_ttft_s_quantiles_p95": 0.61,
+    "results_end_to_end_latency_s_quantiles_p50": 1.4,
+    "results_end_to_end_latency_s_quantiles_p95": 2.6,
+    "results_end_to_end_latency_s_quantiles_p99": 3.1,
+    "results_end_to_end_latency_s_mean": 1.5,
+    "results_end_to_end_latency_s_min": 0.9,
+    "results_end_to_end_latency_s_max": 3.3,
+    "results_number_output_tokens_min": "120",
+    "results_number_output_tokens_max": "152",
+    "results_num_requests_started": 40,
+    "results_error_rate": 0.05,
+    "results_number_errors": 2,
+    "results_error_code_frequency": "{429: 2}",
+    "results_num_completed_requests": 38,
+    "results_num_completed_requests_per_min": 90.0,
+    "run": "proxy-a",
+    "timestamp": 1764496805,
+}
+
+
+def _response(e2e: float, ttft: float, code: int | None = None) -> dict[str, Any]:
+    return {
+        "error_code": code,
+        "error_msg": "Service Unavailable" if code else "",
+        "inter_token_latency_s": 0.02 if e2e else 0,
+        "ttft_s": ttft,
+        "end_to_end_latency_s": e2e,
+        "request_output_throughput_token_per_s": 150 / e2e if e2e else 0,
+        "number_total_tokens": 700 if e2e else 550,
+        "number_output_tokens": 150 if e2e else 0,
+        "number_input_tokens": 550,
+    }
+
+
+# successes 2, 3, 5 s (TTFT 0.2, 0.4, 0.3 s) and a 503 whose 0s are not latencies
+LLMPERF_RESPONSES = [_response(2.0, 0.2), _response(0, 0, 503), _response(5.0, 0.3)]
+LLMPERF_RESPONSES.insert(1, _response(3.0, 0.4))
+
+EXPECTED_AGGREGATES_MD = """\
+| Tool    | Endpoint or model                           | Requests | Failures |   Mean |    p50 |    p95 |    p99 | TTFT p50 | TTFT p95 | Req/s |
+| ------- | ------------------------------------------- | -------: | -------: | -----: | -----: | -----: | -----: | -------: | -------: | ----: |
+| llmperf | claude-sonnet                               |       40 |        2 | 1.50 s | 1.40 s | 2.60 s | 3.10 s |   0.25 s |   0.61 s |  1.50 |
+| llmperf | individual responses (no model in the file) |        4 |        1 | 3.33 s | 3.00 s | 4.80 s | 4.96 s |   0.30 s |   0.39 s |     – |
+| locust  | POST /v1/chat/completions                   |      120 |        3 | 1.23 s | 1.10 s | 2.50 s | 4.00 s |        – |        – |  2.00 |
+
+Aggregates only (llmperf's records carry no wall-clock time, model or request id; Locust writes no per-request records): not joined with the logs, no per-model split, percentiles as the tool computed them. llmperf's latency and TTFT figures are over its requests without an error code; those of its individual responses are computed here (linear quantiles, as its summary's).
+
+"""
+LOCUST_ONLY_MD = """\
+| Tool   | Endpoint                  | Requests | Failures |   Mean |    p50 |    p95 |    p99 | Req/s |
+| ------ | ------------------------- | -------: | -------: | -----: | -----: | -----: | -----: | ----: |
+| locust | POST /v1/chat/completions |      120 |        3 | 1.23 s | 1.10 s | 2.50 s | 4.00 s |  2.00 |
+
+Aggregates only (Locust writes no per-request records): not joined with the logs, no per-model split, percentiles as the tool computed them.
+
+"""
+
+
+def _aggregate(tool: str, name: str, method: str | None, counts: tuple[int, int]) -> dict[str, Any]:
+    return {
+        "tool": tool,
+        "name": name,
+        "method": method,
+        "requests": counts[0],
+        "failures": counts[1],
+    }
+
+
+EXPECTED_AGGREGATES_JSON = [
+    _aggregate("llmperf", "claude-sonnet", None, (40, 2))
+    | {"mean_s": 1.5, "p50_s": 1.4, "p95_s": 2.6, "p99_s": 3.1, "max_s": 3.3}
+    | {"requests_per_s": 1.5, "ttft_p50_s": 0.25, "ttft_p95_s": 0.61},  # 90 per minute
+    # mean 10/3 s; type 7: p95 at rank 1.9 = 3 + 0.9 × 2, p99 at 1.98; TTFT p95 0.3 + 0.9 × 0.1
+    _aggregate("llmperf", "individual responses (no model in the file)", None, (4, 1))
+    | {"mean_s": 3.333333, "p50_s": 3.0, "p95_s": 4.8, "p99_s": 4.96, "max_s": 5.0}
+    | {"requests_per_s": None, "ttft_p50_s": 0.3, "ttft_p95_s": 0.39},
+    _aggregate("locust", "/v1/chat/completions", "POST", (120, 3))
+    | {"mean_s": 1.2345, "p50_s": 1.1, "p95_s": 2.5, "p99_s": 4.0, "max_s": 4.1}
+    | {"requests_per_s": 2.0, "ttft_p50_s": None, "ttft_p95_s": None},
+]
+
+
+@pytest.fixture()
+def aggregate_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    summary = tmp_path / "claude-sonnet_550_150_summary.json"
+    summary.write_text(json.dumps(LLMPERF_SUMMARY, indent=4))  # as llmperf writes it
+    responses = tmp_path / "claude-sonnet_550_150_individual_responses.json"
+    responses.write_text(json.dumps(LLMPERF_RESPONSES, indent=4))
+    locust = tmp_path / "run_stats.csv"
+    locust.write_text(LOCUST_STATS)
+    return summary, responses, locust
+
+
+def _aggregates_md(text: str) -> str:
+    section = text[text.index("## 4. Client view") : text.index("## 5. ")]
+    return section[section.index("| Tool ") :]
+
+
+def test_llmperf_and_locust_aggregates_in_markdown_and_json(
+    session_files: tuple[Path, Path], aggregate_files: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    log, _ = session_files
+    clients = [arg for path in aggregate_files for arg in ("--client", str(path))]
+    out = tmp_path / "report.md"
+    result = report(log, *clients, "--no-charts", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert _aggregates_md(text) == EXPECTED_AGGREGATES_MD
+    summary, responses, _ = aggregate_files
+    not_joined = (
+        "llmperf writes no wall-clock time, model per request or request id, "
+        "so nothing is joined with the proxy's requests"
+    )
+    notes = (
+        f"{summary}: llmperf summary, aggregates only: {not_joined}",
+        f"{responses}: llmperf individual responses, aggregated here: {not_joined}",
+    )
+    data_quality = text[text.index("Data quality") :]
+    assert all(f"- {note.replace('_', chr(92) + '_')}\n" in data_quality for note in notes)
+    as_json = json.loads(report(log, *clients, "-f", "json").stdout)
+    assert as_json["client"]["tools"] == ["llmperf", "locust"]
+    assert as_json["client"]["aggregates"] == EXPECTED_AGGREGATES_JSON
+    assert set(notes) <= set(as_json["data_quality"]["notes"])
+
+
+def test_a_locust_only_table_has_no_ttft_columns(
+    session_files: tuple[Path, Path], aggregate_files: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    log, _ = session_files
+    locust = aggregate_files[2]
+    out = tmp_path / "report.md"
+    result = report(log, "--client", str(locust), "--no-charts", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert _aggregates_md(out.read_text()) == LOCUST_ONLY_MD
+
+
+def test_a_bad_llmperf_file_is_one_line_exit_2(
+    session_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    log, _ = session_files
+    bad = tmp_path / "x_individual_responses.json"
+    bad.write_text(json.dumps([_response(2.0, 0.2), [1, 2]], indent=4))
+    result = report(log, "--client", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"claude-perf: error: {bad}: llmperf response 2 is not a JSON object"
+    )
+    counts = tmp_path / "x_summary.json"
+    counts.write_text(json.dumps(LLMPERF_SUMMARY | {"results_number_errors": None}, indent=4))
+    result = report(log, "--client", str(counts))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"claude-perf: error: {counts}: llmperf summary results_number_errors None is not a "
+        "count (an integer)"
+    )

@@ -33,7 +33,7 @@ from claude_perf.analysis.client_join import ClientJoin, join_clients
 from claude_perf.analysis.metrics import LatencyStats, latency_stats
 from claude_perf.config.schema import Config, Slo, is_health_path
 from claude_perf.durations import series_ns
-from claude_perf.ingest.client_files import ClientAggregate
+from claude_perf.ingest.client_aggregates import ClientAggregate
 from claude_perf.ingest.client_records import ClientRecord
 
 if TYPE_CHECKING:

@@ -109,7 +109,8 @@ ClientOpt = Annotated[
         "--client",
         help=(
             "Client records to join with the logs: claude-perf JSON lines, k6 --out json, AIPerf "
-            "profile_export.jsonl, GenAI-Perf profile_export.json, Locust *_stats.csv. Repeatable."
+            "profile_export.jsonl, GenAI-Perf profile_export.json, Locust *_stats.csv, llmperf "
+            "*_summary.json or *_individual_responses.json. Repeatable."
         ),
     ),
 ]

@@ -20,8 +20,13 @@
   response is the first token, the last the end).
 - Locust ``--csv PREFIX`` → ``PREFIX_stats.csv`` (``Type,Name,Request Count,Failure Count,...``,
   times in ms): aggregates only, one row per endpoint; Locust writes no per-request records.
+- ray-project/llmperf's ``<model>_<in>_<out>_summary.json`` (token_benchmark_ray.py's
+  ``metrics_summary``, flattened) and ``<model>_<in>_<out>_individual_responses.json`` (a JSON
+  array): one aggregate row each (ingest/llmperf_files.py); llmperf writes no wall-clock time,
+  model per request or request id, so nothing in them can be joined.
 
-Anything else is one InputError naming the file. Formats are told apart by their first line.
+Anything else is one InputError naming the file. Formats are told apart by their first line;
+llmperf's files (``indent=4``: the first line is a lone bracket) by their whole document.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from claude_perf.errors import InputError
+from claude_perf.ingest import llmperf_files
+from claude_perf.ingest.client_aggregates import ClientAggregate
 from claude_perf.ingest.client_records import (
     SCHEMA,
     ClientRecord,
@@ -61,25 +68,9 @@ _K6_METRICS = {
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0}
 KNOWN_FORMATS = (
     "claude-perf JSON lines, k6 --out json, AIPerf profile_export.jsonl, "
-    "GenAI-Perf profile_export.json, Locust --csv *_stats.csv"
+    "GenAI-Perf profile_export.json, Locust --csv *_stats.csv, "
+    "llmperf *_summary.json and *_individual_responses.json"
 )
-
-
-@dataclass(frozen=True)
-class ClientAggregate:
-    """One endpoint's figures as an aggregate-only tool (Locust) wrote them; seconds."""
-
-    tool: str
-    name: str  # the endpoint (Locust's Name), or "Aggregated" for its total row
-    method: str | None
-    requests: int
-    failures: int
-    mean_s: float | None
-    p50_s: float | None
-    p95_s: float | None
-    p99_s: float | None
-    max_s: float | None
-    requests_per_s: float | None
 
 
 @dataclass(frozen=True)
@@ -87,7 +78,7 @@ class ClientFile:
     """What one client file held, and what had to be said about it."""
 
     path: str
-    format: str  # claude-perf | k6 | aiperf | genai-perf | locust
+    format: str  # claude-perf | k6 | aiperf | genai-perf | locust | llmperf
     records: tuple[ClientRecord, ...] = ()
     aggregates: tuple[ClientAggregate, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -136,9 +127,15 @@ def _reader_for(first: str, text: str) -> Callable[[str, str], ClientFile] | Non
                 return read_k6
             if isinstance(head.get("metadata"), dict) and "metrics" in head:
                 return read_aiperf
+        # is_summary refuses a document with GenAI-Perf's "experiments" key: every GenAI-Perf
+        # export still reaches the unchanged test below
+        if llmperf_files.is_summary(head, text):
+            return read_llmperf_summary
         if '"experiments"' in text[:4096] or (head is None and '"experiments"' in text):
             return read_genai_perf
         return None
+    if first.startswith("["):  # no other format is a JSON array
+        return read_llmperf_responses if llmperf_files.is_individual_responses(text) else None
     if tuple(c.strip() for c in first.split(",")[:4]) == _LOCUST_HEADER:
         return read_locust
     return None
@@ -418,6 +415,18 @@ def read_locust(path: str, text: str) -> ClientFile:
         )
     note = f"{path}: Locust writes aggregates only: no per-request records to join or rank"
     return ClientFile(path, "locust", aggregates=tuple(aggregates), notes=(note,))
+
+
+def read_llmperf_summary(path: str, text: str) -> ClientFile:
+    """llmperf ``*_summary.json``: one aggregate row, as llmperf computed it."""
+    aggregate, note = llmperf_files.read_summary(path, text)
+    return ClientFile(path, "llmperf", aggregates=(aggregate,), notes=(note,))
+
+
+def read_llmperf_responses(path: str, text: str) -> ClientFile:
+    """llmperf ``*_individual_responses.json``: one aggregate row computed from its records."""
+    aggregate, note = llmperf_files.read_individual_responses(path, text)
+    return ClientFile(path, "llmperf", aggregates=(aggregate,), notes=(note,))
 
 
 def _by_start(records: Iterable[ClientRecord]) -> tuple[ClientRecord, ...]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.ingest.client_files import ClientAggregate
+from claude_perf.ingest.client_aggregates import ClientAggregate
 from claude_perf.ingest.client_records import ClientRecord
 from claude_perf.ingest.files import LogLines
 

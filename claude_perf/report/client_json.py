@@ -1,7 +1,8 @@
 """The JSON summary's ``client`` key: what the clients saw, joined with the logs (README documents
 each key). ``None`` when the session has no client records: the key is then ``null``.
 
-Names the clients wrote (models asked, Locust endpoint names) go through the redaction.
+Names the clients wrote (models asked, Locust endpoint names, llmperf's model) go through the
+redaction.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ def client_dict(view: ClientView | None) -> dict[str, Any] | None:
                 "p99_s": rounded(a.p99_s),
                 "max_s": rounded(a.max_s),
                 "requests_per_s": rounded(a.requests_per_s, 4),
+                "ttft_p50_s": rounded(a.ttft_p50_s),
+                "ttft_p95_s": rounded(a.ttft_p95_s),
             }
             for a in view.aggregates
         ],

@@ -27,7 +27,7 @@ TITLE = "Client view"
 NO_CLIENTS = (
     "No client records: run the session with claude-perf load (it writes them to the store and "
     "with -o to a file), or give report --client FILE (claude-perf JSON lines, k6 --out json, "
-    "AIPerf or GenAI-Perf profile exports, Locust --csv stats)."
+    "AIPerf or GenAI-Perf profile exports, Locust --csv stats, llmperf results)."
 )
 COST_NOTE = (
     "Cost is what the responses reported, API-equivalent: on a subscription plan it is what the "
@@ -191,7 +191,29 @@ def _facts(view: ClientView) -> tuple[tuple[str, Text], ...]:
     return tuple(items)
 
 
+# Why each aggregate-only tool's rows cannot be joined; the note lists those in the table.
+_AGGREGATE_WHY = {
+    "locust": "Locust writes no per-request records",
+    "llmperf": "llmperf's records carry no wall-clock time, model or request id",
+}
+LLMPERF_NOTE = (
+    " llmperf's latency and TTFT figures are over its requests without an error code; those of "
+    "its individual responses are computed here (linear quantiles, as its summary's)."
+)
+
+
+def _aggregate_note(tools: list[str]) -> Text:
+    why = "; ".join(_AGGREGATE_WHY.get(t, f"{t} gives aggregates") for t in tools)
+    return ours(
+        f"Aggregates only ({why}): not joined with the logs, no per-model split, percentiles as "
+        "the tool computed them." + (LLMPERF_NOTE if "llmperf" in tools else "")
+    )
+
+
 def _aggregates(view: ClientView) -> list[Block]:
+    tools = list(dict.fromkeys(a.tool for a in view.aggregates))
+    # TTFT columns only where a tool measured it: a Locust-only table stays as it was
+    ttft = any(a.ttft_p50_s is not None or a.ttft_p95_s is not None for a in view.aggregates)
     rows = [
         row(
             quoted(a.tool, 20),
@@ -202,20 +224,28 @@ def _aggregates(view: ClientView) -> list[Block]:
             fmt_cell_s(a.p50_s),
             fmt_cell_s(a.p95_s),
             fmt_cell_s(a.p99_s),
+            *((fmt_cell_s(a.ttft_p50_s), fmt_cell_s(a.ttft_p95_s)) if ttft else ()),
             "–" if a.requests_per_s is None else f"{a.requests_per_s:.2f}",
         )
         for a in view.aggregates
     ]
     table = Table(
-        ("Tool", "Endpoint", "Requests", "Failures", "Mean", "p50", "p95", "p99", "Req/s"),
+        (
+            "Tool",
+            "Endpoint" if tools == ["locust"] else "Endpoint or model",
+            "Requests",
+            "Failures",
+            "Mean",
+            "p50",
+            "p95",
+            "p99",
+            *(("TTFT p50", "TTFT p95") if ttft else ()),
+            "Req/s",
+        ),
         tuple(rows),
-        ("l", "l", "r", "r", "r", "r", "r", "r", "r"),
+        ("l", "l", "r", "r", "r", "r", "r", "r", *(("r", "r") if ttft else ()), "r"),
     )
-    note = ours(
-        "Aggregates only (Locust writes no per-request records): not joined with the logs, "
-        "no per-model split, percentiles as the tool computed them."
-    )
-    return [table, Paragraph(note)]
+    return [table, Paragraph(_aggregate_note(tools))]
 
 
 def client_section(c: Context) -> Section:
