@@ -425,6 +425,12 @@ def test_llmperf_and_locust_aggregates_in_markdown_and_json(
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert _aggregates_md(text) == EXPECTED_AGGREGATES_MD
+    # no per-request record: no match with the log to speak of ("0/0" before)
+    section = text[text.index("## 4. Client view") : text.index("| Tool ")]
+    assert "- **Client records:** none per request (llmperf, locust: aggregates only, below)" in (
+        section
+    )
+    assert "Matched with the proxy" not in section and "no client sent" not in section
     summary, responses, _ = aggregate_files
     not_joined = (
         "llmperf writes no wall-clock time, model per request or request id, "

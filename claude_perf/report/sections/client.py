@@ -130,6 +130,9 @@ def _tokens_table(view: ClientView) -> Table:
 
 def _facts(view: ClientView) -> tuple[tuple[str, Text], ...]:
     join = view.join
+    if not view.records:  # aggregate-only files (Locust, llmperf): nothing to match or count
+        tools = ", ".join(view.tools) or "no tool"
+        return (("Client records", ours(f"none per request ({tools}: aggregates only, below)")),)
     items = [
         ("Client records", ours(f"{view.records} from {', '.join(view.tools) or 'no tool'}")),
         (
