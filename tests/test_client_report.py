@@ -22,6 +22,7 @@ from claude_perf.ingest.client_records import ClientRecord, record_to_json
 from claude_perf.ingest.files import read_logs
 from claude_perf.ingest.session import Session
 from tests.cli_support import run_cli
+from tests.test_client_files import _llmperf_response
 
 LOG = """\
 2025-11-30T10:00:00.000000000Z Server listening on 3456
@@ -338,20 +339,9 @@ LLMPERF_SUMMARY = {
 
 
 def _response(e2e: float, ttft: float, code: int | None = None) -> dict[str, Any]:
-    return {
-        "error_code": code,
-        "error_msg": "Service Unavailable" if code else "",
-        "inter_token_latency_s": 0.02 if e2e else 0,
-        "ttft_s": ttft,
-        "end_to_end_latency_s": e2e,
-        "request_output_throughput_token_per_s": 150 / e2e if e2e else 0,
-        "number_total_tokens": 700 if e2e else 550,
-        "number_output_tokens": 150 if e2e else 0,
-        "number_input_tokens": 550,
-    }
+    return _llmperf_response(e2e, ttft, code=code, msg="Service Unavailable" if code else "")
 
 
-# successes 2, 3, 5 s (TTFT 0.2, 0.4, 0.3 s) and a 503 whose 0s are not latencies
 LLMPERF_RESPONSES = [_response(2.0, 0.2), _response(0, 0, 503), _response(5.0, 0.3)]
 LLMPERF_RESPONSES.insert(1, _response(3.0, 0.4))
 
