@@ -176,7 +176,10 @@ def _pair_plain(src: _Source, config: Config) -> _Pairs:
     seq_index, seq_kind, seq_ts = streams_first(
         src.stream, src.ev["status"], seq_index, seq_kind, ts
     )
-    routes, seq_index, seq_kind, seq_ts = by_route(src, seq_index, seq_kind, seq_ts)  # hono, koa
+    # routes apart where every line names its own (hono, koa)
+    methods = src.ev["method"] if "method" in src.ev.columns else None
+    paths = (src.events.path_codes, src.events.path_labels)
+    routes, seq_index, seq_kind, seq_ts = by_route(methods, paths, seq_index, seq_kind, seq_ts)
     # A start older than max_latency_s when a completion comes never completed (its line was
     # lost, or the client went away): it must not take that completion. Rare, so the exact
     # per-event pass runs only when the vectorised pairing shows such a pair.

@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from claude_perf.analysis.decoded import _Source
-
 
 def route_groups(
     methods: pd.Series, path_codes: np.ndarray, path_labels: np.ndarray, seq_index: np.ndarray
@@ -55,15 +53,19 @@ def route_groups(
 
 
 def by_route(
-    src: _Source, seq_index: np.ndarray, seq_kind: np.ndarray, seq_ts: np.ndarray
+    methods: pd.Series | None,
+    paths: tuple[np.ndarray, np.ndarray],
+    seq_index: np.ndarray,
+    seq_kind: np.ndarray,
+    seq_ts: np.ndarray,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
     """(routes, and the pairing's sequence: its events, kinds and times) in route order where
-    every start and completion of the sequence names its method and path (route_groups);
-    (None, the sequence as it is) otherwise."""
-    if "method" not in src.ev.columns:
+    every start and completion of the sequence names its method and path (route_groups;
+    ``methods``: the events' column, None when they have none; ``paths``: their path codes and
+    labels); (None, the sequence as it is) otherwise."""
+    if methods is None:
         return None, seq_index, seq_kind, seq_ts
-    paths = (src.events.path_codes, src.events.path_labels)
-    routes = route_groups(src.ev["method"], *paths, seq_index)
+    routes = route_groups(methods, *paths, seq_index)
     if routes is None:
         return None, seq_index, seq_kind, seq_ts
     routes, (seq_index, seq_kind, seq_ts) = in_route_order(routes, seq_index, seq_kind, seq_ts)
