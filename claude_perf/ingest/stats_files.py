@@ -67,7 +67,8 @@ class StatsFiles:
 
 def parse_size_bytes(text: str) -> float:
     """``"1.48kB"`` → 1480.0, ``"73.85MiB"`` → 77437747.2, ``"--"`` → NaN; else ValueError."""
-    if text.strip() == NO_FIGURE:
+    text = text.strip()
+    if text == NO_FIGURE:
         return math.nan
     match = _SIZE.match(text)
     if match is None or match[2] not in _UNIT_BYTES:
@@ -169,7 +170,10 @@ def _objects(path: str, text: str) -> list[tuple[str, int | None, Any]]:
         ts_ns = None
         timed = _TIMED.match(line.strip())
         if timed is not None:
-            ts_ns = rfc3339_ns(timed[1].upper().replace(" ", "T"), where)
+            try:
+                ts_ns = rfc3339_ns(timed[1].upper().replace(" ", "T"), where)
+            except ValueError:  # a field out of range (second 61, month 13)
+                raise InputError(f"{where}: time {timed[1]!r} is not RFC 3339") from None
             line = timed[2]
         try:
             out.append((where, ts_ns, json.loads(line)))
