@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+from claude_perf.ingest.health_files import HAND_SOURCES
+
 if TYPE_CHECKING:
     from claude_perf.analysis.metrics import Metrics
     from claude_perf.analysis.pipeline import Analysis
@@ -45,6 +47,9 @@ class Reliability:
     health: HealthFigures
     # when ``restarts`` comes from the logs (no container facts): each restart's banner
     restarts_in_logs: tuple[datetime, ...] = ()
+    # the only facts are hand-captured files (report --health): the engine's probes and final
+    # state, but no engine events, so uptime and restarts stay as without facts
+    hand_facts: bool = False
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -183,10 +188,24 @@ def reliability_of(analysis: Analysis) -> Reliability:
     m = analysis.metrics
     containers = cast("tuple[dict[str, Any], ...]", analysis.containers)
     health = health_figures(m, containers)
-    if not containers:
+    hand = bool(containers) and all(c.get("source") in HAND_SOURCES for c in containers)
+    if not containers or hand:
         seen = tuple(sorted(t for times in analysis.restarts_seen.values() for t in times))
         restarts = len(seen) if analysis.startups_logged else None
-        return Reliability(False, None, None, restarts, None, None, None, health, seen)
+        known_oom = [bool(c["oom_killed"]) for c in containers if c.get("oom_killed") is not None]
+        statuses = sorted({str(c.get("status")) for c in containers if c.get("status")})
+        return Reliability(
+            False,
+            None,
+            None,
+            restarts,
+            None,
+            any(known_oom) if known_oom else None,
+            ", ".join(statuses) or None,
+            health,
+            seen,
+            hand_facts=hand,
+        )
     restarts = sum(int(c.get("restart_count") or 0) for c in containers)
     oom = any(bool(c.get("oom_killed")) for c in containers)
     statuses = sorted({str(c.get("status")) for c in containers if c.get("status")})

@@ -8,6 +8,12 @@ known start (streamed, or its start was not logged) counts as in flight only at 
 Memory growth is the least-squares slope of memory used against time, in bytes per minute.
 Cumulative counters (network, block I/O) grow by the sum of their positive steps; a step down is a
 counter reset (a restart), after which the new value itself is growth since the reset.
+
+Samples without a time (``ts`` NaT: plain ``docker stats --format`` lines, ``report --stats``)
+are snapshots, not a series in the window: a container with any of them is *untimed*. Its CPU and
+memory figures are pooled over its snapshots (``pooled``); the idle/load split, the memory slope,
+the interval and span, and the requests in the span are unknown (never guessed). Its counters grow
+in file order (docker stats writes its lines in time order) when no snapshot has a time.
 """
 
 from __future__ import annotations
@@ -62,6 +68,9 @@ class Utilisation:
     pids_last: int | None
     pids_max: int | None
     requests_in_span: int  # model requests that ended inside the sampled span
+    # False: some samples carry no time (ts NaT), so nothing here is placed in the window.
+    timed: bool = True
+    pooled: LoadSplit | None = None  # every sample, idle or not: the figures of untimed ones
 
     def per_request(self, total_bytes: float | None) -> float | None:
         """A counter's growth divided by the model requests seen while it was sampled."""
@@ -177,6 +186,9 @@ def utilisation_of(samples: pd.DataFrame | None, requests: pd.DataFrame) -> tupl
     result = []
     for name in sorted(frame["_name"].unique()):
         group = frame[frame["_name"] == name].sort_values("ts", kind="stable")
+        if not group["ts"].notna().all():
+            result.append(_untimed(str(name), group))
+            continue
         ts_ns = series_ns(group["ts"])
         interval_ns = int(np.median(np.diff(ts_ns))) if len(ts_ns) > 1 else 0
         cpu = _column(group, "cpu_pct")
@@ -216,3 +228,48 @@ def utilisation_of(samples: pd.DataFrame | None, requests: pd.DataFrame) -> tupl
             )
         )
     return tuple(result)
+
+
+def _untimed(name: str, group: pd.DataFrame) -> Utilisation:
+    """A container whose samples carry no time: pooled figures, nothing placed in time."""
+    import numpy as np
+
+    cpu = _column(group, "cpu_pct")
+    mem = _column(group, "mem_used_bytes")
+    unknown = LoadSplit(0, None, None, None)
+    in_order = not group["ts"].notna().any()  # file order, when no sample has a time
+
+    def growth(column: str) -> float | None:
+        return counter_growth(_column(group, column)) if in_order else None
+
+    pids = _column(group, "pids")
+    pids_last, pids_max = _last(pids), _max(pids)
+    cgroups = group["cgroup"].dropna() if "cgroup" in group.columns else group["ts"][:0]
+    return Utilisation(
+        container=name,
+        samples=len(group),
+        cpu_gaps=int(np.isnan(cpu).sum()),
+        interval_s=None,
+        span_s=None,
+        cgroup=str(cgroups.iloc[-1]) if len(cgroups) else None,
+        online_cpus=_last(_column(group, "online_cpus")),
+        idle=unknown,
+        load=unknown,
+        cpu_pct_max=_max(cpu),
+        cpu_pct_last=_last(cpu) if in_order else None,
+        mem_bytes_last=_last(mem) if in_order else None,
+        mem_bytes_peak=_max(mem),
+        mem_limit_bytes=_max(_column(group, "mem_limit_bytes")),
+        mem_pct_last=_last(_column(group, "mem_pct")) if in_order else None,
+        mem_pct_peak=_max(_column(group, "mem_pct")),
+        mem_slope_bytes_per_min=None,
+        net_rx_bytes=growth("net_rx_bytes"),
+        net_tx_bytes=growth("net_tx_bytes"),
+        blk_read_bytes=growth("blk_read_bytes"),
+        blk_write_bytes=growth("blk_write_bytes"),
+        pids_last=None if pids_last is None or not in_order else int(pids_last),
+        pids_max=None if pids_max is None else int(pids_max),
+        requests_in_span=0,
+        timed=False,
+        pooled=_split(cpu, mem, np.ones(len(group), dtype=bool)),
+    )

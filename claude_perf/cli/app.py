@@ -27,6 +27,7 @@ from claude_perf.cli.options import (
     ContainerFilterOpt,
     FailUnderOpt,
     GithubSummaryOpt,
+    HealthOpt,
     InputOpt,
     LiveContextOpt,
     LiveOpt,
@@ -42,6 +43,7 @@ from claude_perf.cli.options import (
     ReportSinceOpt,
     RequestsCsvOpt,
     SloOpt,
+    StatsOpt,
     StoreOpt,
     TemplateOpt,
     UntilOpt,
@@ -120,6 +122,8 @@ def report(
     live: LiveOpt = False,
     context: LiveContextOpt = None,
     client: ClientOpt = None,
+    stats: StatsOpt = None,
+    health: HealthOpt = None,
     slo: SloOpt = None,
     max_ttft_p95: MaxTtftP95Opt = None,
     min_goodput: MinGoodputOpt = None,
@@ -172,6 +176,8 @@ def report(
             live=live,
             context=context,
             clients=tuple(client or ()),
+            stats=tuple(stats or ()),
+            health=health,
         )
         outcome = run_report(options)
     except ClaudePerfError as error:

@@ -47,6 +47,8 @@ class ReportOptions:
     live: bool = False
     context: str | None = None
     clients: tuple[str, ...] = ()  # --client files, joined with the logs
+    stats: tuple[str, ...] = ()  # --stats files: docker stats --format '{{json .}}' lines
+    health: str | None = None  # --health file: State.Health or docker inspect output
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,30 @@ def with_clients(session: Session, paths: Sequence[str]) -> Session:
     )
 
 
+def with_engine_files(session: Session, stats: Sequence[str], health: str | None) -> Session:
+    """The session with ``--stats`` samples and ``--health`` facts added to its own."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from claude_perf.ingest.health_files import read_health_file
+    from claude_perf.ingest.stats_files import read_stats_files
+
+    if stats:
+        read = read_stats_files(stats)
+        parts = [f for f in (session.samples, read.samples) if f is not None and len(f)]
+        samples = pd.concat(parts, ignore_index=True) if len(parts) > 1 else read.samples
+        session = replace(session, samples=samples, notes=(*session.notes, *read.notes))
+    if health is not None:
+        named: tuple[tuple[str, str | None], ...] = ()
+        if session.samples is not None and len(session.samples):
+            pairs = session.samples[["container_id", "container_name"]].drop_duplicates()
+            named = tuple((str(i), None if pd.isna(n) else str(n)) for i, n in pairs.to_numpy())
+        facts = read_health_file(health, named)
+        session = replace(session, containers=(*session.containers, facts))
+    return session
+
+
 @dataclass(frozen=True)
 class CollectOptions:
     """Everything `claude-perf collect` was asked to do (times and durations as typed)."""
@@ -233,7 +259,12 @@ def report(options: ReportOptions) -> ReportOutcome:
     # The session goes in as a temporary, so that the analysis can free its line text early.
     # Nothing after the assembly reads the entries' rows here: give them up (memory).
     analysis = analyse_session(
-        with_clients(_read_session(options), options.clients), options.config, keep_events=False
+        with_clients(
+            with_engine_files(_read_session(options), options.stats, options.health),
+            options.clients,
+        ),
+        options.config,
+        keep_events=False,
     )
     with stage("summary"):
         summary = summary_mod.build(analysis)

@@ -114,6 +114,26 @@ ClientOpt = Annotated[
         ),
     ),
 ]
+StatsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--stats",
+        help=(
+            "docker stats --format '{{json .}}' lines (each optionally after an RFC 3339 time) "
+            "as resource samples; lines without a time are pooled, not placed in time. Repeatable."
+        ),
+    ),
+]
+HealthOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--health",
+        help=(
+            "The engine's health record: docker inspect --format '{{json .State.Health}}' "
+            "output, or a whole docker inspect of one container."
+        ),
+    ),
+]
 SloOpt = Annotated[
     list[str] | None,
     typer.Option(

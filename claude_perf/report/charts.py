@@ -214,6 +214,8 @@ def resources(samples: pd.DataFrame, requests: pd.DataFrame) -> bytes | None:
 
     from claude_perf.analysis.utilisation import model_intervals
 
+    if samples is not None:
+        samples = samples[samples["ts"].notna()]  # snapshots without a time are not drawn
     if samples is None or samples.empty:
         return None
     fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.4), dpi=DPI, layout="constrained")

@@ -43,7 +43,7 @@ def available_charts(c: Context) -> tuple[str, ...]:
         names += ["latency_by_model", "latency_over_time"]
     if m.requests or m.health.checks:
         names.append("requests_over_time")
-    if c.utilisation:
+    if any(u.timed for u in c.utilisation):  # untimed snapshots have no place on a time axis
         names.append("resources")
     client = c.analysis.client
     if client is not None and any(cm.latency_s is not None for cm in client.models):

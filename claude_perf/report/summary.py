@@ -233,6 +233,13 @@ def collected(analysis: Analysis) -> dict[str, Any]:
         from claude_perf.analysis.resources import summarise
 
         out["resources"] = summarise(samples).as_dict()
+        untimed = int(samples["ts"].isna().sum())
+        if untimed:  # report --stats lines without a time: pooled, never placed in the window
+            out["resources"]["untimed_samples"] = untimed
+            out["resources"]["note"] = (
+                f"{untimed} snapshot(s) without times: figures pooled over them; idle vs load, "
+                "memory growth per minute and I/O per request unknown (the snapshots carry no time)"
+            )
     if analysis.containers:
         facts = [
             {

@@ -89,6 +89,16 @@ def reliability_section(c: Context) -> Section:
         oom = "yes" if r.oom_killed else "no"
     else:
         uptime = restarts = oom = "unknown: no container facts were collected (logs only)"
+        if r.hand_facts:  # report --health: probes and final state, no engine events
+            uptime = restarts = (
+                "unknown: the --health file holds the engine's probes, not its start and stop "
+                "events"
+            )
+            oom = (
+                "unknown: a State.Health record does not say (a whole docker inspect does)"
+                if r.oom_killed is None
+                else ("yes" if r.oom_killed else "no") + " (State.OOMKilled of the docker inspect)"
+            )
         if r.restarts is not None:
             when = ", ".join(fmt_time(t) for t in r.restarts_in_logs)
             restarts = (
@@ -131,6 +141,7 @@ def reliability_section(c: Context) -> Section:
                 ("OOM killed", ours(oom)),
                 ("Health checks", ours(health)),
                 ("Health-check interval", ours(interval)),
+                *_engine_status(c),
             )
         )
     ]
@@ -152,3 +163,21 @@ def reliability_section(c: Context) -> Section:
             )
         )
     return Section("reliability", "Reliability", tuple(blocks))
+
+
+def _engine_status(c: Context) -> tuple[tuple[str, Text], ...]:
+    """The engine's final health state, as a --health file gave it (collected facts: none)."""
+    out = []
+    for facts in c.analysis.containers:
+        if facts.get("source") in ("health-file", "inspect-file") and facts.get("health_status"):
+            streak = facts.get("failing_streak")
+            tail = f", failing streak {streak}" if streak is not None else ""
+            out.append(
+                (
+                    "Engine health status",
+                    quoted(
+                        f"{facts.get('name') or 'unknown'}: {facts['health_status']}{tail}", 120
+                    ),
+                )
+            )
+    return tuple(out)

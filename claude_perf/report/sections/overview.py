@@ -129,7 +129,9 @@ def _snapshot(samples: pd.DataFrame) -> Table | None:
         rows.append(
             row(
                 quoted(str(name), 80),
-                fmt_time(last["ts"].to_pydatetime(warn=False)),
+                fmt_time(last["ts"].to_pydatetime(warn=False))
+                if last["ts"] == last["ts"]  # NaT: a docker stats line without a time
+                else "no time (the file's last snapshot)",
                 "–" if cpu is None else f"{cpu:.2f}%",
                 mem,
                 pair("net_rx_bytes", "net_tx_bytes"),

@@ -65,6 +65,8 @@ def _container_blocks(u: Utilisation) -> list[Block]:
         return "–" if v is None else fmt_bytes(v)
 
     blocks.append(Paragraph(quoted(f"Container {u.container}: {u.samples} samples", 120)))
+    if not u.timed:
+        return [*blocks, *_untimed_blocks(u)]
     blocks.append(
         Table(
             ("Figure", f"Idle (n={u.idle.samples})", f"Under load (n={u.load.samples})"),
@@ -116,6 +118,54 @@ def _container_blocks(u: Utilisation) -> list[Block]:
         )
     )
     return blocks
+
+
+NO_TIME = "unknown (the snapshots carry no time)"
+
+
+def _untimed_blocks(u: Utilisation) -> list[Block]:
+    """A container whose samples carry no time (report --stats): pooled figures only."""
+
+    def cpu(v: float | None) -> str:
+        return "–" if v is None else f"{v:.2f}%"
+
+    def mem(v: float | None) -> str:
+        return "–" if v is None else fmt_bytes(v)
+
+    def io(total: float | None) -> str:
+        if total is None:
+            return "unknown (counter not in file order, or not read twice)"
+        return f"{fmt_bytes(total)} across the snapshots, in file order; per request {NO_TIME}"
+
+    pooled = u.pooled
+    peak = mem(u.mem_bytes_peak)
+    if u.mem_limit_bytes:
+        peak += f" of {fmt_bytes(u.mem_limit_bytes)} limit"
+    n = pooled.samples if pooled else u.samples
+    return [
+        Table(
+            ("Figure", f"All snapshots (n={n})"),
+            (
+                row("CPU mean", cpu(pooled.cpu_pct_mean if pooled else None)),
+                row("CPU p95", cpu(pooled.cpu_pct_p95 if pooled else None)),
+                row("Memory mean", mem(pooled.mem_bytes_mean if pooled else None)),
+            ),
+            ("l", "r"),
+        ),
+        Facts(
+            (
+                ("CPU max", ours(cpu(u.cpu_pct_max) + " (100% = one core)")),
+                ("Memory peak", ours(peak)),
+                ("Memory growth", ours(NO_TIME)),
+                ("Network received", ours(io(u.net_rx_bytes))),
+                ("Network sent", ours(io(u.net_tx_bytes))),
+                ("Block read", ours(io(u.blk_read_bytes))),
+                ("Block written", ours(io(u.blk_write_bytes))),
+                ("PIDs", ours(f"{fmt_count(u.pids_max)} max")),
+                ("Idle vs under load", ours(NO_TIME)),
+            )
+        ),
+    ]
 
 
 def scaling_section(c: Context) -> Section:
