@@ -212,6 +212,8 @@ def test_the_markdown_report_measures_resources_and_probes(tmp_path: Path) -> No
     assert "shows 5/5 (100.0%) passed" in text
     assert "Engine health status:** claude-perf-trial-ccow: healthy, failing streak 0" in text
     assert "4 docker stats snapshot(s) without times" in text
+    summary = text.split("Executive summary", 1)[1].split("\n## ", 1)[0]
+    assert "uptime unknown (the --health file holds no start or stop events)" in summary
     assert not list(tmp_path.glob("**/resources*.png"))  # no time axis for untimed snapshots
 
 

@@ -57,6 +57,8 @@ def summary_section(c: Context) -> Section:
         rel = "no health checks seen"
     if c.reliability.uptime_fraction is not None:
         rel += f"; uptime {fmt_pct(c.reliability.uptime_fraction)} of the window"
+    elif c.reliability.hand_facts:  # report --health: the probes, not the engine's events
+        rel += "; uptime unknown (the --health file holds no start or stop events)"
     else:
         rel += "; uptime unknown (no container facts)"
     counts = {
