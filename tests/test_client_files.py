@@ -193,6 +193,9 @@ def test_rfc3339_keeps_nanoseconds_and_zones() -> None:
     assert rfc3339_ns("1970-01-01T01:00:00.5+01:00", "t") == 500_000_000
     with pytest.raises(InputError, match="not RFC 3339"):
         rfc3339_ns("yesterday", "file:3")
+    for impossible in ("2026-11-30T16:00:61Z", "2026-13-30T16:00:00Z", "2026-11-30T16:00:00+25:00"):
+        with pytest.raises(InputError, match=r"^file:3: time .* is not a real instant$"):
+            rfc3339_ns(impossible, "file:3")
 
 
 # ---------------------------------------------------------------- AIPerf and GenAI-Perf

@@ -188,7 +188,10 @@ def rfc3339_ns(text: str, where: str) -> int:
     if match is None:
         raise InputError(f"{where}: time {text!r} is not RFC 3339")
     zone = "+00:00" if match[3] == "Z" else match[3]
-    seconds = int(datetime.fromisoformat(match[1] + zone).timestamp())
+    try:
+        seconds = int(datetime.fromisoformat(match[1] + zone).timestamp())
+    except ValueError:  # the shape of one, but no such instant (second 61, month 13, +25:00)
+        raise InputError(f"{where}: time {text!r} is not a real instant") from None
     return seconds * 1_000_000_000 + int((match[2] or "0").ljust(9, "0"))
 
 
