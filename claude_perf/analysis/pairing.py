@@ -451,6 +451,20 @@ def _attach_errors(
         next_started = has_next & ((next_start == NAT_NS) | (next_start <= run_start))
     adjacent_next = ~use_prev & next_started & (to_next <= _SKEW_NS)
     use_next = ~use_prev & next_started & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
+    # No time on either completion beside the run (plain `docker logs`, whose access lines
+    # carry none): only the lines' order is left, and it is not the writing order to the
+    # microsecond (the access line on stdout and the records on stderr swap): the run goes to
+    # whichever neighbour failed when just one did, else to the next (a request logs its
+    # errors before its response line). Either way one failure is counted, not two.
+    untimed = has_next & (next_ts == NAT_NS) & (~has_prev | (prev_ts == NAT_NS))
+    if failed_end is not None and untimed.any():
+        failed_next = failed_end[np.minimum(j, n_ends - 1)] & has_next
+        failed_prev = failed_end[np.maximum(j - 1, 0)] & has_prev
+        prev_instead = untimed & failed_prev & ~failed_next
+        use_prev |= prev_instead
+        untimed &= ~prev_instead
+    adjacent_next |= ~use_prev & next_started & untimed
+    use_next |= ~use_prev & next_started & untimed
     target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
     if failed_end is not None and n_ends > 1:
         after = np.minimum(j + 1, n_ends - 1)

@@ -1,0 +1,48 @@
+"""Real captures read as plain `docker logs` (no `-t`): the lines keep their order but lose the
+engine's times, and the access lines of uvicorn, LiteLLM and claude-code-api carry none of their
+own. Request and failure counts and error records left outside any request must stay those of
+the `-t` form, which tests/test_capture_truth.py and the capture tests hold to what the clients
+saw: an error record beside two untimed completions goes to the one that failed when only one
+did, else to the next line's (a request logs its errors before its response line).
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from claude_perf.analysis.pipeline import analyse_session
+from claude_perf.config.schema import Config
+from claude_perf.ingest.files import read_logs
+from claude_perf.ingest.session import Session
+from claude_perf.report.summary import build
+
+CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "captures"
+
+
+def counts(path: Path) -> tuple[int, int, int, int]:
+    summary = build(analyse_session(Session(read_logs([str(path)])), Config()))
+    requests, errors = summary["requests"], summary["errors"]
+    return requests["total"], requests["failed"], errors["records"], errors["orphan_records"]
+
+
+@pytest.mark.parametrize(
+    "capture",
+    [
+        # before: a 200 beside a 500 took the 500's records (4 failures for 3)
+        "wrapper-debug-concurrent",
+        "wrapper-plain-concurrent",
+        # before: every error record outside any request
+        "litellm-info-mixed",
+        "ccapi-debug-load",
+    ],
+)
+def test_plain_docker_logs_count_what_the_timed_form_counts(capture: str, tmp_path: Path) -> None:
+    found = sorted((CAPTURES / capture).glob("docker-logs-t.txt*"))
+    timed = found[0]
+    raw = gzip.decompress(timed.read_bytes()) if timed.suffix == ".gz" else timed.read_bytes()
+    plain = tmp_path / "docker-logs.txt"
+    plain.write_bytes(b"".join(line.split(b" ", 1)[-1] for line in raw.splitlines(True)))
+    assert counts(plain) == counts(timed)
