@@ -216,3 +216,16 @@ def cap_lines(data: bytes, limits: Limits | None = None) -> Bounded:
     if not cap.cut:
         return Bounded(data, (), 0, len(data))
     return Bounded(cap.data(), (), cap.cut, len(data))
+
+
+def read_side_file(path: str | Path, kind: str) -> bytes:
+    """A small file beside the logs (a client, stats or health file), whole; a path that is
+    missing, a folder or unreadable is one InputError naming it and the ``kind`` of file."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {kind} file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a {kind} file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None

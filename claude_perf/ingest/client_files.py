@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 
 from claude_perf.errors import InputError
 from claude_perf.ingest import llmperf_files
+from claude_perf.ingest.bounded import read_side_file
 from claude_perf.ingest.client_aggregates import ClientAggregate
 from claude_perf.ingest.client_records import (
     SCHEMA,
@@ -85,14 +86,7 @@ class ClientFile:
 
 
 def _text_of(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such client file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a client file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    raw = read_side_file(path, "client")
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)

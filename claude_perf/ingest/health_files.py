@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from claude_perf.errors import InputError
+from claude_perf.ingest.bounded import read_side_file
 from claude_perf.ingest.inspect_facts import container_facts
 
 MAX_HEALTH_FILE_BYTES = 64 * 1024 * 1024
@@ -28,14 +28,7 @@ HAND_SOURCES = ("health-file", "inspect-file")  # facts without engine events
 
 
 def _json_of(path: str) -> Any:
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such health file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a health file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    raw = read_side_file(path, "health")
     if len(raw) > MAX_HEALTH_FILE_BYTES:
         raise InputError(f"{path}: over {MAX_HEALTH_FILE_BYTES} bytes: not a health file")
     try:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.errors import InputError
+from claude_perf.ingest.bounded import read_side_file
 from claude_perf.ingest.client_files import rfc3339_ns
 from claude_perf.ingest.session import SAMPLE_COLUMNS
 
@@ -139,14 +140,7 @@ def sample_of(data: dict[str, Any], ts_ns: int | None) -> dict[str, Any]:
 
 
 def _text_of(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such stats file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a stats file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    raw = read_side_file(path, "stats")
     if len(raw) > MAX_STATS_FILE_BYTES:
         raise InputError(f"{path}: over {MAX_STATS_FILE_BYTES} bytes: not a stats file")
     return raw.decode("utf-8", errors="replace")
