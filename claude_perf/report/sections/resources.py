@@ -7,6 +7,8 @@ and lists the assumptions behind those figures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from claude_perf.analysis.formatting import fmt_bytes, fmt_pct, fmt_s
 from claude_perf.analysis.utilisation import Utilisation
 from claude_perf.report.cells import fmt_count, row
@@ -98,13 +100,7 @@ def _container_blocks(u: Utilisation) -> list[Block]:
     blocks.append(
         Facts(
             (
-                ("CPU max", ours(cpu(u.cpu_pct_max) + " (100% = one core)")),
-                ("Memory peak", ours(peak)),
-                ("Memory growth", ours(slope)),
-                ("Network received", ours(io(u.net_rx_bytes))),
-                ("Network sent", ours(io(u.net_tx_bytes))),
-                ("Block read", ours(io(u.blk_read_bytes))),
-                ("Block written", ours(io(u.blk_write_bytes))),
+                *_use_facts(u, cpu(u.cpu_pct_max), peak, slope, io),
                 ("PIDs", ours(f"{fmt_count(u.pids_last)} last, {fmt_count(u.pids_max)} max")),
                 (
                     "Split",
@@ -121,6 +117,21 @@ def _container_blocks(u: Utilisation) -> list[Block]:
 
 
 NO_TIME = "unknown (the snapshots carry no time)"
+
+
+def _use_facts(
+    u: Utilisation, cpu_max: str, peak: str, growth: str, io: Callable[[float | None], str]
+) -> tuple[tuple[str, Text], ...]:
+    """The CPU, memory and counter lines of a container's figures, timed or not."""
+    return (
+        ("CPU max", ours(cpu_max + " (100% = one core)")),
+        ("Memory peak", ours(peak)),
+        ("Memory growth", ours(growth)),
+        ("Network received", ours(io(u.net_rx_bytes))),
+        ("Network sent", ours(io(u.net_tx_bytes))),
+        ("Block read", ours(io(u.blk_read_bytes))),
+        ("Block written", ours(io(u.blk_write_bytes))),
+    )
 
 
 def _untimed_blocks(u: Utilisation) -> list[Block]:
@@ -154,13 +165,7 @@ def _untimed_blocks(u: Utilisation) -> list[Block]:
         ),
         Facts(
             (
-                ("CPU max", ours(cpu(u.cpu_pct_max) + " (100% = one core)")),
-                ("Memory peak", ours(peak)),
-                ("Memory growth", ours(NO_TIME)),
-                ("Network received", ours(io(u.net_rx_bytes))),
-                ("Network sent", ours(io(u.net_tx_bytes))),
-                ("Block read", ours(io(u.blk_read_bytes))),
-                ("Block written", ours(io(u.blk_write_bytes))),
+                *_use_facts(u, cpu(u.cpu_pct_max), peak, NO_TIME, io),
                 ("PIDs", ours(f"{fmt_count(u.pids_max)} max")),
                 ("Idle vs under load", ours(NO_TIME)),
             )
