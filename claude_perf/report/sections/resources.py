@@ -1,6 +1,7 @@
 """Sections on the container's resources: utilisation (idle vs under load) and scaling.
 
-Utilisation needs resource samples (``collect`` or a bundle); without them the section says so.
+Utilisation needs resource samples (``collect``, a bundle or ``report --stats``); without them the
+section says so; snapshots without a time give pooled figures only.
 Scaling turns the measured latency, concurrency and memory into a sustainable rate and headroom,
 and lists the assumptions behind those figures.
 """
