@@ -3,7 +3,8 @@ engine's times, and the access lines of uvicorn, LiteLLM and claude-code-api car
 own. Request and failure counts and error records left outside any request must stay those of
 the `-t` form, which tests/test_capture_truth.py and the capture tests hold to what the clients
 saw: an error record beside two untimed completions goes to the one that failed when only one
-did, else to the next line's (a request logs its errors before its response line).
+did, else to the next line's (a request logs its errors before its response line); to the one
+before when the next had not started yet.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def counts(path: Path) -> tuple[int, int, int, int]:
         # before: a 200 beside a 500 took the 500's records (4 failures for 3)
         "wrapper-debug-concurrent",
         "wrapper-plain-concurrent",
+        # before: a run after a 500, the next request not yet started, went to an earlier 200
+        "wrapper-debug-sequential",
         # before: every error record outside any request
         "litellm-info-mixed",
         "ccapi-debug-load",

@@ -456,15 +456,19 @@ def _attach_errors(
     # microsecond (the access line on stdout and the records on stderr swap): the run goes to
     # whichever neighbour failed when just one did, else to the next (a request logs its
     # errors before its response line). Either way one failure is counted, not two.
-    untimed = has_next & (next_ts == NAT_NS) & (~has_prev | (prev_ts == NAT_NS))
+    # (A completion that had not started when the run was logged is no candidate: then the
+    # one before is, whatever it answered.)
+    untimed = (~has_next | (next_ts == NAT_NS)) & (~has_prev | (prev_ts == NAT_NS))
+    untimed &= has_next | has_prev
+    can_next, can_prev = untimed & next_started, untimed & has_prev
+    to_prev_untimed = can_prev & ~can_next
     if failed_end is not None and untimed.any():
         failed_next = failed_end[np.minimum(j, n_ends - 1)] & has_next
         failed_prev = failed_end[np.maximum(j - 1, 0)] & has_prev
-        prev_instead = untimed & failed_prev & ~failed_next
-        use_prev |= prev_instead
-        untimed &= ~prev_instead
-    adjacent_next |= ~use_prev & next_started & untimed
-    use_next |= ~use_prev & next_started & untimed
+        to_prev_untimed |= can_prev & can_next & failed_prev & ~failed_next
+    use_prev |= to_prev_untimed
+    adjacent_next |= can_next & ~use_prev
+    use_next |= can_next & ~use_prev
     target = np.where(use_prev, j - 1, np.where(use_next, j, -1))  # index into model_ends
     if failed_end is not None and n_ends > 1:
         after = np.minimum(j + 1, n_ends - 1)
