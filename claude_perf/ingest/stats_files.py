@@ -67,7 +67,7 @@ class StatsFiles:
 
 
 def parse_size_bytes(text: str) -> float:
-    """``"1.48kB"`` → 1480.0, ``"73.85MiB"`` → 77437747.2, ``"--"`` → NaN; else ValueError."""
+    """``"1.48kB"`` → 1480.0, ``"73.85MiB"`` → 77437337.6, ``"--"`` → NaN; else ValueError."""
     text = text.strip()
     if text == NO_FIGURE:
         return math.nan
