@@ -263,16 +263,19 @@ def _quality(
 
 
 def _silent_dialects(requests: Requests, entries: Entries, config: Config) -> list[str]:
-    """Without one model request read, what each dialect found says its log cannot tell: a
-    proxy whose logging mode writes no request at all (codingworkflow/claude-code-api by
-    default) must not read as "no requests in the window" alone."""
+    """What each dialect found says its log cannot tell: the limits of the figures that no
+    count shows (which request an id-less error record was, a model the proxy does not log).
+    Without one model request read it leads: a proxy whose logging mode writes no request at
+    all (codingworkflow/claude-code-api by default) must not read as "no requests in the
+    window" alone."""
     table = requests.table
-    if len(table) and bool((table["kind"] == "model").any()):
-        return []
+    silent = not (len(table) and bool((table["kind"] == "model").any()))
     found = {name for names in entries.dialects.values() for name in names}
     return [
         f"no model request is in these logs, and {d.name} ({d.proxy}) is found: its log "
         f"cannot tell {d.cannot}"
+        if silent
+        else f"what the {d.name} log ({d.proxy}) cannot tell: {d.cannot}"
         for d in dialects_for(config.dialects)
         if d.name in found and d.cannot
     ]
