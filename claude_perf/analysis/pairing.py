@@ -451,13 +451,10 @@ def _attach_errors(
         next_started = has_next & ((next_start == NAT_NS) | (next_start <= run_start))
     adjacent_next = ~use_prev & next_started & (to_next <= _SKEW_NS)
     use_next = ~use_prev & next_started & (to_next <= _ORPHAN_ERROR_WINDOW_NS)
-    # No time on either completion beside the run (plain `docker logs`, whose access lines
-    # carry none): only the lines' order is left, and it is not the writing order to the
-    # microsecond (the access line on stdout and the records on stderr swap): the run goes to
-    # whichever neighbour failed when just one did, else to the next (a request logs its
-    # errors before its response line). Either way one failure is counted, not two.
-    # (A completion that had not started when the run was logged is no candidate: then the
-    # one before is, whatever it answered.)
+    # No time on either completion beside the run (plain `docker logs`: access lines carry
+    # none): only line order is left, where stdout's access line and stderr's records swap; so
+    # the run goes to the neighbour that failed when just one did, else to the next (errors
+    # come before the response line), or to the one before when the next had not started.
     untimed = (~has_next | (next_ts == NAT_NS)) & (~has_prev | (prev_ts == NAT_NS))
     untimed &= has_next | has_prev
     can_next, can_prev = untimed & next_started, untimed & has_prev
