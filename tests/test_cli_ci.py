@@ -141,7 +141,7 @@ def test_compare_unreadable_inputs_exit_2(tmp_path: Path) -> None:
     _, base = report_json(tmp_path, name="base.json")
     result = run_cli("compare", str(base), str(tmp_path / "nope.json"))
     assert result.returncode == 2
-    assert error_line(result) == f"{tmp_path / 'nope.json'}: no such file"
+    assert error_line(result) == f"{tmp_path / 'nope.json'}: no such summary file"
     result = run_cli("compare", str(base), str(CAPTURE))
     assert result.returncode == 2
     assert error_line(result) == f"{CAPTURE}: not a JSON summary (invalid JSON at line 1)"

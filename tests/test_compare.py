@@ -267,7 +267,7 @@ def test_thresholds_from_config() -> None:
 
 
 def test_load_summary_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="no such summary file"):
         load_summary(tmp_path / "missing.json")
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(InputError, match=r"not a JSON summary \(invalid JSON at line 1\)"):

@@ -47,6 +47,7 @@ from claude_perf.ci.delta import (
     token_rate_delta,
 )
 from claude_perf.errors import InputError
+from claude_perf.ingest.bounded import read_side_file
 from claude_perf.report.summary import SCHEMA as SUMMARY_SCHEMA
 
 SCHEMA = "claude-perf/comparison/1"
@@ -86,15 +87,9 @@ def thresholds_from(raw: Mapping[str, Any] | None) -> Thresholds:
 def load_summary(path: Path) -> dict[str, Any]:
     """A summary written by ``report --format json``; one clear line (exit 2) when it is not."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a JSON summary") from None
+        text = read_side_file(path, "summary").decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a JSON summary (not UTF-8 text)") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
