@@ -258,6 +258,29 @@ def _class_of_status(status: int | None) -> str:
     return "http_4xx" if status is not None and status >= 400 else "other"
 
 
+def reduce_aggregate(aggregate: ClientAggregate) -> ClientAggregate:
+    """An aggregate row whose tool wrote per-request values (llmperf's individual responses)
+    with its figures made of them as every latency here is (metrics.latency_stats: type 7,
+    the linear method llmperf's own summary uses too); a row of figures as it is."""
+    from dataclasses import replace
+
+    if not (aggregate.latencies_s or aggregate.ttfts_s):
+        return aggregate
+    latency, ttft = latency_stats(aggregate.latencies_s), latency_stats(aggregate.ttfts_s)
+    return replace(
+        aggregate,
+        mean_s=latency.mean if latency else None,
+        p50_s=latency.p50 if latency else None,
+        p95_s=latency.p95 if latency else None,
+        p99_s=latency.p99 if latency else None,
+        max_s=latency.max if latency else None,
+        ttft_p50_s=ttft.p50 if ttft else None,
+        ttft_p95_s=ttft.p95 if ttft else None,
+        latencies_s=(),
+        ttfts_s=(),
+    )
+
+
 def client_view(
     records: Sequence[ClientRecord],
     aggregates: Sequence[ClientAggregate],
@@ -297,6 +320,6 @@ def client_view(
         models=models,
         goodput=_goodput(model_records, config.slo),
         slo=config.slo,
-        aggregates=tuple(aggregates),
+        aggregates=tuple(reduce_aggregate(a) for a in aggregates),
         error_classes=tuple(sorted(classes.items(), key=lambda kv: (-kv[1], kv[0]))),
     )

@@ -29,3 +29,8 @@ class ClientAggregate:
     # time to first token, where the tool measures it (llmperf); None for Locust, which does not
     ttft_p50_s: float | None = None
     ttft_p95_s: float | None = None
+    # Per-request values of a tool whose records cannot be joined (llmperf's individual
+    # responses: no time, model or request id), as read: the analysis makes the figures above
+    # of them with the project's own percentiles (analysis/client_view.reduce_aggregate).
+    latencies_s: tuple[float, ...] = ()
+    ttfts_s: tuple[float, ...] = ()

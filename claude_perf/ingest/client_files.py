@@ -421,7 +421,7 @@ def read_llmperf_summary(path: str, text: str) -> ClientFile:
 
 
 def read_llmperf_responses(path: str, text: str) -> ClientFile:
-    """llmperf ``*_individual_responses.json``: one aggregate row computed from its records."""
+    """llmperf ``*_individual_responses.json``: one aggregate row of its records' values."""
     aggregate, note = llmperf_files.read_individual_responses(path, text)
     return ClientFile(path, "llmperf", aggregates=(aggregate,), notes=(note,))
 

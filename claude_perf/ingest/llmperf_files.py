@@ -15,7 +15,9 @@ token_benchmark_ray.py (``run_token_benchmark``) writes two files into ``--resul
 
 Neither file has a wall-clock time per request, the model per request or a request id, so
 neither can be joined with the proxy's requests: both are read as aggregates, as Locust's stats
-are. Unknown keys (``--metadata``) are ignored; a figure that is null, NaN or missing is unknown.
+are. The individual responses' values are kept as read (``ClientAggregate.latencies_s``,
+``ttfts_s``); the analysis makes their figures with the project's own percentiles. Unknown keys
+(``--metadata``) are ignored; a figure that is null, NaN or missing is unknown.
 """
 
 from __future__ import annotations
@@ -132,26 +134,13 @@ def read_summary(path: str, text: str) -> tuple[ClientAggregate, str]:
     return aggregate, f"{path}: llmperf summary, aggregates only: {_NOT_JOINED}"
 
 
-def _percentile(sorted_values: list[float], q: float) -> float | None:
-    """Type 7 (linear between closest ranks), the formula of analysis/numeric.percentile, which
-    ingest may not import (tests/test_layout.py); llmperf's own summary uses pandas' ``quantile``,
-    linear too, so both files of one run give the same latency figures."""
-    if not sorted_values:
-        return None
-    position = (len(sorted_values) - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    weight = position - low
-    return sorted_values[low] * (1 - weight) + sorted_values[high] * weight
-
-
 def _failed(error_code: Any) -> bool:
     # llmperf's metrics_summary counts an error where error_code is not NA (pandas isna: None, NaN)
     return not (error_code is None or (isinstance(error_code, float) and math.isnan(error_code)))
 
 
 def read_individual_responses(path: str, text: str) -> tuple[ClientAggregate, str]:
-    """``*_individual_responses.json``: one aggregate row computed here from the records."""
+    """``*_individual_responses.json``: one aggregate row of the records' counts and values."""
     items = _document(text)
     if not isinstance(items, list):
         raise InputError(f"{path}: llmperf individual responses are not one JSON array")
@@ -172,22 +161,20 @@ def read_individual_responses(path: str, text: str) -> tuple[ClientAggregate, st
         # token arrived, not an instant one (its summary counts these 0s; here they are unknown)
         if ttft is not None and ttft > 0:
             ttfts.append(ttft)
-    latencies.sort()
-    ttfts.sort()
     aggregate = ClientAggregate(
         tool="llmperf",
         name=RESPONSES_NAME,
         method=None,
         requests=len(items),
         failures=failures,
-        mean_s=sum(latencies) / len(latencies) if latencies else None,
-        p50_s=_percentile(latencies, 50),
-        p95_s=_percentile(latencies, 95),
-        p99_s=_percentile(latencies, 99),
-        max_s=latencies[-1] if latencies else None,
+        mean_s=None,  # (made of the values by the analysis: client_view.reduce_aggregate)
+        p50_s=None,
+        p95_s=None,
+        p99_s=None,
+        max_s=None,
         requests_per_s=None,  # no times: start_time, where written, is a monotonic offset only
-        ttft_p50_s=_percentile(ttfts, 50),
-        ttft_p95_s=_percentile(ttfts, 95),
+        latencies_s=tuple(latencies),
+        ttfts_s=tuple(ttfts),
     )
     note = f"{path}: llmperf individual responses, aggregated here: {_NOT_JOINED}"
     return aggregate, note
