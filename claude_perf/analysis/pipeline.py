@@ -221,7 +221,7 @@ def _quality(
             f"{requests.unmatched_starts} request start(s) have no completion in the window "
             "(still running at the end, or their completion was not logged)"
         )
-    notes += _silent_dialects(requests, entries, config)
+    notes += _dialect_limits(requests, entries, config)
     if requests.stale_starts:
         notes.append(
             f"{requests.stale_starts} request start(s) had no completion within max_latency_s "
@@ -262,7 +262,7 @@ def _quality(
     )
 
 
-def _silent_dialects(requests: Requests, entries: Entries, config: Config) -> list[str]:
+def _dialect_limits(requests: Requests, entries: Entries, config: Config) -> list[str]:
     """What each dialect found says its log cannot tell: the limits of the figures that no
     count shows (which request an id-less error record was, a model the proxy does not log).
     Without one model request read it leads: a proxy whose logging mode writes no request at

@@ -21,7 +21,7 @@ from typing import Any
 
 from claude_perf.errors import InputError
 from claude_perf.ingest.bounded import read_side_file
-from claude_perf.ingest.inspect_facts import container_facts
+from claude_perf.ingest.inspect_facts import container_facts, probe_log
 
 MAX_HEALTH_FILE_BYTES = 64 * 1024 * 1024
 HAND_SOURCES = ("health-file", "inspect-file")  # facts without engine events
@@ -62,15 +62,7 @@ def _health_only_facts(
         "oom_killed": None,
         "health_status": health.get("Status"),
         "health_config": None,
-        "health_log": [
-            {
-                "start": p.get("Start"),
-                "end": p.get("End"),
-                "exit_code": p.get("ExitCode"),
-                "output": str(p.get("Output") or "")[:200],  # as collect/facts.py keeps it
-            }
-            for p in health.get("Log") or []
-        ],
+        "health_log": probe_log(health),
     }
 
 

@@ -26,6 +26,20 @@ def _seconds(value: Any) -> float | None:
     return value / NS_PER_S if isinstance(value, int | float) and value else None
 
 
+def probe_log(health: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """A State.Health record's Log as the facts' ``health_log`` (each probe's output cut to 200
+    characters: it is the probe command's own text)."""
+    return [
+        {
+            "start": p.get("Start"),
+            "end": p.get("End"),
+            "exit_code": p.get("ExitCode"),
+            "output": str(p.get("Output") or "")[:200],
+        }
+        for p in ((health or {}).get("Log") or [])
+    ]
+
+
 def container_facts(attrs: Mapping[str, Any], cgroup_version: str | None) -> dict[str, Any]:
     """The facts dict of ``claude_perf.ingest.session`` from ``docker inspect`` output."""
     state = attrs.get("State") or {}
@@ -42,7 +56,6 @@ def container_facts(attrs: Mapping[str, Any], cgroup_version: str | None) -> dic
             "retries": check.get("Retries"),
             "start_period_s": _seconds(check.get("StartPeriod")),
         }
-    probes = ((state.get("Health") or {}).get("Log")) or []
     labels = config.get("Labels") or {}
     return {
         "id": attrs.get("Id"),
@@ -61,15 +74,7 @@ def container_facts(attrs: Mapping[str, Any], cgroup_version: str | None) -> dic
         "cpu_quota": host.get("CpuQuota") or None,
         "cpu_period": host.get("CpuPeriod") or None,
         "health_config": health_config,
-        "health_log": [
-            {
-                "start": p.get("Start"),
-                "end": p.get("End"),
-                "exit_code": p.get("ExitCode"),
-                "output": str(p.get("Output") or "")[:200],
-            }
-            for p in probes
-        ],
+        "health_log": probe_log(state.get("Health")),
         "tty": bool(config.get("Tty")),
         "cgroup_version": cgroup_version,
         # The replica's service and task, from the labels Swarm (or Compose) sets on it.

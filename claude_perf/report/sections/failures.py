@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from claude_perf.analysis.findings import ERROR_LABELS
 from claude_perf.analysis.formatting import fmt_pct, fmt_time
+from claude_perf.ingest.health_files import HAND_SOURCES
 from claude_perf.report.cells import fmt_count, fmt_share, row
 from claude_perf.report.context import Context
 from claude_perf.report.model import (
@@ -169,7 +170,7 @@ def _engine_status(c: Context) -> tuple[tuple[str, Text], ...]:
     """The engine's final health state, as a --health file gave it (collected facts: none)."""
     out = []
     for facts in c.analysis.containers:
-        if facts.get("source") in ("health-file", "inspect-file") and facts.get("health_status"):
+        if facts.get("source") in HAND_SOURCES and facts.get("health_status"):
             streak = facts.get("failing_streak")
             tail = f", failing streak {streak}" if streak is not None else ""
             out.append(
