@@ -499,3 +499,13 @@ def test_the_chunk_buffer_is_reused_unless_a_view_of_it_is_kept(
     assert rows == 200
     assert len(set(buffers)) == len(buffers)  # a held buffer is never written over
     assert [bytes(view)[:30] for view in kept[:1]] == [path.read_bytes()[:30]]
+
+    # Lines over the cap are read from a cut copy: a view held of that copy holds no buffer.
+    kept.clear()
+    buffers.clear()
+    capped = chunks.ChunkedFile(
+        str(path), path.stat().st_size, 2_000, limits=Limits(max_line_bytes=60)
+    )
+    rows = sum(chunk.table.num_rows for chunk in capped.chunks(halves, ChunkTally()))
+    assert rows == 200 and len(kept) > 3
+    assert len(set(buffers)) == 1

@@ -306,9 +306,12 @@ class _Window:
         whole = memoryview(buffer)
         raw = whole[:end]
         self.capped = has_long_line(buffer, end, line_cap)
-        data = raw
-        if self.capped:
-            data = memoryview(cap_lines(bytes(raw), Limits(max_line_bytes=line_cap)).data)
+        # (the cut copy is the arrays' own bytes: only views of the buffer keep it from reuse)
+        data = (
+            memoryview(cap_lines(bytes(raw), Limits(max_line_bytes=line_cap)).data)
+            if self.capped
+            else raw
+        )
         try:
             if form == FORM_CRI:
                 # (U+FFFD is searched for only where the bytes hold one: a fast byte search)
@@ -317,7 +320,7 @@ class _Window:
             else:
                 got = _docker_chunk(path, data, raw, cut, self.last)
         finally:
-            for view in (data, raw, whole):
+            for view in (raw, whole):
                 try:
                     view.release()
                 except BufferError:  # an array still holds the bytes: not to be written over
