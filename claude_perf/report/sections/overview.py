@@ -102,6 +102,8 @@ def _kind_counts(c: Context) -> Table:
 
 def _snapshot(samples: pd.DataFrame) -> Table | None:
     """The last sample of each container, as `docker stats` would show it."""
+    import pandas as pd
+
     rows = []
     frame = samples.sort_values("ts", kind="stable")
     frame = frame.assign(_name=frame["container_name"].fillna(frame["container_id"]).astype(str))
@@ -132,7 +134,7 @@ def _snapshot(samples: pd.DataFrame) -> Table | None:
             row(
                 quoted(str(name), 80),
                 fmt_time(last["ts"].to_pydatetime(warn=False))
-                if last["ts"] == last["ts"]  # NaT: a docker stats line without a time
+                if pd.notna(last["ts"])  # NaT: a docker stats line without a time
                 else "no time (the file's last snapshot)",
                 "–" if cpu is None else f"{cpu:.2f}%",
                 mem,

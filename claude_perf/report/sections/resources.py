@@ -64,9 +64,6 @@ def _container_blocks(u: Utilisation) -> list[Block]:
     def cpu(v: float | None) -> str:
         return "–" if v is None else f"{v:.1f}%"
 
-    def mem(v: float | None) -> str:
-        return "–" if v is None else fmt_bytes(v)
-
     blocks.append(Paragraph(quoted(f"Container {u.container}: {u.samples} samples", 120)))
     if not u.timed:
         return [*blocks, *_untimed_blocks(u)]
@@ -76,7 +73,7 @@ def _container_blocks(u: Utilisation) -> list[Block]:
             (
                 row("CPU mean", cpu(u.idle.cpu_pct_mean), cpu(u.load.cpu_pct_mean)),
                 row("CPU p95", cpu(u.idle.cpu_pct_p95), cpu(u.load.cpu_pct_p95)),
-                row("Memory mean", mem(u.idle.mem_bytes_mean), mem(u.load.mem_bytes_mean)),
+                row("Memory mean", _mem(u.idle.mem_bytes_mean), _mem(u.load.mem_bytes_mean)),
             ),
             ("l", "r", "r"),
         )
@@ -95,13 +92,10 @@ def _container_blocks(u: Utilisation) -> list[Block]:
         tail = f", {fmt_bytes(per)} per request" if per is not None else ", no request in the span"
         return f"{fmt_bytes(total)}{tail}"
 
-    peak = mem(u.mem_bytes_peak)
-    if u.mem_limit_bytes:
-        peak += f" of {fmt_bytes(u.mem_limit_bytes)} limit"
     blocks.append(
         Facts(
             (
-                *_use_facts(u, cpu(u.cpu_pct_max), peak, slope, io),
+                *_use_facts(u, cpu(u.cpu_pct_max), slope, io),
                 ("PIDs", ours(f"{fmt_count(u.pids_last)} last, {fmt_count(u.pids_max)} max")),
                 (
                     "Split",
@@ -120,10 +114,17 @@ def _container_blocks(u: Utilisation) -> list[Block]:
 NO_TIME = "unknown (the snapshots carry no time)"
 
 
+def _mem(value: float | None) -> str:
+    return "–" if value is None else fmt_bytes(value)
+
+
 def _use_facts(
-    u: Utilisation, cpu_max: str, peak: str, growth: str, io: Callable[[float | None], str]
+    u: Utilisation, cpu_max: str, growth: str, io: Callable[[float | None], str]
 ) -> tuple[tuple[str, Text], ...]:
     """The CPU, memory and counter lines of a container's figures, timed or not."""
+    peak = _mem(u.mem_bytes_peak)
+    if u.mem_limit_bytes:
+        peak += f" of {fmt_bytes(u.mem_limit_bytes)} limit"
     return (
         ("CPU max", ours(cpu_max + " (100% = one core)")),
         ("Memory peak", ours(peak)),
@@ -141,18 +142,12 @@ def _untimed_blocks(u: Utilisation) -> list[Block]:
     def cpu(v: float | None) -> str:
         return "–" if v is None else f"{v:.2f}%"
 
-    def mem(v: float | None) -> str:
-        return "–" if v is None else fmt_bytes(v)
-
     def io(total: float | None) -> str:
         if total is None:
             return "unknown (counter not in file order, or not read twice)"
         return f"{fmt_bytes(total)} across the snapshots, in file order; per request {NO_TIME}"
 
     pooled = u.pooled
-    peak = mem(u.mem_bytes_peak)
-    if u.mem_limit_bytes:
-        peak += f" of {fmt_bytes(u.mem_limit_bytes)} limit"
     n = pooled.samples if pooled else u.samples
     return [
         Table(
@@ -160,13 +155,13 @@ def _untimed_blocks(u: Utilisation) -> list[Block]:
             (
                 row("CPU mean", cpu(pooled.cpu_pct_mean if pooled else None)),
                 row("CPU p95", cpu(pooled.cpu_pct_p95 if pooled else None)),
-                row("Memory mean", mem(pooled.mem_bytes_mean if pooled else None)),
+                row("Memory mean", _mem(pooled.mem_bytes_mean if pooled else None)),
             ),
             ("l", "r"),
         ),
         Facts(
             (
-                *_use_facts(u, cpu(u.cpu_pct_max), peak, NO_TIME, io),
+                *_use_facts(u, cpu(u.cpu_pct_max), NO_TIME, io),
                 ("PIDs", ours(f"{fmt_count(u.pids_max)} max")),
                 ("Idle vs under load", ours(NO_TIME)),
             )
