@@ -230,7 +230,9 @@ def _quality(
     if entries.no_time_lines and entries.no_time_lines == logs.table.num_rows:
         notes.append(
             "no line carries an engine timestamp: times come from the application's own "
-            "timestamps where lines have them; latency is unavailable where they do not"
+            "timestamps where lines have them; latency is unavailable where they do not; an "
+            "error record beside completions without a time is given to one of them by the "
+            "lines' order alone (under concurrency, perhaps another request's)"
         )
     elif entries.no_time_lines:
         notes.append(f"{entries.no_time_lines} line(s) carry no engine timestamp")
