@@ -139,3 +139,14 @@ def test_a_2_gib_gzip_bomb_read_whole_stays_in_bounded_memory(bomb):
     assert exit_code == 0 and cut == 1 and inflated > 2 * 1024**3
     assert kept == 1024**2 + len(b"\n2026-11-29T00:00:01Z after\n")
     assert peak < RSS_LIMIT_BYTES
+
+
+def test_has_long_line_counts_a_line_s_bytes_before_its_newline() -> None:
+    from claude_perf.ingest.bounded import has_long_line
+
+    four = b"abcd\nxy\n"
+    assert not has_long_line(four, len(four), 4)  # "abcd" is 4 bytes: not over a cap of 4
+    assert has_long_line(four, len(four), 3)
+    assert not has_long_line(four, len(four), 3, start=5)  # from "xy" on
+    tail = b"ab\nabcdef"  # a last line without its newline counts too
+    assert has_long_line(tail, len(tail), 5) and not has_long_line(tail, len(tail), 6)

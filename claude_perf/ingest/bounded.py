@@ -59,13 +59,7 @@ class _LineCap:
             return not self.cutting and self.current + len(block) <= self.cap
         if self.cutting:
             return False
-        pos = first + 1
-        while len(block) - pos > self.cap:
-            newline = block.rfind(b"\n", pos, pos + self.cap + 1)
-            if newline == -1:
-                return False
-            pos = newline + 1
-        return True
+        return not has_long_line(block, len(block), self.cap, first + 1)
 
     def feed(self, block: bytes) -> None:
         if self._fits(block):
@@ -196,10 +190,11 @@ def _read_handle(handle: BinaryIO, path: str, limits: Limits) -> Bounded:
     return Bounded(cap.data(), tuple(notes), cap.cut, total)
 
 
-def has_long_line(data: bytes | bytearray, end: int, cap: int) -> bool:
-    """Whether a line of data[:end] holds more than ``cap`` bytes before its newline (the
-    same jumps as _LineCap._fits: a few ``rfind`` calls per MiB, however many lines)."""
-    pos = 0
+def has_long_line(data: bytes | bytearray, end: int, cap: int, start: int = 0) -> bool:
+    """Whether a line of data[start:end] (``start``: a line's first byte) holds more than
+    ``cap`` bytes before its newline: it jumps ``cap`` bytes at a time to the last newline
+    before there (``bytes.rfind``), so a few calls per MiB, however many lines."""
+    pos = start
     while end - pos > cap:
         newline = data.rfind(b"\n", pos, pos + cap + 1)
         if newline == -1:
