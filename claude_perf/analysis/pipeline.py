@@ -228,11 +228,16 @@ def _quality(
             f"({config.max_latency_s:g} s): set aside as never completed before pairing"
         )
     if entries.no_time_lines and entries.no_time_lines == logs.table.num_rows:
+        untimed_ends = bool(len(requests.table)) and bool(requests.table["end"].isna().any())
         notes.append(
             "no line carries an engine timestamp: times come from the application's own "
-            "timestamps where lines have them; latency is unavailable where they do not; an "
-            "error record beside completions without a time is given to one of them by the "
-            "lines' order alone (under concurrency, perhaps another request's)"
+            "timestamps where lines have them; latency is unavailable where they do not"
+            + (
+                "; an error record beside completions without a time is given to one of them "
+                "by the lines' order alone (under concurrency, perhaps another request's)"
+                if untimed_ends
+                else ""
+            )
         )
     elif entries.no_time_lines:
         notes.append(f"{entries.no_time_lines} line(s) carry no engine timestamp")
