@@ -110,6 +110,14 @@ CASES: dict[str, Case] = {
         True,
         "rate_limit",
     ),
+    # An axios-style message (claude-max-api-proxy's fetches, claude-code-router): the number alone.
+    "bare status 429": Case(
+        500, ("Error: Request failed with status code 429.",), True, "rate_limit"
+    ),
+    # CAPTURE fixtures/captures (CLIProxyAPI's gin access line): the status between bars.
+    "gin 429": Case(
+        None, ("[warn ] [gin_logger.go:95] 429 |         352ms |",), True, "rate_limit"
+    ),
     # CLI: the API's 529 (overloaded), a server answer that means "back off", as a 500.
     "cli api 529": Case(
         500,
@@ -178,6 +186,18 @@ CASES: dict[str, Case] = {
             "Error: connect ECONNREFUSED 127.0.0.1:443",
             "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1607:16)",
             *SDK_EXIT,
+        ),
+        True,
+        "cli",
+    ),
+    # The live gunicorn test (CI, 2026-12-01): the same SDK exit whose record head's milliseconds
+    # read 429, and gunicorn's own record from a worker whose pid is 429: neither is a status.
+    "sdk exit at ,429": Case(
+        500,
+        (
+            "2026-12-02 02:09:39,429 - claude_agent_sdk._internal.query - ERROR - Fatal error in "
+            "message reader: Command failed with exit code 1 (exit code: 1)",
+            "[2026-12-02 02:09:39 +0000] [429] [ERROR] Exception in ASGI application, 0.429 s",
         ),
         True,
         "cli",
