@@ -98,6 +98,21 @@ def test_the_copilot_dialect_reads_it(name: str) -> None:
     assert list(s["data_quality"]["dialects"].values()) == [[want]]
 
 
+@pytest.mark.parametrize("name", DEFAULT + VERBOSE)
+def test_error_records_are_counted_and_given_to_no_request(name: str) -> None:
+    # consola's ` ERROR  ` records come before or after their request's `-->` line (both seen
+    # on one route): each counted, none attached (before the dialect read them the report said
+    # "Error records in the log: 0"), and every failed request classed as without them.
+    s, rows = report(name)
+    lines = (CAPTURES / name / "docker-logs-t.txt").read_text(encoding="utf-8").splitlines()
+    logged = sum(1 for line in lines if line.partition(" ")[2].startswith(" ERROR  "))
+    assert logged > 0
+    assert (s["errors"]["records"], s["errors"]["orphan_records"]) == (logged, logged)
+    assert all(r["error_records"] == "0" and not r["error_message"] for r in rows)
+    notes = [n for n in s["data_quality"]["notes"] if "error record" in n]
+    assert len(notes) == 1 and notes[0].startswith(f"{logged} error record(s) belong to some")
+
+
 @pytest.mark.parametrize("name", DEFAULT)
 def test_default_logging_names_no_model(name: str) -> None:
     s, _ = report(name)

@@ -147,6 +147,10 @@ def test_heads_are_looked_for_in_the_lines_own_source(tmp_path: Path) -> None:
             {"regex": r"^\s+├─ status: (?P<status>\d{3})", "under": True},
             "an 'under' line names only model, request_id, client, not ['status']",
         ),
+        (
+            {"regex": r"^<-- (?P<method>[A-Z]+)", "role": "start", "alone": True},
+            "'alone' is for end lines (a whole request) and error records (attached to none)",
+        ),
     ],
 )
 def test_under_lines_are_validated(line: dict[str, object], message: str) -> None:

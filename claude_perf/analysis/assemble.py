@@ -76,6 +76,8 @@ class Requests:
     stale_starts: int
     orphan_error_records: int
     error_records: int
+    # of the orphans, the records a dialect marks as never its request's (``alone`` errors)
+    unattributed_error_records: int = 0
     arrivals_only: int = 0  # health checks / other requests seen only as they arrived
     durations_carried: int = 0  # duration records given to their completion
     durations_unmatched: int = 0  # duration records no completion was found for
@@ -145,6 +147,7 @@ def _combine_sources(parts: list[Requests]) -> Requests:
         stale_starts=total("stale_starts"),
         orphan_error_records=total("orphan_error_records"),
         error_records=total("error_records"),
+        unattributed_error_records=total("unattributed_error_records"),
         arrivals_only=total("arrivals_only"),
         durations_carried=total("durations_carried"),
         durations_unmatched=total("durations_unmatched"),
@@ -292,9 +295,10 @@ def _stream_flags(
     return at, streaming_end
 
 
-def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
+def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int, int]:
     """The id-less requests: model completions with what attaches to them (model, stream flag,
-    error records), then health checks and other requests; and (orphan error records, arrivals).
+    error records), then health checks and other requests; and (orphan error records, those of
+    them no request can be told from, arrivals).
     """
     import numpy as np
 
@@ -323,7 +327,12 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     model_contested = contested_models(events, plain, partner_event, starts)[rows]
     stream_at, streaming_end = _stream_flags(src, pairs, model_ends)
     release_unused()  # the per-event temporaries of the models' and flags' attachment
-    error_events = np.flatnonzero(plain & events.is_error & ~events.is_end)
+    # An error record its dialect marks ``alone`` (no request can be told from it) is counted
+    # outside any request, never given to a neighbour by time.
+    loose = plain & events.is_error & ~events.is_end & src.alone
+    loose_errors = int(loose.sum())
+    error_events = np.flatnonzero(plain & events.is_error & ~events.is_end & ~loose)
+    del loose
     model_partner = partner_event[model_ends]
     end_start_ns = _gather(events.ts_ns, model_partner, model_partner >= 0, NAT_NS)
     # Only a start known for sure (not an inferred pairing) can rule a request out for an error.
@@ -405,7 +414,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int]:
     part["usage_inferred"] = np.r_[usage_inferred, np.zeros(n_other, dtype=bool)]
     # its only line is its arrival (a dialect's ``arrival`` end): see table.finish
     part["arrival"] = np.r_[src.arrival[model_ends], np.zeros(n_other, dtype=bool)]
-    return part, orphan_errors, len(arrived)
+    return part, orphan_errors + loose_errors, loose_errors, len(arrived)
 
 
 # Between the assembly's steps, their freed temporaries are handed back (runtime/memory
@@ -462,7 +471,7 @@ def _assemble_source(
     # 2-3. No ids: duration records' pairs, else first-in-first-out.
     pairs = _pair_plain(src, config)
     release_unused()
-    plain_part, orphan_errors, arrived = _plain_part(src, pairs)
+    plain_part, orphan_errors, unattributed, arrived = _plain_part(src, pairs)
     release_unused()
     unmatched_plain, stale = pairs.unmatched_starts, pairs.stale_starts
     usage_events = np.flatnonzero(events.is_usage_record)
@@ -493,6 +502,7 @@ def _assemble_source(
         unmatched_starts=unmatched_id_starts + unmatched_plain,
         stale_starts=stale,
         orphan_error_records=orphan_errors,
+        unattributed_error_records=unattributed,
         error_records=error_records,
         arrivals_only=arrived,
         durations_carried=links.carried,

@@ -48,7 +48,9 @@ class _Source:
     start_mask: np.ndarray  # starts that may pair with a model completion
     is_model_end: np.ndarray
     is_other_end: np.ndarray  # completions of neither a model nor a health endpoint
-    alone: np.ndarray  # completions that are whole requests by themselves (take no start)
+    # completions that are whole requests by themselves (take no start), and error records no
+    # request can be told from (counted outside any request)
+    alone: np.ndarray
     # of those, the ones logged as the request arrived (a dialect line's ``arrival``): the
     # request's work, and its error records, come after the line
     arrival: np.ndarray

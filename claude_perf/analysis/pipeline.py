@@ -169,6 +169,26 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
     )
 
 
+def _orphan_notes(requests: Requests) -> list[str]:
+    """What the error records outside any request were: records their dialect says no request
+    can be told from (written before or after the completion they belong to), and the others
+    (start-up or background errors)."""
+    unattributed = requests.unattributed_error_records
+    others = requests.orphan_error_records - unattributed
+    notes = []
+    if unattributed:
+        notes.append(
+            f"{unattributed} error record(s) belong to some request but are given to none: their "
+            "proxy writes them before or after that request's completion line (the dialect says "
+            "so under what it cannot tell): each failed request is classed without them"
+        )
+    if others:
+        notes.append(
+            f"{others} error record(s) were outside any request (start-up or background errors)"
+        )
+    return notes
+
+
 def _quality(
     logs: LogLines, entries: Entries, requests: Requests, metrics: Metrics, config: Config
 ) -> DataQuality:
@@ -241,11 +261,7 @@ def _quality(
         )
     elif entries.no_time_lines:
         notes.append(f"{entries.no_time_lines} line(s) carry no engine timestamp")
-    if requests.orphan_error_records:
-        notes.append(
-            f"{requests.orphan_error_records} error record(s) were outside any request "
-            "(start-up or background errors)"
-        )
+    notes.extend(_orphan_notes(requests))
     duration = metrics.duration_s
     if duration is not None and duration < 60:
         notes.append(

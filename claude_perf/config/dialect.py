@@ -7,7 +7,9 @@ named groups and the *role* a matching line plays in a request's life:
 
 - ``start``: a request arrived;
 - ``end``: a request completed;
-- ``error``: an error record (the line itself is one; it is attached to its own request);
+- ``error``: an error record (the line itself is one; it is attached to its own request, or,
+  marked ``alone``, counted outside any request: copilot-api writes its ``ERROR`` records
+  before or after the completion they belong to);
 - ``duration``: the duration (and status) of the completion logged next to it in the same
   source, e.g. the wrapper's ``🔍 Response: 200 in 873.00ms`` right before its access line;
 - ``model``: names the model (or the stream flag) of the request that opened just before it,
@@ -107,7 +109,12 @@ class DialectLine:
     contains: str = key("", "a literal every matching line holds: a cheap pre-filter")
     duration_unit: str = key("s", "unit of a bare number in the duration group", choices=UNITS)
     error: bool = key(False, "the line is itself an error record (besides its role)")
-    alone: bool = key(False, "an end that is a whole request by itself: it pairs with no start")
+    alone: bool = key(
+        False,
+        "an end that is a whole request by itself: it pairs with no start; on an error record,"
+        " one no request can be told from (written before or after its completion): counted,"
+        " attached to none",
+    )
     arrival: bool = key(
         False,
         "an alone end logged as its request arrives, before any work (its latency is unknown):"
@@ -133,6 +140,8 @@ class DialectLine:
             return f"unknown named group(s) {sorted(unknown)}; allowed: {', '.join(sorted(GROUPS))}"
         if self.under:
             return self._under_problem()
+        if self.alone and self.role not in ("end", "error") and not self.error:
+            return "'alone' is for end lines (a whole request) and error records (attached to none)"
         return self._fields_problem()
 
     def _under_problem(self) -> str | None:
