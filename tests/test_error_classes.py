@@ -248,6 +248,18 @@ CASES: dict[str, Case] = {
         False,
         "server",
     ),
+    # PORTKEY fixtures/captures/portkey-sequential/log-stream.sse, as ingest/log_stream.py writes
+    # it: an OpenAI model's upstream 500 (no Claude family, which alone would say routing).
+    "portkey feed upstream 500": Case(
+        500,
+        (
+            '{"portkey-log-stream":1,"method":"POST","path":"/v1/chat/completions","status":500,'
+            '"model":"gpt-4o-mini","error":"server_error openai error: fake upstream 500",'
+            '"upstream_failed":true}',
+        ),
+        False,
+        "server",
+    ),
     # CCR dist/cli.js: a provider's 404 for a model it does not serve stays routing.
     "ccr provider 404 model": Case(
         404,

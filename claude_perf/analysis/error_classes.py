@@ -72,8 +72,9 @@ _TEXT_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # A router's provider answered 5xx: the upstream failed, whatever the model's name. Before the
 # "unknown model" rule, which would call it routing: a router's models are other providers'
 # (claude-code-router: `Error from provider(fake,broken-model: 503): {...}`, its dist/cli.js;
-# fixtures/captures/ccr-*), never a Claude family.
-_PROVIDER_FAILED = re.compile(r"error from provider\(", re.I)
+# fixtures/captures/ccr-*), never a Claude family. Portkey's /log/stream records (as
+# ingest/log_stream.py writes them) say so of every 5xx: each request there reached a provider.
+_PROVIDER_FAILED = re.compile(r'error from provider\(|"upstream_failed":true\b', re.I)
 
 
 def classify_error(status: int | None, messages: Iterable[str], model_known: bool) -> str:
