@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from claude_perf.analysis.metrics import latency_stats
 from claude_perf.analysis.numeric import (
@@ -49,6 +51,23 @@ def test_percentile_unsorted_equals_percentile_of_sorted(n):
     values = np.random.default_rng(n).lognormal(0, 1, n)
     for q in (0, 50, 90, 95, 99, 100):
         assert percentile_unsorted(values.copy(), q) == percentile(np.sort(values), q)
+
+
+def test_percentile_stays_between_its_two_values():
+    # a·(1−w) + b·w rounds 5e-324·0.5 to 0.0: two equal subnormals gave 0.0 between them, below
+    # every value (found by tests/test_quantile_interval.py's property test)
+    assert percentile([5e-324, 5e-324, 5e-324, 5e-324, 1.0, 1.0], 50) == 5e-324
+    assert percentile([5e-324, 1e-323], 50) in (5e-324, 1e-323)
+
+
+@given(st.lists(st.floats(0.0, 1e300, allow_subnormal=True), min_size=1, max_size=50))
+def test_percentile_is_never_outside_the_values_around_it(values: list[float]) -> None:
+    ordered = sorted(values)
+    for q in (0, 37.5, 50, 95, 99, 100):
+        position = (len(ordered) - 1) * q / 100.0
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        assert ordered[low] <= percentile(ordered, q) <= ordered[high]
 
 
 def test_percentile_of_nothing_raises():
