@@ -1,4 +1,9 @@
-"""Shared fixtures. Docker-related only for now (real engine via the docker SDK).
+"""Shared fixtures (Docker-related: a real engine via the docker SDK), and Hypothesis's profile.
+
+Under CI (``CI`` set, as ``.ci/run`` sets it) the property tests run derandomized: the same
+examples on every run, so that a red CI is the change's and not a new random draw's. Anywhere
+else they draw new examples each run (``make test`` locally; ``make fuzz`` draws 50 times as
+many for the input fuzzers): the subnormal percentile bug was found that way, in a local run.
 
 Containers are cleaned up per test run, never by the shared ``claude-perf-test=1`` label alone:
 every container a fixture here starts is recorded in this run's :class:`DockerRun` (its id, and
@@ -11,12 +16,14 @@ that is already gone (404) or already being removed (409).
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from tests.docker_support import (
     BUSYBOX_TAG,
@@ -26,6 +33,10 @@ from tests.docker_support import (
     engine_or_skip,
     start_standin_proxy,
 )
+
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 RUN_LABEL = f"{TEST_LABEL}.run"
 _DOCKER_FIXTURES = {
