@@ -190,6 +190,7 @@ def test_an_event_becomes_one_line_at_its_attempts_end() -> None:
         "cache_creation_tokens": None,
         "error": None,
         "upstream_failed": False,
+        "seq": 1,
     }
     assert notes == ["Portkey /log/stream feed: 1 request log event(s)"]
 
@@ -204,6 +205,45 @@ def test_events_without_a_time_or_not_json_are_counted_and_left_out() -> None:
         "2 /log/stream event(s) were not JSON objects: left out",
         "1 /log/stream event(s) had no provider attempt with a time (createdAt): left out",
     ]
+
+
+def test_odd_values_never_lose_or_break_a_line(tmp_path: Path) -> None:
+    # JSON's NaN and Infinity, an impossible instant, a lowercase method, a model with a quote
+    # and a backslash, a boolean status: each such event is a line the dialect still reads, or
+    # counted and left out when it has no time; never a traceback. (The NaN and the Infinity
+    # events are alike to the ns: two requests, not one line twice.)
+    good = json.loads(_event("2026-12-01T11:05:15.728Z", 330))
+    option = good["requestOptions"][0]
+    odd = [
+        {
+            **good,
+            "method": "post",
+            "status": True,
+            "requestOptions": [
+                {**option, "finalUntransformedRequest": {"body": {"model": 'a"b\\c'}}}
+            ],
+        },
+        {**good, "requestOptions": [{**option, "executionTime": float("nan")}]},
+        {**good, "requestOptions": [{**option, "createdAt": "2026-13-40T00:00:00Z"}]},
+        {**good, "requestOptions": "none"},
+        {**good, "requestOptions": [{**option, "executionTime": float("inf")}]},
+    ]
+    feed = _feed([json.dumps(e) for e in odd])  # (NaN and Infinity: as JavaScript never writes)
+    out = log_stream_lines(feed)
+    assert out is not None
+    text, notes = out
+    records = [json.loads(line.split(" ", 1)[1]) for line in text.decode().splitlines()]
+    assert len(records) == 3
+    renamed = [r for r in records if r["model"] != "claude-x"]
+    assert [(r["method"], r["status"], r["model"]) for r in renamed] == [("POST", None, "abc")]
+    assert notes[1:] == [
+        "2 /log/stream event(s) had no provider attempt with a time (createdAt): left out"
+    ]
+    path = tmp_path / "feed.sse"
+    path.write_bytes(feed)
+    proc = run_cli("report", "-i", str(path), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["requests"]["total"] == 3
 
 
 def test_other_inputs_are_not_a_feed() -> None:

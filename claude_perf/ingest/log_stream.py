@@ -29,9 +29,12 @@ note and left out.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
+
+from claude_perf.errors import InputError
 
 # The gateway's route names (rubeusURL) for its /v1/ paths (build/start-server.js: the handler
 # each `app.post("/v1/…")` calls with the name)
@@ -45,6 +48,8 @@ ROUTE_PATHS = {
     "createSpeech": "/v1/audio/speech",
     "createModelResponse": "/v1/responses",
 }
+_UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]')
+_YEAR_MS = 366 * 86_400_000.0
 _LOG_EVENT = re.compile(rb"(?m)^event: ?log\r?$")  # (SSE: the space after the colon optional)
 # What marks the dialect's lines: the first key of each record written here.
 MARK = "portkey-log-stream"
@@ -83,7 +88,7 @@ def log_stream_lines(data: bytes) -> tuple[bytes, list[str]] | None:
         if not isinstance(event, dict):
             unreadable += 1
             continue
-        line = _line(event)
+        line = _line(event, events)
         if line is None:
             untimed += 1
             continue
@@ -123,8 +128,9 @@ def _log_payloads(text: str) -> list[str]:
     return out
 
 
-def _line(event: dict[str, Any]) -> tuple[int, str] | None:
-    """(its time in ns, the docker-timestamps line) of one log event; None without a time."""
+def _line(event: dict[str, Any], seq: int) -> tuple[int, str] | None:
+    """(its time in ns, the docker-timestamps line) of the feed's ``seq``-th log event; None
+    without a time."""
     options = [o for o in event.get("requestOptions") or [] if isinstance(o, dict)]
     last = options[-1] if options else {}
     end_ns = _end_ns(last)
@@ -138,11 +144,13 @@ def _line(event: dict[str, Any]) -> tuple[int, str] | None:
     path = endpoint.split("?", 1)[0] if isinstance(endpoint, str) and endpoint else None
     model = body.get("model", params.get("model"))
     stream = body.get("stream", params.get("stream"))
+    method = _text(event.get("method"))
+    status = event.get("status")
     record: dict[str, Any] = {
         MARK: 1,
-        "method": _text(event.get("method")),
-        "path": (path or ROUTE_PATHS.get(route)) if isinstance(route, str) else path,
-        "status": event.get("status") if isinstance(event.get("status"), int) else None,
+        "method": method.upper() if method and method.isascii() and method.isalpha() else None,
+        "path": _text((path or ROUTE_PATHS.get(route)) if isinstance(route, str) else path),
+        "status": status if _is_int(status) and 100 <= status <= 599 else None,
         "duration_ms": _number(event.get("duration")),
         "model": _text(model),
         "stream": stream if isinstance(stream, bool) else None,
@@ -157,25 +165,30 @@ def _line(event: dict[str, Any]) -> tuple[int, str] | None:
     # Every request in the feed reached a provider: a 5xx is the provider's answer, or its
     # connection's failure, whatever the model's name (analysis/error_classes.py reads this).
     record["upstream_failed"] = (record["status"] or 0) >= 500
-    stamp = datetime.fromtimestamp(end_ns // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    # Its place in the feed: two requests alike to the ms (identical prompts under load) would
+    # otherwise be one line twice, which the reader counts once as a duplicate.
+    record["seq"] = seq
+    try:
+        stamp = datetime.fromtimestamp(end_ns // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    except (OverflowError, ValueError, OSError):  # a time beyond the calendar: no time
+        return None
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     return end_ns, f"{stamp}.{end_ns % 10**9:09d}Z {text}\n"
 
 
 def _end_ns(option: dict[str, Any]) -> int | None:
-    """An attempt's end: its createdAt (ISO 8601, UTC) plus its executionTime (ms)."""
-    created = option.get("createdAt")
-    if not isinstance(created, str):
-        return None
+    """An attempt's end: its createdAt (RFC 3339, as the gateway's Date.toISOString writes it)
+    plus its executionTime (ms; a missing or negative one counts as 0); None without a time."""
+    # (imported here: client_files' own imports, csv, gzip, urllib, are not on every read's path)
+    from claude_perf.ingest.client_files import rfc3339_ns
+
     try:
-        start = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    except ValueError:
+        created = option.get("createdAt")
+        start_ns = rfc3339_ns(created if isinstance(created, str) else "", "createdAt")
+    except InputError:
         return None
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    ms = _number(option.get("executionTime")) or 0
-    seconds = int(start.timestamp())
-    return seconds * 10**9 + start.microsecond * 1000 + round(ms * 1e6)
+    ms = _number(option.get("executionTime")) or 0.0
+    return start_ns + round(max(ms, 0.0) * 1e6)
 
 
 def _usage(response: Any) -> dict[str, int | None]:
@@ -187,7 +200,7 @@ def _usage(response: Any) -> dict[str, int | None]:
         value = usage.get(anthropic)
         if value is None and openai is not None:
             value = usage.get(openai)
-        out[ours] = value if isinstance(value, int) and not isinstance(value, bool) else None
+        out[ours] = value if _is_int(value) and value >= 0 else None
     return out
 
 
@@ -212,10 +225,22 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A text the dialect's regex reads whole: without quotes, backslashes or control
+    characters, which JSON would escape (a model named with one would leave its line unread)."""
+    if not isinstance(value, str):
+        return None
+    kept = _UNSAFE.sub("", value)
+    return kept or None
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _number(value: Any) -> float | None:
+    """A finite number of at most a year's milliseconds (None otherwise: JSON's NaN and
+    Infinity tokens, or a figure no request takes)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    number = float(value)
+    return number if math.isfinite(number) and abs(number) <= _YEAR_MS else None
