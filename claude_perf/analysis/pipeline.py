@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from claude_perf.analysis.assemble import Requests, assemble
 from claude_perf.analysis.client_view import ClientView, client_view
 from claude_perf.analysis.correlate import CARRY_WINDOW_NS
+from claude_perf.analysis.echoes import Echoes, merge_echoes
 from claude_perf.analysis.front import FrontTier, set_apart
+from claude_perf.analysis.id_lives import RACE_NS
 from claude_perf.analysis.metrics import Metrics, compute
 from claude_perf.analysis.restarts import restarts_seen, startup_times, startups_known
 from claude_perf.config.load import dialects_for
@@ -45,6 +47,7 @@ class DataQuality:
     # source name → the log dialects found in it (parse/dialect_match.py)
     dialects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     arrivals_only: int = 0  # health checks / other requests seen only as they arrived
+    echoes_merged: int = 0  # access lines counted once with the application's line (echoes.py)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
     window = window_of(logs, entries)
     startups = startup_times(entries, logs)  # before the assembly gives the entries up
     with stage("assemble"):
+        echoes = merge_echoes(entries.events)  # one response logged by two loggers, once
+        entries = replace(entries, events=echoes.events)
         if keep_events:
             requests = assemble(entries, config, logs.sources)
         else:
@@ -145,7 +150,7 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
         logs = replace(logs, notes=(*logs.notes, outcome.note))
     with stage("metrics"):
         metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
-        quality = _quality(logs, entries, requests, metrics, config)
+        quality = _quality(logs, entries, requests, metrics, config, _named(echoes, logs))
         release_unused()  # the metrics' column temporaries, about 300 MB at 10M lines
     if outcome.view is not None and not (clients or aggregates):
         client: ClientView | None = outcome.view
@@ -190,7 +195,12 @@ def _orphan_notes(requests: Requests) -> list[str]:
 
 
 def _quality(
-    logs: LogLines, entries: Entries, requests: Requests, metrics: Metrics, config: Config
+    logs: LogLines,
+    entries: Entries,
+    requests: Requests,
+    metrics: Metrics,
+    config: Config,
+    echoes: Mapping[str, int],
 ) -> DataQuality:
     notes = [*logs.notes, *entries.notes]
     latency_unknown = sum(m.latency_unknown for m in metrics.models)
@@ -213,6 +223,7 @@ def _quality(
             "the mean latency of all overlapping requests together is exact whatever the "
             "pairing (the sum of their completion times minus the sum of their start times)"
         )
+    notes.extend(_echo_notes(echoes))
     if requests.arrivals_only:
         notes.append(
             f"{requests.arrivals_only} health check(s) or other request(s) are logged only as "
@@ -282,7 +293,25 @@ def _quality(
         notes=tuple(notes),
         dialects=_dialects_by_name(logs, entries),
         arrivals_only=requests.arrivals_only,
+        echoes_merged=sum(echoes.values()),
     )
+
+
+def _named(echoes: Echoes, logs: LogLines) -> dict[str, int]:
+    """The access lines merged as echoes, per source name."""
+    names = list(logs.sources)
+    return {names[s] if s < len(names) else f"source-{s}": n for s, n in echoes.merged.items()}
+
+
+def _echo_notes(echoes: Mapping[str, int]) -> list[str]:
+    """Per source whose requests were each logged twice (analysis/echoes.py): how many."""
+    return [
+        f"{source}: {n} request(s) were each logged twice, by an access line and by the "
+        "application's own completion line written with it (same path, status and method, "
+        f"within {RACE_NS / 1e6:g} ms, or next to each other without times): each counted once, "
+        "with the application's line"
+        for source, n in echoes.items()
+    ]
 
 
 def _dialect_limits(requests: Requests, entries: Entries, config: Config) -> list[str]:

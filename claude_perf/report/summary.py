@@ -181,6 +181,7 @@ def build(analysis: Analysis) -> dict[str, Any]:
             "duplicate_lines": q.duplicate_lines,
             "dialects": {name: list(found) for name, found in q.dialects.items()},
             "arrivals_only": q.arrivals_only,
+            "echoes_merged": q.echoes_merged,
             # usage records (tokens, cost, CLI times on a line of their own) and how many of
             # them no request was found for
             "usage_records": analysis.requests.usage_records,
