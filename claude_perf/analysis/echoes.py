@@ -7,12 +7,13 @@ own logger. Read as they are, both lines are completions and every request count
 proxies' dialects say which of their lines is the completion; for the others, this module finds
 the echoes from the lines themselves:
 
-- two completion lines are an echo pair when one is an access line (uvicorn's, morgan's, the
-  generic request line) and the other is not, they name the same path, no other completion of
-  that path lies between them, their statuses and methods do not differ (either may be
-  unknown), and they were written together: stamped within id_lives.RACE_NS (how far apart the
-  engine may stamp two records written together to stdout and stderr), or, without a time on
-  either, with no other completion of any path between them;
+- two completion lines are an echo pair when one is an access line (uvicorn's, morgan's) and
+  the other the application's own (a leveled, JSON, key=value or bare request line), they name
+  the same path, no other completion of that path lies between them, their statuses and
+  methods do not differ (either may be unknown), and they were written together: stamped
+  within id_lives.RACE_NS (how far apart the engine may stamp two records written together to
+  stdout and stderr), or, without a time on either, with no other completion of any path
+  between them;
 - a source's pairs count only when they are the rule there: at least ECHO_SHARE of the smaller
   family's completions (on the paths both families log) have their echo, in one order (the
   application's line first, or the access line first). Two unrelated loggers (two proxies'

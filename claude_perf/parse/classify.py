@@ -225,6 +225,7 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
     marks = apply_dialects(part.text, source, part.ts_ns == NAT_NS, part.cols, active, skip, shared)
     part.read_uvicorn_and_morgan()  # 4b. uvicorn's own leveled lines, Node's morgan access lines
     json_like = part.read_json_and_kv()  # 5-6. JSON objects, key=value lines
+    part.read_request_lines(marks.matched | marks.no_generic_end)  # 6b. a request line, a status
     other = part.unassigned & (part.kind == K_OTHER)
     if other.any():  # 7. continuation lines: unmatched lines printed right after a record
         _mark_continuations(part.text, part.kind, part.ts_ns, other, NAT_NS)

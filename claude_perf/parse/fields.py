@@ -19,6 +19,7 @@ from claude_perf.parse.formats import (
     _FIELD_REQUEST_ID,
     _FIELD_STATUS,
     _FIELD_STATUS_SHAPE,
+    _REQUEST_LINE,
     _START_WORDS,
 )
 from claude_perf.parse.shapes import _Templates
@@ -95,6 +96,7 @@ def _extract_fields(
     runs on the shapes with ``\\d`` there, and its digits are checked in the real text.
     """
     import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if len(messages) == 0:
@@ -157,7 +159,23 @@ def _extract_fields(
     positions, got = shapes.extract(_FIELD_METHOD_PATH, ("method", "path"))
     add("method", positions, _coded(got["method"]))
     add("path", positions, _coded(got["path"]))
-    end = shapes.matching(pc.match_substring_regex, _END_WORDS)
+    # A request line and its status (aiohttp's access log, `INFO:app:POST /v1 200 0.8s`): a
+    # completion, with its status (a keyed one, added first, wins) and its time when it has one.
+    positions, got = shapes.extract(_REQUEST_LINE, ("status", "duration", "unit"))
+    status = _status_codes(got["status"])
+    http = np.isin(status // 100, [1, 2, 3, 4, 5])
+    add("status", positions[http], status[http])
+    timed = http & _np_bool(got["duration"].is_valid())
+    if timed.any():
+        mask = pa.array(timed)
+        seconds = _durations_with_units(
+            got["duration"].filter(mask), _coded(got["unit"].filter(mask))
+        )
+        add("duration_s", positions[timed], seconds)
+    positions = positions[http]
+    request_line = np.zeros(len(messages), dtype=bool)
+    request_line[positions] = True
+    end = shapes.matching(pc.match_substring_regex, _END_WORDS) | request_line
     start = shapes.matching(pc.match_substring_regex, _START_WORDS) & ~end
     # Where a source's dialect declares its own starts or ends, these words mean nothing there.
     rows, values = expand(np.flatnonzero(end), Coded.constant(int(end.sum()), "end"))

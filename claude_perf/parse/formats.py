@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-KINDS = ("access", "leveled", "continuation", "json", "kv", "pattern", "blank", "other")
+# "request": a line no format reads holding a request line and its status (_REQUEST_LINE); kept
+# apart from "access" (uvicorn's, morgan's) so that one beside the other is seen as two loggers
+# (analysis/echoes.py).
+KINDS = ("access", "leveled", "continuation", "json", "kv", "pattern", "blank", "other", "request")
 
 
-K_ACCESS, K_LEVELED, K_CONT, K_JSON, K_KV, K_PATTERN, K_BLANK, K_OTHER = range(len(KINDS))
+K_ACCESS, K_LEVELED, K_CONT, K_JSON, K_KV, K_PATTERN, K_BLANK, K_OTHER, K_REQUEST = range(
+    len(KINDS)
+)
 
 
 _ANSI = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
@@ -28,6 +33,21 @@ _MORGAN = (
 
 
 _MORGAN_PREFIX = r"^(?:[\d.:a-f\[\]]+ - \S+ )?[A-Z]{3,7} /"
+
+
+# A request line and the status answered, in a line no known format reads (Go's chi logger,
+# Django's runserver, loguru's or Elysia's messages, aiohttp's access log, a plain logging call):
+# the quoted request line of the common log format (its target may be an absolute URL, as chi
+# logs it, then chi's `from ADDR -`), or a method and a path (from `/`: an absolute URL there is
+# an upstream call's), then the status, then perhaps a time with its unit. The unit is required:
+# a bare number after a status is a byte count as often as a time.
+_REQUEST_LINE = (
+    r'(?:"(?P<qmethod>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?:https?://[^/\s"]+)?'
+    r'(?P<qpath>/[^\s"?]*)[^\s"]* HTTP/\d(?:\.\d)?"(?: from \S+ -)?'
+    r"|(?:^|[\s|:\]])(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>/[^\s\"?]*)\S*)"
+    r" (?P<status>\d\d\d)\b"
+    r"(?:.*?\b(?P<duration>\d+(?:\.\d+)?) ?(?P<unit>ms|s|µs|μs|us|ns)\b)?"
+)
 
 
 # Leveled formats are matched on their head only: the message is searched in the whole line

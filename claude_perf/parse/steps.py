@@ -17,6 +17,7 @@ from claude_perf.parse.formats import (
     _MORGAN_PREFIX,
     _PYLOG,
     _PYLOG_TAIL,
+    _REQUEST_LINE,
     _UVICORN,
     K_ACCESS,
     K_BLANK,
@@ -25,6 +26,7 @@ from claude_perf.parse.formats import (
     K_LEVELED,
     K_OTHER,
     K_PATTERN,
+    K_REQUEST,
 )
 from claude_perf.parse.heads import _HEAD_BYTES, _access_fields, _pylog_heads
 from claude_perf.parse.text import (
@@ -289,6 +291,49 @@ class _Part:
             self.cols.add("status", rows, _status_codes(parts.field("status")))
             self.cols.add("duration_s", rows, _durations(_field(parts, "duration"), "ms"))
             self.cols.add("role", rows, Coded.constant(len(rows), "end"))
+
+    def read_request_lines(self, off: np.ndarray) -> None:
+        """Lines no format read that hold a request line and its status (formats._REQUEST_LINE):
+        each a completion (kind "request"). ``off``: lines a dialect read, or of sources whose
+        dialect declares its own completions."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        candidates = self.unassigned & ~off & (self.kind == K_OTHER)
+        if not candidates.any():
+            return
+        # every form holds a space or a quote before its target: `/path` or `http(s)://`
+        candidates &= self.test(pc.match_substring_regex, r'[ "](?:/|https?://)')
+        rows, parts = _extract(self.text, candidates, _REQUEST_LINE)
+        if parts is None or not len(rows):
+            return
+        status = _status_codes(parts.field("status"))
+        http = np.isin(status // 100, [1, 2, 3, 4, 5])
+        rows, status = rows[http], status[http]
+        if not len(rows):
+            return
+        self.claim(rows, K_REQUEST)
+        self.message_rows[rows] = True  # a model or request id beside it is read as elsewhere
+
+        def either(quoted: str, bare: str) -> np.ndarray:
+            one, two = _field(parts, quoted)[http], _field(parts, bare)[http]
+            return np.where(one != None, one, two)  # noqa: E711  (object arrays)
+
+        self.cols.add("method", rows, either("qmethod", "method"))
+        self.cols.add("path", rows, either("qpath", "path"))
+        self.cols.add("status", rows, status)
+        timed = _field(parts, "duration")[http] != None  # noqa: E711
+        if timed.any():
+            units = _field(parts, "unit")[http][timed]
+            values = np.array(
+                [
+                    f"{v}{u}"
+                    for v, u in zip(_field(parts, "duration")[http][timed], units, strict=True)
+                ],
+                dtype=object,
+            )
+            self.cols.add("duration_s", rows[timed], _durations(values, "s"))
+        self.cols.add("role", rows, Coded.constant(len(rows), "end"))
 
     def read_json_and_kv(self) -> np.ndarray:
         """JSON objects (complete ones only: a truncated object stays `other`), then key=value
