@@ -116,3 +116,17 @@ def test_a_model_beside_the_request_line_is_read() -> None:
     got = requests(analysis([line]))
     assert list(got["model"].astype(str)) == ["claude-sonnet-4"]
     assert list(got["request_id"].astype(str)) == ["abc-1"]
+
+
+def test_without_engine_times_an_iso_head_gives_the_times() -> None:
+    # `docker logs` without -t: loguru's head stamp is the only clock (Config's app_timezone, UTC)
+    plain = [
+        f"2026-12-01 10:00:{2 * i:02d}.250 | INFO     | app.main:log:42 - POST {PATH} 200 {100 + i}ms"
+        for i in range(5)
+    ]
+    a = analysis(plain)
+    got = requests(a)
+    assert [t.isoformat() for t in got["end"]] == [
+        f"2026-12-01T10:00:{2 * i:02d}.250000+00:00" for i in range(5)
+    ]
+    assert a.metrics.duration_s == pytest.approx(8.0)

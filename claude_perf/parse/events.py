@@ -10,7 +10,7 @@ from claude_perf.durations import NAT_NS
 from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.dialect_match import DialectMarks
 from claude_perf.parse.entries import row_numbers, source_codes
-from claude_perf.parse.formats import _ERROR_LEVELS, K_CONT, K_LEVELED, KINDS
+from claude_perf.parse.formats import _APP_STAMP, _ERROR_LEVELS, K_CONT, K_LEVELED, KINDS
 from claude_perf.parse.times import _parse_times
 
 if TYPE_CHECKING:
@@ -44,11 +44,6 @@ def column_order(names: list[str]) -> list[str]:
     base = [name for name in names if name not in OPTIONAL_COLUMNS]
     at = base.index("duration_s") + 1 if "duration_s" in base else len(base)
     return [*base[:at], *optional, *base[at:]]
-
-
-# An application timestamp at the head of a line (Python logging's asctime, ISO 8601): the
-# clock the proxy's middleware timed the request with, to the millisecond.
-_APP_STAMP = r"^(?P<at>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
 
 
 # Text columns with a few distinct values (levels, loggers, methods, paths, clients, models,

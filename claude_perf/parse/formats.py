@@ -50,6 +50,11 @@ _REQUEST_LINE = (
 )
 
 
+# An application timestamp at the head of a line (Python logging's asctime, ISO 8601): the
+# clock the proxy's middleware timed the request with, to the millisecond.
+_APP_STAMP = r"^(?P<at>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+
+
 # Leveled formats are matched on their head only: the message is searched in the whole line
 # later, which saves copying every message out (the single most expensive step at 1M lines).
 _PYLOG = (

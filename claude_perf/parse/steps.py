@@ -13,6 +13,7 @@ from claude_perf.durations import NAT_NS
 from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.formats import (
     _ANSI,
+    _APP_STAMP,
     _MORGAN,
     _MORGAN_PREFIX,
     _PYLOG,
@@ -334,6 +335,18 @@ class _Part:
             )
             self.cols.add("duration_s", rows[timed], _durations(values, "s"))
         self.cols.add("role", rows, Coded.constant(len(rows), "end"))
+        untimed = rows[self.ts_ns[rows] == NAT_NS]  # (`docker logs` without -t)
+        if len(untimed):  # the line's own head stamp, when it is an ISO 8601 one (loguru's)
+            stamped, stamps = _extract(self.text, self._only(untimed), _APP_STAMP)
+            if stamps is not None and len(stamped):
+                self.cols.add("app_time", stamped, _field(stamps, "at"))
+
+    def _only(self, rows: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        mask = np.zeros(self.n, dtype=bool)
+        mask[rows] = True
+        return mask
 
     def read_json_and_kv(self) -> np.ndarray:
         """JSON objects (complete ones only: a truncated object stays `other`), then key=value
