@@ -130,3 +130,36 @@ def test_counts_are_the_requests_whatever_the_mix(spec: list[tuple[str, float]])
     expect_merge = pairs > 0 and pairs >= ECHO_SHARE * min(apps, accesses)
     assert a.quality.echoes_merged == (pairs if expect_merge else 0)
     assert len(requests(a)) == apps + accesses - a.quality.echoes_merged
+
+
+def test_a_combined_format_access_line_beside_the_apps_own_line() -> None:
+    # Express: morgan's `combined` lines (read by the nginx dialect) and the app's console line
+    # with the model and its time; the app's line stays, the access line lends nothing it lacks.
+    lines = []
+    for i in range(6):
+        end = 2.0 * i + 1
+        lines.append(f"{engine(end)} [app] POST {PATH} 200 {300 + 10 * i}ms model=claude-sonnet-4")
+        lines.append(
+            f'{engine(end + 0.0003)} ::ffff:172.17.0.1 - - [30/Nov/2026:12:00:0{i} +0000] "POST '
+            f'{PATH} HTTP/1.1" 200 512 "-" "node-fetch/1.0"'
+        )
+    a = analysis(lines)
+    got = requests(a)
+    assert len(got) == 6 and a.quality.echoes_merged == 6
+    assert list(got["latency_s"]) == pytest.approx([0.3 + 0.01 * i for i in range(6)])
+    assert set(got["model"].astype(str)) == {"claude-sonnet-4"}
+
+
+def test_the_line_that_stays_is_lent_what_it_lacks() -> None:
+    # The access line first, with the status; the app's line after it names no status.
+    lines = []
+    for i in range(5):
+        end = 2.0 * i + 1
+        lines += [
+            access(end, 503 if i == 2 else 200, PATH),
+            f"{engine(end + 0.001)} {asctime(end)} - app - INFO - request finished "
+            f"path={PATH} duration_ms={400 + i}",
+        ]
+    got = requests(analysis(lines))
+    assert list(got["status"]) == [200, 200, 503, 200, 200]
+    assert list(got["latency_s"]) == pytest.approx([0.4 + 0.001 * i for i in range(5)])

@@ -1,26 +1,27 @@
-"""One response logged twice in one source: an access line and the application's own line.
+"""One response logged twice in one source: by an access logger and by the application.
 
 A FastAPI proxy with a logging middleware (``Request completed: POST /v1/messages status=200
 duration_ms=812``) under uvicorn, whose access logger writes ``"POST /v1/messages HTTP/1.1"
 200`` for the same response, logs each request twice; so does a Node app with morgan beside its
 own logger. Read as they are, both lines are completions and every request counts twice. Known
 proxies' dialects say which of their lines is the completion; for the others, this module finds
-the echoes from the lines themselves:
+the echoes from the lines themselves. The two loggers are told apart by their lines' kinds
+(parse/formats.KINDS: uvicorn's access line, a leveled record, JSON, key=value, a dialect's
+pattern, a bare request line):
 
-- two completion lines are an echo pair when one is an access line (uvicorn's, morgan's) and
-  the other the application's own (a leveled, JSON, key=value or bare request line), they name
-  the same path, no other completion of that path lies between them, their statuses and
-  methods do not differ (either may be unknown), and they were written together: stamped
-  within id_lives.RACE_NS (how far apart the engine may stamp two records written together to
-  stdout and stderr), or, without a time on either, with no other completion of any path
-  between them;
-- a source's pairs count only when they are the rule there: at least ECHO_SHARE of the smaller
-  family's completions (on the paths both families log) have their echo, in one order (the
-  application's line first, or the access line first). Two unrelated loggers (two proxies'
-  lines in one file) meet that way only by coincidence.
+- two completion lines are an echo pair when they are of two kinds, name the same path, no other
+  completion of that path lies between them, their statuses and methods do not differ (either
+  may be unknown), and they were written together: stamped within id_lives.RACE_NS (how far
+  apart the engine may stamp two records written together to stdout and stderr), or, without a
+  time on either, with no other completion of any path between them;
+- a source's pairs count only when they are the rule there, for one pair of kinds in one order:
+  the commonest such pairing in the source, and at least ECHO_SHARE of the fewer kind's
+  completions (on the paths both kinds log) have their echo. Two unrelated loggers (two
+  proxies' lines in one file) meet that way only by coincidence.
 
-Of each pair the application's line stays (it carries the duration, the model), given the
-access line's status, method, client and time where it lacks them; the access line goes.
+Of each pair one line stays: of the two kinds, the one whose lines more often carry a duration
+(then a model); it is lent the other line's status, method, client, model, request id, duration
+and time where it lacks them, and the other line goes.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
 # answers before the middleware runs, must not stop the rest from being told apart).
 ECHO_SHARE = 0.8
 
-# The columns an access line lends the application's line of the same response.
-_LENT = ("status", "method", "client")
+# The columns the line that goes lends the one that stays, where that one lacks them.
+_LENT = ("status", "method", "client", "model", "request_id", "duration_s")
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,13 @@ def merge_echoes(ev: pd.DataFrame) -> Echoes:
     import numpy as np
 
     is_end = _label_is(ev["role"], "end")
-    access = is_end & _label_is(ev["kind"], "access")
-    if not access.any() or not (is_end & ~access).any():
-        return Echoes(ev, {})
     ends = np.flatnonzero(is_end)
-    pairs = _pairs(ev, ends, access[ends])
-    if not len(pairs[0]):
+    kind = ev["kind"].cat.codes.to_numpy()[ends].astype(np.int64)
+    if not len(ends) or (kind == kind[0]).all():  # one logger's completions alone
         return Echoes(ev, {})
-    keep_at, drop_at = pairs
+    keep_at, drop_at = _pairs(ev, ends, kind)
+    if not len(keep_at):
+        return Echoes(ev, {})
     ev = ev.copy()
     for name in _LENT:
         if name in ev.columns:
@@ -87,64 +87,120 @@ def merge_echoes(ev: pd.DataFrame) -> Echoes:
 def _lend(
     ev: pd.DataFrame, name: str, keep_at: np.ndarray, drop_at: np.ndarray, missing: np.ndarray
 ) -> None:
-    """The access lines' ``name`` given to their application lines where ``missing``."""
-    if missing.any():
+    """The lines that go give ``name`` to the lines that stay where those lack it."""
+    given = missing & ev[name].iloc[drop_at].notna().to_numpy()
+    if given.any():
         column = ev.columns.get_loc(name)
-        ev.iloc[keep_at[missing], column] = ev[name].iloc[drop_at[missing]].to_numpy()
+        ev.iloc[keep_at[given], column] = ev[name].iloc[drop_at[given]].to_numpy()
 
 
-def _pairs(ev: pd.DataFrame, ends: np.ndarray, access: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(the application's lines, their access lines): event positions of the echo pairs."""
+def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(the lines that stay, the lines that go): event positions of the echo pairs."""
     import numpy as np
 
     source = _sources(ev)[ends].astype(np.int64)
     path = _codes(ev["path"], ends)
-    # Neighbours within one (source, path), in log order (a stable sort keeps it): the
-    # candidates are the neighbours of two families; the other tests run on them alone.
-    group = source * (int(path.max()) + 2) + (path + 1)
-    order = np.argsort(group, kind="stable")
-    key = group[order]
-    fam = access[order]
-    edge = np.flatnonzero((key[:-1] == key[1:]) & (fam[:-1] != fam[1:]) & (path[order][:-1] >= 0))
-    first, second = order[edge], order[edge + 1]  # places in ``ends``
-    for name in ("status", "method"):
+    # Neighbours within one (source, path), in log order (a stable sort keeps it), and, where a
+    # line names no path, neighbours among all the source's completions: the candidates are
+    # neighbours of two kinds; the other tests run on them alone.
+    first, second = _neighbours(source * (int(path.max()) + 2) + (path + 1), kind)
+    known = path[first] >= 0
+    first, second = first[known], second[known]
+    by_source = _neighbours(source, kind)
+    unnamed = (path[by_source[0]] < 0) | (path[by_source[1]] < 0)
+    first = np.concatenate([first, by_source[0][unnamed]])
+    second = np.concatenate([second, by_source[1][unnamed]])
+    for name in ("path", "status", "method"):
         if name in ev.columns:
             one, two = _codes(ev[name], ends[first]), _codes(ev[name], ends[second])
             keep = (one == two) | (one < 0) | (two < 0)
-            edge, first, second = edge[keep], first[keep], second[keep]
-    ts = ev["ts"]
-    one, two = _ns(ts, ends[first]), _ns(ts, ends[second])
+            first, second = first[keep], second[keep]
+    one, two = _ns(ev["ts"], ends[first]), _ns(ev["ts"], ends[second])
     timed = (one != NAT_NS) & (two != NAT_NS)
     # Without times: nothing else completed between them (next to each other among all the
     # completions).
     together = np.where(timed, np.abs(two - one) <= RACE_NS, second - first == 1)
-    edge, first, second = edge[together], first[together], second[together]
-    app_first = ~access[first]
+    first, second = first[together], second[together]
+    # Per source, each (kind, kind) order among the pairs, the commonest first; kept only where
+    # it is the rule, one order per two kinds, and no line in two pairs.
+    n_kinds = int(kind.max()) + 1
+    pair_code = (source[first] * n_kinds + kind[first]) * n_kinds + kind[second]
+    codes, counts = np.unique(pair_code, return_counts=True)
+    taken: set[tuple[int, int, int]] = set()
+    used = np.zeros(len(ends), dtype=bool)
     keep, drop = [], []
-    src = source[first]
-    for s in np.unique(src):
-        smaller = _smaller_family(source, path, access, int(s))
-        mine = src == s
-        best = max((app_first & mine, ~app_first & mine), key=lambda e: int(e.sum()))
-        n = int(best.sum())
-        if not n or n < ECHO_SHARE * smaller:
+    for code in codes[np.argsort(-counts, kind="stable")].tolist():
+        s, rest = divmod(code, n_kinds * n_kinds)
+        k1, k2 = divmod(rest, n_kinds)
+        if (s, min(k1, k2), max(k1, k2)) in taken:
             continue
-        app_at = np.where(app_first[best], first[best], second[best])
-        keep.append(ends[app_at])
-        drop.append(ends[np.where(app_first[best], second[best], first[best])])
+        chosen = _once((pair_code == code) & ~used[first] & ~used[second], first, second)
+        if not _the_rule(int(chosen.sum()), source == s, path, kind, (k1, k2)):
+            continue
+        taken.add((s, min(k1, k2), max(k1, k2)))
+        used[first[chosen]] = used[second[chosen]] = True
+        one, two = ends[first[chosen]], ends[second[chosen]]
+        if _informative(ev, two) > _informative(ev, one):
+            one, two = two, one
+        keep.append(one)
+        drop.append(two)
     if not keep:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(keep), np.concatenate(drop)
 
 
-def _smaller_family(src: np.ndarray, path: np.ndarray, fam: np.ndarray, s: int) -> int:
-    """In source ``s``, on the paths both families log: the fewer of the two's completions."""
+def _once(chosen: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``chosen`` without the pairs whose line an earlier chosen pair holds (a line next to two
+    of the other kind: one by its path, one among all the source's completions)."""
     import numpy as np
 
-    mine = src == s
-    both = np.intersect1d(path[mine & fam], path[mine & ~fam])
-    on = mine & np.isin(path, both)
-    return min(int((on & fam).sum()), int((on & ~fam).sum()))
+    at = np.flatnonzero(chosen)
+    alone = np.ones(len(at), dtype=bool)
+    for side in (first[at], second[at]):
+        _, firsts = np.unique(side, return_index=True)
+        once = np.zeros(len(at), dtype=bool)
+        once[firsts] = True
+        alone &= once
+    out = np.zeros_like(chosen)
+    out[at[alone]] = True
+    return out
+
+
+def _neighbours(group: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Places of the completions next to each other within a group (log order kept) that are of
+    two kinds: (the first's, the second's)."""
+    import numpy as np
+
+    order = np.argsort(group, kind="stable")
+    key, sorted_kind = group[order], kind[order]
+    edge = np.flatnonzero((key[:-1] == key[1:]) & (sorted_kind[:-1] != sorted_kind[1:]))
+    return order[edge], order[edge + 1]
+
+
+def _the_rule(
+    n: int, mine: np.ndarray, path: np.ndarray, kind: np.ndarray, kinds: tuple[int, int]
+) -> bool:
+    """Whether ``n`` pairs of these two kinds are the rule in their source (``mine``: its
+    completions): ECHO_SHARE of the fewer kind's completions on the paths both kinds log (all of
+    them where either kind's lines leave some path unknown)."""
+    import numpy as np
+
+    one, two = mine & (kind == kinds[0]), mine & (kind == kinds[1])
+    if (path[one] < 0).any() or (path[two] < 0).any():  # a path unknown: all their lines
+        on = np.ones(len(path), dtype=bool)
+    else:
+        on = np.isin(path, np.intersect1d(path[one], path[two]))
+    fewer = min(int((one & on).sum()), int((two & on).sum()))
+    return n > 0 and n >= ECHO_SHARE * fewer
+
+
+def _informative(ev: pd.DataFrame, at: np.ndarray) -> float:
+    """How much a set of lines tells: the share carrying a duration, then (a half) a model."""
+    score = 0.0
+    for name, weight in (("duration_s", 1.0), ("model", 0.5)):
+        if name in ev.columns and len(at):
+            score += weight * float(ev[name].iloc[at].notna().mean())
+    return score
 
 
 def _label_is(column: pd.Series, label: str) -> np.ndarray:

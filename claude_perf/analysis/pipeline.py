@@ -306,10 +306,9 @@ def _named(echoes: Echoes, logs: LogLines) -> dict[str, int]:
 def _echo_notes(echoes: Mapping[str, int]) -> list[str]:
     """Per source whose requests were each logged twice (analysis/echoes.py): how many."""
     return [
-        f"{source}: {n} request(s) were each logged twice, by an access line and by the "
-        "application's own completion line written with it (same path, status and method, "
-        f"within {RACE_NS / 1e6:g} ms, or next to each other without times): each counted once, "
-        "with the application's line"
+        f"{source}: {n} request(s) were each logged twice, by two loggers (an access line and the "
+        "application's own completion line written with it: same path, status and method, "
+        f"within {RACE_NS / 1e6:g} ms, or next to each other without times): each counted once"
         for source, n in echoes.items()
     ]
 
