@@ -128,6 +128,11 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
     codes, counts = np.unique(pair_code, return_counts=True)
     taken: set[tuple[int, int, int]] = set()
     used = np.zeros(len(ends), dtype=bool)
+    # Per (source, kind): how many of its completions name each path (index 0: none).
+    paths = np.bincount(
+        (source * n_kinds + kind) * (int(path.max()) + 2) + (path + 1),
+        minlength=int(source.max() + 1) * n_kinds * (int(path.max()) + 2),
+    ).reshape(-1, int(path.max()) + 2)
     keep, drop = [], []
     for code in codes[np.argsort(-counts, kind="stable")].tolist():
         s, rest = divmod(code, n_kinds * n_kinds)
@@ -135,7 +140,7 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
         if (s, min(k1, k2), max(k1, k2)) in taken:
             continue
         chosen = _once((pair_code == code) & ~used[first] & ~used[second], first, second)
-        if not _the_rule(int(chosen.sum()), source == s, path, kind, (k1, k2)):
+        if not _the_rule(int(chosen.sum()), paths[s * n_kinds + k1], paths[s * n_kinds + k2]):
             continue
         taken.add((s, min(k1, k2), max(k1, k2)))
         used[first[chosen]] = used[second[chosen]] = True
@@ -171,26 +176,24 @@ def _neighbours(group: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.nda
     two kinds: (the first's, the second's)."""
     import numpy as np
 
-    order = np.argsort(group, kind="stable")
+    if (group[1:] >= group[:-1]).all():  # one source, in log order: nothing to sort
+        order = np.arange(len(group))
+    else:
+        order = np.argsort(group, kind="stable")
     key, sorted_kind = group[order], kind[order]
     edge = np.flatnonzero((key[:-1] == key[1:]) & (sorted_kind[:-1] != sorted_kind[1:]))
     return order[edge], order[edge + 1]
 
 
-def _the_rule(
-    n: int, mine: np.ndarray, path: np.ndarray, kind: np.ndarray, kinds: tuple[int, int]
-) -> bool:
-    """Whether ``n`` pairs of these two kinds are the rule in their source (``mine``: its
-    completions): ECHO_SHARE of the fewer kind's completions on the paths both kinds log (all of
-    them where either kind's lines leave some path unknown)."""
-    import numpy as np
-
-    one, two = mine & (kind == kinds[0]), mine & (kind == kinds[1])
-    if (path[one] < 0).any() or (path[two] < 0).any():  # a path unknown: all their lines
-        on = np.ones(len(path), dtype=bool)
+def _the_rule(n: int, one: np.ndarray, two: np.ndarray) -> bool:
+    """Whether ``n`` pairs of two kinds are the rule in their source (``one``, ``two``: how many
+    of each kind's completions there name each path, index 0 none): ECHO_SHARE of the fewer
+    kind's completions on the paths both log (all of them where either leaves a path unknown)."""
+    if one[0] or two[0]:
+        fewer = min(int(one.sum()), int(two.sum()))
     else:
-        on = np.isin(path, np.intersect1d(path[one], path[two]))
-    fewer = min(int((one & on).sum()), int((two & on).sum()))
+        both = (one > 0) & (two > 0)
+        fewer = min(int(one[both].sum()), int(two[both].sum()))
     return n > 0 and n >= ECHO_SHARE * fewer
 
 
