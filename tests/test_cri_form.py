@@ -67,6 +67,9 @@ def summary_of(path: Path) -> dict:
     out.pop("inputs", None)
     out["data_quality"].pop("dialects", None)
     out["data_quality"]["partial_lines_merged"] = 0
+    # notes that name their source name it by its path: the same source under either name
+    notes = out["data_quality"]["notes"]
+    out["data_quality"]["notes"] = [n.replace(str(path), "SOURCE") for n in notes]
     return json.loads(json.dumps(out, default=str))
 
 

@@ -163,3 +163,46 @@ def test_the_line_that_stays_is_lent_what_it_lacks() -> None:
     got = requests(analysis(lines))
     assert list(got["status"]) == [200, 200, 503, 200, 200]
     assert list(got["latency_s"]) == pytest.approx([0.4 + 0.001 * i for i in range(5)])
+
+
+def test_crossed_lines_of_responses_finishing_together_pair_by_time() -> None:
+    # Two responses end in the same 50 µs: both access lines, then both app lines (the
+    # middleware-plain-sequential capture), once among otherwise ordinary pairs.
+    lines = [line for i in range(6) for line in echoed(2.0 * i + 1, 0.4)]
+    end = 20.0
+    lines += [
+        access(end, 200, PATH),
+        access(end + 0.00002, 200, PATH),
+        app_line(end + 0.00004, 1.5),
+        app_line(end + 0.00005, 0.001),
+    ]
+    a = analysis(lines)
+    assert len(requests(a)) == 8 and a.quality.echoes_merged == 8
+
+
+def test_the_access_line_first_or_second_by_the_race_of_the_streams() -> None:
+    # stdout (uvicorn's access line) and stderr (the app's record) are stamped apart: every
+    # third response's access line came first (the middleware-kv-concurrent capture: a quarter)
+    lines = []
+    for i in range(9):
+        end, latency = 2.0 * i + 1, 0.3 + 0.1 * i
+        if i % 3:
+            lines += [app_line(end, latency), access(end + 0.0002, 200, PATH)]
+        else:
+            lines += [access(end, 200, PATH), app_line(end + 0.0002, latency)]
+    a = analysis(lines)
+    got = requests(a)
+    assert len(got) == 9 and a.quality.echoes_merged == 9
+    assert sorted(got["latency_s"]) == pytest.approx([0.3 + 0.1 * i for i in range(9)])
+
+
+def test_each_source_is_judged_alone() -> None:
+    # source 0 logs every response twice; source 1 is another proxy with one line a response
+    echoing = [line for i in range(5) for line in echoed(2.0 * i + 1, 0.4)]
+    single = [app_line(2.0 * i + 1.0001, 0.4) for i in range(5)]
+    single += [access(2.0 * i + 1.0002, 200, PATH) for i in range(5, 10)]
+    a = analysis(echoing, single)
+    got = a.requests.table
+    assert (got["source"].astype(str) == "source-0.log").sum() == 5
+    assert (got["source"].astype(str) == "source-1.log").sum() == 10
+    assert a.quality.echoes_merged == 5

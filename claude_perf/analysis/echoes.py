@@ -9,15 +9,17 @@ the echoes from the lines themselves. The two loggers are told apart by their li
 (parse/formats.KINDS: uvicorn's access line, a leveled record, JSON, key=value, a dialect's
 pattern, a bare request line):
 
-- two completion lines are an echo pair when they are of two kinds, name the same path, no other
-  completion of that path lies between them, their statuses and methods do not differ (either
-  may be unknown), and they were written together: stamped within id_lives.RACE_NS (how far
-  apart the engine may stamp two records written together to stdout and stderr), or, without a
-  time on either, with no other completion of any path between them;
-- a source's pairs count only when they are the rule there, for one pair of kinds in one order:
-  the commonest such pairing in the source, and at least ECHO_SHARE of the fewer kind's
-  completions (on the paths both kinds log) have their echo. Two unrelated loggers (two
-  proxies' lines in one file) meet that way only by coincidence.
+- two completion lines are an echo pair when they are of two kinds, name the same path (or one
+  names none), lie in runs of lines next to each other (a line and each line of the next run of
+  another kind, _RUN_REACH lines at most: a few responses finishing together write their lines
+  crossed), their statuses and methods do not differ (either may be unknown), and they were
+  written together: stamped within id_lives.RACE_NS (how far apart the engine may stamp two
+  records written together to stdout and stderr), in either order, or, without a time on
+  either, next to each other among all the completions; a line is in one pair at most, the
+  closest first;
+- a source's pairs count only when they are the rule there for two kinds: at least ECHO_SHARE
+  of the fewer kind's completions (on the paths both kinds log) have their echo. Two unrelated
+  loggers (two proxies' lines in one file) meet that way only by coincidence.
 
 Of each pair one line stays: of the two kinds, the one whose lines more often carry a duration
 (then a model); it is lent the other line's status, method, client, model, request id, duration
@@ -100,51 +102,63 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
 
     source = _sources(ev)[ends].astype(np.int64)
     path = _codes(ev["path"], ends)
-    # Neighbours within one (source, path), in log order (a stable sort keeps it), and, where a
-    # line names no path, neighbours among all the source's completions: the candidates are
-    # neighbours of two kinds; the other tests run on them alone.
-    first, second = _neighbours(source * (int(path.max()) + 2) + (path + 1), kind)
-    known = path[first] >= 0
-    first, second = first[known], second[known]
-    by_source = _neighbours(source, kind)
-    unnamed = (path[by_source[0]] < 0) | (path[by_source[1]] < 0)
-    first = np.concatenate([first, by_source[0][unnamed]])
-    second = np.concatenate([second, by_source[1][unnamed]])
-    for name in ("path", "status", "method"):
-        if name in ev.columns:
-            one, two = _codes(ev[name], ends[first]), _codes(ev[name], ends[second])
-            keep = (one == two) | (one < 0) | (two < 0)
-            first, second = first[keep], second[keep]
-    one, two = _ns(ev["ts"], ends[first]), _ns(ev["ts"], ends[second])
-    timed = (one != NAT_NS) & (two != NAT_NS)
-    # Without times: nothing else completed between them (next to each other among all the
-    # completions).
-    together = np.where(timed, np.abs(two - one) <= RACE_NS, second - first == 1)
-    first, second = first[together], second[together]
-    # Per source, each (kind, kind) order among the pairs, the commonest first; kept only where
-    # it is the rule, one order per two kinds, and no line in two pairs.
+    ts = _ns(ev["ts"], ends)
     n_kinds = int(kind.max()) + 1
-    pair_code = (source[first] * n_kinds + kind[first]) * n_kinds + kind[second]
-    codes, counts = np.unique(pair_code, return_counts=True)
-    taken: set[tuple[int, int, int]] = set()
-    used = np.zeros(len(ends), dtype=bool)
     # Per (source, kind): how many of its completions name each path (index 0: none).
     paths = np.bincount(
         (source * n_kinds + kind) * (int(path.max()) + 2) + (path + 1),
         minlength=int(source.max() + 1) * n_kinds * (int(path.max()) + 2),
     ).reshape(-1, int(path.max()) + 2)
+    if not _may_echo(source, kind, ts, paths, n_kinds):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # Neighbours within one (source, path), in log order (a stable sort keeps it), and, where a
+    # line names no path, neighbours among all the source's completions: the candidates are
+    # neighbours of two kinds written together; the other tests run on them alone.
+    first, second = _neighbours(source * (int(path.max()) + 2) + (path + 1), kind, ts)
+    known = path[first] >= 0
+    first, second = first[known], second[known]
+    by_source = _neighbours(source, kind, ts)
+    unnamed = (path[by_source[0]] < 0) | (path[by_source[1]] < 0)
+    first = np.concatenate([first, by_source[0][unnamed]])
+    second = np.concatenate([second, by_source[1][unnamed]])
+    for name in ("path", "status", "method"):
+        if name in ev.columns:
+            values = path if name == "path" else _codes(ev[name], ends)
+            one, two = values[first], values[second]
+            keep = (one == two) | (one < 0) | (two < 0)
+            first, second = first[keep], second[keep]
+    one, two = ts[first], ts[second]
+    timed = (one != NAT_NS) & (two != NAT_NS)
+    # Without times: nothing else completed between them (next to each other among all the
+    # completions).
+    gap = np.where(timed, np.abs(two - one), 0)
+    together = timed | (second - first == 1)
+    first, second, gap = first[together], second[together], gap[together]
+    # Per source and two kinds (in either order: stdout and stderr are stamped apart, so the
+    # access line comes first or second by the race), the lines matched one to one, closest
+    # first; kept where that is the rule, the commonest two kinds first.
+    low, high = np.minimum(kind[first], kind[second]), np.maximum(kind[first], kind[second])
+    pair_code = (source[first] * n_kinds + low) * n_kinds + high
+    codes, counts = np.unique(pair_code, return_counts=True)
+    used = np.zeros(len(ends), dtype=bool)
     keep, drop = [], []
     for code in codes[np.argsort(-counts, kind="stable")].tolist():
         s, rest = divmod(code, n_kinds * n_kinds)
         k1, k2 = divmod(rest, n_kinds)
-        if (s, min(k1, k2), max(k1, k2)) in taken:
+        at = np.flatnonzero(pair_code == code)
+        # ties (no times): the order most of the pairs have (an application that logs before
+        # uvicorn's access line does so every time), so a run of lines is read pair by pair
+        in_order = kind[first[at]] == k1
+        usual = in_order if 2 * int(in_order.sum()) >= len(at) else ~in_order
+        rank = gap[at] * 2 + ~usual
+        matched = at[_one_to_one(first[at], second[at], rank, used)]
+        if not _the_rule(len(matched), paths[s * n_kinds + k1], paths[s * n_kinds + k2]):
             continue
-        chosen = _once((pair_code == code) & ~used[first] & ~used[second], first, second)
-        if not _the_rule(int(chosen.sum()), paths[s * n_kinds + k1], paths[s * n_kinds + k2]):
-            continue
-        taken.add((s, min(k1, k2), max(k1, k2)))
-        used[first[chosen]] = used[second[chosen]] = True
-        one, two = ends[first[chosen]], ends[second[chosen]]
+        used[first[matched]] = used[second[matched]] = True
+        # by kind: the k1 line and the k2 line of each pair, whichever came first
+        k1_first = kind[first[matched]] == k1
+        one = ends[np.where(k1_first, first[matched], second[matched])]
+        two = ends[np.where(k1_first, second[matched], first[matched])]
         if _informative(ev, two) > _informative(ev, one):
             one, two = two, one
         keep.append(one)
@@ -154,47 +168,127 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
     return np.concatenate(keep), np.concatenate(drop)
 
 
-def _once(chosen: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """``chosen`` without the pairs whose line an earlier chosen pair holds (a line next to two
-    of the other kind: one by its path, one among all the source's completions)."""
+def _one_to_one(
+    first: np.ndarray, second: np.ndarray, rank: np.ndarray, used: np.ndarray, rounds: int = 8
+) -> np.ndarray:
+    """Of the candidate pairs (places of their lines, and each pair's rank: lower is likelier),
+    those taken so that no line is in two: in each round a pair is taken when no other pair
+    holding one of its lines ranks before it (ties: the earlier candidate); lines already
+    ``used`` take none. A line has a few candidates at most (its neighbours), so a few rounds
+    take nearly all; a line left over stays a request of its own."""
     import numpy as np
 
-    at = np.flatnonzero(chosen)
-    alone = np.ones(len(at), dtype=bool)
-    for side in (first[at], second[at]):
-        _, firsts = np.unique(side, return_index=True)
-        once = np.zeros(len(at), dtype=bool)
-        once[firsts] = True
-        alone &= once
-    out = np.zeros_like(chosen)
-    out[at[alone]] = True
-    return out
+    n = len(first)
+    taken = np.zeros(n, dtype=bool)
+    if not n:
+        return taken
+    key = rank.astype(np.int64) * n + np.arange(n)  # unique: the rank, then the order
+    free = ~used
+    for _ in range(rounds):
+        live = ~taken & free[first] & free[second]
+        if not live.any():
+            break
+        best = np.full(len(free), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(best, first[live], key[live])
+        np.minimum.at(best, second[live], key[live])
+        win = live & (key == best[first]) & (key == best[second])
+        taken |= win
+        free[first[win]] = free[second[win]] = False
+    return taken
 
 
-def _neighbours(group: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Places of the completions next to each other within a group (log order kept) that are of
-    two kinds: (the first's, the second's)."""
+# How far across two runs of lines of one kind each a line looks for its echo: two or three
+# responses finishing in the same millisecond write their lines crossed (A A B B, the
+# middleware-plain-sequential capture), and a run is that long only then.
+_RUN_REACH = 4
+
+
+def _neighbours(
+    group: np.ndarray, kind: np.ndarray, ts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs within each group (log order kept): a line and each line of the next run
+    of another kind, up to _RUN_REACH lines away in either run, stamped within RACE_NS (or
+    either without a time): (the first's places, the second's)."""
     import numpy as np
 
     if (group[1:] >= group[:-1]).all():  # one source, in log order: nothing to sort
         order = np.arange(len(group))
     else:
         order = np.argsort(group, kind="stable")
-    key, sorted_kind = group[order], kind[order]
-    edge = np.flatnonzero((key[:-1] == key[1:]) & (sorted_kind[:-1] != sorted_kind[1:]))
-    return order[edge], order[edge + 1]
+    key, sorted_kind, at = group[order], kind[order], ts[order]
+    # runs: consecutive lines of one group and one kind
+    new_run = np.r_[True, (key[1:] != key[:-1]) | (sorted_kind[1:] != sorted_kind[:-1])]
+    run = np.cumsum(new_run)
+    untimed = at == NAT_NS
+    firsts, seconds = [], []
+    for d in range(1, min(2 * _RUN_REACH, len(order))):
+        # (slices, not index arrays: a tenth of the time at the 1M bench log's 434k lines)
+        close = (np.abs(at[d:] - at[:-d]) <= RACE_NS) | untimed[d:] | untimed[:-d]
+        ok = np.flatnonzero(close & (run[d:] == run[:-d] + 1) & (key[d:] == key[:-d]))
+        firsts.append(order[ok])
+        seconds.append(order[ok + d])
+    if not firsts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _may_echo(
+    source: np.ndarray, kind: np.ndarray, ts: np.ndarray, paths: np.ndarray, n_kinds: int
+) -> bool:
+    """Whether some two kinds of some source could be the rule: their pairs are at most the
+    lines of one kind stamped within RACE_NS of a line of the other (or without a time), which
+    must reach ECHO_SHARE of the fewer. A cheap bound (a pass per kind over the times in order,
+    no neighbours): where two loggers' lines meet only by coincidence (the benchmark's mixed
+    log: under a fifth of them) the search stops here."""
+    import numpy as np
+
+    sources = np.flatnonzero(np.bincount(source)).tolist()
+    for s in sources:
+        mine = np.flatnonzero(source == s) if len(sources) > 1 else slice(None)
+        timed = ts[mine] != NAT_NS
+        order = np.argsort(ts[mine][timed], kind="stable")  # (nearly in order already)
+        t, k = ts[mine][timed][order], kind[mine][timed][order]
+        loose = np.bincount(kind[mine][~timed], minlength=n_kinds)  # may pair by their place
+        present = np.flatnonzero(np.bincount(kind[mine])).tolist()
+        near = {k2: _near(t, k == k2) for k2 in present}
+        for a, k1 in enumerate(present):
+            for k2 in present[a + 1 :]:
+                fewer = _fewer(paths[s * n_kinds + k1], paths[s * n_kinds + k2])
+                bound = min(
+                    int((near[k2] & (k == k1)).sum()) + int(loose[k1]) + int(loose[k2]),
+                    int((near[k1] & (k == k2)).sum()) + int(loose[k1]) + int(loose[k2]),
+                )
+                if bound >= ECHO_SHARE * fewer > 0:
+                    return True
+    return False
+
+
+def _near(t: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Per time of ``t`` (ascending): whether a time marked ``of`` lies within RACE_NS of it."""
+    import numpy as np
+
+    if not len(t):
+        return np.zeros(0, dtype=bool)
+    far_before, far_after = t[0] - 2 * RACE_NS, t[-1] + 2 * RACE_NS
+    last = np.maximum.accumulate(np.where(of, t, far_before))
+    upcoming = np.minimum.accumulate(np.where(of, t, far_after)[::-1])[::-1]
+    return ((t - last) <= RACE_NS) | ((upcoming - t) <= RACE_NS)
+
+
+def _fewer(one: np.ndarray, two: np.ndarray) -> int:
+    """The fewer of two kinds' completions (``one``, ``two``: how many name each path, index 0
+    none) on the paths both log (all of them where either leaves a path unknown)."""
+    if one[0] or two[0]:
+        return min(int(one.sum()), int(two.sum()))
+    both = (one > 0) & (two > 0)
+    return min(int(one[both].sum()), int(two[both].sum()))
 
 
 def _the_rule(n: int, one: np.ndarray, two: np.ndarray) -> bool:
     """Whether ``n`` pairs of two kinds are the rule in their source (``one``, ``two``: how many
     of each kind's completions there name each path, index 0 none): ECHO_SHARE of the fewer
-    kind's completions on the paths both log (all of them where either leaves a path unknown)."""
-    if one[0] or two[0]:
-        fewer = min(int(one.sum()), int(two.sum()))
-    else:
-        both = (one > 0) & (two > 0)
-        fewer = min(int(one[both].sum()), int(two[both].sum()))
-    return n > 0 and n >= ECHO_SHARE * fewer
+    (_fewer)."""
+    return n > 0 and n >= ECHO_SHARE * _fewer(one, two)
 
 
 def _informative(ev: pd.DataFrame, at: np.ndarray) -> float:
