@@ -224,6 +224,15 @@ def _quality(
             "pairing (the sum of their completion times minus the sum of their start times)"
         )
     notes.extend(_echo_notes(echoes))
+    rounded = (
+        int((requests.table["latency_source"] == "rounded").sum()) if len(requests.table) else 0
+    )
+    if rounded:
+        notes.append(
+            f"{rounded} request(s) have no time but the one their logger rounded to whole seconds "
+            "(`2s`: no start line pairs with them without engine times): each counts as logged, "
+            "off by up to half a second"
+        )
     if requests.arrivals_only:
         notes.append(
             f"{requests.arrivals_only} health check(s) or other request(s) are logged only as "

@@ -158,6 +158,11 @@ def finish(
     start_ns, latency, ttfb, source_code = _latency(
         raw.pop("start_ns"), end_ns, durations[pos], streaming
     )
+    guess = np.zeros(len(pos), dtype=bool)
+    if "rounded_s" in ev.columns:  # nothing better known: a time the logger rounded ("2s")
+        rounded = ev["rounded_s"].to_numpy(dtype=float)[pos]
+        guess = (source_code == 2) & ~streaming & ~np.isnan(rounded)
+        latency[guess] = rounded[guess]
     del streaming
     out["start"], out["end"] = _times(start_ns), _times(end_ns)
     del start_ns, end_ns
@@ -170,6 +175,9 @@ def finish(
     # such rows are, so that other tables keep their categories.
     arrival = raw.pop("arrival")
     names: tuple[str, ...] = _SOURCE_NAMES
+    if guess.any():
+        source_code[guess] = len(names)
+        names = (*names, "rounded")
     if arrival.any():
         source_code[arrival] = len(names)
         names = (*names, "arrival")
@@ -467,7 +475,7 @@ def _models_and_classes(
 # The entry columns the table is still built from once the events are decoded (finish, usage
 # figures, the completion order of several sources); assemble._decode turns every other one
 # into arrays.
-_READ_AFTER_DECODE = ("row", "status", "client", "method", "exit_code", *FIELDS)
+_READ_AFTER_DECODE = ("row", "status", "client", "method", "exit_code", "rounded_s", *FIELDS)
 
 
 def joined_columns(id_part: dict[str, Any], plain_part: dict[str, Any]) -> dict[str, Any]:

@@ -72,6 +72,9 @@ GROUPS = frozenset(
         "client",
         "exit_code",
         "stream",
+        # a time the logger rounded (Hono's and koa-logger's whole seconds, `2s`): the
+        # latency only where no start pairs with the line (parse/events.OPTIONAL_COLUMNS)
+        "rounded",
     }
 )
 UNITS = ("s", "ms", "us", "ns")

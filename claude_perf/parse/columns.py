@@ -70,6 +70,7 @@ class _Columns:
         "role",
         "app_time",
         "exit_code",
+        "rounded_s",
         "stream",
         "duration_bare",
         "alone",
@@ -113,7 +114,7 @@ class _Columns:
         return np.flatnonzero(self.mask(name))
 
     # float columns, NaN = unknown
-    NUMERIC = ("duration_s", "status", "exit_code", "duration_bare", "alone", *FIELDS)
+    NUMERIC = ("duration_s", "status", "exit_code", "rounded_s", "duration_bare", "alone", *FIELDS)
 
     def positions(self, at: np.ndarray) -> np.ndarray:
         """Line row → position in ``at`` (-1 where absent): one map for every gather."""

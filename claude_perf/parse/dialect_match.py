@@ -477,6 +477,8 @@ def _read_groups(
         # line thought (Echo's JSON line carries a bare "latency" the JSON reader also sees).
         known = ~np.isnan(durations)
         cols.add("duration_bare", rows[known], np.zeros(int(known.sum())))
+    if "rounded" in names:
+        cols.add("rounded_s", rows, _durations(_field(parts, "rounded"), unit))
     if "exit_code" in names:
         codes = _field(parts, "exit_code")
         numbers = np.array(

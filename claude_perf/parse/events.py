@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 OPTIONAL_COLUMNS = {
     "duration_bare": float("nan"),
     "exit_code": float("nan"),
+    # a time the logger rounded (whole seconds), seconds: the latency where nothing better is
+    "rounded_s": float("nan"),
     "alone": float("nan"),
     "stream": None,
     # the figures of dialect lines' ``fields`` (tokens, cost, CLI times), NaN unknown
