@@ -130,3 +130,16 @@ def test_without_engine_times_an_iso_head_gives_the_times() -> None:
         f"2026-12-01T10:00:{2 * i:02d}.250000+00:00" for i in range(5)
     ]
     assert a.metrics.duration_s == pytest.approx(8.0)
+
+
+def test_without_engine_times_gos_log_stamp_gives_the_times() -> None:
+    # chi's logger through Go's log package: `2026/12/01 10:00:02 "POST ..." from ... - 200 ...`
+    plain = [
+        f'2026/12/01 10:00:{2 * i:02d} "POST http://localhost:8080{PATH} HTTP/1.1" from '
+        f"172.17.0.1:5432{i} - 200 512B in {100 + i}.5ms"
+        for i in range(4)
+    ]
+    a = analysis(plain)
+    assert [t.isoformat() for t in requests(a)["end"]] == [
+        f"2026-12-01T10:00:{2 * i:02d}+00:00" for i in range(4)
+    ]

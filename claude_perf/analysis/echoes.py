@@ -130,7 +130,8 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
     one, two = ts[first], ts[second]
     timed = (one != NAT_NS) & (two != NAT_NS)
     # Without times: nothing else completed between them (next to each other among all the
-    # completions).
+    # completions). Lines written crossed (A A B B) then stay two requests each: which order
+    # is the usual one cannot be told from an alternating run alone (L A L A pairs either way).
     gap = np.where(timed, np.abs(two - one), 0)
     together = timed | (second - first == 1)
     first, second, gap = first[together], second[together], gap[together]

@@ -55,6 +55,13 @@ _REQUEST_LINE = (
 _APP_STAMP = r"^(?P<at>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
 
 
+# A request line's own head stamp (read where the engine gave none): _APP_STAMP's, the date's
+# dashes or slashes (Go's log package writes `2026/12/01 10:00:00` before a line: go-chi's logger).
+_REQUEST_STAMP = (
+    r"^(?P<at>\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+)
+
+
 # Leveled formats are matched on their head only: the message is searched in the whole line
 # later, which saves copying every message out (the single most expensive step at 1M lines).
 _PYLOG = (

@@ -13,12 +13,12 @@ from claude_perf.durations import NAT_NS
 from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.formats import (
     _ANSI,
-    _APP_STAMP,
     _MORGAN,
     _MORGAN_PREFIX,
     _PYLOG,
     _PYLOG_TAIL,
     _REQUEST_LINE,
+    _REQUEST_STAMP,
     _UVICORN,
     K_ACCESS,
     K_BLANK,
@@ -336,12 +336,14 @@ class _Part:
             self.cols.add("duration_s", rows[timed], _durations(values, "s"))
         self.cols.add("role", rows, Coded.constant(len(rows), "end"))
         untimed = rows[self.ts_ns[rows] == NAT_NS]  # (`docker logs` without -t)
-        if len(untimed):  # the line's own head stamp, when it is an ISO 8601 one (loguru's)
-            stamped, stamps = _extract(self.text, self._only(untimed), _APP_STAMP)
-            if stamps is not None and len(stamped):
-                self.cols.add("app_time", stamped, _field(stamps, "at"))
+        if len(untimed):  # the line's own head stamp: ISO 8601 (loguru's) or Go's log package's
+            stamped, stamps = _extract(self.text, self._only(untimed), _REQUEST_STAMP)
+            if stamps is not None and len(stamped):  # (2026/12/01 read as 2026-12-01)
+                dates = pc.replace_substring(stamps.field("at"), "/", "-")
+                self.cols.add("app_time", stamped, _field_values(dates))
 
     def _only(self, rows: np.ndarray) -> np.ndarray:
+        """A mask of these rows."""
         import numpy as np
 
         mask = np.zeros(self.n, dtype=bool)
