@@ -206,3 +206,20 @@ def test_each_source_is_judged_alone() -> None:
     assert (got["source"].astype(str) == "source-0.log").sum() == 5
     assert (got["source"].astype(str) == "source-1.log").sum() == 10
     assert a.quality.echoes_merged == 5
+
+
+def test_one_loggers_lines_split_by_timing_are_not_two_loggers() -> None:
+    # gunicorn's access lines (its dialect) under 3 requests in flight: those printed within
+    # 5 ms of an application record are marked continuations, the others not. Same logger, one
+    # line a request: nothing to merge, whatever the kinds the timing gave them.
+    lines = [f"{engine(0.0)} [2026-11-30 12:00:00 +0000] [7] [INFO] Booting worker with pid: 7"]
+    for i in range(12):
+        end = 1.0 + 0.02 * i  # completions 20 ms apart: within RACE_NS of each other
+        if i % 3 == 0:  # an application record 1 ms before: the access line is a continuation
+            lines.append(
+                f"{engine(end - 0.001)} {asctime(end)} - src.main - INFO - Chat completion"
+            )
+        lines.append(f'{engine(end)} 172.17.0.1:5{i:04d} - "POST {PATH} HTTP/1.1" 200')
+    a = analysis(lines)
+    assert a.quality.echoes_merged == 0
+    assert len(requests(a)) == 12
