@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claude_perf.analysis.echoes import ECHO_SHARE
+from claude_perf.analysis.echoes import ECHO_GAP_NS, ECHO_SHARE
 from tests.test_truth import access, analysis, asctime, engine, requests
 
 PATH = "/v1/chat/completions"
@@ -223,3 +223,13 @@ def test_one_loggers_lines_split_by_timing_are_not_two_loggers() -> None:
     a = analysis(lines)
     assert a.quality.echoes_merged == 0
     assert len(requests(a)) == 12
+
+
+def test_lines_of_two_loggers_always_20_ms_apart_are_not_written_together() -> None:
+    # Every app line has an access line 20 ms later (within RACE_NS, the share rule met): but
+    # records one process writes together are under a ms apart (the captures), so these are
+    # two requests each, as two busy loggers' lines would be.
+    lines = [line for i in range(10) for line in echoed(2.0 * i + 1, 0.4, gap_s=0.020)]
+    a = analysis(lines)
+    assert a.quality.echoes_merged == 0 and len(requests(a)) == 20
+    assert ECHO_GAP_NS < 20_000_000

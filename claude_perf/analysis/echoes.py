@@ -18,8 +18,10 @@ pattern, a bare request line):
   either, next to each other among all the completions; a line is in one pair at most, the
   closest first;
 - a source's pairs count only when they are the rule there for two kinds: at least ECHO_SHARE
-  of the fewer kind's completions (on the paths both kinds log) have their echo. Two unrelated
-  loggers (two proxies' lines in one file) meet that way only by coincidence.
+  of the fewer kind's completions (on the paths both kinds log) have their echo, and the pairs
+  with times were written together (median gap under ECHO_GAP_NS). Two unrelated loggers (two
+  proxies' lines in one file, or one logger's lines in two kinds) meet that way only by
+  coincidence.
 
 Of each pair one line stays: of the two kinds, the one whose lines more often carry a duration
 (then a model); it is lent the other line's status, method, client, model, request id, duration
@@ -42,6 +44,13 @@ if TYPE_CHECKING:
 # a clear majority; a few requests logged by one logger alone, e.g. a 422 the framework
 # answers before the middleware runs, must not stop the rest from being told apart).
 ECHO_SHARE = 0.8
+
+# Two records one process writes together reach the engine well within a few ms: the real
+# captures' pairs were 0.06 and 0.2 ms apart (medians; at most 0.93 ms; middleware-*), where
+# completions of concurrent requests that pair by coincidence spread over the whole RACE_NS
+# window (13 ms median, the wrapper under gunicorn at 3 in flight). The pairs' median gap (of
+# those with times) must be under this for them to be echoes.
+ECHO_GAP_NS = 5_000_000
 
 # The columns the line that goes lends the one that stays, where that one lacks them.
 _LENT = ("status", "method", "client", "model", "request_id", "duration_s")
@@ -145,7 +154,7 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
     # is the usual one cannot be told from an alternating run alone (L A L A pairs either way).
     gap = np.where(timed, np.abs(two - one), 0)
     together = timed | (second - first == 1)
-    first, second, gap = first[together], second[together], gap[together]
+    first, second, gap, timed = first[together], second[together], gap[together], timed[together]
     # Per source and two kinds (in either order: stdout and stderr are stamped apart, so the
     # access line comes first or second by the race), the lines matched one to one, closest
     # first; kept where that is the rule, the commonest two kinds first.
@@ -166,6 +175,9 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
         matched = at[_one_to_one(first[at], second[at], rank, used)]
         if not _the_rule(len(matched), paths[s * n_kinds + k1], paths[s * n_kinds + k2]):
             continue
+        stamped = matched[timed[matched]]
+        if len(stamped) and float(np.median(gap[stamped])) > ECHO_GAP_NS:
+            continue  # written apart: two loggers' lines met by coincidence
         used[first[matched]] = used[second[matched]] = True
         # by kind: the k1 line and the k2 line of each pair, whichever came first
         k1_first = kind[first[matched]] == k1
