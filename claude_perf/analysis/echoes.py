@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claude_perf.analysis.id_lives import RACE_NS
-from claude_perf.durations import NAT_NS, series_ns
+from claude_perf.durations import NAT_NS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,7 +58,7 @@ _LENT = ("status", "method", "client", "model", "request_id", "duration_s")
 
 @dataclass(frozen=True)
 class Echoes:
-    """The events with each echo pair made one, and how many access lines went, per source."""
+    """The events with each echo pair made one, and how many lines went, per source id."""
 
     events: pd.DataFrame
     merged: dict[int, int]
@@ -351,11 +351,6 @@ def _codes(column: pd.Series, at: np.ndarray) -> np.ndarray:
     if hasattr(column, "cat"):
         return column.cat.codes.to_numpy()[at].astype(np.int64)
     return column.iloc[at].fillna(-1).to_numpy(dtype=np.int64)
-
-
-def _ns(ts: pd.Series, at: np.ndarray) -> np.ndarray:
-    """The times at ``at`` as integer nanoseconds (NAT_NS unknown)."""
-    return series_ns(ts.iloc[at]) if len(at) else series_ns(ts.iloc[:0])
 
 
 def _sources(ev: pd.DataFrame) -> np.ndarray:

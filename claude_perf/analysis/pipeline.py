@@ -137,7 +137,7 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
     with stage("assemble"):
         echoes = merge_echoes(entries.events)  # one response logged by two loggers, once
         entries = replace(entries, events=echoes.events)
-        release_unused()  # its temporaries (about 150 MB at 10M bench lines), before the rows'
+        release_unused()  # its temporaries (about 150 MB at 10M bench lines), before the assembly
         if keep_events:
             requests = assemble(entries, config, logs.sources)
         else:

@@ -33,6 +33,7 @@ from claude_perf.parse.heads import _HEAD_BYTES, _access_fields, _pylog_heads
 from claude_perf.parse.text import (
     _coded,
     _durations,
+    _durations_with_units,
     _extract,
     _field,
     _field_values,
@@ -298,6 +299,7 @@ class _Part:
         each a completion (kind "request"). ``off``: lines a dialect read, or of sources whose
         dialect declares its own completions."""
         import numpy as np
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         candidates = self.unassigned & ~off & (self.kind == K_OTHER)
@@ -323,17 +325,14 @@ class _Part:
         self.cols.add("method", rows, either("qmethod", "method"))
         self.cols.add("path", rows, either("qpath", "path"))
         self.cols.add("status", rows, status)
-        timed = _field(parts, "duration")[http] != None  # noqa: E711
-        if timed.any():
-            units = _field(parts, "unit")[http][timed]
-            values = np.array(
-                [
-                    f"{v}{u}"
-                    for v, u in zip(_field(parts, "duration")[http][timed], units, strict=True)
-                ],
-                dtype=object,
+        # (a group that took no part is "" here, not null: extract_regex)
+        timed = http & _np_bool(pc.not_equal(parts.field("duration"), ""))
+        if timed.any():  # (the unit is required with the number: _durations_with_units)
+            mask = pa.array(timed)
+            seconds = _durations_with_units(
+                parts.field("duration").filter(mask), _coded(parts.field("unit").filter(mask))
             )
-            self.cols.add("duration_s", rows[timed], _durations(values, "s"))
+            self.cols.add("duration_s", rows[timed[http]], seconds)
         self.cols.add("role", rows, Coded.constant(len(rows), "end"))
         untimed = rows[self.ts_ns[rows] == NAT_NS]  # (`docker logs` without -t)
         if len(untimed):  # the line's own head stamp: ISO 8601 (loguru's) or Go's log package's
