@@ -49,6 +49,7 @@ from claude_perf.analysis.table import (
 from claude_perf.analysis.usage import models_from_usage, plain_usage
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
+from claude_perf.parse.entries import source_name
 from claude_perf.runtime.memory import release_unused
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def assemble(
     ids = np.unique(sources).tolist() or [0]
 
     def name(source: int) -> str:
-        return source_names[source] if source < len(source_names) else f"source-{source}"
+        return source_name(source_names, source)
 
     if len(ids) == 1:
         return _assemble_source(ev, config, name(ids[0]), consume=consume)

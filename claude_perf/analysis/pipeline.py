@@ -21,7 +21,7 @@ from claude_perf.ingest.files import LogLines
 from claude_perf.ingest.session import Session
 from claude_perf.parse.chunked import classify_pending
 from claude_perf.parse.classify import classify
-from claude_perf.parse.entries import Entries
+from claude_perf.parse.entries import Entries, source_name
 from claude_perf.runtime.parallel import release_unused
 from claude_perf.runtime.stages import stage
 
@@ -310,7 +310,7 @@ def _quality(
 def _named(echoes: Echoes, logs: LogLines) -> dict[str, int]:
     """The access lines merged as echoes, per source name."""
     names = list(logs.sources)
-    return {names[s] if s < len(names) else f"source-{s}": n for s, n in echoes.merged.items()}
+    return {source_name(names, s): n for s, n in echoes.merged.items()}
 
 
 def _echo_notes(echoes: Mapping[str, int]) -> list[str]:
@@ -347,5 +347,5 @@ def _dialects_by_name(logs: LogLines, entries: Entries) -> dict[str, tuple[str, 
     names = list(logs.sources) or ["input"]
     found: dict[str, tuple[str, ...]] = {name: () for name in names}
     for key, dialects in entries.dialects.items():
-        found[names[key] if key < len(names) else f"source-{key}"] = dialects
+        found[source_name(names, key)] = dialects
     return found

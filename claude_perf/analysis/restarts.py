@@ -12,7 +12,7 @@ from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.ingest.files import LogLines
-from claude_perf.parse.entries import Entries
+from claude_perf.parse.entries import Entries, source_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,6 +81,5 @@ def startup_times(entries: Entries, logs: LogLines) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for code, at in zip(codes.tolist(), ts.tolist(), strict=True):
         if at != np.iinfo(np.int64).min:
-            name = names[code] if code < len(names) else f"source-{code}"
-            out.setdefault(name, []).append(at)
+            out.setdefault(source_name(names, code), []).append(at)
     return out

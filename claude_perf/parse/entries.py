@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -68,3 +68,9 @@ def source_codes(sources: np.ndarray) -> np.ndarray:
 
     top = int(sources.max()) if len(sources) else 0
     return sources.astype(np.min_scalar_type(-top - 1), copy=False)
+
+
+def source_name(names: Sequence[str], source: int) -> str:
+    """A source id's name: its place among ``names`` (the inputs' names in id order), else
+    ``source-N`` (an id past them, as in frames built without names)."""
+    return names[source] if source < len(names) else f"source-{source}"
