@@ -166,3 +166,34 @@ def test_unknown_text_in_the_request_table_is_none_never_nan(capture):
         else:
             assert isinstance(table[column].dtype, pd.ArrowDtype), column
             assert [None if pd.isna(v) else v for v in table[column]] == values, column
+
+
+def _outcomes(analysis):
+    table = analysis.requests.table
+    model = table[table["kind"] == "model"]
+    classes = model["error_class"].astype(object).where(model["error_class"].notna(), None)
+    return list(
+        zip(
+            model["status"].astype(int),
+            model["outcome"].astype(str),
+            classes,
+            model["error_records"].astype(int),
+            strict=True,
+        )
+    )
+
+
+def test_the_logs_without_engine_times_give_each_request_its_own_errors(capture, tmp_path):
+    # `docker logs` without -t: the access lines carry no time, the wrapper's records their own
+    # stamps. The CLI failure after the 422 (its records at 08.591, the next request's start at
+    # 08.353 between them) is the 200's after it, not the failed 422's before it.
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z ")
+    lines = (CAPTURE / "docker-logs-t.txt").read_text().splitlines(keepends=True)
+    plain = tmp_path / "docker-logs.txt"
+    plain.write_text("".join(stamp.sub("", line) for line in lines))
+    untimed = analyse(read_logs([str(plain)]), Config())
+    assert untimed.quality.lines_without_time == len(lines)
+    assert _outcomes(untimed) == _outcomes(capture)
+    by_label = dict(zip([label for label, _, _ in client_view()], _outcomes(untimed), strict=True))
+    assert by_label["cli auth fail"] == (200, "failed", "cli", 2)
+    assert by_label["malformed"] == (422, "failed", "validation", 2)

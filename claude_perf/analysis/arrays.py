@@ -50,6 +50,19 @@ def _gather(values: np.ndarray, index: np.ndarray, valid: np.ndarray, default: i
     return np.where(valid, values[safe], default)
 
 
+def first_known_after(ts_ns: np.ndarray, at: np.ndarray, unknown: int) -> np.ndarray:
+    """Per position in ``at``: the first known time (not ``unknown``) among the events after
+    it in log order, ``unknown`` when none follows."""
+    import numpy as np
+
+    known_at = np.flatnonzero(ts_ns != unknown)
+    if not len(known_at):
+        return np.full(len(at), unknown, dtype=np.int64)
+    k = np.searchsorted(known_at, at, side="right")
+    found = k < len(known_at)
+    return _gather(ts_ns, known_at[np.minimum(k, len(known_at) - 1)], found, unknown)
+
+
 def _first_in_group(
     groups: np.ndarray, n_groups: int, candidates: np.ndarray, last: bool = False
 ) -> np.ndarray:

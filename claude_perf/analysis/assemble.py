@@ -35,7 +35,6 @@ from claude_perf.analysis.pairing import (
     _fifo_pairs,
     contested_models,
     spare_end_after,
-    start_models,
     startless_guess,
 )
 from claude_perf.analysis.stream_order import streams_first
@@ -46,7 +45,7 @@ from claude_perf.analysis.table import (
     finish,
     joined_columns,
 )
-from claude_perf.analysis.usage import models_from_usage, plain_usage
+from claude_perf.analysis.usage import models_from_usage, plain_usage, start_models
 from claude_perf.config.schema import Config
 from claude_perf.durations import NAT_NS
 from claude_perf.parse.entries import source_name

@@ -15,6 +15,7 @@ from claude_perf.analysis.arrays import (
     _narrow_positions,
     _position_type,
     _positions,
+    first_known_after,
 )
 from claude_perf.analysis.fifo import _expired_starts as _expired_starts  # (re-exported)
 from claude_perf.analysis.fifo import _fifo_pairs as _fifo_pairs
@@ -462,6 +463,13 @@ def _attach_errors(
     if failed_end is not None and untimed.any():
         failed_next = failed_end[np.minimum(j, n_ends - 1)] & has_next
         failed_prev = failed_end[np.maximum(j - 1, 0)] & has_prev
+        # ...unless a line logged after that failure has a time (an application stamp) and the
+        # run was written well after it: a request's records come before its response line,
+        # swapped with it by the streams' race at most (the wrapper's reference capture: a
+        # 422, the next request's start at 08.353, then a CLI failure's records at 08.591, its
+        # 200 after them: the records are the 200's).
+        after_prev = first_known_after(ts, model_ends[np.maximum(j - 1, 0)], NAT_NS)
+        failed_prev &= ~(known & (after_prev != NAT_NS) & (run_start - after_prev > _SKEW_NS))
         to_prev_untimed |= can_prev & can_next & failed_prev & ~failed_next
     use_prev |= to_prev_untimed
     adjacent_next |= can_next & ~use_prev
@@ -495,24 +503,3 @@ def _attach_errors(
     text = _join_per_group(ends, attached_texts, n_ends)
     first = _positions(attached, _first_in_group(ends, n_ends, pd.notna(attached_texts)))
     return count, text, first, orphans
-
-
-def start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
-    """Per event, the code of the model its start names (-1 none; events.model's codes): its
-    own field, else a model record logged right after it (within the stdout/stderr skew,
-    before the next start)."""
-    import numpy as np
-
-    codes = events.model.codes
-    model = np.full(len(events.ts_ns), -1, dtype=codes.dtype)
-    own = start_events[events.has_model[start_events]]
-    model[own] = codes[own]
-    records = np.flatnonzero(events.has_model & events.is_model_record)
-    if len(records) and len(start_events):
-        i = np.searchsorted(start_events, records) - 1
-        ok = i >= 0
-        start_of = start_events[np.maximum(i, 0)]
-        near = ok & (events.ts_ns[records] - events.ts_ns[start_of] <= _SKEW_NS)
-        free = near & (model[start_of] < 0)
-        model[start_of[free]] = codes[records[free]]
-    return model

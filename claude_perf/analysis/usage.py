@@ -22,6 +22,8 @@ record (analysis/correlate.py), in two steps:
    exact links; none: the latest start) is taken, and marked inferred.
 
 Each completion and each start takes one record at most: one record never goes to two requests.
+A model record (role ``model``) is read the same way: the model a start names is its own, else
+that of a record logged right after it (start_models).
 """
 
 from __future__ import annotations
@@ -400,3 +402,24 @@ def usage_metrics(table: pd.DataFrame, rows: np.ndarray, ok: np.ndarray) -> Usag
         else None,
         cli_overhead_s=spread_of(np.where(ok, overhead, np.nan)),
     )
+
+
+def start_models(events: _Events, start_events: np.ndarray) -> np.ndarray:
+    """Per event, the code of the model its start names (-1 none; events.model's codes): its
+    own field, else a model record logged right after it (within the stdout/stderr skew,
+    before the next start)."""
+    import numpy as np
+
+    codes = events.model.codes
+    model = np.full(len(events.ts_ns), -1, dtype=codes.dtype)
+    own = start_events[events.has_model[start_events]]
+    model[own] = codes[own]
+    records = np.flatnonzero(events.has_model & events.is_model_record)
+    if len(records) and len(start_events):
+        i = np.searchsorted(start_events, records) - 1
+        ok = i >= 0
+        start_of = start_events[np.maximum(i, 0)]
+        near = ok & (events.ts_ns[records] - events.ts_ns[start_of] <= _SKEW_NS)
+        free = near & (model[start_of] < 0)
+        model[start_of[free]] = codes[records[free]]
+    return model
