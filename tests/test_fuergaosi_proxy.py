@@ -9,8 +9,12 @@ fake upstream. Tolerance: a sequential request's latency within 3 % or 30 ms of 
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
+from claude_perf.analysis.pipeline import Analysis, analyse
+from claude_perf.config.schema import Config
+from claude_perf.ingest.files import read_logs
 from claude_perf.report.summary import build
 from tests.openai_proxy_support import (
     OTHER_CAPTURES,
@@ -19,6 +23,7 @@ from tests.openai_proxy_support import (
     clients,
     count_lines,
     log_path,
+    log_text,
     messages,
     ns,
     rows,
@@ -150,3 +155,34 @@ def test_before_the_dialects_debug_latency_was_invented(monkeypatch: pytest.Monk
 def test_the_dialects_are_not_found_elsewhere(other: str) -> None:
     for found in analysis(other).quality.dialects.values():
         assert PLAIN not in found and DEBUG not in found
+
+
+def _without_engine_times(name: str, tmp_path) -> Analysis:
+    """The capture as `docker logs` without -t gives it."""
+    plain = tmp_path / f"{name}.log"
+    plain.write_text("".join(line[31:] + "\n" for line in log_text(name).splitlines()))
+    return analyse(read_logs([str(plain)]), Config())
+
+
+def test_debug_lines_without_engine_times_keep_their_own_stamps(tmp_path) -> None:
+    # the dialect's lines name no time; their head stamp (Python logging's asctime) is read
+    a = _without_engine_times("fuergaosi-debug", tmp_path)
+    ev = a.entries.events
+    starts = ev[ev["role"] == "start"]
+    assert len(starts) == 38 and starts["ts"].notna().all()
+    assert starts["ts"].iloc[0] == pd.Timestamp("2026-12-01 03:10:34.464", tz="UTC")
+    assert ev.loc[ev["kind"] == "access", "ts"].isna().all()  # uvicorn's line has no stamp
+
+
+def test_debug_without_engine_times_pairs_each_stream_with_its_start(debug, tmp_path) -> None:
+    # Without engine times the access line still comes first twice (it reached the engine
+    # first); the first line with a stamp after it bounds when it was written, so its streamed
+    # start within the race is put back before it, as with engine times (before: every pairing
+    # after the first such stream shifted by one, models and stream flags with it).
+    got = rows(_without_engine_times("fuergaosi-debug", tmp_path))
+    timed = rows(debug)
+    sequential = slice(0, 16)  # steps 2-4 of the plan: one request at a time
+    for column in ("status", "model", "stream"):
+        assert got[column][sequential].tolist() == timed[column][sequential].tolist(), column
+    # the first cut stream's traceback goes to it (the 429 after it had not started)
+    assert got["outcome"][11] == timed["outcome"][11] == "failed"

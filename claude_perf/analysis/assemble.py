@@ -351,6 +351,7 @@ def _plain_part(src: _Source, pairs: _Pairs) -> tuple[dict[str, Any], int, int, 
         sure_start_ns,
         written_at(src, error_events),
         failed_status(src, model_ends),
+        model_partner,
     )
     del sure_start_ns, model_partner, error_events
     # An end record that is itself an error (a JSON completion at level error) counts too; its

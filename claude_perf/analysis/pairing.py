@@ -383,6 +383,7 @@ def _attach_errors(
     end_start_ns: np.ndarray | None = None,
     written_ns: np.ndarray | None = None,
     failed_end: np.ndarray | None = None,
+    end_start_at: np.ndarray | None = None,
 ) -> tuple[np.ndarray, SparseTexts, np.ndarray, int]:
     """Each run of error records goes to the completion closest to it in time.
 
@@ -400,6 +401,8 @@ def _attach_errors(
     right after a run succeeded and the next one, written with it (within
     ``_WRITTEN_TOGETHER_NS``), failed (``failed_end``: per completion, a 4xx/5xx status), the
     run is the failure's: the server wrote the two access lines at once, in either order.
+    ``end_start_at`` (per completion, its start's event as paired, -1 none): without times, a
+    completion whose start line comes after the run had not begun when it was written.
 
     Returns, per model completion: the error records attached, their joined text (sparse: no
     text when none) and the event of the first one with a message (-1 when none); and the
@@ -458,6 +461,12 @@ def _attach_errors(
     # come before the response line), or to the one before when the next had not started.
     untimed = (~has_next | (next_ts == NAT_NS)) & (~has_prev | (prev_ts == NAT_NS))
     untimed &= has_next | has_prev
+    if end_start_at is not None:  # (per completion, its start's event as paired, -1 none)
+        # line order alone: a completion whose start line comes after the run had not begun
+        next_start_at = _gather(end_start_at, j, has_next, -1)
+        next_started = next_started & (
+            (next_start_at < 0) | (next_start_at < errors[run_begins][run_id])
+        )
     can_next, can_prev = untimed & next_started, untimed & has_prev
     to_prev_untimed = can_prev & ~can_next
     if failed_end is not None and untimed.any():

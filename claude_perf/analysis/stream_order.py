@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from claude_perf.analysis.arrays import first_known_after
 from claude_perf.analysis.pairing import _SKEW_NS, _fifo_pairs
 from claude_perf.durations import NAT_NS
 
@@ -48,8 +49,13 @@ def streams_first(
     # A swap empties the queue where it stood open by one: later completions may then find
     # it empty too, so the search runs again on the new order (a bounded number of times: in
     # a log where races come in long unbroken runs, the rest stay unpaired, as before).
+    # A completion without a time (`docker logs` without -t: the access line has no stamp of
+    # its own) was written no later than the first line with one after it (an application
+    # stamp), plus the streams' race: that time stands for it here, so that a streamed start
+    # logged within _SKEW_NS of it, nothing timed between, is put back as with engine times.
+    written = np.where(ts != NAT_NS, ts, first_known_after(ts, np.arange(len(ts)), NAT_NS))
     for _ in range(_STREAM_SWAP_PASSES):
-        at = _streams_started_first(seq_kind, ts[seq_index], streaming & ~moved, ok_end)
+        at = _streams_started_first(seq_kind, written[seq_index], streaming & ~moved, ok_end)
         if len(at) == 0:
             break
         moved[at + 1] = True
