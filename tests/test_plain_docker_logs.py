@@ -75,7 +75,7 @@ PLAIN_DIFFERS = {
 
 @pytest.mark.parametrize(
     "capture",
-    sorted(p.parent.name for p in CAPTURES.glob("*/docker-logs-t.txt*")) + ["../capture"],
+    [*sorted(p.parent.name for p in CAPTURES.glob("*/docker-logs-t.txt*")), "../capture"],
 )
 def test_every_capture_read_plain_counts_what_the_timed_form_counts(
     capture: str, tmp_path: Path
