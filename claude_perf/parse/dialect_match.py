@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from claude_perf.config.dialect import Dialect, DialectLine
 from claude_perf.parse.columns import ALONE_END, ARRIVAL_END, Coded, _Columns
-from claude_perf.parse.formats import _ANSI, _REQUEST_STAMP
+from claude_perf.parse.formats import _ANSI
 from claude_perf.parse.shapes import HEAD_CHARS, _Templates, digit_agnostic, tail_safe
 from claude_perf.parse.text import (
     _coded,
     _durations,
     _extract,
     _field,
-    _field_values,
     _has_escape_byte,
     _np_bool,
     _status_codes,
+    read_head_stamps,
 )
 
 if TYPE_CHECKING:
@@ -215,8 +215,8 @@ def apply_dialects(
             if line.role == "usage" and "model" not in {f.name for f in parts.type}:
                 no_model[rows] = True
             _read_groups(parts, rows, line.duration_unit or "s", no_engine_time, cols)
-            if "ts" not in {f.name for f in parts.type}:
-                _read_head_stamps(text, rows, no_engine_time, cols)
+            if "ts" not in {f.name for f in parts.type}:  # (then its own head stamp)
+                read_head_stamps(text, rows[no_engine_time[rows]], cols)
             if line.fields:
                 _read_fields(text, rows, line.fields, cols)
             cols.add("role", rows, Coded.constant(len(rows), line.role))
@@ -458,28 +458,6 @@ def _number(text: str | None) -> float | None:
         return float(text) if text else None
     except ValueError:
         return None
-
-
-def _read_head_stamps(
-    text: pa.Array, rows: np.ndarray, no_time: np.ndarray, cols: _Columns
-) -> None:
-    """The head stamp of a dialect line whose regex names no ``ts`` (formats._REQUEST_STAMP:
-    Python logging's asctime, ISO 8601, Go's log package), where the engine gave no time: in
-    `docker logs` without -t it orders the line among the others (fuergaosi233's DEBUG start
-    lines and upstream calls bound when a traceback was written)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    untimed = rows[no_time[rows]]
-    if not len(untimed):
-        return
-    mask = np.zeros(len(text), dtype=bool)
-    mask[untimed] = True
-    stamped, stamps = _extract(text, mask, _REQUEST_STAMP)
-    if stamps is not None and len(stamped):  # (2026/12/01 read as 2026-12-01)
-        cols.add(
-            "app_time", stamped, _field_values(pc.replace_substring(stamps.field("at"), "/", "-"))
-        )
 
 
 def _read_groups(

@@ -18,7 +18,6 @@ from claude_perf.parse.formats import (
     _PYLOG,
     _PYLOG_TAIL,
     _REQUEST_LINE,
-    _REQUEST_STAMP,
     _UVICORN,
     K_ACCESS,
     K_BLANK,
@@ -44,6 +43,7 @@ from claude_perf.parse.text import (
     _same,
     _slices,
     _status_codes,
+    read_head_stamps,
 )
 from claude_perf.runtime.parallel import kernel as _kernel
 from claude_perf.runtime.parallel import release_unused
@@ -334,20 +334,8 @@ class _Part:
             )
             self.cols.add("duration_s", rows[timed[http]], seconds)
         self.cols.add("role", rows, Coded.constant(len(rows), "end"))
-        untimed = rows[self.ts_ns[rows] == NAT_NS]  # (`docker logs` without -t)
-        if len(untimed):  # the line's own head stamp: ISO 8601 (loguru's) or Go's log package's
-            stamped, stamps = _extract(self.text, self._only(untimed), _REQUEST_STAMP)
-            if stamps is not None and len(stamped):  # (2026/12/01 read as 2026-12-01)
-                dates = pc.replace_substring(stamps.field("at"), "/", "-")
-                self.cols.add("app_time", stamped, _field_values(dates))
-
-    def _only(self, rows: np.ndarray) -> np.ndarray:
-        """A mask of these rows."""
-        import numpy as np
-
-        mask = np.zeros(self.n, dtype=bool)
-        mask[rows] = True
-        return mask
+        # the line's own head stamp: ISO 8601 (loguru's) or Go's log package's
+        read_head_stamps(self.text, rows[self.ts_ns[rows] == NAT_NS], self.cols)
 
     def read_json_and_kv(self) -> np.ndarray:
         """JSON objects (complete ones only: a truncated object stays `other`), then key=value

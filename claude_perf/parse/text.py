@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from claude_perf.parse.columns import Coded
+from claude_perf.parse.columns import Coded, _Columns
+from claude_perf.parse.formats import _REQUEST_STAMP
 from claude_perf.runtime.parallel import kernel as _kernel
 
 if TYPE_CHECKING:
@@ -251,3 +252,21 @@ def _durations_with_units(
     scale = np.array([_DURATION_SCALE.get(str(u).lower(), 1.0) for u in labels] + [np.nan])
     scale = scale[units.codes]
     return numbers * np.where(units.codes < 0, no_unit_scale, scale)
+
+
+def read_head_stamps(text: pa.Array, rows: np.ndarray, cols: _Columns) -> None:
+    """These lines' own head stamps (formats._REQUEST_STAMP: Python logging's asctime, ISO
+    8601, Go's log package's `2026/12/01 10:00:00`, read as 2026-12-01) as their ``app_time``,
+    for lines the engine gave no time (`docker logs` without -t); a line without one has none."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if not len(rows):
+        return
+    mask = np.zeros(len(text), dtype=bool)
+    mask[rows] = True
+    stamped, stamps = _extract(text, mask, _REQUEST_STAMP)
+    if stamps is not None and len(stamped):
+        cols.add(
+            "app_time", stamped, _field_values(pc.replace_substring(stamps.field("at"), "/", "-"))
+        )
