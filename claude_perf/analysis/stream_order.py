@@ -53,13 +53,16 @@ def streams_first(
     # its own) was written no later than the first line with one after it (an application
     # stamp), plus the streams' race: that time stands for it here, so that a streamed start
     # logged within _SKEW_NS of it, nothing timed between, is put back as with engine times.
-    written = np.where(ts != NAT_NS, ts, first_known_after(ts, np.arange(len(ts)), NAT_NS))
+    written = ts[seq_index]
+    untimed = np.flatnonzero(written == NAT_NS)
+    if len(untimed):  # (only then: a pass over every event's time)
+        written[untimed] = first_known_after(ts, seq_index[untimed], NAT_NS)
     for _ in range(_STREAM_SWAP_PASSES):
-        at = _streams_started_first(seq_kind, written[seq_index], streaming & ~moved, ok_end)
+        at = _streams_started_first(seq_kind, written, streaming & ~moved, ok_end)
         if len(at) == 0:
             break
         moved[at + 1] = True
-        for column in (seq_index, seq_kind, streaming, ok_end, moved):
+        for column in (seq_index, seq_kind, streaming, ok_end, moved, written):
             column[at], column[at + 1] = column[at + 1], column[at].copy()
     seq_ts = ts[seq_index]
     # a moved start takes the time of its completion, now right after it: the times stay in order
