@@ -197,3 +197,27 @@ def test_the_logs_without_engine_times_give_each_request_its_own_errors(capture,
     by_label = dict(zip([label for label, _, _ in client_view()], _outcomes(untimed), strict=True))
     assert by_label["cli auth fail"] == (200, "failed", "cli", 2)
     assert by_label["malformed"] == (422, "failed", "validation", 2)
+
+
+def test_without_engine_times_the_notes_say_why_latency_is_unknown(capture, tmp_path):
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z ")
+    plain = tmp_path / "docker-logs.txt"
+    plain.write_text(
+        "".join(stamp.sub("", line) for line in (CAPTURE / "docker-logs-t.txt").open())
+    )
+    untimed = analyse(read_logs([str(plain)]), Config())
+    table = capture.requests.table
+    ok = table[(table["kind"] == "model") & (table["outcome"] == "succeeded")]
+    # each request the -t form times has its start stamped by the wrapper, its access line not
+    timed_by_t = int(ok["latency_s"].notna().sum())
+    assert untimed.quality.latency_unknown == len(ok)
+    notes = untimed.quality.notes
+    assert any(
+        n.startswith(f"{timed_by_t} succeeded model request(s) have a start with a time but a")
+        for n in notes
+    )
+    # the stream logs no start: the other reason, said apart
+    assert any(
+        n.startswith(f"{len(ok) - timed_by_t} succeeded model request(s) have no known latency")
+        for n in notes
+    )

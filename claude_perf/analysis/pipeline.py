@@ -205,9 +205,17 @@ def _quality(
 ) -> DataQuality:
     notes = [*logs.notes, *entries.notes]
     latency_unknown = sum(m.latency_unknown for m in metrics.models)
-    if latency_unknown:
+    untimed_ends = _untimed_completions(requests) if latency_unknown else 0
+    if untimed_ends:
         notes.append(
-            f"{latency_unknown} succeeded model request(s) have no known latency: no start record "
+            f"{untimed_ends} succeeded model request(s) have a start with a time but a completion "
+            "line without one (no engine timestamp, no stamp of its own: `docker logs` without "
+            "-t): their latency is unknown, not guessed"
+        )
+    if latency_unknown - untimed_ends:
+        notes.append(
+            f"{latency_unknown - untimed_ends} succeeded model request(s) have no known latency: "
+            "no start record "
             "and no explicit duration (their source logs only a completion for them, such as an "
             "access log without response times, or claude-code-openai-wrapper's streams: they "
             "log no start line, and uvicorn logs the access line when the response starts)"
@@ -305,6 +313,13 @@ def _quality(
         arrivals_only=requests.arrivals_only,
         echoes_merged=sum(echoes.values()),
     )
+
+
+def _untimed_completions(requests: Requests) -> int:
+    """Succeeded model requests without a latency whose start has a time and completion none."""
+    t = requests.table
+    unknown = (t["kind"] == "model") & (t["outcome"] == "succeeded") & t["latency_s"].isna()
+    return int((unknown & t["start"].notna() & t["end"].isna()).sum())
 
 
 def _named(echoes: Echoes, logs: LogLines) -> dict[str, int]:
