@@ -233,3 +233,28 @@ def test_lines_of_two_loggers_always_20_ms_apart_are_not_written_together() -> N
     a = analysis(lines)
     assert a.quality.echoes_merged == 0 and len(requests(a)) == 20
     assert ECHO_GAP_NS < 20_000_000
+
+
+def test_without_any_time_lines_written_crossed_pair_in_their_own_order() -> None:
+    # `docker logs` without -t of a middleware that logs no stamp of its own (logging's default
+    # format) under uvicorn, one request at a time: each pipe keeps its order, the engine
+    # merged them in bursts (middleware-plain-sequential: A A P P and A A A P P P among A P).
+    def app(ms: int, status: int = 200) -> str:
+        return f"INFO:proxy:POST {PATH} {status} {ms}ms"
+
+    def acc(status: int = 200) -> str:
+        return access(0.0, status, PATH).split(" ", 1)[1]  # (its engine stamp cut off)
+
+    # 16 responses, each logged twice; next to each other 13 of them (the rule: ECHO_SHARE)
+    order = ["PA", "AP", "PA", "AP", "AAPP", "PA", "AP", "PA", "AAAPPP", "AP", "PA", "AP", "PA"]
+    lat = [300 + 7 * i for i in range(16)]
+    lines, done = [], 0
+    for burst in order:
+        n = len(burst) // 2
+        pending = iter(lat[done : done + n])
+        lines += [acc() if c == "A" else app(next(pending)) for c in burst]
+        done += n
+    a = analysis(lines)
+    got = requests(a)
+    assert len(got) == 16 and a.quality.echoes_merged == 16
+    assert sorted(got["latency_s"]) == pytest.approx(sorted(ms / 1000 for ms in lat))

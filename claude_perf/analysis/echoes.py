@@ -16,7 +16,8 @@ pattern, a bare request line):
   written together: stamped within id_lives.RACE_NS (how far apart the engine may stamp two
   records written together to stdout and stderr), in either order, or, without a time on
   either, next to each other among all the completions; a line is in one pair at most, the
-  closest first;
+  closest first; where that makes echoes the rule, the lines without a time left over pair
+  next to each other in their own sequence, round by round (A A B B: written crossed);
 - a source's pairs count only when they are the rule there for two kinds: at least ECHO_SHARE
   of the fewer kind's completions (on the paths both kinds log) have their echo, and the pairs
   with times were written together (median gap under ECHO_GAP_NS). Two unrelated loggers (two
@@ -154,12 +155,9 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
     unnamed = (path[by_source[0]] < 0) | (path[by_source[1]] < 0)
     first = np.concatenate([first, by_source[0][unnamed]])
     second = np.concatenate([second, by_source[1][unnamed]])
-    for name in ("path", "status", "method"):
-        if name in ev.columns:
-            values = path if name == "path" else _codes(ev[name], ends)
-            one, two = values[first], values[second]
-            keep = (one == two) | (one < 0) | (two < 0)
-            first, second = first[keep], second[keep]
+    compatible = _Compatible(ev, ends, path)
+    fits = compatible(first, second)
+    first, second = first[fits], second[fits]
     one, two = ts[first], ts[second]
     timed = (one != NAT_NS) & (two != NAT_NS)
     # Without times: nothing else completed between them (next to each other among all the
@@ -192,10 +190,12 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
         if len(stamped) and float(np.median(gap[stamped])) > ECHO_GAP_NS:
             continue  # written apart: two loggers' lines met by coincidence
         used[first[matched]] = used[second[matched]] = True
+        a, b = _crossed(kind, source, ts, used, compatible, (s, k1, k2))
+        a, b = np.concatenate([first[matched], a]), np.concatenate([second[matched], b])
         # by kind: the k1 line and the k2 line of each pair, whichever came first
-        k1_first = kind[first[matched]] == k1
-        one = ends[np.where(k1_first, first[matched], second[matched])]
-        two = ends[np.where(k1_first, second[matched], first[matched])]
+        k1_first = kind[a] == k1
+        one = ends[np.where(k1_first, a, b)]
+        two = ends[np.where(k1_first, b, a)]
         if _informative(ev, two) > _informative(ev, one):
             one, two = two, one
         keep.append(one)
@@ -203,6 +203,65 @@ def _pairs(ev: pd.DataFrame, ends: np.ndarray, kind: np.ndarray) -> tuple[np.nda
     if not keep:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(keep), np.concatenate(drop)
+
+
+class _Compatible:
+    """Whether two completions (places among the ends) may be one response: their paths,
+    statuses and methods do not differ (either may be unknown)."""
+
+    def __init__(self, ev: pd.DataFrame, ends: np.ndarray, path: np.ndarray) -> None:
+        names = [name for name in ("status", "method") if name in ev.columns]
+        self.values = [path, *(_codes(ev[name], ends) for name in names)]
+
+    def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        ok = np.ones(len(first), dtype=bool)
+        for values in self.values:
+            one, two = values[first], values[second]
+            ok &= (one == two) | (one < 0) | (two < 0)
+        return ok
+
+
+def _crossed(
+    kind: np.ndarray,
+    source: np.ndarray,
+    ts: np.ndarray,
+    used: np.ndarray,
+    compatible: _Compatible,
+    which: tuple[int, int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """In a source where two kinds' lines are echoes (``which``: source, kind, kind), the lines
+    left over once those next to each other paired, one of each pair without a time (two
+    times were judged by them): each pipe keeps its order
+    and the engine merged them in bursts (A A B B; middleware-plain-sequential without -t had
+    runs of two and three), so the leftovers next to each other in their own sequence pair,
+    round by round, as brackets do (a few lines apart at most). Marked ``used``."""
+    import numpy as np
+
+    s, k1, k2 = which
+    left = np.flatnonzero((source == s) & ((kind == k1) | (kind == k2)) & ~used)
+    firsts, seconds = [], []
+    for _ in range(_RUN_REACH):
+        a, b = left[:-1], left[1:]
+        ok = (kind[a] != kind[b]) & (b - a <= 2 * _RUN_REACH) & compatible(a, b)
+        ok &= (ts[a] == NAT_NS) | (ts[b] == NAT_NS)  # (two times were judged by them)
+        # in a run of candidates sharing lines (x y x y), every other one, from the first
+        run_start = np.maximum.accumulate(
+            np.where(ok & ~np.r_[False, ok[:-1]], np.arange(len(ok)), 0)
+        )
+        take = np.flatnonzero(ok & ((np.arange(len(ok)) - run_start) % 2 == 0))
+        if not len(take):
+            break
+        firsts.append(a[take])
+        seconds.append(b[take])
+        gone = np.zeros(len(left), dtype=bool)
+        gone[take] = gone[take + 1] = True
+        left = left[~gone]
+    a = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+    b = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
+    used[a] = used[b] = True
+    return a, b
 
 
 def _one_to_one(

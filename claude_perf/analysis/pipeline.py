@@ -333,7 +333,8 @@ def _echo_notes(echoes: Mapping[str, int]) -> list[str]:
     return [
         f"{source}: {n} request(s) were each logged twice, by two loggers (an access line and the "
         "application's own completion line written with it: same path, status and method, "
-        f"within {RACE_NS / 1e6:g} ms, or next to each other without times): each counted once"
+        f"within {RACE_NS / 1e6:g} ms, or next to each other or crossed without times): each "
+        "counted once"
         for source, n in echoes.items()
     ]
 
