@@ -351,3 +351,28 @@ def test_fleet_made_once_per_analysis_and_models_compared_by_name(tmp_path: Path
 
     assert compared(a) == [("opus", 6, 2.0, 5, 4.0), ("sonnet", 4, 1.0, None, None)]
     assert compared(b) == [("haiku", 3, 3.0, None, None), ("opus", 5, 4.0, 6, 2.0)]
+
+
+CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "captures"
+
+
+def test_logs_of_different_proxies_are_not_compared_as_replicas() -> None:
+    # fuergaosi233/claude-code-proxy beside claude-max-api-proxy: the imbalance rules would name
+    # one "Replica ... fails more than the rest"; their dialects share no family
+    fuergaosi = CAPTURES / "fuergaosi-debug" / "docker-logs-t.txt"
+    maxproxy = CAPTURES / "maxproxy-debug-concurrent" / "docker-logs-t.txt"
+    findings = build(analyse(read_logs([str(fuergaosi), str(maxproxy)]), Config()), _at())
+    found = findings.findings
+    assert not any(f.rule.startswith("replica_") for f in found.findings)
+    why = dict(found.not_evaluated)
+    for rule in ("replica_slow", "replica_errors", "replica_starved"):
+        assert why[rule] == f"{fuergaosi} and {maxproxy} are logs of different proxies, not replicas"
+
+
+def test_one_proxys_logging_modes_are_still_replicas() -> None:
+    # the wrapper in DEBUG mode beside the wrapper by default: one proxy (the DEBUG dialect
+    # supersedes the default one), so the replica rules run
+    default = Path(__file__).resolve().parent.parent / "fixtures" / "capture" / "docker-logs-t.txt"
+    debug = CAPTURES / "wrapper-debug-sequential" / "docker-logs-t.txt"
+    found = build(analyse(read_logs([str(default), str(debug)]), Config()), _at()).findings
+    assert not any("different proxies" in why for _, why in found.not_evaluated)

@@ -408,12 +408,21 @@ def evaluate(
         skipped.append(
             ("slow_model", f"{ranked} model(s) have {MIN_RANKABLE}+ timed requests (needs 2)")
         )
-    from claude_perf.analysis.replicas import fleet_of, imbalance_findings, replica_sources
+    from claude_perf.analysis.replicas import (
+        fleet_of,
+        imbalance_findings,
+        replica_sources,
+        unlike_proxies,
+    )
 
-    if len(replica_sources(analysis)) > 1:  # replicas to compare (analysis.replicas)
-        more, why = imbalance_findings(fleet_of(analysis), t)
+    unlike = unlike_proxies(analysis)
+    if unlike is not None:  # several proxies side by side: no replicas of one service
+        why = f"{unlike[0]} and {unlike[1]} are logs of different proxies, not replicas"
+        skipped += [(rule, why) for rule in REPLICA_RULES]
+    elif len(replica_sources(analysis)) > 1:  # replicas to compare (analysis.replicas)
+        more, whys = imbalance_findings(fleet_of(analysis), t)
         found += more
-        skipped += why
+        skipped += whys
     order = (*RULES, *REPLICA_RULES)
     real = [f for f in found if f is not None]
     real.sort(key=lambda f: (SEVERITIES.index(f.severity), order.index(f.rule)))

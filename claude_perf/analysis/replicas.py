@@ -78,6 +78,34 @@ def replica_sources(analysis: Analysis) -> list[str]:
     return [name for name in analysis.logs.sources if name not in front]
 
 
+def unlike_proxies(analysis: Analysis) -> tuple[str, str] | None:
+    """Two sources whose logs are of different proxies, when some are (else None): their
+    dialects share no family (a dialect and those it supersedes are one proxy's logging modes,
+    and a server's own lines, uvicorn's or fastify's, count with the proxy they stand beside).
+    Sources with no dialect found are not judged."""
+    from claude_perf.config.load import dialects_for
+
+    family: dict[str, str] = {}  # dialect → its family's first name (sorted)
+    for d in dialects_for(analysis.config.dialects):
+        for name in (d.name, *d.supersedes):
+            family.setdefault(name, name)
+        roots = {family[n] for n in (d.name, *d.supersedes)}
+        root = min(roots)
+        for name, r in list(family.items()):
+            if r in roots:
+                family[name] = root
+    seen: dict[str, set[str]] = {}
+    for source in replica_sources(analysis):
+        found = analysis.quality.dialects.get(source, ())
+        if found:
+            seen[source] = {family.get(name, name) for name in found}
+    for a, mine in seen.items():
+        for b, theirs in seen.items():
+            if a < b and not mine & theirs:
+                return a, b
+    return None
+
+
 # The last fleet made, kept for the same Analysis object: its three readers (the summary's
 # replicas part, the imbalance findings, the report's replicas section) each asked for it, and
 # each made it anew (a metrics.compute per replica): 3 × 1.3 s of a 3M-line report over three
