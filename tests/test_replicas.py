@@ -366,7 +366,9 @@ def test_logs_of_different_proxies_are_not_compared_as_replicas() -> None:
     assert not any(f.rule.startswith("replica_") for f in found.findings)
     why = dict(found.not_evaluated)
     for rule in ("replica_slow", "replica_errors", "replica_starved"):
-        assert why[rule] == f"{fuergaosi} and {maxproxy} are logs of different proxies, not replicas"
+        assert (
+            why[rule] == f"{fuergaosi} and {maxproxy} are logs of different proxies, not replicas"
+        )
 
 
 def test_one_proxys_logging_modes_are_still_replicas() -> None:
