@@ -378,3 +378,39 @@ def test_one_proxys_logging_modes_are_still_replicas() -> None:
     debug = CAPTURES / "wrapper-debug-sequential" / "docker-logs-t.txt"
     found = build(analyse(read_logs([str(default), str(debug)]), Config()), _at()).findings
     assert not any("different proxies" in why for _, why in found.not_evaluated)
+
+
+@pytest.mark.parametrize(
+    ("found", "different"),
+    [
+        # one proxy's logging modes, and a server beside it on one replica only
+        ({"a": ("claude-code-openai-wrapper",), "b": ("claude-code-openai-wrapper-debug",)}, False),
+        ({"a": ("claude-code-api-info",), "b": ("claude-code-api-debug",)}, False),
+        (
+            {"a": ("claude-code-openai-wrapper", "gunicorn"), "b": ("claude-code-openai-wrapper",)},
+            False,
+        ),
+        # a replica whose lines named no dialect is not judged
+        ({"a": ("claude-max-api-proxy",), "b": ()}, False),
+        # two proxies, even under the same server's logging
+        (
+            {
+                "a": ("litellm-proxy", "uvicorn-access-json"),
+                "b": ("claude-code-openai-wrapper", "uvicorn-access-json"),
+            },
+            True,
+        ),
+        ({"a": ("one-api",), "b": ("gin",)}, True),
+        (
+            {"a": ("fuergaosi233-claude-code-proxy-debug",), "b": ("claude-max-api-proxy-debug",)},
+            True,
+        ),
+    ],
+)
+def test_different_proxies_known_answers(
+    found: dict[str, tuple[str, ...]], different: bool
+) -> None:
+    from claude_perf.analysis.replicas import different_proxies
+    from claude_perf.config.load import dialects_for
+
+    assert (different_proxies(found, dialects_for()) == ("a", "b")) is different

@@ -15,7 +15,7 @@ took only the fast one. The thresholds are ``[scoring.rules] replica_*`` keys (c
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from claude_perf.analysis.finding import Finding
     from claude_perf.analysis.pipeline import Analysis
+    from claude_perf.config.dialect import Dialect
 
 
 @dataclass(frozen=True)
@@ -79,29 +80,36 @@ def replica_sources(analysis: Analysis) -> list[str]:
 
 
 def unlike_proxies(analysis: Analysis) -> tuple[str, str] | None:
-    """Two sources whose logs are of different proxies, when some are (else None): their
-    dialects share no family (a dialect and those it supersedes are one proxy's logging modes,
-    and a server's own lines, uvicorn's or fastify's, count with the proxy they stand beside).
-    Sources with no dialect found are not judged."""
+    """Two of the replica sources whose logs are of different proxies (different_proxies), or
+    None."""
     from claude_perf.config.load import dialects_for
 
-    family: dict[str, str] = {}  # dialect → its family's first name (sorted)
-    for d in dialects_for(analysis.config.dialects):
-        for name in (d.name, *d.supersedes):
-            family.setdefault(name, name)
-        roots = {family[n] for n in (d.name, *d.supersedes)}
-        root = min(roots)
-        for name, r in list(family.items()):
-            if r in roots:
-                family[name] = root
-    seen: dict[str, set[str]] = {}
-    for source in replica_sources(analysis):
-        found = analysis.quality.dialects.get(source, ())
-        if found:
-            seen[source] = {family.get(name, name) for name in found}
+    found = {name: analysis.quality.dialects.get(name, ()) for name in replica_sources(analysis)}
+    return different_proxies(found, dialects_for(analysis.config.dialects))
+
+
+def different_proxies(
+    found: Mapping[str, tuple[str, ...]], dialects: Sequence[Dialect]
+) -> tuple[str, str] | None:
+    """Two sources (``found``: source → the dialects found in it) whose logs are of different
+    proxies, or None. A proxy's logging modes are one (a dialect superseding one it is named
+    after: ``claude-code-openai-wrapper-debug``); a server or framework beside it (uvicorn,
+    fastify, gin) is not the proxy, so two sources differ when each has a dialect the other has
+    not: the wrapper under gunicorn beside the wrapper alone is one proxy, LiteLLM and the
+    wrapper both under uvicorn's JSON logging are two. Sources with no dialect are not judged."""
+    mode_of = {}  # a mode's dialect → the dialect it is named after (the proxy's own)
+    for d in dialects:
+        bases = [old for old in d.supersedes if d.name.startswith(f"{old}-")]
+        if bases:
+            mode_of[d.name] = min(bases, key=len)
+    seen = {
+        source: {mode_of.get(name, name) for name in names}
+        for source, names in found.items()
+        if names
+    }
     for a, mine in seen.items():
         for b, theirs in seen.items():
-            if a < b and not mine & theirs:
+            if a < b and mine - theirs and theirs - mine:
                 return a, b
     return None
 
