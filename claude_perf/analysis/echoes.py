@@ -233,10 +233,10 @@ def _crossed(
 ) -> tuple[np.ndarray, np.ndarray]:
     """In a source where two kinds' lines are echoes (``which``: source, kind, kind), the lines
     left over once those next to each other paired, one of each pair without a time (two
-    times were judged by them): each pipe keeps its order
-    and the engine merged them in bursts (A A B B; middleware-plain-sequential without -t had
-    runs of two and three), so the leftovers next to each other in their own sequence pair,
-    round by round, as brackets do (a few lines apart at most). Marked ``used``."""
+    times were judged by them): each pipe keeps its order and the engine merged them in
+    bursts (A A B B; middleware-plain-sequential without -t had runs of two and three), so the
+    leftovers next to each other in their own sequence pair, round by round, as brackets do
+    (a few lines apart at most). Marked ``used``."""
     import numpy as np
 
     s, k1, k2 = which
