@@ -148,3 +148,12 @@ def test_store_window_options_with_an_input_are_a_usage_error():
         "claude-perf: error: --since, --container select from the store and cannot be combined "
         "with --input (an input file is analysed whole)"
     )
+
+
+def test_a_log_without_any_time_says_its_window_is_unknown(tmp_path) -> None:
+    log = tmp_path / "junk.log"
+    log.write_text('garbage\n{"broken json\n')
+    done = run_cli("report", "-i", str(log), "-f", "json", "-o", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    assert "unknown (no line has a time)" in done.stderr  # (the console summary goes there)
+    assert "None s" not in done.stderr

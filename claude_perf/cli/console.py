@@ -23,7 +23,10 @@ def print_report_summary(summary: dict[str, Any]) -> None:
     requests = summary.get("requests", {})
     latency = summary.get("latency_s") or {}
     health = summary.get("health", {})
-    table.add_row("Window", f"{(summary.get('window') or {}).get('duration_s')} s")
+    duration_s = (summary.get("window") or {}).get("duration_s")
+    table.add_row(
+        "Window", "unknown (no line has a time)" if duration_s is None else f"{duration_s} s"
+    )
     table.add_row(
         "Model requests",
         f"{requests.get('total', 0)} ({requests.get('failed', 0)} failed, "
