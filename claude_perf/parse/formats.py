@@ -55,10 +55,14 @@ _REQUEST_LINE = (
 _APP_STAMP = r"^(?P<at>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
 
 
-# A request line's own head stamp (read where the engine gave none): _APP_STAMP's, the date's
-# dashes or slashes (Go's log package writes `2026/12/01 10:00:00` before a line: go-chi's logger).
-_REQUEST_STAMP = (
-    r"^(?P<at>\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+# A line's head stamp, read where the engine gave none (text.read_head_stamps): _APP_STAMP's, the
+# date's dashes or slashes (Go's log package writes `2026/12/01 10:00:00` before a line: go-chi's
+# logger), or gin's and its forks' (one-api, new-api): `[GIN] 2026/12/01 - 03:13:24 |`, a
+# bracketed tag first and " - " between date and time (gin's logger.go defaultLogFormatter,
+# `param.TimeStamp.Format("2006/01/02 - 15:04:05")`: whole seconds, the handler's return).
+_HEAD_STAMP = (
+    r"^(?:\[[A-Z]+\] )?"
+    r"(?P<at>\d{4}[-/]\d\d[-/]\d\d(?:[ T]| - )\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
 )
 
 

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from claude_perf.parse.columns import Coded, _Columns
-from claude_perf.parse.formats import _REQUEST_STAMP
+from claude_perf.parse.formats import _HEAD_STAMP
 from claude_perf.runtime.parallel import kernel as _kernel
 
 if TYPE_CHECKING:
@@ -255,9 +255,10 @@ def _durations_with_units(
 
 
 def read_head_stamps(text: pa.Array, rows: np.ndarray, cols: _Columns) -> None:
-    """These lines' own head stamps (formats._REQUEST_STAMP: Python logging's asctime, ISO
-    8601, Go's log package's `2026/12/01 10:00:00`, read as 2026-12-01) as their ``app_time``,
-    for lines the engine gave no time (`docker logs` without -t); a line without one has none."""
+    """These lines' own head stamps (formats._HEAD_STAMP: Python logging's asctime, ISO 8601,
+    Go's log package's `2026/12/01 10:00:00`, gin's `[GIN] 2026/12/01 - 10:00:00`, read as
+    2026-12-01 10:00:00) as their ``app_time``, for lines the engine gave no time (`docker logs`
+    without -t); a line without one has none."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -265,8 +266,7 @@ def read_head_stamps(text: pa.Array, rows: np.ndarray, cols: _Columns) -> None:
         return
     mask = np.zeros(len(text), dtype=bool)
     mask[rows] = True
-    stamped, stamps = _extract(text, mask, _REQUEST_STAMP)
+    stamped, stamps = _extract(text, mask, _HEAD_STAMP)
     if stamps is not None and len(stamped):
-        cols.add(
-            "app_time", stamped, _field_values(pc.replace_substring(stamps.field("at"), "/", "-"))
-        )
+        at = pc.replace_substring(pc.replace_substring(stamps.field("at"), " - ", " "), "/", "-")
+        cols.add("app_time", stamped, _field_values(at))
