@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from claude_perf.analysis.pipeline import analyse_session
 from claude_perf.config.schema import Config
 from claude_perf.ingest.files import read_logs
 from claude_perf.ingest.session import Session
+from claude_perf.report.build import context_of
 from claude_perf.report.summary import build
 
 CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "captures"
@@ -86,3 +88,47 @@ def test_every_capture_read_plain_counts_what_the_timed_form_counts(
     delta = PLAIN_DIFFERS.get(capture, (0, 0, 0, 0))
     expected = tuple(n + d for n, d in zip(counts(timed)[:4], delta, strict=True))
     assert counts(plain)[:4] == expected
+
+
+def _plain_copy(capture: str, tmp_path: Path) -> tuple[Path, Path]:
+    timed = sorted((CAPTURES / capture).glob("docker-logs-t.txt*"))[0]
+    raw = gzip.decompress(timed.read_bytes()) if timed.suffix == ".gz" else timed.read_bytes()
+    plain = tmp_path / "docker-logs.txt"
+    plain.write_bytes(b"".join(line.split(b" ", 1)[-1] for line in raw.splitlines(True)))
+    return timed, plain
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    """The JSON summary, with the scores the report gives (name: value)."""
+    analysis = analyse_session(Session(read_logs([str(path)])), Config())
+    scores = {s.name: s.value for s in context_of(analysis).scores}
+    return {**build(analysis), "scores": scores}
+
+
+@pytest.mark.parametrize(
+    "capture", ["go-gin-release-c6", "go-gin-debug-c1", "oneapi-v0.6.10-c6", "newapi-c6"]
+)
+def test_gin_stamps_give_the_window_to_a_second_and_in_flight_as_a_range(
+    capture: str, tmp_path: Path
+) -> None:
+    timed_path, plain_path = _plain_copy(capture, tmp_path)
+    timed, plain = _summary(timed_path), _summary(plain_path)
+    # before: no window, no rate (gin's `[GIN] 2026/12/01 - 03:13:24 |` stamp was not read)
+    assert abs(plain["window"]["duration_s"] - timed["window"]["duration_s"]) <= 1.0
+    assert timed["throughput"]["in_flight_range"] is None
+    fewest, most = plain["throughput"]["in_flight_range"]
+    # before: the stamps' one count, 14, 16 and 18 against 8, 7 and 7 on the c6 captures
+    assert fewest <= timed["throughput"]["max_in_flight"] <= most
+    assert plain["throughput"]["max_in_flight"] == fewest
+    assert any(f"between {fewest} and {most}" in n for n in plain["data_quality"]["notes"])
+    assert plain["scores"]["scalability"] is None
+    # the figures the stamps do not touch stay the `-t` form's
+    assert plain["requests"] == timed["requests"]
+    assert plain["latency_s"] == timed["latency_s"]
+
+
+def test_stamps_finer_than_a_second_keep_one_in_flight_count(tmp_path: Path) -> None:
+    _, plain_path = _plain_copy("ccapi-info-console-sequential", tmp_path)
+    throughput = _summary(plain_path)["throughput"]
+    assert throughput["in_flight_range"] is None
+    assert throughput["in_flight_basis"] > 0

@@ -47,7 +47,7 @@ def concurrency_latency(timeline: Timeline) -> ConcurrencyLatency:
     """Latency of succeeded timed requests split by whether others were in flight at their start."""
     import numpy as np
 
-    if len(timeline.start_ns) == 0:
+    if len(timeline.start_ns) == 0 or not timeline.levels_known:
         return ConcurrencyLatency(0, None, 0, None, 0)
     level = timeline.in_flight
     latency = timeline.latency_s

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
+from claude_perf.analysis.clock import surely_sequential
 from claude_perf.analysis.concurrency import (
     BusyBurst,
     ConcurrencyLatency,
@@ -293,7 +294,11 @@ def rule_sequential(
 ) -> Finding | None:
     """Requests never overlapped although the proxy was busy: capacity is one at a time."""
     tp = metrics.throughput
-    if burst is None or tp.overlapped or tp.in_flight_basis < t["sequential_min_requests"]:
+    if (
+        burst is None
+        or not surely_sequential(tp)
+        or tp.in_flight_basis < t["sequential_min_requests"]
+    ):
         return None
     if burst.busy_fraction < t["sequential_busy_fraction"]:
         return None
@@ -389,7 +394,9 @@ def evaluate(
         skipped.append(("memory_growth", "no resource samples collected"))
     cl = concurrency_latency(times) if concurrency is None else concurrency
     found.append(rule_latency_concurrency(cl, t))
-    if cl.overlapped_n < t["latency_concurrency_min_n"]:
+    if m.throughput.in_flight_range is not None:  # (clock.py)
+        skipped.append(("latency_concurrency", "whole-second stamps cannot tell what overlapped"))
+    elif cl.overlapped_n < t["latency_concurrency_min_n"]:
         skipped.append(
             (
                 "latency_concurrency",
@@ -399,7 +406,7 @@ def evaluate(
         )
     # The busiest burst only where the rule can fire (requests never overlapped): its arrays
     # are each a float per timed request (+68 MB resident at 10M lines, unused when they did).
-    sequential = not m.throughput.overlapped
+    sequential = surely_sequential(m.throughput)
     burst = busiest_burst(times, analysis.config.burst_gap_s) if sequential else None
     found.append(rule_sequential(m, burst, t))
     found.append(rule_slow_model(m, t))

@@ -2,8 +2,7 @@
 
 Percentiles (``numeric.percentile``) use linear interpolation between closest ranks (Hyndman & Fan
 type 7, numpy's and Excel PERCENTILE.INC's default). Latency statistics are over *succeeded*
-requests with a known latency: a fast failure is not a fast answer. Standard deviation is the
-sample one (n − 1).
+requests with a known latency: a fast failure is not a fast answer. Standard deviation: n − 1.
 
 ``compute`` also keeps the model requests' times as arrays (``Timeline``, inside ``Metrics``), so
 that findings read them instead of selecting and sorting the request table again.
@@ -100,6 +99,7 @@ class Throughput:
     in_flight_basis: int  # requests whose start and end are both known
     overlapped: bool
     bursts: tuple[Burst, ...]
+    in_flight_range: tuple[int, int] | None = None  # a whole-second clock's bounds (clock.py)
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ class Timeline:
     succeeded: np.ndarray
     failed_end_ns: np.ndarray
     well_formed: bool
+    levels_known: bool = True  # False: the clock is too coarse for ``in_flight`` (clock.py)
 
 
 @dataclass(frozen=True)
@@ -228,10 +229,9 @@ def compute(
 ) -> Metrics:
     """All metrics from the per-request table.
 
-    Works on numpy arrays of the few columns it needs, and on masks and category codes rather
-    than row numbers and objects: at 10M lines (4.3M requests) an object or int64 array of a
-    column is 27-34 MB, and the copies that selecting rows of the frame made, or that text
-    columns made as objects, added about 570 MB to the process (measured, stage figures).
+    Works on numpy arrays of the few columns it needs, and on masks and category codes, not row
+    numbers and objects: at 10M lines (4.3M requests) an object or int64 array of a column is
+    27-34 MB; the copies of selected rows and text columns as objects added 570 MB (measured).
     """
     import numpy as np
 

@@ -9,6 +9,11 @@ from typing import TYPE_CHECKING
 
 from claude_perf.analysis.assemble import Requests, assemble
 from claude_perf.analysis.client_view import ClientView, client_view
+from claude_perf.analysis.clock import (
+    whole_second_clock,
+    whole_second_note,
+    with_whole_second_clock,
+)
 from claude_perf.analysis.correlate import CARRY_WINDOW_NS
 from claude_perf.analysis.echoes import Echoes, merge_echoes
 from claude_perf.analysis.front import FrontTier, set_apart
@@ -151,6 +156,8 @@ def analyse_session(session: Session, config: Config, keep_events: bool = True) 
         logs = replace(logs, notes=(*logs.notes, outcome.note))
     with stage("metrics"):
         metrics = compute(requests, window, burst_gap_s=config.burst_gap_s)
+        if whole_second_clock(entries, logs.table.num_rows):
+            metrics = with_whole_second_clock(metrics)
         quality = _quality(logs, entries, requests, metrics, config, _named(echoes, logs))
         release_unused()  # the metrics' column temporaries, about 300 MB at 10M lines
     if outcome.view is not None and not (clients or aggregates):
@@ -287,6 +294,7 @@ def _quality(
                 if untimed_ends
                 else ""
             )
+            + whole_second_note(metrics)
         )
     elif entries.no_time_lines:
         notes.append(f"{entries.no_time_lines} line(s) carry no engine timestamp")

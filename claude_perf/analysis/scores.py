@@ -182,9 +182,18 @@ def score_efficiency(
     return Score("efficiency", sum(parts) / len(parts), prefix + "; ".join(notes))
 
 
-def score_scalability(cl: ConcurrencyLatency, max_in_flight: int, rubric: Rubric) -> Score:
+def score_scalability(
+    cl: ConcurrencyLatency, max_in_flight: int, rubric: Rubric, whole_seconds: bool = False
+) -> Score:
     need = int(rubric.other["min_overlapped"])
     ratio = cl.ratio
+    if whole_seconds:  # (clock.py: the per-request levels are unknown)
+        return Score(
+            "scalability",
+            None,
+            "not scored: the log's stamps count whole seconds, too coarse to tell which "
+            "requests overlapped others",
+        )
     if cl.overlapped_n < need or ratio is None or cl.solo_p50_s is None:
         return Score(
             "scalability",
@@ -234,7 +243,12 @@ def score_all(
         score_performance(metrics, rubric),
         score_reliability(metrics, reliability, rubric),
         score_efficiency(utilisation, containers, rubric),
-        score_scalability(cl, metrics.throughput.max_in_flight, rubric),
+        score_scalability(
+            cl,
+            metrics.throughput.max_in_flight,
+            rubric,
+            metrics.throughput.in_flight_range is not None,
+        ),
     ]
     return (*parts, score_overall(parts, rubric))
 

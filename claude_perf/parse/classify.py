@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
-from claude_perf.durations import NAT_NS
+from claude_perf.durations import NAT_NS, series_ns
 from claude_perf.parse.dialect_match import ActiveDialects, apply_dialects, detect
 from claude_perf.parse.entries import Entries, shift_rows
 from claude_perf.parse.events import (
@@ -185,6 +185,7 @@ def _merge_parts(parts: list[Entries], starts: list[int]) -> Entries:
         events=pd.DataFrame(columns, copy=False),
         app_time_lines=sum(p.app_time_lines for p in parts),
         no_time_lines=sum(p.no_time_lines for p in parts),
+        app_whole_second_lines=sum(p.app_whole_second_lines for p in parts),
     )
 
 
@@ -245,11 +246,14 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
         part.text, part.kind, part.ts_ns, part.cols, config, source, marks, stamps
     )
     counts = np.bincount(part.kind, minlength=len(KINDS))
+    app = (events["ts_source"] == "app").to_numpy(dtype=bool) if len(events) else np.zeros(0, bool)
+    app_ns = series_ns(events["ts"][app]) if app.any() else np.zeros(0, np.int64)
     return Entries(
         kind_counts={name: int(counts[i]) for i, name in enumerate(KINDS)},
         events=events,
-        app_time_lines=int((events["ts_source"] == "app").sum()) if len(events) else 0,
+        app_time_lines=len(app_ns),
         no_time_lines=int((part.ts_ns == NAT_NS).sum()),
+        app_whole_second_lines=int((app_ns % 1_000_000_000 == 0).sum()),
     )
 
 

@@ -30,6 +30,9 @@ class Entries:
     # source id → the dialects found in it (see parse/dialect_match.py)
     dialects: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what the classifier had to infer, for the data-quality section
+    # of app_time_lines, those whose stamp counts whole seconds (gin's, a file log's): see
+    # analysis/clock.py
+    app_whole_second_lines: int = 0
 
 
 # Line numbers take 4 bytes while they fit (every input this tool reads whole or in chunks:

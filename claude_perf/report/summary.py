@@ -157,6 +157,10 @@ def build(analysis: Analysis) -> dict[str, Any]:
             "max_in_flight": m.throughput.max_in_flight,
             "in_flight_basis": m.throughput.in_flight_basis,
             "overlapped": m.throughput.overlapped,
+            # (fewest, most) when the log's clock counts whole seconds (analysis/clock.py)
+            "in_flight_range": (
+                list(m.throughput.in_flight_range) if m.throughput.in_flight_range else None
+            ),
             "bursts": [
                 {
                     "start": iso(b.start),

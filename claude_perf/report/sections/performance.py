@@ -16,6 +16,7 @@ from claude_perf.analysis.metrics import (
     P95_BOUNDED_N,
     LatencyStats,
     ModelMetrics,
+    Throughput,
 )
 from claude_perf.report.cells import fmt_cell_s, fmt_count, fmt_share, row
 from claude_perf.report.context import Context, available_charts
@@ -184,6 +185,12 @@ def processing_statement(c: Context) -> str:
     tp = c.analysis.metrics.throughput
     if tp.in_flight_basis == 0:
         return "unknown: no request has both a start and an end time"
+    if tp.in_flight_range is not None and tp.in_flight_range[1] > 1:
+        fewest, most = tp.in_flight_range
+        return (
+            f"unresolved: between {fewest} and {most} requests in flight at the busiest moment "
+            f"(over {tp.in_flight_basis} requests; the log's clock counts whole seconds)"
+        )
     if tp.overlapped:
         return (
             f"concurrent: up to {tp.max_in_flight} requests in flight at once "
@@ -192,6 +199,14 @@ def processing_statement(c: Context) -> str:
     return (
         f"sequential: requests never overlapped, at most 1 in flight "
         f"(over {tp.in_flight_basis} requests with known start and end)"
+    )
+
+
+def in_flight_count(tp: Throughput) -> str:
+    """The most in flight at once: one number, or the range a whole-second clock allows."""
+    span = tp.in_flight_range
+    return (
+        f"{span[0]}-{span[1]}" if span is not None and span[0] != span[1] else str(tp.max_in_flight)
     )
 
 
@@ -215,7 +230,7 @@ def throughput_section(c: Context) -> Section:
             ("Peak", ours(peak)),
             (
                 "Most in flight at once",
-                ours(f"{tp.max_in_flight} (basis: {tp.in_flight_basis} requests)"),
+                ours(f"{in_flight_count(tp)} (basis: {tp.in_flight_basis} requests)"),
             ),
             ("Processing", ours(processing_statement(c))),
         )

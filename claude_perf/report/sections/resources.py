@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from claude_perf.analysis.clock import surely_sequential
 from claude_perf.analysis.formatting import fmt_bytes, fmt_pct, fmt_s
 from claude_perf.analysis.utilisation import Utilisation
 from claude_perf.report.cells import fmt_count, row
@@ -175,12 +176,18 @@ def scaling_section(c: Context) -> Section:
     m = c.analysis.metrics
     items: list[tuple[str, Text]] = []
     if cap.sustainable_per_min is not None and cap.mean_latency_s is not None:
+        # (a whole-second clock's count is the fewest surely in flight: clock.py)
+        at = (
+            f"{cap.concurrency} in flight (the fewest the whole-second stamps show at once)"
+            if m.throughput.in_flight_range
+            else f"the observed concurrency of {cap.concurrency}"
+        )
         items.append(
             (
                 "Sustainable rate",
                 ours(
-                    f"about {cap.sustainable_per_min:.1f} requests/min at the observed concurrency "
-                    f"of {cap.concurrency} (60 s × {cap.concurrency} / mean latency "
+                    f"about {cap.sustainable_per_min:.1f} requests/min at {at} "
+                    f"(60 s × {cap.concurrency} / mean latency "
                     f"{fmt_s(cap.mean_latency_s)}, "
                     f"n={m.overall_latency_s.n if m.overall_latency_s else 0})"
                 ),
@@ -232,7 +239,7 @@ def scaling_section(c: Context) -> Section:
         "each in-flight slot serves requests back to back",
         "the upstream (Claude subscription or API) limits are not reached",
     ]
-    if not m.throughput.overlapped:
+    if surely_sequential(m.throughput):
         assumptions.insert(
             0,
             "requests never overlapped, so the capacity of concurrent requests is unknown: "
