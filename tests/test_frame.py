@@ -114,6 +114,25 @@ def test_python_asctime_is_used_when_there_is_no_engine_time():
     assert str(events["ts"].iloc[0]) == "2026-11-29 00:50:49.843000+00:00"
 
 
+def test_loguru_lines_are_leveled_and_their_errors_are_error_records():
+    # loguru's default format (its LOGURU_FORMAT); before, its ERROR lines were no error records
+    logs = lines_table(
+        "2026-12-01 03:13:24.100 | INFO     | app.main:chat:42 - Request model=claude-haiku-4-5",
+        "2026-12-01 03:13:26.050 | ERROR    | app.main:<module>:77 - Claude CLI failed: exit 1",
+        "2026-12-01 03:13:26.060 | INFO     | app.main:log_requests:60 - POST /v1/messages 500 0.06s",
+    )
+    entries = classify(logs.table, Config())
+    assert entries.kind_counts["leveled"] == 3
+    events = entries.events.set_index("row")
+    assert events.loc[1, "level"] == "ERROR" and events.loc[1, "role"] == "error"
+    assert events.loc[1, "logger"] == "app.main"
+    # the stamp, local time without a zone, is the time where the engine gave none
+    assert str(events.loc[1, "ts"]) == "2026-12-01 03:13:26.050000+00:00"
+    summary = build(analyse(logs, Config()))
+    assert (summary["requests"]["failed"], summary["errors"]["records"]) == (1, 1)
+    assert summary["errors"]["by_class"] == {"cli": 1}
+
+
 def test_ansi_colours_do_not_hide_access_lines():
     line = '\x1b[32mINFO\x1b[0m:     172.17.0.1:1 - "\x1b[1mPOST /v1/messages HTTP/1.1\x1b[0m" \x1b[32m200 OK\x1b[0m'
     assert events_of(line).kind_counts["access"] == 1

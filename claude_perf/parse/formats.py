@@ -82,6 +82,17 @@ _PYLOG_FIXED_HEAD = r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3} - "
 _PYLOG_TAIL = r"^(?P<logger>\S+) - (?P<level>[A-Z]+) - "
 
 
+# loguru's default format (loguru/_defaults.py LOGURU_FORMAT: `{time:YYYY-MM-DD HH:mm:ss.SSS} |
+# {level: <8} | {name}:{function}:{line} - {message}`), e.g. `2026-12-01 03:13:24.100 | ERROR    |
+# app.main:chat:77 - Claude CLI failed`, or its common variant with ` | ` before the message: its
+# lines start like asctime's, so they are among read_python_logging's candidates. The logger is
+# loguru's {name}, the module.
+_LOGURU = (
+    r"^(?P<asctime>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)?) \| (?P<level>[A-Z]+) *\| "
+    r"(?P<logger>[^\s:]+):[^\s:]*:\d+ [-|] "
+)
+
+
 _UVICORN = r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w.]+):)"
 
 

@@ -13,6 +13,7 @@ from claude_perf.durations import NAT_NS
 from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.formats import (
     _ANSI,
+    _LOGURU,
     _MORGAN,
     _MORGAN_PREFIX,
     _PYLOG,
@@ -210,16 +211,18 @@ class _Part:
         rest = np.zeros(self.n, dtype=bool)
         rest[candidates] = True
         rest[fixed_rows] = False
-        rows, parts = _extract(self.text, rest, _PYLOG)
-        if parts is not None and len(rows):
-            self._claim_leveled(rows, _field(parts, "level"), _field(parts, "logger"))
-            no_time = self.ts_ns[rows] == NAT_NS
-            if no_time.any():
-                import pyarrow as pa
+        for layout in (_PYLOG, _LOGURU):  # (the first's lines are not the second's candidates)
+            rows, parts = _extract(self.text, rest, layout)
+            if parts is not None and len(rows):
+                self._claim_leveled(rows, _field(parts, "level"), _field(parts, "logger"))
+                no_time = self.ts_ns[rows] == NAT_NS
+                if no_time.any():
+                    import pyarrow as pa
 
-                stamps = _field(parts.filter(pa.array(no_time)), "asctime")
-                self.cols.add("app_time", rows[no_time], stamps)
-            self.message_rows[rows] = True
+                    stamps = _field(parts.filter(pa.array(no_time)), "asctime")
+                    self.cols.add("app_time", rows[no_time], stamps)
+                self.message_rows[rows] = True
+                rest[rows] = False
         release_unused()
         return shared
 
