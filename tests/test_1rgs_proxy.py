@@ -74,6 +74,16 @@ def test_failures_and_models_are_the_clients(a) -> None:
             assert len(cands) == 1 and not cands[0].ok
 
 
+def test_each_failure_is_classed_as_the_client_saw_it(a) -> None:
+    # The record's JSON body follows its `ERROR - Error processing request: {` line: read as
+    # that record's continuation (a level at its head), it names LiteLLM's RateLimitError.
+    # Before, the body was unparsed lines and all four failures were "other".
+    failed = rows(a)[lambda t: t["outcome"] == "failed"]
+    client = Counter(r.status for r in logged() if not r.ok)
+    assert client == {429: 2, 500: 2}
+    assert Counter(failed["error_class"]) == {"rate_limit": client[429], "other": client[500]}
+
+
 def test_latency_and_status_are_unknown_not_invented(a) -> None:
     got = rows(a)
     assert got["latency_s"].isna().all() and got["start"].isna().all()

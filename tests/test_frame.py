@@ -133,6 +133,37 @@ def test_loguru_lines_are_leveled_and_their_errors_are_error_records():
     assert summary["errors"]["by_class"] == {"cli": 1}
 
 
+@pytest.mark.parametrize(
+    ("line", "stamped"),
+    [
+        ("2026-12-01T03:13:24.123456Z ERROR claude_proxy::handler: upstream failed", True),
+        ("[2026-12-01T03:13:24Z ERROR claude_proxy] upstream failed", True),  # env_logger
+        ("[2026-12-01 03:13:24,123] ERROR in app: Exception on /v1/messages [POST]", True),
+        ("2026/12/01 03:13:24 [ERROR] upstream failed", True),  # Go's log with a level
+        ("2026-12-01 03:13:24,123 - ERROR - upstream failed: {", True),
+        ("2026-12-01 03:13:24.123 ERROR 1 --- [nio-8080-exec-1] c.e.Proxy : failed", True),
+        (" ERROR  upstream failed", False),  # consola
+        ("[error] upstream failed", False),
+        ('error: upstream failed {"status":502}', False),  # winston's simple format
+        ('time="2026-12-01T03:13:24Z" level=error msg="upstream failed"', True),  # logrus
+        ('time=2026-12-01T03:13:24.123Z level=ERROR msg="upstream failed"', True),  # slog
+    ],
+)
+def test_a_level_at_the_head_makes_an_error_record(line, stamped):
+    # before: each of these was an unparsed line, and no error record
+    events = events_of(line).events
+    assert list(events["level"]) == ["ERROR"]
+    assert list(events["role"]) == ["error"]
+    assert bool(events["ts"].notna().iloc[0]) == stamped  # no engine time: the line's own
+
+
+def test_a_javascript_error_heading_a_stack_is_no_record_and_a_request_line_stays_one():
+    assert len(events_of("Error: connect ECONNREFUSED 127.0.0.1:9100").events) == 0
+    events = events_of("2026-12-01T03:13:24.123456Z  INFO app: POST /v1/messages 200 12ms").events
+    assert list(events["role"]) == ["end"]
+    assert list(events["status"]) == [200]
+
+
 def test_ansi_colours_do_not_hide_access_lines():
     line = '\x1b[32mINFO\x1b[0m:     172.17.0.1:1 - "\x1b[1mPOST /v1/messages HTTP/1.1\x1b[0m" \x1b[32m200 OK\x1b[0m'
     assert events_of(line).kind_counts["access"] == 1

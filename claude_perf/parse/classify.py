@@ -35,6 +35,7 @@ from claude_perf.parse.formats import (
     K_ACCESS,
     K_BLANK,
     K_CONT,
+    K_KV,
     K_LEVELED,
     K_OTHER,
     K_PATTERN,
@@ -227,6 +228,7 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
     part.read_uvicorn_and_morgan()  # 4b. uvicorn's own leveled lines, Node's morgan access lines
     json_like = part.read_json_and_kv()  # 5-6. JSON objects, key=value lines
     part.read_request_lines(marks.matched | marks.no_generic_end)  # 6b. a request line, a status
+    part.read_level_heads(marks.matched)  # 6c. a level word at the head (tracing, Flask, consola)
     other = part.unassigned & (part.kind == K_OTHER)
     if other.any():  # 7. continuation lines: unmatched lines printed right after a record
         _mark_continuations(part.text, part.kind, part.ts_ns, other, NAT_NS)
@@ -235,7 +237,11 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
     message_text, expand = _message_text(part.text, part.message_rows, shared)
     part.kind[marks.matched & (part.kind == K_OTHER)] = K_PATTERN
     untimed_json = json_like & (part.ts_ns == NAT_NS)
-    _extract_fields(message_text, expand, part.cols, json_like, untimed_json, marks)
+    kv_like = part.kind == K_KV
+    untimed_kv = kv_like & (part.ts_ns == NAT_NS)
+    _extract_fields(
+        message_text, expand, part.cols, json_like, untimed_json, marks, kv_like, untimed_kv
+    )
     del message_text
     release_unused()
     marks = replace(marks, error=marks.error | part.error)

@@ -13,6 +13,8 @@ from claude_perf.parse.formats import (
     _FIELD_JSON_METHOD,
     _FIELD_JSON_PATH,
     _FIELD_JSON_TIME,
+    _FIELD_KV_LEVEL,
+    _FIELD_KV_TIME,
     _FIELD_METHOD_PATH,
     _FIELD_MODEL,
     _FIELD_PROSE_DURATION,
@@ -86,6 +88,8 @@ def _extract_fields(
     json_lines: np.ndarray,
     json_untimed: np.ndarray,
     marks: DialectMarks | None = None,
+    kv_lines: np.ndarray | None = None,
+    kv_untimed: np.ndarray | None = None,
 ) -> None:
     """Model, status, duration, request id, method/path and start/end words from message text;
     level, path, method and (in ``json_untimed`` lines) time from the ``json_lines``' keys.
@@ -114,6 +118,10 @@ def _extract_fields(
 
     # JSON keys first: for JSON lines they win over the same facts read from free text.
     add_json("level", _FIELD_JSON_LEVEL, "v", json_lines, _json_levels)
+    if kv_lines is not None and kv_lines.any():  # logrus' `level=error`, slog's `level=ERROR`
+        add_json("level", _FIELD_KV_LEVEL, "v", kv_lines, _json_levels)
+        if kv_untimed is not None and kv_untimed.any():
+            add_json("app_time", _FIELD_KV_TIME, "v", kv_untimed, _field_values)
     add_json("app_time", _FIELD_JSON_TIME, "v", json_untimed, _field_values)
     add_json("path", _FIELD_JSON_PATH, "path", json_lines, _coded)
     add_json("method", _FIELD_JSON_METHOD, "method", json_lines, _coded)

@@ -96,6 +96,25 @@ _LOGURU = (
 _UVICORN = r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w.]+):)"
 
 
+# A level word at the head of a line no other format read, after a stamp or alone: Rust's
+# tracing (`2026-12-01T03:13:24.123456Z ERROR app::handler: …`) and env_logger (`[2026-12-01T03:13:
+# 24Z ERROR app] …`), Flask's default (`[2026-12-01 03:13:24,123] ERROR in app: …`), Go's log
+# with a level (`2026/12/01 03:13:24 [ERROR] …`), Python and Java layouts with the level after
+# the time, and level-first ones: consola's ` ERROR  …`, `[error] …`, winston's simple `error: …`.
+# Upper case, or lower case only where a colon or brackets mark it (a JavaScript `Error: …`
+# heads a stack trace, not a record).
+_LEVEL_WORDS = (
+    "TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|CRIT|FATAL|PANIC|ALERT|EMERG"
+)
+_LEVEL_HEAD = (
+    r"^\s*(?:\[?(?P<at>\d{4}[-/]\d\d[-/]\d\d(?:[ T]| - )\d\d:\d\d:\d\d(?:[.,]\d+)?"
+    r"(?:Z|[+-]\d\d:?\d\d)?)\]?\s+(?:- )?)?"
+    rf"(?:\[?(?P<level>{_LEVEL_WORDS})\]?(?:[:\s]|$)"
+    r"|\[(?P<lower>error|warn|warning|info|debug|fatal|trace)\]\s"
+    r"|(?P<colon>error|warn|info|debug|fatal|verbose|silly): )"
+)
+
+
 # `model: X` may have spaces after its colon; `model=` is key=value, whose value follows at once:
 # `model= path=/v1` is an empty model (ccproxy-api's access_log plugin), not a model "path".
 _FIELD_MODEL = (
@@ -152,6 +171,15 @@ _FIELD_JSON_METHOD = r"\"method\"\s*:\s*\"(?P<method>[A-Z]+)\""
 
 
 _FIELD_JSON_LEVEL = r"(?i)\"(?:level|severity|lvl|levelname)\"\s*:\s*\"?(?P<v>[A-Za-z]+|\d+)"
+
+
+# A key=value line's level (Go's logrus `level=error`, log/slog's `level=ERROR`, zap's logfmt).
+_FIELD_KV_LEVEL = r"(?:^|\s)(?:level|lvl|severity)=\"?(?P<v>[A-Za-z]+)\b"
+# ... and its time (`time="2026-12-01T03:13:24Z"`, `ts=2026-12-01T03:13:24.123Z`), ISO 8601.
+_FIELD_KV_TIME = (
+    r"(?:^|\s)(?:time|ts|timestamp)=\"?(?P<v>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?"
+    r"(?:Z|[+-]\d\d:?\d\d)?)"
+)
 
 
 _FIELD_JSON_TIME = r"\"(?:timestamp|time|ts|@timestamp|asctime)\"\s*:\s*\"?(?P<v>[^\",}]+)"

@@ -13,6 +13,7 @@ from claude_perf.durations import NAT_NS
 from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.formats import (
     _ANSI,
+    _LEVEL_HEAD,
     _LOGURU,
     _MORGAN,
     _MORGAN_PREFIX,
@@ -64,6 +65,9 @@ _MORGAN_FIRST = b"0123456789.:abcdef[]" + _UPPER_FIRST  # _MORGAN_PREFIX's first
 
 # Leveled lines grouped by what follows their asctime head: (rows, code per row, distinct tails)
 Shared = tuple["np.ndarray", "np.ndarray", "pa.Array"]
+
+
+_LEVEL_GROUPS = ("level", "lower", "colon")  # formats._LEVEL_HEAD's spellings of the level
 
 
 class _Part:
@@ -271,6 +275,34 @@ class _Part:
             stamps = pc.binary_slice(heads, 0, 23).view(pa.large_string())
             self.cols.add("app_time", rows[no_time], _field_values(stamps))
         return rows, codes, tails
+
+    def read_level_heads(self, dialect: np.ndarray) -> None:
+        """Lines no format read that start with a level word, after a stamp or alone
+        (formats._LEVEL_HEAD): leveled, their messages searched for fields like asctime
+        lines', the stamp their time where the engine gave none. ``dialect``: lines a dialect
+        read: leveled too (a record whose continuation lines are its own), but what they are
+        is the dialect's to say, not the level's or the generic fields' (one-api's `[ERR]`
+        lines name a model)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        rows, parts = _extract(self.text, self.unassigned, _LEVEL_HEAD)
+        if parts is None or not len(rows):
+            return
+        words = pc.coalesce(
+            *(pc.if_else(pc.equal(parts.field(g), ""), None, parts.field(g)) for g in _LEVEL_GROUPS)
+        )
+        levels = _field_values(pc.utf8_upper(words))
+        own = dialect[rows]
+        levels[own] = None
+        self._claim_leveled(rows, levels, np.full(len(rows), None, dtype=object))
+        self.message_rows[rows[~own]] = True
+        no_time = (self.ts_ns[rows] == NAT_NS) & ~own  # (a dialect line's time: the dialect's)
+        if no_time.any():
+            stamps = parts.field("at").filter(pa.array(no_time))
+            at = pc.replace_substring(pc.replace_substring(stamps, " - ", " "), "/", "-")
+            self.cols.add("app_time", rows[no_time], _field_values(at))
 
     def read_uvicorn_and_morgan(self) -> None:
         """uvicorn's own `LEVEL:  msg` lines; Node's morgan `dev` access lines (method, url,
