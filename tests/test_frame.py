@@ -142,6 +142,8 @@ def test_loguru_lines_are_leveled_and_their_errors_are_error_records():
         ("2026/12/01 03:13:24 [ERROR] upstream failed", True),  # Go's log with a level
         ("2026-12-01 03:13:24,123 - ERROR - upstream failed: {", True),
         ("2026-12-01 03:13:24.123 ERROR 1 --- [nio-8080-exec-1] c.e.Proxy : failed", True),
+        ("[03:13:24.123] ERROR (1): upstream failed", False),  # pino-pretty: no day, no time
+        ("[Nest] 1  - 12/01/2026, 3:13:24 AM   ERROR [ExceptionsHandler] failed", False),
         (" ERROR  upstream failed", False),  # consola
         ("[error] upstream failed", False),
         ('error: upstream failed {"status":502}', False),  # winston's simple format

@@ -100,7 +100,8 @@ _UVICORN = r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|(?P<logger>[\w
 # tracing (`2026-12-01T03:13:24.123456Z ERROR app::handler: …`) and env_logger (`[2026-12-01T03:13:
 # 24Z ERROR app] …`), Flask's default (`[2026-12-01 03:13:24,123] ERROR in app: …`), Go's log
 # with a level (`2026/12/01 03:13:24 [ERROR] …`), Python and Java layouts with the level after
-# the time, and level-first ones: consola's ` ERROR  …`, `[error] …`, winston's simple `error: …`.
+# the time, and level-first ones: consola's ` ERROR  …`, `[error] …`, winston's simple `error: …`
+# (a head without a date gives no time: see the time-of-day branch).
 # Upper case, or lower case only where a colon or brackets mark it (a JavaScript `Error: …`
 # heads a stack trace, not a record).
 _LEVEL_WORDS = (
@@ -108,7 +109,11 @@ _LEVEL_WORDS = (
 )
 _LEVEL_HEAD = (
     r"^\s*(?:\[?(?P<at>\d{4}[-/]\d\d[-/]\d\d(?:[ T]| - )\d\d:\d\d:\d\d(?:[.,]\d+)?"
-    r"(?:Z|[+-]\d\d:?\d\d)?)\]?\s+(?:- )?)?"
+    r"(?:Z|[+-]\d\d:?\d\d)?)\]?\s+(?:- )?"
+    # a time of day only (pino-pretty's `[03:13:24.123] ERROR (1): …`, zerolog's console `3:13AM
+    # ERR …`: the level read, the time not, its day unknown) or NestJS's Logger head
+    r"|\[?\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?(?: ?[AP]M)?\]?\s+"
+    r"|\[Nest\] \d+\s+- [\d/.-]+,? [\d:]+(?: [AP]M)?\s+)?"
     rf"(?:\[?(?P<level>{_LEVEL_WORDS})\]?(?:[:\s]|$)"
     r"|\[(?P<lower>error|warn|warning|info|debug|fatal|trace)\]\s"
     r"|(?P<colon>error|warn|info|debug|fatal|verbose|silly): )"
