@@ -45,6 +45,7 @@ from claude_perf.parse.text import (
     _same,
     _slices,
     _status_codes,
+    dashed_dates,
     read_head_stamps,
 )
 from claude_perf.runtime.parallel import kernel as _kernel
@@ -300,9 +301,8 @@ class _Part:
         self.message_rows[rows[~own]] = True
         no_time = (self.ts_ns[rows] == NAT_NS) & ~own  # (a dialect line's time: the dialect's)
         if no_time.any():
-            stamps = parts.field("at").filter(pa.array(no_time))
-            at = pc.replace_substring(pc.replace_substring(stamps, " - ", " "), "/", "-")
-            self.cols.add("app_time", rows[no_time], _field_values(at))
+            stamps = dashed_dates(parts.field("at").filter(pa.array(no_time)))
+            self.cols.add("app_time", rows[no_time], _field_values(stamps))
 
     def read_uvicorn_and_morgan(self) -> None:
         """uvicorn's own `LEVEL:  msg` lines; Node's morgan `dev` access lines (method, url,

@@ -260,7 +260,6 @@ def read_head_stamps(text: pa.Array, rows: np.ndarray, cols: _Columns) -> None:
     2026-12-01 10:00:00) as their ``app_time``, for lines the engine gave no time (`docker logs`
     without -t); a line without one has none."""
     import numpy as np
-    import pyarrow.compute as pc
 
     if not len(rows):
         return
@@ -268,5 +267,12 @@ def read_head_stamps(text: pa.Array, rows: np.ndarray, cols: _Columns) -> None:
     mask[rows] = True
     stamped, stamps = _extract(text, mask, _HEAD_STAMP)
     if stamps is not None and len(stamped):
-        at = pc.replace_substring(pc.replace_substring(stamps.field("at"), " - ", " "), "/", "-")
-        cols.add("app_time", stamped, _field_values(at))
+        cols.add("app_time", stamped, _field_values(dashed_dates(stamps.field("at"))))
+
+
+def dashed_dates(stamps: Any) -> Any:
+    """Head stamps as ISO 8601 reads them: Go's `2026/12/01 10:00:00` and gin's `2026/12/01 -
+    10:00:00` as `2026-12-01 10:00:00` (an Arrow string array in and out)."""
+    import pyarrow.compute as pc
+
+    return pc.replace_substring(pc.replace_substring(stamps, " - ", " "), "/", "-")
