@@ -19,6 +19,7 @@ from claude_perf.ingest.compose import compose_parts
 from claude_perf.ingest.files import read_logs
 from claude_perf.ingest.kubectl import kubectl_parts
 from claude_perf.report.build import build
+from claude_perf.report.model import Section, Table
 from claude_perf.report.summary import build as summary_of
 from tests.cli_support import run_cli
 
@@ -369,6 +370,13 @@ def test_logs_of_different_proxies_are_not_compared_as_replicas() -> None:
         assert (
             why[rule] == f"{fuergaosi} and {maxproxy} are logs of different proxies, not replicas"
         )
+    # ... and the section says sources, not replicas of one service (it said "Replicas", with a
+    # "fleet" row summing the two)
+    section = _section(findings, "replicas")
+    assert section.title == "Sources"
+    table = next(b for b in section.blocks if isinstance(b, Table))
+    assert table.headers[0] == "Source"
+    assert table.rows[-1][0].plain == "all sources (2 sources)"
 
 
 def test_one_proxys_logging_modes_are_still_replicas() -> None:
@@ -376,8 +384,16 @@ def test_one_proxys_logging_modes_are_still_replicas() -> None:
     # supersedes the default one), so the replica rules run
     default = Path(__file__).resolve().parent.parent / "fixtures" / "capture" / "docker-logs-t.txt"
     debug = CAPTURES / "wrapper-debug-sequential" / "docker-logs-t.txt"
-    found = build(analyse(read_logs([str(default), str(debug)]), Config()), _at()).findings
-    assert not any("different proxies" in why for _, why in found.not_evaluated)
+    model = build(analyse(read_logs([str(default), str(debug)]), Config()), _at())
+    assert not any("different proxies" in why for _, why in model.findings.not_evaluated)
+    section = _section(model, "replicas")
+    assert section.title == "Replicas"
+    table = next(b for b in section.blocks if isinstance(b, Table))
+    assert table.rows[-1][0].plain == "fleet (2 replicas)"
+
+
+def _section(model: Any, key: str) -> Section:
+    return next(s for s in model.sections if s.id == key)
 
 
 @pytest.mark.parametrize(

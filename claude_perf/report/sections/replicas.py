@@ -2,13 +2,21 @@
 
 Shown when a session has more than one source. Fleet counts are the sums of the replicas';
 fleet percentiles are pooled over every request, never an average of replica percentiles.
-Names come from container facts and logs: they are quoted (redacted and escaped).
+Names come from container facts and logs: they are quoted (redacted and escaped). Sources whose
+logs are of different proxies (analysis/replicas.unlike_proxies) are no replicas of one service:
+the section is then "Sources", its last row the sources together.
 """
 
 from __future__ import annotations
 
 from claude_perf.analysis.formatting import fmt_bytes
-from claude_perf.analysis.replicas import Fleet, Replica, fleet_of, replica_sources
+from claude_perf.analysis.replicas import (
+    Fleet,
+    Replica,
+    fleet_of,
+    replica_sources,
+    unlike_proxies,
+)
 from claude_perf.report.cells import fmt_cell_s, fmt_count, fmt_share, row
 from claude_perf.report.context import Context
 from claude_perf.report.model import Block, Paragraph, Section, Table, Text, ours, quoted
@@ -33,18 +41,33 @@ def replicas_section(c: Context) -> Section | None:
     if len(replica_sources(c.analysis)) < 2:
         return None
     fleet = fleet_of(c.analysis)
+    unlike = unlike_proxies(c.analysis)
     rows = [_row(r) for r in fleet.replicas]
-    rows.append(_fleet_row(fleet))
+    rows.append(_fleet_row(fleet, "all sources" if unlike else "fleet"))
+    head = ("Source", *_HEAD[1:]) if unlike else _HEAD
+    each, all_ = ("source", "sources'") if unlike else ("replica", "fleet")
     blocks: list[Block] = [
-        Table(_HEAD, tuple(rows), ("l", "l", "l", "r", "r", "r", "r", "l", "r", "r", "r")),
+        Table(head, tuple(rows), ("l", "l", "l", "r", "r", "r", "r", "l", "r", "r", "r")),
         Paragraph(
             ours(
-                "Fleet counts are the sums of the replicas'; fleet p50 and p95 are taken over "
-                "every succeeded model request of every replica together (not an average of the "
-                "replicas' percentiles). CPU is the mean of the replica's samples, memory the peak."
+                f"The {all_} counts are the sums of each {each}'s; the {all_} p50 and p95 are "
+                f"taken over every succeeded model request of every {each} together (not an "
+                f"average of the {each}s' percentiles). CPU is the mean of the {each}'s samples, "
+                "memory the peak."
             )
         ),
     ]
+    if unlike:  # (the row of all the sources is a sum of different services, not a fleet)
+        blocks.insert(
+            0,
+            # (source names come from the logs and facts: quoted)
+            Paragraph(
+                quoted(
+                    f"{unlike[0]} and {unlike[1]} are logs of different proxies, not replicas", 400
+                )
+            ),
+        )
+        return Section("replicas", "Sources", tuple(blocks))
     return Section("replicas", "Replicas", tuple(blocks))
 
 
@@ -67,7 +90,7 @@ def _row(r: Replica) -> tuple[Text, ...]:
     )
 
 
-def _fleet_row(f: Fleet) -> tuple[Text, ...]:
+def _fleet_row(f: Fleet, name: str) -> tuple[Text, ...]:
     lat = f.latency_s
     errors: dict[str, int] = {}
     for r in f.replicas:
@@ -75,7 +98,7 @@ def _fleet_row(f: Fleet) -> tuple[Text, ...]:
             errors[k] = errors.get(k, 0) + v
     restarts = [r.restarts for r in f.replicas if r.restarts is not None]
     return row(
-        f"fleet ({len(f.replicas)} replicas)",
+        f"{name} ({len(f.replicas)} {'replicas' if name == 'fleet' else 'sources'})",
         "–",
         "–",
         fmt_count(f.requests),
