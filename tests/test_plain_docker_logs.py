@@ -17,6 +17,7 @@ import pytest
 
 from claude_perf.analysis.pipeline import analyse_session
 from claude_perf.config.schema import Config
+from claude_perf.ingest.client_files import read_client_file
 from claude_perf.ingest.files import read_logs
 from claude_perf.ingest.session import Session
 from claude_perf.report.build import context_of
@@ -125,6 +126,23 @@ def test_gin_stamps_give_the_window_to_a_second_and_in_flight_as_a_range(
     # the figures the stamps do not touch stay the `-t` form's
     assert plain["requests"] == timed["requests"]
     assert plain["latency_s"] == timed["latency_s"]
+
+
+@pytest.mark.parametrize("capture", ["go-gin-release-c6", "oneapi-v0.6.10-c6", "newapi-c6"])
+def test_gin_stamps_let_the_client_records_join_without_engine_times(
+    capture: str, tmp_path: Path
+) -> None:
+    # before: no line had a time, and none of the client's requests found its row
+    _, plain = _plain_copy(capture, tmp_path)
+    records = read_client_file(CAPTURES / capture / "client-records.jsonl").records
+    view = analyse_session(Session(read_logs([str(plain)]), clients=records), Config()).client
+    assert view is not None
+    join = view.join
+    # the tolerance is about the stamps' second (measured 0.96-1.23 s, against 1-4 ms with the
+    # engine's times), and within it at least 9 in 10 of the client's requests find their row
+    # (measured: 54, 59 and 59 of 60)
+    assert join.tolerance_s is not None and 0.5 <= join.tolerance_s < 2.0
+    assert len(join.pairs) >= 0.9 * len(records)
 
 
 def test_stamps_finer_than_a_second_keep_one_in_flight_count(tmp_path: Path) -> None:
