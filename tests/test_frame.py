@@ -140,7 +140,8 @@ def test_loguru_lines_are_leveled_and_their_errors_are_error_records():
         ("[2026-12-01T03:13:24Z ERROR claude_proxy] upstream failed", True),  # env_logger
         ("[2026-12-01 03:13:24,123] ERROR in app: Exception on /v1/messages [POST]", True),
         ("2026/12/01 03:13:24 [ERROR] upstream failed", True),  # Go's log with a level
-        ("2026-12-01 03:13:24,123 - ERROR - upstream failed: {", True),
+        # (its words "processing request" no start: before, the record was read as one)
+        ("2026-12-01 03:13:24,123 - ERROR - Error processing request: {", True),
         ("2026-12-01 03:13:24.123 ERROR 1 --- [nio-8080-exec-1] c.e.Proxy : failed", True),
         ("[03:13:24.123] ERROR (1): upstream failed", False),  # pino-pretty: no day, no time
         ("[Nest] 1  - 12/01/2026, 3:13:24 AM   ERROR [ExceptionsHandler] failed", False),

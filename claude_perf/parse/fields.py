@@ -8,6 +8,7 @@ from claude_perf.parse.columns import Coded, _Columns
 from claude_perf.parse.dialect_match import DialectMarks
 from claude_perf.parse.formats import (
     _END_WORDS,
+    _FAILED_START_WORDS,
     _FIELD_DURATION,
     _FIELD_JSON_LEVEL,
     _FIELD_JSON_METHOD,
@@ -185,6 +186,8 @@ def _extract_fields(
     request_line[positions] = True
     end = shapes.matching(pc.match_substring_regex, _END_WORDS) | request_line
     start = shapes.matching(pc.match_substring_regex, _START_WORDS) & ~end
+    if start.any():
+        start &= ~shapes.matching(pc.match_substring_regex, _FAILED_START_WORDS)
     # Where a source's dialect declares its own starts or ends, these words mean nothing there.
     rows, values = expand(np.flatnonzero(end), Coded.constant(int(end.sum()), "end"))
     keep = ~marks.no_generic_end[rows] if marks else np.ones(len(rows), dtype=bool)

@@ -196,6 +196,10 @@ _START_WORDS = (
 )
 
 
+# ... but `Error processing request: {` (1rgs/claude-code-proxy) reports a failure, not a start.
+_FAILED_START_WORDS = r"(?i)\b(?:error|failed|failure|exception)\b.{0,20}processing request"
+
+
 _END_WORDS = (
     r"(?i)(?:request[._ ]?(?:complete[d]?|finish(?:ed)?|end(?:ed)?|done)\b|response[._ ]sent|"
     r"completed request|request finished)"
