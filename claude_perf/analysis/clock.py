@@ -16,14 +16,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from claude_perf.analysis.numeric import max_in_flight
+from claude_perf.durations import NS_PER_S
 
 if TYPE_CHECKING:
     import numpy as np
 
     from claude_perf.analysis.metrics import Metrics, Throughput
     from claude_perf.parse.entries import Entries
-
-SECOND_NS = 1_000_000_000
 
 
 def whole_second_clock(entries: Entries, lines: int) -> bool:
@@ -37,7 +36,7 @@ def whole_second_clock(entries: Entries, lines: int) -> bool:
 
 
 def in_flight_range(
-    start_ns: np.ndarray, end_ns: np.ndarray, step_ns: int = SECOND_NS
+    start_ns: np.ndarray, end_ns: np.ndarray, step_ns: int = NS_PER_S
 ) -> tuple[int, int]:
     """(fewest, most) requests that can have been in flight at once at the busiest moment,
     when each stamp may be up to ``step_ns`` earlier than the instant it stands for (a

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from claude_perf.config.load import dialects_for
 from claude_perf.config.schema import Config
-from claude_perf.durations import NAT_NS, series_ns
+from claude_perf.durations import NAT_NS, NS_PER_S, series_ns
 from claude_perf.parse.dialect_match import ActiveDialects, apply_dialects, detect
 from claude_perf.parse.entries import Entries, shift_rows
 from claude_perf.parse.events import (
@@ -259,7 +259,7 @@ def _classify_part(lines: pa.Table, config: Config, active: ActiveDialects) -> E
         events=events,
         app_time_lines=len(app_ns),
         no_time_lines=int((part.ts_ns == NAT_NS).sum()),
-        app_whole_second_lines=int((app_ns % 1_000_000_000 == 0).sum()),
+        app_whole_second_lines=int((app_ns % NS_PER_S == 0).sum()),
     )
 
 
